@@ -1,0 +1,3 @@
+//! sea-orm entities: the shapes of the tables, generated style, no behaviour.
+
+pub mod citizen;

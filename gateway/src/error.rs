@@ -1,0 +1,170 @@
+//! The one place where an error becomes an HTTP status and a body. Every error body is
+//! `{"code","message","requestId"}` with a stable code from `miniprogram_api::ErrorCode`; an
+//! unexpected error is a 500 whose body says nothing of its cause, which goes to the log instead.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use miniprogram_api::error::FieldError;
+use miniprogram_api::{ErrorBody, ErrorCode};
+
+use crate::request_id;
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    message: Option<String>,
+    fields: Vec<FieldError>,
+    retry_after: Option<Duration>,
+    cause: Option<anyhow::Error>,
+}
+
+/// Marks a response whose body already has the error shape.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shaped;
+
+impl ApiError {
+    pub fn new(code: ErrorCode) -> Self {
+        Self {
+            code,
+            message: None,
+            fields: Vec::new(),
+            retry_after: None,
+            cause: None,
+        }
+    }
+
+    /// Something went wrong that the citizen cannot fix; `cause` is logged, never sent.
+    pub fn unexpected(cause: impl Into<anyhow::Error>) -> Self {
+        Self {
+            cause: Some(cause.into()),
+            ..Self::new(ErrorCode::Internal)
+        }
+    }
+
+    /// A more precise message than the code's default.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    /// Names the field at fault, with the reason shown to the citizen.
+    pub fn with_field(mut self, field: &str, reason: impl Into<String>) -> Self {
+        self.fields.push(FieldError {
+            field: field.to_owned(),
+            reason: reason.into(),
+        });
+        self
+    }
+
+    pub fn with_retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// Keeps the cause of an expected error for the log (e.g. WeChat's errcode behind a 503).
+    pub fn caused_by(mut self, cause: impl Into<anyhow::Error>) -> Self {
+        self.cause = Some(cause.into());
+        self
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The error the gateway answers for a bare status produced outside our handlers
+    /// (unknown route, wrong method, a framework error).
+    pub(crate) fn for_status(status: StatusCode) -> Self {
+        let code = match status.as_u16() {
+            404 => ErrorCode::NotFound,
+            405 => ErrorCode::MethodNotAllowed,
+            413 => ErrorCode::PayloadTooLarge,
+            415 => ErrorCode::UnsupportedMediaType,
+            429 => ErrorCode::RateLimited,
+            401 => ErrorCode::Unauthenticated,
+            503 => ErrorCode::ServiceUnavailable,
+            s if (400..500).contains(&s) => ErrorCode::BadRequest,
+            _ => ErrorCode::Internal,
+        };
+        Self::new(code)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.code.as_str())?;
+        if let Some(cause) = &self.cause {
+            write!(f, ": {cause:#}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        use ErrorCode as C;
+        match self.code {
+            C::BadRequest
+            | C::InvalidJson
+            | C::WechatCodeInvalid
+            | C::WechatCodeUsed
+            | C::PhoneCodeInvalid
+            | C::PhoneDataInvalid => StatusCode::BAD_REQUEST,
+            C::ValidationFailed | C::InvalidIdCardNo | C::InvalidName => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            C::Unauthenticated | C::SessionExpired => StatusCode::UNAUTHORIZED,
+            C::WechatUserBlocked => StatusCode::FORBIDDEN,
+            C::NotFound => StatusCode::NOT_FOUND,
+            C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            C::IdentityTaken | C::IdentityAlreadyBound => StatusCode::CONFLICT,
+            C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            C::UpstreamUnavailable | C::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let request_id = request_id::current();
+        match (&self.cause, status.is_server_error()) {
+            (Some(cause), true) => {
+                tracing::error!(code = self.code.as_str(), error = ?cause, "request failed")
+            }
+            (Some(cause), false) => {
+                tracing::info!(code = self.code.as_str(), error = %cause, "request refused")
+            }
+            (None, _) => tracing::debug!(code = self.code.as_str(), "request refused"),
+        }
+        let body = ErrorBody {
+            code: self.code,
+            message: self
+                .message
+                .clone()
+                .unwrap_or_else(|| self.code.message().to_owned()),
+            request_id,
+            fields: self.fields.clone(),
+        };
+        let mut response = HttpResponse::build(status);
+        if let Some(after) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, after.as_secs().max(1)));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        let mut response = response.json(body);
+        response.extensions_mut().insert(Shaped);
+        response
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::unexpected(e)
+    }
+}

@@ -1,0 +1,72 @@
+//! Extractors: the current citizen from `Authorization: Bearer …`, and the client's address.
+
+use std::net::IpAddr;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures::future::LocalBoxFuture;
+use miniprogram_api::ErrorCode;
+use services::sessions::{AuthError, Session};
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// The citizen whose session the bearer token opens.
+#[derive(Debug)]
+pub struct CurrentCitizen(pub Session);
+
+impl FromRequest for CurrentCitizen {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req).map(str::to_owned);
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::unexpected(anyhow::anyhow!("no app state")))?;
+            let token = token.ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated))?;
+            let session = state
+                .identity
+                .sessions()
+                .authenticate(&token)
+                .await
+                .map_err(|e| match e {
+                    AuthError::Malformed => ApiError::new(ErrorCode::Unauthenticated),
+                    AuthError::Expired => ApiError::new(ErrorCode::SessionExpired),
+                    AuthError::RateLimited(l) => {
+                        ApiError::new(ErrorCode::RateLimited).with_retry_after(l.retry_after)
+                    }
+                    AuthError::Store(e) => ApiError::unexpected(e),
+                })?;
+            tracing::Span::current().record("citizen_id", session.citizen_id);
+            Ok(CurrentCitizen(session))
+        })
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The client's IP: the peer, or `X-Forwarded-For`'s first hop when configured to trust it.
+pub fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> Option<IpAddr> {
+    let forwarded = trust_forwarded_for
+        .then(|| {
+            req.connection_info()
+                .realip_remote_addr()
+                .and_then(parse_ip)
+        })
+        .flatten();
+    forwarded.or_else(|| req.peer_addr().map(|a| a.ip()))
+}
+
+/// `1.2.3.4`, `::1`, or either with a port.
+fn parse_ip(addr: &str) -> Option<IpAddr> {
+    addr.parse::<IpAddr>()
+        .ok()
+        .or_else(|| addr.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+}

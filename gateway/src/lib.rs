@@ -1,0 +1,14 @@
+//! The 掌上办 gateway: the actix-web service the WeChat mini-program talks to. It authenticates
+//! citizens with WeChat, keeps their sessions in the store, and maps between the wire
+//! (`miniprogram-api`) and the domain (`services`).
+
+pub mod configuration;
+pub mod demo;
+pub mod error;
+mod extract;
+mod middleware;
+pub mod openapi;
+pub mod request_id;
+mod routes;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,40 @@
+//! Routes: thin handlers that extract, parse into domain types, call one service function and map
+//! the result to the wire.
+
+pub mod auth;
+pub mod health;
+pub mod me;
+
+use actix_web::{HttpResponse, Resource, Route, web};
+use miniprogram_api::ErrorCode;
+
+use crate::error::ApiError;
+
+/// A path with its routes; any other method on it is a 405 (actix would fall back to the app's
+/// 404 otherwise).
+fn resource(path: &str, routes: impl IntoIterator<Item = Route>) -> Resource {
+    routes
+        .into_iter()
+        .fold(web::resource(path), Resource::route)
+        .default_service(web::to(|| async {
+            Err::<HttpResponse, _>(ApiError::new(ErrorCode::MethodNotAllowed))
+        }))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz", [web::get().to(health::healthz)]))
+        .service(resource("/readyz", [web::get().to(health::readyz)]))
+        .service(resource("/metrics", [web::get().to(health::metrics)]))
+        .service(resource(
+            "/openapi.json",
+            [web::get().to(crate::openapi::document)],
+        ))
+        .service(
+            web::scope("/api/v1")
+                .service(resource("/auth/login", [web::post().to(auth::login)]))
+                .service(resource("/auth/logout", [web::post().to(auth::logout)]))
+                .service(resource("/me", [web::get().to(me::get_me)]))
+                .service(resource("/me/phone", [web::post().to(me::bind_phone)]))
+                .service(resource("/me/identity", [web::put().to(me::bind_identity)])),
+        );
+}

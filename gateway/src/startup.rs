@@ -1,0 +1,285 @@
+//! Building and running the gateway from its settings.
+
+use std::net::TcpListener;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, middleware::from_fn, web};
+use anyhow::Context as _;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use miniprogram_api::ErrorCode;
+use sea_orm::{ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection};
+use sea_orm_migration::MigratorTrait as _;
+use secrecy::ExposeSecret as _;
+use services::crypto::{BlindIndex, FieldCipher, KeyMaterial};
+use services::identity::{IdentityService, LoginLimits};
+use services::limits::Quota;
+use services::sessions::{SessionConfig, Sessions};
+use services::store::{MemoryStore, RedisStore, Store};
+use services::wechat::{WechatClient, WechatConfig};
+
+use crate::configuration::{CryptoSettings, DatabaseSettings, Settings};
+use crate::error::ApiError;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub store: Arc<dyn Store>,
+    pub identity: IdentityService,
+    pub metrics: PrometheusHandle,
+    pub trust_forwarded_for: bool,
+}
+
+/// A built gateway, listening, not yet serving.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+/// Optional parts a caller may hand in instead of having them built from the settings.
+#[derive(Default)]
+pub struct Overrides {
+    /// Share one store between instances in one process (tests of several instances).
+    pub store: Option<Arc<dyn Store>>,
+    /// Serve on this listener instead of binding `server.host:server.port`.
+    pub listener: Option<TcpListener>,
+}
+
+impl Application {
+    /// # Errors
+    /// The database or the store cannot be reached, a migration fails, a key is malformed, or
+    /// the address cannot be bound.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, Overrides::default()).await
+    }
+
+    /// # Errors
+    /// As [`Application::build`].
+    pub async fn build_with(settings: Settings, overrides: Overrides) -> anyhow::Result<Self> {
+        let db = connect_database(&settings.database).await?;
+        if settings.database.migrate_on_start {
+            migrations::Migrator::up(&db, None)
+                .await
+                .context("apply database migrations")?;
+        }
+        let store = match overrides.store {
+            Some(store) => store,
+            None => build_store(&settings).await?,
+        };
+        let (cipher, index) = build_crypto(&settings.crypto)?;
+        let wechat = WechatClient::new(
+            WechatConfig {
+                base_url: settings.wechat.base_url.clone(),
+                app_id: settings.wechat.app_id.clone(),
+                app_secret: settings.wechat.app_secret.clone(),
+                timeout: settings.wechat.timeout(),
+                max_attempts: settings.wechat.max_attempts.max(1),
+            },
+            Arc::clone(&store),
+        )?;
+        let sessions = Sessions::new(
+            Arc::clone(&store),
+            SessionConfig {
+                idle_ttl: Duration::from_secs(settings.sessions.idle_ttl_secs),
+                absolute_ttl: Duration::from_secs(settings.sessions.absolute_ttl_secs),
+                requests_per_minute: settings.sessions.requests_per_minute,
+            },
+        );
+        let identity = IdentityService::new(
+            db.clone(),
+            Arc::clone(&store),
+            Arc::new(cipher),
+            Arc::new(index),
+            wechat,
+            sessions,
+            LoginLimits {
+                per_ip: Quota::per_minute(settings.limits.login_per_ip_per_minute),
+                per_openid: Quota::per_minute(settings.limits.login_per_openid_per_minute),
+            },
+        );
+        let state = web::Data::new(AppState {
+            db,
+            store,
+            identity,
+            metrics: metrics_handle(),
+            trust_forwarded_for: settings.server.trust_forwarded_for,
+        });
+
+        let listener = match overrides.listener {
+            Some(listener) => listener,
+            None => TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+                .with_context(|| {
+                    format!("bind {}:{}", settings.server.host, settings.server.port)
+                })?,
+        };
+        let port = listener.local_addr()?.port();
+        let json_limit = settings.server.json_limit_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(crate::middleware::observe))
+                .app_data(state.clone())
+                .app_data(json_config(json_limit))
+                .app_data(web::PathConfig::default().error_handler(|e, _| {
+                    ApiError::new(ErrorCode::BadRequest)
+                        .caused_by(anyhow::anyhow!("{e}"))
+                        .into()
+                }))
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    ApiError::new(ErrorCode::BadRequest)
+                        .caused_by(anyhow::anyhow!("{e}"))
+                        .into()
+                }))
+                .configure(crate::routes::configure)
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(ApiError::new(ErrorCode::NotFound))
+                }))
+        })
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        .listen(listener)?;
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server.run();
+        tracing::info!(port, "gateway listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server (graceful by default).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped; SIGTERM and SIGINT stop it gracefully.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _| {
+            use actix_web::error::JsonPayloadError as E;
+            let api = match &err {
+                E::Overflow { .. } | E::OverflowKnownLength { .. } => {
+                    ApiError::new(ErrorCode::PayloadTooLarge)
+                }
+                E::ContentType => ApiError::new(ErrorCode::UnsupportedMediaType)
+                    .with_message("请以 application/json 格式提交"),
+                E::Deserialize(e) if e.is_data() => {
+                    ApiError::new(ErrorCode::InvalidJson).with_field("body", e.to_string())
+                }
+                _ => ApiError::new(ErrorCode::InvalidJson),
+            };
+            api.caused_by(anyhow::anyhow!("{err}")).into()
+        })
+}
+
+/// Connects to PostgreSQL or SQLite, by the URL's scheme.
+///
+/// # Errors
+/// The database cannot be reached, or the SQLite file's folder cannot be created.
+pub async fn connect_database(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
+    let url = settings.url.expose_secret();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or_default();
+        if let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        }
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(settings.max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    let db = Database::connect(options)
+        .await
+        .context("connect to the database")?;
+    if url.starts_with("sqlite:") {
+        // WAL lets readers work while one writer writes; the pool's busy timeout waits for it.
+        db.execute_unprepared("PRAGMA journal_mode=WAL;")
+            .await
+            .context("set SQLite journal mode")?;
+    }
+    Ok(db)
+}
+
+async fn build_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &settings.redis.url {
+        Some(url) => {
+            let store =
+                RedisStore::connect(url.expose_secret(), settings.redis.key_prefix.clone()).await?;
+            tracing::info!(prefix = %settings.redis.key_prefix, "store: Redis");
+            Arc::new(store)
+        }
+        None => {
+            tracing::warn!("store: in-process (no APP_REDIS__URL); run only one gateway instance");
+            Arc::new(MemoryStore::new(settings.redis.key_prefix.clone()))
+        }
+    })
+}
+
+fn build_crypto(settings: &CryptoSettings) -> anyhow::Result<(FieldCipher, BlindIndex)> {
+    let key = |name: &str, value: &secrecy::SecretString| {
+        KeyMaterial::from_base64(value.expose_secret())
+            .with_context(|| format!("{name} must be base64 of 32 bytes"))
+    };
+    let current = key("APP_CRYPTO__FIELD_KEY", &settings.field_key)?;
+    let previous = settings
+        .previous_field_keys
+        .iter()
+        .map(|k| key("APP_CRYPTO__PREVIOUS_FIELD_KEYS", k))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let index = key("APP_CRYPTO__INDEX_KEY", &settings.index_key)?;
+    Ok((FieldCipher::new(current, previous), BlindIndex::new(index)))
+}
+
+/// The process-wide Prometheus recorder, installed once (several apps may run in one test).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new();
+            let builder = match builder.set_buckets_for_metric(
+                Matcher::Suffix("duration_seconds".into()),
+                &[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    10.0,
+                ],
+            ) {
+                Ok(builder) => builder,
+                Err(e) => {
+                    tracing::warn!(error = %e, "default histogram buckets");
+                    PrometheusBuilder::new()
+                }
+            };
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("another metrics recorder is installed; /metrics will miss ours");
+            }
+            let upkeep = handle.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    tick.tick().await;
+                    upkeep.run_upkeep();
+                }
+            });
+            handle
+        })
+        .clone()
+}

@@ -1,0 +1,55 @@
+//! Logs: one JSON object per line (or human-readable in the demo), with the request's span, and
+//! so its `request_id`, on every line written while serving it.
+
+use tracing::Subscriber;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::{EnvFilter, Registry};
+
+use crate::configuration::LogFormat;
+
+/// A subscriber writing to `writer`. `RUST_LOG` overrides `filter`.
+pub fn subscriber<W>(
+    format: LogFormat,
+    filter: &str,
+    writer: W,
+) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
+    let registry = Registry::default().with(filter);
+    match format {
+        LogFormat::Json => Box::new(
+            registry.with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(true)
+                    .with_writer(writer),
+            ),
+        ),
+        LogFormat::Pretty => Box::new(
+            registry.with(
+                tracing_subscriber::fmt::layer()
+                    .compact()
+                    .with_writer(writer),
+            ),
+        ),
+    }
+}
+
+/// Installs the process-wide subscriber writing to stdout through a background thread, so a slow
+/// terminal or pipe never stalls a request. Keep the guard alive: dropping it flushes the logs.
+///
+/// # Errors
+/// A subscriber is already installed.
+pub fn init(
+    format: LogFormat,
+    filter: &str,
+) -> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+    tracing::subscriber::set_global_default(subscriber(format, filter, writer))?;
+    Ok(guard)
+}

@@ -1,0 +1,16 @@
+//! Schema history. Migrations are frozen: they build tables with the sea-query schema builder
+//! (never through `entities`), so they run on PostgreSQL and SQLite alike and never change when an
+//! entity does.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_citizens;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_citizens::Migration)]
+    }
+}

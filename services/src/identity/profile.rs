@@ -1,0 +1,92 @@
+//! What a citizen (and a session) sees of themselves: personal information masked.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{CryptoError, FieldCipher};
+use entities::citizen;
+
+use super::citizens::{ID_CARD, NAME, PHONE, context};
+
+/// A citizen as shown to themselves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CitizenProfile {
+    pub citizen_id: i64,
+    /// Masked: `138****8000`.
+    pub phone: Option<String>,
+    pub identity: Option<IdentitySummary>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A bound real-name identity, masked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentitySummary {
+    /// `张*`
+    pub name: String,
+    /// `520***********123X`
+    pub id_card_no: String,
+    pub bound_at: DateTime<Utc>,
+}
+
+fn decrypt(
+    cipher: &FieldCipher,
+    row: &citizen::Model,
+    column: &'static str,
+    stored: &str,
+) -> Result<String, CryptoError> {
+    let bytes = cipher.decrypt(stored, &context(column, row.id))?;
+    String::from_utf8(bytes).map_err(|_| CryptoError::Malformed)
+}
+
+/// Decrypts what the profile shows and masks it.
+///
+/// # Errors
+/// A stored value that does not decrypt (wrong or missing key, tampered row).
+pub fn profile_of(
+    cipher: &FieldCipher,
+    row: &citizen::Model,
+) -> Result<CitizenProfile, CryptoError> {
+    let phone = match &row.phone_cipher {
+        Some(stored) => Some(mask_phone(&decrypt(cipher, row, PHONE, stored)?)),
+        None => None,
+    };
+    let identity = match (&row.name_cipher, &row.id_card_cipher, row.identity_bound_at) {
+        (Some(name), Some(id), Some(bound_at)) => Some(IdentitySummary {
+            name: mask_name(&decrypt(cipher, row, NAME, name)?),
+            id_card_no: mask_id(&decrypt(cipher, row, ID_CARD, id)?),
+            bound_at,
+        }),
+        _ => None,
+    };
+    Ok(CitizenProfile {
+        citizen_id: row.id,
+        phone,
+        identity,
+        created_at: row.created_at,
+    })
+}
+
+// Stored values were parsed before they were stored; if one no longer parses (a rule tightened),
+// it is still shown masked rather than failing the whole profile.
+fn mask_phone(plain: &str) -> String {
+    super::PhoneNumber::parse(plain).map_or_else(|_| mask_generic(plain, 3, 4), |p| p.masked())
+}
+
+fn mask_name(plain: &str) -> String {
+    super::PersonName::parse(plain).map_or_else(|_| mask_generic(plain, 1, 0), |n| n.masked())
+}
+
+fn mask_id(plain: &str) -> String {
+    super::IdCardNo::parse(plain).map_or_else(|_| mask_generic(plain, 3, 4), |n| n.masked())
+}
+
+fn mask_generic(plain: &str, head: usize, tail: usize) -> String {
+    let chars: Vec<char> = plain.chars().collect();
+    if chars.len() <= head + tail {
+        return "*".repeat(chars.len());
+    }
+    let mut out: String = chars[..head].iter().collect();
+    out.extend(std::iter::repeat_n('*', chars.len() - head - tail));
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}

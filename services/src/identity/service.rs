@@ -1,0 +1,416 @@
+//! Logging in with WeChat, binding a phone, binding a real-name identity.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, Condition, DatabaseConnection, EntityTrait as _,
+    QueryFilter as _, SqlErr,
+};
+use secrecy::{ExposeSecret as _, SecretString};
+
+use super::citizens::{self, ID_CARD, NAME, PHONE, context};
+use super::profile::{CitizenProfile, profile_of};
+use super::{IdCardNo, IdCardNoError, PersonName, PersonNameError, PhoneNumber, PhoneNumberError};
+use crate::crypto::{BlindIndex, FieldCipher};
+use crate::limits::{LimitError, Limited, Quota, RateLimiter};
+use crate::sessions::{Session, Sessions};
+use crate::store::{Lock, Store};
+use crate::wechat::{WechatClient, WechatError, legacy};
+use entities::citizen;
+
+/// Blind-index domains: the same value in two columns hashes differently.
+const ID_CARD_INDEX: &str = "citizens.id_card_no";
+const PHONE_INDEX: &str = "citizens.phone";
+
+/// How often one may try to log in.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginLimits {
+    /// Per client IP: generous, since a hall's Wi-Fi or a carrier's NAT puts many behind one.
+    pub per_ip: Quota,
+    /// Per WeChat user.
+    pub per_openid: Quota,
+}
+
+/// A fresh session.
+#[derive(Debug)]
+pub struct LoggedIn {
+    pub token: SecretString,
+    pub idle_ttl: Duration,
+    pub profile: CitizenProfile,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("the login code is invalid or expired")]
+    CodeInvalid,
+    #[error("the login code was used already")]
+    CodeUsed,
+    #[error("WeChat blocks this user")]
+    UserBlocked,
+    #[error(transparent)]
+    RateLimited(Limited),
+    #[error("WeChat is busy or unreachable")]
+    UpstreamBusy(#[source] WechatError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Proof of a phone number from the mini-program.
+#[derive(Debug)]
+pub enum PhoneProof {
+    /// The code of the getPhoneNumber button.
+    Code(String),
+    /// Legacy: the encrypted data and iv, decrypted with the session key.
+    Encrypted { encrypted_data: String, iv: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BindPhoneError {
+    #[error("the phone code is invalid, expired or used")]
+    CodeInvalid,
+    #[error("the encrypted phone data does not decrypt or is not ours")]
+    DataInvalid,
+    #[error(transparent)]
+    Number(#[from] PhoneNumberError),
+    #[error(transparent)]
+    RateLimited(Limited),
+    #[error("WeChat is busy or unreachable")]
+    UpstreamBusy(#[source] WechatError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BindIdentityError {
+    #[error(transparent)]
+    Name(#[from] PersonNameError),
+    #[error(transparent)]
+    IdCardNo(#[from] IdCardNoError),
+    /// Another WeChat account holds this identity.
+    #[error("the identity is bound to another account")]
+    IdentityTaken,
+    /// This account holds another identity.
+    #[error("the account has another identity bound")]
+    AlreadyBound,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Citizens' identity: WeChat login, phone, real name.
+#[derive(Clone)]
+pub struct IdentityService {
+    db: DatabaseConnection,
+    store: Arc<dyn Store>,
+    cipher: Arc<FieldCipher>,
+    index: Arc<BlindIndex>,
+    wechat: WechatClient,
+    sessions: Sessions,
+    limiter: RateLimiter,
+    limits: LoginLimits,
+}
+
+impl IdentityService {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        db: DatabaseConnection,
+        store: Arc<dyn Store>,
+        cipher: Arc<FieldCipher>,
+        index: Arc<BlindIndex>,
+        wechat: WechatClient,
+        sessions: Sessions,
+        limits: LoginLimits,
+    ) -> Self {
+        Self {
+            limiter: RateLimiter::new(Arc::clone(&store)),
+            db,
+            store,
+            cipher,
+            index,
+            wechat,
+            sessions,
+            limits,
+        }
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// Logs a citizen in with a `wx.login` code; creates the citizen on first login.
+    ///
+    /// # Errors
+    /// [`LoginError::CodeInvalid`] / [`LoginError::CodeUsed`]: get a new code with `wx.login`;
+    /// [`LoginError::UserBlocked`]: WeChat flags the account as high-risk;
+    /// [`LoginError::RateLimited`]: too many attempts from this IP or this WeChat user;
+    /// [`LoginError::UpstreamBusy`]: WeChat stayed busy or unreachable through the retries.
+    #[tracing::instrument(skip_all, fields(openid = tracing::field::Empty, citizen_id = tracing::field::Empty))]
+    pub async fn login(
+        &self,
+        code: &str,
+        client_ip: Option<IpAddr>,
+    ) -> Result<LoggedIn, LoginError> {
+        if let Some(ip) = client_ip {
+            self.limit(&format!("login:ip:{ip}"), self.limits.per_ip)
+                .await?;
+        }
+        if !looks_like_code(code) {
+            return Err(LoginError::CodeInvalid);
+        }
+        let wx = self
+            .wechat
+            .code_to_session(code)
+            .await
+            .map_err(login_error)?;
+        tracing::Span::current().record("openid", wx.openid.as_str());
+        self.limit(
+            &format!("login:openid:{}", wx.openid),
+            self.limits.per_openid,
+        )
+        .await?;
+        let row = citizens::upsert_by_openid(&self.db, &wx.openid, wx.unionid.as_deref())
+            .await
+            .context("upsert citizen")?;
+        tracing::Span::current().record("citizen_id", row.id);
+
+        let guard = self.profile_lock(row.id).await?;
+        let created = async {
+            let profile = self.load_profile(row.id).await?;
+            self.sessions
+                .create(row.id, &wx.openid, &wx.session_key, profile.clone())
+                .await
+                .context("create session")
+                .map(|(token, _)| (token, profile))
+        }
+        .await;
+        release(guard).await;
+        let (token, profile) = created?;
+        tracing::info!("citizen logged in");
+        Ok(LoggedIn {
+            token,
+            idle_ttl: self.sessions.config().idle_ttl,
+            profile,
+        })
+    }
+
+    /// Ends the session.
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    pub async fn logout(&self, session: &Session) -> anyhow::Result<()> {
+        self.sessions
+            .revoke(session)
+            .await
+            .context("revoke session")
+    }
+
+    /// Binds the phone number WeChat vouches for.
+    ///
+    /// # Errors
+    /// [`BindPhoneError::CodeInvalid`] for an expired, used or wrong-kind code;
+    /// [`BindPhoneError::DataInvalid`] for legacy data that does not decrypt with this session's
+    /// key or names another app; [`BindPhoneError::Number`] for a number that is not a mainland
+    /// mobile number; busy and rate-limited as WeChat says.
+    #[tracing::instrument(skip_all, fields(citizen_id = session.citizen_id))]
+    pub async fn bind_phone(
+        &self,
+        session: &Session,
+        proof: PhoneProof,
+    ) -> Result<CitizenProfile, BindPhoneError> {
+        let (country, number) = match proof {
+            PhoneProof::Code(code) => {
+                if !looks_like_code(&code) {
+                    return Err(BindPhoneError::CodeInvalid);
+                }
+                let phone = self
+                    .wechat
+                    .phone_number(&code, &session.openid)
+                    .await
+                    .map_err(phone_error)?;
+                (phone.country_code, phone.pure_phone_number)
+            }
+            PhoneProof::Encrypted { encrypted_data, iv } => {
+                let info = legacy::decrypt_phone(
+                    session.session_key.expose_secret(),
+                    &encrypted_data,
+                    &iv,
+                    self.wechat.app_id(),
+                )
+                .map_err(|e| {
+                    tracing::info!(error = %e, "legacy phone data refused");
+                    BindPhoneError::DataInvalid
+                })?;
+                (info.country_code, info.pure_phone_number)
+            }
+        };
+        if country != "86" {
+            return Err(PhoneNumberError::NotMobile.into());
+        }
+        let phone = PhoneNumber::parse(&number)?;
+        let id = session.citizen_id;
+        let now = Utc::now();
+        citizen::Entity::update(citizen::ActiveModel {
+            id: Set(id),
+            phone_cipher: Set(Some(
+                self.cipher
+                    .encrypt(phone.as_str().as_bytes(), &context(PHONE, id)),
+            )),
+            phone_index: Set(Some(self.index.compute(PHONE_INDEX, phone.as_str()))),
+            phone_bound_at: Set(Some(now)),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .exec(&self.db)
+        .await
+        .context("store phone")?;
+        tracing::info!("phone bound");
+        Ok(self.publish_profile(id).await?)
+    }
+
+    /// Binds a real-name identity to the citizen's account. One identity belongs to one WeChat
+    /// account (a unique blind index decides), and an account keeps the identity it bound;
+    /// binding the same identity again is accepted (and corrects the name).
+    ///
+    /// # Errors
+    /// [`BindIdentityError::Name`] / [`BindIdentityError::IdCardNo`] for values that do not parse;
+    /// [`BindIdentityError::IdentityTaken`] when another account holds the identity;
+    /// [`BindIdentityError::AlreadyBound`] when this account holds a different one.
+    #[tracing::instrument(skip_all, fields(citizen_id = session.citizen_id))]
+    pub async fn bind_identity(
+        &self,
+        session: &Session,
+        name: &str,
+        id_card_no: &str,
+    ) -> Result<CitizenProfile, BindIdentityError> {
+        let name = PersonName::parse(name)?;
+        let id_card_no = IdCardNo::parse(id_card_no)?;
+        let id = session.citizen_id;
+        let index = self.index.compute(ID_CARD_INDEX, id_card_no.as_str());
+        let now = Utc::now();
+        let update = citizen::Entity::update_many()
+            .col_expr(
+                citizen::Column::NameCipher,
+                Expr::value(
+                    self.cipher
+                        .encrypt(name.as_str().as_bytes(), &context(NAME, id)),
+                ),
+            )
+            .col_expr(
+                citizen::Column::IdCardCipher,
+                Expr::value(
+                    self.cipher
+                        .encrypt(id_card_no.as_str().as_bytes(), &context(ID_CARD, id)),
+                ),
+            )
+            .col_expr(citizen::Column::IdCardIndex, Expr::value(index.clone()))
+            .col_expr(citizen::Column::IdentityBoundAt, Expr::value(now))
+            .col_expr(citizen::Column::UpdatedAt, Expr::value(now))
+            .filter(citizen::Column::Id.eq(id))
+            // Never replace another identity: only a first binding or the same one again.
+            .filter(
+                Condition::any()
+                    .add(citizen::Column::IdCardIndex.is_null())
+                    .add(citizen::Column::IdCardIndex.eq(index.as_str())),
+            )
+            .exec(&self.db)
+            .await;
+        match update {
+            Ok(done) if done.rows_affected == 1 => {}
+            Ok(_) => return Err(BindIdentityError::AlreadyBound),
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                return Err(BindIdentityError::IdentityTaken);
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("store identity").into()),
+        }
+        tracing::info!(id_card_no = ?id_card_no, "identity bound");
+        Ok(self.publish_profile(id).await?)
+    }
+
+    /// Loads and decrypts a citizen's profile.
+    async fn load_profile(&self, citizen_id: i64) -> anyhow::Result<CitizenProfile> {
+        let row = citizens::find(&self.db, citizen_id)
+            .await
+            .context("load citizen")?
+            .with_context(|| format!("citizen {citizen_id} is gone"))?;
+        profile_of(&self.cipher, &row).context("decrypt citizen profile")
+    }
+
+    /// After a committed change: reloads the profile and writes it into every live session of
+    /// the citizen, under the citizen's lock so that an older profile never overwrites a newer one.
+    async fn publish_profile(&self, citizen_id: i64) -> anyhow::Result<CitizenProfile> {
+        let guard = self.profile_lock(citizen_id).await?;
+        let result = async {
+            let profile = self.load_profile(citizen_id).await?;
+            self.sessions
+                .update_profile(&profile)
+                .await
+                .context("update sessions")?;
+            Ok(profile)
+        }
+        .await;
+        release(guard).await;
+        result
+    }
+
+    async fn profile_lock(&self, citizen_id: i64) -> anyhow::Result<crate::store::LockGuard> {
+        Lock::new(
+            format!("citizen-profile:{citizen_id}"),
+            Duration::from_secs(5),
+        )
+        .acquire(&self.store, Duration::from_secs(5))
+        .await
+        .context("take the citizen profile lock")?
+        .with_context(|| format!("citizen {citizen_id} profile lock stayed taken"))
+    }
+
+    async fn limit(&self, subject: &str, quota: Quota) -> Result<(), LoginError> {
+        match self.limiter.hit(subject, quota).await {
+            Ok(()) => Ok(()),
+            Err(LimitError::Limited(l)) => Err(LoginError::RateLimited(l)),
+            Err(LimitError::Store(e)) => Err(anyhow::Error::new(e).context("count login").into()),
+        }
+    }
+}
+
+async fn release(guard: crate::store::LockGuard) {
+    if let Err(e) = guard.release().await {
+        tracing::warn!(error = %e, "could not release a lock; its lease will");
+    }
+}
+
+/// WeChat's codes are short printable tokens; anything else is refused without asking WeChat.
+fn looks_like_code(code: &str) -> bool {
+    !code.is_empty() && code.len() <= 128 && code.bytes().all(|b| b.is_ascii_graphic())
+}
+
+fn login_error(e: WechatError) -> LoginError {
+    match e.errcode() {
+        Some(40029) => LoginError::CodeInvalid,
+        Some(40163) => LoginError::CodeUsed,
+        Some(40226) => LoginError::UserBlocked,
+        Some(45011) => LoginError::RateLimited(Limited {
+            retry_after: Duration::from_secs(60),
+        }),
+        _ if e.is_transient() || matches!(e, WechatError::TokenRefreshTimeout) => {
+            LoginError::UpstreamBusy(e)
+        }
+        _ => LoginError::Unexpected(anyhow::Error::new(e).context("jscode2session")),
+    }
+}
+
+fn phone_error(e: WechatError) -> BindPhoneError {
+    match e.errcode() {
+        Some(40029 | 40163) => BindPhoneError::CodeInvalid,
+        Some(45011) => BindPhoneError::RateLimited(Limited {
+            retry_after: Duration::from_secs(60),
+        }),
+        _ if e.is_transient() || matches!(e, WechatError::TokenRefreshTimeout) => {
+            BindPhoneError::UpstreamBusy(e)
+        }
+        _ => BindPhoneError::Unexpected(anyhow::Error::new(e).context("getuserphonenumber")),
+    }
+}

@@ -1,0 +1,397 @@
+//! Citizens' sessions, kept in the store only.
+//!
+//! The bearer token is 256 random bits; the store keeps only its SHA-256, so a copy of Redis opens
+//! no session. A session slides (each use pushes the idle expiry) up to an absolute lifetime, and
+//! carries the citizen's masked profile so an authenticated request costs one store round trip
+//! (which also counts the request against the session's budget). When a profile changes, every
+//! live session of that citizen is rewritten; they are found through a per-citizen set.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use rand::RngCore as _;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::identity::CitizenProfile;
+use crate::limits::{self, Limited, Quota};
+use crate::store::{Store, StoreError};
+
+const TOKEN_PREFIX: &str = "zsb_";
+const TOKEN_RANDOM_BYTES: usize = 32;
+
+/// How long sessions live and how hard they may be used.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionConfig {
+    /// Expiry after the last use.
+    pub idle_ttl: Duration,
+    /// Expiry after login, however busy the session.
+    pub absolute_ttl: Duration,
+    /// Requests one session may make per minute.
+    pub requests_per_minute: u64,
+}
+
+/// An authenticated citizen's session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub citizen_id: i64,
+    pub openid: String,
+    /// WeChat's session key for this login: decrypts legacy data. Never leaves the server.
+    pub session_key: SecretString,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub profile: CitizenProfile,
+    token_hash: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    cid: i64,
+    oid: String,
+    sk: String,
+    iat: DateTime<Utc>,
+    exp: DateTime<Utc>,
+    profile: CitizenProfile,
+}
+
+/// Why a bearer token does not open a session.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Not a token of ours at all.
+    #[error("malformed token")]
+    Malformed,
+    /// Unknown, revoked, idle too long or past its absolute lifetime.
+    #[error("session expired")]
+    Expired,
+    #[error(transparent)]
+    RateLimited(#[from] Limited),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The session store.
+#[derive(Clone)]
+pub struct Sessions {
+    store: Arc<dyn Store>,
+    config: SessionConfig,
+}
+
+fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn session_entry(hash: &str) -> String {
+    format!("sess:{hash}")
+}
+
+fn citizen_sessions_key(citizen_id: i64) -> String {
+    format!("citizen-sessions:{citizen_id}")
+}
+
+fn is_well_formed(token: &str) -> bool {
+    token.strip_prefix(TOKEN_PREFIX).is_some_and(|rest| {
+        rest.len() == 43
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
+impl Sessions {
+    pub fn new(store: Arc<dyn Store>, config: SessionConfig) -> Self {
+        Self { store, config }
+    }
+
+    pub fn config(&self) -> SessionConfig {
+        self.config
+    }
+
+    /// Opens a session and returns its bearer token (shown once, stored only as a hash).
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    pub async fn create(
+        &self,
+        citizen_id: i64,
+        openid: &str,
+        session_key: &SecretString,
+        profile: CitizenProfile,
+    ) -> Result<(SecretString, Session), StoreError> {
+        let mut random = [0u8; TOKEN_RANDOM_BYTES];
+        rand::rng().fill_bytes(&mut random);
+        let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(random));
+        let hash = hash_token(&token);
+        let now = Utc::now();
+        let expires_at = now + self.config.absolute_ttl;
+        let stored = Stored {
+            cid: citizen_id,
+            oid: openid.to_owned(),
+            sk: session_key.expose_secret().to_owned(),
+            iat: now,
+            exp: expires_at,
+            profile,
+        };
+        let bytes =
+            serde_json::to_vec(&stored).map_err(|e| StoreError::new("encode session", e))?;
+        self.store
+            .set(&session_entry(&hash), &bytes, Some(self.config.idle_ttl))
+            .await?;
+        self.store
+            .set_add(
+                &citizen_sessions_key(citizen_id),
+                &hash,
+                self.config.absolute_ttl,
+            )
+            .await?;
+        let session = into_session(stored, hash);
+        Ok((SecretString::from(token), session))
+    }
+
+    /// The session behind a bearer token; pushes its idle expiry and counts the request.
+    ///
+    /// # Errors
+    /// [`AuthError::Malformed`] for something that is not one of our tokens (the store is not
+    /// asked), [`AuthError::Expired`] for an unknown or expired one, [`AuthError::RateLimited`]
+    /// past the per-session request budget.
+    pub async fn authenticate(&self, token: &str) -> Result<Session, AuthError> {
+        if !is_well_formed(token) {
+            return Err(AuthError::Malformed);
+        }
+        let hash = hash_token(token);
+        let (value, hit) = self
+            .store
+            .get_ex_and_hit(
+                &session_entry(&hash),
+                self.config.idle_ttl,
+                &format!("rl:sess:{hash}"),
+                Duration::from_secs(60),
+            )
+            .await?;
+        let Some(bytes) = value else {
+            return Err(AuthError::Expired);
+        };
+        let stored: Stored = match serde_json::from_slice(&bytes) {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable session in the store; treating it as expired");
+                self.store.delete(&session_entry(&hash)).await?;
+                return Err(AuthError::Expired);
+            }
+        };
+        if Utc::now() >= stored.exp {
+            self.store.delete(&session_entry(&hash)).await?;
+            self.store
+                .set_remove(&citizen_sessions_key(stored.cid), &hash)
+                .await?;
+            return Err(AuthError::Expired);
+        }
+        limits::check(
+            hit.count,
+            hit.resets_in,
+            Quota::per_minute(self.config.requests_per_minute),
+        )?;
+        Ok(into_session(stored, hash))
+    }
+
+    /// Ends a session.
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    pub async fn revoke(&self, session: &Session) -> Result<(), StoreError> {
+        self.store
+            .delete(&session_entry(&session.token_hash))
+            .await?;
+        self.store
+            .set_remove(
+                &citizen_sessions_key(session.citizen_id),
+                &session.token_hash,
+            )
+            .await
+    }
+
+    /// Writes a changed profile into every live session of its citizen. Callers hold the
+    /// citizen's profile lock, so two changes cannot interleave their rewrites.
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    pub async fn update_profile(&self, profile: &CitizenProfile) -> Result<(), StoreError> {
+        let set = citizen_sessions_key(profile.citizen_id);
+        for hash in self.store.set_members(&set).await? {
+            let key = session_entry(&hash);
+            let Some(bytes) = self.store.get(&key).await? else {
+                self.store.set_remove(&set, &hash).await?;
+                continue;
+            };
+            let Ok(mut stored) = serde_json::from_slice::<Stored>(&bytes) else {
+                continue;
+            };
+            stored.profile = profile.clone();
+            let bytes =
+                serde_json::to_vec(&stored).map_err(|e| StoreError::new("encode session", e))?;
+            if !self.store.replace_keep_ttl(&key, &bytes).await? {
+                self.store.set_remove(&set, &hash).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn into_session(stored: Stored, token_hash: String) -> Session {
+    Session {
+        citizen_id: stored.cid,
+        openid: stored.oid,
+        session_key: SecretString::from(stored.sk),
+        issued_at: stored.iat,
+        expires_at: stored.exp,
+        profile: stored.profile,
+        token_hash,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    fn profile(id: i64) -> CitizenProfile {
+        CitizenProfile {
+            citizen_id: id,
+            phone: None,
+            identity: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    fn sessions(idle: Duration, absolute: Duration, rpm: u64) -> Sessions {
+        Sessions::new(
+            Arc::new(MemoryStore::new("t:")),
+            SessionConfig {
+                idle_ttl: idle,
+                absolute_ttl: absolute,
+                requests_per_minute: rpm,
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn a_token_opens_its_session_until_revoked() {
+        let s = sessions(Duration::from_secs(60), Duration::from_secs(600), 100);
+        let (token, _) = s
+            .create(7, "o1", &SecretString::from("k"), profile(7))
+            .await
+            .unwrap();
+        let session = s.authenticate(token.expose_secret()).await.unwrap();
+        assert_eq!(session.citizen_id, 7);
+        assert_eq!(session.session_key.expose_secret(), "k");
+        s.revoke(&session).await.unwrap();
+        assert!(matches!(
+            s.authenticate(token.expose_secret()).await,
+            Err(AuthError::Expired)
+        ));
+    }
+
+    #[tokio::test]
+    async fn tokens_are_random_and_malformed_ones_are_refused_without_a_lookup() {
+        let s = sessions(Duration::from_secs(60), Duration::from_secs(600), 100);
+        let (a, _) = s
+            .create(1, "o", &SecretString::from("k"), profile(1))
+            .await
+            .unwrap();
+        let (b, _) = s
+            .create(1, "o", &SecretString::from("k"), profile(1))
+            .await
+            .unwrap();
+        assert_ne!(a.expose_secret(), b.expose_secret());
+        assert!(a.expose_secret().len() >= 4 + 43);
+        for bad in ["", "abc", "zsb_short", &format!("{}!", a.expose_secret())] {
+            assert!(matches!(
+                s.authenticate(bad).await,
+                Err(AuthError::Malformed)
+            ));
+        }
+        let forged = format!("zsb_{}", "A".repeat(43));
+        assert!(matches!(
+            s.authenticate(&forged).await,
+            Err(AuthError::Expired)
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_idle_session_expires_and_a_used_one_slides() {
+        let s = sessions(Duration::from_millis(300), Duration::from_secs(600), 1000);
+        let (token, _) = s
+            .create(1, "o", &SecretString::from("k"), profile(1))
+            .await
+            .unwrap();
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            s.authenticate(token.expose_secret()).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        assert!(matches!(
+            s.authenticate(token.expose_secret()).await,
+            Err(AuthError::Expired)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_busy_session_still_ends_at_its_absolute_lifetime() {
+        let s = sessions(Duration::from_secs(60), Duration::from_millis(300), 1000);
+        let (token, _) = s
+            .create(1, "o", &SecretString::from("k"), profile(1))
+            .await
+            .unwrap();
+        s.authenticate(token.expose_secret()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert!(matches!(
+            s.authenticate(token.expose_secret()).await,
+            Err(AuthError::Expired)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_session_past_its_request_budget_is_limited() {
+        let s = sessions(Duration::from_secs(60), Duration::from_secs(600), 3);
+        let (token, _) = s
+            .create(1, "o", &SecretString::from("k"), profile(1))
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            s.authenticate(token.expose_secret()).await.unwrap();
+        }
+        assert!(matches!(
+            s.authenticate(token.expose_secret()).await,
+            Err(AuthError::RateLimited(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_profile_change_reaches_every_session_of_the_citizen() {
+        let s = sessions(Duration::from_secs(60), Duration::from_secs(600), 100);
+        let (a, _) = s
+            .create(5, "o", &SecretString::from("k"), profile(5))
+            .await
+            .unwrap();
+        let (b, _) = s
+            .create(5, "o", &SecretString::from("k"), profile(5))
+            .await
+            .unwrap();
+        let (other, _) = s
+            .create(6, "p", &SecretString::from("k"), profile(6))
+            .await
+            .unwrap();
+        let mut changed = profile(5);
+        changed.phone = Some("138****8000".into());
+        s.update_profile(&changed).await.unwrap();
+        for t in [&a, &b] {
+            let got = s.authenticate(t.expose_secret()).await.unwrap();
+            assert_eq!(got.profile.phone.as_deref(), Some("138****8000"));
+        }
+        let untouched = s.authenticate(other.expose_secret()).await.unwrap();
+        assert_eq!(untouched.profile.phone, None);
+    }
+}

@@ -1,0 +1,296 @@
+//! The in-process store of the embedded default: one process, no Redis. Expired entries are
+//! dropped when touched and swept now and then, so the map does not grow without bound.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+
+use super::{Hit, Store, StoreError};
+
+const SWEEP_EVERY_WRITES: u64 = 4096;
+
+#[derive(Debug)]
+enum Value {
+    Bytes(Vec<u8>),
+    Set(HashSet<String>),
+    Counter(u64),
+}
+
+#[derive(Debug)]
+struct Entry {
+    value: Value,
+    expires_at: Option<Instant>,
+}
+
+impl Entry {
+    fn live(&self, now: Instant) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+/// A [`Store`] held in this process's memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    prefix: String,
+    entries: Mutex<HashMap<String, Entry>>,
+    writes: AtomicU64,
+}
+
+impl MemoryStore {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+            ..Self::default()
+        }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+
+    /// Runs `f` on the map with expired entries out of the way.
+    fn with<T>(
+        &self,
+        op: &'static str,
+        key: &str,
+        f: impl FnOnce(&mut HashMap<String, Entry>, String, Instant) -> T,
+    ) -> T {
+        super::record(op, true);
+        let now = Instant::now();
+        let full = self.key(key);
+        let mut map = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if map.get(&full).is_some_and(|e| !e.live(now)) {
+            map.remove(&full);
+        }
+        if self.writes.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY_WRITES
+            == SWEEP_EVERY_WRITES - 1
+        {
+            map.retain(|_, e| e.live(now));
+        }
+        f(&mut map, full, now)
+    }
+}
+
+fn counter_hit(
+    map: &mut HashMap<String, Entry>,
+    key: String,
+    now: Instant,
+    window: Duration,
+) -> Hit {
+    let entry = map.entry(key).or_insert_with(|| Entry {
+        value: Value::Counter(0),
+        expires_at: Some(now + window),
+    });
+    let count = match &mut entry.value {
+        Value::Counter(n) => {
+            *n += 1;
+            *n
+        }
+        other => {
+            *other = Value::Counter(1);
+            1
+        }
+    };
+    let expires_at = *entry.expires_at.get_or_insert(now + window);
+    Hit {
+        count,
+        resets_in: expires_at.saturating_duration_since(now),
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.with("get", key, |map, k, _| match map.get(&k) {
+            Some(Entry {
+                value: Value::Bytes(b),
+                ..
+            }) => Some(b.clone()),
+            _ => None,
+        }))
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), StoreError> {
+        self.with("set", key, |map, k, now| {
+            map.insert(
+                k,
+                Entry {
+                    value: Value::Bytes(value.to_vec()),
+                    expires_at: ttl.map(|t| now + t),
+                },
+            );
+        });
+        Ok(())
+    }
+
+    async fn set_nx(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, StoreError> {
+        Ok(self.with("set_nx", key, |map, k, now| {
+            if map.contains_key(&k) {
+                return false;
+            }
+            map.insert(
+                k,
+                Entry {
+                    value: Value::Bytes(value.to_vec()),
+                    expires_at: Some(now + ttl),
+                },
+            );
+            true
+        }))
+    }
+
+    async fn replace_keep_ttl(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
+        Ok(
+            self.with("replace_keep_ttl", key, |map, k, _| match map.get_mut(&k) {
+                Some(entry) => {
+                    entry.value = Value::Bytes(value.to_vec());
+                    true
+                }
+                None => false,
+            }),
+        )
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.with("delete", key, |map, k, _| map.remove(&k).is_some()))
+    }
+
+    async fn delete_if_eq(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        Ok(
+            self.with("delete_if_eq", key, |map, k, _| match map.get(&k) {
+                Some(Entry {
+                    value: Value::Bytes(b),
+                    ..
+                }) if b.as_slice() == expected => {
+                    map.remove(&k);
+                    true
+                }
+                _ => false,
+            }),
+        )
+    }
+
+    async fn hit(&self, counter: &str, window: Duration) -> Result<Hit, StoreError> {
+        Ok(self.with("hit", counter, |map, k, now| {
+            counter_hit(map, k, now, window)
+        }))
+    }
+
+    async fn get_ex_and_hit(
+        &self,
+        key: &str,
+        ttl: Duration,
+        counter: &str,
+        window: Duration,
+    ) -> Result<(Option<Vec<u8>>, Hit), StoreError> {
+        let counter = self.key(counter);
+        Ok(self.with("get_ex_and_hit", key, |map, k, now| {
+            let value = match map.get_mut(&k) {
+                Some(Entry {
+                    value: Value::Bytes(b),
+                    expires_at,
+                }) => {
+                    *expires_at = Some(now + ttl);
+                    Some(b.clone())
+                }
+                _ => None,
+            };
+            if map.get(&counter).is_some_and(|e| !e.live(now)) {
+                map.remove(&counter);
+            }
+            (value, counter_hit(map, counter, now, window))
+        }))
+    }
+
+    async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
+        self.with("set_add", key, |map, k, now| {
+            let entry = map.entry(k).or_insert_with(|| Entry {
+                value: Value::Set(HashSet::new()),
+                expires_at: None,
+            });
+            if !matches!(entry.value, Value::Set(_)) {
+                entry.value = Value::Set(HashSet::new());
+            }
+            if let Value::Set(set) = &mut entry.value {
+                set.insert(member.to_owned());
+            }
+            let at_least = now + ttl;
+            entry.expires_at = Some(entry.expires_at.map_or(at_least, |at| at.max(at_least)));
+        });
+        Ok(())
+    }
+
+    async fn set_remove(&self, key: &str, member: &str) -> Result<(), StoreError> {
+        self.with("set_remove", key, |map, k, _| {
+            if let Some(Entry {
+                value: Value::Set(set),
+                ..
+            }) = map.get_mut(&k)
+            {
+                set.remove(member);
+                if set.is_empty() {
+                    map.remove(&k);
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        Ok(
+            self.with("set_members", key, |map, k, _| match map.get(&k) {
+                Some(Entry {
+                    value: Value::Set(set),
+                    ..
+                }) => set.iter().cloned().collect(),
+                _ => Vec::new(),
+            }),
+        )
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_store_holds_the_store_contract() {
+        super::super::contract::holds_its_contract(&MemoryStore::new("t:")).await;
+    }
+
+    #[tokio::test]
+    async fn a_counter_starts_again_after_its_window() {
+        let store = MemoryStore::new("t:");
+        store.hit("c", Duration::from_millis(50)).await.unwrap();
+        store.hit("c", Duration::from_millis(50)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(
+            store
+                .hit("c", Duration::from_millis(50))
+                .await
+                .unwrap()
+                .count,
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn two_prefixes_do_not_see_each_other() {
+        let store = MemoryStore::new("a:");
+        store.set("k", b"1", None).await.unwrap();
+        // The prefix is part of the key inside one map: the same map with another prefix would
+        // not find it; here we check the key really carries the prefix.
+        assert!(store.entries.lock().unwrap().contains_key("a:k"));
+    }
+}

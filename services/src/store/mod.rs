@@ -1,0 +1,201 @@
+//! The hot-state store: sessions, locks, rate-limit counters and small caches. Production uses
+//! Redis; the embedded default uses [`MemoryStore`], behind the same [`Store`] trait.
+//!
+//! Nothing here is ever the only copy of something a citizen would miss: if the store is flushed,
+//! citizens log in again silently and every booking, ticket and application is still in the
+//! database. Keys are given without the deployment prefix; each implementation adds it, so two
+//! deployments can share one Redis.
+
+mod lock;
+mod memory;
+mod redis;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use self::lock::{Lock, LockGuard};
+pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
+
+/// A failure to reach or use the store. Callers treat it as unexpected.
+#[derive(Debug, thiserror::Error)]
+#[error("store operation `{op}` failed")]
+pub struct StoreError {
+    op: &'static str,
+    #[source]
+    source: anyhow::Error,
+}
+
+impl StoreError {
+    pub(crate) fn new(op: &'static str, source: impl Into<anyhow::Error>) -> Self {
+        Self {
+            op,
+            source: source.into(),
+        }
+    }
+}
+
+/// One hit counted in a fixed window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    /// Hits in the current window, this one included.
+    pub count: u64,
+    /// Time until the window ends and the count starts again.
+    pub resets_in: Duration,
+}
+
+/// What the gateway keeps outside the database.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The value at `key`, if any.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Sets `key` to `value`, expiring after `ttl` (`None`: never).
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), StoreError>;
+
+    /// Sets `key` only if it does not exist; `true` when this call set it.
+    async fn set_nx(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Replaces the value of an existing key and keeps its expiry; `false` when the key is gone.
+    async fn replace_keep_ttl(&self, key: &str, value: &[u8]) -> Result<bool, StoreError>;
+
+    /// Deletes `key`; `true` when it existed.
+    async fn delete(&self, key: &str) -> Result<bool, StoreError>;
+
+    /// Deletes `key` only while it still holds `expected` (atomic compare-and-delete).
+    async fn delete_if_eq(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError>;
+
+    /// Counts a hit on `counter`, in a fixed window that starts with the window's first hit.
+    async fn hit(&self, counter: &str, window: Duration) -> Result<Hit, StoreError>;
+
+    /// In one round trip: the value at `key` with its expiry pushed to `ttl` from now (a sliding
+    /// session), and a hit counted on `counter` in `window` (the session's request budget).
+    async fn get_ex_and_hit(
+        &self,
+        key: &str,
+        ttl: Duration,
+        counter: &str,
+        window: Duration,
+    ) -> Result<(Option<Vec<u8>>, Hit), StoreError>;
+
+    /// Adds `member` to the set at `key`; the set lives at least `ttl` from now.
+    async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError>;
+
+    /// Removes `member` from the set at `key`.
+    async fn set_remove(&self, key: &str, member: &str) -> Result<(), StoreError>;
+
+    /// The members of the set at `key` (empty when absent).
+    async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Checks that the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Counts a store operation for `/metrics`.
+pub(crate) fn record(op: &'static str, ok: bool) {
+    metrics::counter!("store_calls_total", "op" => op, "outcome" => if ok { "ok" } else { "error" })
+        .increment(1);
+}
+
+#[cfg(test)]
+pub(crate) mod contract {
+    //! The behaviour every [`Store`] must have; run against both implementations.
+
+    use super::*;
+
+    pub async fn holds_its_contract(store: &dyn Store) {
+        let k = format!("contract:{}", uuid::Uuid::new_v4());
+        assert_eq!(store.get(&k).await.unwrap(), None);
+        store
+            .set(&k, b"v1", Some(Duration::from_secs(60)))
+            .await
+            .unwrap();
+        assert_eq!(store.get(&k).await.unwrap().as_deref(), Some(&b"v1"[..]));
+
+        assert!(
+            !store
+                .set_nx(&k, b"other", Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
+        assert!(store.replace_keep_ttl(&k, b"v2").await.unwrap());
+        assert_eq!(store.get(&k).await.unwrap().as_deref(), Some(&b"v2"[..]));
+
+        assert!(!store.delete_if_eq(&k, b"v1").await.unwrap());
+        assert!(store.delete_if_eq(&k, b"v2").await.unwrap());
+        assert_eq!(store.get(&k).await.unwrap(), None);
+        assert!(!store.replace_keep_ttl(&k, b"v3").await.unwrap());
+        assert!(
+            store
+                .set_nx(&k, b"lock", Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
+        assert!(store.delete(&k).await.unwrap());
+        assert!(!store.delete(&k).await.unwrap());
+
+        let c = format!("contract-counter:{}", uuid::Uuid::new_v4());
+        let first = store.hit(&c, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(first.count, 1);
+        assert!(first.resets_in <= Duration::from_secs(60));
+        assert!(first.resets_in > Duration::from_secs(50));
+        assert_eq!(
+            store.hit(&c, Duration::from_secs(60)).await.unwrap().count,
+            2
+        );
+
+        let (missing, hit) = store
+            .get_ex_and_hit(&k, Duration::from_secs(60), &c, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(missing, None);
+        assert_eq!(hit.count, 3);
+        store
+            .set(&k, b"s", Some(Duration::from_secs(1)))
+            .await
+            .unwrap();
+        let (found, _) = store
+            .get_ex_and_hit(&k, Duration::from_secs(600), &c, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(found.as_deref(), Some(&b"s"[..]));
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        assert_eq!(
+            store.get(&k).await.unwrap().as_deref(),
+            Some(&b"s"[..]),
+            "get_ex_and_hit must extend the expiry"
+        );
+        store.delete(&k).await.unwrap();
+
+        let s = format!("contract-set:{}", uuid::Uuid::new_v4());
+        assert!(store.set_members(&s).await.unwrap().is_empty());
+        store
+            .set_add(&s, "a", Duration::from_secs(60))
+            .await
+            .unwrap();
+        store
+            .set_add(&s, "b", Duration::from_secs(60))
+            .await
+            .unwrap();
+        let mut members = store.set_members(&s).await.unwrap();
+        members.sort();
+        assert_eq!(members, vec!["a".to_string(), "b".to_string()]);
+        store.set_remove(&s, "a").await.unwrap();
+        assert_eq!(store.set_members(&s).await.unwrap(), vec!["b".to_string()]);
+        store.delete(&s).await.unwrap();
+
+        let short = format!("contract-ttl:{}", uuid::Uuid::new_v4());
+        store
+            .set(&short, b"x", Some(Duration::from_millis(100)))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(
+            store.get(&short).await.unwrap(),
+            None,
+            "expired keys are gone"
+        );
+        store.ping().await.unwrap();
+    }
+}

@@ -1,0 +1,251 @@
+//! The Redis store: one multiplexed connection through redis-rs's `ConnectionManager`, which
+//! reconnects by itself. Every command is a single round trip (pipelined where there are several).
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+
+use super::{Hit, Store, StoreError, record};
+
+/// Compare-and-delete: only the holder of a lock (or of a cached value) removes it.
+const DELETE_IF_EQ: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// A [`Store`] on Redis.
+#[derive(Clone)]
+pub struct RedisStore {
+    prefix: String,
+    conn: ConnectionManager,
+    delete_if_eq: Script,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://host:port/db`); keys get `prefix`.
+    pub async fn connect(url: &str, prefix: impl Into<String>) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url).context("parse the Redis URL")?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(3)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .context("connect to Redis")?;
+        Ok(Self {
+            prefix: prefix.into(),
+            conn,
+            delete_if_eq: Script::new(DELETE_IF_EQ),
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+fn resets_in(pttl: i64, window: Duration) -> Duration {
+    // -1 (no expiry) cannot happen after PEXPIRE NX, but never report a zero window.
+    u64::try_from(pttl)
+        .map(Duration::from_millis)
+        .unwrap_or(window)
+}
+
+fn done<T>(op: &'static str, r: redis::RedisResult<T>) -> Result<T, StoreError> {
+    record(op, r.is_ok());
+    r.map_err(|e| StoreError::new(op, e))
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut c = self.conn.clone();
+        done("get", c.get(self.key(key)).await)
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let r = match ttl {
+            Some(ttl) => c.pset_ex(self.key(key), value, millis(ttl)).await,
+            None => c.set(self.key(key), value).await,
+        };
+        done("set", r)
+    }
+
+    async fn set_nx(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let r: redis::RedisResult<Option<String>> = redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async(&mut c)
+            .await;
+        done("set_nx", r.map(|ok| ok.is_some()))
+    }
+
+    async fn replace_keep_ttl(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let r: redis::RedisResult<Option<String>> = redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("XX")
+            .arg("KEEPTTL")
+            .query_async(&mut c)
+            .await;
+        done("replace_keep_ttl", r.map(|ok| ok.is_some()))
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let r: redis::RedisResult<u64> = c.del(self.key(key)).await;
+        done("delete", r.map(|n| n > 0))
+    }
+
+    async fn delete_if_eq(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let r: redis::RedisResult<u64> = self
+            .delete_if_eq
+            .key(self.key(key))
+            .arg(expected)
+            .invoke_async(&mut c)
+            .await;
+        done("delete_if_eq", r.map(|n| n > 0))
+    }
+
+    async fn hit(&self, counter: &str, window: Duration) -> Result<Hit, StoreError> {
+        let mut c = self.conn.clone();
+        let key = self.key(counter);
+        let r: redis::RedisResult<(u64, i64)> = redis::pipe()
+            .atomic()
+            .incr(&key, 1u64)
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(millis(window))
+            .arg("NX")
+            .ignore()
+            .pttl(&key)
+            .query_async(&mut c)
+            .await;
+        done(
+            "hit",
+            r.map(|(count, pttl)| Hit {
+                count,
+                resets_in: resets_in(pttl, window),
+            }),
+        )
+    }
+
+    async fn get_ex_and_hit(
+        &self,
+        key: &str,
+        ttl: Duration,
+        counter: &str,
+        window: Duration,
+    ) -> Result<(Option<Vec<u8>>, Hit), StoreError> {
+        let mut c = self.conn.clone();
+        let counter = self.key(counter);
+        let r: redis::RedisResult<(Option<Vec<u8>>, u64, i64)> = redis::pipe()
+            .cmd("GETEX")
+            .arg(self.key(key))
+            .arg("PX")
+            .arg(millis(ttl))
+            .incr(&counter, 1u64)
+            .cmd("PEXPIRE")
+            .arg(&counter)
+            .arg(millis(window))
+            .arg("NX")
+            .ignore()
+            .pttl(&counter)
+            .query_async(&mut c)
+            .await;
+        done(
+            "get_ex_and_hit",
+            r.map(|(value, count, pttl)| {
+                (
+                    value,
+                    Hit {
+                        count,
+                        resets_in: resets_in(pttl, window),
+                    },
+                )
+            }),
+        )
+    }
+
+    async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let key = self.key(key);
+        // NX gives a new set its expiry; GT only ever extends an existing one.
+        let r: redis::RedisResult<()> = redis::pipe()
+            .atomic()
+            .sadd(&key, member)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(millis(ttl))
+            .arg("NX")
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(millis(ttl))
+            .arg("GT")
+            .ignore()
+            .query_async(&mut c)
+            .await;
+        done("set_add", r)
+    }
+
+    async fn set_remove(&self, key: &str, member: &str) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let r: redis::RedisResult<u64> = c.srem(self.key(key), member).await;
+        done("set_remove", r.map(|_| ()))
+    }
+
+    async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let mut c = self.conn.clone();
+        done("set_members", c.smembers(self.key(key)).await)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let r: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut c).await;
+        done("ping", r.map(|_| ()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs only where a Redis is configured (`APP_TEST_REDIS_URL`); CI sets it, and then an
+    /// unreachable Redis fails the test instead of skipping it.
+    #[tokio::test]
+    async fn the_redis_store_holds_the_store_contract() {
+        let Ok(url) = std::env::var("APP_TEST_REDIS_URL") else {
+            eprintln!("APP_TEST_REDIS_URL not set: the Redis store contract is checked in CI");
+            return;
+        };
+        let prefix = format!("zsb-test-{}:", uuid::Uuid::new_v4());
+        let store = RedisStore::connect(&url, prefix).await.unwrap();
+        super::super::contract::holds_its_contract(&store).await;
+    }
+}

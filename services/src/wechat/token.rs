@@ -1,0 +1,185 @@
+//! The access token, shared by every gateway instance through the store.
+//!
+//! One refresh at a time across all instances: a lock with a lease, released by compare-and-
+//! delete, and the cache checked again once the lock is held. The cached token carries the moment
+//! to refresh it (200–300 s before expiry, chosen once so all instances agree). While one instance
+//! refreshes, the others keep using the still-valid token rather than queueing behind it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+
+use super::client::WechatClient;
+use super::error::WechatError;
+use crate::store::{Lock, Store};
+
+const LOCK_LEASE: Duration = Duration::from_secs(20);
+const WAIT_FOR_OTHERS: Duration = Duration::from_secs(12);
+/// A token this close to expiry is not handed out.
+const SAFETY: i64 = 30;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct CachedToken {
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub refresh_at: i64,
+    /// The exact bytes in the store, for compare-and-delete.
+    #[serde(skip)]
+    raw: Vec<u8>,
+}
+
+impl CachedToken {
+    fn fresh(&self, now: i64) -> bool {
+        now < self.refresh_at
+    }
+
+    fn usable(&self, now: i64) -> bool {
+        now < self.expires_at - SAFETY
+    }
+}
+
+#[derive(Clone)]
+pub(super) struct TokenCache {
+    store: Arc<dyn Store>,
+    key: String,
+    lock: Lock,
+}
+
+impl TokenCache {
+    pub fn new(store: Arc<dyn Store>, app_id: &str) -> Self {
+        Self {
+            store,
+            key: format!("wx:access-token:{app_id}"),
+            lock: Lock::new(format!("wx:access-token:{app_id}"), LOCK_LEASE),
+        }
+    }
+
+    async fn read(&self) -> Result<Option<CachedToken>, WechatError> {
+        let Some(raw) = self.store.get(&self.key).await? else {
+            return Ok(None);
+        };
+        match serde_json::from_slice::<CachedToken>(&raw) {
+            Ok(mut cached) => {
+                cached.raw = raw;
+                Ok(Some(cached))
+            }
+            Err(_) => {
+                tracing::warn!("unreadable access token in the store, refreshing");
+                Ok(None)
+            }
+        }
+    }
+
+    /// A token to use now.
+    pub async fn current(&self, client: &WechatClient) -> Result<CachedToken, WechatError> {
+        let now = Utc::now().timestamp();
+        match self.read().await? {
+            Some(cached) if cached.fresh(now) => Ok(cached),
+            Some(cached) if cached.usable(now) => {
+                // Time to refresh, but the token still works: refresh if nobody else is.
+                match self.lock.try_acquire(&self.store).await? {
+                    Some(guard) => self.refresh_holding(client, guard, None).await,
+                    None => Ok(cached),
+                }
+            }
+            _ => self.refresh(client, None).await,
+        }
+    }
+
+    /// WeChat rejected `rejected`: drop it (only if it is still the cached one) and get another.
+    pub async fn replace_rejected(
+        &self,
+        client: &WechatClient,
+        rejected: &CachedToken,
+    ) -> Result<CachedToken, WechatError> {
+        self.store.delete_if_eq(&self.key, &rejected.raw).await?;
+        self.refresh(client, Some(&rejected.token)).await
+    }
+
+    /// Refreshes under the lock, or waits for whoever holds it.
+    async fn refresh(
+        &self,
+        client: &WechatClient,
+        rejected: Option<&str>,
+    ) -> Result<CachedToken, WechatError> {
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_OTHERS;
+        loop {
+            if let Some(guard) = self.lock.try_acquire(&self.store).await? {
+                return self.refresh_holding(client, guard, rejected).await;
+            }
+            let pause = rand::rng().random_range(15..45);
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            if let Some(cached) = self.read().await?
+                && good_enough(&cached, rejected, Utc::now().timestamp())
+            {
+                return Ok(cached);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(WechatError::TokenRefreshTimeout);
+            }
+        }
+    }
+
+    async fn refresh_holding(
+        &self,
+        client: &WechatClient,
+        guard: crate::store::LockGuard,
+        rejected: Option<&str>,
+    ) -> Result<CachedToken, WechatError> {
+        let result = self.refresh_locked(client, rejected).await;
+        if let Err(e) = guard.release().await {
+            tracing::warn!(error = %e, "could not release the access-token lock; its lease will");
+        }
+        result
+    }
+
+    async fn refresh_locked(
+        &self,
+        client: &WechatClient,
+        rejected: Option<&str>,
+    ) -> Result<CachedToken, WechatError> {
+        // Someone may have refreshed between our read and our lock.
+        if let Some(cached) = self.read().await?
+            && good_enough(&cached, rejected, Utc::now().timestamp())
+        {
+            return Ok(cached);
+        }
+        let mut body = client.fetch_stable_token(false).await?;
+        if rejected == Some(body.access_token.as_str()) {
+            // WeChat still hands out the token it just rejected: ask for a new one.
+            tracing::warn!("stable_token returned the rejected token; forcing a refresh");
+            body = client.fetch_stable_token(true).await?;
+        }
+        let now = Utc::now().timestamp();
+        let lifetime = body.expires_in.max(1);
+        let early = if lifetime > 600 {
+            rand::rng().random_range(200..=300)
+        } else {
+            lifetime / 2
+        };
+        let mut cached = CachedToken {
+            token: body.access_token,
+            expires_at: now + lifetime,
+            refresh_at: now + lifetime - early,
+            raw: Vec::new(),
+        };
+        let raw = serde_json::to_vec(&cached)
+            .map_err(|e| WechatError::Malformed(format!("serialize token: {e}")))?;
+        let ttl = Duration::from_secs(u64::try_from(lifetime).unwrap_or(1));
+        self.store.set(&self.key, &raw, Some(ttl)).await?;
+        cached.raw = raw;
+        tracing::info!(expires_in = lifetime, "access token refreshed");
+        Ok(cached)
+    }
+}
+
+fn good_enough(cached: &CachedToken, rejected: Option<&str>, now: i64) -> bool {
+    match rejected {
+        Some(bad) => cached.token != bad && cached.usable(now),
+        None => cached.fresh(now),
+    }
+}

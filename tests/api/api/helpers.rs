@@ -1,0 +1,445 @@
+//! Starting the real gateway for a test: a fresh database (a unique SQLite file, or a uniquely
+//! named PostgreSQL database dropped afterwards), the chosen store, and the WeChat simulator.
+//!
+//! `APP_TEST_DATABASE_URL` (a PostgreSQL URL whose user may create databases) and
+//! `APP_TEST_REDIS_URL` switch the suite to PostgreSQL and Redis. When they are set and the
+//! servers cannot be reached, tests fail: they never skip.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use base64::Engine as _;
+use gateway::configuration::{CryptoSettings, LogFormat, Settings, WechatSettings};
+use gateway::startup::{Application, Overrides};
+use rand::RngCore as _;
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait as _, Database};
+use secrecy::SecretString;
+use serde_json::Value;
+use services::store::{MemoryStore, Store};
+use simulators::wechat::{WechatSim, WechatSimConfig};
+
+// ---------------------------------------------------------------------------------------------
+// Captured logs: every line the gateways of this test binary write, in the production format.
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        if std::env::var_os("TEST_LOG").is_some() {
+            std::io::stderr().write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture() -> &'static Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber =
+            gateway::telemetry::subscriber(LogFormat::Json, "info,sqlx=warn", move || {
+                writer.clone()
+            });
+        tracing::subscriber::set_global_default(subscriber).expect("install the log capture");
+        capture
+    })
+}
+
+/// Everything logged so far by every gateway in this test binary.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&capture().0.lock().unwrap()).into_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Databases.
+
+enum Database_ {
+    Sqlite { path: PathBuf },
+    Postgres { admin_url: String, name: String },
+}
+
+/// A database for one test; dropped (file deleted, database dropped) with the last app using it.
+pub struct TestDatabase {
+    kind: Database_,
+    pub url: String,
+}
+
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("APP_TEST_DATABASE_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+pub fn redis_url() -> Option<String> {
+    std::env::var("APP_TEST_REDIS_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = match base.rfind('/') {
+        Some(i) if i > "postgres://".len() => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl TestDatabase {
+    pub async fn create() -> TestDatabase {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        match postgres_admin_url() {
+            Some(admin_url) => {
+                let name = format!("zsb_test_{id}");
+                let admin = Database::connect(&admin_url)
+                    .await
+                    .expect("APP_TEST_DATABASE_URL is set but PostgreSQL cannot be reached");
+                admin
+                    .execute_unprepared(&format!(r#"CREATE DATABASE "{name}""#))
+                    .await
+                    .expect("create the test database");
+                admin.close().await.ok();
+                let url = with_database(&admin_url, &name);
+                TestDatabase {
+                    kind: Database_::Postgres { admin_url, name },
+                    url,
+                }
+            }
+            None => {
+                let dir = std::env::temp_dir().join("zsb-tests");
+                std::fs::create_dir_all(&dir).expect("create the SQLite test folder");
+                let path = dir.join(format!("{id}.sqlite"));
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                TestDatabase {
+                    kind: Database_::Sqlite { path },
+                    url,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.kind {
+            Database_::Sqlite { path } => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.clone().into_os_string();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+            Database_::Postgres { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs inside the test's runtime: do the async work on a thread of its own.
+                let dropped = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    runtime.block_on(async {
+                        let admin = Database::connect(&admin_url).await?;
+                        admin
+                            .execute_unprepared(&format!(
+                                r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
+                            ))
+                            .await?;
+                        admin.close().await?;
+                        anyhow::Ok(())
+                    })
+                })
+                .join();
+                if !matches!(dropped, Ok(Ok(()))) {
+                    eprintln!("could not drop a test database");
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The application under test.
+
+/// One running gateway.
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub wechat: WechatSim,
+    /// Keeps the database alive while any instance uses it.
+    _db: Arc<TestDatabase>,
+    pub store: Arc<dyn Store>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+/// A citizen logged in through the real flow.
+#[derive(Debug, Clone)]
+pub struct Citizen {
+    pub openid: String,
+    pub token: String,
+    pub login: Value,
+}
+
+fn random_key() -> SecretString {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    SecretString::from(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// Parts shared by instances of one deployment.
+pub struct Deployment {
+    pub db: Arc<TestDatabase>,
+    pub wechat: WechatSim,
+    pub store: Arc<dyn Store>,
+    pub crypto: CryptoSettings,
+    prefix: String,
+}
+
+impl Deployment {
+    pub async fn new() -> Deployment {
+        capture();
+        let db = Arc::new(TestDatabase::create().await);
+        let wechat = WechatSim::start(WechatSimConfig::default())
+            .await
+            .expect("start the WeChat simulator");
+        let prefix = format!("zsb-test-{}:", uuid::Uuid::new_v4().simple());
+        let store: Arc<dyn Store> = match redis_url() {
+            Some(url) => Arc::new(
+                services::store::RedisStore::connect(&url, prefix.clone())
+                    .await
+                    .expect("APP_TEST_REDIS_URL is set but Redis cannot be reached"),
+            ),
+            None => Arc::new(MemoryStore::new(prefix.clone())),
+        };
+        Deployment {
+            db,
+            wechat,
+            store,
+            crypto: CryptoSettings {
+                field_key: random_key(),
+                previous_field_keys: Vec::new(),
+                index_key: random_key(),
+            },
+            prefix,
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        let mut settings = Settings::embedded(
+            self.db.url.clone(),
+            WechatSettings {
+                base_url: self.wechat.base_url(),
+                app_id: self.wechat.app_id().to_owned(),
+                app_secret: SecretString::from(self.wechat.app_secret().to_owned()),
+                timeout_ms: 2000,
+                max_attempts: 3,
+            },
+            self.crypto.clone(),
+        )
+        .expect("embedded settings");
+        settings.server.host = "127.0.0.1".into();
+        settings.server.port = 0;
+        settings.server.workers = 2;
+        settings.server.shutdown_timeout_secs = 1;
+        settings.database.max_connections = 10;
+        settings.redis.key_prefix.clone_from(&self.prefix);
+        if let Some(url) = redis_url() {
+            settings.redis.url = Some(SecretString::from(url));
+        }
+        settings
+    }
+
+    /// Starts one gateway instance of this deployment.
+    pub async fn instance(&self, customize: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = self.settings();
+        customize(&mut settings);
+        let app = Application::build_with(
+            settings,
+            Overrides {
+                // Instances of one deployment share one store: the same Redis prefix, or the
+                // same in-process store standing in for it.
+                store: Some(Arc::clone(&self.store)),
+                ..Overrides::default()
+            },
+        )
+        .await
+        .expect("build the gateway");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            wechat: self.wechat.clone(),
+            _db: Arc::clone(&self.db),
+            store: Arc::clone(&self.store),
+            handle,
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        tokio::spawn(async move { handle.stop(false).await });
+    }
+}
+
+/// The response of a call: status, headers, and the body as JSON (or `Null`).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts the error shape and returns the code.
+    pub fn error_code(&self) -> &str {
+        assert!(
+            self.status.is_client_error() || self.status.is_server_error(),
+            "{self:?}"
+        );
+        let code = self.body["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no code in {self:?}"));
+        let message = self.body["message"].as_str().expect("message");
+        assert!(
+            message
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "the message is for a Chinese citizen: {message}"
+        );
+        let request_id = self.body["requestId"].as_str().expect("requestId");
+        assert_eq!(
+            self.headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok()),
+            Some(request_id),
+            "the body's requestId is the header's"
+        );
+        code
+    }
+}
+
+/// Every body any test received, to check that secrets never leave the server.
+pub fn received_bodies() -> &'static Mutex<Vec<String>> {
+    static BODIES: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    BODIES.get_or_init(Default::default)
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+        Deployment::new().await.instance(customize).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("the gateway answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        received_bodies().lock().unwrap().push(text.clone());
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut request = self.http.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        let mut request = self.http.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        let mut request = self.http.put(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    pub async fn login_code(&self, code: &str) -> Reply {
+        self.post(
+            "/api/v1/auth/login",
+            None,
+            &serde_json::json!({ "code": code }),
+        )
+        .await
+    }
+
+    /// Logs in a new citizen through the real flow.
+    pub async fn login(&self) -> Citizen {
+        let openid = self.wechat.new_openid();
+        self.login_as(&openid).await
+    }
+
+    pub async fn login_as(&self, openid: &str) -> Citizen {
+        let reply = self.login_code(&self.wechat.mint_login_code(openid)).await;
+        assert_eq!(reply.status, StatusCode::OK, "login: {reply:?}");
+        Citizen {
+            openid: openid.to_owned(),
+            token: reply.body["token"].as_str().expect("token").to_owned(),
+            login: reply.body,
+        }
+    }
+}
+
+/// A valid resident ID number (GB 11643), distinct per `n`.
+pub fn id_card_no(n: u32) -> String {
+    let body = format!(
+        "110105{:04}{:02}{:02}{:03}",
+        1950 + n % 50,
+        1 + n % 12,
+        1 + n % 28,
+        n % 1000
+    );
+    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body
+        .bytes()
+        .zip(weights)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{body}{check}")
+}

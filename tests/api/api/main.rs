@@ -1,0 +1,10 @@
+//! Black-box tests of the gateway: one binary (links once), one module per capability.
+
+// A failed expectation is how a test fails: the helpers panic on purpose.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod helpers;
+mod identity;
+mod phone;
+mod platform;

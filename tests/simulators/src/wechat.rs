@@ -1,0 +1,328 @@
+//! A WeChat server simulator: a real HTTP server that answers the paths, fields, error codes and
+//! limits of `api.weixin.qq.com` that the gateway uses (login, access tokens, phone numbers), so
+//! that the gateway's production HTTP client is the code under test.
+//!
+//! The one decision to know: everything WeChat would decide (who a code belongs to, which token
+//! is current, when things expire) lives in one `World` (`wechat/world.rs`) behind one lock, on a
+//! clock that tests move with [`WechatSim::advance_clock`]. Tests drive it through the hooks on
+//! [`WechatSim`]; a curl user or a separate benchmark process drives it through the same hooks
+//! over HTTP (`wechat/routes/hooks.rs`):
+//!
+//! | hook | body | answer |
+//! | --- | --- | --- |
+//! | `POST /__sim/login-code` | `{"openid"?}` (a new user when omitted) | `{"code","openid"}` |
+//! | `POST /__sim/phone-code` | `{"phone"}` | `{"code"}` |
+//! | `POST /__sim/encrypted-phone` | `{"openid","phone"}` | `{"encryptedData","iv"}` |
+//! | `POST /__sim/faults` | `{"endpoint","fault","times"?}` (`times` defaults to 1) | `{"ok":true}` |
+//! | `POST /__sim/latency` | `{"endpoint","millis"}` | `{"ok":true}` |
+//! | `POST /__sim/omit-errcode` | `{"on"}` | `{"ok":true}` |
+//! | `POST /__sim/risky` | `{"openid"}` | `{"ok":true}` |
+//! | `POST /__sim/unionid` | `{"openid","unionid"?}` | `{"ok":true}` |
+//! | `POST /__sim/revoke-tokens` | — | `{"ok":true}` |
+//! | `POST /__sim/expire-tokens` | — | `{"ok":true}` |
+//! | `POST /__sim/advance-clock` | `{"seconds"}` | `{"ok":true}` |
+//! | `GET /__sim/stats` | — | [`WechatSimStats`] |
+//!
+//! `endpoint` is one of `code2session`, `token`, `stable_token`, `phone_number`, `any`; `fault`
+//! one of `busy`, `minute_quota`, `drop_connection`, `http_5xx`. A body a hook cannot read gets
+//! 400 `{"error"}`; `encrypted-phone` for an unknown user gets 404.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use simulators::wechat::{WechatSim, WechatSimConfig};
+//! let sim = WechatSim::start(WechatSimConfig::default()).await?;
+//! let openid = sim.new_openid();
+//! let code = sim.mint_login_code(&openid); // what wx.login would give the mini-program
+//! // … point the gateway at sim.base_url() and log in with `code` …
+//! sim.stop().await;
+//! # Ok(()) }
+//! ```
+
+mod crypto;
+mod ids;
+mod routes;
+mod wire;
+mod world;
+
+use std::{
+    net::TcpListener,
+    sync::{Mutex, MutexGuard, PoisonError},
+    time::Duration,
+};
+
+use actix_web::{App, HttpServer, dev::ServerHandle, web};
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use self::{wire::WxError, world::World};
+
+/// How to start a [`WechatSim`].
+#[derive(Clone, Debug)]
+pub struct WechatSimConfig {
+    /// The mini-program's appid; any other appid is answered with 40013.
+    pub app_id: String,
+    /// The app secret; any other secret is answered with 40125.
+    pub app_secret: String,
+    /// The port to listen on; 0 picks a free one.
+    pub port: u16,
+    /// The address to listen on.
+    pub host: String,
+}
+
+impl Default for WechatSimConfig {
+    fn default() -> Self {
+        Self {
+            app_id: "wx0000000000demo1".into(),
+            app_secret: "demo-secret-0123456789abcdef".into(),
+            port: 0,
+            host: "127.0.0.1".into(),
+        }
+    }
+}
+
+/// The WeChat APIs a fault or a latency can be attached to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Endpoint {
+    /// `GET /sns/jscode2session`
+    #[serde(rename = "code2session")]
+    Code2Session,
+    /// `GET /cgi-bin/token`
+    #[serde(rename = "token")]
+    Token,
+    /// `POST /cgi-bin/stable_token`
+    #[serde(rename = "stable_token")]
+    StableToken,
+    /// `POST /wxa/business/getuserphonenumber`
+    #[serde(rename = "phone_number")]
+    PhoneNumber,
+    /// Every endpoint above.
+    #[serde(rename = "any")]
+    Any,
+}
+
+/// A way for a call to fail on demand.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// `{"errcode":-1,"errmsg":"system error, rid: …"}`
+    Busy,
+    /// `{"errcode":45011,…}`: the minute quota is spent.
+    MinuteQuota,
+    /// The connection is closed with no complete response.
+    DropConnection,
+    /// A 502 with an HTML body, as a proxy in front of WeChat answers.
+    #[serde(rename = "http_5xx", alias = "http5xx")]
+    Http5xx,
+}
+
+/// What the simulator has seen. Each `*_calls` counts every request to that endpoint, faulted
+/// ones included.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WechatSimStats {
+    pub code2session_calls: u64,
+    pub token_calls: u64,
+    pub stable_token_calls: u64,
+    /// New access tokens created by either token endpoint.
+    pub tokens_minted: u64,
+    /// Successful `stable_token` calls with `force_refresh: true`.
+    pub force_refreshes: u64,
+    pub phone_number_calls: u64,
+    /// API calls refused for their access token (41001, 47001, 40001, 42001).
+    pub rejected_token_uses: u64,
+}
+
+/// A running simulator. Cheap to clone; every clone drives the same server.
+#[derive(Clone)]
+pub struct WechatSim {
+    shared: web::Data<Shared>,
+    base_url: String,
+    handle: ServerHandle,
+}
+
+impl WechatSim {
+    /// Binds the listener, spawns the server on the current tokio runtime and returns once it
+    /// accepts connections.
+    ///
+    /// # Errors
+    /// When the address cannot be bound.
+    pub async fn start(config: WechatSimConfig) -> anyhow::Result<Self> {
+        let listener =
+            TcpListener::bind((config.host.as_str(), config.port)).with_context(|| {
+                format!(
+                    "bind the WeChat simulator to {}:{}",
+                    config.host, config.port
+                )
+            })?;
+        let address = listener
+            .local_addr()
+            .context("read the simulator's address")?;
+        let shared = web::Data::new(Shared {
+            config,
+            world: Mutex::new(World::default()),
+        });
+        let app_state = shared.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .configure(routes::configure)
+        })
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(5)
+        .listen(listener)
+        .context("listen for the WeChat simulator")?
+        .run();
+        let handle = server.handle();
+        tokio::spawn(async move {
+            if let Err(error) = server.await {
+                tracing::error!(%error, "the WeChat simulator stopped with an error");
+            }
+        });
+        tracing::info!(%address, "WeChat simulator listening");
+        Ok(Self {
+            shared,
+            base_url: format!("http://{address}"),
+            handle,
+        })
+    }
+
+    /// Where to point a WeChat client, e.g. `http://127.0.0.1:40123`.
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    pub fn app_id(&self) -> &str {
+        &self.shared.config.app_id
+    }
+
+    pub fn app_secret(&self) -> &str {
+        &self.shared.config.app_secret
+    }
+
+    /// Stops the server, letting requests in flight finish (for at most 5 seconds).
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+
+    /// A `wx.login` code for `openid` (the user is created if unknown): 5-minute life, single use.
+    pub fn mint_login_code(&self, openid: &str) -> String {
+        self.shared.world().mint_login_code(openid)
+    }
+
+    /// A fresh openid of the real shape (28 characters starting with `o`). The user exists once a
+    /// code is minted for it.
+    pub fn new_openid(&self) -> String {
+        self.shared.world().new_openid()
+    }
+
+    /// Binds the user to an Open Platform unionid (or unbinds with `None`).
+    pub fn set_unionid(&self, openid: &str, unionid: Option<String>) {
+        self.shared.world().set_unionid(openid, unionid);
+    }
+
+    /// Binds the user to a fresh, realistic unionid and returns it.
+    pub fn bind_new_unionid(&self, openid: &str) -> String {
+        let unionid = ids::unionid();
+        self.set_unionid(openid, Some(unionid.clone()));
+        unionid
+    }
+
+    /// From now on `jscode2session` answers 40226 for this user.
+    pub fn mark_risky(&self, openid: &str) {
+        self.shared.world().mark_risky(openid);
+    }
+
+    /// A getPhoneNumber code for `phone`: 5-minute life, single use, useless at `jscode2session`.
+    pub fn mint_phone_code(&self, phone: &str) -> String {
+        self.shared.world().mint_phone_code(phone)
+    }
+
+    /// The legacy `(encryptedData, iv)` pair carrying `phone`, encrypted under the user's current
+    /// `session_key`.
+    ///
+    /// # Errors
+    /// When the user is unknown (no code was ever minted for it).
+    pub fn encrypted_phone(&self, openid: &str, phone: &str) -> anyhow::Result<(String, String)> {
+        self.shared.encrypted_phone(openid, phone)
+    }
+
+    /// The user's current `session_key` (base64), so tests can check it never leaks.
+    pub fn session_key(&self, openid: &str) -> Option<String> {
+        self.shared.world().session_key(openid)
+    }
+
+    /// The next `times` calls to `endpoint` answer with `fault`. Faults are consumed in the order
+    /// injected; [`Endpoint::Any`] matches every endpoint.
+    pub fn inject(&self, endpoint: Endpoint, fault: Fault, times: u32) {
+        self.shared.world().inject(endpoint, fault, times);
+    }
+
+    /// Every call to `endpoint` waits `latency` before answering; `Duration::ZERO` removes it.
+    /// A latency for a particular endpoint wins over one for [`Endpoint::Any`].
+    pub fn set_latency(&self, endpoint: Endpoint, latency: Duration) {
+        self.shared.world().set_latency(endpoint, latency);
+    }
+
+    /// Success bodies leave out `errcode` and `errmsg`, as several WeChat APIs really do.
+    pub fn set_omit_errcode(&self, on: bool) {
+        self.shared.world().set_omit_errcode(on);
+    }
+
+    /// Every issued access token stops working at once (40001), as if another party had
+    /// force-refreshed and the overlap had passed; the next token call mints a fresh one.
+    pub fn revoke_access_tokens(&self) {
+        self.shared.world().revoke_tokens();
+    }
+
+    /// Every issued access token is expired from now on (42001).
+    pub fn expire_access_tokens(&self) {
+        self.shared.world().expire_tokens();
+    }
+
+    /// Moves the simulator's clock forward: codes and tokens age by `by`.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.world().advance_clock(by);
+    }
+
+    pub fn stats(&self) -> WechatSimStats {
+        self.shared.world().stats()
+    }
+}
+
+/// What the HTTP handlers and [`WechatSim`] share.
+pub(crate) struct Shared {
+    config: WechatSimConfig,
+    world: Mutex<World>,
+}
+
+impl Shared {
+    /// The world, even if a thread panicked while holding it: every update leaves it consistent.
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// 41002 / 40013 for a missing or foreign appid, then 41004 / 40125 for the secret.
+    fn check_app(&self, app_id: Option<&str>, secret: Option<&str>) -> Result<(), WxError> {
+        match app_id {
+            None => return Err(WxError::AppIdMissing),
+            Some(id) if id != self.config.app_id => return Err(WxError::InvalidAppId),
+            Some(_) => {}
+        }
+        match secret {
+            None => Err(WxError::SecretMissing),
+            Some(secret) if secret != self.config.app_secret => Err(WxError::InvalidSecret),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn encrypted_phone(&self, openid: &str, phone: &str) -> anyhow::Result<(String, String)> {
+        let (session_key, now) = {
+            let world = self.world();
+            let key = world
+                .session_key(openid)
+                .with_context(|| format!("no simulated WeChat user {openid}"))?;
+            (key, world.now())
+        };
+        crypto::encrypt_phone(&session_key, &self.config.app_id, phone, now.as_secs())
+    }
+}

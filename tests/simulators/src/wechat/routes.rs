@@ -1,0 +1,73 @@
+//! The route table, and what every WeChat API handler does first: count the call, wait the
+//! configured latency, answer an injected fault.
+//!
+//! One file per API family under `routes/`. Subscribe messages
+//! (`POST /cgi-bin/message/subscribe/send`, reference §4) and content security
+//! (`POST /wxa/msg_sec_check`, §5) belong here as `subscribe.rs` and `security.rs`, each with its
+//! own [`Endpoint`] variant, guarded by [`World::authorize`](super::world::World::authorize) like
+//! `phone.rs`.
+
+mod hooks;
+mod login;
+mod phone;
+mod token;
+
+use std::collections::HashMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::{
+    Endpoint, Shared,
+    wire::{self, JSON, WxError},
+};
+
+type Query = HashMap<String, String>;
+
+pub(super) fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/sns/jscode2session", web::get().to(login::jscode2session))
+        .route("/cgi-bin/token", web::get().to(token::classic))
+        .service(
+            web::resource("/cgi-bin/stable_token")
+                .route(web::post().to(token::stable))
+                .default_service(web::to(require_post)),
+        )
+        .service(
+            web::resource("/wxa/business/getuserphonenumber")
+                .route(web::post().to(phone::get_user_phone_number))
+                .default_service(web::to(require_post)),
+        )
+        .service(web::scope("/__sim").configure(hooks::configure));
+}
+
+/// Counts the call, sleeps the configured latency and returns the answer for a pending fault.
+async fn prologue(
+    shared: &Shared,
+    endpoint: Endpoint,
+    content_type: &'static str,
+) -> Option<HttpResponse> {
+    let (latency, fault) = shared.world().begin_call(endpoint);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    fault.map(|fault| wire::fault(&fault, content_type))
+}
+
+/// The query string, percent-decoded; a string that cannot be parsed is 47001.
+fn parse_query(request: &HttpRequest) -> Result<Query, WxError> {
+    web::Query::<Query>::from_query(request.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|_| WxError::DataFormat)
+}
+
+/// A query parameter, treating an empty value as absent.
+fn param<'q>(query: &'q Query, name: &str) -> Option<&'q str> {
+    query
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+}
+
+async fn require_post() -> HttpResponse {
+    wire::reply(Err(WxError::RequirePost), false, JSON)
+}

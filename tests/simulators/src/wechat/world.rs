@@ -1,0 +1,559 @@
+//! The simulated WeChat back end: users, codes, access tokens, injected faults and the clock.
+//!
+//! Plain state and rules, no HTTP: the routes take the lock, ask one question and turn the answer
+//! into a body. Time is the wall clock plus an offset that tests can move forward, so codes and
+//! tokens expire without a test having to wait.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use super::{Endpoint, Fault, WechatSimStats, ids, wire::WxError};
+
+/// How long a `wx.login` code or a phone code can be redeemed.
+const CODE_LIFETIME: Duration = Duration::from_secs(5 * 60);
+/// How long an access token lives.
+const TOKEN_LIFETIME: Duration = Duration::from_secs(7200);
+/// How long a superseded token keeps working.
+const TOKEN_OVERLAP: Duration = Duration::from_secs(5 * 60);
+/// `stable_token` hands out the current token until this long before it expires.
+const STABLE_RENEW_BEFORE: Duration = Duration::from_secs(300);
+const FORCE_REFRESHES_PER_DAY: u32 = 20;
+const FORCE_REFRESH_GAP: Duration = Duration::from_secs(30);
+const CLASSIC_TOKENS_PER_DAY: u32 = 2000;
+/// WeChat's quotas reset at midnight Beijing time.
+const BEIJING_OFFSET_SECS: u64 = 8 * 3600;
+/// Below this many entries, expired codes and tokens are not worth sweeping.
+const SWEEP_FLOOR: usize = 4096;
+
+/// A moment on the simulator's clock: time since the Unix epoch.
+type Moment = Duration;
+
+pub(crate) struct User {
+    session_key: String,
+    unionid: Option<String>,
+    risky: bool,
+}
+
+impl User {
+    fn new() -> Self {
+        Self {
+            session_key: ids::key16(),
+            unionid: None,
+            risky: false,
+        }
+    }
+}
+
+/// What a successful `jscode2session` hands back.
+pub(crate) struct Session {
+    pub(crate) openid: String,
+    pub(crate) session_key: String,
+    pub(crate) unionid: Option<String>,
+}
+
+/// An access token handed out, with its remaining life in seconds.
+pub(crate) struct IssuedToken {
+    pub(crate) access_token: String,
+    pub(crate) expires_in: u64,
+}
+
+/// Single-use codes of one kind, each bound to a subject (an openid or a phone number).
+#[derive(Default)]
+struct CodeBook {
+    codes: HashMap<String, Code>,
+    sweep_at: usize,
+}
+
+struct Code {
+    subject: String,
+    issued_at: Moment,
+    used: bool,
+}
+
+impl CodeBook {
+    fn issue(&mut self, code: String, subject: String, now: Moment) {
+        // An expired code answers 40029 whether it is remembered or not, so forgetting it is safe.
+        if self.codes.len() >= self.sweep_at.max(SWEEP_FLOOR) {
+            self.codes.retain(|_, c| now < c.issued_at + CODE_LIFETIME);
+            self.sweep_at = self.codes.len() * 2;
+        }
+        let record = Code {
+            subject,
+            issued_at: now,
+            used: false,
+        };
+        self.codes.insert(code, record);
+    }
+
+    /// 40029 when unknown or expired, 40163 when already used; otherwise marks it used.
+    fn redeem(&mut self, code: &str, now: Moment) -> Result<String, WxError> {
+        let record = self.codes.get_mut(code).ok_or(WxError::InvalidCode)?;
+        if now >= record.issued_at + CODE_LIFETIME {
+            return Err(WxError::InvalidCode);
+        }
+        if record.used {
+            return Err(WxError::CodeUsed);
+        }
+        record.used = true;
+        Ok(record.subject.clone())
+    }
+}
+
+struct Token {
+    expires_at: Moment,
+    /// Set when a newer token replaced this one: it works until then.
+    retires_at: Option<Moment>,
+    revoked: bool,
+}
+
+/// The two token endpoints keep separate lines, as WeChat documents for `stable_token`: minting
+/// on one never retires the other's token.
+#[derive(Clone, Copy)]
+enum Line {
+    Classic,
+    Stable,
+}
+
+/// A count that starts again at midnight Beijing time.
+#[derive(Default)]
+struct DailyCounter {
+    day: u64,
+    count: u32,
+}
+
+impl DailyCounter {
+    fn today(&mut self, now: Moment) -> &mut u32 {
+        let day = (now.as_secs() + BEIJING_OFFSET_SECS) / 86_400;
+        if day != self.day {
+            self.day = day;
+            self.count = 0;
+        }
+        &mut self.count
+    }
+}
+
+struct PendingFault {
+    endpoint: Endpoint,
+    fault: Fault,
+    remaining: u32,
+}
+
+#[derive(Default)]
+pub(crate) struct World {
+    clock_offset: Duration,
+    users: HashMap<String, User>,
+    login_codes: CodeBook,
+    phone_codes: CodeBook,
+    tokens: HashMap<String, Token>,
+    token_sweep_at: usize,
+    classic_current: Option<String>,
+    stable_current: Option<String>,
+    classic_quota: DailyCounter,
+    force_quota: DailyCounter,
+    last_force_refresh: Option<Moment>,
+    faults: VecDeque<PendingFault>,
+    latency: HashMap<Endpoint, Duration>,
+    omit_errcode: bool,
+    phone_answers: u64,
+    stats: WechatSimStats,
+}
+
+impl World {
+    pub(crate) fn now(&self) -> Moment {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        wall + self.clock_offset
+    }
+
+    pub(crate) fn advance_clock(&mut self, by: Duration) {
+        self.clock_offset += by;
+    }
+
+    /// Counts a call to `endpoint` and returns the latency to add and the fault to answer with,
+    /// if one is pending for it.
+    pub(crate) fn begin_call(&mut self, endpoint: Endpoint) -> (Duration, Option<Fault>) {
+        let counter = match endpoint {
+            Endpoint::Code2Session => Some(&mut self.stats.code2session_calls),
+            Endpoint::Token => Some(&mut self.stats.token_calls),
+            Endpoint::StableToken => Some(&mut self.stats.stable_token_calls),
+            Endpoint::PhoneNumber => Some(&mut self.stats.phone_number_calls),
+            Endpoint::Any => None,
+        };
+        if let Some(counter) = counter {
+            *counter += 1;
+        }
+        let latency = self
+            .latency
+            .get(&endpoint)
+            .or_else(|| self.latency.get(&Endpoint::Any))
+            .copied()
+            .unwrap_or_default();
+        (latency, self.take_fault(endpoint))
+    }
+
+    fn take_fault(&mut self, endpoint: Endpoint) -> Option<Fault> {
+        let index = self
+            .faults
+            .iter()
+            .position(|f| f.endpoint == endpoint || f.endpoint == Endpoint::Any)?;
+        let pending = &mut self.faults[index];
+        pending.remaining = pending.remaining.saturating_sub(1);
+        let fault = pending.fault.clone();
+        if pending.remaining == 0 {
+            self.faults.remove(index);
+        }
+        Some(fault)
+    }
+
+    pub(crate) fn inject(&mut self, endpoint: Endpoint, fault: Fault, times: u32) {
+        if times > 0 {
+            self.faults.push_back(PendingFault {
+                endpoint,
+                fault,
+                remaining: times,
+            });
+        }
+    }
+
+    /// `Duration::ZERO` removes the latency. A latency set for a particular endpoint wins over
+    /// the one set for [`Endpoint::Any`].
+    pub(crate) fn set_latency(&mut self, endpoint: Endpoint, latency: Duration) {
+        if latency.is_zero() {
+            self.latency.remove(&endpoint);
+        } else {
+            self.latency.insert(endpoint, latency);
+        }
+    }
+
+    pub(crate) fn omit_errcode(&self) -> bool {
+        self.omit_errcode
+    }
+
+    pub(crate) fn set_omit_errcode(&mut self, on: bool) {
+        self.omit_errcode = on;
+    }
+
+    pub(crate) fn stats(&self) -> WechatSimStats {
+        self.stats.clone()
+    }
+
+    // ---- users and codes -------------------------------------------------------------------
+
+    fn user(&mut self, openid: &str) -> &mut User {
+        self.users
+            .entry(openid.to_owned())
+            .or_insert_with(User::new)
+    }
+
+    pub(crate) fn new_openid(&self) -> String {
+        loop {
+            let openid = ids::openid();
+            if !self.users.contains_key(&openid) {
+                return openid;
+            }
+        }
+    }
+
+    pub(crate) fn session_key(&self, openid: &str) -> Option<String> {
+        self.users.get(openid).map(|u| u.session_key.clone())
+    }
+
+    pub(crate) fn set_unionid(&mut self, openid: &str, unionid: Option<String>) {
+        self.user(openid).unionid = unionid;
+    }
+
+    pub(crate) fn mark_risky(&mut self, openid: &str) {
+        self.user(openid).risky = true;
+    }
+
+    pub(crate) fn mint_login_code(&mut self, openid: &str) -> String {
+        self.user(openid);
+        let code = ids::login_code();
+        let now = self.now();
+        self.login_codes.issue(code.clone(), openid.to_owned(), now);
+        code
+    }
+
+    pub(crate) fn mint_phone_code(&mut self, phone: &str) -> String {
+        let code = ids::phone_code();
+        let now = self.now();
+        self.phone_codes.issue(code.clone(), phone.to_owned(), now);
+        code
+    }
+
+    /// Redeems a `wx.login` code: 40029 / 40163 for a bad code (a phone code is unknown here),
+    /// 40226 for a user marked risky. A success gives the user a new session key.
+    pub(crate) fn login(&mut self, code: &str) -> Result<Session, WxError> {
+        let now = self.now();
+        let openid = self.login_codes.redeem(code, now)?;
+        let user = self.user(&openid);
+        if user.risky {
+            return Err(WxError::RiskyUser);
+        }
+        user.session_key = ids::key16();
+        Ok(Session {
+            session_key: user.session_key.clone(),
+            unionid: user.unionid.clone(),
+            openid,
+        })
+    }
+
+    /// Redeems a phone code for its phone number; 40029 / 40163 as for login codes.
+    pub(crate) fn redeem_phone_code(&mut self, code: &str) -> Result<String, WxError> {
+        let now = self.now();
+        self.phone_codes.redeem(code, now)
+    }
+
+    /// WeChat sends `countryCode` sometimes as a string, sometimes as a number: alternate, so a
+    /// client that accepts only one of them fails at once.
+    pub(crate) fn next_country_code_is_string(&mut self) -> bool {
+        self.phone_answers += 1;
+        self.phone_answers % 2 == 1
+    }
+
+    // ---- access tokens ---------------------------------------------------------------------
+
+    /// `/cgi-bin/token`: a new token every call, 2000 a day; the previous one retires in 5 minutes.
+    pub(crate) fn classic_token(&mut self) -> Result<IssuedToken, WxError> {
+        let now = self.now();
+        let minted_today = self.classic_quota.today(now);
+        if *minted_today >= CLASSIC_TOKENS_PER_DAY {
+            return Err(WxError::DailyQuota);
+        }
+        *minted_today += 1;
+        Ok(self.mint(Line::Classic, now))
+    }
+
+    /// `/cgi-bin/stable_token`: the current token until 300 s before it expires; `force` mints a
+    /// new one, at most 20 a day (45009) and 30 s apart (45011).
+    pub(crate) fn stable_token(&mut self, force: bool) -> Result<IssuedToken, WxError> {
+        let now = self.now();
+        if force {
+            let forced_today = self.force_quota.today(now);
+            if *forced_today >= FORCE_REFRESHES_PER_DAY {
+                return Err(WxError::DailyQuota);
+            }
+            if self
+                .last_force_refresh
+                .is_some_and(|last| now < last + FORCE_REFRESH_GAP)
+            {
+                return Err(WxError::MinuteQuota);
+            }
+            *forced_today += 1;
+            self.last_force_refresh = Some(now);
+            self.stats.force_refreshes += 1;
+            return Ok(self.mint(Line::Stable, now));
+        }
+        let current = self.stable_current.as_ref().and_then(|value| {
+            let token = self.tokens.get(value)?;
+            let usable = !token.revoked && now + STABLE_RENEW_BEFORE < token.expires_at;
+            usable.then(|| IssuedToken {
+                access_token: value.clone(),
+                expires_in: (token.expires_at - now).as_secs(),
+            })
+        });
+        Ok(match current {
+            Some(issued) => issued,
+            None => self.mint(Line::Stable, now),
+        })
+    }
+
+    fn mint(&mut self, line: Line, now: Moment) -> IssuedToken {
+        if self.tokens.len() >= self.token_sweep_at.max(SWEEP_FLOOR) {
+            self.tokens
+                .retain(|_, t| now < t.expires_at + TOKEN_LIFETIME);
+            self.token_sweep_at = self.tokens.len() * 2;
+        }
+        let access_token = loop {
+            let candidate = ids::access_token();
+            if !self.tokens.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        self.tokens.insert(
+            access_token.clone(),
+            Token {
+                expires_at: now + TOKEN_LIFETIME,
+                retires_at: None,
+                revoked: false,
+            },
+        );
+        let current = match line {
+            Line::Classic => &mut self.classic_current,
+            Line::Stable => &mut self.stable_current,
+        };
+        if let Some(previous) = current.replace(access_token.clone())
+            && let Some(token) = self.tokens.get_mut(&previous)
+        {
+            token.retires_at.get_or_insert(now + TOKEN_OVERLAP);
+        }
+        self.stats.tokens_minted += 1;
+        IssuedToken {
+            access_token,
+            expires_in: TOKEN_LIFETIME.as_secs(),
+        }
+    }
+
+    /// The access-token check of every API that takes one in its query string: 41001 when missing
+    /// (47001 when it was put in the JSON body instead), 40001 when unknown, revoked or retired,
+    /// 42001 when expired. Every refusal is counted in `rejected_token_uses`.
+    pub(crate) fn authorize(
+        &mut self,
+        access_token: Option<&str>,
+        in_body: bool,
+    ) -> Result<(), WxError> {
+        let verdict = self.judge_token(access_token, in_body);
+        if verdict.is_err() {
+            self.stats.rejected_token_uses += 1;
+        }
+        verdict
+    }
+
+    fn judge_token(&self, access_token: Option<&str>, in_body: bool) -> Result<(), WxError> {
+        let Some(value) = access_token.filter(|t| !t.is_empty()) else {
+            return Err(if in_body {
+                WxError::DataFormat
+            } else {
+                WxError::AccessTokenMissing
+            });
+        };
+        let token = self.tokens.get(value).ok_or(WxError::InvalidCredential)?;
+        let now = self.now();
+        if token.revoked {
+            Err(WxError::InvalidCredential)
+        } else if now >= token.expires_at {
+            Err(WxError::AccessTokenExpired)
+        } else if token.retires_at.is_some_and(|at| now >= at) {
+            Err(WxError::InvalidCredential)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Every token ever issued stops working now; both endpoints mint afresh on their next call.
+    pub(crate) fn revoke_tokens(&mut self) {
+        for token in self.tokens.values_mut() {
+            token.revoked = true;
+        }
+        self.classic_current = None;
+        self.stable_current = None;
+    }
+
+    /// Every token ever issued is expired from now on.
+    pub(crate) fn expire_tokens(&mut self) {
+        let now = self.now();
+        for token in self.tokens.values_mut() {
+            token.expires_at = token.expires_at.min(now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stable_token_is_renewed_in_its_last_five_minutes_and_the_old_one_keeps_working() {
+        let mut world = World::default();
+        let first = world.stable_token(false).unwrap();
+        assert_eq!(first.expires_in, 7200);
+
+        world.advance_clock(Duration::from_secs(7200 - 301));
+        let same = world.stable_token(false).unwrap();
+        assert_eq!(same.access_token, first.access_token);
+        assert!(same.expires_in >= 300);
+
+        world.advance_clock(Duration::from_secs(2));
+        let renewed = world.stable_token(false).unwrap();
+        assert_ne!(renewed.access_token, first.access_token);
+        assert_eq!(world.authorize(Some(&first.access_token), false), Ok(()));
+
+        world.advance_clock(Duration::from_secs(300));
+        assert_eq!(
+            world.authorize(Some(&first.access_token), false),
+            Err(WxError::AccessTokenExpired)
+        );
+        assert_eq!(world.authorize(Some(&renewed.access_token), false), Ok(()));
+        assert_eq!(world.stats.tokens_minted, 2);
+    }
+
+    /// Moves the clock to just after the next midnight in Beijing, so that a test of daily
+    /// quotas does not straddle two days.
+    fn start_a_new_day(world: &mut World) {
+        let seconds_into_day = (world.now().as_secs() + BEIJING_OFFSET_SECS) % 86_400;
+        world.advance_clock(Duration::from_secs(86_400 - seconds_into_day));
+    }
+
+    #[test]
+    fn force_refresh_is_limited_to_one_per_30_seconds_and_20_per_day() {
+        let mut world = World::default();
+        start_a_new_day(&mut world);
+        world.stable_token(true).unwrap();
+        assert_eq!(world.stable_token(true).err(), Some(WxError::MinuteQuota));
+        for _ in 1..FORCE_REFRESHES_PER_DAY {
+            world.advance_clock(FORCE_REFRESH_GAP);
+            world.stable_token(true).unwrap();
+        }
+        world.advance_clock(FORCE_REFRESH_GAP);
+        assert_eq!(world.stable_token(true).err(), Some(WxError::DailyQuota));
+        assert_eq!(world.stats.force_refreshes, 20);
+        assert_eq!(world.stats.tokens_minted, 20);
+
+        start_a_new_day(&mut world);
+        assert!(world.stable_token(true).is_ok());
+    }
+
+    #[test]
+    fn a_classic_token_retires_its_predecessor_after_five_minutes() {
+        let mut world = World::default();
+        let first = world.classic_token().unwrap();
+        let second = world.classic_token().unwrap();
+        assert_eq!(world.authorize(Some(&first.access_token), false), Ok(()));
+        world.advance_clock(TOKEN_OVERLAP);
+        assert_eq!(
+            world.authorize(Some(&first.access_token), false),
+            Err(WxError::InvalidCredential)
+        );
+        assert_eq!(world.authorize(Some(&second.access_token), false), Ok(()));
+    }
+
+    #[test]
+    fn a_missing_token_is_41001_unless_it_was_put_in_the_body() {
+        let mut world = World::default();
+        assert_eq!(
+            world.authorize(None, false),
+            Err(WxError::AccessTokenMissing)
+        );
+        assert_eq!(world.authorize(None, true), Err(WxError::DataFormat));
+        assert_eq!(
+            world.authorize(Some("nope"), false),
+            Err(WxError::InvalidCredential)
+        );
+        assert_eq!(world.stats.rejected_token_uses, 3);
+    }
+
+    #[test]
+    fn faults_for_any_endpoint_are_consumed_in_order() {
+        let mut world = World::default();
+        world.inject(Endpoint::Any, Fault::Busy, 1);
+        world.inject(Endpoint::Token, Fault::MinuteQuota, 2);
+        assert!(matches!(
+            world.begin_call(Endpoint::Token).1,
+            Some(Fault::Busy)
+        ));
+        assert!(world.begin_call(Endpoint::Code2Session).1.is_none());
+        assert!(matches!(
+            world.begin_call(Endpoint::Token).1,
+            Some(Fault::MinuteQuota)
+        ));
+        assert!(matches!(
+            world.begin_call(Endpoint::Token).1,
+            Some(Fault::MinuteQuota)
+        ));
+        assert!(world.begin_call(Endpoint::Token).1.is_none());
+        assert_eq!(world.stats.token_calls, 4);
+    }
+}
