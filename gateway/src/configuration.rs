@@ -23,6 +23,8 @@ pub struct Settings {
     pub sessions: SessionSettings,
     pub limits: LimitSettings,
     pub log: LogSettings,
+    /// Kinds, templates and the delivery worker; defaults in `config/notifications.toml`.
+    pub notifications: services::notify::NotifyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -120,8 +122,15 @@ const REQUIRED: &[&str] = &[
     "crypto.index_key",
 ];
 
+/// The notification kinds and templates every deployment starts from.
+const NOTIFICATION_DEFAULTS: &str = include_str!("../config/notifications.toml");
+
 fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, config::ConfigError> {
     config::Config::builder()
+        .add_source(config::File::from_str(
+            NOTIFICATION_DEFAULTS,
+            config::FileFormat::Toml,
+        ))
         .set_default("server.host", "0.0.0.0")?
         .set_default("server.port", 8080)?
         .set_default("server.trust_forwarded_for", false)?

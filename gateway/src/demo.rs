@@ -65,9 +65,25 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<Demo> {
             index_key: SecretString::from(keys.index_key),
         },
     )?;
+    register_templates(&wechat, &settings.notifications);
     settings.server.host.clone_from(&options.host);
     settings.server.port = options.port;
     Ok(Demo { settings, wechat })
+}
+
+/// Tells the simulator which subscribe-message templates exist, with the fields the configured
+/// kinds fill, as the mini-program's template library does in WeChat's console.
+pub fn register_templates(sim: &WechatSim, config: &services::notify::NotifyConfig) {
+    for (name, template) in &config.templates {
+        let keys: std::collections::BTreeSet<&str> = config
+            .kinds
+            .values()
+            .filter(|k| k.template.as_deref() == Some(name.as_str()))
+            .flat_map(|k| k.data.keys().map(String::as_str))
+            .collect();
+        let keys: Vec<&str> = keys.into_iter().collect();
+        sim.register_template(&template.id, &keys, template.long_term);
+    }
 }
 
 fn load_or_create_keys(path: &Path) -> anyhow::Result<DemoKeys> {

@@ -60,6 +60,11 @@ impl ApiError {
         self
     }
 
+    /// 429 with `Retry-After`.
+    pub fn rate_limited(limited: services::limits::Limited) -> Self {
+        Self::new(ErrorCode::RateLimited).with_retry_after(limited.retry_after)
+    }
+
     pub fn with_retry_after(mut self, after: Duration) -> Self {
         self.retry_after = Some(after);
         self
@@ -133,11 +138,14 @@ impl ResponseError for ApiError {
         let status = self.status_code();
         let request_id = request_id::current();
         match (&self.cause, status.is_server_error()) {
+            // `{:#}`: the whole chain of causes on one line, without a backtrace.
             (Some(cause), true) => {
-                tracing::error!(code = self.code.as_str(), error = ?cause, "request failed")
+                let error = format!("{cause:#}");
+                tracing::error!(code = self.code.as_str(), error, "request failed");
             }
             (Some(cause), false) => {
-                tracing::info!(code = self.code.as_str(), error = %cause, "request refused")
+                let error = format!("{cause:#}");
+                tracing::info!(code = self.code.as_str(), error, "request refused");
             }
             (None, _) => tracing::debug!(code = self.code.as_str(), "request refused"),
         }

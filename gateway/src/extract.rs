@@ -35,9 +35,7 @@ impl FromRequest for CurrentCitizen {
                 .map_err(|e| match e {
                     AuthError::Malformed => ApiError::new(ErrorCode::Unauthenticated),
                     AuthError::Expired => ApiError::new(ErrorCode::SessionExpired),
-                    AuthError::RateLimited(l) => {
-                        ApiError::new(ErrorCode::RateLimited).with_retry_after(l.retry_after)
-                    }
+                    AuthError::RateLimited(l) => ApiError::rate_limited(l),
                     AuthError::Store(e) => ApiError::unexpected(e),
                 })?;
             tracing::Span::current().record("citizen_id", session.citizen_id);

@@ -78,7 +78,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = ?e, "gateway stopped with an error");
+            tracing::error!(error = format!("{e:#}"), "gateway stopped with an error");
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
@@ -90,6 +90,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { config } => {
             let settings = Settings::load(config.as_deref())?;
             let _guard = telemetry::init(settings.log.format, &settings.log.filter)?;
+            let demo_templates: Vec<&str> = settings
+                .notifications
+                .templates
+                .values()
+                .map(|t| t.id.as_str())
+                .filter(|id| id.starts_with("demo-"))
+                .collect();
+            if !demo_templates.is_empty() {
+                tracing::warn!(
+                    ?demo_templates,
+                    "subscribe-message templates still have the simulator's ids; set notifications.templates.<name>.id"
+                );
+            }
             let started = std::time::Instant::now();
             let app = Application::build(settings).await?;
             tracing::info!(

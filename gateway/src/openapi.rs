@@ -13,6 +13,10 @@ use utoipa::{Modify, OpenApi};
         crate::routes::me::get_me,
         crate::routes::me::bind_phone,
         crate::routes::me::bind_identity,
+        crate::routes::notify::record,
+        crate::routes::notify::list,
+        crate::routes::notify::inbox,
+        crate::routes::notify::mark_read,
     ),
     components(schemas(miniprogram_api::ErrorBody, miniprogram_api::ErrorCode)),
     modifiers(&BearerAuth)

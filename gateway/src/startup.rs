@@ -15,9 +15,12 @@ use secrecy::ExposeSecret as _;
 use services::crypto::{BlindIndex, FieldCipher, KeyMaterial};
 use services::identity::{IdentityService, LoginLimits};
 use services::limits::Quota;
+use services::notify::Notifications;
 use services::sessions::{SessionConfig, Sessions};
 use services::store::{MemoryStore, RedisStore, Store};
 use services::wechat::{WechatClient, WechatConfig};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::configuration::{CryptoSettings, DatabaseSettings, Settings};
 use crate::error::ApiError;
@@ -27,6 +30,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub store: Arc<dyn Store>,
     pub identity: IdentityService,
+    pub notifications: Notifications,
     pub metrics: PrometheusHandle,
     pub trust_forwarded_for: bool,
 }
@@ -35,6 +39,9 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    notifications: Notifications,
+    db: DatabaseConnection,
+    worker: Option<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
 /// Optional parts a caller may hand in instead of having them built from the settings.
@@ -78,6 +85,9 @@ impl Application {
             },
             Arc::clone(&store),
         )?;
+        let notifications =
+            Notifications::new(db.clone(), wechat.clone(), settings.notifications.clone())
+                .context("notification configuration")?;
         let sessions = Sessions::new(
             Arc::clone(&store),
             SessionConfig {
@@ -99,9 +109,10 @@ impl Application {
             },
         );
         let state = web::Data::new(AppState {
-            db,
+            db: db.clone(),
             store,
             identity,
+            notifications: notifications.clone(),
             metrics: metrics_handle(),
             trust_forwarded_for: settings.server.trust_forwarded_for,
         });
@@ -141,8 +152,28 @@ impl Application {
             server = server.workers(settings.server.workers);
         }
         let server = server.run();
+        let worker = settings.notifications.worker.then(|| {
+            let (stop, stopped) = watch::channel(false);
+            (stop, tokio::spawn(notifications.worker().run(stopped)))
+        });
         tracing::info!(port, "gateway listening");
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            notifications,
+            db,
+            worker,
+        })
+    }
+
+    /// The notification service, for callers that notify outside a request (and for tests).
+    pub fn notifications(&self) -> Notifications {
+        self.notifications.clone()
+    }
+
+    /// The database connection pool.
+    pub fn db(&self) -> DatabaseConnection {
+        self.db.clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -159,7 +190,18 @@ impl Application {
     /// # Errors
     /// The server failed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some((stop, worker)) = self.worker {
+            // The worker finishes the batch in hand, so nothing is left claimed.
+            let _ = stop.send(true);
+            if tokio::time::timeout(Duration::from_secs(15), worker)
+                .await
+                .is_err()
+            {
+                tracing::warn!("notification worker did not stop in time");
+            }
+        }
+        served
     }
 }
 

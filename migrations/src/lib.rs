@@ -5,12 +5,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_citizens;
+mod m20261123_000002_notifications;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_citizens::Migration)]
+        vec![
+            Box::new(m20261123_000001_citizens::Migration),
+            Box::new(m20261123_000002_notifications::Migration),
+        ]
     }
 }

@@ -7,5 +7,6 @@
 pub mod auth;
 pub mod error;
 pub mod me;
+pub mod notify;
 
 pub use error::{ErrorBody, ErrorCode};

@@ -4,6 +4,8 @@
 pub mod crypto;
 pub mod identity;
 pub mod limits;
+pub mod notify;
 pub mod sessions;
 pub mod store;
+pub mod time;
 pub mod wechat;

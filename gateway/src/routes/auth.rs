@@ -37,9 +37,7 @@ pub async fn login(
             LoginError::CodeInvalid => ApiError::new(ErrorCode::WechatCodeInvalid),
             LoginError::CodeUsed => ApiError::new(ErrorCode::WechatCodeUsed),
             LoginError::UserBlocked => ApiError::new(ErrorCode::WechatUserBlocked),
-            LoginError::RateLimited(l) => {
-                ApiError::new(ErrorCode::RateLimited).with_retry_after(l.retry_after)
-            }
+            LoginError::RateLimited(l) => ApiError::rate_limited(l),
             LoginError::UpstreamBusy(e) => {
                 ApiError::new(ErrorCode::UpstreamUnavailable).caused_by(e)
             }

@@ -65,9 +65,7 @@ pub async fn bind_phone(
             BindPhoneError::Number(e) => ApiError::new(ErrorCode::ValidationFailed)
                 .with_message(e.to_string())
                 .with_field("phone", e.to_string()),
-            BindPhoneError::RateLimited(l) => {
-                ApiError::new(ErrorCode::RateLimited).with_retry_after(l.retry_after)
-            }
+            BindPhoneError::RateLimited(l) => ApiError::rate_limited(l),
             BindPhoneError::UpstreamBusy(e) => {
                 ApiError::new(ErrorCode::UpstreamUnavailable).caused_by(e)
             }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod health;
 pub mod me;
+pub mod notify;
 
 use actix_web::{HttpResponse, Resource, Route, web};
 use miniprogram_api::ErrorCode;
@@ -35,6 +36,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/auth/logout", [web::post().to(auth::logout)]))
                 .service(resource("/me", [web::get().to(me::get_me)]))
                 .service(resource("/me/phone", [web::post().to(me::bind_phone)]))
-                .service(resource("/me/identity", [web::put().to(me::bind_identity)])),
+                .service(resource("/me/identity", [web::put().to(me::bind_identity)]))
+                .service(resource(
+                    "/subscriptions",
+                    [web::get().to(notify::list), web::post().to(notify::record)],
+                ))
+                .service(resource("/messages", [web::get().to(notify::inbox)]))
+                .service(resource(
+                    "/messages/{id}/read",
+                    [web::post().to(notify::mark_read)],
+                )),
         );
 }

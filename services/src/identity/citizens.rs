@@ -69,3 +69,16 @@ pub async fn find(
 ) -> Result<Option<citizen::Model>, sea_orm::DbErr> {
     citizen::Entity::find_by_id(id).one(db).await
 }
+
+/// The WeChat openid of a citizen, for addressing them.
+///
+/// # Errors
+/// The citizen does not exist, or the database is unreachable.
+pub async fn openid_of(db: &impl ConnectionTrait, citizen_id: i64) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    Ok(find(db, citizen_id)
+        .await
+        .context("load citizen")?
+        .with_context(|| format!("citizen {citizen_id} does not exist"))?
+        .openid)
+}

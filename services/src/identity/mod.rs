@@ -12,6 +12,7 @@ mod citizens;
 mod profile;
 mod service;
 
+pub use citizens::openid_of;
 pub use profile::{CitizenProfile, IdentitySummary};
 pub use service::{
     BindIdentityError, BindPhoneError, IdentityService, LoggedIn, LoginError, LoginLimits,

@@ -43,6 +43,24 @@ pub struct UserPhone {
     pub country_code: String,
 }
 
+/// A subscribe message (reference/wechat.md §4). Values must already fit their field types.
+#[derive(Debug)]
+pub struct SubscribeMessage<'a> {
+    pub touser: &'a str,
+    pub template_id: &'a str,
+    pub page: Option<&'a str>,
+    pub miniprogram_state: &'a str,
+    pub lang: &'a str,
+    /// Field key (`thing1`) → value.
+    pub data: &'a std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct SendBody {
+    #[serde(default)]
+    msgid: serde_json::Value,
+}
+
 /// The WeChat client: cheap to clone.
 #[derive(Clone)]
 pub struct WechatClient {
@@ -189,6 +207,49 @@ impl WechatClient {
         Ok(UserPhone {
             pure_phone_number: info.pure_phone_number,
             country_code,
+        })
+    }
+
+    /// Sends a subscribe message; returns WeChat's `msgid`.
+    ///
+    /// # Errors
+    /// [`WechatError::Api`] with 43101 (no consent left), 47003 (a value breaks its field's
+    /// rule), 40003 (openid), 40037 (template), 41030 (page); busy and unreachable after retries.
+    #[tracing::instrument(skip_all, fields(template_id = message.template_id))]
+    pub async fn send_subscribe_message(
+        &self,
+        message: &SubscribeMessage<'_>,
+    ) -> Result<String, WechatError> {
+        let data: serde_json::Map<String, serde_json::Value> = message
+            .data
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::json!({ "value": v })))
+            .collect();
+        let mut body = serde_json::json!({
+            "touser": message.touser,
+            "template_id": message.template_id,
+            "miniprogram_state": message.miniprogram_state,
+            "lang": message.lang,
+            "data": data,
+        });
+        if let Some(page) = message.page {
+            body["page"] = serde_json::Value::from(page);
+        }
+        let body = &body;
+        let sent: SendBody = self
+            .with_token(|token| async move {
+                let request = self
+                    .http
+                    .post(self.url("/cgi-bin/message/subscribe/send"))
+                    .query(&[("access_token", token.as_str())])
+                    .json(body);
+                self.send("subscribe_send", request).await
+            })
+            .await?;
+        Ok(match sent.msgid {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
         })
     }
 

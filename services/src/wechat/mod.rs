@@ -6,5 +6,5 @@ mod error;
 pub mod legacy;
 mod token;
 
-pub use client::{UserPhone, WechatClient, WechatConfig, WxSession};
+pub use client::{SubscribeMessage, UserPhone, WechatClient, WechatConfig, WxSession};
 pub use error::WechatError;

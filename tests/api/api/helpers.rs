@@ -184,6 +184,10 @@ pub struct TestApp {
     /// Keeps the database alive while any instance uses it.
     _db: Arc<TestDatabase>,
     pub store: Arc<dyn Store>,
+    /// The notification service of this instance: stands in for the capabilities (bookings,
+    /// queues, cases) that will notify citizens of their own changes.
+    pub notifications: services::notify::Notifications,
+    pub db: sea_orm::DatabaseConnection,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -218,6 +222,23 @@ impl Deployment {
             .await
             .expect("start the WeChat simulator");
         let prefix = format!("zsb-test-{}:", uuid::Uuid::new_v4().simple());
+        let defaults = Settings::embedded(
+            "sqlite://unused".into(),
+            WechatSettings {
+                base_url: String::new(),
+                app_id: String::new(),
+                app_secret: SecretString::from(String::new()),
+                timeout_ms: 0,
+                max_attempts: 0,
+            },
+            CryptoSettings {
+                field_key: random_key(),
+                previous_field_keys: Vec::new(),
+                index_key: random_key(),
+            },
+        )
+        .expect("default settings");
+        gateway::demo::register_templates(&wechat, &defaults.notifications);
         let store: Arc<dyn Store> = match redis_url() {
             Some(url) => Arc::new(
                 services::store::RedisStore::connect(&url, prefix.clone())
@@ -281,6 +302,8 @@ impl Deployment {
         .expect("build the gateway");
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
+        let notifications = app.notifications();
+        let db = app.db();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
@@ -291,6 +314,8 @@ impl Deployment {
             wechat: self.wechat.clone(),
             _db: Arc::clone(&self.db),
             store: Arc::clone(&self.store),
+            notifications,
+            db,
             handle,
         }
     }

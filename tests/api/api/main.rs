@@ -6,5 +6,6 @@
 mod auth;
 mod helpers;
 mod identity;
+mod notify;
 mod phone;
 mod platform;

@@ -1,6 +1,6 @@
 //! A WeChat server simulator: a real HTTP server that answers the paths, fields, error codes and
-//! limits of `api.weixin.qq.com` that the gateway uses (login, access tokens, phone numbers), so
-//! that the gateway's production HTTP client is the code under test.
+//! limits of `api.weixin.qq.com` that the gateway uses (login, access tokens, phone numbers,
+//! subscribe messages), so that the gateway's production HTTP client is the code under test.
 //!
 //! The one decision to know: everything WeChat would decide (who a code belongs to, which token
 //! is current, when things expire) lives in one `World` (`wechat/world.rs`) behind one lock, on a
@@ -21,11 +21,20 @@
 //! | `POST /__sim/revoke-tokens` | — | `{"ok":true}` |
 //! | `POST /__sim/expire-tokens` | — | `{"ok":true}` |
 //! | `POST /__sim/advance-clock` | `{"seconds"}` | `{"ok":true}` |
+//! | `POST /__sim/templates` | `{"templateId","keys":["thing1",…],"longTerm"?}` | `{"ok":true}` |
+//! | `POST /__sim/consent` | `{"openid","templateId","times"?}` (`times` defaults to 1) | `{"ok":true,"quota"}` |
+//! | `GET /__sim/messages?openid=` | — (every user's when `openid` is omitted) | `{"messages":[`[`SentMessage`]`…]}` |
 //! | `GET /__sim/stats` | — | [`WechatSimStats`] |
 //!
-//! `endpoint` is one of `code2session`, `token`, `stable_token`, `phone_number`, `any`; `fault`
-//! one of `busy`, `minute_quota`, `drop_connection`, `http_5xx`. A body a hook cannot read gets
-//! 400 `{"error"}`; `encrypted-phone` for an unknown user gets 404.
+//! `endpoint` is one of `code2session`, `token`, `stable_token`, `phone_number`,
+//! `subscribe_send`, `any`; `fault` one of `busy`, `minute_quota`, `drop_connection`, `http_5xx`.
+//! A body a hook cannot read, or a template key of no known type, gets 400 `{"error"}`;
+//! `encrypted-phone` for an unknown user gets 404.
+//!
+//! Subscribe messages follow a consent model: [`WechatSim::register_template`] declares a template
+//! and its keys, [`WechatSim::grant_consent`] is the user accepting it in
+//! `wx.requestSubscribeMessage`, and each send uses one consent (43101 at none left) unless the
+//! template is long-term. Every accepted message is kept for [`WechatSim::sent_messages`].
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -41,10 +50,12 @@
 mod crypto;
 mod ids;
 mod routes;
+mod template;
 mod wire;
 mod world;
 
 use std::{
+    collections::BTreeMap,
     net::TcpListener,
     sync::{Mutex, MutexGuard, PoisonError},
     time::Duration,
@@ -52,6 +63,7 @@ use std::{
 
 use actix_web::{App, HttpServer, dev::ServerHandle, web};
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use self::{wire::WxError, world::World};
@@ -95,6 +107,9 @@ pub enum Endpoint {
     /// `POST /wxa/business/getuserphonenumber`
     #[serde(rename = "phone_number")]
     PhoneNumber,
+    /// `POST /cgi-bin/message/subscribe/send`
+    #[serde(rename = "subscribe_send")]
+    SubscribeSend,
     /// Every endpoint above.
     #[serde(rename = "any")]
     Any,
@@ -129,6 +144,28 @@ pub struct WechatSimStats {
     pub phone_number_calls: u64,
     /// API calls refused for their access token (41001, 47001, 40001, 42001).
     pub rejected_token_uses: u64,
+    pub subscribe_send_calls: u64,
+    /// Subscribe messages accepted (answered with a `msgid`).
+    pub messages_sent: u64,
+}
+
+/// A subscribe message WeChat accepted, as the citizen would read it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SentMessage {
+    pub msgid: u64,
+    /// The recipient's openid.
+    pub touser: String,
+    pub template_id: String,
+    /// The page the message opens, e.g. `pages/case/detail?id=1`.
+    pub page: Option<String>,
+    /// `developer`, `trial` or `formal`, as sent (WeChat's default is `formal`).
+    pub miniprogram_state: Option<String>,
+    /// `zh_CN`, `en_US`, `zh_HK` or `zh_TW`, as sent (WeChat's default is `zh_CN`).
+    pub lang: Option<String>,
+    /// Each field's key (`thing1`) and value.
+    pub data: BTreeMap<String, String>,
+    /// When it was accepted, on the simulator's clock.
+    pub at: DateTime<Utc>,
 }
 
 /// A running simulator. Cheap to clone; every clone drives the same server.
@@ -277,6 +314,44 @@ impl WechatSim {
     /// Every issued access token is expired from now on (42001).
     pub fn expire_access_tokens(&self) {
         self.shared.world().expire_tokens();
+    }
+
+    /// Declares a subscribe-message template of the app with the keys of its fields (`thing1`,
+    /// `time2`, …), or redeclares it. A long-term template needs one consent, which sends never
+    /// use up.
+    ///
+    /// # Panics
+    /// When a key is not a known type followed by digits: that is a mistake in the test.
+    pub fn register_template(&self, template_id: &str, keys: &[&str], long_term: bool) {
+        if let Err(error) = template::check_keys(keys) {
+            panic!("register_template({template_id:?}): {error}");
+        }
+        self.shared
+            .world()
+            .register_template(template_id, keys, long_term);
+    }
+
+    /// The user accepted the template `times` times in `wx.requestSubscribeMessage`: the app may
+    /// send that many more messages of it. The user is created if unknown.
+    pub fn grant_consent(&self, openid: &str, template_id: &str, times: u32) {
+        self.shared
+            .world()
+            .grant_consent(openid, template_id, times);
+    }
+
+    /// How many more messages of the template the user accepts.
+    pub fn quota(&self, openid: &str, template_id: &str) -> u32 {
+        self.shared.world().quota(openid, template_id)
+    }
+
+    /// Every subscribe message accepted, in the order sent.
+    pub fn sent_messages(&self) -> Vec<SentMessage> {
+        self.shared.world().sent_messages(None)
+    }
+
+    /// The subscribe messages accepted for one user, in the order sent.
+    pub fn sent_to(&self, openid: &str) -> Vec<SentMessage> {
+        self.shared.world().sent_messages(Some(openid))
     }
 
     /// Moves the simulator's clock forward: codes and tokens age by `by`.

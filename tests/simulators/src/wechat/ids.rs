@@ -40,6 +40,12 @@ pub(crate) fn access_token() -> String {
     format!("86_{}", pick(URL_SAFE, 133))
 }
 
+/// Where a simulator's `msgid`s start counting: a random 19-digit number, so that a client which
+/// reads a `msgid` into a float (or 32 bits) loses it here first.
+pub(crate) fn msgid_base() -> u64 {
+    rand::rng().random_range(2_000_000_000_000_000_000..3_000_000_000_000_000_000)
+}
+
 /// 16 random bytes, base64 with the standard alphabet — a `session_key` or an AES key.
 pub(crate) fn key16() -> String {
     STANDARD.encode(rand::random::<[u8; 16]>())

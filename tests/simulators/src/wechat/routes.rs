@@ -1,15 +1,14 @@
 //! The route table, and what every WeChat API handler does first: count the call, wait the
 //! configured latency, answer an injected fault.
 //!
-//! One file per API family under `routes/`. Subscribe messages
-//! (`POST /cgi-bin/message/subscribe/send`, reference §4) and content security
-//! (`POST /wxa/msg_sec_check`, §5) belong here as `subscribe.rs` and `security.rs`, each with its
-//! own [`Endpoint`] variant, guarded by [`World::authorize`](super::world::World::authorize) like
-//! `phone.rs`.
+//! One file per API family under `routes/`. Content security (`POST /wxa/msg_sec_check`, §5)
+//! belongs here as `security.rs`, with its own [`Endpoint`] variant, guarded by
+//! [`World::authorize`](super::world::World::authorize) like `phone.rs` and `subscribe.rs`.
 
 mod hooks;
 mod login;
 mod phone;
+mod subscribe;
 mod token;
 
 use std::collections::HashMap;
@@ -35,6 +34,11 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/wxa/business/getuserphonenumber")
                 .route(web::post().to(phone::get_user_phone_number))
+                .default_service(web::to(require_post)),
+        )
+        .service(
+            web::resource("/cgi-bin/message/subscribe/send")
+                .route(web::post().to(subscribe::send))
                 .default_service(web::to(require_post)),
         )
         .service(web::scope("/__sim").configure(hooks::configure));

@@ -5,6 +5,7 @@
 //! proxy in front of it produces a 5xx. Both are reproduced here because a client must handle both.
 
 use std::{
+    borrow::Cow,
     io,
     pin::Pin,
     task::{Context, Poll},
@@ -27,7 +28,7 @@ pub(crate) const JSON: &str = "application/json; encoding=utf-8";
 pub(crate) const TEXT_PLAIN: &str = "text/plain";
 
 /// A WeChat error answer. Only the codes the simulator produces are listed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum WxError {
     /// `-1`: system busy, retry later.
     Busy,
@@ -35,10 +36,14 @@ pub(crate) enum WxError {
     InvalidCredential,
     /// `40002`: `grant_type` is not the expected value.
     InvalidGrantType,
+    /// `40003`: the openid is not a user of this app.
+    InvalidOpenid,
     /// `40013`: the appid is not ours.
     InvalidAppId,
     /// `40029`: the code is unknown, expired or of the wrong kind.
     InvalidCode,
+    /// `40037`: the template id is not one of the app's templates.
+    InvalidTemplateId,
     /// `40125`: the app secret is wrong.
     InvalidSecret,
     /// `40163`: the code was already used.
@@ -53,26 +58,34 @@ pub(crate) enum WxError {
     SecretMissing,
     /// `41008`: no code.
     CodeMissing,
+    /// `41030`: the page to open from a message is malformed.
+    InvalidPage,
     /// `42001`: the access token expired.
     AccessTokenExpired,
     /// `43002`: the API takes POST only.
     RequirePost,
+    /// `43101`: the user refused the message, or has no consent left for its template.
+    UserRefused,
     /// `45009`: the daily quota is spent.
     DailyQuota,
     /// `45011`: too many calls this minute (or a force refresh within 30 s of the last).
     MinuteQuota,
     /// `47001`: the body is not the JSON expected (or carries `access_token`).
     DataFormat,
+    /// `47003`: an argument is invalid; carries its name, e.g. `data.thing1.value`.
+    ArgumentInvalid(String),
 }
 
 impl WxError {
-    pub(crate) fn code(self) -> i64 {
+    pub(crate) fn code(&self) -> i64 {
         match self {
             Self::Busy => -1,
             Self::InvalidCredential => 40001,
             Self::InvalidGrantType => 40002,
+            Self::InvalidOpenid => 40003,
             Self::InvalidAppId => 40013,
             Self::InvalidCode => 40029,
+            Self::InvalidTemplateId => 40037,
             Self::InvalidSecret => 40125,
             Self::CodeUsed => 40163,
             Self::RiskyUser => 40226,
@@ -80,21 +93,26 @@ impl WxError {
             Self::AppIdMissing => 41002,
             Self::SecretMissing => 41004,
             Self::CodeMissing => 41008,
+            Self::InvalidPage => 41030,
             Self::AccessTokenExpired => 42001,
             Self::RequirePost => 43002,
+            Self::UserRefused => 43101,
             Self::DailyQuota => 45009,
             Self::MinuteQuota => 45011,
             Self::DataFormat => 47001,
+            Self::ArgumentInvalid(_) => 47003,
         }
     }
 
-    fn message(self) -> &'static str {
-        match self {
+    fn message(&self) -> Cow<'static, str> {
+        let text = match self {
             Self::Busy => "system error",
             Self::InvalidCredential => "invalid credential, access_token is invalid or not latest",
             Self::InvalidGrantType => "invalid grant_type",
+            Self::InvalidOpenid => "invalid openid",
             Self::InvalidAppId => "invalid appid",
             Self::InvalidCode => "invalid code",
+            Self::InvalidTemplateId => "invalid template_id",
             Self::InvalidSecret => "invalid appsecret",
             Self::CodeUsed => "code been used",
             Self::RiskyUser => "high risk user, login blocked",
@@ -102,16 +120,22 @@ impl WxError {
             Self::AppIdMissing => "appid missing",
             Self::SecretMissing => "appsecret missing",
             Self::CodeMissing => "missing code",
+            Self::InvalidPage => "invalid page",
             Self::AccessTokenExpired => "access_token expired",
             Self::RequirePost => "require POST method",
+            Self::UserRefused => "user refuse to accept the msg",
             Self::DailyQuota => "reach max api daily quota limit",
             Self::MinuteQuota => "api minute-quota reach limit  mustslower  retry next minute",
             Self::DataFormat => "data format error",
-        }
+            Self::ArgumentInvalid(argument) => {
+                return Cow::Owned(format!("argument invalid! {argument} invalid"));
+            }
+        };
+        Cow::Borrowed(text)
     }
 
     /// The body WeChat sends for this error, with a fresh request id.
-    pub(crate) fn body(self) -> Value {
+    pub(crate) fn body(&self) -> Value {
         json!({
             "errcode": self.code(),
             "errmsg": format!("{}, rid: {}", self.message(), ids::rid()),

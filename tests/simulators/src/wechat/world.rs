@@ -1,15 +1,18 @@
-//! The simulated WeChat back end: users, codes, access tokens, injected faults and the clock.
+//! The simulated WeChat back end: users, codes, access tokens, subscribe-message templates,
+//! consents and sent messages, injected faults and the clock.
 //!
 //! Plain state and rules, no HTTP: the routes take the lock, ask one question and turn the answer
 //! into a body. Time is the wall clock plus an offset that tests can move forward, so codes and
 //! tokens expire without a test having to wait.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use super::{Endpoint, Fault, WechatSimStats, ids, wire::WxError};
+use chrono::{DateTime, Utc};
+
+use super::{Endpoint, Fault, SentMessage, WechatSimStats, ids, template, wire::WxError};
 
 /// How long a `wx.login` code or a phone code can be redeemed.
 const CODE_LIFETIME: Duration = Duration::from_secs(5 * 60);
@@ -26,6 +29,11 @@ const CLASSIC_TOKENS_PER_DAY: u32 = 2000;
 const BEIJING_OFFSET_SECS: u64 = 8 * 3600;
 /// Below this many entries, expired codes and tokens are not worth sweeping.
 const SWEEP_FLOOR: usize = 4096;
+
+/// The values `miniprogram_state` may take.
+const MINIPROGRAM_STATES: [&str; 3] = ["developer", "trial", "formal"];
+/// The values `lang` may take.
+const LANGS: [&str; 4] = ["zh_CN", "en_US", "zh_HK", "zh_TW"];
 
 /// A moment on the simulator's clock: time since the Unix epoch.
 type Moment = Duration;
@@ -134,6 +142,24 @@ impl DailyCounter {
     }
 }
 
+/// A subscribe-message template the app has picked, with the keys of its fields.
+struct Template {
+    keys: BTreeSet<String>,
+    /// Long-term subscriptions (some public-service categories) are not used up by a send.
+    long_term: bool,
+}
+
+/// A `subscribe/send` body as the API received it, before any check.
+pub(crate) struct Outgoing {
+    pub(crate) touser: Option<String>,
+    pub(crate) template_id: Option<String>,
+    pub(crate) page: Option<String>,
+    pub(crate) miniprogram_state: Option<String>,
+    pub(crate) lang: Option<String>,
+    /// Key → value; `None` when the entry is not `{"value": "<text>"}`.
+    pub(crate) data: BTreeMap<String, Option<String>>,
+}
+
 struct PendingFault {
     endpoint: Endpoint,
     fault: Fault,
@@ -157,6 +183,11 @@ pub(crate) struct World {
     latency: HashMap<Endpoint, Duration>,
     omit_errcode: bool,
     phone_answers: u64,
+    templates: HashMap<String, Template>,
+    /// Messages each user still accepts, by (openid, template id).
+    consents: HashMap<(String, String), u32>,
+    sent: Vec<SentMessage>,
+    msgid_base: Option<u64>,
     stats: WechatSimStats,
 }
 
@@ -180,6 +211,7 @@ impl World {
             Endpoint::Token => Some(&mut self.stats.token_calls),
             Endpoint::StableToken => Some(&mut self.stats.stable_token_calls),
             Endpoint::PhoneNumber => Some(&mut self.stats.phone_number_calls),
+            Endpoint::SubscribeSend => Some(&mut self.stats.subscribe_send_calls),
             Endpoint::Any => None,
         };
         if let Some(counter) = counter {
@@ -312,6 +344,106 @@ impl World {
     pub(crate) fn next_country_code_is_string(&mut self) -> bool {
         self.phone_answers += 1;
         self.phone_answers % 2 == 1
+    }
+
+    // ---- subscribe messages ----------------------------------------------------------------
+
+    /// Adds the template, or replaces its keys and kind. The keys are assumed checked with
+    /// [`template::check_keys`].
+    pub(crate) fn register_template(&mut self, template_id: &str, keys: &[&str], long_term: bool) {
+        let keys = keys.iter().map(|key| (*key).to_owned()).collect();
+        self.templates
+            .insert(template_id.to_owned(), Template { keys, long_term });
+    }
+
+    /// The user accepted the template `times` more times in `wx.requestSubscribeMessage`; the user
+    /// is created if unknown, as one who has opened the app.
+    pub(crate) fn grant_consent(&mut self, openid: &str, template_id: &str, times: u32) {
+        self.user(openid);
+        let left = self
+            .consents
+            .entry((openid.to_owned(), template_id.to_owned()))
+            .or_default();
+        *left = left.saturating_add(times);
+    }
+
+    pub(crate) fn quota(&self, openid: &str, template_id: &str) -> u32 {
+        self.consents
+            .get(&(openid.to_owned(), template_id.to_owned()))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Every accepted message in order, or only those to `openid`.
+    pub(crate) fn sent_messages(&self, openid: Option<&str>) -> Vec<SentMessage> {
+        self.sent
+            .iter()
+            .filter(|message| openid.is_none_or(|openid| message.touser == openid))
+            .cloned()
+            .collect()
+    }
+
+    /// `subscribe/send`, after the token check: 40003 for an unknown user, 40037 for a template
+    /// the app does not have, 41030 for a malformed page, 47003 for a bad `miniprogram_state`,
+    /// `lang` or data entry, then 43101 when the user has no consent left. A send uses up one
+    /// consent unless the template is long-term, which needs one consent but never uses it.
+    /// Returns the new message's `msgid`.
+    pub(crate) fn send_subscribe(&mut self, message: Outgoing) -> Result<u64, WxError> {
+        let touser = message
+            .touser
+            .filter(|openid| self.users.contains_key(openid))
+            .ok_or(WxError::InvalidOpenid)?;
+        let template_id = message.template_id.ok_or(WxError::InvalidTemplateId)?;
+        let template = self
+            .templates
+            .get(&template_id)
+            .ok_or(WxError::InvalidTemplateId)?;
+        if message
+            .page
+            .as_deref()
+            .is_some_and(|page| !template::is_valid_page(page))
+        {
+            return Err(WxError::InvalidPage);
+        }
+        let one_of = |value: Option<&str>, allowed: &[&str], name: &str| match value {
+            Some(value) if !allowed.contains(&value) => {
+                Err(WxError::ArgumentInvalid(name.to_owned()))
+            }
+            _ => Ok(()),
+        };
+        one_of(
+            message.miniprogram_state.as_deref(),
+            &MINIPROGRAM_STATES,
+            "miniprogram_state",
+        )?;
+        one_of(message.lang.as_deref(), &LANGS, "lang")?;
+        let data = template::check_data(&template.keys, message.data)?;
+        let long_term = template.long_term;
+
+        let left = self
+            .consents
+            .get_mut(&(touser.clone(), template_id.clone()))
+            .filter(|left| **left > 0)
+            .ok_or(WxError::UserRefused)?;
+        if !long_term {
+            *left -= 1;
+        }
+
+        let base = *self.msgid_base.get_or_insert_with(ids::msgid_base);
+        let msgid = base + self.stats.messages_sent;
+        self.stats.messages_sent += 1;
+        let at = self.now();
+        self.sent.push(SentMessage {
+            msgid,
+            touser,
+            template_id,
+            page: message.page,
+            miniprogram_state: message.miniprogram_state,
+            lang: message.lang,
+            data,
+            at: to_utc(at),
+        });
+        Ok(msgid)
     }
 
     // ---- access tokens ---------------------------------------------------------------------
@@ -449,6 +581,13 @@ impl World {
             token.expires_at = token.expires_at.min(now);
         }
     }
+}
+
+fn to_utc(moment: Moment) -> DateTime<Utc> {
+    i64::try_from(moment.as_secs())
+        .ok()
+        .and_then(|secs| DateTime::from_timestamp(secs, moment.subsec_nanos()))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

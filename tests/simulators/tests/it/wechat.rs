@@ -7,6 +7,8 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
 use simulators::wechat::{Endpoint, Fault, WechatSim, WechatSimConfig};
 
+mod subscribe;
+
 /// A running simulator and a client that speaks to it.
 struct Harness {
     sim: WechatSim,

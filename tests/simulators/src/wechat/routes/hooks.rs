@@ -10,7 +10,7 @@ use actix_web::{HttpResponse, ResponseError, http::StatusCode, web};
 use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::json;
 
-use crate::wechat::{Endpoint, Fault, Shared};
+use crate::wechat::{Endpoint, Fault, Shared, template};
 
 pub(super) fn configure(config: &mut web::ServiceConfig) {
     config
@@ -25,6 +25,9 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .route("/revoke-tokens", web::post().to(revoke_tokens))
         .route("/expire-tokens", web::post().to(expire_tokens))
         .route("/advance-clock", web::post().to(advance_clock))
+        .route("/templates", web::post().to(templates))
+        .route("/consent", web::post().to(consent))
+        .route("/messages", web::get().to(messages))
         .route("/stats", web::get().to(stats));
 }
 
@@ -32,6 +35,7 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
 #[derive(Debug)]
 enum HookError {
     BadBody(serde_json::Error),
+    BadTemplate(String),
     UnknownUser(anyhow::Error),
 }
 
@@ -39,6 +43,7 @@ impl fmt::Display for HookError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::BadBody(error) => write!(f, "unreadable body: {error}"),
+            Self::BadTemplate(error) => f.write_str(error),
             Self::UnknownUser(error) => write!(f, "{error:#}"),
         }
     }
@@ -47,7 +52,7 @@ impl fmt::Display for HookError {
 impl ResponseError for HookError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::BadBody(_) => StatusCode::BAD_REQUEST,
+            Self::BadBody(_) | Self::BadTemplate(_) => StatusCode::BAD_REQUEST,
             Self::UnknownUser(_) => StatusCode::NOT_FOUND,
         }
     }
@@ -194,6 +199,53 @@ async fn advance_clock(shared: web::Data<Shared>, body: web::Bytes) -> HookResul
         .world()
         .advance_clock(Duration::from_secs(request.seconds));
     done()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TemplateRequest {
+    template_id: String,
+    keys: Vec<String>,
+    #[serde(default)]
+    long_term: bool,
+}
+
+async fn templates(shared: web::Data<Shared>, body: web::Bytes) -> HookResult {
+    let request: TemplateRequest = parse(&body)?;
+    template::check_keys(&request.keys).map_err(HookError::BadTemplate)?;
+    let keys: Vec<&str> = request.keys.iter().map(String::as_str).collect();
+    shared
+        .world()
+        .register_template(&request.template_id, &keys, request.long_term);
+    done()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConsentRequest {
+    openid: String,
+    template_id: String,
+    #[serde(default = "one")]
+    times: u32,
+}
+
+async fn consent(shared: web::Data<Shared>, body: web::Bytes) -> HookResult {
+    let request: ConsentRequest = parse(&body)?;
+    let mut world = shared.world();
+    world.grant_consent(&request.openid, &request.template_id, request.times);
+    let quota = world.quota(&request.openid, &request.template_id);
+    Ok(HttpResponse::Ok().json(json!({ "ok": true, "quota": quota })))
+}
+
+#[derive(Deserialize)]
+struct MessagesQuery {
+    openid: Option<String>,
+}
+
+async fn messages(shared: web::Data<Shared>, query: web::Query<MessagesQuery>) -> HttpResponse {
+    let openid = query.openid.as_deref().filter(|o| !o.is_empty());
+    let messages = shared.world().sent_messages(openid);
+    HttpResponse::Ok().json(json!({ "messages": messages }))
 }
 
 async fn stats(shared: web::Data<Shared>) -> HttpResponse {

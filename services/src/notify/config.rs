@@ -1,0 +1,152 @@
+//! Which notifications exist, and how each is shown: configuration, checked at start.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::render::FieldType;
+
+macro_rules! kinds {
+    ($($variant:ident => $name:literal),* $(,)?) => {
+        /// Everything the system tells citizens about. Each kind needs an entry in the
+        /// configuration's `notifications.kinds`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum NotificationKind { $($variant),* }
+
+        impl NotificationKind {
+            pub const ALL: &'static [NotificationKind] = &[$(NotificationKind::$variant),*];
+
+            /// The kind's name in the configuration and in the database.
+            pub fn as_str(self) -> &'static str {
+                match self { $(NotificationKind::$variant => $name),* }
+            }
+        }
+    };
+}
+
+kinds! {
+    BookingConfirmed => "booking_confirmed",
+    BookingReminder => "booking_reminder",
+    BookingCancelledByHall => "booking_cancelled_by_hall",
+    TicketNear => "ticket_near",
+    TicketCalled => "ticket_called",
+    CaseAccepted => "case_accepted",
+    CaseRejected => "case_rejected",
+    SupplementRequired => "supplement_required",
+    CaseConcluded => "case_concluded",
+    ResultPosted => "result_posted",
+    EvaluationInvited => "evaluation_invited",
+    LicenceVerified => "licence_verified",
+}
+
+/// A subscribe-message template, by the name the configuration gives it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TemplateConfig {
+    /// WeChat's template id.
+    pub id: String,
+    /// Long-term subscription (government services may have it): one consent, no countdown.
+    #[serde(default)]
+    pub long_term: bool,
+}
+
+/// How one kind is shown, in the inbox and as a subscribe message.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KindConfig {
+    /// Inbox title.
+    pub title: String,
+    /// Inbox text; `{name}` placeholders are filled from the payload.
+    pub body: String,
+    /// The template's name in `templates`; absent: inbox only.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// The mini-program page the message opens, with placeholders.
+    #[serde(default)]
+    pub page: Option<String>,
+    /// The template's fields: key (whose prefix is its type) → text with placeholders.
+    #[serde(default)]
+    pub data: BTreeMap<String, String>,
+}
+
+/// The notification settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NotifyConfig {
+    /// `formal`, `trial` or `developer`.
+    pub miniprogram_state: String,
+    pub lang: String,
+    /// Run a delivery worker in this instance.
+    pub worker: bool,
+    pub poll_interval_ms: u64,
+    pub batch_size: u32,
+    /// Attempts before a message is given up (it stays in the inbox).
+    pub max_attempts: i32,
+    /// How long a claimed message belongs to one worker.
+    pub lease_secs: u64,
+    /// First pause before retrying a message WeChat did not take; doubles each attempt.
+    pub retry_base_ms: u64,
+    /// Longest pause between attempts.
+    pub retry_max_ms: u64,
+    pub templates: BTreeMap<String, TemplateConfig>,
+    pub kinds: BTreeMap<String, KindConfig>,
+}
+
+/// What is wrong with the notification configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("notifications.kinds.{0} is missing")]
+    MissingKind(&'static str),
+    #[error(
+        "notifications.kinds.{kind} names template `{template}`, which notifications.templates does not have"
+    )]
+    UnknownTemplate { kind: String, template: String },
+    #[error(
+        "notifications.kinds.{kind}.data.{key}: `{key}` is not a WeChat field key (thing1, time2 …)"
+    )]
+    UnknownFieldType { kind: String, key: String },
+    #[error("notifications.templates.{0}.id is empty")]
+    EmptyTemplateId(String),
+    #[error("notifications.miniprogram_state must be formal, trial or developer")]
+    BadState,
+}
+
+impl NotifyConfig {
+    /// # Errors
+    /// See [`ConfigError`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !["formal", "trial", "developer"].contains(&self.miniprogram_state.as_str()) {
+            return Err(ConfigError::BadState);
+        }
+        for (name, t) in &self.templates {
+            if t.id.trim().is_empty() {
+                return Err(ConfigError::EmptyTemplateId(name.clone()));
+            }
+        }
+        for kind in NotificationKind::ALL {
+            if !self.kinds.contains_key(kind.as_str()) {
+                return Err(ConfigError::MissingKind(kind.as_str()));
+            }
+        }
+        for (name, kind) in &self.kinds {
+            if let Some(template) = &kind.template
+                && !self.templates.contains_key(template)
+            {
+                return Err(ConfigError::UnknownTemplate {
+                    kind: name.clone(),
+                    template: template.clone(),
+                });
+            }
+            for key in kind.data.keys() {
+                if FieldType::of_key(key).is_none() {
+                    return Err(ConfigError::UnknownFieldType {
+                        kind: name.clone(),
+                        key: key.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn kind(&self, kind: NotificationKind) -> Option<&KindConfig> {
+        self.kinds.get(kind.as_str())
+    }
+}

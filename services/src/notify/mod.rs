@@ -1,0 +1,86 @@
+//! Telling citizens things: the one service every capability uses.
+//!
+//! [`Notifications::notify`] writes one row inside the caller's own transaction, so a
+//! notification exists if and only if the change that caused it was committed. The row is the
+//! citizen's inbox message and the outbox entry at once: the [`DeliveryWorker`] sends it as a
+//! WeChat subscribe message when the citizen has a consent left for its template, and the inbox
+//! shows it whether WeChat carried it or not. Kinds (which template, which page, which fields)
+//! are configuration, not code.
+
+mod config;
+mod inbox;
+mod ledger;
+mod outbox;
+mod render;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+
+use crate::wechat::WechatClient;
+
+pub use config::{ConfigError, KindConfig, NotificationKind, NotifyConfig, TemplateConfig};
+pub use inbox::{InboxMessage, InboxPage, MarkReadError};
+pub use ledger::{ConsentError, ConsentResult, TemplateStatus};
+pub use outbox::{NotifyError, Status};
+pub use render::{FieldType, fit};
+pub use worker::DeliveryWorker;
+
+/// The notification service; cheap to clone.
+#[derive(Clone)]
+pub struct Notifications {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DatabaseConnection,
+    wechat: WechatClient,
+    config: NotifyConfig,
+    /// WeChat template id → the template's name in the configuration.
+    by_template_id: HashMap<String, String>,
+    wake: Notify,
+}
+
+impl Notifications {
+    /// # Errors
+    /// The configuration misses a kind, names an unknown template, or has a field of no known type.
+    pub fn new(
+        db: DatabaseConnection,
+        wechat: WechatClient,
+        config: NotifyConfig,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let by_template_id = config
+            .templates
+            .iter()
+            .map(|(name, t)| (t.id.clone(), name.clone()))
+            .collect();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                wechat,
+                config,
+                by_template_id,
+                wake: Notify::new(),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &NotifyConfig {
+        &self.inner.config
+    }
+
+    /// Asks the delivery worker of this instance to look at the outbox now rather than at its
+    /// next poll. Call it after committing a transaction that notified someone.
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// The worker that delivers this instance's share of the outbox.
+    pub fn worker(&self) -> DeliveryWorker {
+        DeliveryWorker::new(self.clone())
+    }
+}

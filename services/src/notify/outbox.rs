@@ -1,0 +1,234 @@
+//! The outbox: written in the caller's transaction, claimed by workers without overlap.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseBackend, EntityTrait as _,
+    FromQueryResult, QueryFilter as _, Statement,
+};
+use serde_json::Value;
+
+use super::Notifications;
+use super::config::NotificationKind;
+use super::render::{FieldType, fill, fit};
+use entities::notification;
+
+/// Where a notification stands. Every status but `Pending` and `Sending` is final; every
+/// notification is in the inbox whatever its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Waiting for the worker.
+    Pending,
+    /// Claimed by a worker until its lease ends.
+    Sending,
+    /// WeChat accepted it.
+    Sent,
+    /// The citizen has no consent left for its template: inbox only.
+    NoQuota,
+    /// The kind has no template: inbox only.
+    InboxOnly,
+    /// WeChat refused it for good, or it ran out of attempts: inbox only.
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "PENDING",
+            Status::Sending => "SENDING",
+            Status::Sent => "SENT",
+            Status::NoQuota => "NO_QUOTA",
+            Status::InboxOnly => "INBOX_ONLY",
+            Status::Failed => "FAILED",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("notification kind {0} is not configured")]
+    UnknownKind(&'static str),
+    #[error(transparent)]
+    Database(#[from] sea_orm::DbErr),
+}
+
+impl Notifications {
+    /// Records a notification for `citizen_id`, inside the caller's transaction `conn`: it
+    /// exists if and only if the caller commits. The same `dedup_key` is recorded once, ever
+    /// (`Ok(false)` the second time). Wake the worker after committing ([`Notifications::wake`]).
+    ///
+    /// # Errors
+    /// [`NotifyError::UnknownKind`] if the kind is not configured (start-up checks prevent it);
+    /// [`NotifyError::Database`] for a failed insert (the caller's transaction should roll back).
+    #[tracing::instrument(skip_all, fields(citizen_id, kind = kind.as_str()))]
+    pub async fn notify(
+        &self,
+        conn: &impl ConnectionTrait,
+        citizen_id: i64,
+        kind: NotificationKind,
+        payload: &Value,
+        dedup_key: &str,
+    ) -> Result<bool, NotifyError> {
+        let config = &self.inner.config;
+        let shown = config
+            .kind(kind)
+            .ok_or(NotifyError::UnknownKind(kind.as_str()))?;
+        let mut missing = Vec::new();
+        let mut text = |template: &str, long_dates: bool| {
+            let (out, gaps) = fill(template, payload, long_dates);
+            missing.extend(gaps);
+            out
+        };
+        let title = text(&shown.title, false);
+        let body = text(&shown.body, false);
+        let page = shown.page.as_deref().map(|p| text(p, false));
+        let data: BTreeMap<String, String> = shown
+            .data
+            .iter()
+            .filter_map(|(key, template)| {
+                let ty = FieldType::of_key(key)?;
+                let long = matches!(ty, FieldType::Time | FieldType::Date);
+                Some((key.clone(), fit(ty, &text(template, long))))
+            })
+            .collect();
+        if !missing.is_empty() {
+            tracing::warn!(?missing, "payload lacks fields the kind's texts name");
+        }
+        let template_id = shown
+            .template
+            .as_ref()
+            .and_then(|name| config.templates.get(name))
+            .map(|t| t.id.clone());
+        let status = if template_id.is_some() {
+            Status::Pending
+        } else {
+            Status::InboxOnly
+        };
+        let now = Utc::now();
+        let inserted = notification::Entity::insert(notification::ActiveModel {
+            citizen_id: Set(citizen_id),
+            kind: Set(kind.as_str().to_owned()),
+            dedup_key: Set(dedup_key.to_owned()),
+            title: Set(title),
+            body: Set(body),
+            page: Set(page),
+            template_id: Set(template_id),
+            data: Set(serde_json::to_string(&data).unwrap_or_else(|_| "{}".into())),
+            status: Set(status.as_str().to_owned()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            created_at: Set(now),
+            ..Default::default()
+        })
+        .on_conflict(
+            OnConflict::column(notification::Column::DedupKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+        Ok(inserted == 1)
+    }
+}
+
+/// A claimed notification, as the worker needs it.
+#[derive(Debug, FromQueryResult)]
+pub(super) struct Claimed {
+    pub id: i64,
+    pub citizen_id: i64,
+    pub template_id: Option<String>,
+    pub page: Option<String>,
+    pub data: String,
+    pub attempts: i32,
+    pub claimed_until: DateTime<Utc>,
+}
+
+const CLAIM_POSTGRES: &str = r"
+UPDATE notifications SET status = 'SENDING', claimed_until = $1, attempts = attempts + 1
+WHERE id IN (
+    SELECT id FROM notifications
+    WHERE (status = 'PENDING' AND next_attempt_at <= $2) OR (status = 'SENDING' AND claimed_until < $2)
+    ORDER BY id LIMIT $3
+    FOR UPDATE SKIP LOCKED)
+RETURNING id, citizen_id, template_id, page, data, attempts, claimed_until";
+
+// SQLite runs one writer at a time, and the embedded default runs one instance: no SKIP LOCKED.
+const CLAIM_SQLITE: &str = r"
+UPDATE notifications SET status = 'SENDING', claimed_until = ?, attempts = attempts + 1
+WHERE id IN (
+    SELECT id FROM notifications
+    WHERE (status = 'PENDING' AND next_attempt_at <= ?) OR (status = 'SENDING' AND claimed_until < ?)
+    ORDER BY id LIMIT ?)
+RETURNING id, citizen_id, template_id, page, data, attempts, claimed_until";
+
+/// Claims up to `limit` due notifications for this worker until `until`. A message whose worker
+/// died is claimed again once its lease has ended.
+pub(super) async fn claim(
+    db: &impl ConnectionTrait,
+    until: DateTime<Utc>,
+    limit: u32,
+) -> anyhow::Result<Vec<Claimed>> {
+    let now = Utc::now();
+    let backend = db.get_database_backend();
+    let statement = match backend {
+        DatabaseBackend::Sqlite => Statement::from_sql_and_values(
+            backend,
+            CLAIM_SQLITE,
+            [
+                until.into(),
+                now.into(),
+                now.into(),
+                i64::from(limit).into(),
+            ],
+        ),
+        _ => Statement::from_sql_and_values(
+            backend,
+            CLAIM_POSTGRES,
+            [until.into(), now.into(), i64::from(limit).into()],
+        ),
+    };
+    Claimed::find_by_statement(statement)
+        .all(db)
+        .await
+        .context("claim due notifications")
+}
+
+/// The outcome of one delivery attempt, written only while the claim is still ours.
+pub(super) struct Outcome {
+    pub status: Status,
+    pub msgid: Option<String>,
+    pub error: Option<String>,
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// Records an attempt's outcome; `false` if the claim had passed to another worker meanwhile.
+pub(super) async fn settle(
+    db: &impl ConnectionTrait,
+    claimed: &Claimed,
+    outcome: Outcome,
+) -> anyhow::Result<bool> {
+    let now = Utc::now();
+    let mut update = notification::Entity::update_many()
+        .col_expr(notification::Column::Status, outcome.status.as_str().into())
+        .col_expr(
+            notification::Column::ClaimedUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .col_expr(notification::Column::LastError, outcome.error.into())
+        .filter(notification::Column::Id.eq(claimed.id))
+        .filter(notification::Column::Status.eq(Status::Sending.as_str()))
+        .filter(notification::Column::ClaimedUntil.eq(claimed.claimed_until));
+    if let Some(msgid) = outcome.msgid {
+        update = update
+            .col_expr(notification::Column::WechatMsgid, msgid.into())
+            .col_expr(notification::Column::SentAt, now.into());
+    }
+    if let Some(at) = outcome.retry_at {
+        update = update.col_expr(notification::Column::NextAttemptAt, at.into());
+    }
+    let done = update.exec(db).await.context("settle a notification")?;
+    Ok(done.rows_affected == 1)
+}

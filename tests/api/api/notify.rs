@@ -1,0 +1,580 @@
+//! Notifications: the consent ledger, the outbox and its worker, the inbox.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
+use serde_json::{Value, json};
+use services::notify::NotificationKind;
+use simulators::wechat::{Endpoint, Fault};
+
+use crate::helpers::{Citizen, Deployment, TestApp};
+
+const BOOKING: &str = "demo-booking-result";
+const CASE: &str = "demo-case-progress";
+
+fn booking(n: u32) -> Value {
+    json!({
+        "item_name": "居民身份证换领",
+        "hall_name": "市民中心政务服务大厅",
+        "slot_start": "2026-11-24T01:00:00Z",
+        "booking_code": format!("B{n:05}"),
+        "booking_id": n,
+    })
+}
+
+fn citizen_id(c: &Citizen) -> i64 {
+    c.login["user"]["id"].as_i64().unwrap()
+}
+
+/// What the mini-program does when the citizen taps "allow": WeChat records the consent, and
+/// the mini-program reports the result to us.
+async fn consent(app: &TestApp, citizen: &Citizen, template: &str) {
+    app.wechat.grant_consent(&citizen.openid, template, 1);
+    let reply = app
+        .post(
+            "/api/v1/subscriptions",
+            Some(&citizen.token),
+            &json!({ "errMsg": "requestSubscribeMessage:ok", template: "accept" }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+}
+
+/// A committed change that notifies, as a booking or a case would.
+async fn notify(
+    app: &TestApp,
+    citizen: &Citizen,
+    kind: NotificationKind,
+    payload: &Value,
+    dedup: &str,
+) -> bool {
+    let txn = app.db.begin().await.unwrap();
+    let created = app
+        .notifications
+        .notify(&txn, citizen_id(citizen), kind, payload, dedup)
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    app.notifications.wake();
+    created
+}
+
+/// Waits until every notification has left the worker's hands.
+async fn settled(app: &TestApp) {
+    for _ in 0..400 {
+        let row = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                app.db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM notifications WHERE status IN ('PENDING', 'SENDING')",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let pending: i64 = row.try_get("", "n").unwrap();
+        if pending == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("notifications still pending after 20 s");
+}
+
+async fn statuses(app: &TestApp) -> Vec<String> {
+    let rows = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT status FROM notifications ORDER BY id",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "status").unwrap())
+        .collect()
+}
+
+fn fast_retries(s: &mut gateway::configuration::Settings) {
+    s.notifications.poll_interval_ms = 50;
+    s.notifications.retry_base_ms = 50;
+    s.notifications.retry_max_ms = 400;
+    s.notifications.max_attempts = 100;
+}
+
+#[tokio::test]
+async fn one_consent_gives_one_message_and_the_next_goes_to_the_inbox_only() {
+    let app = TestApp::spawn_with(fast_retries).await;
+    let citizen = app.login().await;
+    consent(&app, &citizen, BOOKING).await;
+
+    assert!(
+        notify(
+            &app,
+            &citizen,
+            NotificationKind::BookingConfirmed,
+            &booking(1),
+            "booking:1:confirmed"
+        )
+        .await
+    );
+    settled(&app).await;
+    let sent = app.wechat.sent_to(&citizen.openid);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].template_id, BOOKING);
+    assert_eq!(sent[0].page.as_deref(), Some("pages/booking/detail?id=1"));
+    assert_eq!(
+        sent[0].data["time2"], "2026年11月24日 09:00",
+        "shown in Asia/Shanghai"
+    );
+    assert_eq!(sent[0].data["character_string4"], "B00001");
+
+    let calls = app.wechat.stats().subscribe_send_calls;
+    notify(
+        &app,
+        &citizen,
+        NotificationKind::BookingConfirmed,
+        &booking(2),
+        "booking:2:confirmed",
+    )
+    .await;
+    settled(&app).await;
+    assert_eq!(
+        app.wechat.stats().subscribe_send_calls,
+        calls,
+        "no consent left: WeChat is not called"
+    );
+    assert_eq!(statuses(&app).await, vec!["SENT", "NO_QUOTA"]);
+
+    let inbox = app.get("/api/v1/messages", Some(&citizen.token)).await;
+    assert_eq!(inbox.status, StatusCode::OK);
+    assert_eq!(inbox.body["total"], 2);
+    assert_eq!(inbox.body["unread"], 2);
+    assert_eq!(inbox.body["messages"][0]["title"], "预约成功");
+    assert!(
+        inbox.body["messages"][0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("B00002"),
+        "newest first"
+    );
+
+    let subs = app.get("/api/v1/subscriptions", Some(&citizen.token)).await;
+    let booking_t = subs.body["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["templateId"] == BOOKING)
+        .unwrap();
+    assert_eq!(booking_t["remaining"], 0);
+    assert_eq!(booking_t["askAgain"], true);
+}
+
+#[tokio::test]
+async fn a_long_item_name_is_shortened_and_a_time_range_shown_in_shanghai_time() {
+    let app = TestApp::spawn_with(|s| {
+        fast_retries(s);
+        if let Some(kind) = s.notifications.kinds.get_mut("booking_confirmed") {
+            kind.data
+                .insert("time2".into(), "{slot_start}~{slot_end}".into());
+        }
+    })
+    .await;
+    let citizen = app.login().await;
+    consent(&app, &citizen, BOOKING).await;
+    let long_name = "不动产登记（国有建设用地使用权及房屋所有权首次登记）申请审核办理";
+    let mut payload = booking(3);
+    payload["item_name"] = json!(long_name);
+    payload["slot_end"] = json!("2026-11-24T01:30:00Z");
+    payload["booking_code"] = json!("B-00003 号");
+    notify(
+        &app,
+        &citizen,
+        NotificationKind::BookingConfirmed,
+        &payload,
+        "booking:3",
+    )
+    .await;
+    settled(&app).await;
+    assert_eq!(
+        statuses(&app).await,
+        vec!["SENT"],
+        "sent, not refused with 47003"
+    );
+    let sent = &app.wechat.sent_to(&citizen.openid)[0];
+    assert_eq!(sent.data["thing1"].chars().count(), 20);
+    assert!(sent.data["thing1"].starts_with("不动产登记") && sent.data["thing1"].ends_with('…'));
+    assert_eq!(
+        sent.data["time2"],
+        "2026年11月24日 09:00~2026年11月24日 09:30"
+    );
+    assert_eq!(sent.data["character_string4"], "B-00003");
+    let inbox = app.get("/api/v1/messages", Some(&citizen.token)).await;
+    assert!(
+        inbox.body["messages"][0]["body"]
+            .as_str()
+            .unwrap()
+            .contains(long_name),
+        "the inbox keeps the whole name"
+    );
+}
+
+#[tokio::test]
+async fn a_long_term_template_needs_one_consent_for_many_messages() {
+    let app = TestApp::spawn_with(fast_retries).await;
+    let citizen = app.login().await;
+    consent(&app, &citizen, CASE).await;
+    for (i, kind) in [
+        NotificationKind::CaseAccepted,
+        NotificationKind::SupplementRequired,
+        NotificationKind::CaseConcluded,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let payload = json!({ "item_name": "个体工商户设立登记", "at": "2026-11-24T02:00:00Z", "promised_date": "2026-12-01",
+                              "reason": "营业执照复印件不清晰", "result": "准予许可", "application_id": 7 });
+        notify(&app, &citizen, kind, &payload, &format!("case:7:{i}")).await;
+    }
+    settled(&app).await;
+    let sent = app.wechat.sent_to(&citizen.openid);
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[0].data["phrase2"], "已受理");
+    assert_eq!(sent[1].data["phrase2"], "待补正");
+}
+
+#[tokio::test]
+async fn the_same_dedup_key_is_notified_once() {
+    let app = TestApp::spawn_with(fast_retries).await;
+    let citizen = app.login().await;
+    consent(&app, &citizen, BOOKING).await;
+    consent(&app, &citizen, BOOKING).await;
+    assert!(
+        notify(
+            &app,
+            &citizen,
+            NotificationKind::BookingConfirmed,
+            &booking(4),
+            "booking:4"
+        )
+        .await
+    );
+    assert!(
+        !notify(
+            &app,
+            &citizen,
+            NotificationKind::BookingConfirmed,
+            &booking(4),
+            "booking:4"
+        )
+        .await
+    );
+    settled(&app).await;
+    assert_eq!(app.wechat.sent_to(&citizen.openid).len(), 1);
+    assert_eq!(
+        app.get("/api/v1/messages", Some(&citizen.token)).await.body["total"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_transaction_that_rolls_back_leaves_no_notification() {
+    let app = TestApp::spawn_with(fast_retries).await;
+    let citizen = app.login().await;
+    consent(&app, &citizen, BOOKING).await;
+    let txn = app.db.begin().await.unwrap();
+    app.notifications
+        .notify(
+            &txn,
+            citizen_id(&citizen),
+            NotificationKind::BookingConfirmed,
+            &booking(5),
+            "booking:5",
+        )
+        .await
+        .unwrap();
+    txn.rollback().await.unwrap();
+    app.notifications.wake();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(statuses(&app).await.is_empty());
+    assert_eq!(
+        app.get("/api/v1/messages", Some(&citizen.token)).await.body["total"],
+        0
+    );
+    assert!(app.wechat.sent_to(&citizen.openid).is_empty());
+    // And the key is free for the change when it does commit.
+    assert!(
+        notify(
+            &app,
+            &citizen,
+            NotificationKind::BookingConfirmed,
+            &booking(5),
+            "booking:5"
+        )
+        .await
+    );
+}
+
+#[tokio::test]
+async fn wechat_saying_no_quota_empties_the_ledger_without_retrying() {
+    let app = TestApp::spawn_with(fast_retries).await;
+    let citizen = app.login().await;
+    // The mini-program reports an accept WeChat never recorded (say, a replayed request).
+    app.post(
+        "/api/v1/subscriptions",
+        Some(&citizen.token),
+        &json!({ BOOKING: "accept" }),
+    )
+    .await;
+    notify(
+        &app,
+        &citizen,
+        NotificationKind::BookingConfirmed,
+        &booking(6),
+        "booking:6",
+    )
+    .await;
+    settled(&app).await;
+    assert_eq!(statuses(&app).await, vec!["NO_QUOTA"]);
+    assert_eq!(app.wechat.stats().subscribe_send_calls, 1, "43101 is final");
+    let subs = app.get("/api/v1/subscriptions", Some(&citizen.token)).await;
+    let t = subs.body["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["templateId"] == BOOKING)
+        .unwrap();
+    assert_eq!(t["remaining"], 0);
+}
+
+#[tokio::test]
+async fn a_ban_stops_messages_and_an_accept_lifts_it() {
+    let app = TestApp::spawn_with(fast_retries).await;
+    let citizen = app.login().await;
+    consent(&app, &citizen, BOOKING).await;
+    app.post(
+        "/api/v1/subscriptions",
+        Some(&citizen.token),
+        &json!({ BOOKING: "ban" }),
+    )
+    .await;
+    notify(
+        &app,
+        &citizen,
+        NotificationKind::BookingConfirmed,
+        &booking(7),
+        "booking:7",
+    )
+    .await;
+    settled(&app).await;
+    assert_eq!(statuses(&app).await, vec!["NO_QUOTA"]);
+    let subs = app.get("/api/v1/subscriptions", Some(&citizen.token)).await;
+    let t = subs.body["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["templateId"] == BOOKING)
+        .unwrap();
+    assert_eq!(
+        t["askAgain"], false,
+        "a banned template is not asked for again"
+    );
+    assert_eq!(t["lastResult"], "ban");
+    consent(&app, &citizen, BOOKING).await;
+    notify(
+        &app,
+        &citizen,
+        NotificationKind::BookingConfirmed,
+        &booking(8),
+        "booking:8",
+    )
+    .await;
+    settled(&app).await;
+    assert_eq!(app.wechat.sent_to(&citizen.openid).len(), 1);
+}
+
+#[tokio::test]
+async fn subscriptions_list_templates_and_refuse_unknown_ones() {
+    let app = TestApp::spawn().await;
+    let citizen = app.login().await;
+    let subs = app.get("/api/v1/subscriptions", Some(&citizen.token)).await;
+    assert_eq!(subs.status, StatusCode::OK);
+    let templates = subs.body["templates"].as_array().unwrap();
+    let booking_t = templates
+        .iter()
+        .find(|t| t["templateId"] == BOOKING)
+        .unwrap();
+    assert!(
+        booking_t["kinds"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("booking_confirmed"))
+    );
+    assert_eq!(booking_t["askAgain"], true);
+    let case = templates.iter().find(|t| t["templateId"] == CASE).unwrap();
+    assert_eq!(case["longTerm"], true);
+
+    let unknown = app
+        .post(
+            "/api/v1/subscriptions",
+            Some(&citizen.token),
+            &json!({ "not-ours": "accept" }),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(unknown.error_code(), "VALIDATION_FAILED");
+    let bad = app
+        .post(
+            "/api/v1/subscriptions",
+            Some(&citizen.token),
+            &json!({ BOOKING: "maybe" }),
+        )
+        .await;
+    assert_eq!(bad.error_code(), "VALIDATION_FAILED");
+    let none = app.get("/api/v1/subscriptions", None).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_citizen_cannot_read_or_mark_anothers_messages() {
+    let app = TestApp::spawn_with(fast_retries).await;
+    let alice = app.login().await;
+    let bob = app.login().await;
+    notify(
+        &app,
+        &alice,
+        NotificationKind::BookingConfirmed,
+        &booking(9),
+        "booking:9",
+    )
+    .await;
+    let alices = app.get("/api/v1/messages", Some(&alice.token)).await;
+    let id = alices.body["messages"][0]["id"].as_i64().unwrap();
+    assert_eq!(
+        app.get("/api/v1/messages", Some(&bob.token)).await.body["total"],
+        0
+    );
+    let theft = app
+        .post(
+            &format!("/api/v1/messages/{id}/read"),
+            Some(&bob.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(theft.status, StatusCode::NOT_FOUND);
+    assert_eq!(theft.error_code(), "NOT_FOUND");
+    assert_eq!(
+        app.get("/api/v1/messages", Some(&alice.token)).await.body["unread"],
+        1
+    );
+    let read = app
+        .post(
+            &format!("/api/v1/messages/{id}/read"),
+            Some(&alice.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::NO_CONTENT);
+    let again = app
+        .post(
+            &format!("/api/v1/messages/{id}/read"),
+            Some(&alice.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NO_CONTENT);
+    let after = app.get("/api/v1/messages", Some(&alice.token)).await;
+    assert_eq!(after.body["unread"], 0);
+    assert_eq!(after.body["messages"][0]["read"], true);
+    let missing = app
+        .post(
+            "/api/v1/messages/999999/read",
+            Some(&alice.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let garbage = app
+        .post("/api/v1/messages/abc/read", Some(&alice.token), &json!({}))
+        .await;
+    assert_eq!(garbage.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_inbox_pages_newest_first_and_refuses_bad_paging() {
+    let app = TestApp::spawn_with(fast_retries).await;
+    let citizen = app.login().await;
+    for i in 0..5 {
+        notify(
+            &app,
+            &citizen,
+            NotificationKind::BookingReminder,
+            &booking(100 + i),
+            &format!("r:{i}"),
+        )
+        .await;
+    }
+    let page = app
+        .get("/api/v1/messages?page=2&pageSize=2", Some(&citizen.token))
+        .await;
+    assert_eq!(page.body["total"], 5);
+    let ids: Vec<i64> = page.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids[0] > ids[1]);
+    for bad in ["?page=0", "?pageSize=0", "?pageSize=51", "?page=x"] {
+        let reply = app
+            .get(&format!("/api/v1/messages{bad}"), Some(&citizen.token))
+            .await;
+        assert!(reply.status.is_client_error(), "{bad}");
+    }
+}
+
+/// WeChat is down for a while; two instances run workers; every message arrives exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn messages_queued_while_wechat_is_down_arrive_once_each_after_it_recovers() {
+    let deployment = Deployment::new().await;
+    let one = deployment.instance(fast_retries).await;
+    let two = deployment.instance(fast_retries).await;
+    let mut citizens = Vec::new();
+    for i in 0..30 {
+        let app = if i % 2 == 0 { &one } else { &two };
+        let citizen = app.login().await;
+        consent(app, &citizen, BOOKING).await;
+        citizens.push(citizen);
+    }
+    // Prime the access token, then take WeChat down.
+    one.wechat
+        .inject(Endpoint::SubscribeSend, Fault::Http5xx, 60);
+    one.wechat.inject(Endpoint::SubscribeSend, Fault::Busy, 60);
+    for (i, citizen) in citizens.iter().enumerate() {
+        let app = if i % 2 == 0 { &one } else { &two };
+        notify(
+            app,
+            citizen,
+            NotificationKind::BookingConfirmed,
+            &booking(i as u32),
+            &format!("down:{i}"),
+        )
+        .await;
+    }
+    settled(&one).await;
+    let sent = deployment.wechat.sent_messages();
+    assert_eq!(sent.len(), 30, "every message delivered");
+    for citizen in &citizens {
+        assert_eq!(
+            deployment.wechat.sent_to(&citizen.openid).len(),
+            1,
+            "exactly once each"
+        );
+    }
+    assert!(statuses(&one).await.iter().all(|s| s == "SENT"));
+    assert!(
+        deployment.wechat.stats().subscribe_send_calls > 30,
+        "the outage was real"
+    );
+}
