@@ -1,0 +1,618 @@
+//! `bench me`: `GET /api/v1/me` for logged-in citizens, the gateway against the floor.
+//!
+//! One run: a fresh database, the WeChat simulator in-process, the release gateway as a child
+//! process (start-to-ready measured), a few hundred citizens logged in through the real flow,
+//! then wrk on the gateway and, right after with the same settings, on the floor server, which
+//! serves one Redis GET of a copy of a real gateway session. The gateway's limits are raised so
+//! that nothing is refused, but its per-session counter still runs on every request: the work
+//! measured is the production work.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use base64::Engine as _;
+use clap::Args;
+use futures::{StreamExt as _, TryStreamExt as _};
+use rand::RngCore as _;
+use redis::aio::MultiplexedConnection;
+use simulators::wechat::{WechatSim, WechatSimConfig};
+
+use crate::backends::{self, BenchDatabase};
+use crate::process::{self, Running};
+use crate::wrk::{self, WrkResult};
+use crate::{Backends, LoadOptions};
+
+/// Requests per minute that no run reaches: the limits count, but never refuse.
+const UNREACHABLE_LIMIT: u64 = 100_000_000;
+/// Logins in flight at once while preparing the citizens.
+const LOGINS_IN_FLIGHT: usize = 8;
+const RSS_SAMPLE_EVERY: Duration = Duration::from_millis(200);
+const IDLE_SETTLE: Duration = Duration::from_secs(1);
+const READY_LIMIT: Duration = Duration::from_secs(60);
+const RSS_TARGET_BYTES: u64 = 64 * 1024 * 1024;
+const RATIO_TARGET: f64 = 0.70;
+const P99_TARGET: Duration = Duration::from_millis(10);
+const TARGET_CONNECTIONS: u32 = 64;
+
+#[derive(Args, Debug, Clone)]
+pub struct MeOptions {
+    #[command(flatten)]
+    backends: Backends,
+    #[command(flatten)]
+    load: LoadOptions,
+    /// Citizens logged in before the load; requests round-robin over their tokens.
+    #[arg(long, default_value_t = 300)]
+    citizens: usize,
+    /// Append the gateway's and the floor's output to this file instead of /dev/null.
+    #[arg(long, value_name = "FILE")]
+    server_log: Option<PathBuf>,
+}
+
+pub async fn run(options: MeOptions) -> anyhow::Result<()> {
+    if options.citizens == 0 {
+        bail!("--citizens must be at least 1");
+    }
+    let binaries = Binaries {
+        gateway: process::sibling_binary("gateway")?,
+        floor: process::sibling_binary("bench-floor")?,
+    };
+    wrk::ensure_installed()?;
+
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let mut redis = backends::connect_redis(&options.backends.redis_url).await?;
+    let scratch = Scratch::create(&id)?;
+    let database = BenchDatabase::create(&options.backends.database_url, &id).await?;
+    let prefix = format!("zsb-bench-{id}:");
+    eprintln!("bench: database {}, Redis prefix {prefix}", database.name());
+
+    let bench = Bench {
+        options: &options,
+        binaries,
+        database_url: database.url.clone(),
+        prefix: prefix.clone(),
+        scratch: scratch.path.clone(),
+        redis: redis.clone(),
+    };
+    // Ctrl-C drops the run, and with it the child processes, then cleans up as usual.
+    let outcome = tokio::select! {
+        outcome = bench.measure() => outcome,
+        Ok(()) = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+    };
+
+    let keys = backends::delete_prefixed(&mut redis, &prefix).await;
+    let dropped = database.drop_now().await;
+    drop(scratch);
+
+    let report = outcome?;
+    print!("{report}");
+    keys.context("delete the bench's Redis keys")?;
+    dropped?;
+    if !report.is_valid() {
+        bail!("the load runs had errors (see above): their figures do not measure the servers");
+    }
+    Ok(())
+}
+
+struct Binaries {
+    gateway: PathBuf,
+    floor: PathBuf,
+}
+
+/// Everything one run needs.
+struct Bench<'a> {
+    options: &'a MeOptions,
+    binaries: Binaries,
+    database_url: String,
+    prefix: String,
+    scratch: PathBuf,
+    redis: MultiplexedConnection,
+}
+
+/// Keys the gateway encrypts with; fresh for each run, the same for both of its starts.
+struct CryptoKeys {
+    field: String,
+    index: String,
+}
+
+impl CryptoKeys {
+    fn random() -> Self {
+        let key = || {
+            let mut bytes = [0u8; 32];
+            rand::rng().fill_bytes(&mut bytes);
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        };
+        Self {
+            field: key(),
+            index: key(),
+        }
+    }
+}
+
+impl Bench<'_> {
+    async fn measure(&self) -> anyhow::Result<Report> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .context("build the HTTP client")?;
+        let wechat = WechatSim::start(WechatSimConfig::default())
+            .await
+            .context("start the WeChat simulator")?;
+        let report = self.measure_with(&http, &wechat).await;
+        wechat.stop().await;
+        report
+    }
+
+    async fn measure_with(
+        &self,
+        http: &reqwest::Client,
+        wechat: &WechatSim,
+    ) -> anyhow::Result<Report> {
+        let options = self.options;
+        let keys = CryptoKeys::random();
+
+        let (gateway, gateway_url, first_start) = self.start_gateway(http, wechat, &keys).await?;
+        eprintln!(
+            "bench: gateway ready in {} (fresh database, migrations included)",
+            ms(first_start)
+        );
+
+        eprintln!("bench: logging in {} citizens…", options.citizens);
+        let tokens = login_citizens(http, wechat, &gateway_url, options.citizens).await?;
+        check_me(http, &gateway_url, &tokens).await?;
+
+        // The floor serves a copy of a real session: the same bytes from Redis per request.
+        let mut redis = self.redis.clone();
+        let session = backends::first_value(&mut redis, &format!("{}sess:*", self.prefix))
+            .await?
+            .with_context(|| format!("no gateway session in Redis under {}sess:*", self.prefix))?;
+        let floor_key = format!("{}floor", self.prefix);
+        redis::cmd("SET")
+            .arg(&floor_key)
+            .arg(&session)
+            .query_async::<()>(&mut redis)
+            .await
+            .context("store the floor's value in Redis")?;
+        let (floor, floor_url) = self.start_floor(http, &floor_key, session.len()).await?;
+
+        let tokens_file = self.scratch.join("tokens.txt");
+        std::fs::write(&tokens_file, tokens.join("\n") + "\n")
+            .with_context(|| format!("write {}", tokens_file.display()))?;
+        let gateway_script =
+            wrk::write_script(&self.scratch, "gateway.lua", "/api/v1/me", &tokens_file)?;
+        let floor_script = wrk::write_script(&self.scratch, "floor.lua", "/floor", &tokens_file)?;
+
+        tokio::time::sleep(IDLE_SETTLE).await;
+        let idle_rss = gateway.rss_bytes().context("read the gateway's idle RSS")?;
+
+        let load = &options.load;
+        eprintln!(
+            "bench: gateway — {} s warm-up, then {} s measured…",
+            load.warmup.as_secs(),
+            load.duration.as_secs()
+        );
+        wrk::run(
+            &self.scratch,
+            &format!("{gateway_url}/api/v1/me"),
+            &gateway_script,
+            load.load(load.warmup),
+        )
+        .await
+        .context("warm up the gateway")?;
+        let (gateway_result, loaded_rss) = load_sampling_rss(
+            &gateway,
+            &self.scratch,
+            &format!("{gateway_url}/api/v1/me"),
+            &gateway_script,
+            load.load(load.duration),
+        )
+        .await
+        .context("load the gateway")?;
+
+        eprintln!(
+            "bench: floor — {} s warm-up, then {} s measured…",
+            load.warmup.as_secs(),
+            load.duration.as_secs()
+        );
+        wrk::run(
+            &self.scratch,
+            &format!("{floor_url}/floor"),
+            &floor_script,
+            load.load(load.warmup),
+        )
+        .await
+        .context("warm up the floor")?;
+        let floor_result = wrk::run(
+            &self.scratch,
+            &format!("{floor_url}/floor"),
+            &floor_script,
+            load.load(load.duration),
+        )
+        .await
+        .context("load the floor")?;
+        drop(floor);
+        drop(gateway);
+
+        // A second start on the now-migrated database: what an ordinary restart costs.
+        let (restarted, _, restart) = self.start_gateway(http, wechat, &keys).await?;
+        drop(restarted);
+
+        Ok(Report {
+            citizens: options.citizens,
+            load: load.clone(),
+            cores: std::thread::available_parallelism().map_or(0, usize::from),
+            release: process::is_release_folder() && !cfg!(debug_assertions),
+            server_log: options.server_log.clone(),
+            session_bytes: session.len(),
+            gateway: gateway_result,
+            floor: floor_result,
+            idle_rss,
+            loaded_rss,
+            first_start,
+            restart,
+        })
+    }
+
+    /// Spawns `gateway serve` and waits for `/readyz`; returns it, its URL and start-to-ready.
+    async fn start_gateway(
+        &self,
+        http: &reqwest::Client,
+        wechat: &WechatSim,
+        keys: &CryptoKeys,
+    ) -> anyhow::Result<(Running, String, Duration)> {
+        let port = process::free_port()?;
+        let mut command = Command::new(&self.binaries.gateway);
+        command.arg("serve");
+        // Only what is set here configures it: no APP_… or RUST_LOG of the caller's shell.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("APP_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env_remove("RUST_LOG")
+            .env("APP_DATABASE__URL", &self.database_url)
+            .env("APP_REDIS__URL", &self.options.backends.redis_url)
+            .env("APP_REDIS__KEY_PREFIX", &self.prefix)
+            .env("APP_WECHAT__BASE_URL", wechat.base_url())
+            .env("APP_WECHAT__APP_ID", wechat.app_id())
+            .env("APP_WECHAT__APP_SECRET", wechat.app_secret())
+            .env("APP_CRYPTO__FIELD_KEY", &keys.field)
+            .env("APP_CRYPTO__INDEX_KEY", &keys.index)
+            .env("APP_SERVER__HOST", "127.0.0.1")
+            .env("APP_SERVER__PORT", port.to_string())
+            .env(
+                "APP_SESSIONS__REQUESTS_PER_MINUTE",
+                UNREACHABLE_LIMIT.to_string(),
+            )
+            .env(
+                "APP_LIMITS__LOGIN_PER_IP_PER_MINUTE",
+                UNREACHABLE_LIMIT.to_string(),
+            );
+        let url = format!("http://127.0.0.1:{port}");
+        let mut gateway = Running::spawn("gateway", command, self.options.server_log.as_deref())?;
+        let ready = gateway
+            .wait_ready(http, &format!("{url}/readyz"), READY_LIMIT)
+            .await?;
+        Ok((gateway, url, ready))
+    }
+
+    /// Spawns `bench-floor` serving `key`, and checks it answers with the value's bytes.
+    async fn start_floor(
+        &self,
+        http: &reqwest::Client,
+        key: &str,
+        value_len: usize,
+    ) -> anyhow::Result<(Running, String)> {
+        let port = process::free_port()?;
+        let mut command = Command::new(&self.binaries.floor);
+        command
+            .env_remove("RUST_LOG")
+            .arg("--port")
+            .arg(port.to_string())
+            .arg("--redis-url")
+            .arg(&self.options.backends.redis_url)
+            .arg("--key")
+            .arg(key);
+        let url = format!("http://127.0.0.1:{port}");
+        let mut floor =
+            Running::spawn("floor server", command, self.options.server_log.as_deref())?;
+        floor
+            .wait_ready(http, &format!("{url}/floor"), READY_LIMIT)
+            .await?;
+        let body = http
+            .get(format!("{url}/floor"))
+            .send()
+            .await
+            .context("ask the floor")?
+            .bytes()
+            .await
+            .context("read the floor's answer")?;
+        if body.len() != value_len {
+            bail!(
+                "the floor answered {} bytes instead of the {value_len} stored",
+                body.len()
+            );
+        }
+        Ok((floor, url))
+    }
+}
+
+/// Logs `n` new citizens in through the real flow (a `wx.login` code from the simulator, then
+/// `POST /api/v1/auth/login`); returns their bearer tokens.
+async fn login_citizens(
+    http: &reqwest::Client,
+    wechat: &WechatSim,
+    gateway_url: &str,
+    n: usize,
+) -> anyhow::Result<Vec<String>> {
+    let login_url = format!("{gateway_url}/api/v1/auth/login");
+    futures::stream::iter(0..n)
+        .map(|_| {
+            let code = wechat.mint_login_code(&wechat.new_openid());
+            let request = http
+                .post(&login_url)
+                .json(&serde_json::json!({ "code": code }));
+            async move {
+                let response = request.send().await.context("log a citizen in")?;
+                let status = response.status();
+                let body = response.text().await.context("read the login answer")?;
+                if status != reqwest::StatusCode::OK {
+                    bail!("login answered {status}: {body}");
+                }
+                let body: serde_json::Value =
+                    serde_json::from_str(&body).context("the login answer is not JSON")?;
+                body["token"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .context("no token in the login answer")
+            }
+        })
+        .buffer_unordered(LOGINS_IN_FLIGHT)
+        .try_collect()
+        .await
+}
+
+/// The load is only meaningful if a token really opens `/api/v1/me`.
+async fn check_me(
+    http: &reqwest::Client,
+    gateway_url: &str,
+    tokens: &[String],
+) -> anyhow::Result<()> {
+    for token in [tokens.first(), tokens.last()].into_iter().flatten() {
+        let response = http
+            .get(format!("{gateway_url}/api/v1/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .context("ask the gateway for /api/v1/me")?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        if status != reqwest::StatusCode::OK || body.get("id").is_none() {
+            bail!("GET /api/v1/me with a fresh token answered {status}: {body}");
+        }
+    }
+    Ok(())
+}
+
+/// Runs wrk while sampling the server's RSS; returns wrk's result and the largest sample.
+async fn load_sampling_rss(
+    server: &Running,
+    dir: &Path,
+    url: &str,
+    script: &Path,
+    load: wrk::Load,
+) -> anyhow::Result<(WrkResult, u64)> {
+    let mut largest = server.rss_bytes()?;
+    let mut ticker = tokio::time::interval(RSS_SAMPLE_EVERY);
+    let wrk = wrk::run(dir, url, script, load);
+    tokio::pin!(wrk);
+    loop {
+        tokio::select! {
+            result = &mut wrk => {
+                let result = result?;
+                largest = largest.max(server.rss_bytes()?);
+                return Ok((result, largest));
+            }
+            _ = ticker.tick() => {
+                let rss = server.rss_bytes().context("the server is gone under load")?;
+                largest = largest.max(rss);
+            }
+        }
+    }
+}
+
+/// A folder for the run's tokens and scripts, removed with it.
+struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    fn create(id: &str) -> anyhow::Result<Self> {
+        let path = std::env::temp_dir().join(format!("zsb-bench-{id}"));
+        std::fs::create_dir_all(&path).with_context(|| format!("create {}", path.display()))?;
+        Ok(Self { path })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Every figure of one run, all measured in it.
+struct Report {
+    citizens: usize,
+    load: LoadOptions,
+    cores: usize,
+    release: bool,
+    server_log: Option<PathBuf>,
+    session_bytes: usize,
+    gateway: WrkResult,
+    floor: WrkResult,
+    idle_rss: u64,
+    loaded_rss: u64,
+    first_start: Duration,
+    restart: Duration,
+}
+
+impl Report {
+    fn ratio(&self) -> f64 {
+        if self.floor.requests_per_sec > 0.0 {
+            self.gateway.requests_per_sec / self.floor.requests_per_sec
+        } else {
+            0.0
+        }
+    }
+
+    /// Both load runs got only 2xx answers and no socket errors.
+    fn is_valid(&self) -> bool {
+        [&self.gateway, &self.floor]
+            .iter()
+            .all(|r| r.non_2xx == 0 && r.socket_errors.total() == 0)
+    }
+}
+
+fn ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms >= 100.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{ms:.2} ms")
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "MET" } else { "MISSED" }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let load = &self.load;
+        writeln!(f)?;
+        if !self.release {
+            writeln!(
+                f,
+                "!!! NOT A RELEASE BUILD: run ./target/release/bench after \
+                 `cargo build --release -p gateway -p bench`; these figures say little."
+            )?;
+        }
+        writeln!(
+            f,
+            "GET /api/v1/me — {} connections, {} s, wrk -t{} ({} s warm-up each), PostgreSQL + Redis, {} citizens",
+            load.connections,
+            load.duration.as_secs(),
+            load.threads,
+            load.warmup.as_secs(),
+            self.citizens
+        )?;
+        writeln!(
+            f,
+            "{:<10}{:>11}{:>11}{:>11}{:>11}{:>10}{:>15}",
+            "", "req/s", "p50", "p90", "p99", "non-2xx", "socket errors"
+        )?;
+        for (name, r) in [("gateway", &self.gateway), ("floor", &self.floor)] {
+            writeln!(
+                f,
+                "{:<10}{:>11.0}{:>11}{:>11}{:>11}{:>10}{:>15}",
+                name,
+                r.requests_per_sec,
+                ms(r.p50),
+                ms(r.p90),
+                ms(r.p99),
+                r.non_2xx,
+                r.socket_errors.total()
+            )?;
+        }
+        let at = if load.connections == TARGET_CONNECTIONS {
+            String::new()
+        } else {
+            format!(" (the target is stated at {TARGET_CONNECTIONS} connections)")
+        };
+        writeln!(
+            f,
+            "ratio (gateway/floor req/s): {:.2}      target ≥ {RATIO_TARGET:.2}   {}{at}",
+            self.ratio(),
+            verdict(self.ratio() >= RATIO_TARGET)
+        )?;
+        writeln!(
+            f,
+            "gateway p99: {:<22}target ≤ {}   {}{at}",
+            ms(self.gateway.p99),
+            ms(P99_TARGET),
+            verdict(self.gateway.p99 <= P99_TARGET)
+        )?;
+        writeln!(
+            f,
+            "gateway RSS: idle {} (target ≤ {} {}), loaded {} (largest sample, one every {} ms)",
+            mib(self.idle_rss),
+            mib(RSS_TARGET_BYTES),
+            verdict(self.idle_rss <= RSS_TARGET_BYTES),
+            mib(self.loaded_rss),
+            RSS_SAMPLE_EVERY.as_millis()
+        )?;
+        writeln!(
+            f,
+            "gateway start-to-ready: {} on a fresh database (migrations included), {} restarted on the migrated one",
+            ms(self.first_start),
+            ms(self.restart)
+        )?;
+        for (name, r) in [("gateway", &self.gateway), ("floor", &self.floor)] {
+            if r.non_2xx > 0 || r.socket_errors.total() > 0 {
+                writeln!(
+                    f,
+                    "!!! INVALID: the {name} run had {} non-2xx responses and socket errors ({}) \
+                     out of {} requests: its figures do not measure successful requests.",
+                    r.non_2xx, r.socket_errors, r.requests
+                )?;
+            }
+        }
+        let logs = match &self.server_log {
+            Some(file) => format!("appended to {}", file.display()),
+            None => "written to /dev/null".to_owned(),
+        };
+        writeln!(f)?;
+        writeln!(f, "How it was measured:")?;
+        writeln!(
+            f,
+            "- gateway: `gateway serve`, {}, default workers (one per core), production log level \
+             (info, JSON) {logs}. Per-session and per-IP login limits raised to {UNREACHABLE_LIMIT}/min so \
+             nothing is refused; the per-session counter is still incremented on every request (same work).",
+            if self.release {
+                "release build"
+            } else {
+                "NOT a release build"
+            }
+        )?;
+        writeln!(
+            f,
+            "- floor: actix-web, one Redis GET per request (ConnectionManager) of a {}-byte copy of a \
+             real gateway session, nothing else; default workers too.",
+            self.session_bytes
+        )?;
+        writeln!(
+            f,
+            "- wrk sends `Authorization: Bearer <token>` round-robin over the {} citizens' tokens to \
+             both servers (the floor ignores it); latencies are wrk's (closed loop).",
+            self.citizens
+        )?;
+        writeln!(
+            f,
+            "- start-to-ready: spawn until GET /readyz answers 200, polled every 10 ms. Idle RSS: after \
+             the logins and {} s of rest; loaded RSS: during the measured gateway run.",
+            IDLE_SETTLE.as_secs()
+        )?;
+        writeln!(
+            f,
+            "- wrk, the gateway, the floor, Redis and PostgreSQL all share this machine's {} cores.",
+            self.cores
+        )
+    }
+}
