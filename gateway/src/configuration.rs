@@ -104,6 +104,8 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// An `EnvFilter` directive such as `info,sqlx=warn`. `RUST_LOG` overrides it.
     pub filter: String,
+    /// A successful request slower than this gets an access line at info; faster ones at debug.
+    pub slow_request_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -149,7 +151,8 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, co
         .set_default("limits.login_per_ip_per_minute", 120)?
         .set_default("limits.login_per_openid_per_minute", 10)?
         .set_default("log.format", "json")?
-        .set_default("log.filter", "info")
+        .set_default("log.filter", "info")?
+        .set_default("log.slow_request_ms", 1000)
 }
 
 fn env_name(key: &str) -> String {

@@ -38,7 +38,6 @@ impl FromRequest for CurrentCitizen {
                     AuthError::RateLimited(l) => ApiError::rate_limited(l),
                     AuthError::Store(e) => ApiError::unexpected(e),
                 })?;
-            tracing::Span::current().record("citizen_id", session.citizen_id);
             Ok(CurrentCitizen(session))
         })
     }

@@ -33,6 +33,8 @@ pub struct AppState {
     pub notifications: Notifications,
     pub metrics: PrometheusHandle,
     pub trust_forwarded_for: bool,
+    /// Requests slower than this are logged at info even when they succeed.
+    pub slow_request: Duration,
 }
 
 /// A built gateway, listening, not yet serving.
@@ -115,6 +117,7 @@ impl Application {
             notifications: notifications.clone(),
             metrics: metrics_handle(),
             trust_forwarded_for: settings.server.trust_forwarded_for,
+            slow_request: Duration::from_millis(settings.log.slow_request_ms),
         });
 
         let listener = match overrides.listener {

@@ -2,9 +2,10 @@
 //! so its `request_id`, on every line written while serving it.
 
 use tracing::Subscriber;
+use tracing_subscriber::Registry;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::{EnvFilter, Registry};
 
 use crate::configuration::LogFormat;
 
@@ -17,7 +18,15 @@ pub fn subscriber<W>(
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
+    // `Targets` (levels per module) rather than `EnvFilter`: no per-span bookkeeping on the hot
+    // path. A `RUST_LOG` it cannot read is ignored for the configured filter.
+    let configured = filter
+        .parse::<Targets>()
+        .unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or(configured);
     let registry = Registry::default().with(filter);
     match format {
         LogFormat::Json => Box::new(

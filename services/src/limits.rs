@@ -1,5 +1,6 @@
 //! Rate limits counted in the store, so every gateway instance shares them: a fixed window per
-//! subject (an IP address, an openid, a session). Answers how long to wait when over the limit.
+//! subject (an IP address, an openid, a session), aligned to the wall clock so every instance
+//! counts in the same window. Answers how long to wait when over the limit.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,13 +84,15 @@ mod tests {
     async fn the_hit_past_the_quota_is_refused_with_the_time_to_wait() {
         let limiter = RateLimiter::new(Arc::new(MemoryStore::new("t:")));
         let quota = Quota::per_minute(2);
+        crate::store::fresh_window(quota.window).await;
         limiter.hit("s", quota).await.unwrap();
         limiter.hit("s", quota).await.unwrap();
         let Err(LimitError::Limited(l)) = limiter.hit("s", quota).await else {
             panic!("the third hit must be limited");
         };
+        // Until the end of the wall-clock minute.
         assert!(
-            l.retry_after >= Duration::from_secs(59) && l.retry_after <= Duration::from_secs(60)
+            l.retry_after >= Duration::from_secs(1) && l.retry_after <= Duration::from_secs(60)
         );
         limiter.hit("other", quota).await.unwrap();
     }

@@ -15,6 +15,8 @@ pub struct CitizenProfile {
     /// Masked: `138****8000`.
     pub phone: Option<String>,
     pub identity: Option<IdentitySummary>,
+    /// Kept as an integer in sessions, which read it on every request.
+    #[serde(with = "chrono::serde::ts_milliseconds")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -25,6 +27,7 @@ pub struct IdentitySummary {
     pub name: String,
     /// `520***********123X`
     pub id_card_no: String,
+    #[serde(with = "chrono::serde::ts_milliseconds")]
     pub bound_at: DateTime<Utc>,
 }
 
@@ -54,7 +57,7 @@ pub fn profile_of(
         (Some(name), Some(id), Some(bound_at)) => Some(IdentitySummary {
             name: mask_name(&decrypt(cipher, row, NAME, name)?),
             id_card_no: mask_id(&decrypt(cipher, row, ID_CARD, id)?),
-            bound_at,
+            bound_at: to_millis(bound_at),
         }),
         _ => None,
     };
@@ -62,8 +65,14 @@ pub fn profile_of(
         citizen_id: row.id,
         phone,
         identity,
-        created_at: row.created_at,
+        created_at: to_millis(row.created_at),
     })
+}
+
+/// Profiles carry millisecond times: the precision sessions keep them in, so a profile reads the
+/// same from the database and from a session.
+fn to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }
 
 // Stored values were parsed before they were stored; if one no longer parses (a rule tightened),

@@ -53,7 +53,10 @@ struct Stored {
     cid: i64,
     oid: String,
     sk: String,
+    // Integers, not RFC 3339 text: read on every authenticated request.
+    #[serde(with = "chrono::serde::ts_milliseconds")]
     iat: DateTime<Utc>,
+    #[serde(with = "chrono::serde::ts_milliseconds")]
     exp: DateTime<Utc>,
     profile: CitizenProfile,
 }
@@ -356,6 +359,7 @@ mod tests {
     #[tokio::test]
     async fn a_session_past_its_request_budget_is_limited() {
         let s = sessions(Duration::from_secs(60), Duration::from_secs(600), 3);
+        crate::store::fresh_window(Duration::from_secs(60)).await;
         let (token, _) = s
             .create(1, "o", &SecretString::from("k"), profile(1))
             .await

@@ -78,15 +78,10 @@ impl MemoryStore {
     }
 }
 
-fn counter_hit(
-    map: &mut HashMap<String, Entry>,
-    key: String,
-    now: Instant,
-    window: Duration,
-) -> Hit {
-    let entry = map.entry(key).or_insert_with(|| Entry {
+fn counter_hit(map: &mut HashMap<String, Entry>, w: super::Window, now: Instant) -> Hit {
+    let entry = map.entry(w.key).or_insert_with(|| Entry {
         value: Value::Counter(0),
-        expires_at: Some(now + window),
+        expires_at: Some(now + w.resets_in),
     });
     let count = match &mut entry.value {
         Value::Counter(n) => {
@@ -98,10 +93,9 @@ fn counter_hit(
             1
         }
     };
-    let expires_at = *entry.expires_at.get_or_insert(now + window);
     Hit {
         count,
-        resets_in: expires_at.saturating_duration_since(now),
+        resets_in: w.resets_in,
     }
 }
 
@@ -178,9 +172,8 @@ impl Store for MemoryStore {
     }
 
     async fn hit(&self, counter: &str, window: Duration) -> Result<Hit, StoreError> {
-        Ok(self.with("hit", counter, |map, k, now| {
-            counter_hit(map, k, now, window)
-        }))
+        let w = super::window(&self.key(counter), window);
+        Ok(self.with("hit", counter, |map, _, now| counter_hit(map, w, now)))
     }
 
     async fn get_ex_and_hit(
@@ -190,7 +183,7 @@ impl Store for MemoryStore {
         counter: &str,
         window: Duration,
     ) -> Result<(Option<Vec<u8>>, Hit), StoreError> {
-        let counter = self.key(counter);
+        let w = super::window(&self.key(counter), window);
         Ok(self.with("get_ex_and_hit", key, |map, k, now| {
             let value = match map.get_mut(&k) {
                 Some(Entry {
@@ -202,10 +195,10 @@ impl Store for MemoryStore {
                 }
                 _ => None,
             };
-            if map.get(&counter).is_some_and(|e| !e.live(now)) {
-                map.remove(&counter);
+            if map.get(&w.key).is_some_and(|e| !e.live(now)) {
+                map.remove(&w.key);
             }
-            (value, counter_hit(map, counter, now, window))
+            (value, counter_hit(map, w, now))
         }))
     }
 

@@ -36,6 +36,29 @@ impl StoreError {
     }
 }
 
+/// The wall-clock-aligned window a hit falls in. Every instance counts in the same window, and a
+/// counter is one `INCR` on a key named by its window: no read-modify-write, no `PTTL`.
+pub(crate) struct Window {
+    /// `counter:index`.
+    pub key: String,
+    /// Time left in the window.
+    pub resets_in: Duration,
+}
+
+pub(crate) fn window(counter: &str, length: Duration) -> Window {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let length = length.as_millis().max(1);
+    let index = now / length;
+    let left = (index + 1) * length - now;
+    Window {
+        key: format!("{counter}:{index}"),
+        resets_in: Duration::from_millis(u64::try_from(left).unwrap_or(u64::MAX)),
+    }
+}
+
 /// One hit counted in a fixed window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hit {
@@ -66,7 +89,8 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes `key` only while it still holds `expected` (atomic compare-and-delete).
     async fn delete_if_eq(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError>;
 
-    /// Counts a hit on `counter`, in a fixed window that starts with the window's first hit.
+    /// Counts a hit on `counter` in a fixed window aligned to the wall clock (a minute window
+    /// runs from :00 to :59).
     async fn hit(&self, counter: &str, window: Duration) -> Result<Hit, StoreError>;
 
     /// In one round trip: the value at `key` with its expiry pushed to `ttl` from now (a sliding
@@ -96,6 +120,16 @@ pub trait Store: Send + Sync + 'static {
 pub(crate) fn record(op: &'static str, ok: bool) {
     metrics::counter!("store_calls_total", "op" => op, "outcome" => if ok { "ok" } else { "error" })
         .increment(1);
+}
+
+/// For tests that count up to a limit: waits out a window that is about to end, so the counts
+/// under test all fall in one window.
+#[cfg(test)]
+pub(crate) async fn fresh_window(length: Duration) {
+    let left = window("", length).resets_in;
+    if left < Duration::from_secs(5) {
+        tokio::time::sleep(left + Duration::from_millis(50)).await;
+    }
 }
 
 #[cfg(test)]
@@ -136,10 +170,11 @@ pub(crate) mod contract {
         assert!(!store.delete(&k).await.unwrap());
 
         let c = format!("contract-counter:{}", uuid::Uuid::new_v4());
+        fresh_window(Duration::from_secs(60)).await;
         let first = store.hit(&c, Duration::from_secs(60)).await.unwrap();
         assert_eq!(first.count, 1);
         assert!(first.resets_in <= Duration::from_secs(60));
-        assert!(first.resets_in > Duration::from_secs(50));
+        assert!(first.resets_in > Duration::ZERO);
         assert_eq!(
             store.hit(&c, Duration::from_secs(60)).await.unwrap().count,
             2

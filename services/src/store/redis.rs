@@ -55,17 +55,26 @@ impl RedisStore {
     fn key(&self, key: &str) -> String {
         format!("{}{}", self.prefix, key)
     }
+
+    /// The first hit of a window gives its counter an expiry (a second round trip, once per
+    /// window). Should that be lost, the key names a past window and is never counted again.
+    async fn expire_new_window(&self, w: &super::Window, count: u64) -> Result<(), StoreError> {
+        if count != 1 {
+            return Ok(());
+        }
+        let mut c = self.conn.clone();
+        let r: redis::RedisResult<bool> = c
+            .pexpire(
+                &w.key,
+                i64::try_from(millis(w.resets_in + Duration::from_secs(1))).unwrap_or(i64::MAX),
+            )
+            .await;
+        done("expire", r.map(|_| ()))
+    }
 }
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
-}
-
-fn resets_in(pttl: i64, window: Duration) -> Duration {
-    // -1 (no expiry) cannot happen after PEXPIRE NX, but never report a zero window.
-    u64::try_from(pttl)
-        .map(Duration::from_millis)
-        .unwrap_or(window)
 }
 
 fn done<T>(op: &'static str, r: redis::RedisResult<T>) -> Result<T, StoreError> {
@@ -133,25 +142,13 @@ impl Store for RedisStore {
 
     async fn hit(&self, counter: &str, window: Duration) -> Result<Hit, StoreError> {
         let mut c = self.conn.clone();
-        let key = self.key(counter);
-        let r: redis::RedisResult<(u64, i64)> = redis::pipe()
-            .atomic()
-            .incr(&key, 1u64)
-            .cmd("PEXPIRE")
-            .arg(&key)
-            .arg(millis(window))
-            .arg("NX")
-            .ignore()
-            .pttl(&key)
-            .query_async(&mut c)
-            .await;
-        done(
-            "hit",
-            r.map(|(count, pttl)| Hit {
-                count,
-                resets_in: resets_in(pttl, window),
-            }),
-        )
+        let w = super::window(&self.key(counter), window);
+        let count: u64 = done("hit", c.incr(&w.key, 1u64).await)?;
+        self.expire_new_window(&w, count).await?;
+        Ok(Hit {
+            count,
+            resets_in: w.resets_in,
+        })
     }
 
     async fn get_ex_and_hit(
@@ -162,33 +159,24 @@ impl Store for RedisStore {
         window: Duration,
     ) -> Result<(Option<Vec<u8>>, Hit), StoreError> {
         let mut c = self.conn.clone();
-        let counter = self.key(counter);
-        let r: redis::RedisResult<(Option<Vec<u8>>, u64, i64)> = redis::pipe()
+        let w = super::window(&self.key(counter), window);
+        let r: redis::RedisResult<(Option<Vec<u8>>, u64)> = redis::pipe()
             .cmd("GETEX")
             .arg(self.key(key))
             .arg("PX")
             .arg(millis(ttl))
-            .incr(&counter, 1u64)
-            .cmd("PEXPIRE")
-            .arg(&counter)
-            .arg(millis(window))
-            .arg("NX")
-            .ignore()
-            .pttl(&counter)
+            .incr(&w.key, 1u64)
             .query_async(&mut c)
             .await;
-        done(
-            "get_ex_and_hit",
-            r.map(|(value, count, pttl)| {
-                (
-                    value,
-                    Hit {
-                        count,
-                        resets_in: resets_in(pttl, window),
-                    },
-                )
-            }),
-        )
+        let (value, count) = done("get_ex_and_hit", r)?;
+        self.expire_new_window(&w, count).await?;
+        Ok((
+            value,
+            Hit {
+                count,
+                resets_in: w.resets_in,
+            },
+        ))
     }
 
     async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {

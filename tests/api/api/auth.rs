@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use simulators::wechat::{Endpoint, Fault};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, fresh_minute};
 
 #[tokio::test]
 async fn a_citizen_logs_in_with_a_wx_login_code_and_sees_themselves() {
@@ -256,6 +256,7 @@ async fn a_flushed_store_means_logging_in_again_silently() {
 
 #[tokio::test]
 async fn too_many_requests_on_one_session_are_429_with_retry_after() {
+    fresh_minute().await;
     let app = TestApp::spawn_with(|s| s.sessions.requests_per_minute = 5).await;
     let citizen = app.login().await;
     for _ in 0..5 {
@@ -283,6 +284,7 @@ async fn too_many_requests_on_one_session_are_429_with_retry_after() {
 
 #[tokio::test]
 async fn too_many_logins_of_one_wechat_user_are_429() {
+    fresh_minute().await;
     let app = TestApp::spawn_with(|s| s.limits.login_per_openid_per_minute = 3).await;
     let openid = app.wechat.new_openid();
     for _ in 0..3 {
@@ -297,6 +299,7 @@ async fn too_many_logins_of_one_wechat_user_are_429() {
 
 #[tokio::test]
 async fn too_many_logins_from_one_address_are_429_before_wechat_is_asked() {
+    fresh_minute().await;
     let app = TestApp::spawn_with(|s| s.limits.login_per_ip_per_minute = 4).await;
     for _ in 0..4 {
         app.login().await;

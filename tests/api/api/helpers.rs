@@ -468,3 +468,16 @@ pub fn id_card_no(n: u32) -> String {
     let check = b"10X98765432"[(sum % 11) as usize] as char;
     format!("{body}{check}")
 }
+
+/// For tests that count up to a per-minute limit: limits count in wall-clock minutes, so wait
+/// out a minute that is about to end and every count under test falls in one minute.
+pub async fn fresh_minute() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let left = 60_000 - now % 60_000;
+    if left < 10_000 {
+        tokio::time::sleep(Duration::from_millis(u64::try_from(left).unwrap() + 50)).await;
+    }
+}
