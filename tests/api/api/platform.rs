@@ -139,3 +139,34 @@ async fn the_openapi_document_lists_the_citizen_api() {
     assert!(reply.body["components"]["schemas"]["ErrorBody"].is_object());
     assert!(reply.body["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+#[tokio::test]
+async fn every_log_line_of_a_request_carries_its_request_id() {
+    let app = TestApp::spawn().await;
+    let openid = app.wechat.new_openid();
+    let code = app.wechat.mint_login_code(&openid);
+    let reply = app
+        .send(
+            app.http
+                .post(app.url("/api/v1/auth/login"))
+                .header("x-request-id", format!("trace-{openid}"))
+                .json(&json!({ "code": code })),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let id = format!("trace-{openid}");
+    let logs = crate::helpers::captured_logs();
+    let lines: Vec<&str> = logs.lines().filter(|l| l.contains(&openid)).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("citizen logged in")),
+        "the login is logged: {lines:?}"
+    );
+    for line in &lines {
+        let parsed: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+        let spans = parsed["spans"].as_array().expect("the line names its spans");
+        assert!(
+            spans.iter().any(|s| s["request_id"] == id.as_str()),
+            "a line of the request without its id: {line}"
+        );
+    }
+}
