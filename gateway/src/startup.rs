@@ -87,9 +87,13 @@ impl Application {
             },
             Arc::clone(&store),
         )?;
-        let notifications =
-            Notifications::new(db.clone(), wechat.clone(), settings.notifications.clone())
-                .context("notification configuration")?;
+        let notifications = Notifications::new(
+            db.clone(),
+            Arc::clone(&store),
+            wechat.clone(),
+            settings.notifications.clone(),
+        )
+        .context("notification configuration")?;
         let sessions = Sessions::new(
             Arc::clone(&store),
             SessionConfig {

@@ -20,7 +20,11 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
+use crate::store::Store;
 use crate::wechat::WechatClient;
+
+/// Where `wake` reaches the workers of every instance.
+const WAKE_CHANNEL: &str = "notify:wake";
 
 pub use config::{ConfigError, KindConfig, NotificationKind, NotifyConfig, TemplateConfig};
 pub use inbox::{InboxMessage, InboxPage, MarkReadError};
@@ -37,6 +41,7 @@ pub struct Notifications {
 
 struct Inner {
     db: DatabaseConnection,
+    store: Arc<dyn Store>,
     wechat: WechatClient,
     config: NotifyConfig,
     /// WeChat template id → the template's name in the configuration.
@@ -49,6 +54,7 @@ impl Notifications {
     /// The configuration misses a kind, names an unknown template, or has a field of no known type.
     pub fn new(
         db: DatabaseConnection,
+        store: Arc<dyn Store>,
         wechat: WechatClient,
         config: NotifyConfig,
     ) -> Result<Self, ConfigError> {
@@ -61,6 +67,7 @@ impl Notifications {
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
+                store,
                 wechat,
                 config,
                 by_template_id,
@@ -73,10 +80,14 @@ impl Notifications {
         &self.inner.config
     }
 
-    /// Asks the delivery worker of this instance to look at the outbox now rather than at its
-    /// next poll. Call it after committing a transaction that notified someone.
-    pub fn wake(&self) {
+    /// Asks the delivery workers of every instance to look at the outbox now rather than at
+    /// their next poll. Call it after committing a transaction that notified someone. Best
+    /// effort: a worker that misses it still finds the message at its next poll.
+    pub async fn wake(&self) {
         self.inner.wake.notify_one();
+        if let Err(e) = self.inner.store.publish(WAKE_CHANNEL, b"").await {
+            tracing::warn!(error = %e, "could not wake the other instances' workers; they will poll");
+        }
     }
 
     /// The worker that delivers this instance's share of the outbox.

@@ -38,6 +38,7 @@ impl DeliveryWorker {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let poll = Duration::from_millis(self.n.inner.config.poll_interval_ms.max(10));
         tracing::info!(?poll, "notification worker started");
+        let listener = tokio::spawn(listen_for_wakes(self.n.clone(), stop.clone()));
         loop {
             if *stop.borrow() {
                 break;
@@ -58,6 +59,7 @@ impl DeliveryWorker {
                 _ = stop.changed() => {}
             }
         }
+        listener.abort();
         tracing::info!("notification worker stopped");
     }
 
@@ -197,6 +199,29 @@ impl DeliveryWorker {
             );
         }
         Ok(())
+    }
+}
+
+/// Turns wakes published by any instance into a local wake, for as long as the worker runs;
+/// subscribes again after a lost connection (the poll covers the gap).
+async fn listen_for_wakes(n: Notifications, mut stop: watch::Receiver<bool>) {
+    loop {
+        match n.inner.store.subscribe(super::WAKE_CHANNEL).await {
+            Ok(mut wakes) => loop {
+                tokio::select! {
+                    wake = wakes.next() => match wake {
+                        Some(_) => n.inner.wake.notify_one(),
+                        None => break,
+                    },
+                    _ = stop.changed() => return,
+                }
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot listen for wakes; polling only"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 

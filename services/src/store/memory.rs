@@ -7,6 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::{Hit, Store, StoreError};
@@ -38,6 +41,7 @@ pub struct MemoryStore {
     prefix: String,
     entries: Mutex<HashMap<String, Entry>>,
     writes: AtomicU64,
+    channels: Mutex<HashMap<String, broadcast::Sender<Vec<u8>>>>,
 }
 
 impl MemoryStore {
@@ -245,6 +249,41 @@ impl Store for MemoryStore {
                 }) => set.iter().cloned().collect(),
                 _ => Vec::new(),
             }),
+        )
+    }
+
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), StoreError> {
+        super::record("publish", true);
+        let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sender) = channels.get(&self.key(channel)) {
+            // No receiver left is not an error: nobody was listening.
+            let _ = sender.send(message.to_vec());
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<BoxStream<'static, Vec<u8>>, StoreError> {
+        super::record("subscribe", true);
+        let receiver = {
+            let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+            channels.retain(|_, sender| sender.receiver_count() > 0);
+            channels
+                .entry(self.key(channel))
+                .or_insert_with(|| broadcast::channel(256).0)
+                .subscribe()
+        };
+        Ok(
+            futures::stream::unfold(receiver, |mut receiver| async move {
+                loop {
+                    match receiver.recv().await {
+                        Ok(message) => return Some((message, receiver)),
+                        // A slow subscriber skips what it missed; like Redis, delivery is best effort.
+                        Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            })
+            .boxed(),
         )
     }
 

@@ -13,6 +13,7 @@ mod redis;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::stream::BoxStream;
 
 pub use self::lock::{Lock, LockGuard};
 pub use self::memory::MemoryStore;
@@ -111,6 +112,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// The members of the set at `key` (empty when absent).
     async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Publishes `message` on `channel` to its subscribers in every instance. Fire and forget:
+    /// a subscriber that is not connected at that moment misses it.
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), StoreError>;
+
+    /// The messages published on `channel` from now on. The stream ends when the connection
+    /// behind it is lost; subscribe again (and catch up from the database meanwhile).
+    async fn subscribe(&self, channel: &str) -> Result<BoxStream<'static, Vec<u8>>, StoreError>;
 
     /// Checks that the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
@@ -219,6 +228,19 @@ pub(crate) mod contract {
         store.set_remove(&s, "a").await.unwrap();
         assert_eq!(store.set_members(&s).await.unwrap(), vec!["b".to_string()]);
         store.delete(&s).await.unwrap();
+
+        let channel = format!("contract-channel:{}", uuid::Uuid::new_v4());
+        let mut first = store.subscribe(&channel).await.unwrap();
+        let mut second = store.subscribe(&channel).await.unwrap();
+        store.publish(&channel, b"hello").await.unwrap();
+        for stream in [&mut first, &mut second] {
+            let got =
+                tokio::time::timeout(Duration::from_secs(2), futures::StreamExt::next(stream))
+                    .await
+                    .expect("a published message reaches every subscriber");
+            assert_eq!(got.as_deref(), Some(&b"hello"[..]));
+        }
+        store.publish("nobody-listens", b"x").await.unwrap();
 
         let short = format!("contract-ttl:{}", uuid::Uuid::new_v4());
         store

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
@@ -22,6 +24,7 @@ return 0
 #[derive(Clone)]
 pub struct RedisStore {
     prefix: String,
+    client: redis::Client,
     conn: ConnectionManager,
     delete_if_eq: Script,
 }
@@ -42,11 +45,12 @@ impl RedisStore {
             .set_connection_timeout(Some(Duration::from_secs(3)))
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(2);
-        let conn = ConnectionManager::new_with_config(client, config)
+        let conn = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .context("connect to Redis")?;
         Ok(Self {
             prefix: prefix.into(),
+            client,
             conn,
             delete_if_eq: Script::new(DELETE_IF_EQ),
         })
@@ -211,6 +215,27 @@ impl Store for RedisStore {
     async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
         let mut c = self.conn.clone();
         done("set_members", c.smembers(self.key(key)).await)
+    }
+
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let r: redis::RedisResult<u64> = c.publish(self.key(channel), message).await;
+        done("publish", r.map(|_| ()))
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<BoxStream<'static, Vec<u8>>, StoreError> {
+        // A subscribed connection can do nothing else: one of its own per subscription.
+        let subscribed = async {
+            let mut pubsub = self.client.get_async_pubsub().await?;
+            pubsub.subscribe(self.key(channel)).await?;
+            Ok(pubsub)
+        }
+        .await;
+        let pubsub = done("subscribe", subscribed)?;
+        Ok(pubsub
+            .into_on_message()
+            .map(|message| message.get_payload_bytes().to_vec())
+            .boxed())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -56,7 +56,7 @@ async fn notify(
         .await
         .unwrap();
     txn.commit().await.unwrap();
-    app.notifications.wake();
+    app.notifications.wake().await;
     created
 }
 
@@ -294,7 +294,7 @@ async fn a_transaction_that_rolls_back_leaves_no_notification() {
         .await
         .unwrap();
     txn.rollback().await.unwrap();
-    app.notifications.wake();
+    app.notifications.wake().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(statuses(&app).await.is_empty());
     assert_eq!(
@@ -577,4 +577,38 @@ async fn messages_queued_while_wechat_is_down_arrive_once_each_after_it_recovers
         deployment.wechat.stats().subscribe_send_calls > 30,
         "the outage was real"
     );
+}
+
+/// A commit on one instance wakes the worker of another at once, not at its next poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wake_reaches_the_worker_of_another_instance() {
+    let deployment = Deployment::new().await;
+    let writer = deployment
+        .instance(|s| s.notifications.worker = false)
+        .await;
+    let _deliverer = deployment
+        .instance(|s| {
+            fast_retries(s);
+            s.notifications.poll_interval_ms = 60_000;
+        })
+        .await;
+    // Let the deliverer's worker make its first pass and start listening.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let citizen = writer.login().await;
+    consent(&writer, &citizen, BOOKING).await;
+    notify(
+        &writer,
+        &citizen,
+        NotificationKind::BookingConfirmed,
+        &booking(1),
+        "cross:1",
+    )
+    .await;
+    for _ in 0..100 {
+        if !deployment.wechat.sent_to(&citizen.openid).is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the other instance's worker did not wake within 2 s (its poll is 60 s)");
 }

@@ -163,7 +163,9 @@ async fn every_log_line_of_a_request_carries_its_request_id() {
     );
     for line in &lines {
         let parsed: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
-        let spans = parsed["spans"].as_array().expect("the line names its spans");
+        let spans = parsed["spans"]
+            .as_array()
+            .expect("the line names its spans");
         assert!(
             spans.iter().any(|s| s["request_id"] == id.as_str()),
             "a line of the request without its id: {line}"
