@@ -49,13 +49,18 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// The client's IP: the peer, or `X-Forwarded-For`'s first hop when configured to trust it.
+/// The client's IP: the peer, or — when configured to trust the proxy in front — the last
+/// `X-Forwarded-For` entry, the one that proxy appended. Earlier entries (and `Forwarded`) come
+/// from the client and would let it pick any address to dodge the per-IP login limit.
 pub fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> Option<IpAddr> {
     let forwarded = trust_forwarded_for
         .then(|| {
-            req.connection_info()
-                .realip_remote_addr()
-                .and_then(parse_ip)
+            req.headers()
+                .get_all("x-forwarded-for")
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .last()
+                .and_then(|last| parse_ip(last.trim()))
         })
         .flatten();
     forwarded.or_else(|| req.peer_addr().map(|a| a.ip()))

@@ -192,7 +192,9 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped; SIGTERM and SIGINT stop it gracefully.
+    /// Serves until stopped. SIGTERM stops it gracefully (in-flight requests finish within
+    /// `server.shutdown_timeout_secs`, the notification worker finishes its batch); SIGINT
+    /// (Ctrl-C) stops at once, as actix-server does.
     ///
     /// # Errors
     /// The server failed.
@@ -223,12 +225,20 @@ fn json_config(limit: usize) -> web::JsonConfig {
                 }
                 E::ContentType => ApiError::new(ErrorCode::UnsupportedMediaType)
                     .with_message("请以 application/json 格式提交"),
-                E::Deserialize(e) if e.is_data() => {
-                    ApiError::new(ErrorCode::InvalidJson).with_field("body", e.to_string())
-                }
                 _ => ApiError::new(ErrorCode::InvalidJson),
             };
-            api.caused_by(anyhow::anyhow!("{err}")).into()
+            // serde's own text quotes the offending value (an ID number sent as a number,
+            // say): neither the citizen nor the log gets it, only where it went wrong.
+            let cause = match &err {
+                E::Deserialize(e) => anyhow::anyhow!(
+                    "JSON body refused ({:?} error at line {}, column {})",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                ),
+                other => anyhow::anyhow!("{other}"),
+            };
+            api.caused_by(cause).into()
         })
 }
 

@@ -74,6 +74,9 @@ pub async fn list(
     Ok(web::Json(to_wire(templates)))
 }
 
+/// Deeper pages than this are refused: nobody reads them, and the offset must stay in range.
+const MAX_PAGE: u64 = 10_000;
+
 /// The citizen's messages, newest first, with the unread count.
 #[utoipa::path(
     get, path = "/api/v1/messages", tag = "notifications",
@@ -88,9 +91,9 @@ pub async fn inbox(
 ) -> Result<web::Json<Messages>, ApiError> {
     let page = query.page.unwrap_or(1);
     let page_size = query.page_size.unwrap_or(20);
-    if page == 0 || !(1..=50).contains(&page_size) {
+    if !(1..=MAX_PAGE).contains(&page) || !(1..=50).contains(&page_size) {
         return Err(ApiError::new(ErrorCode::ValidationFailed)
-            .with_message("分页参数不正确：page 从 1 开始，pageSize 为 1 至 50"));
+            .with_message("分页参数不正确：page 为 1 至 10000，pageSize 为 1 至 50"));
     }
     let found = state
         .notifications

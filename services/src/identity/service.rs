@@ -340,20 +340,38 @@ impl IdentityService {
     }
 
     /// After a committed change: reloads the profile and writes it into every live session of
-    /// the citizen, under the citizen's lock so that an older profile never overwrites a newer one.
+    /// the citizen, under the citizen's lock so that an older profile never overwrites a newer
+    /// one. The change is committed whatever happens here: if the sessions cannot be rewritten,
+    /// the citizen still gets the new profile, and their other sessions show the old one until
+    /// they log in again (logged as an error).
     async fn publish_profile(&self, citizen_id: i64) -> anyhow::Result<CitizenProfile> {
-        let guard = self.profile_lock(citizen_id).await?;
-        let result = async {
-            let profile = self.load_profile(citizen_id).await?;
-            self.sessions
-                .update_profile(&profile)
-                .await
-                .context("update sessions")?;
-            Ok(profile)
+        let profile = self.load_profile(citizen_id).await?;
+        let published = async {
+            let guard = self.profile_lock(citizen_id).await?;
+            // Reload under the lock: a change committed meanwhile must not be overwritten.
+            let result = async {
+                let latest = self.load_profile(citizen_id).await?;
+                self.sessions
+                    .update_profile(&latest)
+                    .await
+                    .context("update sessions")?;
+                anyhow::Ok(latest)
+            }
+            .await;
+            release(guard).await;
+            result
         }
         .await;
-        release(guard).await;
-        result
+        match published {
+            Ok(latest) => Ok(latest),
+            Err(e) => {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "profile changed but sessions not updated"
+                );
+                Ok(profile)
+            }
+        }
     }
 
     async fn profile_lock(&self, citizen_id: i64) -> anyhow::Result<crate::store::LockGuard> {

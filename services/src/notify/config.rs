@@ -106,6 +106,10 @@ pub enum ConfigError {
     EmptyTemplateId(String),
     #[error("notifications.miniprogram_state must be formal, trial or developer")]
     BadState,
+    #[error("notifications.templates.{0} and another template have the same id")]
+    DuplicateTemplateId(String),
+    #[error("notifications.{0} is out of range ({1})")]
+    OutOfRange(&'static str, &'static str),
 }
 
 impl NotifyConfig {
@@ -115,9 +119,50 @@ impl NotifyConfig {
         if !["formal", "trial", "developer"].contains(&self.miniprogram_state.as_str()) {
             return Err(ConfigError::BadState);
         }
+        let bounds: [(&'static str, bool, &'static str); 6] = [
+            (
+                "poll_interval_ms",
+                (10..=3_600_000).contains(&self.poll_interval_ms),
+                "10 to 3600000",
+            ),
+            (
+                "batch_size",
+                (1..=1000).contains(&self.batch_size),
+                "1 to 1000",
+            ),
+            (
+                "max_attempts",
+                (1..=1000).contains(&self.max_attempts),
+                "1 to 1000",
+            ),
+            (
+                "lease_secs",
+                (10..=86_400).contains(&self.lease_secs),
+                "10 to 86400",
+            ),
+            (
+                "retry_base_ms",
+                (1..=3_600_000).contains(&self.retry_base_ms),
+                "1 to 3600000",
+            ),
+            (
+                "retry_max_ms",
+                (self.retry_base_ms..=86_400_000).contains(&self.retry_max_ms),
+                "retry_base_ms to 86400000",
+            ),
+        ];
+        for (name, ok, range) in bounds {
+            if !ok {
+                return Err(ConfigError::OutOfRange(name, range));
+            }
+        }
+        let mut ids = std::collections::HashSet::new();
         for (name, t) in &self.templates {
             if t.id.trim().is_empty() {
                 return Err(ConfigError::EmptyTemplateId(name.clone()));
+            }
+            if !ids.insert(t.id.as_str()) {
+                return Err(ConfigError::DuplicateTemplateId(name.clone()));
             }
         }
         for kind in NotificationKind::ALL {

@@ -53,7 +53,12 @@ impl Notifications {
             || notification::Entity::find().filter(notification::Column::CitizenId.eq(citizen_id));
         let rows = mine()
             .order_by_desc(notification::Column::Id)
-            .offset(page.saturating_sub(1).saturating_mul(page_size))
+            // Callers bound page and page_size; clamp anyway so no offset can overflow an i64.
+            .offset(
+                page.saturating_sub(1)
+                    .saturating_mul(page_size)
+                    .min(i64::MAX as u64 / 2),
+            )
             .limit(page_size)
             .all(db)
             .await

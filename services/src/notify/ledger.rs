@@ -80,7 +80,7 @@ impl Notifications {
     /// # Errors
     /// [`ConsentError::UnknownTemplate`] for a template id the configuration does not have,
     /// [`ConsentError::BadResult`] for a result WeChat does not give; nothing is recorded then.
-    #[tracing::instrument(skip_all, fields(citizen_id))]
+    #[tracing::instrument(skip_all, fields(citizen_id = citizen_id))]
     pub async fn record_consent(
         &self,
         citizen_id: i64,

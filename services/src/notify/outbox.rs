@@ -47,10 +47,15 @@ impl Status {
     }
 }
 
+/// The longest `dedup_key` (the column's width on every database).
+pub const MAX_DEDUP_KEY: usize = 200;
+
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
     #[error("notification kind {0} is not configured")]
     UnknownKind(&'static str),
+    #[error("dedup_key must be 1 to 200 characters")]
+    BadDedupKey,
     #[error(transparent)]
     Database(#[from] sea_orm::DbErr),
 }
@@ -62,8 +67,9 @@ impl Notifications {
     ///
     /// # Errors
     /// [`NotifyError::UnknownKind`] if the kind is not configured (start-up checks prevent it);
+    /// [`NotifyError::BadDedupKey`] for an empty key or one over [`MAX_DEDUP_KEY`] characters;
     /// [`NotifyError::Database`] for a failed insert (the caller's transaction should roll back).
-    #[tracing::instrument(skip_all, fields(citizen_id, kind = kind.as_str()))]
+    #[tracing::instrument(skip_all, fields(citizen_id = citizen_id, kind = kind.as_str()))]
     pub async fn notify(
         &self,
         conn: &impl ConnectionTrait,
@@ -72,6 +78,9 @@ impl Notifications {
         payload: &Value,
         dedup_key: &str,
     ) -> Result<bool, NotifyError> {
+        if dedup_key.is_empty() || dedup_key.chars().count() > MAX_DEDUP_KEY {
+            return Err(NotifyError::BadDedupKey);
+        }
         let config = &self.inner.config;
         let shown = config
             .kind(kind)
@@ -172,6 +181,7 @@ pub(super) async fn claim(
     limit: u32,
 ) -> anyhow::Result<Vec<Claimed>> {
     let now = Utc::now();
+    let until = DateTime::from_timestamp_millis(until.timestamp_millis()).unwrap_or(until);
     let backend = db.get_database_backend();
     let statement = match backend {
         DatabaseBackend::Sqlite => Statement::from_sql_and_values(
@@ -194,6 +204,34 @@ pub(super) async fn claim(
         .all(db)
         .await
         .context("claim due notifications")
+}
+
+/// Extends a claim just before sending, only while it is still this worker's: a batch can take
+/// longer than one lease, and a message whose claim passed to another worker must not be sent
+/// by this one. `false`: the claim is lost, leave the message alone.
+pub(super) async fn renew(
+    db: &impl ConnectionTrait,
+    claimed: &mut Claimed,
+    lease: chrono::Duration,
+) -> anyhow::Result<bool> {
+    // Whole milliseconds: stored exactly by PostgreSQL (microseconds) and SQLite (text) alike,
+    // so the next fenced update compares equal.
+    let until = DateTime::from_timestamp_millis((Utc::now() + lease).timestamp_millis())
+        .unwrap_or_else(|| Utc::now() + lease);
+    let done = notification::Entity::update_many()
+        .col_expr(notification::Column::ClaimedUntil, until.into())
+        .filter(notification::Column::Id.eq(claimed.id))
+        .filter(notification::Column::Status.eq(Status::Sending.as_str()))
+        .filter(notification::Column::ClaimedUntil.eq(claimed.claimed_until))
+        .exec(db)
+        .await
+        .context("renew a claim")?;
+    if done.rows_affected == 1 {
+        claimed.claimed_until = until;
+        Ok(true)
+    } else {
+        Ok(false)
+    }
 }
 
 /// The outcome of one delivery attempt, written only while the claim is still ours.

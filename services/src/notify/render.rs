@@ -78,8 +78,9 @@ pub fn fit(ty: FieldType, value: &str) -> String {
     let out = match ty {
         FieldType::Thing => shorten(value, 20),
         FieldType::Number => {
+            let negative = value.starts_with('-');
             let mut seen_dot = false;
-            take(
+            let digits: String = take(
                 value.chars().filter(|&c| {
                     if c == '.' && !seen_dot {
                         seen_dot = true;
@@ -87,13 +88,31 @@ pub fn fit(ty: FieldType, value: &str) -> String {
                     }
                     c.is_ascii_digit()
                 }),
-                32,
-            )
+                if negative { 31 } else { 32 },
+            );
+            let digits = digits.trim_end_matches('.');
+            let digits = if digits.starts_with('.') {
+                format!("0{digits}")
+            } else {
+                digits.to_owned()
+            };
+            if negative && !digits.is_empty() {
+                format!("-{digits}")
+            } else {
+                digits
+            }
         }
+
         FieldType::Letter => take(value.chars().filter(char::is_ascii_alphabetic), 32),
         FieldType::Symbol => take(value.chars().filter(|&c| is_symbol(c)), 5),
         FieldType::CharacterString => take(value.chars().filter(|c| c.is_ascii_graphic()), 32),
-        FieldType::Time | FieldType::Date => value.to_owned(),
+        // Filled from timestamps by `fill`; anything else (a missing payload field) would be
+        // refused by WeChat, so it becomes the moment the notification was made.
+        FieldType::Time | FieldType::Date if looks_like_time(value) => value.to_owned(),
+        FieldType::Time | FieldType::Date => chrono::Utc::now()
+            .with_timezone(&crate::time::SHANGHAI)
+            .format("%Y年%-m月%-d日 %H:%M")
+            .to_string(),
         FieldType::Amount => {
             let sign = value.chars().next().filter(|c| "¥￥$€£".contains(*c));
             let digits: String = take(
@@ -140,6 +159,18 @@ pub fn fit(ty: FieldType, value: &str) -> String {
         FieldType::Phrase => take(value.chars().filter(|&c| is_cjk(c)), 5),
     };
     if out.is_empty() { placeholder(ty) } else { out }
+}
+
+/// A date, a time, or a range of them as `fill` writes them.
+fn looks_like_time(value: &str) -> bool {
+    value.split('~').all(|part| {
+        let part = part.trim();
+        !part.is_empty()
+            && part.chars().any(|c| c.is_ascii_digit())
+            && part
+                .chars()
+                .all(|c| c.is_ascii_digit() || " :-/年月日".contains(c))
+    })
 }
 
 /// What to send when nothing of a value survives: WeChat refuses empty values.
@@ -246,6 +277,17 @@ mod tests {
     #[test]
     fn each_type_is_cut_to_its_limit() {
         assert_eq!(fit(FieldType::Number, "第12.5.6号").as_str(), "12.56");
+        assert_eq!(fit(FieldType::Number, "-3"), "-3");
+        assert_eq!(fit(FieldType::Number, ".5"), "0.5");
+        assert_eq!(
+            fit(FieldType::Time, "2026年11月24日 09:00~09:30"),
+            "2026年11月24日 09:00~09:30"
+        );
+        assert!(
+            fit(FieldType::Time, "-").contains('年'),
+            "a missing time becomes now"
+        );
+        assert!(fit(FieldType::Date, "明天").contains('年'));
         assert_eq!(fit(FieldType::Number, &"9".repeat(40)).len(), 32);
         assert_eq!(fit(FieldType::Letter, "ab1c"), "abc");
         assert_eq!(fit(FieldType::Symbol, "a-+*/%$"), "-+*/%");

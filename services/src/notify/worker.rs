@@ -4,8 +4,10 @@
 //! sending, given back if the send did not happen). WeChat's busy answers, 5xx and timeouts are
 //! retried with growing pauses; 43101 means the citizen's quota is gone (ledger set to 0, no
 //! retry); other refusals are final. The claim is exclusive (`FOR UPDATE SKIP LOCKED` on
-//! PostgreSQL) so several instances never send one message twice; only a worker that dies between
-//! WeChat's answer and recording it can leave a message to be sent again after its lease.
+//! PostgreSQL) and renewed, fenced, just before each send, so a worker never sends a message
+//! another worker holds. Two cases can still send a message twice, because WeChat's send has no
+//! idempotency key: a timeout or cut connection after WeChat took the message (retried, as a
+//! lost message is worse), and a worker that dies between WeChat's answer and recording it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -69,16 +71,16 @@ impl DeliveryWorker {
     /// The database is unreachable.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         let config = &self.n.inner.config;
-        let lease = chrono::Duration::seconds(i64::try_from(config.lease_secs).unwrap_or(60));
         let batch = outbox::claim(
             &self.n.inner.db,
-            Utc::now() + lease,
+            Utc::now() + self.lease(),
             config.batch_size.max(1),
         )
         .await?;
         let count = batch.len();
-        // One citizen's messages go out in the order they were made (an "accepted" never
-        // arrives after its "concluded"); different citizens' go out side by side.
+        // One citizen's messages go out in the order they were made, and after a failure the
+        // rest of that citizen's batch waits too, so an "accepted" does not overtake its
+        // "concluded". Different citizens' messages go out side by side.
         let mut by_citizen: BTreeMap<i64, Vec<Claimed>> = BTreeMap::new();
         for claimed in batch {
             by_citizen
@@ -87,15 +89,26 @@ impl DeliveryWorker {
                 .push(claimed);
         }
         futures::stream::iter(by_citizen.into_values())
-            .for_each_concurrent(CONCURRENCY, |messages| async move {
+            .for_each_concurrent(CONCURRENCY, |mut messages| async move {
+                messages.sort_by_key(|m| m.id);
+                let mut held_until = None;
                 for claimed in messages {
                     let id = claimed.id;
-                    if let Err(e) = self.deliver(claimed).await {
-                        tracing::error!(
-                            notification_id = id,
-                            error = format!("{e:#}"),
-                            "delivery failed; the lease will return it"
-                        );
+                    let result = match held_until {
+                        Some(at) => self.hold(&claimed, at).await,
+                        None => self.deliver(claimed).await,
+                    };
+                    match result {
+                        Ok(Some(retry_at)) => held_until = held_until.or(Some(retry_at)),
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::error!(
+                                notification_id = id,
+                                error = format!("{e:#}"),
+                                "delivery failed; the lease will return it"
+                            );
+                            held_until = held_until.or(Some(Utc::now() + self.lease()));
+                        }
                     }
                 }
             })
@@ -103,14 +116,37 @@ impl DeliveryWorker {
         Ok(count)
     }
 
-    async fn deliver(&self, claimed: Claimed) -> anyhow::Result<()> {
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.n.inner.config.lease_secs).unwrap_or(60))
+    }
+
+    /// Puts a message back untouched, to go after an earlier one of the same citizen.
+    async fn hold(
+        &self,
+        claimed: &Claimed,
+        until: chrono::DateTime<Utc>,
+    ) -> anyhow::Result<Option<chrono::DateTime<Utc>>> {
+        self.settle(claimed, Status::Pending, None, None, Some(until))
+            .await?;
+        Ok(Some(until))
+    }
+
+    /// Sends one message. `Some(at)`: it will be tried again at `at`.
+    async fn deliver(&self, mut claimed: Claimed) -> anyhow::Result<Option<chrono::DateTime<Utc>>> {
         let inner = &self.n.inner;
         let db = &inner.db;
         let Some(template_id) = claimed.template_id.clone() else {
-            return self
-                .settle(&claimed, Status::InboxOnly, None, None, None)
-                .await;
+            self.settle(&claimed, Status::InboxOnly, None, None, None)
+                .await?;
+            return Ok(None);
         };
+        if !outbox::renew(db, &mut claimed, self.lease()).await? {
+            tracing::warn!(
+                notification_id = claimed.id,
+                "claim passed to another worker; not sending"
+            );
+            return Ok(None);
+        }
         let long_term = inner
             .by_template_id
             .get(&template_id)
@@ -118,11 +154,24 @@ impl DeliveryWorker {
             .is_some_and(|t| t.long_term);
         if !ledger::reserve(db, claimed.citizen_id, &template_id, long_term).await? {
             metrics::counter!("notifications_total", "outcome" => "no_quota").increment(1);
-            return self
-                .settle(&claimed, Status::NoQuota, None, None, None)
-                .await;
+            self.settle(&claimed, Status::NoQuota, None, None, None)
+                .await?;
+            return Ok(None);
         }
-        let openid = openid_of(db, claimed.citizen_id).await?;
+        // From here the consent is taken: give it back on every path where nothing was sent.
+        let give_back = || async {
+            if !long_term {
+                ledger::refund(db, claimed.citizen_id, &template_id).await?;
+            }
+            anyhow::Ok(())
+        };
+        let openid = match openid_of(db, claimed.citizen_id).await {
+            Ok(openid) => openid,
+            Err(e) => {
+                give_back().await?;
+                return Err(e);
+            }
+        };
         let data: BTreeMap<String, String> =
             serde_json::from_str(&claimed.data).unwrap_or_default();
         let message = SubscribeMessage {
@@ -137,20 +186,21 @@ impl DeliveryWorker {
             Ok(msgid) => {
                 metrics::counter!("notifications_total", "outcome" => "sent").increment(1);
                 self.settle(&claimed, Status::Sent, Some(msgid), None, None)
-                    .await
+                    .await?;
+                Ok(None)
             }
             Err(e) if e.errcode() == Some(43101) => {
                 ledger::exhaust(db, claimed.citizen_id, &template_id).await?;
                 metrics::counter!("notifications_total", "outcome" => "no_quota").increment(1);
                 self.settle(&claimed, Status::NoQuota, None, Some(e.to_string()), None)
-                    .await
+                    .await?;
+                Ok(None)
             }
             Err(e) => {
-                if !long_term {
-                    ledger::refund(db, claimed.citizen_id, &template_id).await?;
-                }
-                let retry = is_retryable(&e) && claimed.attempts < inner.config.max_attempts;
-                if retry {
+                // Not sent, or (after a timeout) not known to be sent: the ledger assumes not;
+                // should WeChat have counted it, its next 43101 sets the ledger right.
+                give_back().await?;
+                if is_retryable(&e) && claimed.attempts < inner.config.max_attempts {
                     let pause = backoff(&inner.config, claimed.attempts);
                     tracing::warn!(notification_id = claimed.id, error = %e, ?pause, "subscribe message not sent; will retry");
                     metrics::counter!("notifications_total", "outcome" => "retry").increment(1);
@@ -162,12 +212,14 @@ impl DeliveryWorker {
                         Some(e.to_string()),
                         Some(at),
                     )
-                    .await
+                    .await?;
+                    Ok(Some(at))
                 } else {
                     tracing::error!(notification_id = claimed.id, error = %e, "subscribe message refused; inbox only");
                     metrics::counter!("notifications_total", "outcome" => "failed").increment(1);
                     self.settle(&claimed, Status::Failed, None, Some(e.to_string()), None)
-                        .await
+                        .await?;
+                    Ok(None)
                 }
             }
         }

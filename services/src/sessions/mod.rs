@@ -165,7 +165,7 @@ impl Sessions {
             return Err(AuthError::Malformed);
         }
         let hash = hash_token(token);
-        let (value, hit) = self
+        let found = self
             .store
             .get_ex_and_hit(
                 &session_entry(&hash),
@@ -174,7 +174,7 @@ impl Sessions {
                 Duration::from_secs(60),
             )
             .await?;
-        let Some(bytes) = value else {
+        let Some((bytes, hit)) = found else {
             return Err(AuthError::Expired);
         };
         let stored: Stored = match serde_json::from_slice(&bytes) {

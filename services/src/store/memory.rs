@@ -186,7 +186,7 @@ impl Store for MemoryStore {
         ttl: Duration,
         counter: &str,
         window: Duration,
-    ) -> Result<(Option<Vec<u8>>, Hit), StoreError> {
+    ) -> Result<Option<(Vec<u8>, Hit)>, StoreError> {
         let w = super::window(&self.key(counter), window);
         Ok(self.with("get_ex_and_hit", key, |map, k, now| {
             let value = match map.get_mut(&k) {
@@ -195,14 +195,14 @@ impl Store for MemoryStore {
                     expires_at,
                 }) => {
                     *expires_at = Some(now + ttl);
-                    Some(b.clone())
+                    b.clone()
                 }
-                _ => None,
+                _ => return None,
             };
             if map.get(&w.key).is_some_and(|e| !e.live(now)) {
                 map.remove(&w.key);
             }
-            (value, counter_hit(map, w, now))
+            Some((value, counter_hit(map, w, now)))
         }))
     }
 

@@ -95,14 +95,15 @@ pub trait Store: Send + Sync + 'static {
     async fn hit(&self, counter: &str, window: Duration) -> Result<Hit, StoreError>;
 
     /// In one round trip: the value at `key` with its expiry pushed to `ttl` from now (a sliding
-    /// session), and a hit counted on `counter` in `window` (the session's request budget).
+    /// session), and — only when the key exists, so unknown keys cost no writes — a hit counted
+    /// on `counter` in `window` (the session's request budget).
     async fn get_ex_and_hit(
         &self,
         key: &str,
         ttl: Duration,
         counter: &str,
         window: Duration,
-    ) -> Result<(Option<Vec<u8>>, Hit), StoreError>;
+    ) -> Result<Option<(Vec<u8>, Hit)>, StoreError>;
 
     /// Adds `member` to the set at `key`; the set lives at least `ttl` from now.
     async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError>;
@@ -189,21 +190,25 @@ pub(crate) mod contract {
             2
         );
 
-        let (missing, hit) = store
+        let missing = store
             .get_ex_and_hit(&k, Duration::from_secs(60), &c, Duration::from_secs(60))
             .await
             .unwrap();
         assert_eq!(missing, None);
-        assert_eq!(hit.count, 3);
         store
             .set(&k, b"s", Some(Duration::from_secs(1)))
             .await
             .unwrap();
-        let (found, _) = store
+        let (found, hit) = store
             .get_ex_and_hit(&k, Duration::from_secs(600), &c, Duration::from_secs(60))
             .await
+            .unwrap()
             .unwrap();
-        assert_eq!(found.as_deref(), Some(&b"s"[..]));
+        assert_eq!(found, b"s");
+        assert_eq!(
+            hit.count, 3,
+            "a missing key was not counted, a found one was"
+        );
         tokio::time::sleep(Duration::from_millis(1200)).await;
         assert_eq!(
             store.get(&k).await.unwrap().as_deref(),

@@ -20,6 +20,23 @@ end
 return 0
 ";
 
+/// A counter in a window: the window's first hit gives it its expiry, in the same step.
+const HIT: &str = r"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+";
+
+/// A sliding session and its request budget: nothing is counted for an unknown session, so
+/// made-up tokens cost no writes.
+const GET_EX_AND_HIT: &str = r"
+local value = redis.call('GETEX', KEYS[1], 'PX', ARGV[1])
+if not value then return false end
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+return {value, n}
+";
+
 /// A [`Store`] on Redis.
 #[derive(Clone)]
 pub struct RedisStore {
@@ -27,6 +44,8 @@ pub struct RedisStore {
     client: redis::Client,
     conn: ConnectionManager,
     delete_if_eq: Script,
+    hit: Script,
+    get_ex_and_hit: Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -53,27 +72,13 @@ impl RedisStore {
             client,
             conn,
             delete_if_eq: Script::new(DELETE_IF_EQ),
+            hit: Script::new(HIT),
+            get_ex_and_hit: Script::new(GET_EX_AND_HIT),
         })
     }
 
     fn key(&self, key: &str) -> String {
         format!("{}{}", self.prefix, key)
-    }
-
-    /// The first hit of a window gives its counter an expiry (a second round trip, once per
-    /// window). Should that be lost, the key names a past window and is never counted again.
-    async fn expire_new_window(&self, w: &super::Window, count: u64) -> Result<(), StoreError> {
-        if count != 1 {
-            return Ok(());
-        }
-        let mut c = self.conn.clone();
-        let r: redis::RedisResult<bool> = c
-            .pexpire(
-                &w.key,
-                i64::try_from(millis(w.resets_in + Duration::from_secs(1))).unwrap_or(i64::MAX),
-            )
-            .await;
-        done("expire", r.map(|_| ()))
     }
 }
 
@@ -147,8 +152,13 @@ impl Store for RedisStore {
     async fn hit(&self, counter: &str, window: Duration) -> Result<Hit, StoreError> {
         let mut c = self.conn.clone();
         let w = super::window(&self.key(counter), window);
-        let count: u64 = done("hit", c.incr(&w.key, 1u64).await)?;
-        self.expire_new_window(&w, count).await?;
+        let r: redis::RedisResult<u64> = self
+            .hit
+            .key(&w.key)
+            .arg(millis(w.resets_in + Duration::from_secs(1)))
+            .invoke_async(&mut c)
+            .await;
+        let count = done("hit", r)?;
         Ok(Hit {
             count,
             resets_in: w.resets_in,
@@ -161,26 +171,26 @@ impl Store for RedisStore {
         ttl: Duration,
         counter: &str,
         window: Duration,
-    ) -> Result<(Option<Vec<u8>>, Hit), StoreError> {
+    ) -> Result<Option<(Vec<u8>, Hit)>, StoreError> {
         let mut c = self.conn.clone();
         let w = super::window(&self.key(counter), window);
-        let r: redis::RedisResult<(Option<Vec<u8>>, u64)> = redis::pipe()
-            .cmd("GETEX")
-            .arg(self.key(key))
-            .arg("PX")
+        let r: redis::RedisResult<Option<(Vec<u8>, u64)>> = self
+            .get_ex_and_hit
+            .key(self.key(key))
+            .key(&w.key)
             .arg(millis(ttl))
-            .incr(&w.key, 1u64)
-            .query_async(&mut c)
+            .arg(millis(w.resets_in + Duration::from_secs(1)))
+            .invoke_async(&mut c)
             .await;
-        let (value, count) = done("get_ex_and_hit", r)?;
-        self.expire_new_window(&w, count).await?;
-        Ok((
-            value,
-            Hit {
-                count,
-                resets_in: w.resets_in,
-            },
-        ))
+        Ok(done("get_ex_and_hit", r)?.map(|(value, count)| {
+            (
+                value,
+                Hit {
+                    count,
+                    resets_in: w.resets_in,
+                },
+            )
+        }))
     }
 
     async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {

@@ -120,7 +120,10 @@ impl WechatClient {
             .connect_timeout(config.timeout.min(Duration::from_secs(3)))
             .user_agent(concat!("zhangshangban-gateway/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let tokens = TokenCache::new(store, &config.app_id);
+        // Every attempt may use the whole timeout, and the pauses between them stay under 1 s.
+        let attempts = u32::try_from(config.max_attempts.max(1)).unwrap_or(u32::MAX);
+        let longest_fetch = (config.timeout + Duration::from_secs(1)) * attempts;
+        let tokens = TokenCache::new(store, &config.app_id, longest_fetch);
         Ok(Self {
             http,
             config: Arc::new(config),
@@ -180,7 +183,7 @@ impl WechatClient {
     #[tracing::instrument(skip_all)]
     pub async fn phone_number(&self, code: &str, openid: &str) -> Result<UserPhone, WechatError> {
         let body: PhoneBody = self
-            .with_token(|token| async move {
+            .with_token(WechatError::is_transient, |token| async move {
                 let request = self
                     .http
                     .post(self.url("/wxa/business/getuserphonenumber"))
@@ -236,8 +239,10 @@ impl WechatClient {
             body["page"] = serde_json::Value::from(page);
         }
         let body = &body;
+        // Not idempotent: retried here only when WeChat surely did not send it; the outbox
+        // worker decides about the rest.
         let sent: SendBody = self
-            .with_token(|token| async move {
+            .with_token(WechatError::surely_not_done, |token| async move {
                 let request = self
                     .http
                     .post(self.url("/cgi-bin/message/subscribe/send"))
@@ -263,8 +268,13 @@ impl WechatClient {
     }
 
     /// Runs `call` with an access token; if WeChat rejects the token, drops it from the cache
-    /// (only if it is still the cached one) and runs `call` once more with a fresh one.
-    async fn with_token<T, F, Fut>(&self, call: F) -> Result<T, WechatError>
+    /// (only if it is still the cached one) and runs `call` once more with a fresh one. Failures
+    /// for which `retry` holds are tried again after a pause.
+    async fn with_token<T, F, Fut>(
+        &self,
+        retry: fn(&WechatError) -> bool,
+        call: F,
+    ) -> Result<T, WechatError>
     where
         F: Fn(String) -> Fut,
         Fut: Future<Output = Result<T, WechatError>>,
@@ -272,7 +282,7 @@ impl WechatClient {
         let used = self.tokens.current(self).await?;
         let first = (|| call(used.token.clone()))
             .retry(self.backoff())
-            .when(WechatError::is_transient)
+            .when(retry)
             .notify(|e, pause| tracing::warn!(error = %e, ?pause, "WeChat call failed, retrying"))
             .await;
         match first {
@@ -281,7 +291,7 @@ impl WechatClient {
                 let fresh = self.tokens.replace_rejected(self, &used).await?;
                 (|| call(fresh.token.clone()))
                     .retry(self.backoff())
-                    .when(WechatError::is_transient)
+                    .when(retry)
                     .await
             }
             other => other,

@@ -46,6 +46,17 @@ impl WechatError {
         }
     }
 
+    /// WeChat certainly did not act on the request: it said busy, or no connection was made.
+    /// Only these are retried inside a call that is not idempotent (sending a message): after a
+    /// timeout or a cut connection WeChat may have sent it already.
+    pub fn surely_not_done(&self) -> bool {
+        match self {
+            Self::Api { code, .. } => *code == BUSY,
+            Self::Unreachable(e) => e.is_connect(),
+            _ => false,
+        }
+    }
+
     /// The access token used is no longer good (invalid, not the latest, or expired).
     pub fn is_token_rejected(&self) -> bool {
         matches!(self.errcode(), Some(40001 | 40014 | 42001))

@@ -16,8 +16,6 @@ use super::client::WechatClient;
 use super::error::WechatError;
 use crate::store::{Lock, Store};
 
-const LOCK_LEASE: Duration = Duration::from_secs(20);
-const WAIT_FOR_OTHERS: Duration = Duration::from_secs(12);
 /// A token this close to expiry is not handed out.
 const SAFETY: i64 = 30;
 
@@ -47,14 +45,20 @@ pub(super) struct TokenCache {
     store: Arc<dyn Store>,
     key: String,
     lock: Lock,
+    /// How long others wait for the holder of the lock.
+    wait: Duration,
 }
 
 impl TokenCache {
-    pub fn new(store: Arc<dyn Store>, app_id: &str) -> Self {
+    /// `longest_fetch`: the most one `stable_token` call may take with its retries. A refresh
+    /// may make two (a forced one after a rejected token); the lease outlasts both.
+    pub fn new(store: Arc<dyn Store>, app_id: &str, longest_fetch: Duration) -> Self {
+        let lease = longest_fetch * 2 + Duration::from_secs(5);
         Self {
             store,
             key: format!("wx:access-token:{app_id}"),
-            lock: Lock::new(format!("wx:access-token:{app_id}"), LOCK_LEASE),
+            lock: Lock::new(format!("wx:access-token:{app_id}"), lease),
+            wait: lease,
         }
     }
 
@@ -80,9 +84,16 @@ impl TokenCache {
         match self.read().await? {
             Some(cached) if cached.fresh(now) => Ok(cached),
             Some(cached) if cached.usable(now) => {
-                // Time to refresh, but the token still works: refresh if nobody else is.
+                // Time to refresh, but the token still works: refresh if nobody else is, and
+                // if the refresh fails, keep using it (the next call tries again).
                 match self.lock.try_acquire(&self.store).await? {
-                    Some(guard) => self.refresh_holding(client, guard, None).await,
+                    Some(guard) => match self.refresh_holding(client, guard, None).await {
+                        Ok(fresh) => Ok(fresh),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "early access-token refresh failed; the current token still works");
+                            Ok(cached)
+                        }
+                    },
                     None => Ok(cached),
                 }
             }
@@ -106,7 +117,7 @@ impl TokenCache {
         client: &WechatClient,
         rejected: Option<&str>,
     ) -> Result<CachedToken, WechatError> {
-        let deadline = tokio::time::Instant::now() + WAIT_FOR_OTHERS;
+        let deadline = tokio::time::Instant::now() + self.wait;
         loop {
             if let Some(guard) = self.lock.try_acquire(&self.store).await? {
                 return self.refresh_holding(client, guard, rejected).await;

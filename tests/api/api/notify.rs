@@ -612,3 +612,39 @@ async fn a_wake_reaches_the_worker_of_another_instance() {
     }
     panic!("the other instance's worker did not wake within 2 s (its poll is 60 s)");
 }
+
+#[tokio::test]
+async fn a_dedup_key_too_long_for_the_database_is_refused_on_every_backend() {
+    let app = TestApp::spawn().await;
+    let citizen = app.login().await;
+    let txn = app.db.begin().await.unwrap();
+    let long = "k".repeat(201);
+    let refused = app
+        .notifications
+        .notify(
+            &txn,
+            citizen_id(&citizen),
+            NotificationKind::BookingConfirmed,
+            &booking(1),
+            &long,
+        )
+        .await;
+    assert!(matches!(
+        refused,
+        Err(services::notify::NotifyError::BadDedupKey)
+    ));
+    let fits = "k".repeat(200);
+    assert!(
+        app.notifications
+            .notify(
+                &txn,
+                citizen_id(&citizen),
+                NotificationKind::BookingConfirmed,
+                &booking(1),
+                &fits
+            )
+            .await
+            .unwrap()
+    );
+    txn.commit().await.unwrap();
+}

@@ -172,3 +172,42 @@ async fn every_log_line_of_a_request_carries_its_request_id() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_value_of_the_wrong_type_is_refused_without_echoing_it() {
+    let app = TestApp::spawn().await;
+    let citizen = app.login().await;
+    let reply = app
+        .put(
+            "/api/v1/me/identity",
+            Some(&citizen.token),
+            &json!({ "name": "张三", "idCardNo": 110105194912310020_u64 }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.error_code(), "INVALID_JSON");
+    assert!(!reply.text.contains("110105194912310020"), "{}", reply.text);
+    assert!(!crate::helpers::captured_logs().contains("110105194912310020"));
+}
+
+#[tokio::test]
+async fn an_absurd_page_is_refused_not_a_crash() {
+    let app = TestApp::spawn().await;
+    let citizen = app.login().await;
+    for query in [
+        "page=18446744073709551615&pageSize=50",
+        "page=461168601842738792&pageSize=20",
+        "page=10001",
+    ] {
+        let reply = app
+            .get(&format!("/api/v1/messages?{query}"), Some(&citizen.token))
+            .await;
+        assert!(reply.status.is_client_error(), "{query}: {reply:?}");
+    }
+    assert_eq!(
+        app.get("/api/v1/messages?page=10000", Some(&citizen.token))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
