@@ -31,7 +31,7 @@ pub use inbox::{InboxMessage, InboxPage, MarkReadError};
 pub use ledger::{ConsentError, ConsentResult, TemplateStatus};
 pub use outbox::{NotifyError, Status};
 pub use render::{FieldType, fit};
-pub use worker::DeliveryWorker;
+pub use worker::{CONCURRENCY as DELIVERY_CONCURRENCY, DeliveryWorker};
 
 /// The notification service; cheap to clone.
 #[derive(Clone)]

@@ -23,8 +23,8 @@ use super::outbox::{self, Claimed, Outcome, Status};
 use crate::identity::openid_of;
 use crate::wechat::{SubscribeMessage, WechatError};
 
-/// Sends at most this many messages at once.
-const CONCURRENCY: usize = 16;
+/// Sends at most this many messages at once (per worker).
+pub const CONCURRENCY: usize = 16;
 
 /// Delivers the outbox; see the module documentation.
 pub struct DeliveryWorker {

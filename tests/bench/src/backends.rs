@@ -2,9 +2,59 @@
 //! created through an admin URL and dropped at the end, and keys under a unique prefix that are
 //! deleted at the end, so a run leaves nothing behind and never touches anyone else's data.
 
-use anyhow::Context as _;
+use anyhow::{Context as _, anyhow};
 use redis::aio::MultiplexedConnection;
 use sea_orm::{ConnectionTrait as _, Database};
+
+use crate::Backends;
+
+/// The database and Redis keys of one run, as [`with_fresh`] hands them to the measurement.
+pub struct Fresh {
+    /// Unique to the run: it names the database, the Redis prefix and any scratch folder.
+    pub id: String,
+    /// The run's own database.
+    pub database_url: String,
+    /// Put before every Redis key of the run (`zsb-bench-<id>:`).
+    pub prefix: String,
+    pub redis: MultiplexedConnection,
+}
+
+/// Runs `measure` on a fresh database and Redis prefix, then drops the database and deletes the
+/// keys, also when `measure` fails or Ctrl-C interrupts it (which drops, and so kills, the child
+/// processes it started). Returns the measurement's outcome and the clean-up's, separately, so
+/// that a report can be printed before a failed clean-up is reported.
+pub async fn with_fresh<T>(
+    backends: &Backends,
+    measure: impl AsyncFnOnce(&Fresh) -> anyhow::Result<T>,
+) -> (anyhow::Result<T>, anyhow::Result<()>) {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let mut redis = match connect_redis(&backends.redis_url).await {
+        Ok(redis) => redis,
+        Err(e) => return (Err(e), Ok(())),
+    };
+    let database = match BenchDatabase::create(&backends.database_url, &id).await {
+        Ok(database) => database,
+        Err(e) => return (Err(e), Ok(())),
+    };
+    let prefix = format!("zsb-bench-{id}:");
+    eprintln!("bench: database {}, Redis prefix {prefix}", database.name());
+    let fresh = Fresh {
+        id,
+        database_url: database.url.clone(),
+        prefix,
+        redis: redis.clone(),
+    };
+    let outcome = tokio::select! {
+        outcome = measure(&fresh) => outcome,
+        Ok(()) = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+    };
+    let keys = delete_prefixed(&mut redis, &fresh.prefix)
+        .await
+        .map(drop)
+        .context("delete the bench's Redis keys");
+    let dropped = database.drop_now().await;
+    (outcome, keys.and(dropped))
+}
 
 /// A database created for this run.
 pub struct BenchDatabase {

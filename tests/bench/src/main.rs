@@ -1,18 +1,24 @@
 //! `bench`: measurements that print their figures. Each subcommand starts the release gateway as
-//! a child process on PostgreSQL + Redis, loads it with wrk, and loads a bare "floor" server
-//! (actix-web and one Redis GET, `bench-floor`) the same way in the same run, so the gateway's
-//! figures read as a fraction of what this machine can do at all.
+//! a child process on a fresh PostgreSQL database and Redis prefix and measures it from outside:
+//! `me` loads it with wrk, and loads a bare "floor" server (actix-web and one Redis GET,
+//! `bench-floor`) the same way in the same run, so the gateway's figures read as a fraction of
+//! what this machine can do at all; `notify` times its notification delivery worker.
 //!
 //! A missed target is a result, not a failure: the exit status is non-zero only when the run
-//! itself went wrong (including a load run with errors, whose figures mean nothing).
+//! itself went wrong (including a load run with errors, whose figures mean nothing, and a
+//! notification lost or sent twice).
 //!
 //! ```text
 //! cargo build --release -p gateway -p bench && ./target/release/bench me
+//! ./target/release/bench notify
 //! ```
 
 mod backends;
+mod launch;
 mod me;
+mod notify;
 mod process;
+mod report;
 mod wrk;
 
 use std::process::ExitCode;
@@ -24,7 +30,7 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "bench",
-    about = "Benchmarks of the 掌上办 gateway against a bare floor server, on PostgreSQL + Redis"
+    about = "Benchmarks of the 掌上办 gateway on PostgreSQL + Redis"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -36,6 +42,10 @@ enum Command {
     /// `GET /api/v1/me` for logged-in citizens: gateway vs floor (req/s, p50, p99, ratio), the
     /// gateway's idle and loaded RSS and its start-to-ready time.
     Me(me::MeOptions),
+    /// Notifications: how many a second the gateway's delivery worker gets to WeChat (the
+    /// simulator), and commit-to-delivery latency (p50, p99) at a steady rate, checked for
+    /// exactly-once delivery.
+    Notify(notify::NotifyOptions),
 }
 
 /// Where the gateway keeps its state.
@@ -113,6 +123,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Me(options) => me::run(options).await,
+        Command::Notify(options) => notify::run(options).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

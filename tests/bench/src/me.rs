@@ -12,16 +12,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow, bail};
-use base64::Engine as _;
+use anyhow::{Context as _, bail};
 use clap::Args;
 use futures::{StreamExt as _, TryStreamExt as _};
-use rand::RngCore as _;
 use redis::aio::MultiplexedConnection;
 use simulators::wechat::{WechatSim, WechatSimConfig};
 
-use crate::backends::{self, BenchDatabase};
-use crate::process::{self, Running};
+use crate::backends::{self, Fresh};
+use crate::launch::{GatewayCommand, StartedGateway};
+use crate::process::{self, READY_LIMIT, Running};
+use crate::report::{mib, ms};
 use crate::wrk::{self, WrkResult};
 use crate::{Backends, LoadOptions};
 
@@ -31,7 +31,6 @@ const UNREACHABLE_LIMIT: u64 = 100_000_000;
 const LOGINS_IN_FLIGHT: usize = 8;
 const RSS_SAMPLE_EVERY: Duration = Duration::from_millis(200);
 const IDLE_SETTLE: Duration = Duration::from_secs(1);
-const READY_LIMIT: Duration = Duration::from_secs(60);
 const RSS_TARGET_BYTES: u64 = 64 * 1024 * 1024;
 const RATIO_TARGET: f64 = 0.70;
 const P99_TARGET: Duration = Duration::from_millis(10);
@@ -61,35 +60,21 @@ pub async fn run(options: MeOptions) -> anyhow::Result<()> {
     };
     wrk::ensure_installed()?;
 
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let mut redis = backends::connect_redis(&options.backends.redis_url).await?;
-    let scratch = Scratch::create(&id)?;
-    let database = BenchDatabase::create(&options.backends.database_url, &id).await?;
-    let prefix = format!("zsb-bench-{id}:");
-    eprintln!("bench: database {}, Redis prefix {prefix}", database.name());
-
-    let bench = Bench {
-        options: &options,
-        binaries,
-        database_url: database.url.clone(),
-        prefix: prefix.clone(),
-        scratch: scratch.path.clone(),
-        redis: redis.clone(),
-    };
-    // Ctrl-C drops the run, and with it the child processes, then cleans up as usual.
-    let outcome = tokio::select! {
-        outcome = bench.measure() => outcome,
-        Ok(()) = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
-    };
-
-    let keys = backends::delete_prefixed(&mut redis, &prefix).await;
-    let dropped = database.drop_now().await;
-    drop(scratch);
+    let (outcome, cleanup) = backends::with_fresh(&options.backends, async |fresh: &Fresh| {
+        let scratch = Scratch::create(&fresh.id)?;
+        let bench = Bench {
+            options: &options,
+            binaries,
+            fresh,
+            scratch: scratch.path.clone(),
+        };
+        bench.measure().await
+    })
+    .await;
 
     let report = outcome?;
     print!("{report}");
-    keys.context("delete the bench's Redis keys")?;
-    dropped?;
+    cleanup?;
     if !report.is_valid() {
         bail!("the load runs had errors (see above): their figures do not measure the servers");
     }
@@ -105,30 +90,8 @@ struct Binaries {
 struct Bench<'a> {
     options: &'a MeOptions,
     binaries: Binaries,
-    database_url: String,
-    prefix: String,
+    fresh: &'a Fresh,
     scratch: PathBuf,
-    redis: MultiplexedConnection,
-}
-
-/// Keys the gateway encrypts with; fresh for each run, the same for both of its starts.
-struct CryptoKeys {
-    field: String,
-    index: String,
-}
-
-impl CryptoKeys {
-    fn random() -> Self {
-        let key = || {
-            let mut bytes = [0u8; 32];
-            rand::rng().fill_bytes(&mut bytes);
-            base64::engine::general_purpose::STANDARD.encode(bytes)
-        };
-        Self {
-            field: key(),
-            index: key(),
-        }
-    }
 }
 
 impl Bench<'_> {
@@ -151,9 +114,19 @@ impl Bench<'_> {
         wechat: &WechatSim,
     ) -> anyhow::Result<Report> {
         let options = self.options;
-        let keys = CryptoKeys::random();
+        let command = GatewayCommand::new(
+            self.binaries.gateway.clone(),
+            self.fresh,
+            &options.backends.redis_url,
+            wechat,
+            options.server_log.clone(),
+        );
 
-        let (gateway, gateway_url, first_start) = self.start_gateway(http, wechat, &keys).await?;
+        let StartedGateway {
+            process: gateway,
+            url: gateway_url,
+            ready: first_start,
+        } = self.start_gateway(&command, http).await?;
         eprintln!(
             "bench: gateway ready in {} (fresh database, migrations included)",
             ms(first_start)
@@ -164,11 +137,12 @@ impl Bench<'_> {
         check_me(http, &gateway_url, &tokens).await?;
 
         // The floor serves a copy of a real session: the same bytes from Redis per request.
-        let mut redis = self.redis.clone();
-        let session = backends::first_value(&mut redis, &format!("{}sess:*", self.prefix))
+        let prefix = &self.fresh.prefix;
+        let mut redis: MultiplexedConnection = self.fresh.redis.clone();
+        let session = backends::first_value(&mut redis, &format!("{prefix}sess:*"))
             .await?
-            .with_context(|| format!("no gateway session in Redis under {}sess:*", self.prefix))?;
-        let floor_key = format!("{}floor", self.prefix);
+            .with_context(|| format!("no gateway session in Redis under {prefix}sess:*"))?;
+        let floor_key = format!("{prefix}floor");
         redis::cmd("SET")
             .arg(&floor_key)
             .arg(&session)
@@ -236,14 +210,13 @@ impl Bench<'_> {
         drop(gateway);
 
         // A second start on the now-migrated database: what an ordinary restart costs.
-        let (restarted, _, restart) = self.start_gateway(http, wechat, &keys).await?;
-        drop(restarted);
+        let restart = self.start_gateway(&command, http).await?.ready;
 
         Ok(Report {
             citizens: options.citizens,
             load: load.clone(),
-            cores: std::thread::available_parallelism().map_or(0, usize::from),
-            release: process::is_release_folder() && !cfg!(debug_assertions),
+            cores: crate::report::cores(),
+            release: crate::report::is_release(),
             server_log: options.server_log.clone(),
             session_bytes: session.len(),
             gateway: gateway_result,
@@ -255,48 +228,22 @@ impl Bench<'_> {
         })
     }
 
-    /// Spawns `gateway serve` and waits for `/readyz`; returns it, its URL and start-to-ready.
+    /// Spawns `gateway serve` with limits nothing reaches, and waits for `/readyz`.
     async fn start_gateway(
         &self,
+        command: &GatewayCommand,
         http: &reqwest::Client,
-        wechat: &WechatSim,
-        keys: &CryptoKeys,
-    ) -> anyhow::Result<(Running, String, Duration)> {
-        let port = process::free_port()?;
-        let mut command = Command::new(&self.binaries.gateway);
-        command.arg("serve");
-        // Only what is set here configures it: no APP_… or RUST_LOG of the caller's shell.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("APP_") {
-                command.env_remove(name);
-            }
-        }
+    ) -> anyhow::Result<StartedGateway> {
+        let unreachable = UNREACHABLE_LIMIT.to_string();
         command
-            .env_remove("RUST_LOG")
-            .env("APP_DATABASE__URL", &self.database_url)
-            .env("APP_REDIS__URL", &self.options.backends.redis_url)
-            .env("APP_REDIS__KEY_PREFIX", &self.prefix)
-            .env("APP_WECHAT__BASE_URL", wechat.base_url())
-            .env("APP_WECHAT__APP_ID", wechat.app_id())
-            .env("APP_WECHAT__APP_SECRET", wechat.app_secret())
-            .env("APP_CRYPTO__FIELD_KEY", &keys.field)
-            .env("APP_CRYPTO__INDEX_KEY", &keys.index)
-            .env("APP_SERVER__HOST", "127.0.0.1")
-            .env("APP_SERVER__PORT", port.to_string())
-            .env(
-                "APP_SESSIONS__REQUESTS_PER_MINUTE",
-                UNREACHABLE_LIMIT.to_string(),
+            .start(
+                http,
+                &[
+                    ("APP_SESSIONS__REQUESTS_PER_MINUTE", unreachable.clone()),
+                    ("APP_LIMITS__LOGIN_PER_IP_PER_MINUTE", unreachable),
+                ],
             )
-            .env(
-                "APP_LIMITS__LOGIN_PER_IP_PER_MINUTE",
-                UNREACHABLE_LIMIT.to_string(),
-            );
-        let url = format!("http://127.0.0.1:{port}");
-        let mut gateway = Running::spawn("gateway", command, self.options.server_log.as_deref())?;
-        let ready = gateway
-            .wait_ready(http, &format!("{url}/readyz"), READY_LIMIT)
-            .await?;
-        Ok((gateway, url, ready))
+            .await
     }
 
     /// Spawns `bench-floor` serving `key`, and checks it answers with the value's bytes.
@@ -476,19 +423,6 @@ impl Report {
     }
 }
 
-fn ms(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms >= 100.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{ms:.2} ms")
-    }
-}
-
-fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
-}
-
 fn verdict(met: bool) -> &'static str {
     if met { "MET" } else { "MISSED" }
 }
@@ -497,13 +431,7 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let load = &self.load;
         writeln!(f)?;
-        if !self.release {
-            writeln!(
-                f,
-                "!!! NOT A RELEASE BUILD: run ./target/release/bench after \
-                 `cargo build --release -p gateway -p bench`; these figures say little."
-            )?;
-        }
+        crate::report::warn_if_debug(f, self.release)?;
         writeln!(
             f,
             "GET /api/v1/me — {} connections, {} s, wrk -t{} ({} s warm-up each), PostgreSQL + Redis, {} citizens",

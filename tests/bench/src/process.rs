@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
+/// How long a server may take to answer its readiness URL (migrations of a fresh database
+/// included).
+pub const READY_LIMIT: Duration = Duration::from_secs(60);
+
 /// A binary of this workspace in the bench's own folder (`target/release` for a release build).
 pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("find the bench's own executable")?;
