@@ -48,6 +48,10 @@ pub struct MeOptions {
     /// Append the gateway's and the floor's output to this file instead of /dev/null.
     #[arg(long, value_name = "FILE")]
     server_log: Option<PathBuf>,
+    /// Rounds of (gateway, floor), interleaved; the report takes the round with the median
+    /// ratio, so one burst of load from elsewhere on a shared machine does not decide it.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
 }
 
 pub async fn run(options: MeOptions) -> anyhow::Result<()> {
@@ -162,50 +166,60 @@ impl Bench<'_> {
         let idle_rss = gateway.rss_bytes().context("read the gateway's idle RSS")?;
 
         let load = &options.load;
-        eprintln!(
-            "bench: gateway — {} s warm-up, then {} s measured…",
-            load.warmup.as_secs(),
-            load.duration.as_secs()
-        );
-        wrk::run(
-            &self.scratch,
-            &format!("{gateway_url}/api/v1/me"),
-            &gateway_script,
-            load.load(load.warmup),
-        )
-        .await
-        .context("warm up the gateway")?;
-        let (gateway_result, loaded_rss) = load_sampling_rss(
-            &gateway,
-            &self.scratch,
-            &format!("{gateway_url}/api/v1/me"),
-            &gateway_script,
-            load.load(load.duration),
-        )
-        .await
-        .context("load the gateway")?;
-
-        eprintln!(
-            "bench: floor — {} s warm-up, then {} s measured…",
-            load.warmup.as_secs(),
-            load.duration.as_secs()
-        );
-        wrk::run(
-            &self.scratch,
-            &format!("{floor_url}/floor"),
-            &floor_script,
-            load.load(load.warmup),
-        )
-        .await
-        .context("warm up the floor")?;
-        let floor_result = wrk::run(
-            &self.scratch,
-            &format!("{floor_url}/floor"),
-            &floor_script,
-            load.load(load.duration),
-        )
-        .await
-        .context("load the floor")?;
+        let gateway_me = format!("{gateway_url}/api/v1/me");
+        let floor_me = format!("{floor_url}/floor");
+        let mut rounds = Vec::new();
+        let mut loaded_rss = 0;
+        for round in 1..=options.rounds.max(1) {
+            eprintln!(
+                "bench: round {round}: gateway — {} s warm-up, then {} s measured…",
+                load.warmup.as_secs(),
+                load.duration.as_secs()
+            );
+            wrk::run(
+                &self.scratch,
+                &gateway_me,
+                &gateway_script,
+                load.load(load.warmup),
+            )
+            .await
+            .context("warm up the gateway")?;
+            let (gateway_result, rss) = load_sampling_rss(
+                &gateway,
+                &self.scratch,
+                &gateway_me,
+                &gateway_script,
+                load.load(load.duration),
+            )
+            .await
+            .context("load the gateway")?;
+            loaded_rss = loaded_rss.max(rss);
+            eprintln!(
+                "bench: round {round}: floor — {} s warm-up, then {} s measured…",
+                load.warmup.as_secs(),
+                load.duration.as_secs()
+            );
+            wrk::run(
+                &self.scratch,
+                &floor_me,
+                &floor_script,
+                load.load(load.warmup),
+            )
+            .await
+            .context("warm up the floor")?;
+            let floor_result = wrk::run(
+                &self.scratch,
+                &floor_me,
+                &floor_script,
+                load.load(load.duration),
+            )
+            .await
+            .context("load the floor")?;
+            rounds.push(Round {
+                gateway: gateway_result,
+                floor: floor_result,
+            });
+        }
         drop(floor);
         drop(gateway);
 
@@ -219,8 +233,7 @@ impl Bench<'_> {
             release: crate::report::is_release(),
             server_log: options.server_log.clone(),
             session_bytes: session.len(),
-            gateway: gateway_result,
-            floor: floor_result,
+            rounds,
             idle_rss,
             loaded_rss,
             first_start,
@@ -398,15 +411,20 @@ struct Report {
     release: bool,
     server_log: Option<PathBuf>,
     session_bytes: usize,
-    gateway: WrkResult,
-    floor: WrkResult,
+    rounds: Vec<Round>,
     idle_rss: u64,
     loaded_rss: u64,
     first_start: Duration,
     restart: Duration,
 }
 
-impl Report {
+/// One interleaved pair of measured runs.
+struct Round {
+    gateway: WrkResult,
+    floor: WrkResult,
+}
+
+impl Round {
     fn ratio(&self) -> f64 {
         if self.floor.requests_per_sec > 0.0 {
             self.gateway.requests_per_sec / self.floor.requests_per_sec
@@ -414,11 +432,25 @@ impl Report {
             0.0
         }
     }
+}
 
-    /// Both load runs got only 2xx answers and no socket errors.
+impl Report {
+    /// The round with the median ratio (the lower middle one for an even count).
+    fn median(&self) -> &Round {
+        let mut by_ratio: Vec<&Round> = self.rounds.iter().collect();
+        by_ratio.sort_by(|a, b| a.ratio().total_cmp(&b.ratio()));
+        by_ratio[(by_ratio.len() - 1) / 2]
+    }
+
+    fn ratio(&self) -> f64 {
+        self.median().ratio()
+    }
+
+    /// Every load run got only 2xx answers and no socket errors.
     fn is_valid(&self) -> bool {
-        [&self.gateway, &self.floor]
+        self.rounds
             .iter()
+            .flat_map(|r| [&r.gateway, &r.floor])
             .all(|r| r.non_2xx == 0 && r.socket_errors.total() == 0)
     }
 }
@@ -443,21 +475,36 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "{:<10}{:>11}{:>11}{:>11}{:>11}{:>10}{:>15}",
-            "", "req/s", "p50", "p90", "p99", "non-2xx", "socket errors"
+            "{:<18}{:>11}{:>11}{:>11}{:>11}{:>10}{:>15}{:>8}",
+            "", "req/s", "p50", "p90", "p99", "non-2xx", "socket errors", "ratio"
         )?;
-        for (name, r) in [("gateway", &self.gateway), ("floor", &self.floor)] {
-            writeln!(
-                f,
-                "{:<10}{:>11.0}{:>11}{:>11}{:>11}{:>10}{:>15}",
-                name,
-                r.requests_per_sec,
-                ms(r.p50),
-                ms(r.p90),
-                ms(r.p99),
-                r.non_2xx,
-                r.socket_errors.total()
-            )?;
+        let median = self.median();
+        for (i, round) in self.rounds.iter().enumerate() {
+            let mark = if std::ptr::eq(round, median) {
+                " (median)"
+            } else {
+                ""
+            };
+            for (name, r) in [("gateway", &round.gateway), ("floor", &round.floor)] {
+                let ratio = if name == "gateway" {
+                    format!("{:.2}", round.ratio())
+                } else {
+                    String::new()
+                };
+                writeln!(
+                    f,
+                    "{:<18}{:>11.0}{:>11}{:>11}{:>11}{:>10}{:>15}{:>8}{}",
+                    format!("{} {name}", i + 1),
+                    r.requests_per_sec,
+                    ms(r.p50),
+                    ms(r.p90),
+                    ms(r.p99),
+                    r.non_2xx,
+                    r.socket_errors.total(),
+                    ratio,
+                    if name == "gateway" { mark } else { "" }
+                )?;
+            }
         }
         let at = if load.connections == TARGET_CONNECTIONS {
             String::new()
@@ -466,16 +513,16 @@ impl fmt::Display for Report {
         };
         writeln!(
             f,
-            "ratio (gateway/floor req/s): {:.2}      target ≥ {RATIO_TARGET:.2}   {}{at}",
+            "ratio (gateway/floor req/s, median round): {:.2}      target ≥ {RATIO_TARGET:.2}   {}{at}",
             self.ratio(),
             verdict(self.ratio() >= RATIO_TARGET)
         )?;
         writeln!(
             f,
-            "gateway p99: {:<22}target ≤ {}   {}{at}",
-            ms(self.gateway.p99),
+            "gateway p99 (median round): {:<22}target ≤ {}   {}{at}",
+            ms(median.gateway.p99),
             ms(P99_TARGET),
-            verdict(self.gateway.p99 <= P99_TARGET)
+            verdict(median.gateway.p99 <= P99_TARGET)
         )?;
         writeln!(
             f,
@@ -492,7 +539,11 @@ impl fmt::Display for Report {
             ms(self.first_start),
             ms(self.restart)
         )?;
-        for (name, r) in [("gateway", &self.gateway), ("floor", &self.floor)] {
+        for (name, r) in self
+            .rounds
+            .iter()
+            .flat_map(|round| [("gateway", &round.gateway), ("floor", &round.floor)])
+        {
             if r.non_2xx > 0 || r.socket_errors.total() > 0 {
                 writeln!(
                     f,
@@ -508,6 +559,12 @@ impl fmt::Display for Report {
         };
         writeln!(f)?;
         writeln!(f, "How it was measured:")?;
+        writeln!(
+            f,
+            "- {} rounds, each a warmed-up gateway run then a warmed-up floor run; the verdicts use the \
+             round with the median ratio.",
+            self.rounds.len()
+        )?;
         writeln!(
             f,
             "- gateway: `gateway serve`, {}, default workers (one per core), production log level \
