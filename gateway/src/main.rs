@@ -148,7 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let _guard = telemetry::init(LogFormat::Pretty, "info,sqlx=warn")?;
             let db = connect_database(&settings).await?;
             match action {
-                MigrateAction::Up => migrations::Migrator::up(&db, None).await?,
+                MigrateAction::Up => gateway::startup::migrate_up(&db).await?,
                 MigrateAction::Down { steps } => {
                     migrations::Migrator::down(&db, Some(steps)).await?
                 }

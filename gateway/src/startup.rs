@@ -9,7 +9,9 @@ use actix_web::{App, HttpServer, middleware::from_fn, web};
 use anyhow::Context as _;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use miniprogram_api::ErrorCode;
-use sea_orm::{ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection, TransactionTrait as _,
+};
 use sea_orm_migration::MigratorTrait as _;
 use secrecy::ExposeSecret as _;
 use services::crypto::{BlindIndex, FieldCipher, KeyMaterial};
@@ -68,9 +70,7 @@ impl Application {
     pub async fn build_with(settings: Settings, overrides: Overrides) -> anyhow::Result<Self> {
         let db = connect_database(&settings.database).await?;
         if settings.database.migrate_on_start {
-            migrations::Migrator::up(&db, None)
-                .await
-                .context("apply database migrations")?;
+            migrate_up(&db).await?;
         }
         let store = match overrides.store {
             Some(store) => store,
@@ -240,6 +240,32 @@ fn json_config(limit: usize) -> web::JsonConfig {
             };
             api.caused_by(cause).into()
         })
+}
+
+/// Applies pending migrations. On PostgreSQL, in one transaction holding an advisory lock:
+/// instances starting together on a fresh database take turns instead of racing on
+/// `CREATE TABLE`, and the later ones find nothing left to do.
+///
+/// # Errors
+/// A migration fails (on PostgreSQL nothing of it stays applied).
+pub async fn migrate_up(db: &DatabaseConnection) -> anyhow::Result<()> {
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return migrations::Migrator::up(db, None)
+            .await
+            .context("apply database migrations");
+    }
+    let txn = db
+        .begin()
+        .await
+        .context("begin the migration transaction")?;
+    // The key is arbitrary but fixed: "zsb-migrations".
+    txn.execute_unprepared("SELECT pg_advisory_xact_lock(7263541001)")
+        .await
+        .context("take the migration lock")?;
+    migrations::Migrator::up(&txn, None)
+        .await
+        .context("apply database migrations")?;
+    txn.commit().await.context("commit the migrations")
 }
 
 /// Connects to PostgreSQL or SQLite, by the URL's scheme.

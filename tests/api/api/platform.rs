@@ -211,3 +211,22 @@ async fn an_absurd_page_is_refused_not_a_crash() {
         StatusCode::OK
     );
 }
+
+/// Several instances of a fresh deployment start at once: they take turns on the migrations
+/// instead of racing on `CREATE TABLE`. (The embedded default runs one instance by design.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_starting_together_on_a_fresh_database_all_come_up() {
+    if crate::helpers::postgres_admin_url().is_none() {
+        return;
+    }
+    let deployment = crate::helpers::Deployment::new().await;
+    let (a, b, c) = tokio::join!(
+        deployment.instance(|_| {}),
+        deployment.instance(|_| {}),
+        deployment.instance(|_| {})
+    );
+    for app in [&a, &b, &c] {
+        assert_eq!(app.get("/readyz", None).await.status, StatusCode::OK);
+    }
+    a.login().await;
+}
