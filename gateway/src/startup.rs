@@ -161,7 +161,10 @@ impl Application {
         let server = server.run();
         let worker = settings.notifications.worker.then(|| {
             let (stop, stopped) = watch::channel(false);
-            (stop, tokio::spawn(notifications.worker().run(stopped)))
+            (
+                stop,
+                tokio::spawn(supervise(notifications.clone(), stopped)),
+            )
         });
         tracing::info!(port, "gateway listening");
         Ok(Self {
@@ -240,6 +243,26 @@ fn json_config(limit: usize) -> web::JsonConfig {
             };
             api.caused_by(cause).into()
         })
+}
+
+/// Runs the notification worker, and starts it again should it ever panic: a dead worker
+/// would leave every notification undelivered while the gateway looks healthy.
+async fn supervise(notifications: Notifications, stop: watch::Receiver<bool>) {
+    loop {
+        let run = tokio::spawn(notifications.worker().run(stop.clone()));
+        match run.await {
+            Ok(()) => return,
+            Err(e) => {
+                metrics::counter!("worker_restarts_total", "worker" => "notifications")
+                    .increment(1);
+                tracing::error!(error = %e, "notification worker died; restarting it in 1 s");
+                if *stop.borrow() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 /// Applies pending migrations. On PostgreSQL, in one transaction holding an advisory lock:
