@@ -29,7 +29,7 @@ const WAKE_CHANNEL: &str = "notify:wake";
 pub use config::{ConfigError, KindConfig, NotificationKind, NotifyConfig, TemplateConfig};
 pub use inbox::{InboxMessage, InboxPage, MarkReadError};
 pub use ledger::{ConsentError, ConsentResult, TemplateStatus};
-pub use outbox::{NotifyError, Status};
+pub use outbox::{MAX_DEDUP_KEY, NotifyError, Status};
 pub use render::{FieldType, fit};
 pub use worker::{CONCURRENCY as DELIVERY_CONCURRENCY, DeliveryWorker};
 
