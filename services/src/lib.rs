@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod identity;
 pub mod limits;
 pub mod notify;
+pub mod province;
 pub mod sessions;
 pub mod store;
 pub mod time;
