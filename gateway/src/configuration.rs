@@ -220,6 +220,18 @@ impl Settings {
             .context("configuration has a value of the wrong type")
     }
 
+    /// The notification kinds, templates and worker settings every deployment starts from
+    /// (`config/notifications.toml`), as `serve` and `demo` read them.
+    ///
+    /// # Errors
+    /// Only if the built-in file does not parse (a build-time mistake).
+    pub fn default_notifications() -> anyhow::Result<services::notify::NotifyConfig> {
+        defaults()?
+            .build()?
+            .get("notifications")
+            .context("the built-in notification settings")
+    }
+
     /// Settings for the embedded default: everything but what `demo` fills in.
     pub fn embedded(
         database_url: String,

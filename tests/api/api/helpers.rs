@@ -222,23 +222,8 @@ impl Deployment {
             .await
             .expect("start the WeChat simulator");
         let prefix = format!("zsb-test-{}:", uuid::Uuid::new_v4().simple());
-        let defaults = Settings::embedded(
-            "sqlite://unused".into(),
-            WechatSettings {
-                base_url: String::new(),
-                app_id: String::new(),
-                app_secret: SecretString::from(String::new()),
-                timeout_ms: 0,
-                max_attempts: 0,
-            },
-            CryptoSettings {
-                field_key: random_key(),
-                previous_field_keys: Vec::new(),
-                index_key: random_key(),
-            },
-        )
-        .expect("default settings");
-        gateway::demo::register_templates(&wechat, &defaults.notifications);
+        let notifications = Settings::default_notifications().expect("default notifications");
+        gateway::demo::register_templates(&wechat, &notifications);
         let store: Arc<dyn Store> = match redis_url() {
             Some(url) => Arc::new(
                 services::store::RedisStore::connect(&url, prefix.clone())

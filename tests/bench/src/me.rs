@@ -553,10 +553,7 @@ impl fmt::Display for Report {
                 )?;
             }
         }
-        let logs = match &self.server_log {
-            Some(file) => format!("appended to {}", file.display()),
-            None => "written to /dev/null".to_owned(),
-        };
+        let logs = crate::report::server_logs(self.server_log.as_deref());
         writeln!(f)?;
         writeln!(f, "How it was measured:")?;
         writeln!(

@@ -147,7 +147,7 @@ async fn measure_with(
     wechat: &WechatSim,
     command: &GatewayCommand,
 ) -> anyhow::Result<Report> {
-    let config = notify_config(fresh, wechat)?;
+    let config = gateway::configuration::Settings::default_notifications()?;
     gateway::demo::register_templates(wechat, &config);
     let shape = Shape::of(&config)?;
 
@@ -270,30 +270,6 @@ async fn measure_with(
         fast_poll,
         totals,
     })
-}
-
-/// The notification settings every gateway starts from (`config/notifications.toml`), as the
-/// gateway library reads them; the child processes read the same defaults.
-fn notify_config(fresh: &Fresh, wechat: &WechatSim) -> anyhow::Result<NotifyConfig> {
-    use gateway::configuration::{CryptoSettings, Settings, WechatSettings};
-    let unused = || SecretString::from("unused by the bench".to_owned());
-    let settings = Settings::embedded(
-        fresh.database_url.clone(),
-        WechatSettings {
-            base_url: wechat.base_url(),
-            app_id: wechat.app_id().to_owned(),
-            app_secret: SecretString::from(wechat.app_secret().to_owned()),
-            timeout_ms: 5000,
-            max_attempts: 1,
-        },
-        CryptoSettings {
-            field_key: unused(),
-            previous_field_keys: Vec::new(),
-            index_key: unused(),
-        },
-    )
-    .context("read the gateway's default settings")?;
-    Ok(settings.notifications)
 }
 
 /// The bench's own notification service, on the bench database and the run's Redis prefix (so
@@ -1011,10 +987,7 @@ impl fmt::Display for Report {
             ms(self.restart)
         )?;
 
-        let logs = match &self.server_log {
-            Some(file) => format!("appended to {}", file.display()),
-            None => "written to /dev/null".to_owned(),
-        };
+        let logs = crate::report::server_logs(self.server_log.as_deref());
         writeln!(f)?;
         writeln!(f, "How it was measured:")?;
         writeln!(

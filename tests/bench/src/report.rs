@@ -44,3 +44,11 @@ pub fn warn_if_debug(f: &mut fmt::Formatter<'_>, release: bool) -> fmt::Result {
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(0, usize::from)
 }
+
+/// Where the servers' output went, for the "How it was measured" text.
+pub fn server_logs(server_log: Option<&std::path::Path>) -> String {
+    match server_log {
+        Some(file) => format!("appended to {}", file.display()),
+        None => "written to /dev/null".to_owned(),
+    }
+}

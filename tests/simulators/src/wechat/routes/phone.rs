@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
-use super::{param, parse_query, prologue};
+use super::{authorized_json, prologue};
 use crate::wechat::{
     Endpoint, Shared,
     crypto::pure_phone_number,
@@ -30,16 +30,7 @@ fn answer(
     request: &HttpRequest,
     body: &[u8],
 ) -> Result<Map<String, Value>, WxError> {
-    let query = parse_query(request)?;
-    let payload = serde_json::from_slice::<Map<String, Value>>(body).ok();
-    let token_in_body = payload
-        .as_ref()
-        .is_some_and(|p| p.contains_key("access_token"));
-    shared
-        .world()
-        .authorize(param(&query, "access_token"), token_in_body)?;
-
-    let payload = payload.ok_or(WxError::DataFormat)?;
+    let payload = authorized_json(shared, request, body)?;
     let code = payload
         .get("code")
         .and_then(Value::as_str)

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 
-use super::{param, parse_query, prologue};
+use super::{authorized_json, prologue};
 use crate::wechat::{
     Endpoint, Shared,
     wire::{self, JSON, WxError},
@@ -33,16 +33,7 @@ fn answer(
     request: &HttpRequest,
     body: &[u8],
 ) -> Result<Map<String, Value>, WxError> {
-    let query = parse_query(request)?;
-    let payload = serde_json::from_slice::<Map<String, Value>>(body).ok();
-    let token_in_body = payload
-        .as_ref()
-        .is_some_and(|p| p.contains_key("access_token"));
-    shared
-        .world()
-        .authorize(param(&query, "access_token"), token_in_body)?;
-
-    let payload = payload.ok_or(WxError::DataFormat)?;
+    let payload = authorized_json(shared, request, body)?;
     let message = Outgoing {
         touser: text(&payload, "touser")?,
         template_id: text(&payload, "template_id")?,
