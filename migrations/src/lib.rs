@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_citizens;
 mod m20261123_000002_notifications;
+mod m20261124_000003_halls_and_bookings;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_citizens::Migration),
             Box::new(m20261123_000002_notifications::Migration),
+            Box::new(m20261124_000003_halls_and_bookings::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@
 //! [`CalendarError::OutOfRange`], never a guess.
 
 mod demo;
+mod stored;
 mod year;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ use std::ops::Bound;
 use chrono::{Datelike, NaiveDate, Weekday};
 
 pub use demo::DEMO_2026;
+pub use stored::{CalendarStore, LoadYearError};
 pub use year::{DayKind, Entry, LineError, YearData};
 
 /// How far a search walks past its starting date: 3660 days, ten years and some. Any real rule

@@ -28,6 +28,7 @@ kinds! {
     BookingConfirmed => "booking_confirmed",
     BookingReminder => "booking_reminder",
     BookingCancelledByHall => "booking_cancelled_by_hall",
+    BookingNoShow => "booking_no_show",
     TicketNear => "ticket_near",
     TicketCalled => "ticket_called",
     CaseAccepted => "case_accepted",

@@ -1,0 +1,792 @@
+//! The booking service's storage: every query it makes, in one place.
+
+use std::collections::HashMap;
+
+use anyhow::Context as _;
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _,
+    PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
+};
+
+use entities::{
+    booking, booking_ban, booking_holder, category, citizen, counter, counter_category, hall,
+    hall_exception, hall_hours, hall_item, idempotency_key, item, slot,
+};
+
+use super::rules::{self, DayHours, Exception, Rules};
+use super::{BookingStatus, BookingView, COUNTED, checkin_qr};
+use crate::calendar::WorkingCalendar;
+
+/// A hall with what booking needs of it.
+#[derive(Debug, Clone)]
+pub struct HallContext {
+    pub hall: hall::Model,
+    weekly: [Option<DayHours>; 7],
+    exceptions: HashMap<NaiveDate, Exception>,
+    /// Seats per slot of each category.
+    seats: Vec<(i64, i32)>,
+}
+
+impl HallContext {
+    pub fn rules(&self) -> Rules {
+        Rules::of(&self.hall)
+    }
+
+    pub fn hours_on(&self, day: NaiveDate, calendar: &WorkingCalendar) -> Option<DayHours> {
+        rules::hours_on(day, calendar, &self.weekly, self.exceptions.get(&day))
+    }
+}
+
+fn minute(v: i32) -> u32 {
+    u32::try_from(v).unwrap_or(0)
+}
+
+async fn context(conn: &impl ConnectionTrait, hall: hall::Model) -> anyhow::Result<HallContext> {
+    let mut weekly = [None; 7];
+    for h in hall_hours::Entity::find()
+        .filter(hall_hours::Column::HallId.eq(hall.id))
+        .all(conn)
+        .await
+        .context("read opening hours")?
+    {
+        if let Some(day) = usize::try_from(h.weekday - 1)
+            .ok()
+            .and_then(|i| weekly.get_mut(i))
+        {
+            *day = Some(DayHours {
+                opens: minute(h.opens_minute),
+                closes: minute(h.closes_minute),
+                pause: h
+                    .break_start_minute
+                    .zip(h.break_end_minute)
+                    .map(|(a, b)| (minute(a), minute(b))),
+            });
+        }
+    }
+    let exceptions = hall_exception::Entity::find()
+        .filter(hall_exception::Column::HallId.eq(hall.id))
+        .all(conn)
+        .await
+        .context("read the hall's exceptions")?
+        .into_iter()
+        .map(|e| {
+            let hours = e.opens_minute.zip(e.closes_minute).map(|(o, c)| DayHours {
+                opens: minute(o),
+                closes: minute(c),
+                pause: None,
+            });
+            (
+                e.day,
+                Exception {
+                    closed: e.closed,
+                    hours,
+                },
+            )
+        })
+        .collect();
+    let categories = category::Entity::find()
+        .filter(category::Column::HallId.eq(hall.id))
+        .all(conn)
+        .await
+        .context("read the hall's categories")?;
+    let counters: Vec<i64> = counter::Entity::find()
+        .filter(counter::Column::HallId.eq(hall.id))
+        .filter(counter::Column::Active.eq(true))
+        .select_only()
+        .column(counter::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await
+        .context("read the hall's counters")?;
+    let serving: Vec<(i64, i64)> = counter_category::Entity::find()
+        .filter(counter_category::Column::CounterId.is_in(counters))
+        .select_only()
+        .column(counter_category::Column::CounterId)
+        .column(counter_category::Column::CategoryId)
+        .into_tuple()
+        .all(conn)
+        .await
+        .context("read which counters serve which categories")?;
+    let seats = categories
+        .iter()
+        .map(|c| {
+            let counters = serving.iter().filter(|(_, cat)| *cat == c.id).count();
+            let default = i32::try_from(counters).unwrap_or(i32::MAX);
+            (c.id, c.seats_per_slot.unwrap_or(default))
+        })
+        .collect();
+    Ok(HallContext {
+        hall,
+        weekly,
+        exceptions,
+        seats,
+    })
+}
+
+pub async fn hall_by_code(
+    conn: &impl ConnectionTrait,
+    code: &str,
+) -> anyhow::Result<Option<HallContext>> {
+    let Some(hall) = hall::Entity::find()
+        .filter(hall::Column::Code.eq(code))
+        .one(conn)
+        .await
+        .context("read the hall")?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(context(conn, hall).await?))
+}
+
+pub async fn hall_by_id(
+    conn: &impl ConnectionTrait,
+    id: i64,
+) -> anyhow::Result<Option<HallContext>> {
+    let Some(hall) = hall::Entity::find_by_id(id)
+        .one(conn)
+        .await
+        .context("read the hall")?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(context(conn, hall).await?))
+}
+
+pub async fn active_halls(conn: &impl ConnectionTrait) -> anyhow::Result<Vec<HallContext>> {
+    let halls = hall::Entity::find()
+        .filter(hall::Column::Active.eq(true))
+        .all(conn)
+        .await
+        .context("read the halls")?;
+    let mut out = Vec::with_capacity(halls.len());
+    for hall in halls {
+        out.push(context(conn, hall).await?);
+    }
+    Ok(out)
+}
+
+pub async fn item(conn: &impl ConnectionTrait, code: &str) -> anyhow::Result<Option<item::Model>> {
+    item::Entity::find_by_id(code.to_owned())
+        .one(conn)
+        .await
+        .context("read the item")
+}
+
+pub async fn category_of(
+    conn: &impl ConnectionTrait,
+    hall_id: i64,
+    item_code: &str,
+) -> anyhow::Result<Option<i64>> {
+    Ok(
+        hall_item::Entity::find_by_id((hall_id, item_code.to_owned()))
+            .one(conn)
+            .await
+            .context("read the item's category at the hall")?
+            .map(|m| m.category_id),
+    )
+}
+
+pub async fn insert_slots(
+    conn: &impl ConnectionTrait,
+    ctx: &HallContext,
+    day: NaiveDate,
+    hours: DayHours,
+) -> anyhow::Result<()> {
+    let cut = rules::cut_slots(hours, ctx.rules().slot_minutes);
+    let rows: Vec<slot::ActiveModel> = ctx
+        .seats
+        .iter()
+        .filter(|(_, seats)| *seats > 0)
+        .flat_map(|&(category_id, seats)| {
+            cut.iter().map(move |&(start, end)| slot::ActiveModel {
+                hall_id: Set(ctx.hall.id),
+                category_id: Set(category_id),
+                day: Set(day),
+                starts_at: Set(rules::at_minute(day, start)),
+                ends_at: Set(rules::at_minute(day, end)),
+                capacity: Set(seats),
+                booked: Set(0),
+                status: Set("OPEN".to_owned()),
+                ..Default::default()
+            })
+        })
+        .collect();
+    // Bounded batches: a large hall has hundreds of slots a day.
+    for chunk in rows.chunks(200) {
+        slot::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([
+                    slot::Column::HallId,
+                    slot::Column::CategoryId,
+                    slot::Column::StartsAt,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await
+            .context("insert the day's slots")?;
+    }
+    Ok(())
+}
+
+pub async fn open_slots(
+    conn: &impl ConnectionTrait,
+    hall_id: i64,
+    category_id: i64,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> anyhow::Result<Vec<slot::Model>> {
+    slot::Entity::find()
+        .filter(slot::Column::HallId.eq(hall_id))
+        .filter(slot::Column::Day.between(first, last))
+        .filter(slot::Column::CategoryId.eq(category_id))
+        .filter(slot::Column::Status.eq("OPEN"))
+        .order_by_asc(slot::Column::StartsAt)
+        .all(conn)
+        .await
+        .context("read the slots")
+}
+
+pub async fn slot(conn: &impl ConnectionTrait, id: i64) -> anyhow::Result<Option<slot::Model>> {
+    slot::Entity::find_by_id(id)
+        .one(conn)
+        .await
+        .context("read the slot")
+}
+
+pub async fn identity_index(
+    conn: &impl ConnectionTrait,
+    citizen_id: i64,
+) -> anyhow::Result<Option<String>> {
+    let index: Option<Option<String>> = citizen::Entity::find_by_id(citizen_id)
+        .select_only()
+        .column(citizen::Column::IdCardIndex)
+        .into_tuple()
+        .one(conn)
+        .await
+        .context("read the citizen's identity")?;
+    Ok(index.flatten())
+}
+
+pub async fn lock_holder(conn: &impl ConnectionTrait, identity: &str) -> anyhow::Result<()> {
+    booking_holder::Entity::insert(booking_holder::ActiveModel {
+        identity_index: Set(identity.to_owned()),
+    })
+    .on_conflict(
+        OnConflict::column(booking_holder::Column::IdentityIndex)
+            .update_column(booking_holder::Column::IdentityIndex)
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await
+    .context("lock the booking holder")?;
+    Ok(())
+}
+
+pub async fn banned_until(
+    conn: &impl ConnectionTrait,
+    identity: &str,
+    today: NaiveDate,
+) -> anyhow::Result<Option<NaiveDate>> {
+    Ok(booking_ban::Entity::find()
+        .filter(booking_ban::Column::IdentityIndex.eq(identity))
+        .filter(booking_ban::Column::Until.gte(today))
+        .order_by_desc(booking_ban::Column::Until)
+        .one(conn)
+        .await
+        .context("read bans")?
+        .map(|b| b.until))
+}
+
+pub async fn ban(
+    conn: &impl ConnectionTrait,
+    identity: &str,
+    until: NaiveDate,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let today = until - chrono::Duration::days(1);
+    if banned_until(conn, identity, today)
+        .await?
+        .is_some_and(|u| u >= until)
+    {
+        return Ok(());
+    }
+    booking_ban::Entity::insert(booking_ban::ActiveModel {
+        identity_index: Set(identity.to_owned()),
+        until: Set(until),
+        reason: Set(reason.to_owned()),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(conn)
+    .await
+    .context("insert a ban")?;
+    Ok(())
+}
+
+pub async fn count_counted(
+    conn: &impl ConnectionTrait,
+    identity: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    except: Option<i64>,
+) -> anyhow::Result<u64> {
+    let mut query = booking::Entity::find()
+        .filter(booking::Column::IdentityIndex.eq(identity))
+        .filter(booking::Column::Day.between(from, to))
+        .filter(booking::Column::Status.is_in(COUNTED));
+    if let Some(id) = except {
+        query = query.filter(booking::Column::Id.ne(id));
+    }
+    query.count(conn).await.context("count bookings")
+}
+
+pub async fn count_since(
+    conn: &impl ConnectionTrait,
+    identity: &str,
+    status: BookingStatus,
+    since: DateTime<Utc>,
+) -> anyhow::Result<u64> {
+    let at = match status {
+        BookingStatus::NoShow => booking::Column::NoShowAt,
+        _ => booking::Column::CancelledAt,
+    };
+    booking::Entity::find()
+        .filter(booking::Column::IdentityIndex.eq(identity))
+        .filter(booking::Column::Status.eq(status.as_str()))
+        .filter(at.gte(since))
+        .count(conn)
+        .await
+        .context("count past bookings")
+}
+
+/// Ends a live booking (`BOOKED` only); `false` if it was not live any more.
+pub async fn retire(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    status: BookingStatus,
+    now: DateTime<Utc>,
+    reason: Option<&str>,
+) -> anyhow::Result<bool> {
+    let mut update = booking::Entity::update_many()
+        .col_expr(booking::Column::Status, Expr::value(status.as_str()))
+        .col_expr(
+            booking::Column::ActiveKey,
+            Expr::value(Option::<String>::None),
+        );
+    update = match status {
+        BookingStatus::NoShow => update.col_expr(booking::Column::NoShowAt, Expr::value(now)),
+        _ => update
+            .col_expr(booking::Column::CancelledAt, Expr::value(now))
+            .col_expr(
+                booking::Column::CancelReason,
+                Expr::value(reason.map(str::to_owned)),
+            ),
+    };
+    let result = update
+        .filter(booking::Column::Id.eq(id))
+        .filter(booking::Column::Status.eq(BookingStatus::Booked.as_str()))
+        .exec(conn)
+        .await
+        .context("end the booking")?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Takes a seat if one is left: the conditional update that makes overselling impossible.
+pub async fn take_seat(conn: &impl ConnectionTrait, slot_id: i64) -> anyhow::Result<bool> {
+    let result = slot::Entity::update_many()
+        .col_expr(slot::Column::Booked, Expr::col(slot::Column::Booked).add(1))
+        .filter(slot::Column::Id.eq(slot_id))
+        .filter(slot::Column::Status.eq("OPEN"))
+        .filter(Expr::col(slot::Column::Booked).lt(Expr::col(slot::Column::Capacity)))
+        .exec(conn)
+        .await
+        .context("take a seat")?;
+    Ok(result.rows_affected == 1)
+}
+
+pub async fn release_seat(conn: &impl ConnectionTrait, slot_id: i64) -> anyhow::Result<()> {
+    slot::Entity::update_many()
+        .col_expr(slot::Column::Booked, Expr::col(slot::Column::Booked).sub(1))
+        .filter(slot::Column::Id.eq(slot_id))
+        .filter(slot::Column::Booked.gt(0))
+        .exec(conn)
+        .await
+        .context("give a seat back")?;
+    Ok(())
+}
+
+pub struct NewBooking<'a> {
+    pub code: &'a str,
+    pub citizen_id: i64,
+    pub identity_index: &'a str,
+    pub slot: &'a slot::Model,
+    pub item_code: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+pub async fn insert_booking(
+    conn: &impl ConnectionTrait,
+    new: NewBooking<'_>,
+) -> Result<i64, DbErr> {
+    let active_key = format!("{}:{}:{}", new.identity_index, new.item_code, new.slot.day);
+    let inserted = booking::Entity::insert(booking::ActiveModel {
+        code: Set(new.code.to_owned()),
+        citizen_id: Set(new.citizen_id),
+        identity_index: Set(new.identity_index.to_owned()),
+        hall_id: Set(new.slot.hall_id),
+        category_id: Set(new.slot.category_id),
+        slot_id: Set(new.slot.id),
+        item_code: Set(new.item_code.to_owned()),
+        day: Set(new.slot.day),
+        starts_at: Set(new.slot.starts_at),
+        status: Set(BookingStatus::Booked.as_str().to_owned()),
+        active_key: Set(Some(active_key)),
+        created_at: Set(new.now),
+        ..Default::default()
+    })
+    .exec(conn)
+    .await?;
+    Ok(inserted.last_insert_id)
+}
+
+pub async fn set_rescheduled_to(
+    conn: &impl ConnectionTrait,
+    old: i64,
+    new: i64,
+) -> anyhow::Result<()> {
+    booking::Entity::update_many()
+        .col_expr(booking::Column::RescheduledTo, Expr::value(new))
+        .filter(booking::Column::Id.eq(old))
+        .exec(conn)
+        .await
+        .context("link the moved booking")?;
+    Ok(())
+}
+
+pub async fn mark_checked_in(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    now: DateTime<Utc>,
+    staff_id: Option<i64>,
+) -> anyhow::Result<bool> {
+    let result = booking::Entity::update_many()
+        .col_expr(
+            booking::Column::Status,
+            Expr::value(BookingStatus::CheckedIn.as_str()),
+        )
+        .col_expr(booking::Column::CheckedInAt, Expr::value(now))
+        .col_expr(booking::Column::CheckedInBy, Expr::value(staff_id))
+        .filter(booking::Column::Id.eq(id))
+        .filter(booking::Column::Status.eq(BookingStatus::Booked.as_str()))
+        .exec(conn)
+        .await
+        .context("check in")?;
+    Ok(result.rows_affected == 1)
+}
+
+pub async fn idempotency(
+    conn: &impl ConnectionTrait,
+    citizen_id: i64,
+    key: &str,
+) -> anyhow::Result<Option<idempotency_key::Model>> {
+    idempotency_key::Entity::find_by_id((citizen_id, key.to_owned()))
+        .one(conn)
+        .await
+        .context("read the idempotency key")
+}
+
+pub async fn remember_booking(
+    conn: &impl ConnectionTrait,
+    citizen_id: i64,
+    key: &str,
+    fingerprint: &str,
+    booking_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    idempotency_key::Entity::insert(idempotency_key::ActiveModel {
+        citizen_id: Set(citizen_id),
+        key: Set(key.to_owned()),
+        fingerprint: Set(fingerprint.to_owned()),
+        booking_id: Set(Some(booking_id)),
+        error_code: Set(None),
+        error_detail: Set(None),
+        created_at: Set(now),
+    })
+    .exec_without_returning(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn remember_refusal(
+    conn: &impl ConnectionTrait,
+    citizen_id: i64,
+    key: &str,
+    fingerprint: &str,
+    code: &str,
+    detail: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    idempotency_key::Entity::insert(idempotency_key::ActiveModel {
+        citizen_id: Set(citizen_id),
+        key: Set(key.to_owned()),
+        fingerprint: Set(fingerprint.to_owned()),
+        booking_id: Set(None),
+        error_code: Set(Some(code.to_owned())),
+        error_detail: Set(Some(detail.to_owned())),
+        created_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            idempotency_key::Column::CitizenId,
+            idempotency_key::Column::Key,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await
+    .context("remember the refusal")?;
+    Ok(())
+}
+
+pub async fn booking_of(
+    conn: &impl ConnectionTrait,
+    citizen_id: i64,
+    id: i64,
+) -> anyhow::Result<Option<booking::Model>> {
+    Ok(booking::Entity::find_by_id(id)
+        .one(conn)
+        .await
+        .context("read the booking")?
+        .filter(|b| b.citizen_id == citizen_id))
+}
+
+pub async fn booking_by_code(
+    conn: &impl ConnectionTrait,
+    code: &str,
+) -> anyhow::Result<Option<booking::Model>> {
+    booking::Entity::find()
+        .filter(booking::Column::Code.eq(code))
+        .one(conn)
+        .await
+        .context("read the booking by code")
+}
+
+pub async fn bookings_of(
+    conn: &impl ConnectionTrait,
+    citizen_id: i64,
+    before: Option<i64>,
+    limit: u64,
+) -> anyhow::Result<Vec<booking::Model>> {
+    let mut query = booking::Entity::find().filter(booking::Column::CitizenId.eq(citizen_id));
+    if let Some(before) = before {
+        query = query.filter(booking::Column::Id.lt(before));
+    }
+    query
+        .order_by_desc(booking::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await
+        .context("read the citizen's bookings")
+}
+
+pub async fn bookings_of_hall_day(
+    conn: &impl ConnectionTrait,
+    hall_id: i64,
+    day: NaiveDate,
+) -> anyhow::Result<Vec<booking::Model>> {
+    booking::Entity::find()
+        .filter(booking::Column::HallId.eq(hall_id))
+        .filter(booking::Column::Day.eq(day))
+        .order_by_asc(booking::Column::StartsAt)
+        .order_by_asc(booking::Column::Id)
+        .all(conn)
+        .await
+        .context("read the hall's bookings")
+}
+
+pub async fn live_bookings_of_day(
+    conn: &impl ConnectionTrait,
+    hall_id: i64,
+    day: NaiveDate,
+) -> anyhow::Result<Vec<booking::Model>> {
+    booking::Entity::find()
+        .filter(booking::Column::HallId.eq(hall_id))
+        .filter(booking::Column::Day.eq(day))
+        .filter(booking::Column::Status.eq(BookingStatus::Booked.as_str()))
+        .all(conn)
+        .await
+        .context("read the day's live bookings")
+}
+
+pub async fn close_day(
+    conn: &impl ConnectionTrait,
+    hall_id: i64,
+    day: NaiveDate,
+    reason: &str,
+) -> anyhow::Result<()> {
+    hall_exception::Entity::insert(hall_exception::ActiveModel {
+        hall_id: Set(hall_id),
+        day: Set(day),
+        closed: Set(true),
+        opens_minute: Set(None),
+        closes_minute: Set(None),
+        note: Set(reason.to_owned()),
+    })
+    .on_conflict(
+        OnConflict::columns([hall_exception::Column::HallId, hall_exception::Column::Day])
+            .update_columns([
+                hall_exception::Column::Closed,
+                hall_exception::Column::OpensMinute,
+                hall_exception::Column::ClosesMinute,
+                hall_exception::Column::Note,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await
+    .context("close the day")?;
+    slot::Entity::update_many()
+        .col_expr(slot::Column::Status, Expr::value("CLOSED"))
+        .filter(slot::Column::HallId.eq(hall_id))
+        .filter(slot::Column::Day.eq(day))
+        .exec(conn)
+        .await
+        .context("close the day's slots")?;
+    Ok(())
+}
+
+/// Live bookings whose start is before `before`: candidates for a no-show.
+pub async fn started_bookings(
+    conn: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> anyhow::Result<Vec<booking::Model>> {
+    booking::Entity::find()
+        .filter(booking::Column::Status.eq(BookingStatus::Booked.as_str()))
+        .filter(booking::Column::StartsAt.lt(before))
+        .order_by_asc(booking::Column::StartsAt)
+        .limit(limit)
+        .all(conn)
+        .await
+        .context("read started bookings")
+}
+
+/// Live bookings of `day` not yet reminded.
+pub async fn unreminded(
+    conn: &impl ConnectionTrait,
+    day: NaiveDate,
+    limit: u64,
+) -> anyhow::Result<Vec<booking::Model>> {
+    booking::Entity::find()
+        .filter(booking::Column::Status.eq(BookingStatus::Booked.as_str()))
+        .filter(booking::Column::Day.eq(day))
+        .filter(booking::Column::RemindedAt.is_null())
+        .order_by_asc(booking::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await
+        .context("read bookings to remind")
+}
+
+pub async fn mark_reminded(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let result = booking::Entity::update_many()
+        .col_expr(booking::Column::RemindedAt, Expr::value(now))
+        .filter(booking::Column::Id.eq(id))
+        .filter(booking::Column::RemindedAt.is_null())
+        .exec(conn)
+        .await
+        .context("mark reminded")?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Bookings as shown: with their hall, item, category and slot.
+pub async fn views(
+    conn: &impl ConnectionTrait,
+    rows: Vec<booking::Model>,
+) -> anyhow::Result<Vec<BookingView>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = |f: fn(&booking::Model) -> i64| {
+        let mut v: Vec<i64> = rows.iter().map(f).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let halls: HashMap<i64, hall::Model> = hall::Entity::find()
+        .filter(hall::Column::Id.is_in(ids(|b| b.hall_id)))
+        .all(conn)
+        .await
+        .context("read halls")?
+        .into_iter()
+        .map(|h| (h.id, h))
+        .collect();
+    let categories: HashMap<i64, String> = category::Entity::find()
+        .filter(category::Column::Id.is_in(ids(|b| b.category_id)))
+        .all(conn)
+        .await
+        .context("read categories")?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
+    let slots: HashMap<i64, DateTime<Utc>> = slot::Entity::find()
+        .filter(slot::Column::Id.is_in(ids(|b| b.slot_id)))
+        .all(conn)
+        .await
+        .context("read slots")?
+        .into_iter()
+        .map(|s| (s.id, s.ends_at))
+        .collect();
+    let mut codes: Vec<String> = rows.iter().map(|b| b.item_code.clone()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let items: HashMap<String, String> = item::Entity::find()
+        .filter(item::Column::ItemCode.is_in(codes))
+        .all(conn)
+        .await
+        .context("read items")?
+        .into_iter()
+        .map(|i| (i.item_code, i.name))
+        .collect();
+    rows.into_iter()
+        .map(|b| {
+            let hall = halls.get(&b.hall_id).context("a booking's hall vanished")?;
+            let rules = Rules::of(hall);
+            let minutes = |m: u32| chrono::Duration::minutes(i64::from(m));
+            Ok(BookingView {
+                id: b.id,
+                status: BookingStatus::parse(&b.status).context("unknown booking status")?,
+                checkin_qr: checkin_qr(&b.code),
+                code: b.code,
+                hall_code: hall.code.clone(),
+                hall_name: hall.name.clone(),
+                hall_address: hall.address.clone(),
+                item_name: items.get(&b.item_code).cloned().unwrap_or_default(),
+                item_code: b.item_code,
+                category_name: categories.get(&b.category_id).cloned().unwrap_or_default(),
+                slot_id: b.slot_id,
+                day: b.day,
+                starts_at: b.starts_at,
+                ends_at: slots.get(&b.slot_id).copied().unwrap_or(b.starts_at),
+                created_at: b.created_at,
+                cancel_deadline: b.starts_at - minutes(rules.cancel_cutoff_minutes),
+                checkin_opens_at: b.starts_at - minutes(rules.checkin_before_minutes),
+                checkin_closes_at: b.starts_at + minutes(rules.checkin_after_minutes),
+                cancelled_at: b.cancelled_at,
+                cancel_reason: b.cancel_reason,
+                checked_in_at: b.checked_in_at,
+                rescheduled_to: b.rescheduled_to,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,419 @@
+//! The arithmetic of appointments, pure: cutting slots from opening hours, which days are open,
+//! released and inside the booking window, and the check-in and cancellation windows.
+
+use chrono::{DateTime, Datelike as _, Duration, NaiveDate, NaiveTime, TimeZone as _, Utc};
+
+use crate::calendar::WorkingCalendar;
+use crate::time::SHANGHAI;
+
+/// Opening hours of one day, in minutes after midnight (Asia/Shanghai).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayHours {
+    pub opens: u32,
+    pub closes: u32,
+    /// A break (lunch) inside the opening hours.
+    pub pause: Option<(u32, u32)>,
+}
+
+/// A hall's booking rules (domain-rules.md's defaults, changed per hall by its administrator).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    pub slot_minutes: u32,
+    pub release_days_ahead: u32,
+    pub release_minute: u32,
+    pub book_min_working_days: u32,
+    pub book_max_working_days: u32,
+    pub cancel_cutoff_minutes: u32,
+    pub checkin_before_minutes: u32,
+    pub checkin_after_minutes: u32,
+    pub weekly_limit: u32,
+    pub monthly_limit: u32,
+    pub no_show_limit: u32,
+    pub cancel_limit: u32,
+    pub penalty_window_days: u32,
+    pub ban_days: u32,
+}
+
+impl Rules {
+    /// From the hall's row; negative numbers (impossible through the admin API) count as 0.
+    pub fn of(hall: &entities::hall::Model) -> Self {
+        let n = |v: i32| u32::try_from(v).unwrap_or(0);
+        Self {
+            slot_minutes: n(hall.slot_minutes).max(1),
+            release_days_ahead: n(hall.release_days_ahead),
+            release_minute: n(hall.release_minute),
+            book_min_working_days: n(hall.book_min_working_days),
+            book_max_working_days: n(hall.book_max_working_days),
+            cancel_cutoff_minutes: n(hall.cancel_cutoff_minutes),
+            checkin_before_minutes: n(hall.checkin_before_minutes),
+            checkin_after_minutes: n(hall.checkin_after_minutes),
+            weekly_limit: n(hall.weekly_limit),
+            monthly_limit: n(hall.monthly_limit),
+            no_show_limit: n(hall.no_show_limit),
+            cancel_limit: n(hall.cancel_limit),
+            penalty_window_days: n(hall.penalty_window_days),
+            ban_days: n(hall.ban_days),
+        }
+    }
+}
+
+/// The slots of a day: `[start, end)` in minutes, back to back from opening, none crossing the
+/// break or the closing time (a remainder too short for a slot is left unbooked).
+pub fn cut_slots(hours: DayHours, slot_minutes: u32) -> Vec<(u32, u32)> {
+    let slot = slot_minutes.max(1);
+    let mut spans = Vec::with_capacity(2);
+    match hours.pause {
+        Some((from, to)) if hours.opens <= from && from < to && to <= hours.closes => {
+            spans.push((hours.opens, from));
+            spans.push((to, hours.closes));
+        }
+        _ => spans.push((hours.opens, hours.closes)),
+    }
+    let mut slots = Vec::new();
+    for (from, to) in spans {
+        let mut start = from;
+        while start + slot <= to {
+            slots.push((start, start + slot));
+            start += slot;
+        }
+    }
+    slots
+}
+
+/// The hours a hall keeps on `day`, if it opens at all. The calendar decides whether the day
+/// is a working day; on a make-up working day (调休) that falls on a weekend the hall keeps its
+/// Monday hours (or those of its first weekday with hours). An exception overrides both: closed,
+/// or open with the hours it gives (even on a day the calendar has off — the administrator's
+/// explicit choice).
+pub fn hours_on(
+    day: NaiveDate,
+    calendar: &WorkingCalendar,
+    weekly: &[Option<DayHours>; 7],
+    exception: Option<&Exception>,
+) -> Option<DayHours> {
+    let regular = || {
+        if !calendar.is_working_day(day) {
+            return None;
+        }
+        weekly[day.weekday().num_days_from_monday() as usize]
+            .or_else(|| weekly.iter().flatten().next().copied())
+    };
+    match exception {
+        Some(Exception { closed: true, .. }) => None,
+        Some(Exception {
+            hours: Some(hours), ..
+        }) => {
+            // Shortened hours keep the regular break where it still fits.
+            let pause = regular().and_then(|r| r.pause);
+            Some(DayHours {
+                pause: pause.filter(|&(f, t)| hours.opens <= f && t <= hours.closes),
+                ..*hours
+            })
+        }
+        _ => regular(),
+    }
+}
+
+/// A date on which a hall closes or keeps other hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exception {
+    pub closed: bool,
+    pub hours: Option<DayHours>,
+}
+
+/// The instant (UTC) of `minute` after midnight of `day` in Asia/Shanghai.
+pub fn at_minute(day: NaiveDate, minute: u32) -> DateTime<Utc> {
+    let midnight = day.and_time(NaiveTime::MIN);
+    let local = SHANGHAI
+        .from_local_datetime(&midnight)
+        .single()
+        .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc));
+    local + Duration::minutes(i64::from(minute))
+}
+
+/// When the slots of `day` are released.
+pub fn release_at(day: NaiveDate, rules: &Rules) -> DateTime<Utc> {
+    let release_day = day - Duration::days(i64::from(rules.release_days_ahead));
+    at_minute(release_day, rules.release_minute)
+}
+
+/// The first and last days a citizen may book today: from the `book_min_working_days`-th
+/// working day after today to the `book_max_working_days`-th (counted on the calendar, so a
+/// holiday week stretches the window and a 调休 Saturday counts). `None` when the calendar finds
+/// no such days.
+pub fn window(
+    today: NaiveDate,
+    calendar: &WorkingCalendar,
+    rules: &Rules,
+) -> Option<(NaiveDate, NaiveDate)> {
+    let first = match rules.book_min_working_days {
+        0 => today,
+        n => calendar.add_working_days(today, n).ok()?,
+    };
+    let last = calendar
+        .add_working_days(today, rules.book_max_working_days.max(1))
+        .ok()?;
+    (first <= last).then_some((first, last))
+}
+
+/// Why a day cannot be booked now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayRefusal {
+    /// Today or earlier.
+    Past,
+    /// Before the window opens or after it ends.
+    OutsideWindow,
+    /// Inside the window, but its release time has not come.
+    NotReleased { at: DateTime<Utc> },
+    /// The hall does not open that day.
+    Closed,
+}
+
+/// Whether `day` can be booked at `now`, and the hours the hall keeps that day.
+pub fn bookable_day(
+    day: NaiveDate,
+    now: DateTime<Utc>,
+    calendar: &WorkingCalendar,
+    rules: &Rules,
+    hours: Option<DayHours>,
+) -> Result<DayHours, DayRefusal> {
+    let today = now.with_timezone(&SHANGHAI).date_naive();
+    if day < today || (day == today && rules.book_min_working_days > 0) {
+        return Err(DayRefusal::Past);
+    }
+    let Some(hours) = hours else {
+        return Err(DayRefusal::Closed);
+    };
+    let Some((first, last)) = window(today, calendar, rules) else {
+        return Err(DayRefusal::OutsideWindow);
+    };
+    if day < first || day > last {
+        return Err(DayRefusal::OutsideWindow);
+    }
+    let release = release_at(day, rules);
+    if now < release {
+        return Err(DayRefusal::NotReleased { at: release });
+    }
+    Ok(hours)
+}
+
+/// Whether a booking starting at `starts_at` can still be cancelled (or moved) at `now`.
+pub fn can_cancel(starts_at: DateTime<Utc>, now: DateTime<Utc>, rules: &Rules) -> bool {
+    now <= starts_at - Duration::minutes(i64::from(rules.cancel_cutoff_minutes))
+}
+
+/// Where `now` is relative to the check-in window of a slot starting at `starts_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckinTime {
+    TooEarly { opens_at: DateTime<Utc> },
+    Open,
+    TooLate,
+}
+
+pub fn checkin_time(starts_at: DateTime<Utc>, now: DateTime<Utc>, rules: &Rules) -> CheckinTime {
+    let opens_at = starts_at - Duration::minutes(i64::from(rules.checkin_before_minutes));
+    let closes_at = starts_at + Duration::minutes(i64::from(rules.checkin_after_minutes));
+    if now < opens_at {
+        CheckinTime::TooEarly { opens_at }
+    } else if now > closes_at {
+        CheckinTime::TooLate
+    } else {
+        CheckinTime::Open
+    }
+}
+
+/// The Monday-to-Sunday week and the calendar month of `day`: the spans the weekly and monthly
+/// limits count in.
+pub fn week_of(day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
+    (monday, monday + Duration::days(6))
+}
+
+pub fn month_of(day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let first = day.with_day(1).unwrap_or(day);
+    let next = if first.month() == 12 {
+        NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
+    };
+    (first, next.map_or(first, |n| n - Duration::days(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::YearData;
+    use proptest::prelude::*;
+
+    fn rules() -> Rules {
+        Rules {
+            slot_minutes: 30,
+            release_days_ahead: 7,
+            release_minute: 8 * 60,
+            book_min_working_days: 1,
+            book_max_working_days: 5,
+            cancel_cutoff_minutes: 120,
+            checkin_before_minutes: 15,
+            checkin_after_minutes: 30,
+            weekly_limit: 2,
+            monthly_limit: 6,
+            no_show_limit: 2,
+            cancel_limit: 5,
+            penalty_window_days: 30,
+            ban_days: 90,
+        }
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    const NINE_TO_FIVE: DayHours = DayHours {
+        opens: 9 * 60,
+        closes: 17 * 60,
+        pause: Some((12 * 60, 13 * 60 + 30)),
+    };
+
+    #[test]
+    fn slots_stop_at_the_break_and_resume_after_it() {
+        let slots = cut_slots(NINE_TO_FIVE, 30);
+        assert_eq!(slots.first(), Some(&(540, 570)));
+        assert!(slots.contains(&(690, 720)));
+        assert!(!slots.iter().any(|&(s, e)| s < 810 && e > 720));
+        assert!(slots.contains(&(810, 840)));
+        assert_eq!(slots.last(), Some(&(990, 1020)));
+        assert_eq!(slots.len(), 6 + 7);
+    }
+
+    #[test]
+    fn a_remainder_shorter_than_a_slot_is_not_offered() {
+        let slots = cut_slots(
+            DayHours {
+                opens: 540,
+                closes: 600,
+                pause: None,
+            },
+            40,
+        );
+        assert_eq!(slots, vec![(540, 580)]);
+    }
+
+    #[test]
+    fn the_window_counts_working_days_on_the_calendar() {
+        // 2026-09-25 is a Friday; the National Day holiday starts on 10-01 and 10-10 (Sat) is
+        // a make-up working day in the demo year.
+        let cal = WorkingCalendar::mainland_default()
+            .with_year(YearData::parse(crate::calendar::DEMO_2026).unwrap())
+            .unwrap();
+        let (first, last) = window(date("2026-09-25"), &cal, &rules()).unwrap();
+        assert_eq!(first, date("2026-09-28"));
+        // 28, 29, 30 Sep, then the holiday until 10-07, 10-08, 10-09.
+        assert_eq!(last, date("2026-10-09"));
+    }
+
+    #[test]
+    fn a_makeup_saturday_opens_with_monday_hours_and_a_holiday_weekday_stays_shut() {
+        let cal = WorkingCalendar::new(
+            [
+                chrono::Weekday::Mon,
+                chrono::Weekday::Tue,
+                chrono::Weekday::Wed,
+                chrono::Weekday::Thu,
+                chrono::Weekday::Fri,
+            ],
+            [date("2026-12-01")],
+            [date("2026-11-28")],
+        )
+        .unwrap();
+        let mut weekly = [None; 7];
+        for day in weekly.iter_mut().take(5) {
+            *day = Some(NINE_TO_FIVE);
+        }
+        assert_eq!(
+            hours_on(date("2026-11-28"), &cal, &weekly, None),
+            Some(NINE_TO_FIVE)
+        );
+        assert_eq!(hours_on(date("2026-12-01"), &cal, &weekly, None), None);
+        let closed = Exception {
+            closed: true,
+            hours: None,
+        };
+        assert_eq!(
+            hours_on(date("2026-11-27"), &cal, &weekly, Some(&closed)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_day_is_released_at_the_release_time_and_not_a_minute_before() {
+        let cal = WorkingCalendar::mainland_default();
+        let day = date("2026-11-30"); // Monday; released 2026-11-23 08:00 Shanghai
+        let before = at_minute(date("2026-11-23"), 8 * 60) - Duration::seconds(1);
+        assert!(matches!(
+            bookable_day(day, before, &cal, &rules(), Some(NINE_TO_FIVE)),
+            Err(DayRefusal::NotReleased { .. })
+        ));
+        let at = at_minute(date("2026-11-23"), 8 * 60);
+        assert!(bookable_day(day, at, &cal, &rules(), Some(NINE_TO_FIVE)).is_ok());
+        assert_eq!(
+            bookable_day(date("2026-11-23"), at, &cal, &rules(), Some(NINE_TO_FIVE)),
+            Err(DayRefusal::Past)
+        );
+        assert_eq!(
+            bookable_day(date("2026-12-01"), at, &cal, &rules(), Some(NINE_TO_FIVE)),
+            Err(DayRefusal::OutsideWindow)
+        );
+    }
+
+    #[test]
+    fn checkin_opens_fifteen_minutes_before_and_closes_thirty_after() {
+        let start = at_minute(date("2026-11-24"), 600);
+        let r = rules();
+        assert!(matches!(
+            checkin_time(start, start - Duration::minutes(16), &r),
+            CheckinTime::TooEarly { .. }
+        ));
+        assert_eq!(
+            checkin_time(start, start - Duration::minutes(15), &r),
+            CheckinTime::Open
+        );
+        assert_eq!(
+            checkin_time(start, start + Duration::minutes(30), &r),
+            CheckinTime::Open
+        );
+        assert_eq!(
+            checkin_time(start, start + Duration::minutes(31), &r),
+            CheckinTime::TooLate
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn slots_never_overlap_the_break_nor_each_other(
+            opens in 0u32..720, len in 0u32..720, pause_at in 0u32..720, pause_len in 0u32..180,
+            slot in 5u32..240,
+        ) {
+            let hours = DayHours { opens, closes: opens + len, pause: Some((opens + pause_at, opens + pause_at + pause_len)) };
+            let slots = cut_slots(hours, slot);
+            for w in slots.windows(2) {
+                prop_assert!(w[0].1 <= w[1].0);
+            }
+            for &(s, e) in &slots {
+                prop_assert_eq!(e - s, slot);
+                prop_assert!(s >= hours.opens && e <= hours.closes);
+                if let Some((f, t)) = hours.pause.filter(|&(f, t)| hours.opens <= f && f < t && t <= hours.closes) {
+                    prop_assert!(e <= f || s >= t);
+                }
+            }
+        }
+
+        #[test]
+        fn week_and_month_contain_the_day(days in 0i64..4000) {
+            let day = date("2024-01-01") + Duration::days(days);
+            let (a, b) = week_of(day);
+            prop_assert!(a <= day && day <= b && a.weekday() == chrono::Weekday::Mon);
+            let (a, b) = month_of(day);
+            prop_assert!(a <= day && day <= b && a.day() == 1 && (b + Duration::days(1)).day() == 1);
+        }
+    }
+}
