@@ -2,4 +2,5 @@
 //! over real HTTP, so that the production clients are what the tests, the demo and the benchmark
 //! exercise.
 
+pub mod province;
 pub mod wechat;

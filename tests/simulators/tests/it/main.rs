@@ -4,4 +4,5 @@
 // the same way on purpose.
 #![allow(clippy::unwrap_used, reason = "test helpers")]
 
+mod province;
 mod wechat;
