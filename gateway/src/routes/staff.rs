@@ -1,0 +1,301 @@
+//! The staff side, under `/staff/v1`: `POST /auth/login`, `POST /auth/logout`, `GET /me`, and
+//! staff accounts (`GET|POST /staff`, `POST /staff/{id}/deactivate`). Every route but login
+//! takes a staff token (`zst_…`); a citizen's token is 401 here.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use miniprogram_api::notify::PageQuery;
+use miniprogram_api::staff::{
+    CreateStaffRequest, StaffList, StaffLoginRequest, StaffLoginResponse, StaffMe, StaffMember,
+    StaffRole, StaffRoleGrant,
+};
+use miniprogram_api::{ErrorBody, ErrorCode};
+use secrecy::{ExposeSecret as _, SecretString};
+use services::staff::{
+    self as domain, CreateStaffError, Grant, HallScope, Role, SetActiveError, StaffFilter,
+    StaffLoginError, StaffSession,
+};
+
+use crate::error::ApiError;
+use crate::extract::{CurrentStaff, client_ip};
+use crate::routes::resource;
+use crate::startup::AppState;
+
+/// The staff routes, to be mounted under `/staff/v1`. Other staff capabilities (halls,
+/// bookings at the counter) add their own `configure` beside this one.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/auth/login", [web::post().to(login)]))
+        .service(resource("/auth/logout", [web::post().to(logout)]))
+        .service(resource("/me", [web::get().to(me)]))
+        .service(resource(
+            "/staff",
+            [web::get().to(list), web::post().to(create)],
+        ))
+        .service(resource(
+            "/staff/{id}/deactivate",
+            [web::post().to(deactivate)],
+        ));
+}
+
+fn role_to_wire(role: Role) -> StaffRole {
+    match role {
+        Role::Admin => StaffRole::Admin,
+        Role::Clerk => StaffRole::Clerk,
+        Role::Verifier => StaffRole::Verifier,
+    }
+}
+
+fn role_from_wire(role: StaffRole) -> Role {
+    match role {
+        StaffRole::Admin => Role::Admin,
+        StaffRole::Clerk => Role::Clerk,
+        StaffRole::Verifier => Role::Verifier,
+    }
+}
+
+fn grants_to_wire(grants: &[Grant]) -> Vec<StaffRoleGrant> {
+    grants
+        .iter()
+        .map(|(role, scope)| StaffRoleGrant {
+            role: role_to_wire(*role),
+            hall_id: scope.hall_id(),
+        })
+        .collect()
+}
+
+fn me_to_wire(session: &StaffSession) -> StaffMe {
+    StaffMe {
+        id: session.staff_id,
+        username: session.username.clone(),
+        display_name: session.display_name.clone(),
+        roles: grants_to_wire(&session.roles),
+    }
+}
+
+fn member_to_wire(member: &domain::StaffMember) -> StaffMember {
+    StaffMember {
+        id: member.id,
+        username: member.username.clone(),
+        display_name: member.display_name.clone(),
+        active: member.active,
+        roles: grants_to_wire(&member.roles),
+        created_at: member.created_at,
+        last_login_at: member.last_login_at,
+    }
+}
+
+/// Log in with a username and password.
+#[utoipa::path(
+    post, path = "/staff/v1/auth/login", tag = "staff",
+    request_body = StaffLoginRequest,
+    responses(
+        (status = 200, body = StaffLoginResponse),
+        (status = 401, description = "STAFF_LOGIN_FAILED: unknown username or wrong password", body = ErrorBody),
+        (status = 403, description = "STAFF_DISABLED", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED, with Retry-After", body = ErrorBody),
+    )
+)]
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<StaffLoginRequest>,
+) -> Result<web::Json<StaffLoginResponse>, ApiError> {
+    let ip = client_ip(&req, state.trust_forwarded_for);
+    let StaffLoginRequest { username, password } = body.into_inner();
+    let (token, session) = state
+        .staff
+        .login(&username, SecretString::from(password), ip)
+        .await
+        .map_err(|e| match e {
+            StaffLoginError::BadCredentials => ApiError::new(ErrorCode::StaffLoginFailed),
+            StaffLoginError::Disabled => ApiError::new(ErrorCode::StaffDisabled),
+            StaffLoginError::RateLimited(l) => ApiError::rate_limited(l),
+            StaffLoginError::Unexpected(e) => ApiError::unexpected(e),
+        })?;
+    Ok(web::Json(StaffLoginResponse {
+        token: token.expose_secret().to_owned(),
+        expires_in: state.staff.sessions().config().idle_ttl.as_secs(),
+        staff: me_to_wire(&session),
+    }))
+}
+
+/// End the current staff session.
+#[utoipa::path(
+    post, path = "/staff/v1/auth/logout", tag = "staff",
+    responses((status = 204), (status = 401, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn logout(
+    state: web::Data<AppState>,
+    CurrentStaff(session): CurrentStaff,
+) -> Result<HttpResponse, ApiError> {
+    state.staff.logout(&session).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The current staff member and their roles, as at login.
+#[utoipa::path(
+    get, path = "/staff/v1/me", tag = "staff",
+    responses((status = 200, body = StaffMe), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn me(CurrentStaff(session): CurrentStaff) -> web::Json<StaffMe> {
+    web::Json(me_to_wire(&session))
+}
+
+/// Create a staff member. A global admin may give any role; a hall admin only roles at their
+/// own halls.
+#[utoipa::path(
+    post, path = "/staff/v1/staff", tag = "staff",
+    request_body = CreateStaffRequest,
+    responses(
+        (status = 201, body = StaffMember),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: a role the caller may not give", body = ErrorBody),
+        (status = 409, description = "USERNAME_TAKEN", body = ErrorBody),
+        (status = 422, description = "WEAK_PASSWORD, VALIDATION_FAILED (username, displayName, roles)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    state: web::Data<AppState>,
+    CurrentStaff(session): CurrentStaff,
+    body: web::Json<CreateStaffRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let CreateStaffRequest {
+        username,
+        password,
+        display_name,
+        roles,
+    } = body.into_inner();
+    let grants: Vec<Grant> = roles
+        .iter()
+        .map(|g| (role_from_wire(g.role), HallScope::from_hall_id(g.hall_id)))
+        .collect();
+    // Authorisation before validation: a clerk learns nothing about what would be accepted.
+    if grants.is_empty() {
+        if !session.roles.iter().any(|(role, _)| *role == Role::Admin) {
+            return Err(ApiError::new(ErrorCode::Forbidden));
+        }
+        return Err(
+            ApiError::new(ErrorCode::ValidationFailed).with_field("roles", "至少需要一个角色")
+        );
+    }
+    if !grants
+        .iter()
+        .all(|(role, scope)| session.may_grant(*role, *scope))
+    {
+        return Err(ApiError::new(ErrorCode::Forbidden));
+    }
+    let id = state
+        .staff
+        .create(
+            &username,
+            SecretString::from(password),
+            &display_name,
+            grants,
+        )
+        .await
+        .map_err(|e| match e {
+            CreateStaffError::InvalidUsername(e) => ApiError::new(ErrorCode::ValidationFailed)
+                .with_message(e.to_string())
+                .with_field("username", e.to_string()),
+            CreateStaffError::WeakPassword(e) => {
+                ApiError::new(ErrorCode::WeakPassword).with_field("password", e.to_string())
+            }
+            CreateStaffError::InvalidDisplayName(e) => ApiError::new(ErrorCode::ValidationFailed)
+                .with_message(e.to_string())
+                .with_field("displayName", e.to_string()),
+            CreateStaffError::UsernameTaken => ApiError::new(ErrorCode::UsernameTaken),
+            CreateStaffError::UnknownHall => ApiError::new(ErrorCode::ValidationFailed)
+                .with_message("角色中的办事大厅不存在")
+                .with_field("roles", "办事大厅不存在"),
+            CreateStaffError::Unexpected(e) => ApiError::unexpected(e),
+        })?;
+    let member = state
+        .staff
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::unexpected(anyhow::anyhow!("staff member {id} vanished")))?;
+    Ok(HttpResponse::Created().json(member_to_wire(&member)))
+}
+
+/// List staff: everyone for a global admin, those with a role at one's halls for a hall admin.
+#[utoipa::path(
+    get, path = "/staff/v1/staff", tag = "staff",
+    params(PageQuery),
+    responses(
+        (status = 200, body = StaffList),
+        (status = 400, description = "BAD_REQUEST: page out of range", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: not an admin", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    state: web::Data<AppState>,
+    CurrentStaff(session): CurrentStaff,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<StaffList>, ApiError> {
+    let filter = match session.admin_halls() {
+        None => StaffFilter::All,
+        Some(halls) if halls.is_empty() => return Err(ApiError::new(ErrorCode::Forbidden)),
+        Some(halls) => StaffFilter::AtHalls(halls),
+    };
+    let page = query.page.unwrap_or(1);
+    let page_size = query.page_size.unwrap_or(20);
+    if !(1..=10_000).contains(&page) || !(1..=100).contains(&page_size) {
+        return Err(ApiError::new(ErrorCode::BadRequest)
+            .with_message("分页参数不正确：page 为 1 至 10000，pageSize 为 1 至 100"));
+    }
+    let found = state.staff.list(&filter, page, page_size).await?;
+    Ok(web::Json(StaffList {
+        staff: found.members.iter().map(member_to_wire).collect(),
+        page,
+        page_size,
+        total: found.total,
+    }))
+}
+
+/// Deactivate a staff member: they cannot log in, and every session they have ends at once.
+/// A hall admin may deactivate only members whose every role is at halls they administer.
+#[utoipa::path(
+    post, path = "/staff/v1/staff/{id}/deactivate", tag = "staff",
+    params(("id" = i64, Path, description = "The staff member")),
+    responses(
+        (status = 204),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn deactivate(
+    state: web::Data<AppState>,
+    CurrentStaff(session): CurrentStaff,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    if !session.roles.iter().any(|(role, _)| *role == Role::Admin) {
+        return Err(ApiError::new(ErrorCode::Forbidden));
+    }
+    if id == session.staff_id {
+        return Err(ApiError::new(ErrorCode::Forbidden).with_message("不能停用自己的账号"));
+    }
+    let member = state
+        .staff
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+    if !session.may_manage(&member.roles) {
+        return Err(ApiError::new(ErrorCode::Forbidden));
+    }
+    state
+        .staff
+        .set_active(id, false)
+        .await
+        .map_err(|e| match e {
+            SetActiveError::UnknownStaff => ApiError::new(ErrorCode::NotFound),
+            SetActiveError::Unexpected(e) => ApiError::unexpected(e),
+        })?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,469 @@
+//! Staff accounts: password login, sessions apart from citizens', roles scoped to halls.
+
+use reqwest::StatusCode;
+use sea_orm::ActiveValue::Set;
+use sea_orm::EntityTrait as _;
+use sea_orm::prelude::ChronoUtc;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use services::staff::{HallScope, Role};
+
+use crate::helpers::{TestApp, fresh_minute};
+
+const PASSWORD: &str = "a long enough password";
+
+/// A hall inserted directly (the halls admin API is not what is under test here).
+async fn hall(app: &TestApp, code: &str) -> i64 {
+    let now = ChronoUtc::now();
+    entities::hall::Entity::insert(entities::hall::ActiveModel {
+        code: Set(code.to_owned()),
+        name: Set(format!("{code} 政务服务大厅")),
+        address: Set("贵阳市观山湖区".into()),
+        slot_minutes: Set(30),
+        release_days_ahead: Set(5),
+        release_minute: Set(8 * 60),
+        book_min_working_days: Set(1),
+        book_max_working_days: Set(5),
+        cancel_cutoff_minutes: Set(120),
+        checkin_before_minutes: Set(15),
+        checkin_after_minutes: Set(15),
+        weekly_limit: Set(3),
+        monthly_limit: Set(6),
+        no_show_limit: Set(3),
+        cancel_limit: Set(5),
+        penalty_window_days: Set(90),
+        ban_days: Set(30),
+        checkin_secret: Set("test-secret".into()),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(&app.db)
+    .await
+    .expect("insert hall")
+    .last_insert_id
+}
+
+/// A staff member created through the service, as `gateway create-staff` does.
+async fn staff(app: &TestApp, username: &str, roles: Vec<(Role, HallScope)>) -> i64 {
+    gateway::startup::offline_staff_service(app.db.clone())
+        .create(username, SecretString::from(PASSWORD), "测试人员", roles)
+        .await
+        .expect("create staff")
+}
+
+async fn login(app: &TestApp, username: &str, password: &str) -> crate::helpers::Reply {
+    app.post(
+        "/staff/v1/auth/login",
+        None,
+        &json!({ "username": username, "password": password }),
+    )
+    .await
+}
+
+async fn token(app: &TestApp, username: &str) -> String {
+    let reply = login(app, username, PASSWORD).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    reply.body["token"].as_str().unwrap().to_owned()
+}
+
+fn without_request_id(body: &Value) -> Value {
+    let mut body = body.clone();
+    body.as_object_mut().unwrap().remove("requestId");
+    body
+}
+
+#[tokio::test]
+async fn a_staff_member_logs_in_with_a_password_and_sees_themselves() {
+    let app = TestApp::spawn().await;
+    let id = staff(&app, "Chief.Admin", vec![(Role::Admin, HallScope::All)]).await;
+
+    // Usernames are not case-sensitive.
+    let reply = login(&app, "chief.ADMIN", PASSWORD).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let token = reply.body["token"].as_str().unwrap();
+    assert!(
+        token.starts_with("zst_") && token.len() == 4 + 43,
+        "{token}"
+    );
+    assert_eq!(reply.body["expiresIn"], 8 * 3600);
+    assert_eq!(
+        reply.body["staff"],
+        json!({
+            "id": id,
+            "username": "chief.admin",
+            "displayName": "测试人员",
+            "roles": [{ "role": "admin", "hallId": null }],
+        })
+    );
+    assert!(!reply.text.contains(PASSWORD));
+
+    let me = app.get("/staff/v1/me", Some(token)).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body, reply.body["staff"]);
+}
+
+#[tokio::test]
+async fn an_unknown_user_and_a_wrong_password_get_the_same_answer() {
+    let app = TestApp::spawn().await;
+    staff(&app, "clerk.one", vec![(Role::Admin, HallScope::All)]).await;
+
+    let wrong = login(&app, "clerk.one", "not the password at all").await;
+    let unknown = login(&app, "nobody.here", PASSWORD).await;
+    for reply in [&wrong, &unknown] {
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.error_code(), "STAFF_LOGIN_FAILED");
+        assert_eq!(reply.body["message"], "用户名或密码错误");
+    }
+    assert_eq!(
+        without_request_id(&wrong.body),
+        without_request_id(&unknown.body)
+    );
+    assert_eq!(
+        wrong.headers.get("www-authenticate"),
+        unknown.headers.get("www-authenticate")
+    );
+    let absurd = login(&app, "名字", PASSWORD).await;
+    assert_eq!(
+        without_request_id(&absurd.body),
+        without_request_id(&wrong.body)
+    );
+}
+
+#[tokio::test]
+async fn guessing_one_members_password_is_rate_limited() {
+    let app = TestApp::spawn().await;
+    staff(&app, "target", vec![(Role::Admin, HallScope::All)]).await;
+    staff(&app, "bystander", vec![(Role::Clerk, HallScope::All)]).await;
+    fresh_minute().await;
+
+    for _ in 0..5 {
+        let reply = login(&app, "target", "wrong password guess").await;
+        assert_eq!(reply.error_code(), "STAFF_LOGIN_FAILED");
+    }
+    let limited = login(&app, "target", "wrong password guess").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.error_code(), "RATE_LIMITED");
+    assert!(limited.headers.contains_key("retry-after"));
+    // Even the right password waits: the limit is on trying, not on failing.
+    assert_eq!(
+        login(&app, "target", PASSWORD).await.error_code(),
+        "RATE_LIMITED"
+    );
+    // Others are not locked out by it.
+    assert_eq!(
+        login(&app, "bystander", PASSWORD).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn citizen_and_staff_tokens_never_open_each_others_routes() {
+    let app = TestApp::spawn().await;
+    staff(&app, "admin", vec![(Role::Admin, HallScope::All)]).await;
+    let staff_token = token(&app, "admin").await;
+    let citizen = app.login().await;
+
+    let reply = app.get("/staff/v1/me", Some(&citizen.token)).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.error_code(), "UNAUTHENTICATED");
+    let reply = app
+        .post(
+            "/staff/v1/staff",
+            Some(&citizen.token),
+            &json!({ "username": "x", "password": PASSWORD, "displayName": "x", "roles": [] }),
+        )
+        .await;
+    assert_eq!(reply.error_code(), "UNAUTHENTICATED");
+
+    let reply = app.get("/api/v1/me", Some(&staff_token)).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.error_code(), "UNAUTHENTICATED");
+
+    let none = app.get("/staff/v1/me", None).await;
+    assert_eq!(none.error_code(), "UNAUTHENTICATED");
+    let wrong_method = app.get("/staff/v1/auth/login", None).await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn a_hall_admin_creates_staff_for_their_own_hall_only() {
+    let app = TestApp::spawn().await;
+    let a = hall(&app, "HALL-A").await;
+    let b = hall(&app, "HALL-B").await;
+    staff(&app, "admin.a", vec![(Role::Admin, HallScope::Hall(a))]).await;
+    let admin_a = token(&app, "admin.a").await;
+    let create = |username: &str, role: &str, hall: Option<i64>| {
+        json!({
+            "username": username,
+            "password": PASSWORD,
+            "displayName": "新同事",
+            "roles": [{ "role": role, "hallId": hall }],
+        })
+    };
+
+    let created = app
+        .post(
+            "/staff/v1/staff",
+            Some(&admin_a),
+            &create("clerk.a", "clerk", Some(a)),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!(created.body["username"], "clerk.a");
+    assert_eq!(created.body["active"], true);
+    assert_eq!(
+        created.body["roles"],
+        json!([{ "role": "clerk", "hallId": a }])
+    );
+    assert!(created.body["lastLoginAt"].is_null());
+
+    for body in [
+        create("clerk.b", "clerk", Some(b)),
+        create("admin.b", "admin", Some(b)),
+        create("everywhere", "verifier", None),
+    ] {
+        let reply = app.post("/staff/v1/staff", Some(&admin_a), &body).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(reply.error_code(), "FORBIDDEN");
+        assert_eq!(reply.body["message"], "无权执行此操作");
+    }
+
+    // A clerk creates no one, not even at their own hall.
+    let clerk = token(&app, "clerk.a").await;
+    let reply = app
+        .post(
+            "/staff/v1/staff",
+            Some(&clerk),
+            &create("verifier.a", "verifier", Some(a)),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.error_code(), "FORBIDDEN");
+    let reply = app.get("/staff/v1/staff", Some(&clerk)).await;
+    assert_eq!(reply.error_code(), "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn creating_staff_refuses_taken_names_weak_passwords_and_unknown_halls() {
+    let app = TestApp::spawn().await;
+    let a = hall(&app, "HALL-A").await;
+    staff(&app, "root", vec![(Role::Admin, HallScope::All)]).await;
+    let root = token(&app, "root").await;
+    let body = |username: &str, password: &str, hall: i64| {
+        json!({
+            "username": username,
+            "password": password,
+            "displayName": "新同事",
+            "roles": [{ "role": "verifier", "hallId": hall }],
+        })
+    };
+
+    let ok = app
+        .post("/staff/v1/staff", Some(&root), &body("v.one", PASSWORD, a))
+        .await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{ok:?}");
+
+    let taken = app
+        .post("/staff/v1/staff", Some(&root), &body("V.One", PASSWORD, a))
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    assert_eq!(taken.error_code(), "USERNAME_TAKEN");
+
+    let weak = app
+        .post("/staff/v1/staff", Some(&root), &body("v.two", "short", a))
+        .await;
+    assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(weak.error_code(), "WEAK_PASSWORD");
+
+    let bad_name = app
+        .post("/staff/v1/staff", Some(&root), &body("a b", PASSWORD, a))
+        .await;
+    assert_eq!(bad_name.error_code(), "VALIDATION_FAILED");
+    assert_eq!(bad_name.body["fields"][0]["field"], "username");
+
+    let unknown_hall = app
+        .post(
+            "/staff/v1/staff",
+            Some(&root),
+            &body("v.three", PASSWORD, a + 100),
+        )
+        .await;
+    assert_eq!(unknown_hall.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(unknown_hall.error_code(), "VALIDATION_FAILED");
+
+    let no_roles = app
+        .post(
+            "/staff/v1/staff",
+            Some(&root),
+            &json!({ "username": "v.four", "password": PASSWORD, "displayName": "x", "roles": [] }),
+        )
+        .await;
+    assert_eq!(no_roles.error_code(), "VALIDATION_FAILED");
+}
+
+#[tokio::test]
+async fn admins_list_the_staff_they_manage() {
+    let app = TestApp::spawn().await;
+    let a = hall(&app, "HALL-A").await;
+    let b = hall(&app, "HALL-B").await;
+    staff(&app, "root", vec![(Role::Admin, HallScope::All)]).await;
+    staff(&app, "admin.a", vec![(Role::Admin, HallScope::Hall(a))]).await;
+    staff(&app, "clerk.a", vec![(Role::Clerk, HallScope::Hall(a))]).await;
+    staff(&app, "clerk.b", vec![(Role::Clerk, HallScope::Hall(b))]).await;
+
+    let all = app
+        .get("/staff/v1/staff", Some(&token(&app, "root").await))
+        .await;
+    assert_eq!(all.status, StatusCode::OK, "{all:?}");
+    assert_eq!(all.body["total"], 4);
+    let names: Vec<&str> = all.body["staff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["root", "admin.a", "clerk.a", "clerk.b"]);
+
+    let at_a = app
+        .get(
+            "/staff/v1/staff?page=1&pageSize=1",
+            Some(&token(&app, "admin.a").await),
+        )
+        .await;
+    assert_eq!(at_a.body["total"], 2);
+    assert_eq!(at_a.body["staff"].as_array().unwrap().len(), 1);
+    assert_eq!(at_a.body["staff"][0]["username"], "admin.a");
+    assert!(!at_a.text.contains("password"));
+}
+
+#[tokio::test]
+async fn deactivation_ends_every_live_session_at_once() {
+    let app = TestApp::spawn().await;
+    let a = hall(&app, "HALL-A").await;
+    let b = hall(&app, "HALL-B").await;
+    let admin_id = staff(&app, "admin.a", vec![(Role::Admin, HallScope::Hall(a))]).await;
+    let clerk_a = staff(&app, "clerk.a", vec![(Role::Clerk, HallScope::Hall(a))]).await;
+    let clerk_b = staff(&app, "clerk.b", vec![(Role::Clerk, HallScope::Hall(b))]).await;
+    let admin = token(&app, "admin.a").await;
+    let first = token(&app, "clerk.a").await;
+    let second = token(&app, "clerk.a").await;
+    assert_eq!(
+        app.get("/staff/v1/me", Some(&first)).await.status,
+        StatusCode::OK
+    );
+
+    // Not someone of another hall.
+    let other = app
+        .post(
+            &format!("/staff/v1/staff/{clerk_b}/deactivate"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    assert_eq!(other.error_code(), "FORBIDDEN");
+    // Nor oneself, nor by a clerk.
+    let oneself = app
+        .post(
+            &format!("/staff/v1/staff/{admin_id}/deactivate"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(oneself.error_code(), "FORBIDDEN");
+    let by_clerk = app
+        .post(
+            &format!("/staff/v1/staff/{clerk_b}/deactivate"),
+            Some(&first),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(by_clerk.error_code(), "FORBIDDEN");
+    let missing = app
+        .post(
+            "/staff/v1/staff/999999/deactivate",
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    let done = app
+        .post(
+            &format!("/staff/v1/staff/{clerk_a}/deactivate"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{done:?}");
+    for t in [&first, &second] {
+        let reply = app.get("/staff/v1/me", Some(t)).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.error_code(), "SESSION_EXPIRED");
+    }
+    let again = login(&app, "clerk.a", PASSWORD).await;
+    assert_eq!(again.status, StatusCode::FORBIDDEN);
+    assert_eq!(again.error_code(), "STAFF_DISABLED");
+    // A wrong password learns nothing about the account being disabled.
+    let wrong = login(&app, "clerk.a", "not the password at all").await;
+    assert_eq!(wrong.error_code(), "STAFF_LOGIN_FAILED");
+    // The admin's own session is untouched.
+    assert_eq!(
+        app.get("/staff/v1/me", Some(&admin)).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn logout_ends_the_staff_session_only() {
+    let app = TestApp::spawn().await;
+    staff(&app, "clerk", vec![(Role::Clerk, HallScope::All)]).await;
+    let first = token(&app, "clerk").await;
+    let second = token(&app, "clerk").await;
+    let out = app
+        .post("/staff/v1/auth/logout", Some(&first), &json!({}))
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/staff/v1/me", Some(&first)).await.error_code(),
+        "SESSION_EXPIRED"
+    );
+    assert_eq!(
+        app.get("/staff/v1/me", Some(&second)).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_staff_api_and_no_log_holds_a_password() {
+    let app = TestApp::spawn().await;
+    staff(&app, "admin", vec![(Role::Admin, HallScope::All)]).await;
+    token(&app, "admin").await;
+    login(&app, "admin", "a wrong password here").await;
+    let logs = crate::helpers::captured_logs();
+    assert!(!logs.contains(PASSWORD) && !logs.contains("a wrong password here"));
+
+    let reply = app.get("/openapi.json", None).await;
+    for path in [
+        "/staff/v1/auth/login",
+        "/staff/v1/auth/logout",
+        "/staff/v1/me",
+        "/staff/v1/staff",
+        "/staff/v1/staff/{id}/deactivate",
+    ] {
+        assert!(reply.body["paths"][path].is_object(), "{path} missing");
+    }
+    for schema in [
+        "StaffLoginRequest",
+        "StaffMe",
+        "CreateStaffRequest",
+        "StaffList",
+    ] {
+        assert!(
+            reply.body["components"]["schemas"][schema].is_object(),
+            "{schema} missing"
+        );
+    }
+}
