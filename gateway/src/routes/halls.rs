@@ -1,0 +1,783 @@
+//! Halls. Citizens: `GET /api/v1/halls`, `GET /api/v1/halls/{hallCode}` (no login). Hall
+//! administrators, under `/staff/v1/halls…`: the hall and its rules, weekly hours, date
+//! exceptions, categories, counters, which category handles an item, and the check-in QR. Only a
+//! global admin creates halls; every other staff route needs the admin role at that hall.
+
+use actix_web::{HttpResponse, web};
+use chrono::{Datelike as _, NaiveDate};
+use miniprogram_api::halls as wire;
+use miniprogram_api::{ErrorBody, ErrorCode};
+use services::halls::{
+    self as domain, CategoryError, CategoryInput, CounterError, CounterInput, CreateHallError,
+    DayException, DayHours, ExceptionKind, HallCode, HallEditError, HallRules, HallUpdate,
+    InvalidInput, MapItemError, NewHall, RulesPatch, Text, TimeOfDay, UpdateHallError, WeeklyHours,
+};
+use services::staff::{HallScope, Role};
+
+use crate::error::ApiError;
+use crate::extract::CurrentStaff;
+use crate::routes::resource;
+use crate::startup::AppState;
+
+/// The citizen routes, under `/api/v1`.
+pub fn configure_public(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/halls", [web::get().to(public_list)]))
+        .service(resource("/halls/{hall_code}", [web::get().to(public_get)]));
+}
+
+/// The administrators' routes, under `/staff/v1`.
+pub fn configure_staff(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource(
+        "/halls",
+        [web::get().to(list), web::post().to(create)],
+    ))
+    .service(resource(
+        "/halls/{hall_id}",
+        [web::get().to(get), web::put().to(update)],
+    ))
+    .service(resource(
+        "/halls/{hall_id}/hours",
+        [web::put().to(set_hours)],
+    ))
+    .service(resource(
+        "/halls/{hall_id}/exceptions/{date}",
+        [
+            web::put().to(put_exception),
+            web::delete().to(delete_exception),
+        ],
+    ))
+    .service(resource(
+        "/halls/{hall_id}/categories",
+        [web::post().to(create_category)],
+    ))
+    .service(resource(
+        "/halls/{hall_id}/categories/{id}",
+        [web::put().to(update_category)],
+    ))
+    .service(resource(
+        "/halls/{hall_id}/counters",
+        [web::post().to(create_counter)],
+    ))
+    .service(resource(
+        "/halls/{hall_id}/counters/{id}",
+        [web::put().to(update_counter)],
+    ))
+    .service(resource(
+        "/halls/{hall_id}/items/{item_code}",
+        [web::put().to(map_item), web::delete().to(unmap_item)],
+    ))
+    .service(resource(
+        "/halls/{hall_id}/check-in-qr",
+        [web::get().to(check_in_qr)],
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Between the wire and the domain.
+
+/// 422 `VALIDATION_FAILED`, naming the field and saying why.
+pub(crate) fn invalid(e: InvalidInput) -> ApiError {
+    ApiError::new(ErrorCode::ValidationFailed)
+        .with_message(format!("{}：{}", e.field, e.reason))
+        .with_field(&e.field, e.reason)
+}
+
+fn rules_to_wire(rules: &HallRules) -> wire::HallRules {
+    wire::HallRules {
+        slot_minutes: rules.slot_minutes,
+        release_days_ahead: rules.release_days_ahead,
+        release_time: rules.release_time.to_string(),
+        book_min_working_days: rules.book_min_working_days,
+        book_max_working_days: rules.book_max_working_days,
+        cancel_cutoff_minutes: rules.cancel_cutoff_minutes,
+        checkin_before_minutes: rules.checkin_before_minutes,
+        checkin_after_minutes: rules.checkin_after_minutes,
+        weekly_limit: rules.weekly_limit,
+        monthly_limit: rules.monthly_limit,
+        no_show_limit: rules.no_show_limit,
+        cancel_limit: rules.cancel_limit,
+        penalty_window_days: rules.penalty_window_days,
+        ban_days: rules.ban_days,
+    }
+}
+
+fn patch_from_wire(patch: &wire::RulesPatch) -> Result<RulesPatch, ApiError> {
+    let release_time = patch
+        .release_time
+        .as_deref()
+        .map(|t| TimeOfDay::parse("rules.releaseTime", t))
+        .transpose()
+        .map_err(invalid)?;
+    Ok(RulesPatch {
+        slot_minutes: patch.slot_minutes,
+        release_days_ahead: patch.release_days_ahead,
+        release_time,
+        book_min_working_days: patch.book_min_working_days,
+        book_max_working_days: patch.book_max_working_days,
+        cancel_cutoff_minutes: patch.cancel_cutoff_minutes,
+        checkin_before_minutes: patch.checkin_before_minutes,
+        checkin_after_minutes: patch.checkin_after_minutes,
+        weekly_limit: patch.weekly_limit,
+        monthly_limit: patch.monthly_limit,
+        no_show_limit: patch.no_show_limit,
+        cancel_limit: patch.cancel_limit,
+        penalty_window_days: patch.penalty_window_days,
+        ban_days: patch.ban_days,
+    })
+}
+
+fn hours_to_wire(week: &WeeklyHours) -> Vec<wire::OpeningHours> {
+    week.days()
+        .iter()
+        .map(|(day, hours)| wire::OpeningHours {
+            weekday: i64::from(day.number_from_monday()),
+            opens: hours.opens().to_string(),
+            closes: hours.closes().to_string(),
+            break_start: hours.pause().map(|(s, _)| s.to_string()),
+            break_end: hours.pause().map(|(_, e)| e.to_string()),
+        })
+        .collect()
+}
+
+fn hours_from_wire(days: &[wire::OpeningHours]) -> Result<WeeklyHours, InvalidInput> {
+    let days = days
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let field = format!("days[{i}]");
+            let day = domain::input::weekday(&format!("{field}.weekday"), d.weekday)?;
+            let hours = DayHours::parse(
+                &field,
+                &d.opens,
+                &d.closes,
+                d.break_start.as_deref(),
+                d.break_end.as_deref(),
+            )?;
+            Ok((day, hours))
+        })
+        .collect::<Result<Vec<_>, InvalidInput>>()?;
+    WeeklyHours::new(days)
+}
+
+fn exception_to_wire(e: &DayException) -> wire::DateException {
+    let (closed, opens, closes) = match e.kind {
+        ExceptionKind::Closed => (true, None, None),
+        ExceptionKind::Hours { opens, closes } => {
+            (false, Some(opens.to_string()), Some(closes.to_string()))
+        }
+    };
+    wire::DateException {
+        date: e.day,
+        closed,
+        opens,
+        closes,
+        note: e.note.clone(),
+    }
+}
+
+fn category_to_wire(c: domain::Category) -> wire::Category {
+    wire::Category {
+        id: c.id,
+        code: c.code,
+        name: c.name,
+        prefix: c.prefix,
+        seats_per_slot: c.seats_per_slot,
+    }
+}
+
+fn counter_to_wire(c: domain::Counter) -> wire::Counter {
+    wire::Counter {
+        id: c.id,
+        number: c.number,
+        name: c.name,
+        active: c.active,
+        categories: c
+            .categories
+            .into_iter()
+            .map(|(category_id, weight)| wire::CounterCategory {
+                category_id,
+                weight: i64::from(weight),
+            })
+            .collect(),
+    }
+}
+
+fn summary_to_wire(h: domain::Hall) -> wire::HallSummary {
+    wire::HallSummary {
+        rules: rules_to_wire(&h.rules),
+        id: h.id,
+        code: h.code,
+        name: h.name,
+        address: h.address,
+        active: h.active,
+    }
+}
+
+fn detail_to_wire(d: domain::HallDetail) -> wire::Hall {
+    wire::Hall {
+        rules: rules_to_wire(&d.hall.rules),
+        hours: hours_to_wire(&d.hours),
+        exceptions: d.exceptions.iter().map(exception_to_wire).collect(),
+        categories: d.categories.into_iter().map(category_to_wire).collect(),
+        counters: d.counters.into_iter().map(counter_to_wire).collect(),
+        items: d
+            .items
+            .into_iter()
+            .map(|i| wire::HallItem {
+                item_code: i.item_code,
+                item_name: i.item_name,
+                category_id: i.category_id,
+            })
+            .collect(),
+        id: d.hall.id,
+        code: d.hall.code,
+        name: d.hall.name,
+        address: d.hall.address,
+        active: d.hall.active,
+        created_at: d.hall.created_at,
+        updated_at: d.hall.updated_at,
+    }
+}
+
+fn public_to_wire(h: domain::PublicHall) -> wire::PublicHall {
+    wire::PublicHall {
+        hours: hours_to_wire(&h.hours),
+        exceptions: h.exceptions.iter().map(exception_to_wire).collect(),
+        code: h.code,
+        name: h.name,
+        address: h.address,
+    }
+}
+
+fn hall_not_found() -> ApiError {
+    ApiError::new(ErrorCode::HallNotFound)
+}
+
+fn edit_error(e: HallEditError) -> ApiError {
+    match e {
+        HallEditError::NotFound => hall_not_found(),
+        HallEditError::Unexpected(e) => ApiError::unexpected(e),
+    }
+}
+
+fn category_error(e: CategoryError) -> ApiError {
+    match e {
+        CategoryError::HallNotFound => hall_not_found(),
+        CategoryError::NotFound => ApiError::new(ErrorCode::CategoryNotFound),
+        CategoryError::CodeTaken => ApiError::new(ErrorCode::CategoryCodeTaken),
+        CategoryError::PrefixTaken => ApiError::new(ErrorCode::QueuePrefixTaken),
+        CategoryError::Unexpected(e) => ApiError::unexpected(e),
+    }
+}
+
+fn counter_error(e: CounterError) -> ApiError {
+    match e {
+        CounterError::HallNotFound => hall_not_found(),
+        CounterError::NotFound => ApiError::new(ErrorCode::CounterNotFound),
+        CounterError::NumberTaken => ApiError::new(ErrorCode::CounterNumberTaken),
+        CounterError::CategoryNotFound(id) => ApiError::new(ErrorCode::CategoryNotFound)
+            .with_message(format!("业务类别 {id} 不属于本大厅"))
+            .with_field("categories", format!("业务类别 {id} 不属于本大厅")),
+        CounterError::Unexpected(e) => ApiError::unexpected(e),
+    }
+}
+
+fn today(state: &AppState) -> NaiveDate {
+    state.booking.clock().today()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Citizens.
+
+/// The open halls and their weekly hours.
+#[utoipa::path(
+    get, path = "/api/v1/halls", tag = "halls",
+    responses((status = 200, body = wire::PublicHallList))
+)]
+pub async fn public_list(
+    state: web::Data<AppState>,
+) -> Result<web::Json<wire::PublicHallList>, ApiError> {
+    let halls = state.halls.public_halls().await?;
+    Ok(web::Json(wire::PublicHallList {
+        halls: halls.into_iter().map(public_to_wire).collect(),
+    }))
+}
+
+/// An open hall, its weekly hours and its closures of the coming two months.
+#[utoipa::path(
+    get, path = "/api/v1/halls/{hallCode}", tag = "halls",
+    params(("hallCode" = String, Path)),
+    responses((status = 200, body = wire::PublicHall), (status = 404, description = "HALL_NOT_FOUND", body = ErrorBody))
+)]
+pub async fn public_get(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<wire::PublicHall>, ApiError> {
+    let hall = state
+        .halls
+        .public_hall(&path.into_inner(), today(&state))
+        .await?
+        .ok_or_else(hall_not_found)?;
+    Ok(web::Json(public_to_wire(hall)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Administrators.
+
+/// Create a hall (global admins).
+#[utoipa::path(
+    post, path = "/staff/v1/halls", tag = "halls",
+    request_body = wire::CreateHallRequest,
+    responses(
+        (status = 201, body = wire::Hall),
+        (status = 403, description = "FORBIDDEN: not a global admin", body = ErrorBody),
+        (status = 409, description = "HALL_CODE_TAKEN", body = ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    body: web::Json<wire::CreateHallRequest>,
+) -> Result<HttpResponse, ApiError> {
+    if !staff.0.is_global_admin() {
+        return Err(ApiError::new(ErrorCode::Forbidden));
+    }
+    let new = NewHall {
+        code: HallCode::parse(&body.code).map_err(invalid)?,
+        name: Text::parse("name", &body.name, 100).map_err(invalid)?,
+        address: Text::parse("address", &body.address, 200).map_err(invalid)?,
+        rules: HallRules::default()
+            .patched(&patch_from_wire(&body.rules)?)
+            .validate()
+            .map_err(invalid)?,
+    };
+    let hall = state.halls.create(new).await.map_err(|e| match e {
+        CreateHallError::CodeTaken => ApiError::new(ErrorCode::HallCodeTaken),
+        CreateHallError::Unexpected(e) => ApiError::unexpected(e),
+    })?;
+    Ok(HttpResponse::Created().json(detail_to_wire(hall)))
+}
+
+/// The halls the member has a role at; every hall for a role at every hall.
+#[utoipa::path(
+    get, path = "/staff/v1/halls", tag = "halls",
+    responses((status = 200, body = wire::HallList)),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+) -> Result<web::Json<wire::HallList>, ApiError> {
+    let roles = &staff.0.roles;
+    let only: Option<Vec<i64>> = if roles.iter().any(|(_, scope)| *scope == HallScope::All) {
+        None
+    } else {
+        Some(
+            roles
+                .iter()
+                .filter_map(|(_, scope)| scope.hall_id())
+                .collect(),
+        )
+    };
+    let halls = state.halls.list(only.as_deref()).await?;
+    Ok(web::Json(wire::HallList {
+        halls: halls.into_iter().map(summary_to_wire).collect(),
+    }))
+}
+
+/// A hall with everything set on it (admins of the hall).
+#[utoipa::path(
+    get, path = "/staff/v1/halls/{hallId}", tag = "halls",
+    params(("hallId" = i64, Path)),
+    responses(
+        (status = 200, body = wire::Hall),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "HALL_NOT_FOUND", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<i64>,
+) -> Result<web::Json<wire::Hall>, ApiError> {
+    let hall_id = path.into_inner();
+    staff.require(Role::Admin, hall_id)?;
+    let hall = state
+        .halls
+        .detail(hall_id, today(&state))
+        .await?
+        .ok_or_else(hall_not_found)?;
+    Ok(web::Json(detail_to_wire(hall)))
+}
+
+/// Change a hall's name, address, rules or standing; what is not given stays.
+#[utoipa::path(
+    put, path = "/staff/v1/halls/{hallId}", tag = "halls",
+    params(("hallId" = i64, Path)),
+    request_body = wire::UpdateHallRequest,
+    responses(
+        (status = 200, body = wire::HallSummary),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "HALL_NOT_FOUND", body = ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn update(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<i64>,
+    body: web::Json<wire::UpdateHallRequest>,
+) -> Result<web::Json<wire::HallSummary>, ApiError> {
+    let hall_id = path.into_inner();
+    staff.require(Role::Admin, hall_id)?;
+    let update = HallUpdate {
+        name: body
+            .name
+            .as_deref()
+            .map(|n| Text::parse("name", n, 100))
+            .transpose()
+            .map_err(invalid)?,
+        address: body
+            .address
+            .as_deref()
+            .map(|a| Text::parse("address", a, 200))
+            .transpose()
+            .map_err(invalid)?,
+        rules: patch_from_wire(&body.rules)?,
+        active: body.active,
+    };
+    let hall = state
+        .halls
+        .update(hall_id, update)
+        .await
+        .map_err(|e| match e {
+            UpdateHallError::NotFound => hall_not_found(),
+            UpdateHallError::Invalid(e) => invalid(e),
+            UpdateHallError::Unexpected(e) => ApiError::unexpected(e),
+        })?;
+    Ok(web::Json(summary_to_wire(hall)))
+}
+
+/// Replace the weekly opening hours; a weekday not listed is closed.
+#[utoipa::path(
+    put, path = "/staff/v1/halls/{hallId}/hours", tag = "halls",
+    params(("hallId" = i64, Path)),
+    request_body = wire::SetHoursRequest,
+    responses(
+        (status = 200, body = wire::SetHoursRequest),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "HALL_NOT_FOUND", body = ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED: a bad time, weekday or break", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn set_hours(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<i64>,
+    body: web::Json<wire::SetHoursRequest>,
+) -> Result<web::Json<wire::SetHoursRequest>, ApiError> {
+    let hall_id = path.into_inner();
+    staff.require(Role::Admin, hall_id)?;
+    let week = hours_from_wire(&body.days).map_err(invalid)?;
+    state
+        .halls
+        .set_hours(hall_id, &week)
+        .await
+        .map_err(edit_error)?;
+    Ok(web::Json(wire::SetHoursRequest {
+        days: hours_to_wire(&week),
+    }))
+}
+
+/// Close the hall on a date, or open it at other hours.
+#[utoipa::path(
+    put, path = "/staff/v1/halls/{hallId}/exceptions/{date}", tag = "halls",
+    params(("hallId" = i64, Path), ("date" = String, Path, description = "YYYY-MM-DD")),
+    request_body = wire::PutExceptionRequest,
+    responses(
+        (status = 200, body = wire::DateException),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "HALL_NOT_FOUND", body = ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn put_exception(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<(i64, NaiveDate)>,
+    body: web::Json<wire::PutExceptionRequest>,
+) -> Result<web::Json<wire::DateException>, ApiError> {
+    let (hall_id, day) = path.into_inner();
+    staff.require(Role::Admin, hall_id)?;
+    if !(2000..=2100).contains(&day.year()) {
+        return Err(invalid(InvalidInput::new("date", "日期超出范围")));
+    }
+    let exception = DayException::parse(
+        day,
+        body.closed,
+        body.opens.as_deref(),
+        body.closes.as_deref(),
+        body.note.as_deref(),
+    )
+    .map_err(invalid)?;
+    state
+        .halls
+        .put_exception(hall_id, &exception)
+        .await
+        .map_err(edit_error)?;
+    Ok(web::Json(exception_to_wire(&exception)))
+}
+
+/// Remove a date's exception (the regular hours apply again).
+#[utoipa::path(
+    delete, path = "/staff/v1/halls/{hallId}/exceptions/{date}", tag = "halls",
+    params(("hallId" = i64, Path), ("date" = String, Path, description = "YYYY-MM-DD")),
+    responses(
+        (status = 204, description = "removed, or there was none"),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "HALL_NOT_FOUND", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn delete_exception(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<(i64, NaiveDate)>,
+) -> Result<HttpResponse, ApiError> {
+    let (hall_id, day) = path.into_inner();
+    staff.require(Role::Admin, hall_id)?;
+    state
+        .halls
+        .delete_exception(hall_id, day)
+        .await
+        .map_err(edit_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn category_input(body: &wire::CategoryRequest) -> Result<CategoryInput, ApiError> {
+    CategoryInput::parse(&body.code, &body.name, &body.prefix, body.seats_per_slot).map_err(invalid)
+}
+
+/// Add a category of items, with its queue prefix.
+#[utoipa::path(
+    post, path = "/staff/v1/halls/{hallId}/categories", tag = "halls",
+    params(("hallId" = i64, Path)),
+    request_body = wire::CategoryRequest,
+    responses(
+        (status = 201, body = wire::Category),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "HALL_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "CATEGORY_CODE_TAKEN, QUEUE_PREFIX_TAKEN", body = ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_category(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<i64>,
+    body: web::Json<wire::CategoryRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let hall_id = path.into_inner();
+    staff.require(Role::Admin, hall_id)?;
+    let input = category_input(&body)?;
+    let category = state
+        .halls
+        .create_category(hall_id, &input)
+        .await
+        .map_err(category_error)?;
+    Ok(HttpResponse::Created().json(category_to_wire(category)))
+}
+
+/// Replace a category's code, name, prefix and seats per slot.
+#[utoipa::path(
+    put, path = "/staff/v1/halls/{hallId}/categories/{id}", tag = "halls",
+    params(("hallId" = i64, Path), ("id" = i64, Path)),
+    request_body = wire::CategoryRequest,
+    responses(
+        (status = 200, body = wire::Category),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "HALL_NOT_FOUND, CATEGORY_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "CATEGORY_CODE_TAKEN, QUEUE_PREFIX_TAKEN", body = ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn update_category(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<(i64, i64)>,
+    body: web::Json<wire::CategoryRequest>,
+) -> Result<web::Json<wire::Category>, ApiError> {
+    let (hall_id, id) = path.into_inner();
+    staff.require(Role::Admin, hall_id)?;
+    let input = category_input(&body)?;
+    let category = state
+        .halls
+        .update_category(hall_id, id, &input)
+        .await
+        .map_err(category_error)?;
+    Ok(web::Json(category_to_wire(category)))
+}
+
+fn counter_input(body: &wire::CounterRequest) -> Result<CounterInput, ApiError> {
+    let categories: Vec<(i64, i64)> = body
+        .categories
+        .iter()
+        .map(|c| (c.category_id, c.weight))
+        .collect();
+    CounterInput::parse(body.number, &body.name, body.active, &categories).map_err(invalid)
+}
+
+/// Add a counter and the categories it serves.
+#[utoipa::path(
+    post, path = "/staff/v1/halls/{hallId}/counters", tag = "halls",
+    params(("hallId" = i64, Path)),
+    request_body = wire::CounterRequest,
+    responses(
+        (status = 201, body = wire::Counter),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "HALL_NOT_FOUND, CATEGORY_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "COUNTER_NUMBER_TAKEN", body = ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_counter(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<i64>,
+    body: web::Json<wire::CounterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let hall_id = path.into_inner();
+    staff.require(Role::Admin, hall_id)?;
+    let input = counter_input(&body)?;
+    let counter = state
+        .halls
+        .create_counter(hall_id, &input)
+        .await
+        .map_err(counter_error)?;
+    Ok(HttpResponse::Created().json(counter_to_wire(counter)))
+}
+
+/// Replace a counter's number, name, standing and categories.
+#[utoipa::path(
+    put, path = "/staff/v1/halls/{hallId}/counters/{id}", tag = "halls",
+    params(("hallId" = i64, Path), ("id" = i64, Path)),
+    request_body = wire::CounterRequest,
+    responses(
+        (status = 200, body = wire::Counter),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "HALL_NOT_FOUND, COUNTER_NOT_FOUND, CATEGORY_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "COUNTER_NUMBER_TAKEN", body = ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn update_counter(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<(i64, i64)>,
+    body: web::Json<wire::CounterRequest>,
+) -> Result<web::Json<wire::Counter>, ApiError> {
+    let (hall_id, id) = path.into_inner();
+    staff.require(Role::Admin, hall_id)?;
+    let input = counter_input(&body)?;
+    let counter = state
+        .halls
+        .update_counter(hall_id, id, &input)
+        .await
+        .map_err(counter_error)?;
+    Ok(web::Json(counter_to_wire(counter)))
+}
+
+/// Say which category of the hall handles an item.
+#[utoipa::path(
+    put, path = "/staff/v1/halls/{hallId}/items/{itemCode}", tag = "halls",
+    params(("hallId" = i64, Path), ("itemCode" = String, Path)),
+    request_body = wire::MapItemRequest,
+    responses(
+        (status = 200, body = wire::MapItemRequest),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "HALL_NOT_FOUND, ITEM_NOT_FOUND, CATEGORY_NOT_FOUND", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn map_item(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<(i64, String)>,
+    body: web::Json<wire::MapItemRequest>,
+) -> Result<web::Json<wire::MapItemRequest>, ApiError> {
+    let (hall_id, item_code) = path.into_inner();
+    staff.require(Role::Admin, hall_id)?;
+    state
+        .halls
+        .map_item(hall_id, &item_code, body.category_id)
+        .await
+        .map_err(|e| match e {
+            MapItemError::HallNotFound => hall_not_found(),
+            MapItemError::ItemNotFound => ApiError::new(ErrorCode::ItemNotFound),
+            MapItemError::CategoryNotFound => ApiError::new(ErrorCode::CategoryNotFound),
+            MapItemError::Unexpected(e) => ApiError::unexpected(e),
+        })?;
+    Ok(body)
+}
+
+/// Stop handling an item at the hall.
+#[utoipa::path(
+    delete, path = "/staff/v1/halls/{hallId}/items/{itemCode}", tag = "halls",
+    params(("hallId" = i64, Path), ("itemCode" = String, Path)),
+    responses(
+        (status = 204, description = "unmapped, or it was not mapped"),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "HALL_NOT_FOUND", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn unmap_item(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<(i64, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (hall_id, item_code) = path.into_inner();
+    staff.require(Role::Admin, hall_id)?;
+    state
+        .halls
+        .unmap_item(hall_id, &item_code)
+        .await
+        .map_err(edit_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The text of the hall's check-in QR code, to print and hang in the hall.
+#[utoipa::path(
+    get, path = "/staff/v1/halls/{hallId}/check-in-qr", tag = "halls",
+    params(("hallId" = i64, Path)),
+    responses(
+        (status = 200, body = wire::CheckInQr),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "HALL_NOT_FOUND", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn check_in_qr(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<i64>,
+) -> Result<web::Json<wire::CheckInQr>, ApiError> {
+    let hall_id = path.into_inner();
+    staff.require(Role::Admin, hall_id)?;
+    let payload = state
+        .halls
+        .check_in_qr(hall_id)
+        .await?
+        .ok_or_else(hall_not_found)?;
+    Ok(web::Json(wire::CheckInQr { payload }))
+}

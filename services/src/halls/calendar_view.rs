@@ -1,0 +1,131 @@
+//! The working-day calendar as administrators and citizens read it: a loaded year's text with
+//! its parsed entries, and a range of dates with whether the halls work and the holiday's name.
+//! Loading stays with [`CalendarStore`]; this reads what it stored.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Datelike as _, NaiveDate, Utc};
+use sea_orm::{ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _};
+
+use crate::calendar::{CalendarStore, DayKind, Entry, YearData};
+use entities::calendar_year;
+
+/// The longest range [`CalendarView::days`] lists.
+pub const MAX_LISTED_DAYS: i64 = 62;
+
+/// A year as the administrator loaded it.
+#[derive(Debug, Clone)]
+pub struct StoredYear {
+    pub year: i32,
+    /// The text as pasted.
+    pub source: String,
+    pub entries: Vec<Entry>,
+    pub loaded_at: DateTime<Utc>,
+    /// The staff member who loaded it; `None` for the demo's seed.
+    pub loaded_by: Option<i64>,
+}
+
+/// One date of a listed range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedDay {
+    pub date: NaiveDate,
+    pub is_working_day: bool,
+    /// What the year's data says of the date, if it lists it.
+    pub kind: Option<DayKind>,
+    /// The note of the listed date (`国庆节`, `国庆节调休`), if any.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListDaysError {
+    /// `to` before `from`, or more than [`MAX_LISTED_DAYS`] dates.
+    #[error("the range must run forward over at most {MAX_LISTED_DAYS} days")]
+    BadRange,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Reads of the stored calendar.
+#[derive(Clone)]
+pub struct CalendarView {
+    db: DatabaseConnection,
+    store: CalendarStore,
+}
+
+impl CalendarView {
+    pub fn new(db: DatabaseConnection, store: CalendarStore) -> Self {
+        Self { db, store }
+    }
+
+    /// The year's stored text and entries, if it was loaded.
+    ///
+    /// # Errors
+    /// The database cannot be read, or the stored text no longer parses.
+    pub async fn year(&self, year: i32) -> anyhow::Result<Option<StoredYear>> {
+        let Some(row) = calendar_year::Entity::find_by_id(year)
+            .one(&self.db)
+            .await
+            .context("read the calendar year")?
+        else {
+            return Ok(None);
+        };
+        let data = YearData::parse(&row.source)
+            .with_context(|| format!("stored calendar year {year} no longer parses"))?;
+        Ok(Some(StoredYear {
+            year: row.year,
+            entries: data.entries().to_vec(),
+            source: row.source,
+            loaded_at: row.loaded_at,
+            loaded_by: row.loaded_by,
+        }))
+    }
+
+    /// Every date from `from` to `to`, both included: whether the halls work, and what the
+    /// loaded data says of it.
+    ///
+    /// # Errors
+    /// [`ListDaysError::BadRange`] for a backward range or one of more than
+    /// [`MAX_LISTED_DAYS`] dates.
+    pub async fn days(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<ListedDay>, ListDaysError> {
+        let span = to.signed_duration_since(from).num_days();
+        if !(0..MAX_LISTED_DAYS).contains(&span) {
+            return Err(ListDaysError::BadRange);
+        }
+        let calendar = self.store.calendar().await?;
+        // A year's data may reach into the month either side of it.
+        let years = (from.year() - 1)..=(to.year() + 1);
+        let mut listed: BTreeMap<NaiveDate, Entry> = BTreeMap::new();
+        for row in calendar_year::Entity::find()
+            .filter(calendar_year::Column::Year.between(*years.start(), *years.end()))
+            .all(&self.db)
+            .await
+            .context("read the calendar years")?
+        {
+            let data = YearData::parse(&row.source)
+                .with_context(|| format!("stored calendar year {} no longer parses", row.year))?;
+            for entry in data.entries() {
+                if (from..=to).contains(&entry.date) {
+                    listed.insert(entry.date, entry.clone());
+                }
+            }
+        }
+        Ok(from
+            .iter_days()
+            .take_while(|day| *day <= to)
+            .map(|date| {
+                let entry = listed.remove(&date);
+                ListedDay {
+                    date,
+                    is_working_day: calendar.is_working_day(date),
+                    kind: entry.as_ref().map(|e| e.kind),
+                    note: entry.map(|e| e.note).filter(|n| !n.is_empty()),
+                }
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,178 @@
+//! The working-day calendar: a global admin loads a year as text, bad text is refused naming its
+//! line, and citizens read which dates the halls work.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use services::calendar::DEMO_2026;
+use services::staff::{HallScope, Role};
+
+use crate::halls::{create_hall, global_admin, staff_token};
+use crate::helpers::{Reply, TestApp};
+
+async fn put_year(app: &TestApp, token: &str, year: i32, text: &str) -> Reply {
+    app.send(
+        app.http
+            .put(app.url(&format!("/staff/v1/calendar/{year}")))
+            .bearer_auth(token)
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(text.to_owned()),
+    )
+    .await
+}
+
+fn day<'a>(days: &'a Value, date: &str) -> &'a Value {
+    days["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["date"] == date)
+        .unwrap_or_else(|| panic!("{date} not listed"))
+}
+
+#[tokio::test]
+async fn a_loaded_year_moves_working_days_for_everyone() {
+    let app = TestApp::spawn().await;
+    let admin = global_admin(&app).await;
+
+    // Before any year is loaded, only the weekdays decide.
+    let reply = app
+        .get("/api/v1/calendar?from=2026-10-01&to=2026-10-10", None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(day(&reply.body, "2026-10-01")["isWorkingDay"], true);
+    assert_eq!(day(&reply.body, "2026-10-10")["isWorkingDay"], false);
+
+    let reply = put_year(&app, &admin, 2026, DEMO_2026).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["year"], 2026);
+    assert_eq!(reply.body["entries"].as_array().unwrap().len(), 33 + 6);
+    assert!(reply.body["loadedBy"].is_i64());
+
+    let reply = app.get("/staff/v1/calendar/2026", Some(&admin)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["source"], DEMO_2026);
+    let national_day = reply.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["date"] == "2026-10-01")
+        .unwrap();
+    assert_eq!(national_day["kind"], "holiday");
+    assert_eq!(national_day["note"], "国庆节");
+
+    // 国庆节: Thursday 1 October off, Saturday 10 October a make-up working day.
+    let reply = app
+        .get("/api/v1/calendar?from=2026-09-28&to=2026-10-11", None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["days"].as_array().unwrap().len(), 14);
+    let monday = day(&reply.body, "2026-09-28");
+    assert_eq!(monday["isWorkingDay"], true);
+    assert_eq!(monday["weekday"], 1);
+    assert!(monday.get("holiday").is_none());
+    let thursday = day(&reply.body, "2026-10-01");
+    assert_eq!(thursday["isWorkingDay"], false);
+    assert_eq!(thursday["holiday"], "国庆节");
+    assert_eq!(thursday["kind"], "holiday");
+    let saturday = day(&reply.body, "2026-10-10");
+    assert_eq!(saturday["weekday"], 6);
+    assert_eq!(saturday["isWorkingDay"], true);
+    assert_eq!(saturday["kind"], "workday");
+    assert!(saturday.get("holiday").is_none());
+    assert_eq!(day(&reply.body, "2026-10-11")["isWorkingDay"], false);
+
+    // Loading the year again replaces it.
+    let reply = put_year(&app, &admin, 2026, "2026-10-01 holiday 国庆节").await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let reply = app
+        .get("/api/v1/calendar?from=2026-10-10&to=2026-10-10", None)
+        .await;
+    assert_eq!(day(&reply.body, "2026-10-10")["isWorkingDay"], false);
+}
+
+#[tokio::test]
+async fn bad_calendar_text_is_refused_naming_the_line() {
+    let app = TestApp::spawn().await;
+    let admin = global_admin(&app).await;
+
+    let reply = put_year(&app, &admin, 2026, "2026-10-01 holiday\n2026-13-01 holiday").await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
+    assert_eq!(reply.error_code(), "CALENDAR_INVALID");
+    let message = reply.body["message"].as_str().unwrap();
+    assert!(message.contains("第2行"), "{message}");
+
+    let reply = put_year(&app, &admin, 2026, "2026-10-01 vacation").await;
+    assert_eq!(reply.error_code(), "CALENDAR_INVALID");
+    assert!(reply.body["message"].as_str().unwrap().contains("vacation"));
+
+    let reply = put_year(&app, &admin, 2026, "# nothing\n").await;
+    assert_eq!(reply.error_code(), "CALENDAR_INVALID");
+
+    // The data of 2026 is not the data of 2027.
+    let reply = put_year(&app, &admin, 2027, DEMO_2026).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
+    assert_eq!(reply.error_code(), "CALENDAR_INVALID");
+    let message = reply.body["message"].as_str().unwrap();
+    assert!(
+        message.contains("2026") && message.contains("2027"),
+        "{message}"
+    );
+
+    // Nothing was stored.
+    let reply = app.get("/staff/v1/calendar/2026", Some(&admin)).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{reply:?}");
+    assert_eq!(reply.error_code(), "NOT_FOUND");
+
+    // Not text, too large, not a global admin.
+    let reply = app
+        .send(
+            app.http
+                .put(app.url("/staff/v1/calendar/2026"))
+                .bearer_auth(&admin)
+                .json(&serde_json::json!({ "text": DEMO_2026 })),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "{reply:?}"
+    );
+    assert_eq!(reply.error_code(), "UNSUPPORTED_MEDIA_TYPE");
+    let huge = format!("{DEMO_2026}{}", "# padding\n".repeat(7000));
+    let reply = put_year(&app, &admin, 2026, &huge).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{reply:?}");
+    assert_eq!(reply.error_code(), "PAYLOAD_TOO_LARGE");
+    let admin_token = admin;
+    let hall = create_hall(&app, &admin_token, "HZ-CAL").await;
+    let hall_admin = staff_token(&app, vec![(Role::Admin, HallScope::Hall(hall))]).await;
+    let reply = put_year(&app, &hall_admin, 2026, DEMO_2026).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+    assert_eq!(reply.error_code(), "FORBIDDEN");
+    let reply = put_year(&app, &admin_token, 1999, "1999-10-01 holiday").await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
+    assert_eq!(reply.error_code(), "VALIDATION_FAILED");
+}
+
+#[tokio::test]
+async fn the_public_calendar_lists_at_most_62_days() {
+    let app = TestApp::spawn().await;
+    let reply = app
+        .get("/api/v1/calendar?from=2026-01-01&to=2026-03-03", None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["days"].as_array().unwrap().len(), 62);
+
+    for query in [
+        "from=2026-01-01&to=2026-03-04",
+        "from=2026-01-02&to=2026-01-01",
+    ] {
+        let reply = app.get(&format!("/api/v1/calendar?{query}"), None).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
+        assert_eq!(reply.error_code(), "VALIDATION_FAILED");
+    }
+    for query in ["from=2026-02-30&to=2026-03-01", "from=2026-01-01", ""] {
+        let reply = app.get(&format!("/api/v1/calendar?{query}"), None).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}: {reply:?}");
+        assert_eq!(reply.error_code(), "BAD_REQUEST");
+    }
+}
