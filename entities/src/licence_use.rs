@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+
+/// One use of a citizen's licence (append-only): a display, a reveal of a sensitive field, a
+/// presentation (QR) or a verification by staff, with its cause (用证事由).
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "licence_uses")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub citizen_id: i64,
+    pub licence_id: String,
+    /// `DISPLAY`, `REVEAL`, `PRESENT` or `VERIFY`.
+    pub action: String,
+    /// `HOLDER_DISPLAY`, `REVEAL:<field>` or `VERIFY:<hall code>`.
+    pub cause: String,
+    pub staff_id: Option<i64>,
+    pub hall_id: Option<i64>,
+    /// The presentation's unique id: unique, so a payload is verified (or issued) once.
+    #[sea_orm(unique)]
+    pub jti: Option<String>,
+    /// `VALID` or `INVALID` for a verification.
+    pub verdict: Option<String>,
+    pub at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
