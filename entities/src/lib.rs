@@ -14,6 +14,7 @@ pub mod hall_hours;
 pub mod hall_item;
 pub mod idempotency_key;
 pub mod item;
+pub mod licence_use;
 pub mod notification;
 pub mod slot;
 pub mod staff;

@@ -16,13 +16,20 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub wechat: WechatSettings,
-    /// Used from the applications issue on; optional until then.
-    #[serde(default)]
+    /// The provincial platform: the catalogue (and later applications, cases, licences).
     pub province: ProvinceSettings,
+    /// Electronic licences: the keys presentations are signed with; see [`LicenceSettings`].
+    #[serde(default)]
+    pub licences: LicenceSettings,
     pub crypto: CryptoSettings,
     pub sessions: SessionSettings,
     pub limits: LimitSettings,
     pub log: LogSettings,
+    /// Staff sessions and login limits; every field has a default.
+    #[serde(default)]
+    pub staff: StaffSettings,
+    #[serde(default)]
+    pub booking: BookingSettings,
     /// Kinds, templates and the delivery worker; defaults in `config/notifications.toml`.
     pub notifications: services::notify::NotifyConfig,
 }
@@ -67,11 +74,111 @@ pub struct WechatSettings {
     pub max_attempts: usize,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The provincial platform (省一体化政务服务平台) and the catalogue sync.
+#[derive(Debug, Clone, Deserialize)]
 pub struct ProvinceSettings {
-    pub base_url: Option<String>,
-    pub app_key: Option<String>,
-    pub app_secret: Option<SecretString>,
+    pub base_url: String,
+    /// The key and secret the platform issued us; they sign every request.
+    pub app_key: String,
+    pub app_secret: SecretString,
+    /// Time limit of one attempt.
+    pub timeout_ms: u64,
+    /// Attempts of one call, the first included.
+    pub max_attempts: u32,
+    /// Consecutive failed calls that stop calling for a while; 0 never stops.
+    pub breaker_failures: u32,
+    pub breaker_cooldown_secs: u64,
+    /// How often the catalogue is synced; 0 turns the periodic sync off (`gateway sync-items`
+    /// and `POST /staff/v1/catalogue/sync` still work).
+    pub sync_interval_secs: u64,
+}
+
+impl ProvinceSettings {
+    /// The client's configuration.
+    pub fn client_config(&self) -> services::province::ProvinceConfig {
+        services::province::ProvinceConfig {
+            base_url: self.base_url.clone(),
+            app_key: self.app_key.clone(),
+            app_secret: self.app_secret.clone(),
+            timeout: Duration::from_millis(self.timeout_ms),
+            max_attempts: self.max_attempts.max(1),
+            breaker_failures: self.breaker_failures,
+            breaker_cooldown: Duration::from_secs(self.breaker_cooldown_secs),
+        }
+    }
+}
+
+/// Electronic licences (亮证).
+///
+/// Key rotation: put a new key first in `signing_keys` (it signs from then on) and keep the old
+/// one after it until every payload it signed has expired — `presentation_ttl_secs` after the
+/// new configuration reached every instance — then remove it. Every listed key is published
+/// at `/.well-known/jwks.json`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LicenceSettings {
+    /// `[{ kid = "2026-11", private_key = "<base64 of 32 random bytes>" }, …]`. Empty: one
+    /// key is generated at start, and presentations verify only at this instance until it stops.
+    pub signing_keys: Vec<SigningKeySettings>,
+    /// How long a presentation (QR) stays valid.
+    pub presentation_ttl_secs: u64,
+    /// How long a citizen's licence list is cached.
+    pub cache_ttl_secs: u64,
+}
+
+impl Default for LicenceSettings {
+    fn default() -> Self {
+        Self {
+            signing_keys: Vec::new(),
+            presentation_ttl_secs: 60,
+            cache_ttl_secs: 60,
+        }
+    }
+}
+
+/// One presentation signing key.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SigningKeySettings {
+    /// Its id in the JWKS and in every payload's header: at most 8 characters, and at most 4
+    /// (`k1`, `2611`) to keep payloads within 300 characters.
+    pub kid: String,
+    /// Base64 of the 32-byte Ed25519 seed.
+    pub private_key: SecretString,
+}
+
+impl LicenceSettings {
+    /// The signing keys, or one generated now when none is configured.
+    ///
+    /// # Errors
+    /// A key that is not base64 of 32 bytes, or a key id empty, too long or repeated.
+    pub fn presentation_keys(&self) -> anyhow::Result<services::licences::PresentationKeys> {
+        use secrecy::ExposeSecret as _;
+        use services::licences::{KeyEntry, PresentationKeys};
+        let keys = if self.signing_keys.is_empty() {
+            tracing::warn!(
+                "no licences.signing_keys configured: presentations are signed with a key made \
+                 now, which other instances and a restarted gateway do not know"
+            );
+            let mut seed = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
+            vec![KeyEntry::from_seed("tmp", seed)]
+        } else {
+            self.signing_keys
+                .iter()
+                .map(|k| KeyEntry::from_base64(&k.kid, k.private_key.expose_secret()))
+                .collect::<Result<_, _>>()
+                .context("licences.signing_keys")?
+        };
+        PresentationKeys::new(keys).context("licences.signing_keys")
+    }
+
+    /// The service's timings.
+    pub fn config(&self) -> services::licences::LicenceConfig {
+        services::licences::LicenceConfig {
+            presentation_ttl: Duration::from_secs(self.presentation_ttl_secs.max(1)),
+            cache_ttl: Duration::from_secs(self.cache_ttl_secs),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,6 +205,46 @@ pub struct LimitSettings {
     pub login_per_openid_per_minute: u64,
 }
 
+/// Appointments: the hall rules themselves are data, set per hall by its administrator.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BookingSettings {
+    /// How often the booking worker marks no-shows, sends reminders and cuts slots ahead.
+    pub worker_interval_secs: u64,
+}
+
+impl Default for BookingSettings {
+    fn default() -> Self {
+        Self {
+            worker_interval_secs: 30,
+        }
+    }
+}
+
+/// Staff accounts: how long their sessions live and how often they may try to log in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct StaffSettings {
+    /// Expiry after the last use.
+    pub idle_ttl_secs: u64,
+    /// Expiry after login, however busy the session.
+    pub absolute_ttl_secs: u64,
+    pub requests_per_minute: u64,
+    pub login_per_ip_per_minute: u64,
+    pub login_per_username_per_minute: u64,
+}
+
+impl Default for StaffSettings {
+    fn default() -> Self {
+        Self {
+            idle_ttl_secs: 8 * 3600,
+            absolute_ttl_secs: 12 * 3600,
+            requests_per_minute: 600,
+            login_per_ip_per_minute: 30,
+            login_per_username_per_minute: 5,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct LogSettings {
     /// `json` (one object per line) or `pretty`.
@@ -120,6 +267,9 @@ const REQUIRED: &[&str] = &[
     "database.url",
     "wechat.app_id",
     "wechat.app_secret",
+    "province.base_url",
+    "province.app_key",
+    "province.app_secret",
     "crypto.field_key",
     "crypto.index_key",
 ];
@@ -145,6 +295,11 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, co
         .set_default("wechat.base_url", "https://api.weixin.qq.com")?
         .set_default("wechat.timeout_ms", 5000)?
         .set_default("wechat.max_attempts", 3)?
+        .set_default("province.timeout_ms", 10_000)?
+        .set_default("province.max_attempts", 3)?
+        .set_default("province.breaker_failures", 5)?
+        .set_default("province.breaker_cooldown_secs", 30)?
+        .set_default("province.sync_interval_secs", 3600)?
         .set_default("sessions.idle_ttl_secs", 2 * 3600)?
         .set_default("sessions.absolute_ttl_secs", 7 * 24 * 3600)?
         .set_default("sessions.requests_per_minute", 600)?
@@ -232,7 +387,9 @@ impl Settings {
             .context("the built-in notification settings")
     }
 
-    /// Settings for the embedded default: everything but what `demo` fills in.
+    /// Settings for the embedded default: everything but what `demo` fills in. The province
+    /// points nowhere and is never synced until the caller sets `province` (the demo points it
+    /// at its simulator).
     pub fn embedded(
         database_url: String,
         wechat: WechatSettings,
@@ -243,6 +400,10 @@ impl Settings {
             .set_override("wechat.base_url", wechat.base_url.clone())?
             .set_override("wechat.app_id", wechat.app_id.clone())?
             .set_override("wechat.app_secret", "set below")?
+            .set_override("province.base_url", "http://127.0.0.1:9")?
+            .set_override("province.app_key", "unset")?
+            .set_override("province.app_secret", "unset")?
+            .set_override("province.sync_interval_secs", 0)?
             .set_override("crypto.field_key", "set below")?
             .set_override("crypto.index_key", "set below")?
             .set_override("log.format", "pretty")?
@@ -277,6 +438,9 @@ mod tests {
         ("APP_DATABASE__URL", "postgres://postgres@127.0.0.1/test"),
         ("APP_WECHAT__APP_ID", "wx123"),
         ("APP_WECHAT__APP_SECRET", "s"),
+        ("APP_PROVINCE__BASE_URL", "https://gov.example"),
+        ("APP_PROVINCE__APP_KEY", "pk"),
+        ("APP_PROVINCE__APP_SECRET", "ps"),
         ("APP_CRYPTO__FIELD_KEY", "k1"),
         ("APP_CRYPTO__INDEX_KEY", "k2"),
     ];
@@ -305,6 +469,9 @@ mod tests {
         for name in [
             "APP_DATABASE__URL",
             "APP_WECHAT__APP_SECRET",
+            "APP_PROVINCE__BASE_URL",
+            "APP_PROVINCE__APP_KEY",
+            "APP_PROVINCE__APP_SECRET",
             "APP_CRYPTO__FIELD_KEY",
             "APP_CRYPTO__INDEX_KEY",
         ] {

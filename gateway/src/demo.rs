@@ -1,6 +1,8 @@
 //! `gateway demo`: the embedded default. SQLite under the data folder, the in-process store, the
-//! built-in WeChat simulator, and keys generated once and kept beside the database. For a first
-//! run on any machine — never for production.
+//! built-in WeChat and provincial-platform simulators, and keys generated once and kept beside
+//! the database. On first start it also loads the 2026 working-day calendar, syncs the
+//! simulator's catalogue and sets up the demo hall; restarts find them and leave them alone. For
+//! a first run on any machine — never for production.
 
 use std::path::{Path, PathBuf};
 
@@ -10,9 +12,10 @@ use base64::engine::general_purpose::STANDARD;
 use rand::RngCore as _;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use simulators::province::{DEMO_HALL_CODE, ProvinceSim, ProvinceSimConfig};
 use simulators::wechat::{WechatSim, WechatSimConfig};
 
-use crate::configuration::{CryptoSettings, Settings, WechatSettings};
+use crate::configuration::{CryptoSettings, ProvinceSettings, Settings, WechatSettings};
 
 /// Where the demo keeps its files and which ports it uses.
 #[derive(Debug, Clone)]
@@ -21,6 +24,7 @@ pub struct DemoOptions {
     pub host: String,
     pub port: u16,
     pub wechat_sim_port: u16,
+    pub province_sim_port: u16,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -33,6 +37,7 @@ struct DemoKeys {
 pub struct Demo {
     pub settings: Settings,
     pub wechat: WechatSim,
+    pub province: ProvinceSim,
 }
 
 /// Starts the simulators and prepares the gateway's settings.
@@ -49,6 +54,12 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<Demo> {
     })
     .await
     .context("start the WeChat simulator")?;
+    let province = ProvinceSim::start(ProvinceSimConfig {
+        port: options.province_sim_port,
+        ..ProvinceSimConfig::default()
+    })
+    .await
+    .context("start the provincial platform simulator")?;
     let database = options.data_dir.join("demo.sqlite");
     let mut settings = Settings::embedded(
         format!("sqlite://{}?mode=rwc", database.display()),
@@ -68,7 +79,21 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<Demo> {
     register_templates(&wechat, &settings.notifications);
     settings.server.host.clone_from(&options.host);
     settings.server.port = options.port;
-    Ok(Demo { settings, wechat })
+    settings.province = ProvinceSettings {
+        base_url: province.base_url(),
+        app_key: province.app_key().to_owned(),
+        app_secret: SecretString::from(province.app_secret().to_owned()),
+        timeout_ms: 5000,
+        max_attempts: 3,
+        breaker_failures: 5,
+        breaker_cooldown_secs: 10,
+        sync_interval_secs: 3600,
+    };
+    Ok(Demo {
+        settings,
+        wechat,
+        province,
+    })
 }
 
 /// Tells the simulator which subscribe-message templates exist, with the fields the configured
@@ -84,6 +109,37 @@ pub fn register_templates(sim: &WechatSim, config: &services::notify::NotifyConf
         let keys: Vec<&str> = keys.into_iter().collect();
         sim.register_template(&template.id, &keys, template.long_term);
     }
+}
+
+/// The demo's staff admin, `admin`, with a password everyone can read in this file.
+pub const DEMO_ADMIN_USERNAME: &str = "admin";
+pub const DEMO_ADMIN_PASSWORD: &str = "demo-admin-password";
+
+/// Creates the demo's admin of every hall unless the username exists; says loudly which
+/// credentials the demo uses either way.
+///
+/// # Errors
+/// The database is unreachable.
+pub async fn ensure_demo_admin(db: sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    use services::staff::{CreateStaffError, HallScope, Role};
+
+    let staff = crate::startup::offline_staff_service(db);
+    match staff
+        .create(
+            DEMO_ADMIN_USERNAME,
+            SecretString::from(DEMO_ADMIN_PASSWORD),
+            "演示管理员",
+            vec![(Role::Admin, HallScope::All)],
+        )
+        .await
+    {
+        Ok(_) | Err(CreateStaffError::UsernameTaken) => {}
+        Err(e) => return Err(anyhow::Error::new(e).context("create the demo admin")),
+    }
+    tracing::warn!(
+        "DEMO MODE — staff admin of every hall: username `{DEMO_ADMIN_USERNAME}`, password `{DEMO_ADMIN_PASSWORD}` (demo credentials; POST /staff/v1/auth/login)"
+    );
+    Ok(())
 }
 
 fn load_or_create_keys(path: &Path) -> anyhow::Result<DemoKeys> {
@@ -102,4 +158,157 @@ fn load_or_create_keys(path: &Path) -> anyhow::Result<DemoKeys> {
     std::fs::write(path, serde_json::to_vec_pretty(&keys)?)
         .with_context(|| format!("write {}", path.display()))?;
     Ok(keys)
+}
+
+/// Loads the demo data a first start needs: the 2026 working-day calendar, the simulator's
+/// catalogue, and the demo hall [`DEMO_HALL_CODE`] (杭州市民中心) with its hours, categories,
+/// counters and items. Each part is skipped when it is there already, so restarts keep what an
+/// administrator changed since. Runs before the gateway is built, so that no cache of the
+/// gateway's holds the calendar as it was before.
+///
+/// # Errors
+/// The database is unreachable, a migration fails, or the simulator does not answer.
+pub async fn seed_demo_data(settings: &Settings) -> anyhow::Result<()> {
+    use std::sync::Arc;
+
+    use services::calendar::{CalendarStore, DEMO_2026};
+    use services::catalogue::CatalogueService;
+    use services::province::ProvinceClient;
+    use services::store::MemoryStore;
+
+    let db = crate::startup::connect_database(&settings.database).await?;
+    crate::startup::migrate_up(&db).await?;
+    let province = &settings.province;
+    if CalendarStore::new(db.clone())
+        .seed(DEMO_2026)
+        .await
+        .context("seed the 2026 calendar")?
+    {
+        tracing::info!("demo: loaded the 2026 working-day calendar");
+    }
+    let catalogue = CatalogueService::new(db.clone(), Arc::new(MemoryStore::new("demo-seed:")));
+    let client = ProvinceClient::new(province.client_config())?;
+    let report = catalogue
+        .sync(&client, false)
+        .await
+        .context("sync the demo catalogue")?;
+    tracing::info!(fetched = report.fetched, "demo: catalogue synced");
+    let hall_id = ensure_demo_hall(&db).await?;
+    map_demo_items(&db, &catalogue, hall_id).await?;
+    db.close().await.context("close the seeding connection")
+}
+
+/// The demo hall's category codes, names and prefixes.
+const DEMO_CATEGORIES: [(&str, &str); 3] = [("A", "综合受理"), ("B", "公安户政"), ("C", "不动产")];
+
+async fn ensure_demo_hall(db: &sea_orm::DatabaseConnection) -> anyhow::Result<i64> {
+    use chrono::Weekday;
+    use services::halls::{
+        CategoryInput, CounterInput, DayHours, HallCode, HallRules, HallService, NewHall, Text,
+        WeeklyHours,
+    };
+
+    let halls = HallService::new(db.clone());
+    if let Some(id) = halls.id_by_code(DEMO_HALL_CODE).await? {
+        return Ok(id);
+    }
+    let hall = halls
+        .create(NewHall {
+            code: HallCode::parse(DEMO_HALL_CODE)?,
+            name: Text::parse("name", "杭州市民中心", 100)?,
+            address: Text::parse("address", "浙江省杭州市上城区解放东路18号市民中心", 200)?,
+            rules: HallRules::default().validate()?,
+        })
+        .await
+        .context("create the demo hall")?;
+    let id = hall.hall.id;
+    let day = DayHours::parse("demo", "09:00", "17:00", Some("12:00"), Some("13:30"))?;
+    let week = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+    ]
+    .into_iter()
+    .map(|w| (w, day))
+    .collect();
+    halls
+        .set_hours(id, &WeeklyHours::new(week)?)
+        .await
+        .context("set the demo hall's hours")?;
+    let mut categories = Vec::new();
+    for (code, name) in DEMO_CATEGORIES {
+        let category = halls
+            .create_category(id, &CategoryInput::parse(code, name, code, None)?)
+            .await
+            .context("create a demo category")?;
+        categories.push(category.id);
+    }
+    let [a, b, c] = categories[..] else {
+        anyhow::bail!("the demo hall has {} categories", categories.len());
+    };
+    for (number, name, serves) in [
+        (1, "1号窗口 综合受理", vec![(a, 2), (b, 1)]),
+        (2, "2号窗口 公安户政", vec![(b, 2), (a, 1)]),
+        (3, "3号窗口 不动产登记", vec![(c, 2), (a, 1)]),
+    ] {
+        halls
+            .create_counter(id, &CounterInput::parse(number, name, true, &serves)?)
+            .await
+            .context("create a demo counter")?;
+    }
+    tracing::info!(hall = DEMO_HALL_CODE, "demo: hall created");
+    Ok(id)
+}
+
+/// Maps each catalogue item naming the demo hall that is not mapped yet: police items to 公安户政,
+/// land items to 不动产, the rest to 综合受理.
+async fn map_demo_items(
+    db: &sea_orm::DatabaseConnection,
+    catalogue: &services::catalogue::CatalogueService,
+    hall_id: i64,
+) -> anyhow::Result<()> {
+    use services::halls::HallService;
+
+    let halls = HallService::new(db.clone());
+    let detail = halls
+        .detail(hall_id, chrono::Utc::now().date_naive())
+        .await?
+        .context("the demo hall is gone")?;
+    let category = |code: &str| {
+        detail
+            .categories
+            .iter()
+            .find(|c| c.code == code)
+            .map(|c| c.id)
+    };
+    let mapped: std::collections::BTreeSet<&str> =
+        detail.items.iter().map(|i| i.item_code.as_str()).collect();
+    let mut count = 0;
+    for (item_code, department) in catalogue.items_at_hall(DEMO_HALL_CODE).await? {
+        if mapped.contains(item_code.as_str()) {
+            continue;
+        }
+        let code = if department.contains("公安") {
+            "B"
+        } else if department.contains("自然资源") || department.contains("不动产") {
+            "C"
+        } else {
+            "A"
+        };
+        let Some(category_id) = category(code).or_else(|| category("A")) else {
+            tracing::warn!("demo: the demo hall has no category {code}; items left unmapped");
+            return Ok(());
+        };
+        halls
+            .map_item(hall_id, &item_code, category_id)
+            .await
+            .context("map a demo item")?;
+        count += 1;
+    }
+    if count > 0 {
+        tracing::info!(count, "demo: items mapped to the demo hall's categories");
+    }
+    Ok(())
 }

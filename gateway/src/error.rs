@@ -19,6 +19,7 @@ pub struct ApiError {
     message: Option<String>,
     fields: Vec<FieldError>,
     retry_after: Option<Duration>,
+    until: Option<String>,
     cause: Option<anyhow::Error>,
 }
 
@@ -33,6 +34,7 @@ impl ApiError {
             message: None,
             fields: Vec::new(),
             retry_after: None,
+            until: None,
             cause: None,
         }
     }
@@ -67,6 +69,12 @@ impl ApiError {
 
     pub fn with_retry_after(mut self, after: Duration) -> Self {
         self.retry_after = Some(after);
+        self
+    }
+
+    /// When the condition ends (a ban's last day, a release time).
+    pub fn with_until(mut self, until: impl Into<String>) -> Self {
+        self.until = Some(until.into());
         self
     }
 
@@ -118,11 +126,43 @@ impl ResponseError for ApiError {
             | C::WechatCodeUsed
             | C::PhoneCodeInvalid
             | C::PhoneDataInvalid => StatusCode::BAD_REQUEST,
-            C::ValidationFailed | C::InvalidIdCardNo | C::InvalidName => {
-                StatusCode::UNPROCESSABLE_ENTITY
+            C::ValidationFailed
+            | C::InvalidIdCardNo
+            | C::InvalidName
+            | C::ItemNotBookable
+            | C::SlotNotForItem
+            | C::SlotPast
+            | C::OutsideBookingWindow
+            | C::SlotNotReleased
+            | C::HallClosed
+            | C::BookingLimitReached
+            | C::IdempotencyKeyReused
+            | C::HallQrInvalid
+            | C::CalendarInvalid => StatusCode::UNPROCESSABLE_ENTITY,
+            C::IdentityRequired | C::BookingBanned => StatusCode::FORBIDDEN,
+            C::ItemNotFound | C::HallNotFound | C::SlotNotFound | C::BookingNotFound => {
+                StatusCode::NOT_FOUND
             }
-            C::Unauthenticated | C::SessionExpired => StatusCode::UNAUTHORIZED,
-            C::WechatUserBlocked => StatusCode::FORBIDDEN,
+            C::CategoryNotFound | C::CounterNotFound => StatusCode::NOT_FOUND,
+            C::LicenceNotFound => StatusCode::NOT_FOUND,
+            C::HallCodeTaken
+            | C::CategoryCodeTaken
+            | C::QueuePrefixTaken
+            | C::CounterNumberTaken
+            | C::SyncInProgress => StatusCode::CONFLICT,
+            C::SlotFull
+            | C::AlreadyBooked
+            | C::BookingNotChangeable
+            | C::CancelTooLate
+            | C::CheckinTooEarly
+            | C::CheckinTooLate
+            | C::WrongHall => StatusCode::CONFLICT,
+            C::Unauthenticated | C::SessionExpired | C::StaffLoginFailed => {
+                StatusCode::UNAUTHORIZED
+            }
+            C::WechatUserBlocked | C::StaffDisabled | C::Forbidden => StatusCode::FORBIDDEN,
+            C::UsernameTaken => StatusCode::CONFLICT,
+            C::WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
             C::NotFound => StatusCode::NOT_FOUND,
             C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             C::IdentityTaken | C::IdentityAlreadyBound => StatusCode::CONFLICT,
@@ -157,6 +197,7 @@ impl ResponseError for ApiError {
                 .unwrap_or_else(|| self.code.message().to_owned()),
             request_id,
             fields: self.fields.clone(),
+            until: self.until.clone(),
         };
         let mut response = HttpResponse::build(status);
         if let Some(after) = self.retry_after {

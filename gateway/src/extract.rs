@@ -1,4 +1,6 @@
-//! Extractors: the current citizen from `Authorization: Bearer …`, and the client's address.
+//! Extractors: the current citizen or staff member from `Authorization: Bearer …`, and the
+//! client's address. Citizen (`zsb_`) and staff (`zst_`) tokens live apart: each extractor
+//! answers 401 `UNAUTHENTICATED` to the other kind without asking the store.
 
 use std::net::IpAddr;
 
@@ -8,6 +10,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures::future::LocalBoxFuture;
 use miniprogram_api::ErrorCode;
 use services::sessions::{AuthError, Session};
+use services::staff::{Role, StaffSession};
 
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -39,6 +42,47 @@ impl FromRequest for CurrentCitizen {
                     AuthError::Store(e) => ApiError::unexpected(e),
                 })?;
             Ok(CurrentCitizen(session))
+        })
+    }
+}
+
+/// The staff member whose session the bearer token opens (a `zst_` token; a citizen's is 401).
+#[derive(Debug)]
+pub struct CurrentStaff(pub StaffSession);
+
+impl CurrentStaff {
+    /// 403 `FORBIDDEN` unless the member may act as `role` at `hall_id`.
+    pub fn require(&self, role: Role, hall_id: i64) -> Result<(), ApiError> {
+        if self.0.allows(role, hall_id) {
+            Ok(())
+        } else {
+            Err(ApiError::new(ErrorCode::Forbidden))
+        }
+    }
+}
+
+impl FromRequest for CurrentStaff {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req).map(str::to_owned);
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::unexpected(anyhow::anyhow!("no app state")))?;
+            let token = token.ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated))?;
+            let session = state
+                .staff
+                .authenticate(&token)
+                .await
+                .map_err(|e| match e {
+                    AuthError::Malformed => ApiError::new(ErrorCode::Unauthenticated),
+                    AuthError::Expired => ApiError::new(ErrorCode::SessionExpired),
+                    AuthError::RateLimited(l) => ApiError::rate_limited(l),
+                    AuthError::Store(e) => ApiError::unexpected(e),
+                })?;
+            Ok(CurrentStaff(session))
         })
     }
 }

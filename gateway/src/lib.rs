@@ -12,3 +12,4 @@ pub mod request_id;
 mod routes;
 pub mod startup;
 pub mod telemetry;
+pub mod verify_qr;

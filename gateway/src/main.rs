@@ -1,14 +1,16 @@
-//! `gateway`: serve, run the demo, or manage the schema.
+//! `gateway`: serve, run the demo, manage the schema, or create a staff account.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use gateway::configuration::{LogFormat, Settings};
 use gateway::demo::{self, DemoOptions};
 use gateway::startup::{Application, connect_database};
 use gateway::telemetry;
 use sea_orm_migration::MigratorTrait as _;
+use services::staff::{HallScope, Role};
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +42,27 @@ enum Command {
         /// Port of the built-in WeChat simulator (its test hooks are under /__sim/).
         #[arg(long, default_value_t = 9101)]
         wechat_sim_port: u16,
+        /// Port of the built-in provincial-platform simulator (hooks under /__sim/).
+        #[arg(long, default_value_t = 9102)]
+        province_sim_port: u16,
+    },
+    /// Sync the service catalogue from the provincial platform once, with the settings `serve`
+    /// reads.
+    SyncItems {
+        #[arg(long, env = "APP_CONFIG_FILE")]
+        config: Option<PathBuf>,
+        /// Ask for every item, not only those changed since the last successful sync.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Check a licence QR payload offline, as a third party does: its signature against the
+    /// published keys, and its expiry. Exits 1 when it is invalid.
+    VerifyQr {
+        /// The JWKS: a file, or a URL such as https://<gateway>/.well-known/jwks.json.
+        #[arg(long)]
+        jwks: String,
+        /// The scanned QR content.
+        payload: String,
     },
     /// Apply, revert or list database migrations (uses APP_DATABASE__URL).
     Migrate {
@@ -47,6 +70,22 @@ enum Command {
         config: Option<PathBuf>,
         #[command(subcommand)]
         action: MigrateAction,
+    },
+    /// Create a staff account (the first admin, say). The password comes from APP_STAFF_PASSWORD
+    /// or, when that is unset, from the first line of stdin; never from the command line.
+    CreateStaff {
+        #[arg(long, env = "APP_CONFIG_FILE")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: String,
+        /// The code of the hall the role applies to; without it, every hall.
+        #[arg(long)]
+        hall: Option<String>,
+        /// admin, clerk or verifier.
+        #[arg(long, default_value = "admin")]
+        role: Role,
     },
 }
 
@@ -119,6 +158,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             host,
             port,
             wechat_sim_port,
+            province_sim_port,
         } => {
             let _guard = telemetry::init(LogFormat::Pretty, "info,sqlx=warn")?;
             let demo = demo::prepare(&DemoOptions {
@@ -126,10 +166,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 host,
                 port,
                 wechat_sim_port,
+                province_sim_port,
             })
             .await?;
+            demo::seed_demo_data(&demo.settings).await?;
             let wechat_url = demo.wechat.base_url();
             let app = Application::build(demo.settings).await?;
+            demo::ensure_demo_admin(app.db()).await?;
             tracing::warn!(
                 "DEMO MODE — not for production: SQLite at {}, in-process store, simulated WeChat at {wechat_url}, generated keys in {}",
                 data_dir.join("demo.sqlite").display(),
@@ -139,8 +182,80 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "DEMO MODE — get a login code with: curl -s -X POST {wechat_url}/__sim/login-code -H 'content-type: application/json' -d '{{}}'"
             );
             tracing::warn!("DEMO MODE — gateway at http://127.0.0.1:{}", app.port());
+            tracing::warn!(
+                "DEMO MODE — simulated provincial platform at {}; demo hall {} (GET /api/v1/halls)",
+                demo.province.base_url(),
+                simulators::province::DEMO_HALL_CODE,
+            );
             app.run_until_stopped().await?;
             demo.wechat.stop().await;
+            demo.province.stop().await;
+            Ok(())
+        }
+        Command::VerifyQr { jwks, payload } => {
+            let jwks = gateway::verify_qr::load_jwks(&jwks).await?;
+            let outcome =
+                gateway::verify_qr::check(&payload, &jwks, chrono::Utc::now().timestamp());
+            println!("{}", outcome.report);
+            if outcome.valid {
+                Ok(())
+            } else {
+                anyhow::bail!("the payload is not valid")
+            }
+        }
+        Command::CreateStaff {
+            config,
+            username,
+            display_name,
+            hall,
+            role,
+        } => {
+            let settings = Settings::load_for_migrations(config.as_deref())?;
+            let _guard = telemetry::init(LogFormat::Pretty, "warn")?;
+            let password = staff_password()?;
+            let db = connect_database(&settings).await?;
+            if settings.migrate_on_start {
+                gateway::startup::migrate_up(&db).await?;
+            }
+            let staff = gateway::startup::offline_staff_service(db);
+            let at = match &hall {
+                Some(code) => HallScope::Hall(
+                    staff
+                        .hall_id_by_code(code)
+                        .await?
+                        .with_context(|| format!("no hall has the code `{code}`"))?,
+                ),
+                None => HallScope::All,
+            };
+            let id = staff
+                .create(&username, password, &display_name, vec![(role, at)])
+                .await
+                .context("create the staff member")?;
+            let scope = hall.map_or_else(|| "every hall".to_owned(), |h| format!("hall {h}"));
+            let username = username.trim().to_ascii_lowercase();
+            println!("created staff member {id} ({username}): {role} of {scope}");
+            Ok(())
+        }
+        Command::SyncItems { config, full } => {
+            let settings = Settings::load(config.as_deref())?;
+            let _guard = telemetry::init(LogFormat::Pretty, "info,sqlx=warn")?;
+            let db = connect_database(&settings.database).await?;
+            if settings.database.migrate_on_start {
+                gateway::startup::migrate_up(&db).await?;
+            }
+            let (catalogue, client) = gateway::startup::offline_catalogue(&settings, db).await?;
+            let report = catalogue
+                .sync(&client, full)
+                .await
+                .context("sync the catalogue")?;
+            println!(
+                "catalogue synced ({}): {} fetched, {} stored, {} skipped; the next sync starts from {}",
+                if report.full { "full" } else { "changes only" },
+                report.fetched,
+                report.upserted,
+                report.skipped,
+                report.watermark.to_rfc3339(),
+            );
             Ok(())
         }
         Command::Migrate { config, action } => {
@@ -161,4 +276,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The new staff member's password: `APP_STAFF_PASSWORD`, else the first line of stdin.
+fn staff_password() -> anyhow::Result<secrecy::SecretString> {
+    use std::io::{BufRead as _, IsTerminal as _};
+
+    if let Ok(password) = std::env::var("APP_STAFF_PASSWORD") {
+        return Ok(password.into());
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        // No terminal control here to hide what is typed: prefer the variable or a pipe.
+        eprint!("Password (10 to 128 characters; shown as typed): ");
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| anyhow::anyhow!("read the password from stdin: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        anyhow::bail!("no password: set APP_STAFF_PASSWORD or pipe it on stdin");
+    }
+    Ok(password.into())
 }

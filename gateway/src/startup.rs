@@ -14,12 +14,20 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait as _;
 use secrecy::ExposeSecret as _;
+use services::booking::BookingService;
+use services::calendar::CalendarStore;
+use services::catalogue::{CatalogueService, SyncWorker};
 use services::crypto::{BlindIndex, FieldCipher, KeyMaterial};
+use services::halls::{CalendarView, HallService};
 use services::identity::{IdentityService, LoginLimits};
+use services::licences::LicenceService;
 use services::limits::Quota;
 use services::notify::Notifications;
+use services::province::ProvinceClient;
 use services::sessions::{SessionConfig, Sessions};
+use services::staff::{StaffLoginLimits, StaffService, StaffSessionConfig};
 use services::store::{MemoryStore, RedisStore, Store};
+use services::time::Clock;
 use services::wechat::{WechatClient, WechatConfig};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -32,7 +40,17 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub store: Arc<dyn Store>,
     pub identity: IdentityService,
+    pub staff: StaffService,
     pub notifications: Notifications,
+    pub booking: BookingService,
+    /// The working-day calendar; one cache for every capability of this instance.
+    pub calendar: CalendarStore,
+    pub calendar_view: CalendarView,
+    pub halls: HallService,
+    pub catalogue: CatalogueService,
+    pub province: ProvinceClient,
+    /// Electronic licences: display, presentations (亮证), verification.
+    pub licences: LicenceService,
     pub metrics: PrometheusHandle,
     pub trust_forwarded_for: bool,
     /// Requests slower than this are logged at info even when they succeed.
@@ -44,8 +62,10 @@ pub struct Application {
     port: u16,
     server: Server,
     notifications: Notifications,
+    booking: BookingService,
     db: DatabaseConnection,
     worker: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+    catalogue_sync: Option<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
 /// Optional parts a caller may hand in instead of having them built from the settings.
@@ -55,6 +75,8 @@ pub struct Overrides {
     pub store: Option<Arc<dyn Store>>,
     /// Serve on this listener instead of binding `server.host:server.port`.
     pub listener: Option<TcpListener>,
+    /// The domain's clock (tests move it; instances of one test share it).
+    pub clock: Option<Clock>,
 }
 
 impl Application {
@@ -77,6 +99,7 @@ impl Application {
             None => build_store(&settings).await?,
         };
         let (cipher, index) = build_crypto(&settings.crypto)?;
+        let cipher = Arc::new(cipher);
         let wechat = WechatClient::new(
             WechatConfig {
                 base_url: settings.wechat.base_url.clone(),
@@ -105,7 +128,7 @@ impl Application {
         let identity = IdentityService::new(
             db.clone(),
             Arc::clone(&store),
-            Arc::new(cipher),
+            Arc::clone(&cipher),
             Arc::new(index),
             wechat,
             sessions,
@@ -114,11 +137,55 @@ impl Application {
                 per_openid: Quota::per_minute(settings.limits.login_per_openid_per_minute),
             },
         );
+        let staff = StaffService::new(
+            db.clone(),
+            Arc::clone(&store),
+            StaffSessionConfig {
+                idle_ttl: Duration::from_secs(settings.staff.idle_ttl_secs),
+                absolute_ttl: Duration::from_secs(settings.staff.absolute_ttl_secs),
+                requests_per_minute: settings.staff.requests_per_minute,
+            },
+            StaffLoginLimits {
+                per_ip: Quota::per_minute(settings.staff.login_per_ip_per_minute),
+                per_username: Quota::per_minute(settings.staff.login_per_username_per_minute),
+            },
+        );
+        let clock = overrides.clock.unwrap_or_default();
+        let calendar = CalendarStore::new(db.clone());
+        let province = ProvinceClient::new(settings.province.client_config())
+            .context("province configuration")?;
+        let catalogue = CatalogueService::new(db.clone(), Arc::clone(&store));
+        let booking = BookingService::new(
+            db.clone(),
+            Arc::clone(&store),
+            calendar.clone(),
+            notifications.clone(),
+            clock.clone(),
+        );
+        let booking_worker = booking.worker();
+        let licences = LicenceService::new(
+            db.clone(),
+            Arc::clone(&store),
+            Some(province.clone()),
+            Arc::clone(&cipher),
+            settings.licences.presentation_keys()?,
+            clock,
+            notifications.clone(),
+            settings.licences.config(),
+        );
         let state = web::Data::new(AppState {
             db: db.clone(),
             store,
             identity,
+            staff,
             notifications: notifications.clone(),
+            booking: booking.clone(),
+            calendar_view: CalendarView::new(db.clone(), calendar.clone()),
+            calendar,
+            halls: HallService::new(db.clone()),
+            catalogue: catalogue.clone(),
+            province: province.clone(),
+            licences,
             metrics: metrics_handle(),
             trust_forwarded_for: settings.server.trust_forwarded_for,
             slow_request: Duration::from_millis(settings.log.slow_request_ms),
@@ -159,8 +226,16 @@ impl Application {
             server = server.workers(settings.server.workers);
         }
         let server = server.run();
+        let sync_every = settings.province.sync_interval_secs;
+        let catalogue_sync = (sync_every > 0).then(|| {
+            let (stop, stopped) = watch::channel(false);
+            let worker = SyncWorker::new(catalogue, province, Duration::from_secs(sync_every));
+            (stop, tokio::spawn(supervise_sync(worker, stopped)))
+        });
         let worker = settings.notifications.worker.then(|| {
             let (stop, stopped) = watch::channel(false);
+            let every = Duration::from_secs(settings.booking.worker_interval_secs.max(1));
+            tokio::spawn(booking_worker.run(every, stopped.clone()));
             (
                 stop,
                 tokio::spawn(supervise(notifications.clone(), stopped)),
@@ -171,14 +246,22 @@ impl Application {
             port,
             server,
             notifications,
+            booking,
             db,
             worker,
+            catalogue_sync,
         })
     }
 
     /// The notification service, for callers that notify outside a request (and for tests).
     pub fn notifications(&self) -> Notifications {
         self.notifications.clone()
+    }
+
+    /// The booking service, for callers outside a request (a hall closing a day before the
+    /// staff route exists, a test running the booking worker's round by hand).
+    pub fn booking(&self) -> BookingService {
+        self.booking.clone()
     }
 
     /// The database connection pool.
@@ -203,6 +286,16 @@ impl Application {
     /// The server failed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
+        if let Some((stop, sync)) = self.catalogue_sync {
+            let _ = stop.send(true);
+            // A sync in flight is safe to cut: it upserts, and its watermark is not recorded.
+            if tokio::time::timeout(Duration::from_secs(5), sync)
+                .await
+                .is_err()
+            {
+                tracing::warn!("catalogue sync did not stop in time");
+            }
+        }
         if let Some((stop, worker)) = self.worker {
             // The worker finishes the batch in hand, so nothing is left claimed.
             let _ = stop.send(true);
@@ -263,6 +356,63 @@ async fn supervise(notifications: Notifications, stop: watch::Receiver<bool>) {
             }
         }
     }
+}
+
+/// Runs the catalogue sync worker, and starts it again should it ever panic.
+async fn supervise_sync(worker: SyncWorker, stop: watch::Receiver<bool>) {
+    let worker = Arc::new(worker);
+    loop {
+        let run = tokio::spawn({
+            let worker = Arc::clone(&worker);
+            let stop = stop.clone();
+            async move { worker.run(stop).await }
+        });
+        match run.await {
+            Ok(()) => return,
+            Err(e) => {
+                metrics::counter!("worker_restarts_total", "worker" => "catalogue").increment(1);
+                tracing::error!(error = %e, "catalogue sync worker died; restarting it in 1 s");
+                if *stop.borrow() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// The catalogue and the province client outside a server (`gateway sync-items`): the sync
+/// lock lives in Redis when one is configured, so it holds against running gateways too.
+///
+/// # Errors
+/// The store cannot be reached, or the province settings are unusable.
+pub async fn offline_catalogue(
+    settings: &Settings,
+    db: DatabaseConnection,
+) -> anyhow::Result<(CatalogueService, ProvinceClient)> {
+    let store = build_store(settings).await?;
+    let client =
+        ProvinceClient::new(settings.province.client_config()).context("province configuration")?;
+    Ok((CatalogueService::new(db, store), client))
+}
+
+/// The staff service outside a server (`gateway create-staff`, the demo's admin): it opens no
+/// session there, so an in-process store serves.
+pub fn offline_staff_service(db: DatabaseConnection) -> StaffService {
+    let defaults = crate::configuration::StaffSettings::default();
+    StaffService::new(
+        db,
+        Arc::new(MemoryStore::new("offline:")),
+        StaffSessionConfig {
+            idle_ttl: Duration::from_secs(defaults.idle_ttl_secs),
+            absolute_ttl: Duration::from_secs(defaults.absolute_ttl_secs),
+            requests_per_minute: defaults.requests_per_minute,
+        },
+        StaffLoginLimits {
+            per_ip: Quota::per_minute(defaults.login_per_ip_per_minute),
+            per_username: Quota::per_minute(defaults.login_per_username_per_minute),
+        },
+    )
 }
 
 /// Applies pending migrations. On PostgreSQL, in one transaction holding an advisory lock:

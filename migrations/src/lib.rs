@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_citizens;
 mod m20261123_000002_notifications;
 mod m20261124_000003_halls_and_bookings;
+mod m20261124_000004_licences;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_citizens::Migration),
             Box::new(m20261123_000002_notifications::Migration),
             Box::new(m20261124_000003_halls_and_bookings::Migration),
+            Box::new(m20261124_000004_licences::Migration),
         ]
     }
 }

@@ -17,6 +17,10 @@ pub struct ErrorBody {
     /// Which fields were wrong, when the error is about the request's content.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
+    /// When the condition ends: a ban's last day (`2027-02-21`), or the moment a day's slots
+    /// are released (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
 }
 
 /// One field of a request that could not be accepted.
@@ -91,6 +95,79 @@ error_codes! {
     IdentityTaken => "IDENTITY_TAKEN", "该身份信息已绑定其他微信账号，如有疑问请联系客服";
     /// This account already has another identity bound.
     IdentityAlreadyBound => "IDENTITY_ALREADY_BOUND", "当前账号已完成实名认证，不能更换为其他身份";
+    /// The citizen must bind a real-name identity first.
+    IdentityRequired => "IDENTITY_REQUIRED", "请先完成实名认证后再预约";
+    /// No such service item in the catalogue.
+    ItemNotFound => "ITEM_NOT_FOUND", "该事项不存在或已下线";
+    /// No such hall.
+    HallNotFound => "HALL_NOT_FOUND", "该办事大厅不存在";
+    /// The item cannot be booked (at this hall).
+    ItemNotBookable => "ITEM_NOT_BOOKABLE", "该事项在此大厅暂不支持预约";
+    /// No such slot.
+    SlotNotFound => "SLOT_NOT_FOUND", "该时段不存在，请刷新后重试";
+    /// The slot is of another hall, or of a category that does not handle the item.
+    SlotNotForItem => "SLOT_NOT_FOR_ITEM", "该时段不能办理所选事项，请重新选择";
+    /// The slot has started or passed.
+    SlotPast => "SLOT_PAST", "该时段已过，请选择其他时段";
+    /// The day is outside the booking window (1 to 5 working days ahead by default).
+    OutsideBookingWindow => "OUTSIDE_BOOKING_WINDOW", "只能预约未来1至5个工作日内的时段";
+    /// The day's slots are not released yet; `until` says when they are.
+    SlotNotReleased => "SLOT_NOT_RELEASED", "该日号源尚未放出，请在放号时间后再试";
+    /// The hall does not open that day (or cancelled it).
+    HallClosed => "HALL_CLOSED", "大厅当日不对外办公，请选择其他日期";
+    /// No seat left in the slot.
+    SlotFull => "SLOT_FULL", "该时段已约满，请选择其他时段";
+    /// A live booking of the same person, item and day exists.
+    AlreadyBooked => "ALREADY_BOOKED", "您当天已预约该事项，请勿重复预约";
+    /// The weekly or monthly number of bookings is reached.
+    BookingLimitReached => "BOOKING_LIMIT_REACHED", "预约次数已达上限，请下周或下月再约";
+    /// Banned after no-shows or cancellations; `until` is the ban's last day.
+    BookingBanned => "BOOKING_BANNED", "因多次爽约或取消预约，您暂时不能预约";
+    /// The `Idempotency-Key` was used for another request.
+    IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED", "请求标识已用于其他请求，请重新提交";
+    /// No such booking of this citizen.
+    BookingNotFound => "BOOKING_NOT_FOUND", "预约记录不存在";
+    /// The booking is no longer live, or its cut-off has passed.
+    BookingNotChangeable => "BOOKING_NOT_CHANGEABLE", "该预约已不能修改";
+    /// Too late to cancel (2 hours before the slot by default).
+    CancelTooLate => "CANCEL_TOO_LATE", "距预约时间太近，已不能取消";
+    /// Check-in is not open yet.
+    CheckinTooEarly => "CHECKIN_TOO_EARLY", "还未到签到时间，请在预约时段开始前15分钟内签到";
+    /// The check-in window has closed.
+    CheckinTooLate => "CHECKIN_TOO_LATE", "已超过签到时间，本次预约将记为爽约";
+    /// The booking is for another hall.
+    WrongHall => "WRONG_HALL", "该预约不是本大厅的预约";
+    /// The scanned hall QR code is not a valid one.
+    HallQrInvalid => "HALL_QR_INVALID", "签到码无效，请扫描大厅内张贴的签到二维码";
+    /// Another hall has this code.
+    HallCodeTaken => "HALL_CODE_TAKEN", "该大厅编码已被使用";
+    /// No such category at this hall.
+    CategoryNotFound => "CATEGORY_NOT_FOUND", "该业务类别不存在";
+    /// Another category of the hall has this code.
+    CategoryCodeTaken => "CATEGORY_CODE_TAKEN", "该业务类别编码已被本大厅使用";
+    /// Another category of the hall has this queue prefix.
+    QueuePrefixTaken => "QUEUE_PREFIX_TAKEN", "该排队号前缀已被本大厅其他业务类别使用";
+    /// No such counter at this hall.
+    CounterNotFound => "COUNTER_NOT_FOUND", "该窗口不存在";
+    /// Another counter of the hall has this number.
+    CounterNumberTaken => "COUNTER_NUMBER_TAKEN", "该窗口号已被本大厅使用";
+    /// The working-day calendar text does not parse, or is for another year; the message
+    /// names the line.
+    CalendarInvalid => "CALENDAR_INVALID", "工作日历数据有误，请检查后重新提交";
+    /// A catalogue sync is running already.
+    SyncInProgress => "SYNC_IN_PROGRESS", "事项目录正在同步，请稍后再试";
+    /// Staff login: unknown username or wrong password (deliberately the same).
+    StaffLoginFailed => "STAFF_LOGIN_FAILED", "用户名或密码错误";
+    /// Staff login: the account is deactivated.
+    StaffDisabled => "STAFF_DISABLED", "该工作人员账号已停用，请联系管理员";
+    /// Authenticated, but the role or hall does not allow this.
+    Forbidden => "FORBIDDEN", "无权执行此操作";
+    /// Another staff member has this username.
+    UsernameTaken => "USERNAME_TAKEN", "该用户名已被使用";
+    /// The password is too short or too long (10 to 128 characters).
+    WeakPassword => "WEAK_PASSWORD", "密码长度应为 10 至 128 个字符";
+    /// No such licence among the citizen's own (or no such field of it).
+    LicenceNotFound => "LICENCE_NOT_FOUND", "该证照不存在";
     /// An upstream (WeChat, the provincial platform) is busy or down.
     UpstreamUnavailable => "UPSTREAM_UNAVAILABLE", "服务繁忙，请稍后再试";
     /// The service is not ready (database or store unreachable).

@@ -5,8 +5,14 @@
 //! the domain types of `services`. Field names are camelCase on the wire, as JavaScript expects.
 
 pub mod auth;
+pub mod booking;
+pub mod calendar;
+pub mod catalogue;
 pub mod error;
+pub mod halls;
+pub mod licences;
 pub mod me;
 pub mod notify;
+pub mod staff;
 
 pub use error::{ErrorBody, ErrorCode};

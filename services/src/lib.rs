@@ -3,12 +3,16 @@
 
 pub mod booking;
 pub mod calendar;
+pub mod catalogue;
 pub mod crypto;
+pub mod halls;
 pub mod identity;
+pub mod licences;
 pub mod limits;
 pub mod notify;
 pub mod province;
 pub mod sessions;
+pub mod staff;
 pub mod store;
 pub mod time;
 pub mod wechat;

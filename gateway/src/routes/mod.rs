@@ -2,9 +2,15 @@
 //! the result to the wire.
 
 pub mod auth;
+pub mod booking;
+pub mod calendar;
+pub mod catalogue;
+pub mod halls;
 pub mod health;
+pub mod licences;
 pub mod me;
 pub mod notify;
+pub mod staff;
 
 use actix_web::{HttpResponse, Resource, Route, web};
 use miniprogram_api::ErrorCode;
@@ -30,8 +36,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/openapi.json",
             [web::get().to(crate::openapi::document)],
         ))
+        .service(resource(
+            "/.well-known/jwks.json",
+            [web::get().to(licences::jwks)],
+        ))
+        // Staff routes; more staff capabilities join this scope with their own `.configure(…)`.
+        .service(
+            web::scope("/staff/v1")
+                .configure(staff::configure)
+                .configure(booking::configure_staff)
+                .configure(halls::configure_staff)
+                .configure(calendar::configure_staff)
+                .configure(catalogue::configure_staff)
+                .configure(licences::configure_staff),
+        )
         .service(
             web::scope("/api/v1")
+                .configure(halls::configure_public)
+                .configure(catalogue::configure_public)
+                .configure(calendar::configure_public)
+                .configure(licences::configure_citizen)
                 .service(resource("/auth/login", [web::post().to(auth::login)]))
                 .service(resource("/auth/logout", [web::post().to(auth::logout)]))
                 .service(resource("/me", [web::get().to(me::get_me)]))
@@ -42,6 +66,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     [web::get().to(notify::list), web::post().to(notify::record)],
                 ))
                 .service(resource("/messages", [web::get().to(notify::inbox)]))
+                .service(resource(
+                    "/halls/{hall_code}/slots",
+                    [web::get().to(booking::availability)],
+                ))
+                .service(resource(
+                    "/bookings",
+                    [web::get().to(booking::mine), web::post().to(booking::book)],
+                ))
+                .service(resource("/bookings/{id}", [web::get().to(booking::get)]))
+                .service(resource(
+                    "/bookings/{id}/cancel",
+                    [web::post().to(booking::cancel)],
+                ))
+                .service(resource(
+                    "/bookings/{id}/reschedule",
+                    [web::post().to(booking::reschedule)],
+                ))
+                .service(resource(
+                    "/bookings/{id}/check-in",
+                    [web::post().to(booking::check_in)],
+                ))
                 .service(resource(
                     "/messages/{id}/read",
                     [web::post().to(notify::mark_read)],

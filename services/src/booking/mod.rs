@@ -14,12 +14,12 @@ mod queries;
 pub mod rules;
 mod worker;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound as _, Utc};
 use rand::Rng as _;
 use sea_orm::{DatabaseConnection, DbErr, SqlErr, TransactionTrait as _};
 use serde_json::json;
@@ -35,8 +35,9 @@ pub use worker::{BookingWorker, WorkerReport};
 
 use queries::HallContext;
 
-/// How long the store remembers that a slot was found full.
-const FULL_MARK_TTL: Duration = Duration::from_secs(10);
+/// How long the store remembers that a slot was found full. A seat given back (a cancellation,
+/// a move) clears the mark at once; the expiry only bounds a mark whose clearing failed.
+const FULL_MARK_TTL: Duration = Duration::from_secs(60);
 /// The longest date range one availability request may ask for.
 pub const MAX_RANGE_DAYS: i64 = 31;
 
@@ -327,6 +328,27 @@ pub struct BookingService {
     clock: Clock,
     /// Days whose slots this instance has cut already.
     materialized: Arc<Mutex<HashSet<(i64, NaiveDate)>>>,
+    /// Halls and items as read a moment ago: the rush reads them thousands of times a second.
+    halls: Cache<i64, HallContext>,
+    items: Cache<String, entities::item::Model>,
+}
+
+/// Values read a moment ago, with when they were read.
+type Cache<K, V> = Arc<Mutex<HashMap<K, (Instant, Arc<V>)>>>;
+
+/// How long a hall's configuration or an item is trusted once read: an administrator's change
+/// reaches every instance within it.
+const CONFIG_CACHE_FOR: Duration = Duration::from_secs(5);
+
+fn cached<K: std::hash::Hash + Eq, V>(
+    map: &Mutex<HashMap<K, (Instant, Arc<V>)>>,
+    key: &K,
+) -> Option<Arc<V>> {
+    map.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(key)
+        .filter(|(at, _)| at.elapsed() < CONFIG_CACHE_FOR)
+        .map(|(_, v)| Arc::clone(v))
 }
 
 fn full_mark(slot_id: i64) -> String {
@@ -378,7 +400,42 @@ impl BookingService {
             notifications,
             clock,
             materialized: Arc::default(),
+            halls: Arc::default(),
+            items: Arc::default(),
         }
+    }
+
+    /// A hall's configuration, read at most every few seconds.
+    async fn hall(&self, id: i64) -> anyhow::Result<Option<Arc<HallContext>>> {
+        if let Some(ctx) = cached(&self.halls, &id) {
+            return Ok(Some(ctx));
+        }
+        let Some(ctx) = queries::hall_by_id(&self.db, id).await? else {
+            return Ok(None);
+        };
+        let ctx = Arc::new(ctx);
+        self.halls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, (Instant::now(), Arc::clone(&ctx)));
+        Ok(Some(ctx))
+    }
+
+    /// An item of the catalogue, read at most every few seconds.
+    async fn item(&self, code: &str) -> anyhow::Result<Option<Arc<entities::item::Model>>> {
+        if let Some(item) = cached(&self.items, &code.to_owned()) {
+            return Ok(Some(item));
+        }
+        let Some(item) = queries::item(&self.db, code).await? else {
+            return Ok(None);
+        };
+        let item = Arc::new(item);
+        let mut items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
+        if items.len() > 10_000 {
+            items.clear();
+        }
+        items.insert(code.to_owned(), (Instant::now(), Arc::clone(&item)));
+        Ok(Some(item))
     }
 
     pub fn clock(&self) -> &Clock {
@@ -395,7 +452,11 @@ impl BookingService {
     ///
     /// # Errors
     /// The database failed.
-    pub async fn ensure_slots(&self, ctx: &HallContext, day: NaiveDate) -> anyhow::Result<()> {
+    pub(crate) async fn ensure_slots(
+        &self,
+        ctx: &HallContext,
+        day: NaiveDate,
+    ) -> anyhow::Result<()> {
         let key = (ctx.hall.id, day);
         if self
             .materialized
@@ -436,15 +497,20 @@ impl BookingService {
         if to < from || (to - from).num_days() >= MAX_RANGE_DAYS {
             return Err(AvailabilityError::BadRange);
         }
-        let ctx = queries::hall_by_code(&self.db, hall_code)
+        let hall_id = queries::hall_id_by_code(&self.db, hall_code)
             .await?
             .ok_or(AvailabilityError::HallNotFound)?;
-        let item = queries::item(&self.db, item_code)
+        let ctx = self
+            .hall(hall_id)
+            .await?
+            .ok_or(AvailabilityError::HallNotFound)?;
+        let item = self
+            .item(item_code)
             .await?
             .ok_or(AvailabilityError::ItemNotFound)?;
-        let category_id = queries::category_of(&self.db, ctx.hall.id, item_code)
-            .await?
-            .filter(|_| item.bookable)
+        let category_id = ctx
+            .category_of(item_code)
+            .filter(|_| item.bookable && ctx.hall.active)
             .ok_or(AvailabilityError::ItemNotBookableHere)?;
         let calendar = self.calendar.calendar().await?;
         let now = self.clock.now();
@@ -612,22 +678,38 @@ impl BookingService {
         fingerprint: &str,
         moving: Option<entities::booking::Model>,
     ) -> Result<Booked, BookError> {
+        // A slot known to be full is refused before anything reaches the database.
+        if self.known_full(request.slot_id).await {
+            metrics::counter!("booking_slot_full_total", "decided_by" => "store").increment(1);
+            return Err(BookError::SlotFull);
+        }
         let identity = queries::identity_index(&self.db, who.citizen_id)
             .await?
             .ok_or(BookError::IdentityRequired)?;
-        if self.known_full(request.slot_id).await {
-            return Err(BookError::SlotFull);
+        // A booking that can no longer be moved says so, whatever the slot asked for.
+        if let Some(old) = &moving {
+            let old_hall = self
+                .hall(old.hall_id)
+                .await?
+                .ok_or(BookError::BookingNotFound)?;
+            if old.status != BookingStatus::Booked.as_str()
+                || !rules::can_cancel(old.starts_at, self.clock.now(), &old_hall.rules())
+            {
+                return Err(BookError::NotChangeable);
+            }
         }
         let slot = queries::slot(&self.db, request.slot_id)
             .await?
             .ok_or(BookError::SlotNotFound)?;
-        let ctx = queries::hall_by_id(&self.db, slot.hall_id)
+        let ctx = self
+            .hall(slot.hall_id)
             .await?
             .ok_or(BookError::SlotNotFound)?;
-        let item = queries::item(&self.db, &request.item_code)
+        let item = self
+            .item(&request.item_code)
             .await?
             .ok_or(BookError::ItemNotFound)?;
-        match queries::category_of(&self.db, ctx.hall.id, &item.item_code).await? {
+        match ctx.category_of(&item.item_code) {
             _ if !item.bookable || !ctx.hall.active => return Err(BookError::ItemNotBookable),
             None => return Err(BookError::SlotNotForItem),
             Some(category) if category != slot.category_id => {
@@ -635,7 +717,8 @@ impl BookingService {
             }
             Some(_) => {}
         }
-        let now = self.clock.now();
+        // Microseconds: what the database keeps, so the answer reads as the row does later.
+        let now = self.clock.now().trunc_subsecs(6);
         let rules = ctx.rules();
         let calendar = self.calendar.calendar().await?;
         if slot.starts_at <= now {
@@ -657,15 +740,15 @@ impl BookingService {
         if slot.status != "OPEN" {
             return Err(BookError::HallClosed);
         }
-        if let Some(old) = &moving {
-            if old.status != BookingStatus::Booked.as_str()
-                || !rules::can_cancel(old.starts_at, now, &rules)
-            {
-                return Err(BookError::NotChangeable);
-            }
-            if old.slot_id == slot.id {
-                return Err(BookError::AlreadyBooked);
-            }
+        if slot.booked >= slot.capacity {
+            metrics::counter!("booking_slot_full_total", "decided_by" => "database").increment(1);
+            self.mark_full(slot.id).await;
+            return Err(BookError::SlotFull);
+        }
+        if let Some(old) = &moving
+            && old.slot_id == slot.id
+        {
+            return Err(BookError::AlreadyBooked);
         }
 
         let today = now.with_timezone(&SHANGHAI).date_naive();
@@ -677,39 +760,50 @@ impl BookingService {
         }
         let except = moving.as_ref().map(|b| b.id);
         let (monday, sunday) = rules::week_of(slot.day);
-        if queries::count_counted(&txn, &identity, monday, sunday, except).await?
-            >= u64::from(rules.weekly_limit)
-        {
+        let (first, last) = rules::month_of(slot.day);
+        // One read for both limits: the person's counted days around the slot's day.
+        let days =
+            queries::counted_days(&txn, &identity, monday.min(first), sunday.max(last), except)
+                .await?;
+        let within = |from, to| days.iter().filter(|&&d| from <= d && d <= to).count();
+        if within(monday, sunday) >= rules.weekly_limit as usize {
             return Err(BookError::WeeklyLimit {
                 limit: rules.weekly_limit,
             });
         }
-        let (first, last) = rules::month_of(slot.day);
-        if queries::count_counted(&txn, &identity, first, last, except).await?
-            >= u64::from(rules.monthly_limit)
-        {
+        if within(first, last) >= rules.monthly_limit as usize {
             return Err(BookError::MonthlyLimit {
                 limit: rules.monthly_limit,
             });
         }
-        if let Some(old) = &moving
-            && !queries::retire(&txn, old.id, BookingStatus::Rescheduled, now, None).await?
-        {
-            return Err(BookError::NotChangeable);
-        }
         // Seats in slot-id order, so two people moving between the same two slots in opposite
-        // directions cannot deadlock.
+        // directions cannot deadlock; and slot rows before booking rows, as in every
+        // transaction that touches both (a hall closing a day locks its slots, then its
+        // bookings). Should the old booking turn out no longer live, the rollback undoes it all.
         let give_back = moving.as_ref().map(|b| b.slot_id);
         if let Some(old_slot) = give_back.filter(|&o| o < slot.id) {
             queries::release_seat(&txn, old_slot).await?;
         }
         if !queries::take_seat(&txn, slot.id).await? {
             drop(txn);
+            // The hall may have closed the day since the slot was read.
+            if queries::slot(&self.db, slot.id)
+                .await?
+                .is_some_and(|s| s.status != "OPEN")
+            {
+                return Err(BookError::HallClosed);
+            }
+            metrics::counter!("booking_slot_full_total", "decided_by" => "database").increment(1);
             self.mark_full(slot.id).await;
             return Err(BookError::SlotFull);
         }
         if let Some(old_slot) = give_back.filter(|&o| o > slot.id) {
             queries::release_seat(&txn, old_slot).await?;
+        }
+        if let Some(old) = &moving
+            && !queries::retire(&txn, old.id, BookingStatus::Rescheduled, now, None).await?
+        {
+            return Err(BookError::NotChangeable);
         }
         let code = new_code();
         let inserted = queries::insert_booking(
@@ -768,11 +862,38 @@ impl BookingService {
             .await
             .context("notify the booking")?;
         txn.commit().await.context("commit the booking")?;
+        metrics::counter!("bookings_total", "kind" => if moving.is_some() { "moved" } else { "new" })
+            .increment(1);
         self.notifications.wake().await;
-        let booking = self
-            .view(who.citizen_id, id)
-            .await?
-            .context("the new booking vanished")?;
+        let row = entities::booking::Model {
+            id,
+            code,
+            citizen_id: who.citizen_id,
+            identity_index: identity,
+            hall_id: slot.hall_id,
+            category_id: slot.category_id,
+            slot_id: slot.id,
+            item_code: item.item_code.clone(),
+            day: slot.day,
+            starts_at: slot.starts_at,
+            status: BookingStatus::Booked.as_str().to_owned(),
+            active_key: None,
+            created_at: now,
+            cancelled_at: None,
+            cancel_reason: None,
+            checked_in_at: None,
+            checked_in_by: None,
+            no_show_at: None,
+            reminded_at: None,
+            rescheduled_to: None,
+        };
+        let booking = queries::view_of(
+            row,
+            &ctx.hall,
+            ctx.category_name(slot.category_id),
+            slot.ends_at,
+            &item.name,
+        )?;
         Ok(Booked {
             booking,
             replayed: false,
@@ -856,7 +977,8 @@ impl BookingService {
         if booking.status != BookingStatus::Booked.as_str() {
             return Err(CancelError::NotActive);
         }
-        let ctx = queries::hall_by_id(&self.db, booking.hall_id)
+        let ctx = self
+            .hall(booking.hall_id)
             .await?
             .ok_or(CancelError::NotFound)?;
         let rules = ctx.rules();
@@ -869,10 +991,13 @@ impl BookingService {
         }
         let txn = self.db.begin().await.context("begin the cancellation")?;
         queries::lock_holder(&txn, &booking.identity_index).await?;
+        // The slot row before the booking row, the order every transaction locks them in (a
+        // hall closing the day takes its slots, then its bookings); if the booking is no longer
+        // live, the rollback gives the seat back its count.
+        queries::release_seat(&txn, booking.slot_id).await?;
         if !queries::retire(&txn, booking.id, BookingStatus::Cancelled, now, None).await? {
             return Err(CancelError::NotActive);
         }
-        queries::release_seat(&txn, booking.slot_id).await?;
         let since = now - chrono::Duration::days(i64::from(rules.penalty_window_days));
         let cancellations = queries::count_since(
             &txn,
@@ -1057,6 +1182,10 @@ impl BookingService {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&(hall_id, day));
+        self.halls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&hall_id);
         self.notifications.wake().await;
         Ok(cancelled)
     }

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _,
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait as _,
     PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
 
@@ -27,6 +27,10 @@ pub struct HallContext {
     exceptions: HashMap<NaiveDate, Exception>,
     /// Seats per slot of each category.
     seats: Vec<(i64, i32)>,
+    /// Category names by id.
+    category_names: HashMap<i64, String>,
+    /// The category that handles each item the hall books.
+    items: HashMap<String, i64>,
 }
 
 impl HallContext {
@@ -36,6 +40,15 @@ impl HallContext {
 
     pub fn hours_on(&self, day: NaiveDate, calendar: &WorkingCalendar) -> Option<DayHours> {
         rules::hours_on(day, calendar, &self.weekly, self.exceptions.get(&day))
+    }
+
+    pub fn category_name(&self, id: i64) -> &str {
+        self.category_names.get(&id).map_or("", String::as_str)
+    }
+
+    /// The category of this hall that handles `item_code`, if the hall books it.
+    pub fn category_of(&self, item_code: &str) -> Option<i64> {
+        self.items.get(item_code).copied()
     }
 }
 
@@ -117,27 +130,37 @@ async fn context(conn: &impl ConnectionTrait, hall: hall::Model) -> anyhow::Resu
             (c.id, c.seats_per_slot.unwrap_or(default))
         })
         .collect();
+    let items = hall_item::Entity::find()
+        .filter(hall_item::Column::HallId.eq(hall.id))
+        .all(conn)
+        .await
+        .context("read the hall's items")?
+        .into_iter()
+        .map(|m| (m.item_code, m.category_id))
+        .collect();
+    let category_names = categories.into_iter().map(|c| (c.id, c.name)).collect();
     Ok(HallContext {
         hall,
         weekly,
         exceptions,
         seats,
+        category_names,
+        items,
     })
 }
 
-pub async fn hall_by_code(
+pub async fn hall_id_by_code(
     conn: &impl ConnectionTrait,
     code: &str,
-) -> anyhow::Result<Option<HallContext>> {
-    let Some(hall) = hall::Entity::find()
+) -> anyhow::Result<Option<i64>> {
+    hall::Entity::find()
         .filter(hall::Column::Code.eq(code))
+        .select_only()
+        .column(hall::Column::Id)
+        .into_tuple()
         .one(conn)
         .await
-        .context("read the hall")?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(context(conn, hall).await?))
+        .context("read the hall's id")
 }
 
 pub async fn hall_by_id(
@@ -172,20 +195,6 @@ pub async fn item(conn: &impl ConnectionTrait, code: &str) -> anyhow::Result<Opt
         .one(conn)
         .await
         .context("read the item")
-}
-
-pub async fn category_of(
-    conn: &impl ConnectionTrait,
-    hall_id: i64,
-    item_code: &str,
-) -> anyhow::Result<Option<i64>> {
-    Ok(
-        hall_item::Entity::find_by_id((hall_id, item_code.to_owned()))
-            .one(conn)
-            .await
-            .context("read the item's category at the hall")?
-            .map(|m| m.category_id),
-    )
 }
 
 pub async fn insert_slots(
@@ -328,13 +337,14 @@ pub async fn ban(
     Ok(())
 }
 
-pub async fn count_counted(
+/// The days of the person's counted bookings (booked, checked in, missed) from `from` to `to`.
+pub async fn counted_days(
     conn: &impl ConnectionTrait,
     identity: &str,
     from: NaiveDate,
     to: NaiveDate,
     except: Option<i64>,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<Vec<NaiveDate>> {
     let mut query = booking::Entity::find()
         .filter(booking::Column::IdentityIndex.eq(identity))
         .filter(booking::Column::Day.between(from, to))
@@ -342,7 +352,13 @@ pub async fn count_counted(
     if let Some(id) = except {
         query = query.filter(booking::Column::Id.ne(id));
     }
-    query.count(conn).await.context("count bookings")
+    query
+        .select_only()
+        .column(booking::Column::Day)
+        .into_tuple()
+        .all(conn)
+        .await
+        .context("read the person's booked days")
 }
 
 pub async fn count_since(
@@ -651,6 +667,18 @@ pub async fn close_day(
     .exec_without_returning(conn)
     .await
     .context("close the day")?;
+    // Slot rows locked in id order, the order a move takes its two seats in, so closing a day
+    // and moving a booking between two of its slots cannot deadlock.
+    if conn.get_database_backend() == DatabaseBackend::Postgres {
+        slot::Entity::find()
+            .filter(slot::Column::HallId.eq(hall_id))
+            .filter(slot::Column::Day.eq(day))
+            .order_by_asc(slot::Column::Id)
+            .lock_exclusive()
+            .all(conn)
+            .await
+            .context("lock the day's slots")?;
+    }
     slot::Entity::update_many()
         .col_expr(slot::Column::Status, Expr::value("CLOSED"))
         .filter(slot::Column::HallId.eq(hall_id))
@@ -761,32 +789,49 @@ pub async fn views(
     rows.into_iter()
         .map(|b| {
             let hall = halls.get(&b.hall_id).context("a booking's hall vanished")?;
-            let rules = Rules::of(hall);
-            let minutes = |m: u32| chrono::Duration::minutes(i64::from(m));
-            Ok(BookingView {
-                id: b.id,
-                status: BookingStatus::parse(&b.status).context("unknown booking status")?,
-                checkin_qr: checkin_qr(&b.code),
-                code: b.code,
-                hall_code: hall.code.clone(),
-                hall_name: hall.name.clone(),
-                hall_address: hall.address.clone(),
-                item_name: items.get(&b.item_code).cloned().unwrap_or_default(),
-                item_code: b.item_code,
-                category_name: categories.get(&b.category_id).cloned().unwrap_or_default(),
-                slot_id: b.slot_id,
-                day: b.day,
-                starts_at: b.starts_at,
-                ends_at: slots.get(&b.slot_id).copied().unwrap_or(b.starts_at),
-                created_at: b.created_at,
-                cancel_deadline: b.starts_at - minutes(rules.cancel_cutoff_minutes),
-                checkin_opens_at: b.starts_at - minutes(rules.checkin_before_minutes),
-                checkin_closes_at: b.starts_at + minutes(rules.checkin_after_minutes),
-                cancelled_at: b.cancelled_at,
-                cancel_reason: b.cancel_reason,
-                checked_in_at: b.checked_in_at,
-                rescheduled_to: b.rescheduled_to,
-            })
+            let category = categories
+                .get(&b.category_id)
+                .map_or("", String::as_str)
+                .to_owned();
+            let ends_at = slots.get(&b.slot_id).copied().unwrap_or(b.starts_at);
+            let item_name = items.get(&b.item_code).cloned().unwrap_or_default();
+            view_of(b, hall, &category, ends_at, &item_name)
         })
         .collect()
+}
+
+/// A booking as shown, from its row and what it refers to.
+pub fn view_of(
+    b: booking::Model,
+    hall: &hall::Model,
+    category_name: &str,
+    ends_at: DateTime<Utc>,
+    item_name: &str,
+) -> anyhow::Result<BookingView> {
+    let rules = Rules::of(hall);
+    let minutes = |m: u32| chrono::Duration::minutes(i64::from(m));
+    Ok(BookingView {
+        id: b.id,
+        status: BookingStatus::parse(&b.status).context("unknown booking status")?,
+        checkin_qr: checkin_qr(&b.code),
+        code: b.code,
+        hall_code: hall.code.clone(),
+        hall_name: hall.name.clone(),
+        hall_address: hall.address.clone(),
+        item_name: item_name.to_owned(),
+        item_code: b.item_code,
+        category_name: category_name.to_owned(),
+        slot_id: b.slot_id,
+        day: b.day,
+        starts_at: b.starts_at,
+        ends_at,
+        created_at: b.created_at,
+        cancel_deadline: b.starts_at - minutes(rules.cancel_cutoff_minutes),
+        checkin_opens_at: b.starts_at - minutes(rules.checkin_before_minutes),
+        checkin_closes_at: b.starts_at + minutes(rules.checkin_after_minutes),
+        cancelled_at: b.cancelled_at,
+        cancel_reason: b.cancel_reason,
+        checked_in_at: b.checked_in_at,
+        rescheduled_to: b.rescheduled_to,
+    })
 }

@@ -44,7 +44,7 @@ impl BookingWorker {
             match lock.try_acquire(&self.service.store).await {
                 Ok(Some(guard)) => {
                     match self.run_once().await {
-                        Ok(report) if report != WorkerReport::default() => {
+                        Ok(report) if report.no_shows > 0 || report.reminders > 0 => {
                             tracing::info!(?report, "booking worker round");
                         }
                         Ok(_) => {}

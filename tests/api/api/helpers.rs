@@ -19,6 +19,7 @@ use sea_orm::{ConnectionTrait as _, Database};
 use secrecy::SecretString;
 use serde_json::Value;
 use services::store::{MemoryStore, Store};
+use services::time::Clock;
 use simulators::wechat::{WechatSim, WechatSimConfig};
 
 // ---------------------------------------------------------------------------------------------
@@ -188,6 +189,11 @@ pub struct TestApp {
     /// queues, cases) that will notify citizens of their own changes.
     pub notifications: services::notify::Notifications,
     pub db: sea_orm::DatabaseConnection,
+    /// The domain's clock, shared by every instance of the deployment: tests move it.
+    pub clock: Clock,
+    /// This instance's booking service: for what has no route yet (a hall closing a day) and
+    /// for running the booking worker's round by hand.
+    pub booking: services::booking::BookingService,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -211,6 +217,8 @@ pub struct Deployment {
     pub wechat: WechatSim,
     pub store: Arc<dyn Store>,
     pub crypto: CryptoSettings,
+    /// One clock for every instance: moving it moves them all.
+    pub clock: Clock,
     prefix: String,
 }
 
@@ -241,6 +249,7 @@ impl Deployment {
                 previous_field_keys: Vec::new(),
                 index_key: random_key(),
             },
+            clock: Clock::system(),
             prefix,
         }
     }
@@ -280,6 +289,7 @@ impl Deployment {
                 // Instances of one deployment share one store: the same Redis prefix, or the
                 // same in-process store standing in for it.
                 store: Some(Arc::clone(&self.store)),
+                clock: Some(self.clock.clone()),
                 ..Overrides::default()
             },
         )
@@ -289,6 +299,7 @@ impl Deployment {
         let handle = app.handle();
         let notifications = app.notifications();
         let db = app.db();
+        let booking = app.booking();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
@@ -301,6 +312,8 @@ impl Deployment {
             store: Arc::clone(&self.store),
             notifications,
             db,
+            clock: self.clock.clone(),
+            booking,
             handle,
         }
     }
@@ -465,4 +478,13 @@ pub async fn fresh_minute() {
     if left < 10_000 {
         tokio::time::sleep(Duration::from_millis(u64::try_from(left).unwrap() + 50)).await;
     }
+}
+
+/// Points a gateway's settings at a provincial-platform simulator. The periodic catalogue sync
+/// stays off: a test syncs when it says (`POST /staff/v1/catalogue/sync`).
+pub fn use_province(settings: &mut Settings, sim: &simulators::province::ProvinceSim) {
+    settings.province.base_url = sim.base_url();
+    settings.province.app_key = sim.app_key().to_owned();
+    settings.province.app_secret = SecretString::from(sim.app_secret().to_owned());
+    settings.province.sync_interval_secs = 0;
 }

@@ -4,8 +4,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod booking;
+mod booking_fixture;
+mod booking_race;
+mod calendar;
+mod catalogue;
+mod halls;
 mod helpers;
 mod identity;
+mod licences;
 mod notify;
 mod phone;
 mod platform;
+mod staff;

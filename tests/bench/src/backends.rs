@@ -19,6 +19,17 @@ pub struct Fresh {
     pub redis: MultiplexedConnection,
 }
 
+impl Fresh {
+    /// The name of the run's database (as `pg_stat_database` knows it).
+    pub fn database_name(&self) -> String {
+        database_name(&self.id)
+    }
+}
+
+fn database_name(id: &str) -> String {
+    format!("zsb_bench_{id}")
+}
+
 /// Runs `measure` on a fresh database and Redis prefix, then drops the database and deletes the
 /// keys, also when `measure` fails or Ctrl-C interrupts it (which drops, and so kills, the child
 /// processes it started). Returns the measurement's outcome and the clean-up's, separately, so
@@ -67,7 +78,7 @@ pub struct BenchDatabase {
 impl BenchDatabase {
     /// Creates `zsb_bench_<id>` on the server of `admin_url` (whose user may create databases).
     pub async fn create(admin_url: &str, id: &str) -> anyhow::Result<Self> {
-        let name = format!("zsb_bench_{id}");
+        let name = database_name(id);
         let admin = Database::connect(admin_url)
             .await
             .with_context(|| format!("connect to PostgreSQL at {}", redact(admin_url)))?;

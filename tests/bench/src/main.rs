@@ -2,7 +2,9 @@
 //! a child process on a fresh PostgreSQL database and Redis prefix and measures it from outside:
 //! `me` loads it with wrk, and loads a bare "floor" server (actix-web and one Redis GET,
 //! `bench-floor`) the same way in the same run, so the gateway's figures read as a fraction of
-//! what this machine can do at all; `notify` times its notification delivery worker.
+//! what this machine can do at all; `notify` times its notification delivery worker; `rush`
+//! releases a day of a hall to thousands of citizens at once, checks the database afterwards,
+//! and measures the booking against a bare floor (one PostgreSQL transaction) in the same run.
 //!
 //! A missed target is a result, not a failure: the exit status is non-zero only when the run
 //! itself went wrong (including a load run with errors, whose figures mean nothing, and a
@@ -11,6 +13,7 @@
 //! ```text
 //! cargo build --release -p gateway -p bench && ./target/release/bench me
 //! ./target/release/bench notify
+//! ./target/release/bench rush
 //! ```
 
 mod backends;
@@ -19,6 +22,7 @@ mod me;
 mod notify;
 mod process;
 mod report;
+mod rush;
 mod wrk;
 
 use std::process::ExitCode;
@@ -46,6 +50,11 @@ enum Command {
     /// simulator), and commit-to-delivery latency (p50, p99) at a steady rate, checked for
     /// exactly-once delivery.
     Notify(notify::NotifyOptions),
+    /// The release of a day of a hall: thousands of citizens book at the release instant
+    /// through the gateway; checked for overselling, duplicates and lost answers in the
+    /// database, with throughput, p50/p99 and a bare-transaction floor measured in the same run,
+    /// and how sold-out slots are refused.
+    Rush(rush::RushOptions),
 }
 
 /// Where the gateway keeps its state.
@@ -124,6 +133,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Me(options) => me::run(options).await,
         Command::Notify(options) => notify::run(options).await,
+        Command::Rush(options) => rush::run(options).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

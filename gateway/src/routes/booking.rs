@@ -1,0 +1,522 @@
+//! Appointments: availability, booking, my bookings, cancel, reschedule, check-in.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Duration;
+use miniprogram_api::booking as wire;
+use miniprogram_api::{ErrorBody, ErrorCode};
+use services::booking::{
+    AvailabilityError, BookError, BookRequest, Booker, BookingStatus, BookingView, CancelError,
+    CheckInError, CloseDayError, DayRefusal,
+};
+use services::staff::Role;
+
+use crate::error::ApiError;
+use crate::extract::{CurrentCitizen, CurrentStaff};
+use crate::startup::AppState;
+
+pub fn status_to_wire(status: BookingStatus) -> wire::BookingStatus {
+    match status {
+        BookingStatus::Booked => wire::BookingStatus::Booked,
+        BookingStatus::CheckedIn => wire::BookingStatus::CheckedIn,
+        BookingStatus::Cancelled => wire::BookingStatus::Cancelled,
+        BookingStatus::CancelledByHall => wire::BookingStatus::CancelledByHall,
+        BookingStatus::Rescheduled => wire::BookingStatus::Rescheduled,
+        BookingStatus::NoShow => wire::BookingStatus::NoShow,
+    }
+}
+
+pub fn to_wire(b: BookingView) -> wire::Booking {
+    wire::Booking {
+        id: b.id,
+        code: b.code,
+        status: status_to_wire(b.status),
+        hall_code: b.hall_code,
+        hall_name: b.hall_name,
+        hall_address: b.hall_address,
+        item_code: b.item_code,
+        item_name: b.item_name,
+        category_name: b.category_name,
+        slot_id: b.slot_id,
+        date: b.day,
+        starts_at: b.starts_at,
+        ends_at: b.ends_at,
+        created_at: b.created_at,
+        cancel_deadline: b.cancel_deadline,
+        checkin_opens_at: b.checkin_opens_at,
+        checkin_closes_at: b.checkin_closes_at,
+        checkin_qr: b.checkin_qr,
+        cancelled_at: b.cancelled_at,
+        cancel_reason: b.cancel_reason,
+        checked_in_at: b.checked_in_at,
+        rescheduled_to: b.rescheduled_to,
+    }
+}
+
+fn shanghai(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&services::time::SHANGHAI)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+pub fn book_error(e: BookError) -> ApiError {
+    match e {
+        BookError::IdentityRequired => ApiError::new(ErrorCode::IdentityRequired),
+        BookError::ItemNotFound => ApiError::new(ErrorCode::ItemNotFound),
+        BookError::SlotNotFound => ApiError::new(ErrorCode::SlotNotFound),
+        BookError::SlotNotForItem => ApiError::new(ErrorCode::SlotNotForItem),
+        BookError::ItemNotBookable => ApiError::new(ErrorCode::ItemNotBookable),
+        BookError::SlotPast => ApiError::new(ErrorCode::SlotPast),
+        BookError::OutsideWindow => ApiError::new(ErrorCode::OutsideBookingWindow),
+        BookError::NotReleased { at } => ApiError::new(ErrorCode::SlotNotReleased)
+            .with_message(format!("该日号源将于{}放出，请届时再试", shanghai(at)))
+            .with_until(at.to_rfc3339()),
+        BookError::HallClosed => ApiError::new(ErrorCode::HallClosed),
+        BookError::SlotFull => ApiError::new(ErrorCode::SlotFull),
+        BookError::AlreadyBooked => ApiError::new(ErrorCode::AlreadyBooked),
+        BookError::WeeklyLimit { limit } => ApiError::new(ErrorCode::BookingLimitReached)
+            .with_message(format!("每周最多预约{limit}次，本周次数已用完")),
+        BookError::MonthlyLimit { limit } => ApiError::new(ErrorCode::BookingLimitReached)
+            .with_message(format!("每月最多预约{limit}次，本月次数已用完")),
+        BookError::Banned { until } => ApiError::new(ErrorCode::BookingBanned)
+            .with_message(format!(
+                "因多次爽约或取消预约，您在{}（含）之前不能预约",
+                until.format("%Y年%m月%d日")
+            ))
+            .with_until(until.to_string()),
+        BookError::IdempotencyKeyReused => ApiError::new(ErrorCode::IdempotencyKeyReused),
+        BookError::BookingNotFound => ApiError::new(ErrorCode::BookingNotFound),
+        BookError::NotChangeable => ApiError::new(ErrorCode::BookingNotChangeable),
+        BookError::Unexpected(e) => ApiError::unexpected(e),
+    }
+}
+
+pub fn check_in_error(e: CheckInError) -> ApiError {
+    match e {
+        CheckInError::NotFound => ApiError::new(ErrorCode::BookingNotFound),
+        CheckInError::WrongHall => ApiError::new(ErrorCode::WrongHall),
+        CheckInError::BadHallQr => ApiError::new(ErrorCode::HallQrInvalid),
+        CheckInError::NotActive { status } => ApiError::new(ErrorCode::BookingNotChangeable)
+            .with_message(match status {
+                BookingStatus::NoShow => "该预约已记为爽约，不能签到",
+                BookingStatus::Rescheduled => "该预约已改约，请使用新的预约签到",
+                _ => "该预约已取消，不能签到",
+            }),
+        CheckInError::TooEarly { opens_at } => ApiError::new(ErrorCode::CheckinTooEarly)
+            .with_message(format!("还未到签到时间，请于{}后签到", shanghai(opens_at)))
+            .with_until(opens_at.to_rfc3339()),
+        CheckInError::TooLate => ApiError::new(ErrorCode::CheckinTooLate),
+        CheckInError::Unexpected(e) => ApiError::unexpected(e),
+    }
+}
+
+/// Slots of a hall for an item over a range of days.
+#[utoipa::path(
+    get, path = "/api/v1/halls/{hallCode}/slots", tag = "booking",
+    params(("hallCode" = String, Path), wire::AvailabilityQuery),
+    responses(
+        (status = 200, body = wire::Availability),
+        (status = 404, description = "HALL_NOT_FOUND, ITEM_NOT_FOUND", body = ErrorBody),
+        (status = 422, description = "ITEM_NOT_BOOKABLE, VALIDATION_FAILED (range)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn availability(
+    state: web::Data<AppState>,
+    _citizen: CurrentCitizen,
+    path: web::Path<String>,
+    query: web::Query<wire::AvailabilityQuery>,
+) -> Result<web::Json<wire::Availability>, ApiError> {
+    let hall_code = path.into_inner();
+    let query = query.into_inner();
+    let from = query.from.unwrap_or_else(|| state.booking.clock().today());
+    let to = query.to.unwrap_or(from + Duration::days(13));
+    let days = state
+        .booking
+        .availability(&hall_code, &query.item_code, from, to)
+        .await
+        .map_err(|e| match e {
+            AvailabilityError::HallNotFound => ApiError::new(ErrorCode::HallNotFound),
+            AvailabilityError::ItemNotFound => ApiError::new(ErrorCode::ItemNotFound),
+            AvailabilityError::ItemNotBookableHere => ApiError::new(ErrorCode::ItemNotBookable),
+            AvailabilityError::BadRange => ApiError::new(ErrorCode::ValidationFailed)
+                .with_message("日期范围不正确：结束日期不能早于开始日期，且最多查询31天")
+                .with_field("to", "最多查询31天"),
+            AvailabilityError::Unexpected(e) => ApiError::unexpected(e),
+        })?;
+    let days = days
+        .into_iter()
+        .map(|d| {
+            let (state, releases_at, slots) = match d.state {
+                Ok(slots) => (wire::DayState::Open, None, slots),
+                Err(DayRefusal::NotReleased { at }) => {
+                    (wire::DayState::NotReleased, Some(at), Vec::new())
+                }
+                Err(DayRefusal::OutsideWindow) => (wire::DayState::OutsideWindow, None, Vec::new()),
+                Err(DayRefusal::Closed) => (wire::DayState::Closed, None, Vec::new()),
+                Err(DayRefusal::Past) => (wire::DayState::Past, None, Vec::new()),
+            };
+            wire::DayView {
+                date: d.day,
+                state,
+                releases_at,
+                slots: slots
+                    .into_iter()
+                    .map(|s| wire::SlotView {
+                        id: s.id,
+                        starts_at: s.starts_at,
+                        ends_at: s.ends_at,
+                        capacity: s.capacity,
+                        left: s.left,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Ok(web::Json(wire::Availability {
+        hall_code,
+        item_code: query.item_code,
+        days,
+    }))
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| (1..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()));
+    match key {
+        Some(key) => Ok(Some(key.to_owned())),
+        None => Err(ApiError::new(ErrorCode::ValidationFailed)
+            .with_message("Idempotency-Key 须为1至64个可见ASCII字符")
+            .with_field("Idempotency-Key", "须为1至64个可见ASCII字符")),
+    }
+}
+
+/// Book a slot.
+#[utoipa::path(
+    post, path = "/api/v1/bookings", tag = "booking",
+    request_body = wire::BookRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–64 visible ASCII characters; the same key returns the same answer")),
+    responses(
+        (status = 201, body = wire::Booking),
+        (status = 200, description = "an earlier answer to the same Idempotency-Key", body = wire::Booking),
+        (status = 403, description = "IDENTITY_REQUIRED, BOOKING_BANNED (until: the ban's last day)", body = ErrorBody),
+        (status = 404, description = "ITEM_NOT_FOUND, SLOT_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "SLOT_FULL, ALREADY_BOOKED", body = ErrorBody),
+        (status = 422, description = "SLOT_NOT_FOR_ITEM, ITEM_NOT_BOOKABLE, SLOT_PAST, OUTSIDE_BOOKING_WINDOW, SLOT_NOT_RELEASED, HALL_CLOSED, BOOKING_LIMIT_REACHED, IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn book(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    CurrentCitizen(session): CurrentCitizen,
+    body: web::Json<wire::BookRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&req)?;
+    let body = body.into_inner();
+    let item_code = body.item_code.trim();
+    if item_code.is_empty() || item_code.len() > 64 {
+        return Err(ApiError::new(ErrorCode::ItemNotFound));
+    }
+    let booked = state
+        .booking
+        .book(
+            Booker {
+                citizen_id: session.citizen_id,
+            },
+            &BookRequest {
+                slot_id: body.slot_id,
+                item_code: item_code.to_owned(),
+                idempotency_key: key,
+            },
+        )
+        .await
+        .map_err(book_error)?;
+    let mut response = if booked.replayed {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Created()
+    };
+    Ok(response.json(to_wire(booked.booking)))
+}
+
+/// My bookings, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/bookings", tag = "booking",
+    params(wire::BookingsQuery),
+    responses((status = 200, body = wire::BookingList)),
+    security(("bearer" = []))
+)]
+pub async fn mine(
+    state: web::Data<AppState>,
+    CurrentCitizen(session): CurrentCitizen,
+    query: web::Query<wire::BookingsQuery>,
+) -> Result<web::Json<wire::BookingList>, ApiError> {
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=50).contains(&limit) {
+        return Err(ApiError::new(ErrorCode::ValidationFailed)
+            .with_message("每页条数须在1至50之间")
+            .with_field("limit", "须在1至50之间"));
+    }
+    let bookings = state
+        .booking
+        .mine(session.citizen_id, query.before, limit)
+        .await?;
+    let next_before = (bookings.len() as u64 == limit)
+        .then(|| bookings.last().map(|b| b.id))
+        .flatten();
+    Ok(web::Json(wire::BookingList {
+        bookings: bookings.into_iter().map(to_wire).collect(),
+        next_before,
+    }))
+}
+
+/// One of my bookings.
+#[utoipa::path(
+    get, path = "/api/v1/bookings/{id}", tag = "booking",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = wire::Booking), (status = 404, description = "BOOKING_NOT_FOUND", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    state: web::Data<AppState>,
+    CurrentCitizen(session): CurrentCitizen,
+    path: web::Path<i64>,
+) -> Result<web::Json<wire::Booking>, ApiError> {
+    state
+        .booking
+        .view(session.citizen_id, path.into_inner())
+        .await?
+        .map(|b| web::Json(to_wire(b)))
+        .ok_or_else(|| ApiError::new(ErrorCode::BookingNotFound))
+}
+
+/// Cancel a booking before its cut-off.
+#[utoipa::path(
+    post, path = "/api/v1/bookings/{id}/cancel", tag = "booking",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = wire::Booking),
+        (status = 404, description = "BOOKING_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "BOOKING_NOT_CHANGEABLE, CANCEL_TOO_LATE", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    CurrentCitizen(session): CurrentCitizen,
+    path: web::Path<i64>,
+) -> Result<web::Json<wire::Booking>, ApiError> {
+    let booking = state
+        .booking
+        .cancel(
+            Booker {
+                citizen_id: session.citizen_id,
+            },
+            path.into_inner(),
+        )
+        .await
+        .map_err(|e| match e {
+            CancelError::NotFound => ApiError::new(ErrorCode::BookingNotFound),
+            CancelError::NotActive => ApiError::new(ErrorCode::BookingNotChangeable),
+            CancelError::TooLate { deadline } => ApiError::new(ErrorCode::CancelTooLate)
+                .with_message(format!(
+                    "取消截止时间为{}，现已不能取消",
+                    shanghai(deadline)
+                )),
+            CancelError::Unexpected(e) => ApiError::unexpected(e),
+        })?;
+    Ok(web::Json(to_wire(booking)))
+}
+
+/// Move a booking to another slot, atomically.
+#[utoipa::path(
+    post, path = "/api/v1/bookings/{id}/reschedule", tag = "booking",
+    params(("id" = i64, Path)),
+    request_body = wire::RescheduleRequest,
+    responses(
+        (status = 201, description = "the new booking; the old one is RESCHEDULED", body = wire::Booking),
+        (status = 404, description = "BOOKING_NOT_FOUND, SLOT_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "SLOT_FULL, BOOKING_NOT_CHANGEABLE, ALREADY_BOOKED", body = ErrorBody),
+        (status = 422, description = "as for booking", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn reschedule(
+    state: web::Data<AppState>,
+    CurrentCitizen(session): CurrentCitizen,
+    path: web::Path<i64>,
+    body: web::Json<wire::RescheduleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let booked = state
+        .booking
+        .reschedule(
+            Booker {
+                citizen_id: session.citizen_id,
+            },
+            path.into_inner(),
+            body.slot_id,
+        )
+        .await
+        .map_err(book_error)?;
+    Ok(HttpResponse::Created().json(to_wire(booked.booking)))
+}
+
+/// Check in by scanning the hall's QR code.
+#[utoipa::path(
+    post, path = "/api/v1/bookings/{id}/check-in", tag = "booking",
+    params(("id" = i64, Path)),
+    request_body = wire::CitizenCheckIn,
+    responses(
+        (status = 200, body = wire::Booking),
+        (status = 404, description = "BOOKING_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "CHECKIN_TOO_EARLY (until), CHECKIN_TOO_LATE, WRONG_HALL, BOOKING_NOT_CHANGEABLE", body = ErrorBody),
+        (status = 422, description = "HALL_QR_INVALID", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn check_in(
+    state: web::Data<AppState>,
+    CurrentCitizen(session): CurrentCitizen,
+    path: web::Path<i64>,
+    body: web::Json<wire::CitizenCheckIn>,
+) -> Result<web::Json<wire::Booking>, ApiError> {
+    let booking = state
+        .booking
+        .check_in_by_citizen(
+            Booker {
+                citizen_id: session.citizen_id,
+            },
+            path.into_inner(),
+            &body.hall_qr,
+        )
+        .await
+        .map_err(check_in_error)?;
+    Ok(web::Json(to_wire(booking)))
+}
+
+/// The staff side of appointments, in the `/staff/v1` scope.
+pub fn configure_staff(cfg: &mut web::ServiceConfig) {
+    use super::resource;
+    cfg.service(resource(
+        "/halls/{hall_id}/bookings",
+        [web::get().to(hall_bookings)],
+    ))
+    .service(resource(
+        "/halls/{hall_id}/check-ins",
+        [web::post().to(staff_check_in)],
+    ))
+    .service(resource(
+        "/halls/{hall_id}/closures",
+        [web::post().to(close_day)],
+    ));
+}
+
+/// `GET /staff/v1/halls/{hallId}/bookings?date=` query.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DayQuery {
+    /// `YYYY-MM-DD`; today when omitted.
+    pub date: Option<chrono::NaiveDate>,
+}
+
+/// A hall's bookings of a day (clerks and admins of the hall).
+#[utoipa::path(
+    get, path = "/staff/v1/halls/{hallId}/bookings", tag = "staff",
+    params(("hallId" = i64, Path), DayQuery),
+    responses((status = 200, body = wire::BookingList), (status = 403, description = "FORBIDDEN", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn hall_bookings(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<i64>,
+    query: web::Query<DayQuery>,
+) -> Result<web::Json<wire::BookingList>, ApiError> {
+    let hall_id = path.into_inner();
+    staff.require(Role::Clerk, hall_id)?;
+    let day = query.date.unwrap_or_else(|| state.booking.clock().today());
+    let bookings = state.booking.of_hall_day(hall_id, day).await?;
+    Ok(web::Json(wire::BookingList {
+        bookings: bookings.into_iter().map(to_wire).collect(),
+        next_before: None,
+    }))
+}
+
+/// Check a citizen in by the booking's code (typed, or the scanned `ZSBBK:` QR).
+#[utoipa::path(
+    post, path = "/staff/v1/halls/{hallId}/check-ins", tag = "staff",
+    params(("hallId" = i64, Path)),
+    request_body = wire::StaffCheckIn,
+    responses(
+        (status = 200, body = wire::Booking),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "BOOKING_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "WRONG_HALL, CHECKIN_TOO_EARLY, CHECKIN_TOO_LATE, BOOKING_NOT_CHANGEABLE", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn staff_check_in(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<i64>,
+    body: web::Json<wire::StaffCheckIn>,
+) -> Result<web::Json<wire::Booking>, ApiError> {
+    let hall_id = path.into_inner();
+    staff.require(Role::Clerk, hall_id)?;
+    let booking = state
+        .booking
+        .check_in_by_staff(hall_id, &body.code, staff.0.staff_id)
+        .await
+        .map_err(check_in_error)?;
+    Ok(web::Json(to_wire(booking)))
+}
+
+/// The hall cancels a day: every booking of it is cancelled and its citizen notified.
+#[utoipa::path(
+    post, path = "/staff/v1/halls/{hallId}/closures", tag = "staff",
+    params(("hallId" = i64, Path)),
+    request_body = wire::CloseDay,
+    responses(
+        (status = 200, body = wire::ClosedDay),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "HALL_NOT_FOUND", body = ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED: a past day, or no reason", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn close_day(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<i64>,
+    body: web::Json<wire::CloseDay>,
+) -> Result<web::Json<wire::ClosedDay>, ApiError> {
+    let hall_id = path.into_inner();
+    staff.require(Role::Admin, hall_id)?;
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 20 {
+        return Err(ApiError::new(ErrorCode::ValidationFailed)
+            .with_message("请填写1至20个字的取消原因，将告知预约的群众")
+            .with_field("reason", "1至20个字"));
+    }
+    let cancelled = state
+        .booking
+        .close_day(hall_id, body.date, reason)
+        .await
+        .map_err(|e| match e {
+            CloseDayError::HallNotFound => ApiError::new(ErrorCode::HallNotFound),
+            CloseDayError::Past => ApiError::new(ErrorCode::ValidationFailed)
+                .with_message("只能取消明天及以后的日期")
+                .with_field("date", "只能取消明天及以后的日期"),
+            CloseDayError::Unexpected(e) => ApiError::unexpected(e),
+        })?;
+    Ok(web::Json(wire::ClosedDay {
+        date: body.date,
+        cancelled_bookings: cancelled,
+    }))
+}

@@ -1,0 +1,176 @@
+//! Appointments at a hall (预约办): availability, bookings, cancelling, moving, check-in.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// `GET /api/v1/halls/{hallCode}/slots` query.
+#[derive(Debug, Clone, Serialize, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AvailabilityQuery {
+    /// The item to book.
+    pub item_code: String,
+    /// First day (`YYYY-MM-DD`, Asia/Shanghai); today when omitted.
+    pub from: Option<NaiveDate>,
+    /// Last day; 13 days after `from` when omitted; at most 31 days in all.
+    pub to: Option<NaiveDate>,
+}
+
+/// `GET /api/v1/halls/{hallCode}/slots`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Availability {
+    pub hall_code: String,
+    pub item_code: String,
+    pub days: Vec<DayView>,
+}
+
+/// Whether a day can be booked now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DayState {
+    /// Released and inside the window: `slots` lists what is left.
+    Open,
+    /// Inside the window but not released yet: see `releasesAt`.
+    NotReleased,
+    /// Outside the booking window.
+    OutsideWindow,
+    /// The hall does not open that day.
+    Closed,
+    /// Today or earlier.
+    Past,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DayView {
+    pub date: NaiveDate,
+    pub state: DayState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub releases_at: Option<DateTime<Utc>>,
+    pub slots: Vec<SlotView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SlotView {
+    pub id: i64,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub capacity: u32,
+    /// Seats left; 0 when full.
+    pub left: u32,
+}
+
+/// `POST /api/v1/bookings` (optionally with an `Idempotency-Key` header: the same key returns
+/// the same answer).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BookRequest {
+    pub slot_id: i64,
+    pub item_code: String,
+}
+
+/// `POST /api/v1/bookings/{id}/reschedule`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RescheduleRequest {
+    pub slot_id: i64,
+}
+
+/// `POST /api/v1/bookings/{id}/check-in`: the text of the hall's check-in QR code.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CitizenCheckIn {
+    pub hall_qr: String,
+}
+
+/// `POST /staff/v1/halls/{hallId}/check-ins`: a booking's code, typed or scanned from its QR.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StaffCheckIn {
+    pub code: String,
+}
+
+/// `POST /staff/v1/halls/{hallId}/closures`: the hall cancels a day.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CloseDay {
+    pub date: NaiveDate,
+    /// Shown to citizens: "因系统升级" …
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClosedDay {
+    pub date: NaiveDate,
+    pub cancelled_bookings: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BookingStatus {
+    Booked,
+    CheckedIn,
+    Cancelled,
+    CancelledByHall,
+    Rescheduled,
+    NoShow,
+}
+
+/// A booking.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Booking {
+    pub id: i64,
+    /// 8 characters, read out or typed at the counter.
+    pub code: String,
+    pub status: BookingStatus,
+    pub hall_code: String,
+    pub hall_name: String,
+    pub hall_address: String,
+    pub item_code: String,
+    pub item_name: String,
+    pub category_name: String,
+    pub slot_id: i64,
+    pub date: NaiveDate,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    /// Until when it can be cancelled or moved.
+    pub cancel_deadline: DateTime<Utc>,
+    pub checkin_opens_at: DateTime<Utc>,
+    pub checkin_closes_at: DateTime<Utc>,
+    /// What the check-in QR code holds; staff scan it.
+    pub checkin_qr: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked_in_at: Option<DateTime<Utc>>,
+    /// When moved: the booking that replaced this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rescheduled_to: Option<i64>,
+}
+
+/// `GET /api/v1/bookings` query: newest first, `before` a booking id for the next page.
+#[derive(Debug, Clone, Serialize, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct BookingsQuery {
+    pub before: Option<i64>,
+    /// 1–50, default 20.
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingList {
+    pub bookings: Vec<Booking>,
+    /// Pass as `before` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<i64>,
+}
