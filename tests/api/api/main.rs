@@ -7,6 +7,7 @@ mod auth;
 mod booking;
 mod booking_fixture;
 mod booking_race;
+mod booking_staff;
 mod calendar;
 mod catalogue;
 mod halls;
