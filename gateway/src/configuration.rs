@@ -120,6 +120,10 @@ pub struct LicenceSettings {
     /// `[{ kid = "2026-11", private_key = "<base64 of 32 random bytes>" }, …]`. Empty: one
     /// key is generated at start, and presentations verify only at this instance until it stops.
     pub signing_keys: Vec<SigningKeySettings>,
+    /// The same keys as one string, for environments that pass secrets as variables
+    /// (`APP_LICENCES__KEYS=k2:<base64>,k1:<base64>`): signing key first, then older ones still
+    /// published. Used when `signing_keys` is empty.
+    pub keys: Option<SecretString>,
     /// How long a presentation (QR) stays valid.
     pub presentation_ttl_secs: u64,
     /// How long a citizen's licence list is cached.
@@ -130,6 +134,7 @@ impl Default for LicenceSettings {
     fn default() -> Self {
         Self {
             signing_keys: Vec::new(),
+            keys: None,
             presentation_ttl_secs: 60,
             cache_ttl_secs: 60,
         }
@@ -154,7 +159,22 @@ impl LicenceSettings {
     pub fn presentation_keys(&self) -> anyhow::Result<services::licences::PresentationKeys> {
         use secrecy::ExposeSecret as _;
         use services::licences::{KeyEntry, PresentationKeys};
-        let keys = if self.signing_keys.is_empty() {
+        let from_env = self
+            .keys
+            .as_ref()
+            .map(|keys| keys.expose_secret().trim().to_owned())
+            .filter(|keys| !keys.is_empty());
+        let keys = if let (true, Some(list)) = (self.signing_keys.is_empty(), from_env) {
+            list.split(',')
+                .map(|entry| {
+                    let (kid, key) = entry.trim().split_once(':').with_context(
+                        || "APP_LICENCES__KEYS: each entry is <kid>:<base64 of 32 bytes>",
+                    )?;
+                    KeyEntry::from_base64(kid.trim(), key.trim())
+                        .context("APP_LICENCES__KEYS (licences.keys)")
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?
+        } else if self.signing_keys.is_empty() {
             tracing::warn!(
                 "no licences.signing_keys configured: presentations are signed with a key made \
                  now, which other instances and a restarted gateway do not know"
@@ -459,6 +479,32 @@ mod tests {
         assert!(s.redis.url.is_some());
         assert_eq!(s.crypto.previous_field_keys.len(), 2);
         assert_eq!(s.sessions.idle_ttl_secs, 7200);
+    }
+
+    #[test]
+    fn licence_keys_come_from_one_variable_signing_key_first() {
+        use base64::Engine as _;
+        let b64 = |n: u8| base64::engine::general_purpose::STANDARD.encode([n; 32]);
+        let keys = format!("k2:{}, k1:{}", b64(2), b64(1));
+        let mut pairs = FULL.to_vec();
+        pairs.push(("APP_LICENCES__KEYS", &keys));
+        let s = Settings::load_from(None, env(&pairs)).unwrap();
+        let kids: Vec<String> = s
+            .licences
+            .presentation_keys()
+            .unwrap()
+            .jwks()
+            .keys
+            .into_iter()
+            .map(|k| k.kid)
+            .collect();
+        assert_eq!(kids, ["k2", "k1"]);
+
+        let mut pairs = FULL.to_vec();
+        pairs.push(("APP_LICENCES__KEYS", "k2-without-a-key"));
+        let s = Settings::load_from(None, env(&pairs)).unwrap();
+        let err = format!("{:#}", s.licences.presentation_keys().unwrap_err());
+        assert!(err.contains("APP_LICENCES__KEYS"), "{err}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use rand::RngCore as _;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use simulators::province::{DEMO_HALL_CODE, ProvinceSim, ProvinceSimConfig};
+use simulators::province::{DEMO_HALL_CODE, LicenceSpec, ProvinceSim, ProvinceSimConfig};
 use simulators::wechat::{WechatSim, WechatSimConfig};
 
 use crate::configuration::{CryptoSettings, ProvinceSettings, Settings, WechatSettings};
@@ -31,7 +31,13 @@ pub struct DemoOptions {
 struct DemoKeys {
     field_key: String,
     index_key: String,
+    /// Signs licence presentations; added to data folders made before licences existed.
+    #[serde(default)]
+    licence_key: Option<String>,
 }
+
+/// The resident ID number of the README's walk-through (a valid GB 11643 test number).
+pub const DEMO_CITIZEN_ID_CARD_NO: &str = "11010519491231002X";
 
 /// A running demo's parts: the settings for the gateway and the simulator it talks to.
 pub struct Demo {
@@ -77,6 +83,17 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<Demo> {
         },
     )?;
     register_templates(&wechat, &settings.notifications);
+    if let Some(licence_key) = &keys.licence_key {
+        settings.licences.signing_keys = vec![crate::configuration::SigningKeySettings {
+            kid: "demo".into(),
+            private_key: SecretString::from(licence_key.clone()),
+        }];
+    }
+    // The README's citizen (张三) holds an identity card in the provincial licence library.
+    province.add_licence(
+        DEMO_CITIZEN_ID_CARD_NO,
+        LicenceSpec::id_card("张三", DEMO_CITIZEN_ID_CARD_NO),
+    );
     settings.server.host.clone_from(&options.host);
     settings.server.port = options.port;
     settings.province = ProvinceSettings {
@@ -143,17 +160,26 @@ pub async fn ensure_demo_admin(db: sea_orm::DatabaseConnection) -> anyhow::Resul
 }
 
 fn load_or_create_keys(path: &Path) -> anyhow::Result<DemoKeys> {
-    if let Ok(bytes) = std::fs::read(path) {
-        return serde_json::from_slice(&bytes).with_context(|| format!("read {}", path.display()));
-    }
     let key = || {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         STANDARD.encode(bytes)
     };
+    if let Ok(bytes) = std::fs::read(path) {
+        let mut keys: DemoKeys =
+            serde_json::from_slice(&bytes).with_context(|| format!("read {}", path.display()))?;
+        if keys.licence_key.is_some() {
+            return Ok(keys);
+        }
+        keys.licence_key = Some(key());
+        std::fs::write(path, serde_json::to_vec_pretty(&keys)?)
+            .with_context(|| format!("write {}", path.display()))?;
+        return Ok(keys);
+    }
     let keys = DemoKeys {
         field_key: key(),
         index_key: key(),
+        licence_key: Some(key()),
     };
     std::fs::write(path, serde_json::to_vec_pretty(&keys)?)
         .with_context(|| format!("write {}", path.display()))?;
