@@ -4,7 +4,9 @@
 //! `bench-floor`) the same way in the same run, so the gateway's figures read as a fraction of
 //! what this machine can do at all; `notify` times its notification delivery worker; `rush`
 //! releases a day of a hall to thousands of citizens at once, checks the database afterwards,
-//! and measures the booking against a bare floor (one PostgreSQL transaction) in the same run.
+//! and measures the booking against a bare floor (one PostgreSQL transaction) in the same run;
+//! `licences` times electronic-licence presentations and verifications (with the province
+//! simulator's live status call).
 //!
 //! A missed target is a result, not a failure: the exit status is non-zero only when the run
 //! itself went wrong (including a load run with errors, whose figures mean nothing, and a
@@ -14,10 +16,12 @@
 //! cargo build --release -p gateway -p bench && ./target/release/bench me
 //! ./target/release/bench notify
 //! ./target/release/bench rush
+//! ./target/release/bench licences
 //! ```
 
 mod backends;
 mod launch;
+mod licences;
 mod me;
 mod notify;
 mod process;
@@ -55,6 +59,10 @@ enum Command {
     /// database, with throughput, p50/p99 and a bare-transaction floor measured in the same run,
     /// and how sold-out slots are refused.
     Rush(rush::RushOptions),
+    /// Electronic licences: presentations signed per second (p50, p99), and verification
+    /// latency (p50, p99) with the province status call to the simulator, one at a time and
+    /// concurrently, every verdict VALID.
+    Licences(licences::LicencesOptions),
 }
 
 /// Where the gateway keeps its state.
@@ -134,6 +142,7 @@ async fn main() -> ExitCode {
         Command::Me(options) => me::run(options).await,
         Command::Notify(options) => notify::run(options).await,
         Command::Rush(options) => rush::run(options).await,
+        Command::Licences(options) => licences::run(options).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

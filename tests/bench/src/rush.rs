@@ -568,7 +568,7 @@ async fn citizens(
         .collect()
 }
 
-async fn login_and_bind(
+pub(crate) async fn login_and_bind(
     http: &reqwest::Client,
     sim: &str,
     url: &str,
@@ -626,14 +626,14 @@ async fn login_and_bind(
 }
 
 /// A two-character Chinese name.
-fn name(n: usize) -> String {
+pub(crate) fn name(n: usize) -> String {
     const GIVEN: [char; 8] = ['伟', '芳', '娜', '敏', '静', '丽', '强', '磊'];
     format!("张{}", GIVEN[n % GIVEN.len()])
 }
 
 /// The `n`-th of distinct valid GB 11643 numbers: Beijing Chaoyang, born on the `n / 1000`-th day
 /// after 1950-01-01, sequence `n % 1000`, and the MOD 11-2 check character.
-fn id_card_no(n: usize) -> String {
+pub(crate) fn id_card_no(n: usize) -> String {
     let born = NaiveDate::from_ymd_opt(1950, 1, 1).unwrap_or_default()
         + chrono::Duration::days(i64::try_from(n / 1000).unwrap_or(0));
     let body = format!("110105{}{:03}", born.format("%Y%m%d"), n % 1000);
