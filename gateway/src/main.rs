@@ -217,16 +217,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if settings.migrate_on_start {
                 gateway::startup::migrate_up(&db).await?;
             }
-            let staff = gateway::startup::offline_staff_service(db);
             let at = match &hall {
                 Some(code) => HallScope::Hall(
-                    staff
-                        .hall_id_by_code(code)
+                    services::halls::hall_id_by_code(&db, code)
                         .await?
                         .with_context(|| format!("no hall has the code `{code}`"))?,
                 ),
                 None => HallScope::All,
             };
+            let staff = gateway::startup::offline_staff_service(db);
             let id = staff
                 .create(&username, password, &display_name, vec![(role, at)])
                 .await

@@ -24,6 +24,7 @@ use rand::Rng as _;
 use sea_orm::{DatabaseConnection, DbErr, SqlErr, TransactionTrait as _};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
 
 use crate::calendar::CalendarStore;
 use crate::notify::{NotificationKind, Notifications};
@@ -497,7 +498,7 @@ impl BookingService {
         if to < from || (to - from).num_days() >= MAX_RANGE_DAYS {
             return Err(AvailabilityError::BadRange);
         }
-        let hall_id = queries::hall_id_by_code(&self.db, hall_code)
+        let hall_id = crate::halls::hall_id_by_code(&self.db, hall_code)
             .await?
             .ok_or(AvailabilityError::HallNotFound)?;
         let ctx = self
@@ -1044,7 +1045,7 @@ impl BookingService {
             return Err(CheckInError::WrongHall);
         }
         let expected = ctx.hall.checkin_secret.as_bytes();
-        if !subtle_eq(secret.as_bytes(), expected) {
+        if !bool::from(secret.as_bytes().ct_eq(expected)) {
             return Err(CheckInError::BadHallQr);
         }
         self.check_in(booking, &ctx, None).await
@@ -1189,22 +1190,4 @@ impl BookingService {
         self.notifications.wake().await;
         Ok(cancelled)
     }
-}
-
-/// Compares secrets in constant time.
-fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
-    use hmac::Mac as _;
-    // HMAC verification is constant-time; keying with a fixed label is enough for equality.
-    let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(b"zsb-compare") else {
-        return false;
-    };
-    mac.update(a);
-    let tag = {
-        let Ok(mut other) = hmac::Hmac::<Sha256>::new_from_slice(b"zsb-compare") else {
-            return false;
-        };
-        other.update(b);
-        other.finalize().into_bytes()
-    };
-    mac.verify_slice(&tag).is_ok()
 }

@@ -149,20 +149,6 @@ async fn context(conn: &impl ConnectionTrait, hall: hall::Model) -> anyhow::Resu
     })
 }
 
-pub async fn hall_id_by_code(
-    conn: &impl ConnectionTrait,
-    code: &str,
-) -> anyhow::Result<Option<i64>> {
-    hall::Entity::find()
-        .filter(hall::Column::Code.eq(code))
-        .select_only()
-        .column(hall::Column::Id)
-        .into_tuple()
-        .one(conn)
-        .await
-        .context("read the hall's id")
-}
-
 pub async fn hall_by_id(
     conn: &impl ConnectionTrait,
     id: i64,

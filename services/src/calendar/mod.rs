@@ -136,6 +136,15 @@ impl WorkingCalendar {
         Ok(self)
     }
 
+    /// What the loaded data says of `date` (holiday or make-up day, with its note), if any
+    /// year's data lists it.
+    pub fn entry(&self, date: NaiveDate) -> Option<&Entry> {
+        self.years
+            .values()
+            .flat_map(YearData::entries)
+            .find(|e| e.date == date)
+    }
+
     /// Whether a year's data was loaded for `year`. Outside covered years, only the default
     /// weekdays (and the constructor's exceptions) decide, which is a guess for any year whose
     /// notice exists.

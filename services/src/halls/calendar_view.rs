@@ -2,11 +2,9 @@
 //! its parsed entries, and a range of dates with whether the halls work and the holiday's name.
 //! Loading stays with [`CalendarStore`]; this reads what it stored.
 
-use std::collections::BTreeMap;
-
 use anyhow::Context as _;
-use chrono::{DateTime, Datelike as _, NaiveDate, Utc};
-use sea_orm::{ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _};
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{DatabaseConnection, EntityTrait as _};
 
 use crate::calendar::{CalendarStore, DayKind, Entry, YearData};
 use entities::calendar_year;
@@ -97,33 +95,16 @@ impl CalendarView {
             return Err(ListDaysError::BadRange);
         }
         let calendar = self.store.calendar().await?;
-        // A year's data may reach into the month either side of it.
-        let years = (from.year() - 1)..=(to.year() + 1);
-        let mut listed: BTreeMap<NaiveDate, Entry> = BTreeMap::new();
-        for row in calendar_year::Entity::find()
-            .filter(calendar_year::Column::Year.between(*years.start(), *years.end()))
-            .all(&self.db)
-            .await
-            .context("read the calendar years")?
-        {
-            let data = YearData::parse(&row.source)
-                .with_context(|| format!("stored calendar year {} no longer parses", row.year))?;
-            for entry in data.entries() {
-                if (from..=to).contains(&entry.date) {
-                    listed.insert(entry.date, entry.clone());
-                }
-            }
-        }
         Ok(from
             .iter_days()
             .take_while(|day| *day <= to)
             .map(|date| {
-                let entry = listed.remove(&date);
+                let entry = calendar.entry(date);
                 ListedDay {
                     date,
                     is_working_day: calendar.is_working_day(date),
-                    kind: entry.as_ref().map(|e| e.kind),
-                    note: entry.map(|e| e.note).filter(|n| !n.is_empty()),
+                    kind: entry.map(|e| e.kind),
+                    note: entry.map(|e| e.note.clone()).filter(|n| !n.is_empty()),
                 }
             })
             .collect())

@@ -23,5 +23,5 @@ pub use self::input::{
 pub use self::service::{
     Category, CategoryError, Counter, CounterError, CreateHallError, Hall, HallDetail,
     HallEditError, HallItem, HallService, HallUpdate, MapItemError, NewHall, PublicHall,
-    UpdateHallError,
+    UpdateHallError, hall_id_by_code,
 };

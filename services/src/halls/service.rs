@@ -9,8 +9,8 @@ use rand::distr::Alphanumeric;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QueryOrder as _, SqlErr,
-    TransactionTrait as _,
+    EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    SqlErr, TransactionTrait as _,
 };
 
 use super::input::{
@@ -809,12 +809,7 @@ impl HallService {
     /// # Errors
     /// The database cannot be read.
     pub async fn id_by_code(&self, code: &str) -> anyhow::Result<Option<i64>> {
-        Ok(hall::Entity::find()
-            .filter(hall::Column::Code.eq(code))
-            .one(&self.db)
-            .await
-            .context("read the hall by code")?
-            .map(|h| h.id))
+        hall_id_by_code(&self.db, code).await
     }
 
     async fn exists(&self, id: i64) -> anyhow::Result<bool> {
@@ -1000,4 +995,22 @@ fn category_of(row: category::Model) -> Category {
         prefix: row.prefix,
         seats_per_slot: row.seats_per_slot,
     }
+}
+
+/// The id of the hall with `code`: the one lookup every capability that takes a hall code uses.
+///
+/// # Errors
+/// The database cannot be read.
+pub async fn hall_id_by_code(
+    conn: &impl ConnectionTrait,
+    code: &str,
+) -> anyhow::Result<Option<i64>> {
+    hall::Entity::find()
+        .filter(hall::Column::Code.eq(code))
+        .select_only()
+        .column(hall::Column::Id)
+        .into_tuple()
+        .one(conn)
+        .await
+        .context("read the hall's id by its code")
 }

@@ -496,19 +496,6 @@ impl StaffService {
         Ok(StaffPage { members, total })
     }
 
-    /// The id of the hall with `code`.
-    ///
-    /// # Errors
-    /// The database is unreachable.
-    pub async fn hall_id_by_code(&self, code: &str) -> anyhow::Result<Option<i64>> {
-        Ok(hall::Entity::find()
-            .filter(hall::Column::Code.eq(code))
-            .one(&self.db)
-            .await
-            .context("find hall")?
-            .map(|h| h.id))
-    }
-
     async fn end_sessions(&self, staff_id: i64) -> anyhow::Result<()> {
         self.sessions.revoke_all(staff_id).await.with_context(|| {
             format!("committed, but the sessions of staff member {staff_id} were not revoked")
