@@ -11,6 +11,7 @@ pub mod licences;
 pub mod limits;
 pub mod notify;
 pub mod province;
+pub mod queue;
 pub mod sessions;
 pub mod staff;
 pub mod store;

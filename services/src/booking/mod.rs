@@ -10,7 +10,7 @@
 //! the rush after a release is turned away without reaching the database; it never grants a
 //! seat, and a seat freed by a cancellation clears the mark.
 
-mod queries;
+pub(crate) mod queries;
 pub mod rules;
 mod worker;
 
@@ -126,6 +126,8 @@ pub struct BookingView {
     pub rescheduled_to: Option<i64>,
     /// What the check-in QR code holds (staff scan it).
     pub checkin_qr: String,
+    /// The queue ticket the check-in turned the booking into.
+    pub ticket: Option<crate::queue::TicketBrief>,
 }
 
 /// The QR payload of a booking: the code, which staff may also type.
@@ -1103,7 +1105,18 @@ impl BookingService {
             rules::CheckinTime::TooLate => return Err(CheckInError::TooLate),
             rules::CheckinTime::Open => {}
         }
-        if !queries::mark_checked_in(&self.db, booking.id, now, staff_id).await? {
+        // The check-in and the priority ticket it turns into are one transaction.
+        let txn = self.db.begin().await.context("begin the check-in")?;
+        if queries::mark_checked_in(&txn, booking.id, now, staff_id).await? {
+            let ticket = crate::queue::issue_for_booking(&txn, &booking, staff_id, now).await?;
+            txn.commit().await.context("commit the check-in")?;
+            crate::queue::announce(
+                self.store.as_ref(),
+                &crate::queue::event_of(&ticket, None, now),
+            )
+            .await;
+        } else {
+            drop(txn);
             let status = queries::booking_by_code(&self.db, &booking.code)
                 .await?
                 .and_then(|b| BookingStatus::parse(&b.status))

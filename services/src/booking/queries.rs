@@ -772,8 +772,19 @@ pub async fn views(
         .into_iter()
         .map(|i| (i.item_code, i.name))
         .collect();
+    let checked_in: Vec<i64> = rows
+        .iter()
+        .filter(|b| b.status == BookingStatus::CheckedIn.as_str())
+        .map(|b| b.id)
+        .collect();
+    let mut tickets = if checked_in.is_empty() {
+        HashMap::new()
+    } else {
+        crate::queue::briefs_of_bookings(conn, checked_in).await?
+    };
     rows.into_iter()
         .map(|b| {
+            let ticket = tickets.remove(&b.id);
             let hall = halls.get(&b.hall_id).context("a booking's hall vanished")?;
             let category = categories
                 .get(&b.category_id)
@@ -781,7 +792,9 @@ pub async fn views(
                 .to_owned();
             let ends_at = slots.get(&b.slot_id).copied().unwrap_or(b.starts_at);
             let item_name = items.get(&b.item_code).cloned().unwrap_or_default();
-            view_of(b, hall, &category, ends_at, &item_name)
+            let mut view = view_of(b, hall, &category, ends_at, &item_name)?;
+            view.ticket = ticket;
+            Ok(view)
         })
         .collect()
 }
@@ -819,5 +832,6 @@ pub fn view_of(
         cancel_reason: b.cancel_reason,
         checked_in_at: b.checked_in_at,
         rescheduled_to: b.rescheduled_to,
+        ticket: None,
     })
 }

@@ -1,0 +1,163 @@
+//! Live updates across gateway instances. Each instance subscribes to a hall's store channel
+//! once, when the first listener of that hall arrives, and fans every event out to its
+//! listeners through a tokio broadcast channel. With each event it sends the hall's waiting
+//! positions, computed once per event on this instance (one query), so a thousand sockets cost
+//! one query per change, not a thousand.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use tokio::sync::broadcast;
+
+use super::{QueueEvent, QueueService, channel, queries};
+use crate::store::Store;
+
+/// People ahead and the estimated wait of a waiting ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub ahead: u32,
+    pub wait_minutes: u32,
+}
+
+/// One change of a hall, as listeners receive it.
+#[derive(Debug)]
+pub struct HallUpdate {
+    pub event: QueueEvent,
+    /// Every waiting ticket of the hall's day after the change, by ticket id.
+    pub positions: HashMap<i64, Position>,
+}
+
+/// How many updates a slow listener may fall behind before it skips (it then just gets the
+/// latest; positions are a snapshot, so nothing is lost but intermediate numbers).
+const BACKLOG: usize = 256;
+
+/// This instance's listeners, per hall; cheap to clone.
+#[derive(Clone)]
+pub struct QueueHub {
+    service: QueueService,
+    store: Arc<dyn Store>,
+    halls: Arc<Mutex<HashMap<i64, broadcast::Sender<Arc<HallUpdate>>>>>,
+}
+
+impl QueueHub {
+    pub(super) fn new(service: QueueService, store: Arc<dyn Store>) -> Self {
+        Self {
+            service,
+            store,
+            halls: Arc::default(),
+        }
+    }
+
+    /// A receiver of the hall's updates. The first listener of a hall on this instance
+    /// subscribes to the store's channel before this returns, so a change committed after it
+    /// returns is never missed.
+    ///
+    /// # Errors
+    /// The store could not subscribe.
+    pub async fn listen(
+        &self,
+        hall_id: i64,
+    ) -> anyhow::Result<broadcast::Receiver<Arc<HallUpdate>>> {
+        if let Some(sender) = self
+            .halls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&hall_id)
+        {
+            return Ok(sender.subscribe());
+        }
+        let stream = self.store.subscribe(&channel(hall_id)).await?;
+        let mut halls = self.halls.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(sender) = halls.get(&hall_id) {
+            // Another listener subscribed meanwhile; this stream is dropped.
+            return Ok(sender.subscribe());
+        }
+        let (sender, receiver) = broadcast::channel(BACKLOG);
+        halls.insert(hall_id, sender.clone());
+        drop(halls);
+        tokio::spawn(self.clone().forward(hall_id, stream, sender));
+        Ok(receiver)
+    }
+
+    async fn forward(
+        self,
+        hall_id: i64,
+        mut stream: futures::stream::BoxStream<'static, Vec<u8>>,
+        sender: broadcast::Sender<Arc<HallUpdate>>,
+    ) {
+        loop {
+            while let Some(message) = stream.next().await {
+                let Ok(event) = serde_json::from_slice::<QueueEvent>(&message) else {
+                    tracing::warn!(hall_id, "an unreadable queue event");
+                    continue;
+                };
+                if sender.receiver_count() == 0 {
+                    continue;
+                }
+                let positions = match self.positions(hall_id, &event).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), hall_id, "could not compute positions");
+                        HashMap::new()
+                    }
+                };
+                let _ = sender.send(Arc::new(HallUpdate { event, positions }));
+            }
+            // The connection behind the subscription was lost: subscribe again. Listeners
+            // catch up with the next event's positions.
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                match self.store.subscribe(&channel(hall_id)).await {
+                    Ok(s) => {
+                        stream = s;
+                        break;
+                    }
+                    Err(e) => tracing::warn!(error = %e, hall_id, "queue resubscribe failed"),
+                }
+            }
+        }
+    }
+
+    /// The positions of every waiting ticket of the event's hall and day.
+    async fn positions(
+        &self,
+        hall_id: i64,
+        event: &QueueEvent,
+    ) -> anyhow::Result<HashMap<i64, Position>> {
+        let day = super::service_day(event.at);
+        let line = queries::waiting_line(&self.service.db, hall_id, day).await?;
+        let mut out = HashMap::with_capacity(line.len());
+        let mut current: Option<i64> = None;
+        let mut ahead = 0u32;
+        let mut inputs: HashMap<i64, (f64, u32)> = HashMap::new();
+        for (ticket_id, category_id) in line {
+            if current != Some(category_id) {
+                current = Some(category_id);
+                ahead = 0;
+            }
+            let (mean, open) = match inputs.get(&category_id) {
+                Some(v) => *v,
+                None => {
+                    let v = self.service.estimate_inputs(hall_id, category_id).await?;
+                    inputs.insert(category_id, v);
+                    v
+                }
+            };
+            out.insert(
+                ticket_id,
+                Position {
+                    ahead,
+                    wait_minutes: super::rules::estimate_minutes(ahead, mean, open),
+                },
+            );
+            ahead += 1;
+        }
+        Ok(out)
+    }
+
+    pub fn service(&self) -> &QueueService {
+        &self.service
+    }
+}
