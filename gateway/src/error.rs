@@ -144,7 +144,13 @@ impl ResponseError for ApiError {
                 StatusCode::NOT_FOUND
             }
             C::CategoryNotFound | C::CounterNotFound => StatusCode::NOT_FOUND,
-            C::LicenceNotFound => StatusCode::NOT_FOUND,
+            C::LicenceNotFound | C::TicketNotFound => StatusCode::NOT_FOUND,
+            C::HallNotOpen | C::CategoryNotForItem => StatusCode::UNPROCESSABLE_ENTITY,
+            C::TicketAlreadyLive
+            | C::NoTicketWaiting
+            | C::TicketStateChanged
+            | C::RecallLimitReached
+            | C::CounterBusy => StatusCode::CONFLICT,
             C::HallCodeTaken
             | C::CategoryCodeTaken
             | C::QueuePrefixTaken

@@ -24,6 +24,7 @@ use services::licences::LicenceService;
 use services::limits::Quota;
 use services::notify::Notifications;
 use services::province::ProvinceClient;
+use services::queue::{QueueHub, QueueService};
 use services::sessions::{SessionConfig, Sessions};
 use services::staff::{StaffLoginLimits, StaffService, StaffSessionConfig};
 use services::store::{MemoryStore, RedisStore, Store};
@@ -51,6 +52,9 @@ pub struct AppState {
     pub province: ProvinceClient,
     /// Electronic licences: display, presentations (亮证), verification.
     pub licences: LicenceService,
+    /// Queue numbers (取号 / 叫号), and this instance's live-update listeners.
+    pub queue: QueueService,
+    pub queue_hub: QueueHub,
     pub metrics: PrometheusHandle,
     pub trust_forwarded_for: bool,
     /// Requests slower than this are logged at info even when they succeed.
@@ -63,6 +67,7 @@ pub struct Application {
     server: Server,
     notifications: Notifications,
     booking: BookingService,
+    queue: QueueService,
     db: DatabaseConnection,
     worker: Option<(watch::Sender<bool>, JoinHandle<()>)>,
     catalogue_sync: Option<(watch::Sender<bool>, JoinHandle<()>)>,
@@ -163,6 +168,13 @@ impl Application {
             clock.clone(),
         );
         let booking_worker = booking.worker();
+        let queue = QueueService::new(
+            db.clone(),
+            Arc::clone(&store),
+            calendar.clone(),
+            notifications.clone(),
+            clock.clone(),
+        );
         let licences = LicenceService::new(
             db.clone(),
             Arc::clone(&store),
@@ -186,6 +198,8 @@ impl Application {
             catalogue: catalogue.clone(),
             province: province.clone(),
             licences,
+            queue_hub: queue.hub(),
+            queue: queue.clone(),
             metrics: metrics_handle(),
             trust_forwarded_for: settings.server.trust_forwarded_for,
             slow_request: Duration::from_millis(settings.log.slow_request_ms),
@@ -247,6 +261,7 @@ impl Application {
             server,
             notifications,
             booking,
+            queue,
             db,
             worker,
             catalogue_sync,
@@ -262,6 +277,11 @@ impl Application {
     /// staff route exists, a test running the booking worker's round by hand).
     pub fn booking(&self) -> BookingService {
         self.booking.clone()
+    }
+
+    /// The queue service, for callers outside a request (tests reading what HTTP cannot show).
+    pub fn queue(&self) -> QueueService {
+        self.queue.clone()
     }
 
     /// The database connection pool.

@@ -154,6 +154,10 @@ pub struct Booking {
     /// When moved: the booking that replaced this one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rescheduled_to: Option<i64>,
+    /// Once checked in: the queue ticket the booking became (priority over walk-ins of its
+    /// category); follow it at `/api/v1/tickets/{id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<crate::queue::TicketBrief>,
 }
 
 /// `GET /api/v1/bookings` query: newest first, `before` a booking id for the next page.

@@ -168,6 +168,23 @@ error_codes! {
     WeakPassword => "WEAK_PASSWORD", "密码长度应为 10 至 128 个字符";
     /// No such licence among the citizen's own (or no such field of it).
     LicenceNotFound => "LICENCE_NOT_FOUND", "该证照不存在";
+    /// No such ticket (of this citizen, or of this hall).
+    TicketNotFound => "TICKET_NOT_FOUND", "该排队号不存在";
+    /// The citizen holds a live ticket at this hall already.
+    TicketAlreadyLive => "TICKET_ALREADY_LIVE", "您在该大厅已有排队号，请勿重复取号";
+    /// Remote tickets are taken only within the hall's opening hours.
+    HallNotOpen => "HALL_NOT_OPEN", "大厅当前不在办公时间，请在办公时间内取号";
+    /// The hall has no category that handles the item.
+    CategoryNotForItem => "CATEGORY_NOT_FOR_ITEM", "该大厅不办理此事项，请选择其他大厅";
+    /// Nobody waits for the counter's categories.
+    NoTicketWaiting => "NO_TICKET_WAITING", "当前没有等候的号码";
+    /// The ticket was changed by someone else first, or is not in a state for this change;
+    /// reload it.
+    TicketStateChanged => "TICKET_STATE_CHANGED", "该号码状态已变化，请刷新后重试";
+    /// A ticket is called at most three times (the first call and two recalls).
+    RecallLimitReached => "RECALL_LIMIT_REACHED", "已达最多呼叫次数，请按过号处理";
+    /// The counter holds a called or serving ticket; finish it first.
+    CounterBusy => "COUNTER_BUSY", "本窗口当前号码尚未办结，请先处理";
     /// An upstream (WeChat, the provincial platform) is busy or down.
     UpstreamUnavailable => "UPSTREAM_UNAVAILABLE", "服务繁忙，请稍后再试";
     /// The service is not ready (database or store unreachable).

@@ -13,6 +13,7 @@ pub mod halls;
 pub mod licences;
 pub mod me;
 pub mod notify;
+pub mod queue;
 pub mod staff;
 
 pub use error::{ErrorBody, ErrorCode};

@@ -49,6 +49,11 @@ pub fn to_wire(b: BookingView) -> wire::Booking {
         cancel_reason: b.cancel_reason,
         checked_in_at: b.checked_in_at,
         rescheduled_to: b.rescheduled_to,
+        ticket: b.ticket.map(|t| miniprogram_api::queue::TicketBrief {
+            id: t.id,
+            number: t.number,
+            state: super::queue::state_to_wire(t.state),
+        }),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod health;
 pub mod licences;
 pub mod me;
 pub mod notify;
+pub mod queue;
 pub mod staff;
 
 use actix_web::{HttpResponse, Resource, Route, web};
@@ -48,7 +49,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(halls::configure_staff)
                 .configure(calendar::configure_staff)
                 .configure(catalogue::configure_staff)
-                .configure(licences::configure_staff),
+                .configure(licences::configure_staff)
+                .configure(queue::configure_staff),
         )
         .service(
             web::scope("/api/v1")
@@ -86,6 +88,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource(
                     "/bookings/{id}/check-in",
                     [web::post().to(booking::check_in)],
+                ))
+                .service(resource(
+                    "/halls/{hall_code}/tickets",
+                    [web::post().to(queue::take)],
+                ))
+                .service(resource(
+                    "/halls/{hall_code}/board",
+                    [web::get().to(queue::board)],
+                ))
+                .service(resource(
+                    "/halls/{hall_code}/board/live",
+                    [web::get().to(queue::board_live)],
+                ))
+                .service(resource("/tickets", [web::get().to(queue::mine)]))
+                .service(resource("/tickets/{id}", [web::get().to(queue::get)]))
+                .service(resource(
+                    "/tickets/{id}/cancel",
+                    [web::post().to(queue::cancel)],
+                ))
+                .service(resource(
+                    "/tickets/{id}/live",
+                    [web::get().to(queue::ticket_live)],
                 ))
                 .service(resource(
                     "/messages/{id}/read",

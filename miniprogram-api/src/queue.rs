@@ -1,0 +1,202 @@
+//! Queue numbers (取号 / 叫号): tickets, the counter's calls, the hall's display board, live
+//! messages on the WebSockets, and the day's statistics.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TicketState {
+    Waiting,
+    Called,
+    Serving,
+    Done,
+    NoShow,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TicketSource {
+    /// Taken in the mini-program (线上取号).
+    Remote,
+    /// Issued at a counter or the kiosk.
+    WalkIn,
+    /// A booking's check-in.
+    Booking,
+}
+
+/// `POST /api/v1/halls/{hallCode}/tickets`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TakeTicket {
+    pub item_code: String,
+}
+
+/// A queue ticket.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Ticket {
+    pub id: i64,
+    /// `A001`: the category's prefix and the day's sequence.
+    pub number: String,
+    pub state: TicketState,
+    pub source: TicketSource,
+    pub green_channel: bool,
+    pub hall_code: String,
+    pub hall_name: String,
+    pub category_id: i64,
+    pub category_name: String,
+    /// The hall's day (Asia/Shanghai) the number belongs to.
+    pub date: NaiveDate,
+    pub issued_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub called_at: Option<DateTime<Utc>>,
+    /// Calls so far: 1 for the first call, up to 3 with two recalls.
+    pub calls: i32,
+    /// While called or serving: where to go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter_number: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter_name: Option<String>,
+    /// While waiting: people ahead in the category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ahead: Option<u32>,
+    /// While waiting: estimated minutes until the call (see the README for how).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_wait_minutes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booking_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketList {
+    pub tickets: Vec<Ticket>,
+}
+
+/// The ticket a booking's check-in created.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketBrief {
+    pub id: i64,
+    pub number: String,
+    pub state: TicketState,
+}
+
+/// `POST /staff/v1/halls/{hallId}/tickets`: a walk-in ticket.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueTicket {
+    pub category_id: i64,
+    /// Green channel (绿色通道: elderly, disabled, pregnant): called before everyone else of
+    /// the counter's categories.
+    #[serde(default)]
+    pub green_channel: bool,
+    /// The citizen, when known (a kiosk that scanned their mini-program).
+    #[serde(default)]
+    pub citizen_id: Option<i64>,
+}
+
+/// `POST …/tickets/{ticketId}/transfer`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Transfer {
+    pub category_id: i64,
+}
+
+/// What a counter holds.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CounterState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<Ticket>,
+}
+
+/// One call on the display board.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BoardCall {
+    pub ticket_id: i64,
+    pub number: String,
+    pub counter_number: i32,
+    pub counter_name: String,
+    /// The text to read out: `请A001号到1号窗口办理`.
+    pub announce: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryWaiting {
+    pub prefix: String,
+    pub name: String,
+    pub waiting: u32,
+}
+
+/// A hall's display board.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Board {
+    pub hall_code: String,
+    pub hall_name: String,
+    /// The latest calls, newest first.
+    pub calls: Vec<BoardCall>,
+    pub waiting: Vec<CategoryWaiting>,
+}
+
+/// A message on a queue WebSocket (JSON text frames).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum LiveMessage {
+    /// The citizen's ticket as it is now: sent on connecting and whenever it changes
+    /// (called to a counter, recalled, served, done …).
+    Ticket { ticket: Ticket },
+    /// The citizen's waiting ticket moved up.
+    #[serde(rename_all = "camelCase")]
+    Position {
+        ticket_id: i64,
+        ahead: u32,
+        estimated_wait_minutes: u32,
+    },
+    /// Board socket: the board as it is now, sent on connecting.
+    Board { board: Board },
+    /// Board socket: a call (or recall) to announce.
+    Call { call: BoardCall },
+}
+
+/// `GET /staff/v1/halls/{hallId}/queue/stats?date=`.
+#[derive(Debug, Clone, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatsQuery {
+    /// `YYYY-MM-DD` (Asia/Shanghai); today when omitted.
+    pub date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryStats {
+    pub category_id: i64,
+    pub category_name: String,
+    pub prefix: String,
+    pub issued: u32,
+    pub served: u32,
+    pub no_shows: u32,
+    pub cancelled: u32,
+    pub waiting: u32,
+    /// Seconds from taking the ticket to its first call.
+    pub wait_avg_secs: Option<f64>,
+    pub wait_p90_secs: Option<f64>,
+    /// Seconds from starting to serve to done.
+    pub service_avg_secs: Option<f64>,
+    pub service_p90_secs: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueStats {
+    pub hall_id: i64,
+    pub date: NaiveDate,
+    pub categories: Vec<CategoryStats>,
+}
