@@ -17,4 +17,7 @@ mod licences;
 mod notify;
 mod phone;
 mod platform;
+mod queue;
+mod queue_fixture;
+mod queue_race;
 mod staff;

@@ -1,0 +1,742 @@
+//! Queue numbers over HTTP: numbering per hall, day and prefix (across midnight in Shanghai and
+//! after the store is flushed), the calling order (green channel, checked-in bookings, time,
+//! the counter's weights), recall, transfer, no-show, cancelling while called, the
+//! notifications, positions, statistics, and who may do what.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _,
+};
+use serde_json::{Value, json};
+use services::staff::Role;
+use services::store::{MemoryStore, RedisStore, Store};
+
+use crate::booking_fixture::{
+    HALL, ID_CARD, OTHER_HALL, PASSPORT, booked, check_in, citizen, id, message_kinds, monday_nine,
+    refused, seed, settings, shanghai, slots, start,
+};
+use crate::helpers::{Deployment, redis_url};
+use crate::queue_fixture::{
+    act, call_next, called, category, counter, hall_id, number, staff, take, taken, walk_in,
+};
+
+#[tokio::test]
+async fn numbers_run_per_prefix_and_day_and_restart_only_at_midnight_in_shanghai() {
+    let (app, fx) = start().await;
+    let clerk = staff(&app, "clerk.numbers", Role::Clerk, fx.hall_id).await;
+    let a = category(&app.db, fx.hall_id, "A").await;
+    let b = category(&app.db, fx.hall_id, "B").await;
+
+    assert_eq!(
+        number(&walk_in(&app, &clerk, fx.hall_id, a, false).await),
+        "A001"
+    );
+    assert_eq!(
+        number(&walk_in(&app, &clerk, fx.hall_id, a, false).await),
+        "A002"
+    );
+    assert_eq!(
+        number(&walk_in(&app, &clerk, fx.hall_id, b, false).await),
+        "B001"
+    );
+    let c = citizen(&app, 1).await;
+    let remote = taken(&app, &c.token, HALL, ID_CARD).await;
+    assert_eq!(number(&remote), "A003");
+    assert_eq!(remote["date"], "2026-11-16");
+
+    // 23:59 in Shanghai is still Monday; one minute past midnight starts Tuesday's numbers.
+    app.clock.set(shanghai(2026, 11, 16, 23, 59));
+    let late = walk_in(&app, &clerk, fx.hall_id, a, false).await;
+    assert_eq!(
+        (number(&late), late["date"].as_str()),
+        ("A004", Some("2026-11-16"))
+    );
+    app.clock.set(shanghai(2026, 11, 17, 0, 1));
+    let early = walk_in(&app, &clerk, fx.hall_id, a, false).await;
+    assert_eq!(
+        (number(&early), early["date"].as_str()),
+        ("A001", Some("2026-11-17"))
+    );
+    // Midnight in UTC (08:00 in Shanghai) changes nothing.
+    app.clock.set(shanghai(2026, 11, 17, 7, 59));
+    assert_eq!(
+        number(&walk_in(&app, &clerk, fx.hall_id, a, false).await),
+        "A002"
+    );
+    app.clock.set(shanghai(2026, 11, 17, 8, 1));
+    assert_eq!(
+        number(&walk_in(&app, &clerk, fx.hall_id, a, false).await),
+        "A003"
+    );
+
+    let rows = entities::ticket::Entity::find()
+        .filter(entities::ticket::Column::HallId.eq(fx.hall_id))
+        .all(&app.db)
+        .await
+        .unwrap();
+    let mut keys: Vec<(chrono::NaiveDate, String)> =
+        rows.iter().map(|t| (t.day, t.number.clone())).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), rows.len(), "no number twice in one day");
+}
+
+#[tokio::test]
+async fn numbers_continue_after_the_store_is_flushed() {
+    let mut deployment = Deployment::new().await;
+    let first = deployment.instance(settings).await;
+    let fx = seed(&first.db).await;
+    first.clock.set(monday_nine());
+    let clerk = staff(&first, "clerk.flush", Role::Clerk, fx.hall_id).await;
+    let a = category(&first.db, fx.hall_id, "A").await;
+    for expected in ["A001", "A002", "A003"] {
+        assert_eq!(
+            number(&walk_in(&first, &clerk, fx.hall_id, a, false).await),
+            expected
+        );
+    }
+
+    // A flushed store: an instance on an empty one (an unused Redis prefix, or a new in-process
+    // store), the same database. Sessions are gone, so the clerk logs in again.
+    let empty: Arc<dyn Store> = match redis_url() {
+        Some(url) => Arc::new(
+            RedisStore::connect(
+                &url,
+                format!("zsb-test-flushed-{}:", uuid::Uuid::new_v4().simple()),
+            )
+            .await
+            .unwrap(),
+        ),
+        None => Arc::new(MemoryStore::new("flushed:")),
+    };
+    deployment.store = empty;
+    let second = deployment.instance(settings).await;
+    let stale = second
+        .post(
+            &format!("/staff/v1/halls/{}/tickets", fx.hall_id),
+            Some(&clerk),
+            &json!({ "categoryId": a }),
+        )
+        .await;
+    assert_eq!(
+        stale.status,
+        StatusCode::UNAUTHORIZED,
+        "the store was flushed: {stale:?}"
+    );
+    let reply = second
+        .post(
+            "/staff/v1/auth/login",
+            None,
+            &json!({ "username": "clerk.flush", "password": "a long enough password" }),
+        )
+        .await;
+    let clerk = reply.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        number(&walk_in(&second, &clerk, fx.hall_id, a, false).await),
+        "A004"
+    );
+    let c = citizen(&second, 7).await;
+    assert_eq!(
+        number(&taken(&second, &c.token, HALL, ID_CARD).await),
+        "A005"
+    );
+}
+
+#[tokio::test]
+async fn green_channel_then_checked_in_bookings_then_time() {
+    let (app, fx) = start().await;
+    let clerk = staff(&app, "clerk.order", Role::Clerk, fx.hall_id).await;
+    let a = category(&app.db, fx.hall_id, "A").await;
+    let counter1 = counter(&app.db, fx.hall_id, 1).await;
+    let booker = citizen(&app, 2).await;
+    let slot = slots(&app, &booker.token, HALL, ID_CARD, "2026-11-17").await[0].clone();
+    let booking = booked(&app, &booker.token, id(&slot), ID_CARD).await;
+
+    app.clock.set(shanghai(2026, 11, 17, 8, 50));
+    let first = walk_in(&app, &clerk, fx.hall_id, a, false).await;
+    let second = walk_in(&app, &clerk, fx.hall_id, a, false).await;
+    app.clock.set(shanghai(2026, 11, 17, 8, 52));
+    let reply = check_in(&app, &booker.token, id(&booking), &fx.hall_qr).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let ticket = reply.body["ticket"].clone();
+    assert_eq!(
+        ticket["number"], "A003",
+        "the check-in answer carries its ticket: {}",
+        reply.body
+    );
+    assert_eq!(ticket["state"], "WAITING");
+    // Scanning again is not an error and shows the same ticket.
+    let again = check_in(&app, &booker.token, id(&booking), &fx.hall_qr).await;
+    assert_eq!(again.body["ticket"]["id"], ticket["id"], "{again:?}");
+    app.clock.set(shanghai(2026, 11, 17, 8, 54));
+    let green = walk_in(&app, &clerk, fx.hall_id, a, true).await;
+
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        let t = called(&app, &clerk, fx.hall_id, counter1).await;
+        order.push(t["id"].clone());
+        let r = act(
+            &app,
+            &clerk,
+            fx.hall_id,
+            counter1,
+            id(&t),
+            "no-show",
+            &json!({}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    }
+    assert_eq!(
+        order,
+        vec![
+            green["id"].clone(),
+            ticket["id"].clone(),
+            first["id"].clone(),
+            second["id"].clone()
+        ]
+    );
+    let none = call_next(&app, &clerk, fx.hall_id, counter1).await;
+    refused(&none, StatusCode::CONFLICT, "NO_TICKET_WAITING");
+}
+
+#[tokio::test]
+async fn a_counter_shares_its_calls_among_its_categories_by_weight() {
+    let (app, fx) = start().await;
+    let clerk = staff(&app, "clerk.weights", Role::Clerk, fx.hall_id).await;
+    let a = category(&app.db, fx.hall_id, "A").await;
+    let b = category(&app.db, fx.hall_id, "B").await;
+    let counter2 = counter(&app.db, fx.hall_id, 2).await;
+    entities::counter_category::Entity::update(entities::counter_category::ActiveModel {
+        counter_id: Set(counter2),
+        category_id: Set(a),
+        weight: Set(2),
+    })
+    .exec(&app.db)
+    .await
+    .unwrap();
+    for _ in 0..6 {
+        walk_in(&app, &clerk, fx.hall_id, a, false).await;
+        walk_in(&app, &clerk, fx.hall_id, b, false).await;
+    }
+    let mut prefixes = String::new();
+    for _ in 0..6 {
+        let t = called(&app, &clerk, fx.hall_id, counter2).await;
+        prefixes.push_str(&number(&t)[..1]);
+        act(
+            &app,
+            &clerk,
+            fx.hall_id,
+            counter2,
+            id(&t),
+            "serve",
+            &json!({}),
+        )
+        .await;
+        let done = act(
+            &app,
+            &clerk,
+            fx.hall_id,
+            counter2,
+            id(&t),
+            "done",
+            &json!({}),
+        )
+        .await;
+        assert_eq!(done.status, StatusCode::OK, "{done:?}");
+    }
+    assert_eq!(prefixes, "ABAABA", "weights 2:1, spread smoothly");
+}
+
+#[tokio::test]
+async fn recall_no_show_transfer_and_cancel_while_called() {
+    let (app, fx) = start().await;
+    let clerk = staff(&app, "clerk.ops", Role::Clerk, fx.hall_id).await;
+    let other = hall_id(&app.db, OTHER_HALL).await;
+    let stranger = staff(&app, "clerk.other", Role::Clerk, other).await;
+    let a = category(&app.db, fx.hall_id, "A").await;
+    let b = category(&app.db, fx.hall_id, "B").await;
+    let (counter1, counter2) = (
+        counter(&app.db, fx.hall_id, 1).await,
+        counter(&app.db, fx.hall_id, 2).await,
+    );
+
+    let c = citizen(&app, 3).await;
+    let mine = taken(&app, &c.token, HALL, ID_CARD).await;
+    refused(
+        &take(&app, &c.token, HALL, PASSPORT).await,
+        StatusCode::CONFLICT,
+        "TICKET_ALREADY_LIVE",
+    );
+    app.clock.set(monday_nine() + chrono::Duration::minutes(1));
+    let walk = walk_in(&app, &clerk, fx.hall_id, a, false).await;
+
+    // A clerk of another hall can do nothing here.
+    refused(
+        &call_next(&app, &stranger, fx.hall_id, counter1).await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    );
+    let foreign = app
+        .post(
+            &format!("/staff/v1/halls/{}/tickets", fx.hall_id),
+            Some(&stranger),
+            &json!({ "categoryId": a }),
+        )
+        .await;
+    refused(&foreign, StatusCode::FORBIDDEN, "FORBIDDEN");
+    // Nor can a citizen.
+    refused(
+        &call_next(&app, &c.token, fx.hall_id, counter1).await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+    );
+
+    // Called, recalled twice, then the limit.
+    let t = called(&app, &clerk, fx.hall_id, counter1).await;
+    assert_eq!(t["id"], mine["id"]);
+    assert_eq!(
+        (t["calls"].as_i64(), t["counterNumber"].as_i64()),
+        (Some(1), Some(1))
+    );
+    refused(
+        &call_next(&app, &clerk, fx.hall_id, counter1).await,
+        StatusCode::CONFLICT,
+        "COUNTER_BUSY",
+    );
+    for calls in [2, 3] {
+        let r = act(
+            &app,
+            &clerk,
+            fx.hall_id,
+            counter1,
+            id(&t),
+            "recall",
+            &json!({}),
+        )
+        .await;
+        assert_eq!(r.body["calls"], calls, "{r:?}");
+    }
+    let limit = act(
+        &app,
+        &clerk,
+        fx.hall_id,
+        counter1,
+        id(&t),
+        "recall",
+        &json!({}),
+    )
+    .await;
+    refused(&limit, StatusCode::CONFLICT, "RECALL_LIMIT_REACHED");
+    // Another counter cannot touch it.
+    let elsewhere = act(
+        &app,
+        &clerk,
+        fx.hall_id,
+        counter2,
+        id(&t),
+        "serve",
+        &json!({}),
+    )
+    .await;
+    refused(&elsewhere, StatusCode::CONFLICT, "TICKET_STATE_CHANGED");
+    let gone = act(
+        &app,
+        &clerk,
+        fx.hall_id,
+        counter1,
+        id(&t),
+        "no-show",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(gone.body["state"], "NO_SHOW", "{gone:?}");
+    // No longer live: the citizen may take another.
+    let retake = take(&app, &c.token, HALL, ID_CARD).await;
+    assert_eq!(retake.status, StatusCode::CREATED, "{retake:?}");
+
+    // Every change is recorded with who and where.
+    let events = entities::ticket_event::Entity::find()
+        .filter(entities::ticket_event::Column::TicketId.eq(id(&t)))
+        .order_by_asc(entities::ticket_event::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap();
+    let trail: Vec<&str> = events.iter().map(|e| e.to_state.as_str()).collect();
+    assert_eq!(trail, ["WAITING", "CALLED", "CALLED", "CALLED", "NO_SHOW"]);
+    assert!(
+        events[1..]
+            .iter()
+            .all(|e| e.counter_id == Some(counter1) && e.staff_id.is_some())
+    );
+
+    // Transfer: back to waiting in B with its original time, so before a B ticket taken later.
+    let later_b = walk_in(&app, &clerk, fx.hall_id, b, false).await;
+    let w = called(&app, &clerk, fx.hall_id, counter1).await;
+    assert_eq!(w["id"], walk["id"]);
+    let missing = act(
+        &app,
+        &clerk,
+        fx.hall_id,
+        counter1,
+        id(&w),
+        "transfer",
+        &json!({ "categoryId": 999_999 }),
+    )
+    .await;
+    refused(&missing, StatusCode::NOT_FOUND, "CATEGORY_NOT_FOUND");
+    let moved = act(
+        &app,
+        &clerk,
+        fx.hall_id,
+        counter1,
+        id(&w),
+        "transfer",
+        &json!({ "categoryId": b }),
+    )
+    .await;
+    assert_eq!(
+        (
+            moved.body["state"].as_str(),
+            moved.body["categoryId"].as_i64()
+        ),
+        (Some("WAITING"), Some(b)),
+        "{moved:?}"
+    );
+    assert_eq!(moved.body["issuedAt"], walk["issuedAt"]);
+    assert_eq!(moved.body["number"], walk["number"]);
+    assert_eq!(moved.body["ahead"], 0, "{moved:?}");
+    let next_b = called(&app, &clerk, fx.hall_id, counter2).await;
+    // Counter 2 serves A and B: the retaken A ticket competes; weights 1:1 start with A.
+    let next_b = if next_b["categoryId"] == b {
+        next_b
+    } else {
+        act(
+            &app,
+            &clerk,
+            fx.hall_id,
+            counter2,
+            id(&next_b),
+            "no-show",
+            &json!({}),
+        )
+        .await;
+        called(&app, &clerk, fx.hall_id, counter2).await
+    };
+    assert_eq!(
+        next_b["id"], walk["id"],
+        "the transferred ticket keeps its place"
+    );
+    act(
+        &app,
+        &clerk,
+        fx.hall_id,
+        counter2,
+        id(&next_b),
+        "no-show",
+        &json!({}),
+    )
+    .await;
+    let after = called(&app, &clerk, fx.hall_id, counter2).await;
+    assert_eq!(after["id"], later_b["id"]);
+    act(
+        &app,
+        &clerk,
+        fx.hall_id,
+        counter2,
+        id(&after),
+        "no-show",
+        &json!({}),
+    )
+    .await;
+
+    // Cancel while called: the counter is freed and the clerk's next change is refused.
+    let d = citizen(&app, 4).await;
+    let theirs = taken(&app, &d.token, HALL, PASSPORT).await;
+    let t = called(&app, &clerk, fx.hall_id, counter2).await;
+    assert_eq!(t["id"], theirs["id"]);
+    let cancel = app
+        .post(
+            &format!("/api/v1/tickets/{}/cancel", id(&t)),
+            Some(&d.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(cancel.body["state"], "CANCELLED", "{cancel:?}");
+    let serve = act(
+        &app,
+        &clerk,
+        fx.hall_id,
+        counter2,
+        id(&t),
+        "serve",
+        &json!({}),
+    )
+    .await;
+    refused(&serve, StatusCode::CONFLICT, "TICKET_STATE_CHANGED");
+    refused(
+        &call_next(&app, &clerk, fx.hall_id, counter2).await,
+        StatusCode::CONFLICT,
+        "NO_TICKET_WAITING",
+    );
+    let twice = app
+        .post(
+            &format!("/api/v1/tickets/{}/cancel", id(&t)),
+            Some(&d.token),
+            &json!({}),
+        )
+        .await;
+    refused(&twice, StatusCode::CONFLICT, "TICKET_STATE_CHANGED");
+    // Someone else's ticket is not found.
+    let theft = app
+        .post(
+            &format!("/api/v1/tickets/{}/cancel", id(&t)),
+            Some(&c.token),
+            &json!({}),
+        )
+        .await;
+    refused(&theft, StatusCode::NOT_FOUND, "TICKET_NOT_FOUND");
+    let bogus = act(
+        &app,
+        &clerk,
+        fx.hall_id,
+        counter2,
+        id(&t),
+        "dance",
+        &json!({}),
+    )
+    .await;
+    refused(&bogus, StatusCode::NOT_FOUND, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn remote_tickets_need_open_hours_and_an_item_of_the_hall() {
+    let (app, _fx) = start().await;
+    let c = citizen(&app, 5).await;
+    refused(
+        &take(&app, &c.token, "NO-SUCH-HALL", ID_CARD).await,
+        StatusCode::NOT_FOUND,
+        "HALL_NOT_FOUND",
+    );
+    refused(
+        &take(&app, &c.token, HALL, "ITEM-NOPE").await,
+        StatusCode::NOT_FOUND,
+        "ITEM_NOT_FOUND",
+    );
+    refused(
+        &take(&app, &c.token, OTHER_HALL, PASSPORT).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "CATEGORY_NOT_FOR_ITEM",
+    );
+    app.clock.set(shanghai(2026, 11, 16, 8, 30));
+    refused(
+        &take(&app, &c.token, HALL, ID_CARD).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "HALL_NOT_OPEN",
+    );
+    app.clock.set(shanghai(2026, 11, 21, 10, 0));
+    refused(
+        &take(&app, &c.token, HALL, ID_CARD).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "HALL_NOT_OPEN",
+    );
+    app.clock.set(shanghai(2026, 11, 16, 12, 30));
+    let lunch = take(&app, &c.token, HALL, ID_CARD).await;
+    assert_eq!(
+        lunch.status,
+        StatusCode::CREATED,
+        "the lunch break keeps the line: {lunch:?}"
+    );
+    let bad = app
+        .post(
+            &format!("/api/v1/halls/{HALL}/tickets"),
+            Some(&c.token),
+            &json!({ "item": 1 }),
+        )
+        .await;
+    refused(&bad, StatusCode::BAD_REQUEST, "INVALID_JSON");
+    let bad_id = app.get("/api/v1/tickets/abc", Some(&c.token)).await;
+    refused(&bad_id, StatusCode::BAD_REQUEST, "BAD_REQUEST");
+}
+
+#[tokio::test]
+async fn about_three_ahead_and_called_are_told_once_each() {
+    let (app, fx) = start().await;
+    let clerk = staff(&app, "clerk.notify", Role::Clerk, fx.hall_id).await;
+    let counter1 = counter(&app.db, fx.hall_id, 1).await;
+    let mut people = Vec::new();
+    for n in 0..6u32 {
+        let c = citizen(&app, 10 + n).await;
+        let t = taken(&app, &c.token, HALL, ID_CARD).await;
+        app.clock.advance(chrono::Duration::seconds(1));
+        people.push((c, t));
+    }
+    // Positions: five, four … ahead, three counters serve A, five minutes each by default.
+    let last = app
+        .get(
+            &format!("/api/v1/tickets/{}", id(&people[5].1)),
+            Some(&people[5].0.token),
+        )
+        .await;
+    assert_eq!(
+        (
+            last.body["ahead"].as_u64(),
+            last.body["estimatedWaitMinutes"].as_u64()
+        ),
+        (Some(5), Some(9)),
+        "{last:?}"
+    );
+
+    let first = called(&app, &clerk, fx.hall_id, counter1).await;
+    assert_eq!(first["id"], people[0].1["id"]);
+    let kinds = |i: usize| message_kinds(&app, &people[i].0.token);
+    assert_eq!(kinds(0).await, ["ticket_called"]);
+    for i in 1..=4 {
+        assert_eq!(
+            kinds(i).await,
+            ["ticket_near"],
+            "person {i} is within three"
+        );
+    }
+    assert!(kinds(5).await.is_empty(), "four ahead: not yet");
+    act(
+        &app,
+        &clerk,
+        fx.hall_id,
+        counter1,
+        id(&first),
+        "recall",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(
+        kinds(0).await,
+        ["ticket_called"],
+        "a recall does not push again"
+    );
+    act(
+        &app,
+        &clerk,
+        fx.hall_id,
+        counter1,
+        id(&first),
+        "no-show",
+        &json!({}),
+    )
+    .await;
+    let second = called(&app, &clerk, fx.hall_id, counter1).await;
+    assert_eq!(second["id"], people[1].1["id"]);
+    assert_eq!(kinds(1).await, ["ticket_called", "ticket_near"]);
+    assert_eq!(kinds(2).await, ["ticket_near"], "told once");
+    assert_eq!(kinds(5).await, ["ticket_near"]);
+    let polled = app
+        .get(
+            &format!("/api/v1/tickets/{}", id(&second)),
+            Some(&people[1].0.token),
+        )
+        .await;
+    assert_eq!(
+        (
+            polled.body["state"].as_str(),
+            polled.body["counterName"].as_str()
+        ),
+        (Some("CALLED"), Some("1号窗口"))
+    );
+    let mine = app.get("/api/v1/tickets", Some(&people[1].0.token)).await;
+    assert_eq!(mine.body["tickets"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn statistics_measure_waits_and_services_for_the_halls_admins() {
+    let (app, fx) = start().await;
+    let clerk = staff(&app, "clerk.stats", Role::Clerk, fx.hall_id).await;
+    let admin = staff(&app, "admin.stats", Role::Admin, fx.hall_id).await;
+    let a = category(&app.db, fx.hall_id, "A").await;
+    let counter1 = counter(&app.db, fx.hall_id, 1).await;
+    for _ in 0..3 {
+        walk_in(&app, &clerk, fx.hall_id, a, false).await;
+    }
+    // Calls after 2, 10 and 18 minutes; services of 4 minutes each, but the third is a no-show.
+    for (i, minutes) in [2i64, 4, 4].into_iter().enumerate() {
+        app.clock.advance(chrono::Duration::minutes(minutes));
+        let t = called(&app, &clerk, fx.hall_id, counter1).await;
+        if i == 2 {
+            act(
+                &app,
+                &clerk,
+                fx.hall_id,
+                counter1,
+                id(&t),
+                "no-show",
+                &json!({}),
+            )
+            .await;
+            break;
+        }
+        act(
+            &app,
+            &clerk,
+            fx.hall_id,
+            counter1,
+            id(&t),
+            "serve",
+            &json!({}),
+        )
+        .await;
+        app.clock.advance(chrono::Duration::minutes(4));
+        act(
+            &app,
+            &clerk,
+            fx.hall_id,
+            counter1,
+            id(&t),
+            "done",
+            &json!({}),
+        )
+        .await;
+    }
+    let path = format!("/staff/v1/halls/{}/queue/stats?date=2026-11-16", fx.hall_id);
+    refused(
+        &app.get(&path, Some(&clerk)).await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    );
+    let reply = app.get(&path, Some(&admin)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let row = reply.body["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["prefix"] == "A")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            row["issued"].as_u64(),
+            row["served"].as_u64(),
+            row["noShows"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1)),
+        "{row}"
+    );
+    let approx = |v: &Value, want: f64| (v.as_f64().unwrap() - want).abs() < 5.0;
+    assert!(approx(&row["waitAvgSecs"], 10.0 * 60.0), "{row}");
+    assert!(approx(&row["waitP90Secs"], 18.0 * 60.0), "{row}");
+    assert!(approx(&row["serviceAvgSecs"], 240.0), "{row}");
+    let empty = app
+        .get(
+            &format!("/staff/v1/halls/{}/queue/stats?date=2026-11-01", fx.hall_id),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(empty.body["categories"][0]["issued"], 0, "{empty:?}");
+    let bad = app
+        .get(
+            &format!("/staff/v1/halls/{}/queue/stats?date=yesterday", fx.hall_id),
+            Some(&admin),
+        )
+        .await;
+    refused(&bad, StatusCode::BAD_REQUEST, "BAD_REQUEST");
+}

@@ -1,0 +1,302 @@
+//! The queue across two gateway instances sharing the database and the store: twenty counters
+//! calling at once never call one ticket twice and keep each category's order, and a socket on
+//! one instance hears a call made on the other.
+//!
+//! On SQLite the race runs smaller (one writer at a time, so it proves little there besides "no
+//! `database is locked`"); on PostgreSQL + Redis it runs at full size, and that run is the
+//! proof.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt as _, StreamExt as _};
+use reqwest::StatusCode;
+use sea_orm::{
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _,
+};
+use serde_json::{Value, json};
+use services::staff::Role;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use crate::booking_fixture::{HALL, ID_CARD, citizen, id, monday_nine, seed, settings};
+use crate::helpers::{Deployment, TestApp, postgres_admin_url};
+use crate::queue_fixture::{act, call_next, called, category, counter, staff, taken, walk_in};
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(
+    app: &TestApp,
+    path: &str,
+    token: Option<&str>,
+) -> Result<Socket, tungstenite::Error> {
+    let url = format!("{}{path}", app.address.replacen("http://", "ws://", 1));
+    let mut request = url.into_client_request()?;
+    if let Some(token) = token {
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    Ok(tokio_tungstenite::connect_async(request).await?.0)
+}
+
+/// The next JSON text frame (pings are answered by the client as it reads).
+async fn next_json(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("the socket stays open")
+            .expect("a frame");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(text.as_str()).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_socket_on_one_instance_hears_a_call_made_on_the_other() {
+    let deployment = Deployment::new().await;
+    let one = deployment.instance(settings).await;
+    let two = deployment.instance(settings).await;
+    let fx = seed(&one.db).await;
+    one.clock.set(monday_nine());
+    let clerk = staff(&two, "clerk.live", Role::Clerk, fx.hall_id).await;
+    let a = category(&two.db, fx.hall_id, "A").await;
+    let counter1 = counter(&two.db, fx.hall_id, 1).await;
+    let before = walk_in(&two, &clerk, fx.hall_id, a, false).await;
+    one.clock.advance(chrono::Duration::seconds(1));
+    let c = citizen(&one, 20).await;
+    let mine = taken(&one, &c.token, HALL, ID_CARD).await;
+
+    let refused = connect(&one, &format!("/api/v1/tickets/{}/live", id(&mine)), None).await;
+    match refused {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+        other => panic!("a socket without a token is refused: {other:?}"),
+    }
+    let mut ticket = connect(
+        &one,
+        &format!("/api/v1/tickets/{}/live", id(&mine)),
+        Some(&c.token),
+    )
+    .await
+    .unwrap();
+    let hello = next_json(&mut ticket).await;
+    assert_eq!(
+        (hello["type"].as_str(), hello["ticket"]["ahead"].as_u64()),
+        (Some("ticket"), Some(1)),
+        "{hello}"
+    );
+    let mut board = connect(&one, &format!("/api/v1/halls/{HALL}/board/live"), None)
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut board).await["type"], "board");
+
+    // A call on the other instance: the citizen moves up, the board announces.
+    let first = called(&two, &clerk, fx.hall_id, counter1).await;
+    assert_eq!(first["id"], before["id"]);
+    let moved = next_json(&mut ticket).await;
+    assert_eq!(
+        (moved["type"].as_str(), moved["ahead"].as_u64()),
+        (Some("position"), Some(0)),
+        "{moved}"
+    );
+    let call = next_json(&mut board).await;
+    assert_eq!(call["type"], "call", "{call}");
+    assert_eq!(call["call"]["announce"], "请A001号到1号窗口办理");
+
+    act(
+        &two,
+        &clerk,
+        fx.hall_id,
+        counter1,
+        id(&first),
+        "no-show",
+        &json!({}),
+    )
+    .await;
+    called(&two, &clerk, fx.hall_id, counter1).await;
+    let mine_called = next_json(&mut ticket).await;
+    assert_eq!(mine_called["type"], "ticket", "{mine_called}");
+    assert_eq!(mine_called["ticket"]["state"], "CALLED");
+    assert_eq!(mine_called["ticket"]["counterNumber"], 1);
+    let call = next_json(&mut board).await;
+    assert_eq!(call["call"]["number"], mine["number"]);
+    // The polling endpoint says the same.
+    let polled = one.get("/api/v1/halls/SZ-SMZX/board", None).await;
+    assert_eq!(
+        polled.body["calls"][0]["number"], mine["number"],
+        "{polled:?}"
+    );
+    ticket.send(Message::Close(None)).await.ok();
+}
+
+/// The full number on PostgreSQL, a smaller one on SQLite.
+fn scale(full: usize, sqlite: usize) -> usize {
+    if postgres_admin_url().is_some() {
+        full
+    } else {
+        sqlite
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Call {
+    ticket: i64,
+    category: i64,
+    order: (i32, chrono::DateTime<chrono::Utc>, i64),
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_counters_calling_at_once_call_every_ticket_exactly_once_in_order() {
+    let tickets = scale(2000, 200);
+    let deployment = Deployment::new().await;
+    // One clerk's session drives every counter here: lift the per-session request budget.
+    let busy = |s: &mut gateway::configuration::Settings| {
+        settings(s);
+        s.staff.requests_per_minute = 1_000_000;
+    };
+    let apps = [
+        Arc::new(deployment.instance(busy).await),
+        Arc::new(deployment.instance(busy).await),
+    ];
+    let fx = seed(&apps[0].db).await;
+    apps[0].clock.set(monday_nine());
+    let db = apps[0].db.clone();
+    let cats = [
+        category(&db, fx.hall_id, "A").await,
+        category(&db, fx.hall_id, "B").await,
+        category(&db, fx.hall_id, "C").await,
+    ];
+    // Twenty counters: A alone, A and B at 2:1, B and C at 1:3, by turns.
+    let mut counters: Vec<(i64, Vec<i64>)> = Vec::new();
+    for n in 0..20 {
+        let row = entities::counter::ActiveModel {
+            hall_id: Set(fx.hall_id),
+            number: Set(100 + n),
+            name: Set(format!("{}号窗口", 100 + n)),
+            active: Set(true),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+        let serves: Vec<(i64, i32)> = match n % 3 {
+            0 => vec![(cats[0], 1)],
+            1 => vec![(cats[0], 2), (cats[1], 1)],
+            _ => vec![(cats[1], 1), (cats[2], 3)],
+        };
+        for &(category_id, weight) in &serves {
+            entities::counter_category::ActiveModel {
+                counter_id: Set(row.id),
+                category_id: Set(category_id),
+                weight: Set(weight),
+            }
+            .insert(&db)
+            .await
+            .unwrap();
+        }
+        counters.push((row.id, serves.iter().map(|&(c, _)| c).collect()));
+    }
+    let clerk = staff(&apps[0], "clerk.race", Role::Clerk, fx.hall_id).await;
+    let issued: Vec<Value> = futures::stream::iter(0..tickets)
+        .map(|i| {
+            let (app, clerk) = (Arc::clone(&apps[i % 2]), clerk.clone());
+            async move { walk_in(&app, &clerk, fx.hall_id, cats[i % 3], i % 25 == 0).await }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert_eq!(issued.len(), tickets);
+
+    let tasks: Vec<_> = counters
+        .iter()
+        .enumerate()
+        .map(|(i, (counter_id, _))| {
+            let (apps, clerk, counter_id) = (apps.clone(), clerk.clone(), *counter_id);
+            tokio::spawn(async move {
+                let mut calls = Vec::new();
+                loop {
+                    let reply =
+                        call_next(&apps[(i + calls.len()) % 2], &clerk, fx.hall_id, counter_id)
+                            .await;
+                    if reply.status == StatusCode::CONFLICT
+                        && reply.error_code() == "NO_TICKET_WAITING"
+                    {
+                        return calls;
+                    }
+                    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+                    let t = reply.body;
+                    calls.push(id(&t));
+                    let done = act(
+                        &apps[(i + calls.len() + 1) % 2],
+                        &clerk,
+                        fx.hall_id,
+                        counter_id,
+                        id(&t),
+                        "no-show",
+                        &json!({}),
+                    )
+                    .await;
+                    assert_eq!(done.status, StatusCode::OK, "{done:?}");
+                }
+            })
+        })
+        .collect();
+    let by_counter: Vec<Vec<i64>> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+
+    // Each ticket called exactly once, and every one of them called.
+    let rows: HashMap<i64, entities::ticket::Model> = entities::ticket::Entity::find()
+        .filter(entities::ticket::Column::HallId.eq(fx.hall_id))
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    let all: Vec<i64> = by_counter.iter().flatten().copied().collect();
+    let distinct: HashSet<i64> = all.iter().copied().collect();
+    assert_eq!(all.len(), distinct.len(), "a ticket was called twice");
+    assert_eq!(distinct.len(), tickets, "every ticket was called");
+    assert!(rows.values().all(|t| t.state == "NO_SHOW"));
+    let call_events = entities::ticket_event::Entity::find()
+        .filter(entities::ticket_event::Column::ToState.eq("CALLED"))
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(call_events.len(), tickets, "one CALLED event per ticket");
+
+    // Per counter: only its categories, and within each, priority then time.
+    for ((_, serves), calls) in counters.iter().zip(&by_counter) {
+        let mut per_category: BTreeMap<i64, Vec<Call>> = BTreeMap::new();
+        for ticket in calls {
+            let t = &rows[ticket];
+            assert!(
+                serves.contains(&t.category_id),
+                "a counter called a category it does not serve"
+            );
+            per_category.entry(t.category_id).or_default().push(Call {
+                ticket: t.id,
+                category: t.category_id,
+                order: (t.priority, t.issued_at, t.id),
+            });
+        }
+        for line in per_category.values() {
+            for pair in line.windows(2) {
+                assert!(
+                    pair[0].order < pair[1].order,
+                    "out of order in category {}: {} then {}",
+                    pair[0].category,
+                    pair[0].ticket,
+                    pair[1].ticket
+                );
+            }
+        }
+    }
+}
