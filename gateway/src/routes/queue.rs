@@ -342,14 +342,13 @@ pub async fn ticket_live(
                 },
                 _ = ping.tick() => {
                     if heard.elapsed() > SILENT_FOR { break None; }
-                    match state.identity.sessions().authenticate(&token).await {
-                        Err(AuthError::Expired | AuthError::Malformed) => {
-                            break Some(CloseReason {
-                                code: CloseCode::Policy,
-                                description: Some("session ended".to_owned()),
-                            });
-                        }
-                        _ => {}
+                    if let Err(AuthError::Expired | AuthError::Malformed) =
+                        state.identity.sessions().authenticate(&token).await
+                    {
+                        break Some(CloseReason {
+                            code: CloseCode::Policy,
+                            description: Some("session ended".to_owned()),
+                        });
                     }
                     if ws.ping(b"").await.is_err() { break None; }
                 }

@@ -883,7 +883,7 @@ impl QueueService {
                         (
                             ticket::Column::FirstCalledAt,
                             Func::coalesce([
-                                Expr::col(ticket::Column::FirstCalledAt).into(),
+                                Expr::col(ticket::Column::FirstCalledAt),
                                 Expr::value(now),
                             ])
                             .into(),

@@ -510,7 +510,8 @@ pub async fn service_times(
     category_id: i64,
     since: DateTime<Utc>,
 ) -> anyhow::Result<Vec<f64>> {
-    let rows: Vec<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = ticket::Entity::find()
+    type Span = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let rows: Vec<Span> = ticket::Entity::find()
         .filter(ticket::Column::HallId.eq(hall_id))
         .filter(ticket::Column::CategoryId.eq(category_id))
         .filter(ticket::Column::State.eq(TicketState::Done.as_str()))
