@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use tokio::sync::broadcast;
 
-use super::{QueueEvent, QueueService, channel, queries};
+use super::{QueueEvent, QueueService, channel};
 use crate::store::Store;
 
 /// People ahead and the estimated wait of a waiting ticket.
@@ -26,7 +26,7 @@ pub struct Position {
 pub struct HallUpdate {
     pub event: QueueEvent,
     /// Every waiting ticket of the hall's day after the change, by ticket id.
-    pub positions: HashMap<i64, Position>,
+    pub positions: Arc<HashMap<i64, Position>>,
 }
 
 /// How many updates a slow listener may fall behind before it skips (it then just gets the
@@ -100,7 +100,7 @@ impl QueueHub {
                     Ok(p) => p,
                     Err(e) => {
                         tracing::warn!(error = %format!("{e:#}"), hall_id, "could not compute positions");
-                        HashMap::new()
+                        Arc::default()
                     }
                 };
                 let _ = sender.send(Arc::new(HallUpdate { event, positions }));
@@ -120,41 +120,15 @@ impl QueueHub {
         }
     }
 
-    /// The positions of every waiting ticket of the event's hall and day.
+    /// The positions of every waiting ticket of the event's hall and day, fresh.
     async fn positions(
         &self,
         hall_id: i64,
         event: &QueueEvent,
-    ) -> anyhow::Result<HashMap<i64, Position>> {
-        let day = super::service_day(event.at);
-        let line = queries::waiting_line(&self.service.db, hall_id, day).await?;
-        let mut out = HashMap::with_capacity(line.len());
-        let mut current: Option<i64> = None;
-        let mut ahead = 0u32;
-        let mut inputs: HashMap<i64, (f64, u32)> = HashMap::new();
-        for (ticket_id, category_id) in line {
-            if current != Some(category_id) {
-                current = Some(category_id);
-                ahead = 0;
-            }
-            let (mean, open) = match inputs.get(&category_id) {
-                Some(v) => *v,
-                None => {
-                    let v = self.service.estimate_inputs(hall_id, category_id).await?;
-                    inputs.insert(category_id, v);
-                    v
-                }
-            };
-            out.insert(
-                ticket_id,
-                Position {
-                    ahead,
-                    wait_minutes: super::rules::estimate_minutes(ahead, mean, open),
-                },
-            );
-            ahead += 1;
-        }
-        Ok(out)
+    ) -> anyhow::Result<Arc<HashMap<i64, Position>>> {
+        self.service
+            .positions(hall_id, super::service_day(event.at), true)
+            .await
     }
 
     pub fn service(&self) -> &QueueService {

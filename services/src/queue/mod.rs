@@ -333,7 +333,19 @@ pub struct QueueService {
     names: Cache<i64, HallNames>,
     /// (hall, category) → (mean service seconds, open counters).
     estimates: Cache<(i64, i64), (f64, u32)>,
+    /// (hall, day) → every waiting ticket's position, computed at most once a second per
+    /// instance (and at once after a change): a thousand citizens polling cost one query a
+    /// second, not a thousand.
+    snapshots: Snapshots,
 }
+
+/// Every waiting ticket's position, by ticket id.
+pub type Positions = HashMap<i64, Position>;
+
+type Snapshots = Arc<tokio::sync::Mutex<HashMap<(i64, NaiveDate), (Instant, Arc<Positions>)>>>;
+
+/// How long a positions snapshot serves polls.
+const SNAPSHOT_FOR: Duration = Duration::from_secs(1);
 
 fn ticket_state(t: &ticket::Model) -> anyhow::Result<TicketState> {
     TicketState::parse(&t.state).context("unknown ticket state")
@@ -382,6 +394,7 @@ impl QueueService {
             clock,
             names: Arc::default(),
             estimates: Arc::default(),
+            snapshots: Arc::default(),
         }
     }
 
@@ -486,6 +499,62 @@ impl QueueService {
         })
     }
 
+    /// The positions of every waiting ticket of a hall's day: the snapshot of the last second,
+    /// or a fresh one (`fresh`, or none recent). One computation at a time per instance.
+    pub(crate) async fn positions(
+        &self,
+        hall_id: i64,
+        day: NaiveDate,
+        fresh: bool,
+    ) -> anyhow::Result<Arc<Positions>> {
+        let mut snapshots = self.snapshots.lock().await;
+        if !fresh
+            && let Some((at, snapshot)) = snapshots.get(&(hall_id, day))
+            && at.elapsed() < SNAPSHOT_FOR
+        {
+            return Ok(Arc::clone(snapshot));
+        }
+        let line = queries::waiting_line(&self.db, hall_id, day).await?;
+        let mut out = HashMap::with_capacity(line.len());
+        let mut current: Option<i64> = None;
+        let mut ahead = 0u32;
+        let mut inputs: HashMap<i64, (f64, u32)> = HashMap::new();
+        for (ticket_id, category_id) in line {
+            if current != Some(category_id) {
+                current = Some(category_id);
+                ahead = 0;
+            }
+            let (mean, open) = match inputs.get(&category_id) {
+                Some(v) => *v,
+                None => {
+                    let v = self.estimate_inputs(hall_id, category_id).await?;
+                    inputs.insert(category_id, v);
+                    v
+                }
+            };
+            out.insert(
+                ticket_id,
+                Position {
+                    ahead,
+                    wait_minutes: rules::estimate_minutes(ahead, mean, open),
+                },
+            );
+            ahead += 1;
+        }
+        let snapshot = Arc::new(out);
+        snapshots.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(60));
+        snapshots.insert((hall_id, day), (Instant::now(), Arc::clone(&snapshot)));
+        Ok(snapshot)
+    }
+
+    /// Drops this instance's snapshots of a hall after a change made here.
+    async fn forget_positions(&self, hall_id: i64) {
+        self.snapshots
+            .lock()
+            .await
+            .retain(|(hall, _), _| *hall != hall_id);
+    }
+
     async fn view(&self, t: ticket::Model) -> anyhow::Result<TicketView> {
         let names = self
             .names(t.hall_id)
@@ -493,9 +562,15 @@ impl QueueService {
             .context("a ticket's hall vanished")?;
         let state = ticket_state(&t)?;
         let position = if state == TicketState::Waiting {
-            let ahead = queries::ahead_of(&self.db, &t).await?;
-            let ahead = u32::try_from(ahead).unwrap_or(u32::MAX);
-            Some(self.position(t.hall_id, t.category_id, ahead).await?)
+            match self.positions(t.hall_id, t.day, false).await?.get(&t.id) {
+                Some(p) => Some(*p),
+                // Taken after the snapshot: counted on its own.
+                None => {
+                    let ahead = queries::ahead_of(&self.db, &t).await?;
+                    let ahead = u32::try_from(ahead).unwrap_or(u32::MAX);
+                    Some(self.position(t.hall_id, t.category_id, ahead).await?)
+                }
+            }
         } else {
             None
         };
@@ -594,6 +669,7 @@ impl QueueService {
         };
         txn.commit().await.context("commit the ticket")?;
         metrics::counter!("queue_tickets_total", "source" => "remote").increment(1);
+        self.forget_positions(row.hall_id).await;
         announce(self.store.as_ref(), &event_of(&row, None, now)).await;
         Ok(self.view(row).await?)
     }
@@ -648,6 +724,7 @@ impl QueueService {
         .context("insert the walk-in ticket")?;
         txn.commit().await.context("commit the walk-in ticket")?;
         metrics::counter!("queue_tickets_total", "source" => "walk_in").increment(1);
+        self.forget_positions(row.hall_id).await;
         announce(self.store.as_ref(), &event_of(&row, None, now)).await;
         Ok(self.view(row).await?)
     }
@@ -735,6 +812,7 @@ impl QueueService {
         let row = queries::ticket(&self.db, t.id)
             .await?
             .ok_or(TicketError::NotFound)?;
+        self.forget_positions(row.hall_id).await;
         announce(self.store.as_ref(), &event_of(&row, None, now)).await;
         Ok(self.view(row).await?)
     }
@@ -761,6 +839,9 @@ impl QueueService {
         category_id: i64,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
+        // A plain read of the head of the line (no locks: tickets other counters are calling
+        // right now stay theirs), then only the untold citizens among the first four are
+        // locked, without waiting.
         let head = queries::line_head(
             txn,
             hall_id,
@@ -769,12 +850,18 @@ impl QueueService {
             u64::try_from(rules::NEAR_AHEAD + 1).unwrap_or(4),
         )
         .await?;
+        let candidates: Vec<i64> = head
+            .iter()
+            .filter(|t| t.citizen_id.is_some() && t.near_notified_at.is_none())
+            .map(|t| t.id)
+            .collect();
+        let lockable = queries::lock_untold(txn, candidates).await?;
         let mut hall_name = None;
         for (ahead, t) in head.iter().enumerate() {
             let Some(citizen_id) = t.citizen_id else {
                 continue;
             };
-            if t.near_notified_at.is_some() || !queries::mark_near_notified(txn, t.id, now).await? {
+            if !lockable.contains(&t.id) || !queries::mark_near_notified(txn, t.id, now).await? {
                 continue;
             }
             if hall_name.is_none() {
@@ -945,6 +1032,7 @@ impl QueueService {
             version: t.version + 1,
             ..t
         };
+        self.forget_positions(row.hall_id).await;
         announce(self.store.as_ref(), &event_of(&row, Some(&counter), now)).await;
         Ok(self.view(row).await?)
     }
@@ -1099,6 +1187,7 @@ impl QueueService {
             .await?
             .ok_or(TicketError::NotFound)?;
         let at_counter = (to == TicketState::Called).then_some(&counter);
+        self.forget_positions(row.hall_id).await;
         announce(self.store.as_ref(), &event_of(&row, at_counter, now)).await;
         Ok(self.view(row).await?)
     }

@@ -436,6 +436,30 @@ pub async fn line_head(
         .context("read the head of the line")
 }
 
+/// Of `ids`, those not yet told "about 3 ahead" that this transaction can lock without
+/// waiting: on PostgreSQL `FOR UPDATE SKIP LOCKED`, so a call never waits on (nor deadlocks
+/// with) another counter's call holding one of them; a ticket skipped now is told at the next
+/// change of its line if it still waits.
+pub async fn lock_untold(conn: &impl ConnectionTrait, ids: Vec<i64>) -> anyhow::Result<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    let mut query = ticket::Entity::find()
+        .filter(ticket::Column::Id.is_in(ids))
+        .filter(ticket::Column::NearNotifiedAt.is_null())
+        .order_by_asc(ticket::Column::Id)
+        .select_only()
+        .column(ticket::Column::Id);
+    if conn.get_database_backend() == DatabaseBackend::Postgres {
+        query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    query
+        .into_tuple()
+        .all(conn)
+        .await
+        .context("lock the tickets to tell")
+}
+
 /// Marks a ticket as told "about 3 ahead"; `false` if it was told already (by any instance).
 pub async fn mark_near_notified(
     conn: &impl ConnectionTrait,

@@ -740,3 +740,33 @@ async fn statistics_measure_waits_and_services_for_the_halls_admins() {
         .await;
     refused(&bad, StatusCode::BAD_REQUEST, "BAD_REQUEST");
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_queue_api() {
+    let (app, _fx) = start().await;
+    let reply = app.get("/openapi.json", None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    for path in [
+        "/api/v1/halls/{hallCode}/tickets",
+        "/api/v1/tickets",
+        "/api/v1/tickets/{id}",
+        "/api/v1/tickets/{id}/cancel",
+        "/api/v1/tickets/{id}/live",
+        "/api/v1/halls/{hallCode}/board",
+        "/api/v1/halls/{hallCode}/board/live",
+        "/staff/v1/halls/{hallId}/tickets",
+        "/staff/v1/halls/{hallId}/counters/{counterId}/call-next",
+        "/staff/v1/halls/{hallId}/counters/{counterId}/desk",
+        "/staff/v1/halls/{hallId}/counters/{counterId}/tickets/{ticketId}/{action}",
+        "/staff/v1/halls/{hallId}/queue/stats",
+    ] {
+        assert!(reply.body["paths"][path].is_object(), "{path} missing");
+    }
+    // A plain GET on a socket route (no upgrade) is a clear 400, not a 500.
+    let c = citizen(&app, 30).await;
+    let t = taken(&app, &c.token, HALL, ID_CARD).await;
+    let plain = app
+        .get(&format!("/api/v1/tickets/{}/live", id(&t)), Some(&c.token))
+        .await;
+    refused(&plain, StatusCode::BAD_REQUEST, "BAD_REQUEST");
+}
