@@ -105,6 +105,10 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<Demo> {
         breaker_failures: 5,
         breaker_cooldown_secs: 10,
         sync_interval_secs: 3600,
+        callback_app_key: province.callback_app_key().to_owned(),
+        callback_app_secret: Some(SecretString::from(
+            province.callback_app_secret().to_owned(),
+        )),
     };
     Ok(Demo {
         settings,

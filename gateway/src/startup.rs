@@ -20,7 +20,9 @@ use services::catalogue::{CatalogueService, SyncWorker};
 use services::crypto::{BlindIndex, FieldCipher, KeyMaterial};
 use services::halls::{CalendarView, HallService};
 use services::identity::{IdentityService, LoginLimits};
+use services::applications::{ApplicationService, DirBlobStore};
 use services::licences::LicenceService;
+use services::province::{Credentials, Verifier};
 use services::limits::Quota;
 use services::notify::Notifications;
 use services::province::ProvinceClient;
@@ -51,6 +53,10 @@ pub struct AppState {
     pub province: ProvinceClient,
     /// Electronic licences: display, presentations (亮证), verification.
     pub licences: LicenceService,
+    /// Applications (申办): materials, submitting, forwarding, case events.
+    pub applications: ApplicationService,
+    /// Verifies the platform's signed callbacks.
+    pub callbacks: Verifier,
     pub metrics: PrometheusHandle,
     pub trust_forwarded_for: bool,
     /// Requests slower than this are logged at info even when they succeed.
@@ -65,6 +71,8 @@ pub struct Application {
     booking: BookingService,
     db: DatabaseConnection,
     worker: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+    forwarder: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+    applications: ApplicationService,
     catalogue_sync: Option<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
@@ -169,10 +177,33 @@ impl Application {
             Some(province.clone()),
             Arc::clone(&cipher),
             settings.licences.presentation_keys()?,
-            clock,
+            clock.clone(),
             notifications.clone(),
             settings.licences.config(),
         );
+        let applications = ApplicationService::new(
+            db.clone(),
+            province.clone(),
+            Arc::new(DirBlobStore::new(&settings.applications.materials_dir)),
+            Arc::clone(&cipher),
+            calendar.clone(),
+            notifications.clone(),
+            clock,
+            settings.applications.config(),
+        );
+        let callback_creds = settings
+            .province
+            .callback_app_secret
+            .clone()
+            .filter(|_| !settings.province.callback_app_key.trim().is_empty())
+            .map(|secret| Credentials {
+                app_key: settings.province.callback_app_key.clone(),
+                app_secret: secret,
+            });
+        if callback_creds.is_none() {
+            tracing::warn!("no province callback key (APP_PROVINCE__CALLBACK_APP_KEY/SECRET): callbacks are refused, cases progress by polling only");
+        }
+        let callbacks = Verifier::new(callback_creds, Arc::clone(&store));
         let state = web::Data::new(AppState {
             db: db.clone(),
             store,
@@ -186,6 +217,8 @@ impl Application {
             catalogue: catalogue.clone(),
             province: province.clone(),
             licences,
+            applications: applications.clone(),
+            callbacks,
             metrics: metrics_handle(),
             trust_forwarded_for: settings.server.trust_forwarded_for,
             slow_request: Duration::from_millis(settings.log.slow_request_ms),
@@ -241,6 +274,11 @@ impl Application {
                 tokio::spawn(supervise(notifications.clone(), stopped)),
             )
         });
+        let forwarder = settings.applications.worker.then(|| {
+            let (stop, stopped) = watch::channel(false);
+            let every = Duration::from_millis(settings.applications.worker_interval_ms.max(10));
+            (stop, tokio::spawn(applications.forwarder().run(every, stopped)))
+        });
         tracing::info!(port, "gateway listening");
         Ok(Self {
             port,
@@ -249,6 +287,8 @@ impl Application {
             booking,
             db,
             worker,
+            forwarder,
+            applications,
             catalogue_sync,
         })
     }
@@ -262,6 +302,11 @@ impl Application {
     /// staff route exists, a test running the booking worker's round by hand).
     pub fn booking(&self) -> BookingService {
         self.booking.clone()
+    }
+
+    /// The application service, for callers outside a request (tests driving the forwarder).
+    pub fn applications(&self) -> ApplicationService {
+        self.applications.clone()
     }
 
     /// The database connection pool.
@@ -294,6 +339,16 @@ impl Application {
                 .is_err()
             {
                 tracing::warn!("catalogue sync did not stop in time");
+            }
+        }
+        if let Some((stop, forwarder)) = self.forwarder {
+            // A send in flight finishes or its lease returns it; either way nothing is lost.
+            let _ = stop.send(true);
+            if tokio::time::timeout(Duration::from_secs(10), forwarder)
+                .await
+                .is_err()
+            {
+                tracing::warn!("application forwarder did not stop in time");
             }
         }
         if let Some((stop, worker)) = self.worker {

@@ -8,6 +8,7 @@ mod m20261123_000001_citizens;
 mod m20261123_000002_notifications;
 mod m20261124_000003_halls_and_bookings;
 mod m20261124_000004_licences;
+mod m20261124_000005_applications;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_notifications::Migration),
             Box::new(m20261124_000003_halls_and_bookings::Migration),
             Box::new(m20261124_000004_licences::Migration),
+            Box::new(m20261124_000005_applications::Migration),
         ]
     }
 }
