@@ -150,9 +150,9 @@ impl ResponseError for ApiError {
             C::ItemNotOnline | C::MaterialsInvalid => StatusCode::UNPROCESSABLE_ENTITY,
             C::MaterialTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             C::MaterialTypeUnsupported => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            C::SupplementNotRequested
-            | C::SupplementAlreadySubmitted
-            | C::ApplicationNotParked => StatusCode::CONFLICT,
+            C::SupplementNotRequested | C::SupplementAlreadySubmitted | C::ApplicationNotParked => {
+                StatusCode::CONFLICT
+            }
             C::BadSignature | C::StaleRequest | C::ReplayedNonce => StatusCode::UNAUTHORIZED,
             C::HallCodeTaken
             | C::CategoryCodeTaken

@@ -14,18 +14,18 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait as _;
 use secrecy::ExposeSecret as _;
+use services::applications::{ApplicationService, DirBlobStore};
 use services::booking::BookingService;
 use services::calendar::CalendarStore;
 use services::catalogue::{CatalogueService, SyncWorker};
 use services::crypto::{BlindIndex, FieldCipher, KeyMaterial};
 use services::halls::{CalendarView, HallService};
 use services::identity::{IdentityService, LoginLimits};
-use services::applications::{ApplicationService, DirBlobStore};
 use services::licences::LicenceService;
-use services::province::{Credentials, Verifier};
 use services::limits::Quota;
 use services::notify::Notifications;
 use services::province::ProvinceClient;
+use services::province::{Credentials, Verifier};
 use services::sessions::{SessionConfig, Sessions};
 use services::staff::{StaffLoginLimits, StaffService, StaffSessionConfig};
 use services::store::{MemoryStore, RedisStore, Store};
@@ -201,7 +201,9 @@ impl Application {
                 app_secret: secret,
             });
         if callback_creds.is_none() {
-            tracing::warn!("no province callback key (APP_PROVINCE__CALLBACK_APP_KEY/SECRET): callbacks are refused, cases progress by polling only");
+            tracing::warn!(
+                "no province callback key (APP_PROVINCE__CALLBACK_APP_KEY/SECRET): callbacks are refused, cases progress by polling only"
+            );
         }
         let callbacks = Verifier::new(callback_creds, Arc::clone(&store));
         let state = web::Data::new(AppState {
@@ -277,7 +279,10 @@ impl Application {
         let forwarder = settings.applications.worker.then(|| {
             let (stop, stopped) = watch::channel(false);
             let every = Duration::from_millis(settings.applications.worker_interval_ms.max(10));
-            (stop, tokio::spawn(applications.forwarder().run(every, stopped)))
+            (
+                stop,
+                tokio::spawn(applications.forwarder().run(every, stopped)),
+            )
         });
         tracing::info!(port, "gateway listening");
         Ok(Self {

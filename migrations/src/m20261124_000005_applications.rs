@@ -282,7 +282,11 @@ impl MigrationTrait for Migration {
                     .col(text(Supplements::Materials))
                     .col(text_null(Supplements::Note))
                     .col(string(Supplements::Status, 16))
-                    .col(ColumnDef::new(Supplements::ResultVersion).big_integer().null())
+                    .col(
+                        ColumnDef::new(Supplements::ResultVersion)
+                            .big_integer()
+                            .null(),
+                    )
                     .col(text_null(Supplements::Problem))
                     .col(at(Supplements::CreatedAt))
                     .col(at(Supplements::UpdatedAt))
@@ -382,7 +386,10 @@ impl MigrationTrait for Migration {
             manager,
             "uq_case_events_version",
             CaseEvents::Table,
-            vec![CaseEvents::Sblsh.into_iden(), CaseEvents::Version.into_iden()],
+            vec![
+                CaseEvents::Sblsh.into_iden(),
+                CaseEvents::Version.into_iden(),
+            ],
             true,
         )
         .await

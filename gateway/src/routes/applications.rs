@@ -7,8 +7,8 @@ use futures::TryStreamExt as _;
 use miniprogram_api::applications as wire;
 use miniprogram_api::{ErrorBody, ErrorCode};
 use services::applications::{
-    ApplicationView, ApplyError, Delivery, EventSource, FieldProblem, MAX_MATERIAL_BYTES,
-    Material, MaterialRef, NewApplication, Obtain, PersonInput, Problem, RecordError, ReplayError,
+    ApplicationView, ApplyError, Delivery, EventSource, FieldProblem, MAX_MATERIAL_BYTES, Material,
+    MaterialRef, NewApplication, Obtain, PersonInput, Problem, RecordError, ReplayError,
     SupplementError, SupplementView, UploadError,
 };
 use services::province::{CaseEvent, HeaderInput, Phase, PostAddress, VerifyError};
@@ -146,7 +146,11 @@ fn to_wire(view: ApplicationView, full: bool) -> wire::Application {
         } else {
             wire::ObtainWay::Collect
         },
-        materials: view.materials.into_iter().map(material_ref_to_wire).collect(),
+        materials: view
+            .materials
+            .into_iter()
+            .map(material_ref_to_wire)
+            .collect(),
         form: full.then_some(view.form),
         updated_at: view.updated_at,
         timeline: full.then(|| {
@@ -262,9 +266,7 @@ pub async fn upload(
                 UploadError::Empty => ApiError::new(ErrorCode::ValidationFailed)
                     .with_message("上传的文件是空的")
                     .with_field("file", "文件为空"),
-                UploadError::UnsupportedType => {
-                    ApiError::new(ErrorCode::MaterialTypeUnsupported)
-                }
+                UploadError::UnsupportedType => ApiError::new(ErrorCode::MaterialTypeUnsupported),
                 UploadError::Unexpected(e) => ApiError::unexpected(e),
             })?;
         return Ok(HttpResponse::Created().json(material_to_wire(stored)));
@@ -393,8 +395,9 @@ pub async fn submit(
         .submit(session.citizen_id, new)
         .await
         .map_err(|e| match e {
-            ApplyError::IdentityRequired => ApiError::new(ErrorCode::IdentityRequired)
-                .with_message("请先完成实名认证后再申办"),
+            ApplyError::IdentityRequired => {
+                ApiError::new(ErrorCode::IdentityRequired).with_message("请先完成实名认证后再申办")
+            }
             ApplyError::PhoneRequired => ApiError::new(ErrorCode::PhoneRequired),
             ApplyError::ItemNotFound => ApiError::new(ErrorCode::ItemNotFound),
             ApplyError::ItemNotOnline => ApiError::new(ErrorCode::ItemNotOnline),
@@ -533,9 +536,8 @@ pub async fn case_event(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let headers = HeaderInput::from_lookup(|name| {
-        req.headers().get(name).and_then(|v| v.to_str().ok())
-    });
+    let headers =
+        HeaderInput::from_lookup(|name| req.headers().get(name).and_then(|v| v.to_str().ok()));
     let path = req
         .uri()
         .path_and_query()
@@ -631,15 +633,11 @@ pub async fn replay(
     if id.len() > 36 {
         return Err(ApiError::new(ErrorCode::ApplicationNotFound));
     }
-    state
-        .applications
-        .replay(&id)
-        .await
-        .map_err(|e| match e {
-            ReplayError::NotFound => ApiError::new(ErrorCode::ApplicationNotFound),
-            ReplayError::NotParked => ApiError::new(ErrorCode::ApplicationNotParked),
-            ReplayError::Unexpected(e) => ApiError::unexpected(e),
-        })?;
+    state.applications.replay(&id).await.map_err(|e| match e {
+        ReplayError::NotFound => ApiError::new(ErrorCode::ApplicationNotFound),
+        ReplayError::NotParked => ApiError::new(ErrorCode::ApplicationNotParked),
+        ReplayError::Unexpected(e) => ApiError::unexpected(e),
+    })?;
     tracing::info!(application_id = %id, staff_id = staff.0.staff_id, "parked application replayed");
     Ok(HttpResponse::NoContent().finish())
 }

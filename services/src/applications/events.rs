@@ -12,9 +12,7 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
-use super::{
-    ApplicationService, Deadline, SupplementRequestView, TimelineEntry, shanghai_date,
-};
+use super::{ApplicationService, Deadline, SupplementRequestView, TimelineEntry, shanghai_date};
 use crate::calendar::WorkingCalendar;
 use crate::notify::NotificationKind;
 use crate::province::{CaseEvent, Phase};
@@ -144,7 +142,8 @@ pub(super) async fn record(
     if !touched.is_empty() {
         inner.notifications.wake().await;
     }
-    metrics::counter!("case_events_total", "source" => source.as_str()).increment(outcome.stored as u64);
+    metrics::counter!("case_events_total", "source" => source.as_str())
+        .increment(outcome.stored as u64);
     metrics::counter!("case_events_duplicate_total").increment(outcome.duplicates as u64);
     Ok(outcome)
 }
@@ -179,14 +178,21 @@ pub(super) async fn project(
     if newest_version <= app.case_version {
         return Ok(());
     }
-    let tracking_no = timeline
-        .iter()
-        .rev()
-        .find_map(|e| (e.phase == Phase::Delivered).then(|| tracking_no(&e.detail)).flatten());
+    let tracking_no = timeline.iter().rev().find_map(|e| {
+        (e.phase == Phase::Delivered)
+            .then(|| tracking_no(&e.detail))
+            .flatten()
+    });
     let now = svc.inner.clock.now();
     let moved = application::Entity::update_many()
-        .col_expr(application::Column::Phase, Expr::value(phase_name(newest.phase)))
-        .col_expr(application::Column::CaseVersion, Expr::value(newest_version))
+        .col_expr(
+            application::Column::Phase,
+            Expr::value(phase_name(newest.phase)),
+        )
+        .col_expr(
+            application::Column::CaseVersion,
+            Expr::value(newest_version),
+        )
         .col_expr(application::Column::TrackingNo, Expr::value(tracking_no))
         .col_expr(application::Column::LastEventAt, Expr::value(now))
         .col_expr(application::Column::UpdatedAt, Expr::value(now))
@@ -221,11 +227,12 @@ pub(super) async fn project(
             .await?
             .map(|i| u32::try_from(i.promised_days).unwrap_or(0));
         let calendar = svc.inner.calendar.calendar().await?;
-        let date = promised
-            .and_then(|days| deadline(&calendar, &timeline, days, svc.inner.clock.today()));
-        payload["promised_date"] = json!(
-            date.map_or_else(|| "法定时限内".to_owned(), |d| d.date.format("%Y年%m月%d日").to_string())
-        );
+        let date =
+            promised.and_then(|days| deadline(&calendar, &timeline, days, svc.inner.clock.today()));
+        payload["promised_date"] = json!(date.map_or_else(
+            || "法定时限内".to_owned(),
+            |d| d.date.format("%Y年%m月%d日").to_string()
+        ));
     }
     let version = payload["version"].as_u64().unwrap_or(0);
     svc.inner
@@ -378,7 +385,9 @@ pub(super) fn deadline(
             Phase::SpecialProcedure => {
                 let until = date_in(&e.detail, "until");
                 match (later.first(), until) {
-                    (Some(next), Some(until)) => pauses.push((from, until.min(shanghai_date(next.at)))),
+                    (Some(next), Some(until)) => {
+                        pauses.push((from, until.min(shanghai_date(next.at))))
+                    }
                     (Some(next), None) => pauses.push((from, shanghai_date(next.at))),
                     (None, Some(until)) => {
                         pauses.push((from, until));
@@ -443,7 +452,12 @@ mod tests {
         let cal = WorkingCalendar::mainland_default();
         let asked = vec![
             entry(1, Phase::Accepted, 16, json!({})),
-            entry(2, Phase::SupplementRequired, 17, json!({"reason": "r", "materials": ["M1"]})),
+            entry(
+                2,
+                Phase::SupplementRequired,
+                17,
+                json!({"reason": "r", "materials": ["M1"]}),
+            ),
         ];
         // Still waiting on Thursday 19: 17, 18, 19 do not count.
         let running = deadline(&cal, &asked, 5, d(19)).unwrap();
@@ -455,7 +469,10 @@ mod tests {
         let done = deadline(&cal, &answered, 5, d(30)).unwrap();
         assert!(!done.paused);
         assert_eq!(done.date, d(25));
-        assert_eq!(open_request(&asked).unwrap().materials, vec!["M1".to_owned()]);
+        assert_eq!(
+            open_request(&asked).unwrap().materials,
+            vec!["M1".to_owned()]
+        );
         assert!(open_request(&answered).is_none());
     }
 
@@ -464,7 +481,12 @@ mod tests {
         let cal = WorkingCalendar::mainland_default();
         let t = vec![
             entry(1, Phase::Accepted, 16, json!({})),
-            entry(2, Phase::SpecialProcedure, 17, json!({"kind": "听证", "until": "2026-11-18"})),
+            entry(
+                2,
+                Phase::SpecialProcedure,
+                17,
+                json!({"kind": "听证", "until": "2026-11-18"}),
+            ),
         ];
         let got = deadline(&cal, &t, 5, d(17)).unwrap();
         assert!(got.paused);
@@ -480,8 +502,11 @@ mod tests {
         assert!(notification(&e(Phase::InReview, json!({"step": "审查"}))).is_none());
         assert!(notification(&e(Phase::PreAccepted, json!({}))).is_none());
         assert!(notification(&e(Phase::Delivered, json!({"way": "collect"}))).is_none());
-        let (kind, payload) =
-            notification(&e(Phase::Delivered, json!({"way": "post", "trackingNo": "SF1"}))).unwrap();
+        let (kind, payload) = notification(&e(
+            Phase::Delivered,
+            json!({"way": "post", "trackingNo": "SF1"}),
+        ))
+        .unwrap();
         assert_eq!(kind, NotificationKind::ResultPosted);
         assert_eq!(payload["tracking_no"], "SF1");
         let (_, payload) = notification(&e(Phase::Concluded, json!({"result": "6"}))).unwrap();

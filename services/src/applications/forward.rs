@@ -21,9 +21,7 @@ use super::{
     private_context,
 };
 use crate::notify::NotificationKind;
-use crate::province::{
-    ApplicationRequest, MaterialUpload, ProvinceError, SupplementRequest,
-};
+use crate::province::{ApplicationRequest, MaterialUpload, ProvinceError, SupplementRequest};
 use entities::{application, material, province_outbox, supplement};
 
 pub(super) const PENDING: &str = "PENDING";
@@ -75,7 +73,10 @@ pub(super) async fn unpark(
     let done = province_outbox::Entity::update_many()
         .col_expr(province_outbox::Column::Status, Expr::value(PENDING))
         .col_expr(province_outbox::Column::NextAttemptAt, Expr::value(now))
-        .col_expr(province_outbox::Column::FirstFailureAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(
+            province_outbox::Column::FirstFailureAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .col_expr(province_outbox::Column::UpdatedAt, Expr::value(now))
         .filter(province_outbox::Column::ApplicationId.eq(application_id))
         .filter(province_outbox::Column::Status.eq(PARKED))
@@ -84,7 +85,10 @@ pub(super) async fn unpark(
         .context("unpark")?;
     if done.rows_affected > 0 {
         application::Entity::update_many()
-            .col_expr(application::Column::Status, Expr::value(Delivery::Queued.as_str()))
+            .col_expr(
+                application::Column::Status,
+                Expr::value(Delivery::Queued.as_str()),
+            )
             .col_expr(application::Column::UpdatedAt, Expr::value(now))
             .filter(application::Column::Id.eq(application_id))
             .filter(application::Column::Status.eq(Delivery::Parked.as_str()))
@@ -92,7 +96,10 @@ pub(super) async fn unpark(
             .await
             .context("requeue the application")?;
         supplement::Entity::update_many()
-            .col_expr(supplement::Column::Status, Expr::value(Delivery::Queued.as_str()))
+            .col_expr(
+                supplement::Column::Status,
+                Expr::value(Delivery::Queued.as_str()),
+            )
             .col_expr(supplement::Column::UpdatedAt, Expr::value(now))
             .filter(supplement::Column::ApplicationId.eq(application_id))
             .filter(supplement::Column::Status.eq(Delivery::Parked.as_str()))
@@ -204,7 +211,13 @@ impl Forwarder {
             DatabaseBackend::Sqlite => Statement::from_sql_and_values(
                 backend,
                 CLAIM_SQLITE,
-                [until.into(), now.into(), now.into(), now.into(), limit.into()],
+                [
+                    until.into(),
+                    now.into(),
+                    now.into(),
+                    now.into(),
+                    limit.into(),
+                ],
             ),
             _ => Statement::from_sql_and_values(
                 backend,
@@ -241,7 +254,10 @@ impl Forwarder {
                 .await
                 .context("bring retries forward")?;
             if moved.rows_affected > 0 {
-                tracing::info!(moved = moved.rows_affected, "the platform answers again; retries brought forward");
+                tracing::info!(
+                    moved = moved.rows_affected,
+                    "the platform answers again; retries brought forward"
+                );
             }
         }
         Ok(n)
@@ -259,25 +275,26 @@ impl Forwarder {
         Ok(delivered)
     }
 
+    /// The materials with their bytes. The outer error is transient (the database or the blob
+    /// store failed: the lease returns the row); the inner one says a material is gone for good,
+    /// which only an operator can mend.
     async fn load_materials(
         &self,
         refs: &[MaterialRef],
         citizen_id: i64,
-    ) -> anyhow::Result<Vec<MaterialUpload>> {
+    ) -> anyhow::Result<Result<Vec<MaterialUpload>, String>> {
         let inner = &self.svc.inner;
         let ids: Vec<String> = refs.iter().map(|r| r.material_id.clone()).collect();
         let rows = super::own_materials(&inner.db, citizen_id, &ids).await?;
         let mut out = Vec::with_capacity(refs.len());
         for r in refs {
-            let row: &material::Model = rows
-                .iter()
-                .find(|m| m.id == r.material_id)
-                .with_context(|| format!("material {} is gone", r.material_id))?;
-            let bytes = inner
-                .blobs
-                .get(&row.sha256)
-                .await?
-                .with_context(|| format!("the bytes of material {} are gone", row.id))?;
+            let Some(row): Option<&material::Model> = rows.iter().find(|m| m.id == r.material_id)
+            else {
+                return Ok(Err(format!("material {} is gone", r.material_id)));
+            };
+            let Some(bytes) = inner.blobs.get(&row.sha256).await? else {
+                return Ok(Err(format!("the bytes of material {} are gone", row.id)));
+            };
             let name = row.file_name.clone().unwrap_or_else(|| r.code.clone());
             out.push(MaterialUpload::from_bytes(
                 &r.code,
@@ -286,7 +303,7 @@ impl Forwarder {
                 &bytes,
             ));
         }
-        Ok(out)
+        Ok(Ok(out))
     }
 
     async fn send_application(&self, claimed: &Claimed) -> anyhow::Result<Settled> {
@@ -306,9 +323,9 @@ impl Forwarder {
         )
         .context("decode the application's private part")?;
         let refs: Vec<MaterialRef> = serde_json::from_str(&app.materials)?;
-        let materials = match self.load_materials(&refs, app.citizen_id).await {
+        let materials = match self.load_materials(&refs, app.citizen_id).await? {
             Ok(m) => m,
-            Err(e) => return Ok(Settled::Park(format!("{e:#}"))),
+            Err(gone) => return Ok(Settled::Park(gone)),
         };
         let body = ApplicationRequest {
             client_request_id: app.id.clone(),
@@ -328,13 +345,22 @@ impl Forwarder {
                 let now = inner.clock.now();
                 let txn = inner.db.begin().await?;
                 let recorded = application::Entity::update_many()
-                    .col_expr(application::Column::Sblsh, Expr::value(receipt.sblsh.clone()))
-                    .col_expr(application::Column::ReceivedAt, Expr::value(receipt.received_at))
+                    .col_expr(
+                        application::Column::Sblsh,
+                        Expr::value(receipt.sblsh.clone()),
+                    )
+                    .col_expr(
+                        application::Column::ReceivedAt,
+                        Expr::value(receipt.received_at),
+                    )
                     .col_expr(
                         application::Column::Status,
                         Expr::value(Delivery::Submitted.as_str()),
                     )
-                    .col_expr(application::Column::Problem, Expr::value(Option::<String>::None))
+                    .col_expr(
+                        application::Column::Problem,
+                        Expr::value(Option::<String>::None),
+                    )
                     .col_expr(application::Column::UpdatedAt, Expr::value(now))
                     .filter(application::Column::Id.eq(app.id.as_str()))
                     .filter(application::Column::Sblsh.is_null())
@@ -374,9 +400,9 @@ impl Forwarder {
             return Ok(Settled::Retry("the application has no sblsh yet".into()));
         };
         let refs: Vec<MaterialRef> = serde_json::from_str(&row.materials)?;
-        let materials = match self.load_materials(&refs, app.citizen_id).await {
+        let materials = match self.load_materials(&refs, app.citizen_id).await? {
             Ok(m) => m,
-            Err(e) => return Ok(Settled::Park(format!("{e:#}"))),
+            Err(gone) => return Ok(Settled::Park(gone)),
         };
         let body = SupplementRequest {
             client_request_id: row.id.clone(),
@@ -440,7 +466,10 @@ impl Forwarder {
             Settled::Park(reason) => {
                 update = update
                     .col_expr(province_outbox::Column::Status, Expr::value(PARKED))
-                    .col_expr(province_outbox::Column::LastError, Expr::value(reason.clone()));
+                    .col_expr(
+                        province_outbox::Column::LastError,
+                        Expr::value(reason.clone()),
+                    );
                 (Some(Delivery::Parked), Some(parked_problem()))
             }
             Settled::Retry(reason) => {
@@ -451,7 +480,10 @@ impl Forwarder {
                         .col_expr(province_outbox::Column::Status, Expr::value(PARKED))
                         .col_expr(
                             province_outbox::Column::LastError,
-                            Expr::value(format!("failing for {}h: {reason}", failing.as_secs() / 3600)),
+                            Expr::value(format!(
+                                "failing for {}h: {reason}",
+                                failing.as_secs() / 3600
+                            )),
                         );
                     (Some(Delivery::Parked), Some(parked_problem()))
                 } else {
@@ -464,21 +496,30 @@ impl Forwarder {
                         .col_expr(province_outbox::Column::Status, Expr::value(PENDING))
                         .col_expr(
                             province_outbox::Column::NextAttemptAt,
-                            Expr::value(now + chrono::Duration::from_std(pause).unwrap_or_default()),
+                            Expr::value(
+                                now + chrono::Duration::from_std(pause).unwrap_or_default(),
+                            ),
                         )
                         .col_expr(province_outbox::Column::FirstFailureAt, Expr::value(first))
-                        .col_expr(province_outbox::Column::LastError, Expr::value(reason.clone()));
+                        .col_expr(
+                            province_outbox::Column::LastError,
+                            Expr::value(reason.clone()),
+                        );
                     (Some(Delivery::Queued), None)
                 }
             }
         };
         let fenced = update.filter(fence).exec(&txn).await?;
         if fenced.rows_affected == 0 {
-            tracing::warn!(outbox_id = claimed.id, "lost the claim before settling; leaving the row to its new owner");
+            tracing::warn!(
+                outbox_id = claimed.id,
+                "lost the claim before settling; leaving the row to its new owner"
+            );
             return Ok(());
         }
         if let Some(delivery) = delivery {
-            self.mark(&txn, claimed, delivery, problem.as_ref(), now).await?;
+            self.mark(&txn, claimed, delivery, problem.as_ref(), now)
+                .await?;
         }
         txn.commit().await?;
         if matches!(outcome, Settled::Final(_)) {
@@ -624,7 +665,8 @@ impl Forwarder {
                     match outcome {
                         Ok(o) if o.stored > 0 => {
                             tracing::info!(%sblsh, stored = o.stored, "polling found events the callbacks had not brought");
-                            metrics::counter!("case_events_recovered_total").increment(o.stored as u64);
+                            metrics::counter!("case_events_recovered_total")
+                                .increment(o.stored as u64);
                         }
                         Ok(_) => {}
                         Err(e) => tracing::warn!(%sblsh, error = ?e, "polled events not recorded"),
@@ -678,7 +720,9 @@ fn backoff(base: Duration, cap: Duration, attempt: u32) -> Duration {
     let ceiling = base
         .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(20)))
         .min(cap);
-    let ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX).max(1);
+    let ms = u64::try_from(ceiling.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
     Duration::from_millis(rand::rng().random_range(0..=ms))
 }
 
@@ -713,7 +757,10 @@ mod tests {
         assert!(matches!(judge(rejected(413)), Settled::Final(_)));
         assert!(matches!(judge(rejected(409)), Settled::Park(_)));
         assert!(matches!(judge(rejected(401)), Settled::Park(_)));
-        assert!(matches!(judge(ProvinceError::CircuitOpen), Settled::Retry(_)));
+        assert!(matches!(
+            judge(ProvinceError::CircuitOpen),
+            Settled::Retry(_)
+        ));
         assert!(matches!(
             judge(ProvinceError::Unavailable(anyhow::anyhow!("down"))),
             Settled::Retry(_)

@@ -42,8 +42,8 @@ use crate::identity::{
     ID_CARD, IdCardNo, NAME, PHONE, PersonName, PhoneNumber, field_context, find_citizen,
 };
 use crate::notify::Notifications;
-use crate::province::{Agent, Applicant, CaseEvent, MaterialSpec, Phase, PostAddress};
 use crate::province::ProvinceClient;
+use crate::province::{Agent, Applicant, CaseEvent, MaterialSpec, Phase, PostAddress};
 use crate::time::{Clock, SHANGHAI};
 use entities::{application, case_event, item, material, province_outbox, supplement};
 
@@ -615,7 +615,9 @@ impl ApplicationService {
                     .context("the key's application vanished")?;
                 return self.replayed(found, &fingerprint);
             }
-            return Err(anyhow::Error::new(e).context("insert the application").into());
+            return Err(anyhow::Error::new(e)
+                .context("insert the application")
+                .into());
         }
         forward::enqueue(&txn, &row.id, None, now).await?;
         txn.commit().await.context("commit the application")?;
@@ -713,7 +715,8 @@ impl ApplicationService {
             .map(|i| u32::try_from(i.promised_days).unwrap_or(0));
         if let Some(days) = promised {
             let calendar = self.inner.calendar.calendar().await?;
-            view.deadline = events::deadline(&calendar, &view.timeline, days, self.inner.clock.today());
+            view.deadline =
+                events::deadline(&calendar, &view.timeline, days, self.inner.clock.today());
         }
         view.supplement_request = events::open_request(&view.timeline);
         view.supplements = supplement::Entity::find()
@@ -726,7 +729,10 @@ impl ApplicationService {
                 id: s.id,
                 requested_version: u64::try_from(s.requested_version).unwrap_or(0),
                 status: Delivery::parse(&s.status).unwrap_or(Delivery::Submitting),
-                problem: s.problem.as_deref().and_then(|p| serde_json::from_str(p).ok()),
+                problem: s
+                    .problem
+                    .as_deref()
+                    .and_then(|p| serde_json::from_str(p).ok()),
                 created_at: s.created_at,
             })
             .collect();
@@ -839,7 +845,11 @@ impl ApplicationService {
             Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
                 return Err(SupplementError::AlreadySubmitted);
             }
-            Err(e) => return Err(anyhow::Error::new(e).context("insert the supplement").into()),
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context("insert the supplement")
+                    .into());
+            }
         }
         forward::enqueue(&txn, &view.id, Some(&id), now).await?;
         txn.commit().await.context("commit the supplement")?;
@@ -874,7 +884,10 @@ impl ApplicationService {
             out.push(ParkedEntry {
                 application_id: row.application_id,
                 supplement_id: row.supplement_id,
-                item_code: app.as_ref().map(|a| a.item_code.clone()).unwrap_or_default(),
+                item_code: app
+                    .as_ref()
+                    .map(|a| a.item_code.clone())
+                    .unwrap_or_default(),
                 item_name: app.map(|a| a.item_name).unwrap_or_default(),
                 attempts: u32::try_from(row.attempts).unwrap_or(0),
                 first_failure_at: row.first_failure_at,
@@ -1010,10 +1023,7 @@ fn check_form(form: &Value) -> Result<String, ApplyError> {
     }
     let text = serde_json::to_string(form).context("encode the form")?;
     if text.len() > MAX_FORM_BYTES {
-        return Err(ApplyError::Invalid(vec![problem(
-            "form",
-            "表单内容过长",
-        )]));
+        return Err(ApplyError::Invalid(vec![problem("form", "表单内容过长")]));
     }
     Ok(text)
 }
@@ -1032,7 +1042,10 @@ fn check_materials(
     for (i, r) in refs.iter().enumerate() {
         let field = format!("materials[{i}]");
         let Some(spec) = specs.iter().find(|s| s.code == r.code) else {
-            problems.push(problem(&field, &format!("该事项没有编号为{}的材料", r.code)));
+            problems.push(problem(
+                &field,
+                &format!("该事项没有编号为{}的材料", r.code),
+            ));
             continue;
         };
         let Some(row) = rows.iter().find(|m| m.id == r.material_id) else {
@@ -1136,7 +1149,10 @@ fn plain_view(row: application::Model) -> ApplicationView {
     ApplicationView {
         status: Delivery::parse(&row.status).unwrap_or(Delivery::Submitting),
         phase: row.phase.as_deref().and_then(events::parse_phase),
-        problem: row.problem.as_deref().and_then(|p| serde_json::from_str(p).ok()),
+        problem: row
+            .problem
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok()),
         materials: serde_json::from_str(&row.materials).unwrap_or_default(),
         form: serde_json::from_str(&row.form).unwrap_or(Value::Null),
         obtain_way: u8::try_from(row.obtain_way).unwrap_or(0),

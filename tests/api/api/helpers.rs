@@ -332,6 +332,15 @@ impl Deployment {
     }
 }
 
+impl TestApp {
+    /// Stops this instance (its server and workers) as a deployment's restart would.
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+        // The forwarder stops after the server; give it its moment.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         let handle = self.handle.clone();
