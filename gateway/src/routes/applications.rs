@@ -11,12 +11,32 @@ use services::applications::{
     MaterialRef, NewApplication, Obtain, PersonInput, Problem, RecordError, ReplayError,
     SupplementError, SupplementView, UploadError,
 };
+use services::limits::{LimitError, Quota, RateLimiter};
 use services::province::{CaseEvent, HeaderInput, Phase, PostAddress, VerifyError};
 
 use super::resource;
 use crate::error::ApiError;
 use crate::extract::{CurrentCitizen, CurrentStaff};
 use crate::startup::AppState;
+
+/// Uploads per citizen per hour: a whole family's papers, several times over.
+const UPLOADS_PER_HOUR: u64 = 200;
+/// Applications per citizen per hour.
+const APPLICATIONS_PER_HOUR: u64 = 60;
+
+async fn per_hour(state: &AppState, subject: String, max: u64) -> Result<(), ApiError> {
+    let quota = Quota {
+        max,
+        window: std::time::Duration::from_secs(3600),
+    };
+    RateLimiter::new(std::sync::Arc::clone(&state.store))
+        .hit(&subject, quota)
+        .await
+        .map_err(|e| match e {
+            LimitError::Limited(limited) => ApiError::rate_limited(limited),
+            LimitError::Store(e) => ApiError::unexpected(e),
+        })
+}
 
 /// The platform's callback path, as signed.
 pub const CALLBACK_PATH: &str = "/callbacks/province/case-events";
@@ -231,6 +251,12 @@ pub async fn upload(
     CurrentCitizen(session): CurrentCitizen,
     mut payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
+    per_hour(
+        &state,
+        format!("upload:{}", session.citizen_id),
+        UPLOADS_PER_HOUR,
+    )
+    .await?;
     while let Some(mut field) = payload
         .try_next()
         .await
@@ -357,6 +383,12 @@ pub async fn submit(
     body: web::Json<wire::ApplicationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
+    per_hour(
+        &state,
+        format!("apply:{}", session.citizen_id),
+        APPLICATIONS_PER_HOUR,
+    )
+    .await?;
     let body = body.into_inner();
     let item_code = body.item_code.trim().to_owned();
     if item_code.is_empty() || item_code.len() > 64 {

@@ -1209,3 +1209,45 @@ async fn submit_half(
         .collect()
         .await
 }
+
+#[tokio::test]
+async fn a_citizen_may_submit_sixty_applications_an_hour() {
+    let world = World::new().await;
+    let a = world.citizen(&world.app, 1).await;
+    let materials = world.materials(&world.app, &a).await;
+    let body = world.application(&materials);
+    let statuses: Vec<StatusCode> = futures::stream::iter(0..60)
+        .map(|_| async {
+            world
+                .app
+                .post("/api/v1/applications", Some(&a.token), &body)
+                .await
+                .status
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::CREATED),
+        "{statuses:?}"
+    );
+    let reply = world
+        .app
+        .post("/api/v1/applications", Some(&a.token), &body)
+        .await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "{reply:?}");
+    assert_eq!(reply.error_code(), "RATE_LIMITED");
+    assert!(reply.headers.contains_key("retry-after"));
+    // Another citizen is not held back.
+    let b = world.citizen(&world.app, 2).await;
+    let theirs = world.materials(&world.app, &b).await;
+    let reply = world
+        .app
+        .post(
+            "/api/v1/applications",
+            Some(&b.token),
+            &world.application(&theirs),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+}
