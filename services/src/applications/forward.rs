@@ -244,8 +244,14 @@ impl Forwarder {
             .buffer_unordered(inner.config.concurrency.max(1))
             .fold(0usize, |sum, ok| async move { sum + usize::from(ok) })
             .await;
-        if delivered > 0 {
-            // The platform answers again: whatever waits on a backoff may go now.
+        if delivered > 0
+            && inner
+                .breaker_opened
+                .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            // The platform answers again after an outage (the breaker had opened): whatever
+            // waits on a backoff may go now. Only then: a row that fails on its own keeps its
+            // backoff.
             let moved = province_outbox::Entity::update_many()
                 .col_expr(province_outbox::Column::NextAttemptAt, Expr::value(now))
                 .filter(province_outbox::Column::Status.eq(PENDING))
@@ -264,7 +270,13 @@ impl Forwarder {
     }
 
     /// Sends one claimed row and records the outcome; true when the platform took it.
-    async fn handle(&self, claimed: Claimed) -> anyhow::Result<bool> {
+    async fn handle(&self, mut claimed: Claimed) -> anyhow::Result<bool> {
+        // A row waiting in the batch behind slow sends may have outlived its lease: renew it
+        // just before sending, and leave it alone if another forwarder has it now.
+        if !self.renew(&mut claimed).await? {
+            tracing::debug!(outbox_id = claimed.id, "claim lost before sending");
+            return Ok(false);
+        }
         let outcome = match claimed.kind.as_str() {
             APPLICATION => self.send_application(&claimed).await?,
             SUPPLEMENT => self.send_supplement(&claimed).await?,
@@ -278,6 +290,27 @@ impl Forwarder {
     /// The materials with their bytes. The outer error is transient (the database or the blob
     /// store failed: the lease returns the row); the inner one says a material is gone for good,
     /// which only an operator can mend.
+    async fn renew(&self, claimed: &mut Claimed) -> anyhow::Result<bool> {
+        let inner = &self.svc.inner;
+        let lease = chrono::Duration::from_std(inner.config.lease)
+            .unwrap_or_else(|_| chrono::Duration::seconds(60));
+        let until = millis(inner.clock.now() + lease);
+        let done = province_outbox::Entity::update_many()
+            .col_expr(province_outbox::Column::ClaimedUntil, Expr::value(until))
+            .filter(province_outbox::Column::Id.eq(claimed.id))
+            .filter(province_outbox::Column::Status.eq(SENDING))
+            .filter(province_outbox::Column::ClaimedUntil.eq(claimed.claimed_until))
+            .exec(&inner.db)
+            .await
+            .context("renew a claim")?;
+        if done.rows_affected == 1 {
+            claimed.claimed_until = until;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
     async fn load_materials(
         &self,
         refs: &[MaterialRef],
@@ -378,7 +411,7 @@ impl Forwarder {
                 tracing::info!(application_id = %app.id, sblsh = %receipt.sblsh, replayed = receipt.replayed, "application delivered");
                 Ok(Settled::Delivered)
             }
-            Err(e) => Ok(judge(e)),
+            Err(e) => Ok(self.judge(e)),
         }
     }
 
@@ -429,7 +462,7 @@ impl Forwarder {
                 metrics::counter!("supplements_forwarded_total").increment(1);
                 Ok(Settled::Delivered)
             }
-            Err(e) => Ok(judge(e)),
+            Err(e) => Ok(self.judge(e)),
         }
     }
 
@@ -676,6 +709,18 @@ impl Forwarder {
             }
         }
         Ok(polled)
+    }
+}
+
+impl Forwarder {
+    fn judge(&self, e: ProvinceError) -> Settled {
+        if matches!(e, ProvinceError::CircuitOpen) {
+            self.svc
+                .inner
+                .breaker_opened
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        judge(e)
     }
 }
 

@@ -364,6 +364,8 @@ struct Inner {
     clock: Clock,
     config: ApplicationConfig,
     wake: tokio::sync::Notify,
+    /// A send met the open circuit breaker since the last success: the platform was down.
+    breaker_opened: std::sync::atomic::AtomicBool,
 }
 
 impl ApplicationService {
@@ -389,6 +391,7 @@ impl ApplicationService {
                 clock,
                 config,
                 wake: tokio::sync::Notify::new(),
+                breaker_opened: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
