@@ -32,6 +32,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub last_event_at: Option<DateTimeUtc>,
     pub polled_at: Option<DateTimeUtc>,
+    /// When the reconciler should ask the platform about this case; NULL once it is final.
+    pub poll_due_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

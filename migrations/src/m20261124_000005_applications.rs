@@ -59,6 +59,7 @@ enum Applications {
     UpdatedAt,
     LastEventAt,
     PolledAt,
+    PollDueAt,
 }
 
 #[derive(DeriveIden)]
@@ -232,6 +233,7 @@ impl MigrationTrait for Migration {
                     .col(at(Applications::UpdatedAt))
                     .col(at_null(Applications::LastEventAt))
                     .col(at_null(Applications::PolledAt))
+                    .col(at_null(Applications::PollDueAt))
                     .foreign_key(
                         ForeignKey::create()
                             .from(Applications::Table, Applications::CitizenId)
@@ -261,6 +263,14 @@ impl MigrationTrait for Migration {
                 Applications::IdempotencyKey.into_iden(),
             ],
             true,
+        )
+        .await?;
+        index(
+            manager,
+            "idx_applications_poll_due",
+            Applications::Table,
+            vec![Applications::PollDueAt.into_iden()],
+            false,
         )
         .await?;
         index(

@@ -195,6 +195,13 @@ pub(super) async fn project(
         )
         .col_expr(application::Column::TrackingNo, Expr::value(tracking_no))
         .col_expr(application::Column::LastEventAt, Expr::value(now))
+        .col_expr(
+            application::Column::PollDueAt,
+            Expr::value(
+                (!FINAL_PHASES.contains(&phase_name(newest.phase).as_str()))
+                    .then(|| now + super::forward::reconcile_after(&svc.inner.config)),
+            ),
+        )
         .col_expr(application::Column::UpdatedAt, Expr::value(now))
         .filter(application::Column::Id.eq(app.id.as_str()))
         .filter(application::Column::CaseVersion.lt(newest_version))

@@ -395,6 +395,10 @@ impl Forwarder {
                         Expr::value(Option::<String>::None),
                     )
                     .col_expr(application::Column::UpdatedAt, Expr::value(now))
+                    .col_expr(
+                        application::Column::PollDueAt,
+                        Expr::value(now + reconcile_after(&inner.config)),
+                    )
                     .filter(application::Column::Id.eq(app.id.as_str()))
                     .filter(application::Column::Sblsh.is_null())
                     .exec(&txn)
@@ -635,8 +639,10 @@ impl Forwarder {
         Ok(())
     }
 
-    /// One reconciling round: polls live cases with no event for `reconcile_after`, each
-    /// claimed by moving its `polled_at` (two instances never poll the same case in a round).
+    /// One reconciling round: polls live cases whose `poll_due_at` has come (no event for
+    /// `reconcile_after`), each claimed by moving that time on with a compare-and-set, so two
+    /// instances never poll the same case in a round. An index on `poll_due_at` keeps this a
+    /// short range scan however many cases there are.
     /// Returns how many cases were polled.
     ///
     /// # Errors
@@ -644,31 +650,9 @@ impl Forwarder {
     pub async fn reconcile_once(&self) -> anyhow::Result<usize> {
         let inner = &self.svc.inner;
         let now = millis(inner.clock.now());
-        let after = chrono::Duration::from_std(inner.config.reconcile_after)
-            .unwrap_or_else(|_| chrono::Duration::minutes(30));
-        let due = now - after;
         let candidates = application::Entity::find()
-            .filter(application::Column::Sblsh.is_not_null())
-            .filter(
-                Condition::any()
-                    .add(application::Column::Phase.is_null())
-                    .add(application::Column::Phase.is_not_in(events::FINAL_PHASES)),
-            )
-            .filter(
-                Condition::any()
-                    .add(application::Column::LastEventAt.lt(due))
-                    .add(
-                        Condition::all()
-                            .add(application::Column::LastEventAt.is_null())
-                            .add(application::Column::ReceivedAt.lt(due)),
-                    ),
-            )
-            .filter(
-                Condition::any()
-                    .add(application::Column::PolledAt.is_null())
-                    .add(application::Column::PolledAt.lt(due)),
-            )
-            .order_by_asc(application::Column::PolledAt)
+            .filter(application::Column::PollDueAt.lte(now))
+            .order_by_asc(application::Column::PollDueAt)
             .limit(50)
             .all(&inner.db)
             .await
@@ -678,13 +662,14 @@ impl Forwarder {
             let Some(sblsh) = app.sblsh.clone() else {
                 continue;
             };
-            let mut claim = application::Entity::update_many()
+            let claim = application::Entity::update_many()
                 .col_expr(application::Column::PolledAt, Expr::value(now))
-                .filter(application::Column::Id.eq(app.id.as_str()));
-            claim = match app.polled_at {
-                Some(at) => claim.filter(application::Column::PolledAt.eq(at)),
-                None => claim.filter(application::Column::PolledAt.is_null()),
-            };
+                .col_expr(
+                    application::Column::PollDueAt,
+                    Expr::value(now + reconcile_after(&inner.config)),
+                )
+                .filter(application::Column::Id.eq(app.id.as_str()))
+                .filter(application::Column::PollDueAt.eq(app.poll_due_at));
             if claim.exec(&inner.db).await?.rows_affected == 0 {
                 continue;
             }
@@ -722,6 +707,12 @@ impl Forwarder {
         }
         judge(e)
     }
+}
+
+/// How long a live case may go without an event before it is polled.
+pub(super) fn reconcile_after(config: &super::ApplicationConfig) -> chrono::Duration {
+    chrono::Duration::from_std(config.reconcile_after)
+        .unwrap_or_else(|_| chrono::Duration::minutes(30))
 }
 
 fn parked_problem() -> Problem {

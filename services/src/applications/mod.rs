@@ -599,6 +599,7 @@ impl ApplicationService {
             updated_at: now,
             last_event_at: None,
             polled_at: None,
+            poll_due_at: None,
         };
         let txn = db.begin().await.context("begin the application")?;
         let inserted = application::Entity::insert(application::ActiveModel::from(row.clone()))
