@@ -4,6 +4,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261123_000001_citizens;
 mod m20261123_000002_notifications;
 mod m20261124_000003_halls_and_bookings;

@@ -16,7 +16,7 @@ use services::province::{CaseEvent, HeaderInput, Phase, PostAddress, VerifyError
 
 use super::resource;
 use crate::error::ApiError;
-use crate::extract::{CurrentCitizen, CurrentStaff};
+use crate::extract::{CurrentCitizen, CurrentStaff, idempotency_key};
 use crate::startup::AppState;
 
 /// Uploads per citizen per hour: a whole family's papers, several times over.
@@ -328,23 +328,6 @@ pub async fn material(
         .map_err(ApiError::unexpected)?
         .map(|m| web::Json(material_to_wire(m)))
         .ok_or_else(|| ApiError::new(ErrorCode::MaterialNotFound))
-}
-
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get("idempotency-key") else {
-        return Ok(None);
-    };
-    value
-        .to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|k| (1..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
-        .map(|k| Some(k.to_owned()))
-        .ok_or_else(|| {
-            ApiError::new(ErrorCode::ValidationFailed)
-                .with_message("Idempotency-Key 须为1至64个可见ASCII字符")
-                .with_field("Idempotency-Key", "须为1至64个可见ASCII字符")
-        })
 }
 
 fn refs(materials: Vec<wire::MaterialRef>) -> Result<Vec<MaterialRef>, ApiError> {

@@ -16,7 +16,9 @@ use services::province::{Credentials, sign};
 use services::staff::{HallScope, Role};
 use simulators::province::{Fault, Group, Phase, ProvinceSim, ProvinceSimConfig};
 
-use crate::helpers::{Citizen, Deployment, Reply, TestApp, id_card_no, postgres_admin_url};
+use crate::helpers::{
+    Citizen, Deployment, Reply, TestApp, id_card_no, postgres_admin_url, staff_token,
+};
 
 const PASSWORD: &str = "a long enough password";
 /// 不动产登记资料查询: online level 4; M001 查询申请书 (PDF, required), M002 申请人身份证明
@@ -170,16 +172,7 @@ impl World {
             )
             .await
             .expect("create the admin");
-        let reply = self
-            .app
-            .post(
-                "/staff/v1/auth/login",
-                None,
-                &json!({ "username": username, "password": PASSWORD }),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-        reply.body["token"].as_str().unwrap().to_owned()
+        staff_token(&self.app, &username, PASSWORD).await
     }
 }
 

@@ -470,6 +470,19 @@ impl TestApp {
     }
 }
 
+/// Logs a staff member in and returns their token.
+pub async fn staff_token(app: &TestApp, username: &str, password: &str) -> String {
+    let reply = app
+        .post(
+            "/staff/v1/auth/login",
+            None,
+            &serde_json::json!({ "username": username, "password": password }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "staff login: {reply:?}");
+    reply.body["token"].as_str().expect("token").to_owned()
+}
+
 /// A valid resident ID number (GB 11643), distinct per `n`.
 pub fn id_card_no(n: u32) -> String {
     let body = format!(
