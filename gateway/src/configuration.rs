@@ -30,6 +30,8 @@ pub struct Settings {
     pub staff: StaffSettings,
     #[serde(default)]
     pub booking: BookingSettings,
+    #[serde(default)]
+    pub applications: ApplicationSettings,
     /// Kinds, templates and the delivery worker; defaults in `config/notifications.toml`.
     pub notifications: services::notify::NotifyConfig,
 }
@@ -91,6 +93,13 @@ pub struct ProvinceSettings {
     /// How often the catalogue is synced; 0 turns the periodic sync off (`gateway sync-items`
     /// and `POST /staff/v1/catalogue/sync` still work).
     pub sync_interval_secs: u64,
+    /// The key and secret we issued the platform to sign its case-event callbacks with
+    /// (`POST /callbacks/province/case-events`). Without them every callback is refused (401)
+    /// and cases progress only by polling.
+    #[serde(default)]
+    pub callback_app_key: String,
+    #[serde(default)]
+    pub callback_app_secret: Option<SecretString>,
 }
 
 impl ProvinceSettings {
@@ -223,6 +232,60 @@ pub struct SessionSettings {
 pub struct LimitSettings {
     pub login_per_ip_per_minute: u64,
     pub login_per_openid_per_minute: u64,
+}
+
+/// Applications (申办): where materials are kept and how the forwarder behaves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ApplicationSettings {
+    /// The directory of uploaded materials (content-addressed).
+    pub materials_dir: String,
+    /// Run the forwarder and reconciler in this instance.
+    pub worker: bool,
+    /// How long the forwarder sleeps when there is nothing to send (a submission wakes it).
+    pub worker_interval_ms: u64,
+    /// Failing this long parks an application for an operator.
+    pub park_after_secs: u64,
+    /// Retry pauses: exponential from `retry_base_ms`, full jitter, capped at `retry_cap_secs`.
+    pub retry_base_ms: u64,
+    pub retry_cap_secs: u64,
+    /// A live case with no event for this long is polled.
+    pub reconcile_after_secs: u64,
+    /// Sends in flight per instance, and rows claimed per round.
+    pub concurrency: usize,
+    pub batch: u32,
+    pub lease_secs: u64,
+}
+
+impl Default for ApplicationSettings {
+    fn default() -> Self {
+        Self {
+            materials_dir: "./data/materials".into(),
+            worker: true,
+            worker_interval_ms: 1000,
+            park_after_secs: 24 * 3600,
+            retry_base_ms: 2000,
+            retry_cap_secs: 60,
+            reconcile_after_secs: 30 * 60,
+            concurrency: 8,
+            batch: 32,
+            lease_secs: 60,
+        }
+    }
+}
+
+impl ApplicationSettings {
+    pub fn config(&self) -> services::applications::ApplicationConfig {
+        services::applications::ApplicationConfig {
+            park_after: Duration::from_secs(self.park_after_secs),
+            retry_base: Duration::from_millis(self.retry_base_ms.max(1)),
+            retry_cap: Duration::from_secs(self.retry_cap_secs.max(1)),
+            lease: Duration::from_secs(self.lease_secs.max(5)),
+            batch: self.batch.max(1),
+            concurrency: self.concurrency.max(1),
+            reconcile_after: Duration::from_secs(self.reconcile_after_secs.max(1)),
+        }
+    }
 }
 
 /// Appointments: the hall rules themselves are data, set per hall by its administrator.

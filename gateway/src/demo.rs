@@ -5,6 +5,7 @@
 //! a first run on any machine — never for production.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use base64::Engine as _;
@@ -12,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use rand::RngCore as _;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use simulators::province::{DEMO_HALL_CODE, LicenceSpec, ProvinceSim, ProvinceSimConfig};
+use simulators::province::{DEMO_HALL_CODE, LicenceSpec, Phase, ProvinceSim, ProvinceSimConfig};
 use simulators::wechat::{WechatSim, WechatSimConfig};
 
 use crate::configuration::{CryptoSettings, ProvinceSettings, Settings, WechatSettings};
@@ -96,6 +97,34 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<Demo> {
     );
     settings.server.host.clone_from(&options.host);
     settings.server.port = options.port;
+    settings.applications.materials_dir = options.data_dir.join("materials").display().to_string();
+    // Cases move on by themselves in the demo, and their events come back by callback.
+    province.set_callback_url(Some(format!(
+        "http://127.0.0.1:{}/callbacks/province/case-events",
+        options.port
+    )));
+    province.set_auto_progress(Some(vec![
+        (
+            Duration::from_secs(5),
+            Phase::PreAccepted,
+            serde_json::json!({}),
+        ),
+        (
+            Duration::from_secs(10),
+            Phase::Accepted,
+            serde_json::json!({}),
+        ),
+        (
+            Duration::from_secs(20),
+            Phase::InReview,
+            serde_json::json!({ "step": "审查" }),
+        ),
+        (
+            Duration::from_secs(30),
+            Phase::Concluded,
+            serde_json::json!({ "result": "6", "licenceIds": [] }),
+        ),
+    ]));
     settings.province = ProvinceSettings {
         base_url: province.base_url(),
         app_key: province.app_key().to_owned(),
@@ -105,6 +134,10 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<Demo> {
         breaker_failures: 5,
         breaker_cooldown_secs: 10,
         sync_interval_secs: 3600,
+        callback_app_key: province.callback_app_key().to_owned(),
+        callback_app_secret: Some(SecretString::from(
+            province.callback_app_secret().to_owned(),
+        )),
     };
     Ok(Demo {
         settings,

@@ -151,6 +151,15 @@ impl ResponseError for ApiError {
             | C::TicketStateChanged
             | C::RecallLimitReached
             | C::CounterBusy => StatusCode::CONFLICT,
+            C::MaterialNotFound | C::ApplicationNotFound => StatusCode::NOT_FOUND,
+            C::PhoneRequired => StatusCode::FORBIDDEN,
+            C::ItemNotOnline | C::MaterialsInvalid => StatusCode::UNPROCESSABLE_ENTITY,
+            C::MaterialTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            C::MaterialTypeUnsupported => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            C::SupplementNotRequested | C::SupplementAlreadySubmitted | C::ApplicationNotParked => {
+                StatusCode::CONFLICT
+            }
+            C::BadSignature | C::StaleRequest | C::ReplayedNonce => StatusCode::UNAUTHORIZED,
             C::HallCodeTaken
             | C::CategoryCodeTaken
             | C::QueuePrefixTaken

@@ -116,3 +116,24 @@ fn parse_ip(addr: &str) -> Option<IpAddr> {
         .ok()
         .or_else(|| addr.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
 }
+
+/// The `Idempotency-Key` header, if sent: 1 to 64 visible ASCII characters, else a 422 naming it.
+///
+/// # Errors
+/// `VALIDATION_FAILED` for a key of another form.
+pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| (1..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .map(|k| Some(k.to_owned()))
+        .ok_or_else(|| {
+            ApiError::new(ErrorCode::ValidationFailed)
+                .with_message("Idempotency-Key 须为1至64个可见ASCII字符")
+                .with_field("Idempotency-Key", "须为1至64个可见ASCII字符")
+        })
+}

@@ -14,6 +14,7 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait as _;
 use secrecy::ExposeSecret as _;
+use services::applications::{ApplicationService, DirBlobStore};
 use services::booking::BookingService;
 use services::calendar::CalendarStore;
 use services::catalogue::{CatalogueService, SyncWorker};
@@ -24,6 +25,7 @@ use services::licences::LicenceService;
 use services::limits::Quota;
 use services::notify::Notifications;
 use services::province::ProvinceClient;
+use services::province::{Credentials, Verifier};
 use services::queue::{QueueHub, QueueService};
 use services::sessions::{SessionConfig, Sessions};
 use services::staff::{StaffLoginLimits, StaffService, StaffSessionConfig};
@@ -55,6 +57,10 @@ pub struct AppState {
     /// Queue numbers (取号 / 叫号), and this instance's live-update listeners.
     pub queue: QueueService,
     pub queue_hub: QueueHub,
+    /// Applications (申办): materials, submitting, forwarding, case events.
+    pub applications: ApplicationService,
+    /// Verifies the platform's signed callbacks.
+    pub callbacks: Verifier,
     pub metrics: PrometheusHandle,
     pub trust_forwarded_for: bool,
     /// Requests slower than this are logged at info even when they succeed.
@@ -70,6 +76,8 @@ pub struct Application {
     queue: QueueService,
     db: DatabaseConnection,
     worker: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+    forwarder: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+    applications: ApplicationService,
     catalogue_sync: Option<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
@@ -181,10 +189,35 @@ impl Application {
             Some(province.clone()),
             Arc::clone(&cipher),
             settings.licences.presentation_keys()?,
-            clock,
+            clock.clone(),
             notifications.clone(),
             settings.licences.config(),
         );
+        let applications = ApplicationService::new(
+            db.clone(),
+            province.clone(),
+            Arc::new(DirBlobStore::new(&settings.applications.materials_dir)),
+            Arc::clone(&cipher),
+            calendar.clone(),
+            notifications.clone(),
+            clock,
+            settings.applications.config(),
+        );
+        let callback_creds = settings
+            .province
+            .callback_app_secret
+            .clone()
+            .filter(|_| !settings.province.callback_app_key.trim().is_empty())
+            .map(|secret| Credentials {
+                app_key: settings.province.callback_app_key.clone(),
+                app_secret: secret,
+            });
+        if callback_creds.is_none() {
+            tracing::warn!(
+                "no province callback key (APP_PROVINCE__CALLBACK_APP_KEY/SECRET): callbacks are refused, cases progress by polling only"
+            );
+        }
+        let callbacks = Verifier::new(callback_creds, Arc::clone(&store));
         let state = web::Data::new(AppState {
             db: db.clone(),
             store,
@@ -200,6 +233,8 @@ impl Application {
             licences,
             queue_hub: queue.hub(),
             queue: queue.clone(),
+            applications: applications.clone(),
+            callbacks,
             metrics: metrics_handle(),
             trust_forwarded_for: settings.server.trust_forwarded_for,
             slow_request: Duration::from_millis(settings.log.slow_request_ms),
@@ -255,6 +290,14 @@ impl Application {
                 tokio::spawn(supervise(notifications.clone(), stopped)),
             )
         });
+        let forwarder = settings.applications.worker.then(|| {
+            let (stop, stopped) = watch::channel(false);
+            let every = Duration::from_millis(settings.applications.worker_interval_ms.max(10));
+            (
+                stop,
+                tokio::spawn(applications.forwarder().run(every, stopped)),
+            )
+        });
         tracing::info!(port, "gateway listening");
         Ok(Self {
             port,
@@ -264,6 +307,8 @@ impl Application {
             queue,
             db,
             worker,
+            forwarder,
+            applications,
             catalogue_sync,
         })
     }
@@ -282,6 +327,11 @@ impl Application {
     /// The queue service, for callers outside a request (tests reading what HTTP cannot show).
     pub fn queue(&self) -> QueueService {
         self.queue.clone()
+    }
+
+    /// The application service, for callers outside a request (tests driving the forwarder).
+    pub fn applications(&self) -> ApplicationService {
+        self.applications.clone()
     }
 
     /// The database connection pool.
@@ -314,6 +364,16 @@ impl Application {
                 .is_err()
             {
                 tracing::warn!("catalogue sync did not stop in time");
+            }
+        }
+        if let Some((stop, forwarder)) = self.forwarder {
+            // A send in flight finishes or its lease returns it; either way nothing is lost.
+            let _ = stop.send(true);
+            if tokio::time::timeout(Duration::from_secs(10), forwarder)
+                .await
+                .is_err()
+            {
+                tracing::warn!("application forwarder did not stop in time");
             }
         }
         if let Some((stop, worker)) = self.worker {

@@ -4,10 +4,12 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261123_000001_citizens;
 mod m20261123_000002_notifications;
 mod m20261124_000003_halls_and_bookings;
 mod m20261124_000004_licences;
+mod m20261124_000005_applications;
 mod m20261124_000006_queue;
 
 pub struct Migrator;
@@ -20,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_notifications::Migration),
             Box::new(m20261124_000003_halls_and_bookings::Migration),
             Box::new(m20261124_000004_licences::Migration),
+            Box::new(m20261124_000005_applications::Migration),
             Box::new(m20261124_000006_queue::Migration),
         ]
     }

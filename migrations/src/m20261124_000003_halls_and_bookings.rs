@@ -7,6 +7,11 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{
+    at, at_null, big, date, fk, flag, id, index, int, int_null, string, string_null, text,
+    text_null,
+};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -226,101 +231,6 @@ enum IdempotencyKeys {
 enum Citizens {
     Table,
     Id,
-}
-
-fn id(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .big_integer()
-        .not_null()
-        .auto_increment()
-        .primary_key()
-        .to_owned()
-}
-
-fn big(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).big_integer().not_null().to_owned()
-}
-
-fn int(col: impl IntoIden, default: i32) -> ColumnDef {
-    ColumnDef::new(col)
-        .integer()
-        .not_null()
-        .default(default)
-        .to_owned()
-}
-
-fn int_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).integer().null().to_owned()
-}
-
-fn string(col: impl IntoIden, len: u32) -> ColumnDef {
-    ColumnDef::new(col).string_len(len).not_null().to_owned()
-}
-
-fn string_null(col: impl IntoIden, len: u32) -> ColumnDef {
-    ColumnDef::new(col).string_len(len).null().to_owned()
-}
-
-fn text(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).text().not_null().to_owned()
-}
-
-fn text_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).text().null().to_owned()
-}
-
-fn flag(col: impl IntoIden, default: bool) -> ColumnDef {
-    ColumnDef::new(col)
-        .boolean()
-        .not_null()
-        .default(default)
-        .to_owned()
-}
-
-fn at(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .not_null()
-        .to_owned()
-}
-
-fn at_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .null()
-        .to_owned()
-}
-
-fn date(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).date().not_null().to_owned()
-}
-
-fn fk(
-    from: (impl IntoIden, impl IntoIden),
-    to: (impl IntoIden, impl IntoIden),
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(from.0, from.1)
-        .to(to.0, to.1)
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
-}
-
-async fn index(
-    manager: &SchemaManager<'_>,
-    name: &str,
-    table: impl IntoIden,
-    cols: Vec<DynIden>,
-    unique: bool,
-) -> Result<(), DbErr> {
-    let mut stmt = Index::create().name(name).table(table).to_owned();
-    for col in cols {
-        stmt.col(col);
-    }
-    if unique {
-        stmt.unique();
-    }
-    manager.create_index(stmt).await
 }
 
 #[async_trait::async_trait]

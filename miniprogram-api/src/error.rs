@@ -185,6 +185,32 @@ error_codes! {
     RecallLimitReached => "RECALL_LIMIT_REACHED", "已达最多呼叫次数，请按过号处理";
     /// The counter holds a called or serving ticket; finish it first.
     CounterBusy => "COUNTER_BUSY", "本窗口当前号码尚未办结，请先处理";
+    /// Applying needs a bound phone number (the platform requires the applicant's phone).
+    PhoneRequired => "PHONE_REQUIRED", "请先绑定手机号后再申办";
+    /// The item cannot be applied for online (网办深度 below 3): go to a hall.
+    ItemNotOnline => "ITEM_NOT_ONLINE", "该事项暂不支持网上申办，请预约到大厅办理";
+    /// The materials do not meet the item's requirements; `fields` says which.
+    MaterialsInvalid => "MATERIALS_INVALID", "申请材料不符合要求，请按提示补充或更换";
+    /// No such upload of this citizen.
+    MaterialNotFound => "MATERIAL_NOT_FOUND", "材料不存在，请重新上传";
+    /// An upload larger than 8 MiB.
+    MaterialTooLarge => "MATERIAL_TOO_LARGE", "单个材料不能超过8MB";
+    /// An upload that is not a PDF, JPEG or PNG by its content.
+    MaterialTypeUnsupported => "MATERIAL_TYPE_UNSUPPORTED", "仅支持PDF、JPG、PNG格式的材料";
+    /// No such application of this citizen.
+    ApplicationNotFound => "APPLICATION_NOT_FOUND", "申请记录不存在";
+    /// The case does not ask for a supplement now.
+    SupplementNotRequested => "SUPPLEMENT_NOT_REQUESTED", "当前无需补正材料";
+    /// A supplement answering this request was submitted already.
+    SupplementAlreadySubmitted => "SUPPLEMENT_ALREADY_SUBMITTED", "补正材料已提交，请勿重复提交";
+    /// Nothing of the application is parked (operators).
+    ApplicationNotParked => "APPLICATION_NOT_PARKED", "该申请不在待人工处理状态";
+    /// A callback's signature does not match (the platform's own code).
+    BadSignature => "BAD_SIGNATURE", "签名校验失败";
+    /// A callback's timestamp is more than 300 s off.
+    StaleRequest => "STALE_REQUEST", "请求已过期";
+    /// A callback's nonce was used in the last 600 s.
+    ReplayedNonce => "REPLAYED_NONCE", "请求重复";
     /// An upstream (WeChat, the provincial platform) is busy or down.
     UpstreamUnavailable => "UPSTREAM_UNAVAILABLE", "服务繁忙，请稍后再试";
     /// The service is not ready (database or store unreachable).

@@ -4,6 +4,7 @@
 //! Nothing here knows about the database or the domain; the gateway maps between these types and
 //! the domain types of `services`. Field names are camelCase on the wire, as JavaScript expects.
 
+pub mod applications;
 pub mod auth;
 pub mod booking;
 pub mod calendar;

@@ -1,6 +1,7 @@
 //! The domain of 掌上办. Each capability is a folder with its public functions, its storage
 //! queries and its error enums; nothing here knows about HTTP servers or the wire format.
 
+pub mod applications;
 pub mod booking;
 pub mod calendar;
 pub mod catalogue;

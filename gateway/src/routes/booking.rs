@@ -11,7 +11,7 @@ use services::booking::{
 use services::staff::Role;
 
 use crate::error::ApiError;
-use crate::extract::{CurrentCitizen, CurrentStaff};
+use crate::extract::{CurrentCitizen, CurrentStaff, idempotency_key};
 use crate::startup::AppState;
 
 pub fn status_to_wire(status: BookingStatus) -> wire::BookingStatus {
@@ -182,23 +182,6 @@ pub async fn availability(
         item_code: query.item_code,
         days,
     }))
-}
-
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get("idempotency-key") else {
-        return Ok(None);
-    };
-    let key = value
-        .to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|k| (1..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()));
-    match key {
-        Some(key) => Ok(Some(key.to_owned())),
-        None => Err(ApiError::new(ErrorCode::ValidationFailed)
-            .with_message("Idempotency-Key 须为1至64个可见ASCII字符")
-            .with_field("Idempotency-Key", "须为1至64个可见ASCII字符")),
-    }
 }
 
 /// Book a slot.

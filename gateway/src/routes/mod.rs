@@ -1,6 +1,7 @@
 //! Routes: thin handlers that extract, parse into domain types, call one service function and map
 //! the result to the wire.
 
+pub mod applications;
 pub mod auth;
 pub mod booking;
 pub mod calendar;
@@ -41,6 +42,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/.well-known/jwks.json",
             [web::get().to(licences::jwks)],
         ))
+        .service(resource(
+            applications::CALLBACK_PATH,
+            [web::post().to(applications::case_event)],
+        ))
         // Staff routes; more staff capabilities join this scope with their own `.configure(…)`.
         .service(
             web::scope("/staff/v1")
@@ -50,7 +55,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(calendar::configure_staff)
                 .configure(catalogue::configure_staff)
                 .configure(licences::configure_staff)
-                .configure(queue::configure_staff),
+                .configure(queue::configure_staff)
+                .configure(applications::configure_staff),
         )
         .service(
             web::scope("/api/v1")
@@ -58,6 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(catalogue::configure_public)
                 .configure(calendar::configure_public)
                 .configure(licences::configure_citizen)
+                .configure(applications::configure_citizen)
                 .service(resource("/auth/login", [web::post().to(auth::login)]))
                 .service(resource("/auth/logout", [web::post().to(auth::logout)]))
                 .service(resource("/me", [web::get().to(me::get_me)]))

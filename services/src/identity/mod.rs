@@ -14,7 +14,7 @@ mod service;
 
 pub use citizens::openid_of;
 // Other capabilities (licences) decrypt the bound identity inside the server.
-pub(crate) use citizens::{ID_CARD, NAME, context as field_context, find as find_citizen};
+pub(crate) use citizens::{ID_CARD, NAME, PHONE, context as field_context, find as find_citizen};
 pub use profile::{CitizenProfile, IdentitySummary};
 pub use service::{
     BindIdentityError, BindPhoneError, IdentityService, LoggedIn, LoginError, LoginLimits,

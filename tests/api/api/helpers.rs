@@ -194,6 +194,8 @@ pub struct TestApp {
     /// This instance's booking service: for what has no route yet (a hall closing a day) and
     /// for running the booking worker's round by hand.
     pub booking: services::booking::BookingService,
+    /// This instance's application service: for driving the forwarder and reconciler by hand.
+    pub applications: services::applications::ApplicationService,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -273,6 +275,15 @@ impl Deployment {
         settings.server.shutdown_timeout_secs = 1;
         settings.database.max_connections = 10;
         settings.redis.key_prefix.clone_from(&self.prefix);
+        // One materials directory per deployment, shared by its instances.
+        settings.applications.materials_dir = std::env::temp_dir()
+            .join("zsb-tests")
+            .join(format!("materials-{}", self.prefix.trim_end_matches(':')))
+            .display()
+            .to_string();
+        settings.applications.worker_interval_ms = 50;
+        settings.applications.retry_base_ms = 50;
+        settings.applications.retry_cap_secs = 1;
         if let Some(url) = redis_url() {
             settings.redis.url = Some(SecretString::from(url));
         }
@@ -300,6 +311,7 @@ impl Deployment {
         let notifications = app.notifications();
         let db = app.db();
         let booking = app.booking();
+        let applications = app.applications();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
@@ -314,8 +326,18 @@ impl Deployment {
             db,
             clock: self.clock.clone(),
             booking,
+            applications,
             handle,
         }
+    }
+}
+
+impl TestApp {
+    /// Stops this instance (its server and workers) as a deployment's restart would.
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+        // The forwarder stops after the server; give it its moment.
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -448,6 +470,19 @@ impl TestApp {
     }
 }
 
+/// Logs a staff member in and returns their token.
+pub async fn staff_token(app: &TestApp, username: &str, password: &str) -> String {
+    let reply = app
+        .post(
+            "/staff/v1/auth/login",
+            None,
+            &serde_json::json!({ "username": username, "password": password }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "staff login: {reply:?}");
+    reply.body["token"].as_str().expect("token").to_owned()
+}
+
 /// A valid resident ID number (GB 11643), distinct per `n`.
 pub fn id_card_no(n: u32) -> String {
     let body = format!(
@@ -487,4 +522,7 @@ pub fn use_province(settings: &mut Settings, sim: &simulators::province::Provinc
     settings.province.app_key = sim.app_key().to_owned();
     settings.province.app_secret = SecretString::from(sim.app_secret().to_owned());
     settings.province.sync_interval_secs = 0;
+    settings.province.callback_app_key = sim.callback_app_key().to_owned();
+    settings.province.callback_app_secret =
+        Some(SecretString::from(sim.callback_app_secret().to_owned()));
 }

@@ -3,6 +3,7 @@
 // A failed expectation is how a test fails: the helpers panic on purpose.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod applications;
 mod auth;
 mod booking;
 mod booking_fixture;

@@ -403,6 +403,15 @@ impl ProvinceSim {
         &self.shared.config.app_secret
     }
 
+    /// The key the callbacks are signed with (the gateway's, issued to the platform).
+    pub fn callback_app_key(&self) -> &str {
+        &self.shared.config.callback_app_key
+    }
+
+    pub fn callback_app_secret(&self) -> &str {
+        &self.shared.config.callback_app_secret
+    }
+
     /// Stops the server at once: a response held back by [`Fault::TimeoutAfterAccept`] is never
     /// sent. Callback deliveries in flight are abandoned.
     pub async fn stop(self) {

@@ -1,0 +1,805 @@
+//! The forwarder: drains the province outbox, exactly once per application as the platform sees
+//! it, and the reconciler that polls cases whose callbacks are overdue.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
+use rand::Rng as _;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, DatabaseBackend,
+    EntityTrait as _, FromQueryResult, QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    Statement, TransactionTrait as _,
+};
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::{
+    ApplicationService, Delivery, FieldProblem, MaterialRef, Private, Problem, events,
+    private_context,
+};
+use crate::notify::NotificationKind;
+use crate::province::{ApplicationRequest, MaterialUpload, ProvinceError, SupplementRequest};
+use entities::{application, material, province_outbox, supplement};
+
+pub(super) const PENDING: &str = "PENDING";
+pub(super) const SENDING: &str = "SENDING";
+pub(super) const DONE: &str = "DONE";
+pub(super) const PARKED: &str = "PARKED";
+const APPLICATION: &str = "APPLICATION";
+const SUPPLEMENT: &str = "SUPPLEMENT";
+
+/// Adds the outbox row of an application (or of one of its supplements) to the caller's
+/// transaction.
+pub(super) async fn enqueue(
+    txn: &impl ConnectionTrait,
+    application_id: &str,
+    supplement_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    province_outbox::Entity::insert(province_outbox::ActiveModel {
+        kind: Set(if supplement_id.is_some() {
+            SUPPLEMENT
+        } else {
+            APPLICATION
+        }
+        .to_owned()),
+        application_id: Set(application_id.to_owned()),
+        supplement_id: Set(supplement_id.map(str::to_owned)),
+        status: Set(PENDING.to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        claimed_until: Set(None),
+        first_failure_at: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(txn)
+    .await
+    .context("enqueue for the province")?;
+    Ok(())
+}
+
+/// Returns the application's parked rows to the queue; how many.
+pub(super) async fn unpark(
+    txn: &impl ConnectionTrait,
+    application_id: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<u64> {
+    let done = province_outbox::Entity::update_many()
+        .col_expr(province_outbox::Column::Status, Expr::value(PENDING))
+        .col_expr(province_outbox::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(
+            province_outbox::Column::FirstFailureAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(province_outbox::Column::UpdatedAt, Expr::value(now))
+        .filter(province_outbox::Column::ApplicationId.eq(application_id))
+        .filter(province_outbox::Column::Status.eq(PARKED))
+        .exec(txn)
+        .await
+        .context("unpark")?;
+    if done.rows_affected > 0 {
+        application::Entity::update_many()
+            .col_expr(
+                application::Column::Status,
+                Expr::value(Delivery::Queued.as_str()),
+            )
+            .col_expr(application::Column::UpdatedAt, Expr::value(now))
+            .filter(application::Column::Id.eq(application_id))
+            .filter(application::Column::Status.eq(Delivery::Parked.as_str()))
+            .exec(txn)
+            .await
+            .context("requeue the application")?;
+        supplement::Entity::update_many()
+            .col_expr(
+                supplement::Column::Status,
+                Expr::value(Delivery::Queued.as_str()),
+            )
+            .col_expr(supplement::Column::UpdatedAt, Expr::value(now))
+            .filter(supplement::Column::ApplicationId.eq(application_id))
+            .filter(supplement::Column::Status.eq(Delivery::Parked.as_str()))
+            .exec(txn)
+            .await
+            .context("requeue the supplements")?;
+    }
+    Ok(done.rows_affected)
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Claimed {
+    id: i64,
+    kind: String,
+    application_id: String,
+    supplement_id: Option<String>,
+    attempts: i32,
+    claimed_until: DateTime<Utc>,
+    first_failure_at: Option<DateTime<Utc>>,
+}
+
+const CLAIM_POSTGRES: &str = r"
+UPDATE province_outbox SET status = 'SENDING', claimed_until = $1, attempts = attempts + 1, updated_at = $2
+WHERE id IN (
+    SELECT id FROM province_outbox
+    WHERE (status = 'PENDING' AND next_attempt_at <= $2) OR (status = 'SENDING' AND claimed_until < $2)
+    ORDER BY id LIMIT $3
+    FOR UPDATE SKIP LOCKED)
+RETURNING id, kind, application_id, supplement_id, attempts, claimed_until, first_failure_at";
+
+const CLAIM_SQLITE: &str = r"
+UPDATE province_outbox SET status = 'SENDING', claimed_until = ?, attempts = attempts + 1, updated_at = ?
+WHERE id IN (
+    SELECT id FROM province_outbox
+    WHERE (status = 'PENDING' AND next_attempt_at <= ?) OR (status = 'SENDING' AND claimed_until < ?)
+    ORDER BY id LIMIT ?)
+RETURNING id, kind, application_id, supplement_id, attempts, claimed_until, first_failure_at";
+
+/// Whole milliseconds: stored exactly by PostgreSQL and SQLite alike, so a fenced update
+/// compares equal.
+fn millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
+}
+
+/// What happened to one outbox row.
+enum Settled {
+    Delivered,
+    Retry(String),
+    Final(Problem),
+    Park(String),
+}
+
+/// Sends what the outbox holds, and polls overdue cases. Run one per instance; any number of
+/// instances share the work.
+#[derive(Clone)]
+pub struct Forwarder {
+    svc: ApplicationService,
+}
+
+impl Forwarder {
+    pub(super) fn new(svc: ApplicationService) -> Self {
+        Self { svc }
+    }
+
+    /// Rounds until `stop` turns true: forwards what is due, polls overdue cases, and sleeps
+    /// `every` (or until woken by a submission) when there was nothing to do.
+    pub async fn run(self, every: Duration, mut stop: watch::Receiver<bool>) {
+        let mut last_reconcile = tokio::time::Instant::now();
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let handled = match self.forward_once().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = ?e, "forwarding round failed");
+                    0
+                }
+            };
+            if last_reconcile.elapsed() >= every.max(Duration::from_secs(10)) {
+                last_reconcile = tokio::time::Instant::now();
+                if let Err(e) = self.reconcile_once().await {
+                    tracing::error!(error = ?e, "reconciling round failed");
+                }
+            }
+            if handled == 0 {
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    () = self.svc.inner.wake.notified() => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+
+    /// One round: claims a batch of due rows and sends them. Returns how many it handled.
+    ///
+    /// # Errors
+    /// The database cannot be reached (nothing is lost: leases return what was claimed).
+    pub async fn forward_once(&self) -> anyhow::Result<usize> {
+        let inner = &self.svc.inner;
+        let now = millis(inner.clock.now());
+        let lease = chrono::Duration::from_std(inner.config.lease)
+            .unwrap_or_else(|_| chrono::Duration::seconds(60));
+        let until = millis(now + lease);
+        let backend = inner.db.get_database_backend();
+        let limit = i64::from(inner.config.batch.max(1));
+        let statement = match backend {
+            DatabaseBackend::Sqlite => Statement::from_sql_and_values(
+                backend,
+                CLAIM_SQLITE,
+                [
+                    until.into(),
+                    now.into(),
+                    now.into(),
+                    now.into(),
+                    limit.into(),
+                ],
+            ),
+            _ => Statement::from_sql_and_values(
+                backend,
+                CLAIM_POSTGRES,
+                [until.into(), now.into(), limit.into()],
+            ),
+        };
+        let batch = Claimed::find_by_statement(statement)
+            .all(&inner.db)
+            .await
+            .context("claim outbox rows")?;
+        let n = batch.len();
+        let delivered = futures::stream::iter(batch)
+            .map(|claimed| async move {
+                let id = claimed.id;
+                match self.handle(claimed).await {
+                    Ok(delivered) => delivered,
+                    Err(e) => {
+                        tracing::error!(outbox_id = id, error = ?e, "forwarding failed; the lease will return it");
+                        false
+                    }
+                }
+            })
+            .buffer_unordered(inner.config.concurrency.max(1))
+            .fold(0usize, |sum, ok| async move { sum + usize::from(ok) })
+            .await;
+        if delivered > 0
+            && inner
+                .breaker_opened
+                .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            // The platform answers again after an outage (the breaker had opened): whatever
+            // waits on a backoff may go now. Only then: a row that fails on its own keeps its
+            // backoff.
+            let moved = province_outbox::Entity::update_many()
+                .col_expr(province_outbox::Column::NextAttemptAt, Expr::value(now))
+                .filter(province_outbox::Column::Status.eq(PENDING))
+                .filter(province_outbox::Column::NextAttemptAt.gt(now))
+                .exec(&inner.db)
+                .await
+                .context("bring retries forward")?;
+            if moved.rows_affected > 0 {
+                tracing::info!(
+                    moved = moved.rows_affected,
+                    "the platform answers again; retries brought forward"
+                );
+            }
+        }
+        Ok(n)
+    }
+
+    /// Sends one claimed row and records the outcome; true when the platform took it.
+    async fn handle(&self, mut claimed: Claimed) -> anyhow::Result<bool> {
+        // A row waiting in the batch behind slow sends may have outlived its lease: renew it
+        // just before sending, and leave it alone if another forwarder has it now.
+        if !self.renew(&mut claimed).await? {
+            tracing::debug!(outbox_id = claimed.id, "claim lost before sending");
+            return Ok(false);
+        }
+        let outcome = match claimed.kind.as_str() {
+            APPLICATION => self.send_application(&claimed).await?,
+            SUPPLEMENT => self.send_supplement(&claimed).await?,
+            other => Settled::Park(format!("unknown outbox kind {other}")),
+        };
+        let delivered = matches!(outcome, Settled::Delivered);
+        self.settle(&claimed, outcome).await?;
+        Ok(delivered)
+    }
+
+    /// The materials with their bytes. The outer error is transient (the database or the blob
+    /// store failed: the lease returns the row); the inner one says a material is gone for good,
+    /// which only an operator can mend.
+    async fn renew(&self, claimed: &mut Claimed) -> anyhow::Result<bool> {
+        let inner = &self.svc.inner;
+        let lease = chrono::Duration::from_std(inner.config.lease)
+            .unwrap_or_else(|_| chrono::Duration::seconds(60));
+        let until = millis(inner.clock.now() + lease);
+        let done = province_outbox::Entity::update_many()
+            .col_expr(province_outbox::Column::ClaimedUntil, Expr::value(until))
+            .filter(province_outbox::Column::Id.eq(claimed.id))
+            .filter(province_outbox::Column::Status.eq(SENDING))
+            .filter(province_outbox::Column::ClaimedUntil.eq(claimed.claimed_until))
+            .exec(&inner.db)
+            .await
+            .context("renew a claim")?;
+        if done.rows_affected == 1 {
+            claimed.claimed_until = until;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    async fn load_materials(
+        &self,
+        refs: &[MaterialRef],
+        citizen_id: i64,
+    ) -> anyhow::Result<Result<Vec<MaterialUpload>, String>> {
+        let inner = &self.svc.inner;
+        let ids: Vec<String> = refs.iter().map(|r| r.material_id.clone()).collect();
+        let rows = super::own_materials(&inner.db, citizen_id, &ids).await?;
+        let mut out = Vec::with_capacity(refs.len());
+        for r in refs {
+            let Some(row): Option<&material::Model> = rows.iter().find(|m| m.id == r.material_id)
+            else {
+                return Ok(Err(format!("material {} is gone", r.material_id)));
+            };
+            let Some(bytes) = inner.blobs.get(&row.sha256).await? else {
+                return Ok(Err(format!("the bytes of material {} are gone", row.id)));
+            };
+            let name = row.file_name.clone().unwrap_or_else(|| r.code.clone());
+            out.push(MaterialUpload::from_bytes(
+                &r.code,
+                &name,
+                &row.content_type,
+                &bytes,
+            ));
+        }
+        Ok(Ok(out))
+    }
+
+    async fn send_application(&self, claimed: &Claimed) -> anyhow::Result<Settled> {
+        let inner = &self.svc.inner;
+        let app = application::Entity::find_by_id(claimed.application_id.as_str())
+            .one(&inner.db)
+            .await?
+            .context("the outbox row's application is gone")?;
+        if app.sblsh.is_some() {
+            return Ok(Settled::Delivered);
+        }
+        let private: Private = serde_json::from_str(
+            &inner
+                .cipher
+                .decrypt_string(&app.private_cipher, &private_context(app.citizen_id))
+                .context("decrypt the application's private part")?,
+        )
+        .context("decode the application's private part")?;
+        let refs: Vec<MaterialRef> = serde_json::from_str(&app.materials)?;
+        let materials = match self.load_materials(&refs, app.citizen_id).await? {
+            Ok(m) => m,
+            Err(gone) => return Ok(Settled::Park(gone)),
+        };
+        let body = ApplicationRequest {
+            client_request_id: app.id.clone(),
+            item_code: app.item_code.clone(),
+            handle_item_code: app.handle_item_code.clone(),
+            applicant: private.applicant,
+            agent: private.agent,
+            channel: "3".into(),
+            form: serde_json::from_str(&app.form)?,
+            materials,
+            obtain_way: u8::try_from(app.obtain_way).unwrap_or(0),
+            post_address: private.post_address,
+            submitted_at: app.submitted_at,
+        };
+        match inner.province.submit_application(&body).await {
+            Ok(receipt) => {
+                let now = inner.clock.now();
+                let txn = inner.db.begin().await?;
+                let recorded = application::Entity::update_many()
+                    .col_expr(
+                        application::Column::Sblsh,
+                        Expr::value(receipt.sblsh.clone()),
+                    )
+                    .col_expr(
+                        application::Column::ReceivedAt,
+                        Expr::value(receipt.received_at),
+                    )
+                    .col_expr(
+                        application::Column::Status,
+                        Expr::value(Delivery::Submitted.as_str()),
+                    )
+                    .col_expr(
+                        application::Column::Problem,
+                        Expr::value(Option::<String>::None),
+                    )
+                    .col_expr(application::Column::UpdatedAt, Expr::value(now))
+                    .col_expr(
+                        application::Column::PollDueAt,
+                        Expr::value(now + reconcile_after(&inner.config)),
+                    )
+                    .filter(application::Column::Id.eq(app.id.as_str()))
+                    .filter(application::Column::Sblsh.is_null())
+                    .exec(&txn)
+                    .await
+                    .context("record the sblsh")?;
+                if recorded.rows_affected == 1 {
+                    // Events that came before we knew the sblsh (a lost answer) join now.
+                    events::project(&self.svc, &txn, &receipt.sblsh).await?;
+                }
+                txn.commit().await?;
+                inner.notifications.wake().await;
+                metrics::counter!("applications_forwarded_total", "replayed" => receipt.replayed.to_string())
+                    .increment(1);
+                tracing::info!(application_id = %app.id, sblsh = %receipt.sblsh, replayed = receipt.replayed, "application delivered");
+                Ok(Settled::Delivered)
+            }
+            Err(e) => Ok(self.judge(e)),
+        }
+    }
+
+    async fn send_supplement(&self, claimed: &Claimed) -> anyhow::Result<Settled> {
+        let inner = &self.svc.inner;
+        let supplement_id = claimed
+            .supplement_id
+            .as_deref()
+            .context("a supplement row without its supplement")?;
+        let row = supplement::Entity::find_by_id(supplement_id)
+            .one(&inner.db)
+            .await?
+            .context("the supplement is gone")?;
+        let app = application::Entity::find_by_id(row.application_id.as_str())
+            .one(&inner.db)
+            .await?
+            .context("the supplement's application is gone")?;
+        let Some(sblsh) = app.sblsh.clone() else {
+            return Ok(Settled::Retry("the application has no sblsh yet".into()));
+        };
+        let refs: Vec<MaterialRef> = serde_json::from_str(&row.materials)?;
+        let materials = match self.load_materials(&refs, app.citizen_id).await? {
+            Ok(m) => m,
+            Err(gone) => return Ok(Settled::Park(gone)),
+        };
+        let body = SupplementRequest {
+            client_request_id: row.id.clone(),
+            materials,
+            note: row.note.clone(),
+        };
+        match inner.province.submit_supplement(&sblsh, &body).await {
+            Ok(version) => {
+                let now = inner.clock.now();
+                supplement::Entity::update_many()
+                    .col_expr(
+                        supplement::Column::Status,
+                        Expr::value(Delivery::Submitted.as_str()),
+                    )
+                    .col_expr(
+                        supplement::Column::ResultVersion,
+                        Expr::value(i64::try_from(version).unwrap_or(i64::MAX)),
+                    )
+                    .col_expr(supplement::Column::UpdatedAt, Expr::value(now))
+                    .filter(supplement::Column::Id.eq(row.id.as_str()))
+                    .exec(&inner.db)
+                    .await
+                    .context("record the supplement's delivery")?;
+                metrics::counter!("supplements_forwarded_total").increment(1);
+                Ok(Settled::Delivered)
+            }
+            Err(e) => Ok(self.judge(e)),
+        }
+    }
+
+    /// Writes the outcome, fenced by the claim: a row whose lease passed to another forwarder
+    /// is left to it.
+    async fn settle(&self, claimed: &Claimed, outcome: Settled) -> anyhow::Result<()> {
+        let inner = &self.svc.inner;
+        let now = inner.clock.now();
+        let txn = inner.db.begin().await?;
+        let fence = Condition::all()
+            .add(province_outbox::Column::Id.eq(claimed.id))
+            .add(province_outbox::Column::Status.eq(SENDING))
+            .add(province_outbox::Column::ClaimedUntil.eq(claimed.claimed_until));
+        let mut update = province_outbox::Entity::update_many()
+            .col_expr(province_outbox::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                province_outbox::Column::ClaimedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            );
+        let (delivery, problem) = match &outcome {
+            Settled::Delivered => {
+                update = update.col_expr(province_outbox::Column::Status, Expr::value(DONE));
+                (None, None)
+            }
+            Settled::Final(problem) => {
+                update = update
+                    .col_expr(province_outbox::Column::Status, Expr::value(DONE))
+                    .col_expr(
+                        province_outbox::Column::LastError,
+                        Expr::value(format!("{}: {}", problem.code, problem.message)),
+                    );
+                (Some(Delivery::Invalid), Some(problem.clone()))
+            }
+            Settled::Park(reason) => {
+                update = update
+                    .col_expr(province_outbox::Column::Status, Expr::value(PARKED))
+                    .col_expr(
+                        province_outbox::Column::LastError,
+                        Expr::value(reason.clone()),
+                    );
+                (Some(Delivery::Parked), Some(parked_problem()))
+            }
+            Settled::Retry(reason) => {
+                let first = claimed.first_failure_at.unwrap_or(now);
+                let failing = (now - first).to_std().unwrap_or_default();
+                if failing >= inner.config.park_after {
+                    update = update
+                        .col_expr(province_outbox::Column::Status, Expr::value(PARKED))
+                        .col_expr(
+                            province_outbox::Column::LastError,
+                            Expr::value(format!(
+                                "failing for {}h: {reason}",
+                                failing.as_secs() / 3600
+                            )),
+                        );
+                    (Some(Delivery::Parked), Some(parked_problem()))
+                } else {
+                    let pause = backoff(
+                        inner.config.retry_base,
+                        inner.config.retry_cap,
+                        u32::try_from(claimed.attempts).unwrap_or(1),
+                    );
+                    update = update
+                        .col_expr(province_outbox::Column::Status, Expr::value(PENDING))
+                        .col_expr(
+                            province_outbox::Column::NextAttemptAt,
+                            Expr::value(
+                                now + chrono::Duration::from_std(pause).unwrap_or_default(),
+                            ),
+                        )
+                        .col_expr(province_outbox::Column::FirstFailureAt, Expr::value(first))
+                        .col_expr(
+                            province_outbox::Column::LastError,
+                            Expr::value(reason.clone()),
+                        );
+                    (Some(Delivery::Queued), None)
+                }
+            }
+        };
+        let fenced = update.filter(fence).exec(&txn).await?;
+        if fenced.rows_affected == 0 {
+            tracing::warn!(
+                outbox_id = claimed.id,
+                "lost the claim before settling; leaving the row to its new owner"
+            );
+            return Ok(());
+        }
+        if let Some(delivery) = delivery {
+            self.mark(&txn, claimed, delivery, problem.as_ref(), now)
+                .await?;
+        }
+        txn.commit().await?;
+        if matches!(outcome, Settled::Final(_)) {
+            inner.notifications.wake().await;
+        }
+        if let Settled::Retry(reason) | Settled::Park(reason) = &outcome {
+            metrics::counter!("province_forward_failures_total").increment(1);
+            tracing::warn!(outbox_id = claimed.id, attempts = claimed.attempts, %reason, ?delivery, "forwarding failed");
+        }
+        Ok(())
+    }
+
+    /// Shows a delivery state on the application or supplement; a refused application tells
+    /// its citizen what to fix.
+    async fn mark(
+        &self,
+        txn: &impl ConnectionTrait,
+        claimed: &Claimed,
+        delivery: Delivery,
+        problem: Option<&Problem>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let problem_text = problem.map(|p| serde_json::to_string(p).unwrap_or_default());
+        // A queued application may already be submitted by another path; never step back.
+        let changeable = [
+            Delivery::Submitting.as_str(),
+            Delivery::Queued.as_str(),
+            Delivery::Parked.as_str(),
+        ];
+        if let Some(supplement_id) = &claimed.supplement_id {
+            supplement::Entity::update_many()
+                .col_expr(supplement::Column::Status, Expr::value(delivery.as_str()))
+                .col_expr(supplement::Column::Problem, Expr::value(problem_text))
+                .col_expr(supplement::Column::UpdatedAt, Expr::value(now))
+                .filter(supplement::Column::Id.eq(supplement_id.as_str()))
+                .filter(supplement::Column::Status.is_in(changeable))
+                .exec(txn)
+                .await?;
+            return Ok(());
+        }
+        let changed = application::Entity::update_many()
+            .col_expr(application::Column::Status, Expr::value(delivery.as_str()))
+            .col_expr(application::Column::Problem, Expr::value(problem_text))
+            .col_expr(application::Column::UpdatedAt, Expr::value(now))
+            .filter(application::Column::Id.eq(claimed.application_id.as_str()))
+            .filter(application::Column::Status.is_in(changeable))
+            .exec(txn)
+            .await?;
+        if delivery == Delivery::Invalid
+            && changed.rows_affected == 1
+            && let Some(problem) = problem
+            && let Some(app) = application::Entity::find_by_id(claimed.application_id.as_str())
+                .one(txn)
+                .await?
+        {
+            let reasons: Vec<&str> = problem.fields.iter().map(|f| f.reason.as_str()).collect();
+            let reason = if reasons.is_empty() {
+                problem.message.clone()
+            } else {
+                format!("申请信息有误：{}", reasons.join("；"))
+            };
+            self.svc
+                .inner
+                .notifications
+                .notify(
+                    txn,
+                    app.citizen_id,
+                    NotificationKind::CaseRejected,
+                    &json!({
+                        "application_id": app.id,
+                        "item_name": app.item_name,
+                        "reason": reason,
+                        "at": now.to_rfc3339(),
+                    }),
+                    &format!("application-invalid:{}", app.id),
+                )
+                .await
+                .context("notify the refusal")?;
+        }
+        Ok(())
+    }
+
+    /// One reconciling round: polls live cases whose `poll_due_at` has come (no event for
+    /// `reconcile_after`), each claimed by moving that time on with a compare-and-set, so two
+    /// instances never poll the same case in a round. An index on `poll_due_at` keeps this a
+    /// short range scan however many cases there are.
+    /// Returns how many cases were polled.
+    ///
+    /// # Errors
+    /// The database cannot be reached.
+    pub async fn reconcile_once(&self) -> anyhow::Result<usize> {
+        let inner = &self.svc.inner;
+        let now = millis(inner.clock.now());
+        let candidates = application::Entity::find()
+            .filter(application::Column::PollDueAt.lte(now))
+            .order_by_asc(application::Column::PollDueAt)
+            .limit(50)
+            .all(&inner.db)
+            .await
+            .context("find overdue cases")?;
+        let mut polled = 0;
+        for app in candidates {
+            let Some(sblsh) = app.sblsh.clone() else {
+                continue;
+            };
+            let claim = application::Entity::update_many()
+                .col_expr(application::Column::PolledAt, Expr::value(now))
+                .col_expr(
+                    application::Column::PollDueAt,
+                    Expr::value(now + reconcile_after(&inner.config)),
+                )
+                .filter(application::Column::Id.eq(app.id.as_str()))
+                .filter(application::Column::PollDueAt.eq(app.poll_due_at));
+            if claim.exec(&inner.db).await?.rows_affected == 0 {
+                continue;
+            }
+            polled += 1;
+            match inner.province.case_state(&sblsh).await {
+                Ok(state) => {
+                    let outcome = self
+                        .svc
+                        .record_events(&state.events, super::EventSource::Poll)
+                        .await;
+                    match outcome {
+                        Ok(o) if o.stored > 0 => {
+                            tracing::info!(%sblsh, stored = o.stored, "polling found events the callbacks had not brought");
+                            metrics::counter!("case_events_recovered_total")
+                                .increment(o.stored as u64);
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(%sblsh, error = ?e, "polled events not recorded"),
+                    }
+                }
+                Err(e) => tracing::warn!(%sblsh, error = %e, "polling a case failed"),
+            }
+        }
+        Ok(polled)
+    }
+}
+
+impl Forwarder {
+    fn judge(&self, e: ProvinceError) -> Settled {
+        if matches!(e, ProvinceError::CircuitOpen) {
+            self.svc
+                .inner
+                .breaker_opened
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        judge(e)
+    }
+}
+
+/// How long a live case may go without an event before it is polled.
+pub(super) fn reconcile_after(config: &super::ApplicationConfig) -> chrono::Duration {
+    chrono::Duration::from_std(config.reconcile_after)
+        .unwrap_or_else(|_| chrono::Duration::minutes(30))
+}
+
+fn parked_problem() -> Problem {
+    Problem {
+        code: "PARKED".into(),
+        message: "提交遇到问题，工作人员正在处理，无需重复提交".into(),
+        fields: Vec::new(),
+    }
+}
+
+/// Sorts a failed call: retry later, refused for good (the citizen must fix it), or an
+/// operator's matter.
+fn judge(e: ProvinceError) -> Settled {
+    match e {
+        ProvinceError::Unavailable(_) | ProvinceError::CircuitOpen | ProvinceError::Invalid(_) => {
+            Settled::Retry(format!("{e:#}"))
+        }
+        ProvinceError::Rejected {
+            status: 422 | 413,
+            code,
+            message,
+            fields,
+        } => Settled::Final(Problem {
+            code,
+            message: if message.trim().is_empty() {
+                "省平台退回了申请，请按提示修改后重新提交".into()
+            } else {
+                message
+            },
+            fields: fields
+                .into_iter()
+                .map(|(field, reason)| FieldProblem { field, reason })
+                .collect(),
+        }),
+        ProvinceError::Rejected { .. } | ProvinceError::NotFound => Settled::Park(format!("{e:#}")),
+    }
+}
+
+/// Exponential backoff with full jitter: a random pause up to `base · 2^(attempt-1)`, capped.
+fn backoff(base: Duration, cap: Duration, attempt: u32) -> Duration {
+    let ceiling = base
+        .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(20)))
+        .min(cap);
+    let ms = u64::try_from(ceiling.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    Duration::from_millis(rand::rng().random_range(0..=ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_jittered_below_a_doubling_ceiling_and_capped() {
+        let base = Duration::from_secs(2);
+        let cap = Duration::from_secs(60);
+        for attempt in 1..40 {
+            let ceiling = (base * 2u32.pow((attempt - 1).min(20))).min(cap);
+            for _ in 0..50 {
+                assert!(backoff(base, cap, attempt) <= ceiling);
+            }
+        }
+        let spread: std::collections::HashSet<_> =
+            (0..50).map(|_| backoff(base, cap, 10)).collect();
+        assert!(spread.len() > 10, "full jitter spreads the retries");
+    }
+
+    #[test]
+    fn refusals_are_sorted_by_who_can_fix_them() {
+        let rejected = |status: u16| ProvinceError::Rejected {
+            status,
+            code: "X".into(),
+            message: "m".into(),
+            fields: vec![("applicant.certNo".into(), "bad".into())],
+        };
+        assert!(matches!(judge(rejected(422)), Settled::Final(p) if p.fields.len() == 1));
+        assert!(matches!(judge(rejected(413)), Settled::Final(_)));
+        assert!(matches!(judge(rejected(409)), Settled::Park(_)));
+        assert!(matches!(judge(rejected(401)), Settled::Park(_)));
+        assert!(matches!(
+            judge(ProvinceError::CircuitOpen),
+            Settled::Retry(_)
+        ));
+        assert!(matches!(
+            judge(ProvinceError::Unavailable(anyhow::anyhow!("down"))),
+            Settled::Retry(_)
+        ));
+    }
+}

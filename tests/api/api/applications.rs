@@ -1,0 +1,1246 @@
+//! Applications (申办): uploads recognised by content and kept to their owner; submitting
+//! through the outbox and the real province client to the simulator, exactly once through lost
+//! answers, outages, two instances and a restart; signed callbacks; the timeline in version order;
+//! supplements; polling for lost callbacks; parking and an operator's replay.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use futures::StreamExt as _;
+
+use reqwest::StatusCode;
+use sea_orm::{ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use services::province::{Credentials, sign};
+use services::staff::{HallScope, Role};
+use simulators::province::{Fault, Group, Phase, ProvinceSim, ProvinceSimConfig};
+
+use crate::helpers::{
+    Citizen, Deployment, Reply, TestApp, id_card_no, postgres_admin_url, staff_token,
+};
+
+const PASSWORD: &str = "a long enough password";
+/// 不动产登记资料查询: online level 4; M001 查询申请书 (PDF, required), M002 申请人身份证明
+/// (images, required).
+const ITEM: &str = "查询";
+const CALLBACK: &str = "/callbacks/province/case-events";
+
+const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
+const JPEG: &[u8] = b"\xff\xd8\xff\xe0\0\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0\xff\xd9";
+
+struct World {
+    deployment: Deployment,
+    province: ProvinceSim,
+    app: TestApp,
+    item_code: String,
+}
+
+fn settings_for(
+    province: &ProvinceSim,
+) -> impl FnOnce(&mut gateway::configuration::Settings) + use<> {
+    let (base_url, key, secret) = (
+        province.base_url(),
+        province.app_key().to_owned(),
+        province.app_secret().to_owned(),
+    );
+    let (cb_key, cb_secret) = (
+        province.callback_app_key().to_owned(),
+        province.callback_app_secret().to_owned(),
+    );
+    move |s| {
+        s.province.base_url = base_url;
+        s.province.app_key = key;
+        s.province.app_secret = SecretString::from(secret);
+        s.province.callback_app_key = cb_key;
+        s.province.callback_app_secret = Some(SecretString::from(cb_secret));
+        s.province.sync_interval_secs = 0;
+        s.province.timeout_ms = 800;
+        s.province.max_attempts = 2;
+        s.province.breaker_cooldown_secs = 1;
+    }
+}
+
+impl World {
+    async fn new() -> World {
+        let deployment = Deployment::new().await;
+        let province = ProvinceSim::start(ProvinceSimConfig {
+            callback_retry_base: Duration::from_millis(50),
+            callback_retry_cap: Duration::from_millis(500),
+            ..ProvinceSimConfig::default()
+        })
+        .await
+        .expect("start the province simulator");
+        let app = deployment.instance(settings_for(&province)).await;
+        // The catalogue, through the production client.
+        let mut settings = deployment.settings();
+        settings_for(&province)(&mut settings);
+        let (catalogue, client) = gateway::startup::offline_catalogue(&settings, app.db.clone())
+            .await
+            .expect("catalogue");
+        catalogue
+            .sync(&client, true)
+            .await
+            .expect("sync the catalogue");
+        let item_code = simulators::province::demo_items()
+            .iter()
+            .find(|i| i["name"].as_str().unwrap().contains(ITEM))
+            .and_then(|i| i["itemCode"].as_str())
+            .unwrap()
+            .to_owned();
+        province.set_callback_url(Some(app.url(CALLBACK)));
+        World {
+            deployment,
+            province,
+            app,
+            item_code,
+        }
+    }
+
+    async fn instance(&self) -> TestApp {
+        self.deployment.instance(settings_for(&self.province)).await
+    }
+
+    /// A citizen with a bound identity and phone.
+    async fn citizen(&self, app: &TestApp, n: u32) -> Citizen {
+        let citizen = app.login().await;
+        let bound = app
+            .put(
+                "/api/v1/me/identity",
+                Some(&citizen.token),
+                &json!({ "name": "王小二", "idCardNo": id_card_no(n) }),
+            )
+            .await;
+        assert_eq!(bound.status, StatusCode::OK, "{bound:?}");
+        let phone = app
+            .post(
+                "/api/v1/me/phone",
+                Some(&citizen.token),
+                &json!({ "code": app.wechat.mint_phone_code(&format!("139{:08}", n)) }),
+            )
+            .await;
+        assert_eq!(phone.status, StatusCode::OK, "{phone:?}");
+        citizen
+    }
+
+    /// The two required materials of the item, uploaded.
+    async fn materials(&self, app: &TestApp, citizen: &Citizen) -> Value {
+        let form = upload(app, citizen, "申请书.pdf", PDF).await;
+        assert_eq!(form.status, StatusCode::CREATED, "{form:?}");
+        let id = upload(app, citizen, "身份证.png", PNG).await;
+        assert_eq!(id.status, StatusCode::CREATED, "{id:?}");
+        json!([
+            { "code": "M001", "materialId": form.body["id"] },
+            { "code": "M002", "materialId": id.body["id"] },
+        ])
+    }
+
+    fn application(&self, materials: &Value) -> Value {
+        json!({
+            "itemCode": self.item_code,
+            "form": { "purpose": "办理贷款", "parcel": "观山湖区 12-3" },
+            "materials": materials,
+            "obtainWay": "COLLECT",
+        })
+    }
+
+    async fn submitted(&self, citizen: &Citizen) -> (String, Value) {
+        let materials = self.materials(&self.app, citizen).await;
+        let reply = self
+            .app
+            .post(
+                "/api/v1/applications",
+                Some(&citizen.token),
+                &self.application(&materials),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        let id = reply.body["id"].as_str().unwrap().to_owned();
+        let view = until_status(&self.app, citizen, &id, "SUBMITTED").await;
+        (id, view)
+    }
+
+    async fn admin(&self) -> String {
+        let username = format!("admin{}", uuid::Uuid::new_v4().simple());
+        gateway::startup::offline_staff_service(self.app.db.clone())
+            .create(
+                &username,
+                SecretString::from(PASSWORD),
+                "运维",
+                vec![(Role::Admin, HallScope::All)],
+            )
+            .await
+            .expect("create the admin");
+        staff_token(&self.app, &username, PASSWORD).await
+    }
+}
+
+/// A multipart/form-data body with one file field, as wx.uploadFile sends it.
+fn multipart(field: &str, file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = format!("zsb{}", uuid::Uuid::new_v4().simple());
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nignored\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(app: &TestApp, citizen: &Citizen, name: &str, bytes: &[u8]) -> Reply {
+    let (content_type, body) = multipart("file", name, bytes);
+    app.send(
+        app.http
+            .post(app.url("/api/v1/materials"))
+            .bearer_auth(&citizen.token)
+            .header("content-type", content_type)
+            .body(body),
+    )
+    .await
+}
+
+async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn until_view(
+    app: &TestApp,
+    citizen: &Citizen,
+    id: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let path = format!("/api/v1/applications/{id}");
+    let start = std::time::Instant::now();
+    loop {
+        let reply = app.get(&path, Some(&citizen.token)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        if done(&reply.body) {
+            return reply.body;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {id} {what}: {:?}",
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn until_status(app: &TestApp, citizen: &Citizen, id: &str, status: &str) -> Value {
+    until_view(app, citizen, id, &format!("to be {status}"), |v| {
+        v["status"] == status
+    })
+    .await
+}
+
+async fn until_phase(app: &TestApp, citizen: &Citizen, id: &str, version: u64) -> Value {
+    until_view(
+        app,
+        citizen,
+        id,
+        &format!("to reach version {version}"),
+        |v| {
+            v["timeline"]
+                .as_array()
+                .is_some_and(|t| t.len() as u64 >= version)
+        },
+    )
+    .await
+}
+
+fn phases(view: &Value) -> Vec<String> {
+    view["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["phase"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn inbox_titles(app: &TestApp, citizen: &Citizen) -> Vec<String> {
+    let reply = app.get("/api/v1/messages", Some(&citizen.token)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    reply.body["messages"]
+        .as_array()
+        .or_else(|| reply.body["items"].as_array())
+        .expect("messages")
+        .iter()
+        .map(|m| m["title"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn uploads_are_recognised_by_content_and_kept_to_their_owner() {
+    let world = World::new().await;
+    let app = &world.app;
+    let a = world.citizen(app, 1).await;
+    let b = world.citizen(app, 2).await;
+
+    let pdf = upload(app, &a, "申请书.pdf", PDF).await;
+    assert_eq!(pdf.status, StatusCode::CREATED, "{pdf:?}");
+    assert_eq!(pdf.body["contentType"], "application/pdf");
+    assert_eq!(pdf.body["size"], PDF.len());
+    assert_eq!(
+        pdf.body["sha256"],
+        services::applications::address_of(PDF),
+        "content-addressed"
+    );
+    // The name says PDF, the content says PNG: the content wins.
+    let png = upload(app, &a, "scan.pdf", PNG).await;
+    assert_eq!(png.body["contentType"], "image/png");
+    let jpeg = upload(app, &a, "photo.jpg", JPEG).await;
+    assert_eq!(jpeg.body["contentType"], "image/jpeg");
+    // A program named like a photo, and a text file named like a PDF.
+    for (name, bytes) in [
+        ("photo.jpg", &b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff"[..]),
+        ("form.pdf", &b"just some text, not a PDF"[..]),
+    ] {
+        let reply = upload(app, &a, name, bytes).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{reply:?}"
+        );
+        assert_eq!(reply.error_code(), "MATERIAL_TYPE_UNSUPPORTED");
+    }
+    // Over 8 MiB, even if it starts like a PDF.
+    let mut big = PDF.to_vec();
+    big.resize(8 * 1024 * 1024 + 1, b' ');
+    let reply = upload(app, &a, "big.pdf", &big).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{reply:?}");
+    assert_eq!(reply.error_code(), "MATERIAL_TOO_LARGE");
+    let mut exact = PDF.to_vec();
+    exact.resize(8 * 1024 * 1024, b' ');
+    assert_eq!(
+        upload(app, &a, "max.pdf", &exact).await.status,
+        StatusCode::CREATED
+    );
+    // Empty, the wrong field, not multipart.
+    assert_eq!(
+        upload(app, &a, "e.pdf", b"").await.error_code(),
+        "VALIDATION_FAILED"
+    );
+    let (content_type, body) = multipart("other", "x.pdf", PDF);
+    let reply = app
+        .send(
+            app.http
+                .post(app.url("/api/v1/materials"))
+                .bearer_auth(&a.token)
+                .header("content-type", content_type)
+                .body(body),
+        )
+        .await;
+    assert_eq!(reply.error_code(), "VALIDATION_FAILED");
+    let reply = app
+        .send(
+            app.http
+                .post(app.url("/api/v1/materials"))
+                .bearer_auth(&a.token)
+                .header("content-type", "application/pdf")
+                .body(PDF.to_vec()),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "{reply:?}"
+    );
+    // No session.
+    let (content_type, body) = multipart("file", "x.pdf", PDF);
+    let reply = app
+        .send(
+            app.http
+                .post(app.url("/api/v1/materials"))
+                .header("content-type", content_type)
+                .body(body),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+
+    // Only the owner sees it, or uses it.
+    let id = pdf.body["id"].as_str().unwrap();
+    let mine = app
+        .get(&format!("/api/v1/materials/{id}"), Some(&a.token))
+        .await;
+    assert_eq!(mine.status, StatusCode::OK);
+    let theirs = app
+        .get(&format!("/api/v1/materials/{id}"), Some(&b.token))
+        .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    assert_eq!(theirs.error_code(), "MATERIAL_NOT_FOUND");
+    let b_materials = world.materials(app, &b).await;
+    let mut stolen = b_materials.clone();
+    stolen[0]["materialId"] = json!(id);
+    let reply = app
+        .post(
+            "/api/v1/applications",
+            Some(&b.token),
+            &world.application(&stolen),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{reply:?}");
+    assert_eq!(reply.error_code(), "MATERIAL_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn an_application_is_answered_at_once_and_reaches_the_platform_exactly_once() {
+    let world = World::new().await;
+    let app = &world.app;
+    let a = world.citizen(app, 1).await;
+    let b = world.citizen(app, 2).await;
+    let materials = world.materials(app, &a).await;
+    let body = world.application(&materials);
+    let reply = app
+        .send(
+            app.http
+                .post(app.url("/api/v1/applications"))
+                .bearer_auth(&a.token)
+                .header("idempotency-key", "tap-1")
+                .json(&body),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(reply.body["status"], "SUBMITTING");
+    assert_eq!(reply.body["statusText"], "提交中");
+    let id = reply.body["id"].as_str().unwrap().to_owned();
+
+    // A double tap under the same key: the same application, 200.
+    let again = app
+        .send(
+            app.http
+                .post(app.url("/api/v1/applications"))
+                .bearer_auth(&a.token)
+                .header("idempotency-key", "tap-1")
+                .json(&body),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{again:?}");
+    assert_eq!(again.body["id"], id.as_str());
+    let mut changed = body.clone();
+    changed["form"]["purpose"] = json!("其他");
+    let reused = app
+        .send(
+            app.http
+                .post(app.url("/api/v1/applications"))
+                .bearer_auth(&a.token)
+                .header("idempotency-key", "tap-1")
+                .json(&changed),
+        )
+        .await;
+    assert_eq!(reused.error_code(), "IDEMPOTENCY_KEY_REUSED");
+
+    let view = until_status(app, &a, &id, "SUBMITTED").await;
+    let ledger = world.province.ledger();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(
+        ledger[0].client_request_id, id,
+        "clientRequestId is the application id"
+    );
+    assert_eq!(ledger[0].submissions, 1);
+    assert_eq!(view["sblsh"], ledger[0].sblsh.as_str());
+    assert_eq!(view["form"]["purpose"], "办理贷款");
+    assert!(view["timeline"].as_array().unwrap().is_empty());
+
+    let list = app.get("/api/v1/applications", Some(&a.token)).await;
+    assert_eq!(list.body["total"], 1);
+    assert_eq!(list.body["items"][0]["id"], id.as_str());
+    assert!(list.body["items"][0].get("timeline").is_none());
+    // Another citizen sees nothing of it.
+    let theirs = app
+        .get(&format!("/api/v1/applications/{id}"), Some(&b.token))
+        .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    assert_eq!(theirs.error_code(), "APPLICATION_NOT_FOUND");
+    assert_eq!(
+        app.get("/api/v1/applications", Some(&b.token)).await.body["total"],
+        0
+    );
+    // No ID number in any answer.
+    assert!(!view.to_string().contains(&id_card_no(1)));
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_sent_again_and_the_platform_keeps_one_case() {
+    let world = World::new().await;
+    let a = world.citizen(&world.app, 1).await;
+    // The platform accepts, and the answer never comes back.
+    world
+        .province
+        .fault(Group::Applications, Fault::TimeoutAfterAccept(1));
+    let (_id, view) = world.submitted(&a).await;
+    let ledger = world.province.ledger();
+    assert_eq!(ledger.len(), 1, "one case, whatever the retries");
+    assert!(ledger[0].submissions >= 2, "it was sent again: {ledger:?}");
+    assert_eq!(
+        view["sblsh"],
+        ledger[0].sblsh.as_str(),
+        "the retry got the same sblsh"
+    );
+}
+
+#[tokio::test]
+async fn bad_applications_are_refused_before_anything_is_stored() {
+    let world = World::new().await;
+    let app = &world.app;
+    let bound = world.citizen(app, 1).await;
+    let materials = world.materials(app, &bound).await;
+    let post = |token: String, body: Value| async move {
+        app.post("/api/v1/applications", Some(&token), &body).await
+    };
+
+    // No identity; identity but no phone.
+    let stranger = app.login().await;
+    let reply = post(stranger.token.clone(), world.application(&json!([]))).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.error_code(), "IDENTITY_REQUIRED");
+    app.put(
+        "/api/v1/me/identity",
+        Some(&stranger.token),
+        &json!({ "name": "赵六", "idCardNo": id_card_no(9) }),
+    )
+    .await;
+    let reply = post(stranger.token.clone(), world.application(&json!([]))).await;
+    assert_eq!(reply.error_code(), "PHONE_REQUIRED");
+
+    let token = bound.token.clone();
+    let mut unknown = world.application(&materials);
+    unknown["itemCode"] = json!("no-such-item");
+    assert_eq!(
+        post(token.clone(), unknown).await.error_code(),
+        "ITEM_NOT_FOUND"
+    );
+    // 居民身份证换领 is online level 3 … but level 2 items cannot be applied for online.
+    entities::item::Entity::update_many()
+        .col_expr(
+            entities::item::Column::OnlineLevel,
+            sea_orm::sea_query::Expr::value(2),
+        )
+        .filter(entities::item::Column::ItemCode.ne(world.item_code.as_str()))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let offline = entities::item::Entity::find()
+        .filter(entities::item::Column::ItemCode.ne(world.item_code.as_str()))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut body = world.application(&materials);
+    body["itemCode"] = json!(offline.item_code);
+    let reply = post(token.clone(), body).await;
+    assert_eq!(reply.error_code(), "ITEM_NOT_ONLINE");
+
+    // A required material missing; a PNG where only PDF is taken; a code the item lacks.
+    let reply = post(
+        token.clone(),
+        world.application(&json!([materials[1].clone()])),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
+    assert_eq!(reply.error_code(), "MATERIALS_INVALID");
+    assert!(reply.text.contains("materials.M001"), "{reply:?}");
+    assert!(reply.text.contains("查询申请书"), "{reply:?}");
+    let wrong = json!([
+        { "code": "M001", "materialId": materials[1]["materialId"] },
+        materials[1].clone(),
+        { "code": "M999", "materialId": materials[0]["materialId"] },
+    ]);
+    let reply = post(token.clone(), world.application(&wrong)).await;
+    assert_eq!(reply.error_code(), "MATERIALS_INVALID");
+    assert!(reply.text.contains("只接受"), "{reply:?}");
+    assert!(reply.text.contains("M999"), "{reply:?}");
+
+    // The form, the address, the person applied for.
+    let mut body = world.application(&materials);
+    body["form"] = json!(["not", "an", "object"]);
+    assert_eq!(
+        post(token.clone(), body).await.error_code(),
+        "VALIDATION_FAILED"
+    );
+    let mut body = world.application(&materials);
+    body["obtainWay"] = json!("POST");
+    let reply = post(token.clone(), body.clone()).await;
+    assert_eq!(reply.error_code(), "VALIDATION_FAILED");
+    body["postAddress"] = json!({ "name": "王小二", "phone": "12345", "province": "贵州省",
+        "city": "贵阳市", "district": "", "detail": "长岭北路" });
+    let reply = post(token.clone(), body).await;
+    assert!(
+        reply.text.contains("postAddress.phone") && reply.text.contains("postAddress.district"),
+        "{reply:?}"
+    );
+    let mut body = world.application(&materials);
+    body["onBehalfOf"] =
+        json!({ "name": "王老汉", "idCardNo": "110105194912310021", "phone": "13900000000" });
+    let reply = post(token.clone(), body).await;
+    assert!(reply.text.contains("onBehalfOf.idCardNo"), "{reply:?}");
+    let mut body = world.application(&materials);
+    body["onBehalfOf"] =
+        json!({ "name": "王小二", "idCardNo": id_card_no(1), "phone": "13900000000" });
+    let reply = post(token.clone(), body).await;
+    assert!(reply.text.contains("本人"), "{reply:?}");
+
+    // Nothing of all this was stored.
+    assert_eq!(
+        entities::application::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        entities::province_outbox::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn applying_for_someone_else_sends_them_as_applicant_and_the_citizen_as_agent() {
+    let world = World::new().await;
+    let a = world.citizen(&world.app, 1).await;
+    let materials = world.materials(&world.app, &a).await;
+    let mut body = world.application(&materials);
+    body["onBehalfOf"] =
+        json!({ "name": "王老汉", "idCardNo": id_card_no(77), "phone": "13900000077" });
+    body["obtainWay"] = json!("POST");
+    body["postAddress"] = json!({ "name": "王老汉", "phone": "13900000077", "province": "贵州省",
+        "city": "贵阳市", "district": "观山湖区", "detail": "长岭北路 1 号" });
+    let reply = world
+        .app
+        .post("/api/v1/applications", Some(&a.token), &body)
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(reply.body["onBehalf"], true);
+    assert_eq!(reply.body["obtainWay"], "POST");
+    let id = reply.body["id"].as_str().unwrap();
+    until_status(&world.app, &a, id, "SUBMITTED").await;
+    assert_eq!(world.province.ledger_len(), 1);
+    // The stored personal part is encrypted.
+    let row = entities::application::Entity::find_by_id(id.to_owned())
+        .one(&world.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!row.private_cipher.contains(&id_card_no(77)));
+    assert!(!row.private_cipher.contains("长岭北路"));
+}
+
+#[tokio::test]
+async fn a_refusal_by_the_platform_is_final_and_says_what_to_fix() {
+    let world = World::new().await;
+    let a = world.citizen(&world.app, 1).await;
+    // The platform no longer knows the item: 422 VALIDATION with the field.
+    world.province.remove_all_items();
+    let materials = world.materials(&world.app, &a).await;
+    let reply = world
+        .app
+        .post(
+            "/api/v1/applications",
+            Some(&a.token),
+            &world.application(&materials),
+        )
+        .await;
+    let id = reply.body["id"].as_str().unwrap().to_owned();
+    let view = until_status(&world.app, &a, &id, "INVALID").await;
+    assert_eq!(view["problem"]["code"], "VALIDATION");
+    assert_eq!(view["problem"]["fields"][0]["field"], "itemCode");
+    assert!(view["sblsh"].is_null());
+    assert_eq!(world.province.ledger_len(), 0);
+    // Sent once: a final refusal is not retried.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(world.province.requests(Group::Applications), 1);
+    let titles = inbox_titles(&world.app, &a).await;
+    assert!(titles.iter().any(|t| t == "申请未予受理"), "{titles:?}");
+}
+
+#[tokio::test]
+async fn an_outage_queues_then_parks_after_a_day_and_an_operator_replays() {
+    let world = World::new().await;
+    let app = &world.app;
+    let a = world.citizen(app, 1).await;
+    world.province.fault(Group::Applications, Fault::Down);
+    let materials = world.materials(app, &a).await;
+    let reply = app
+        .post(
+            "/api/v1/applications",
+            Some(&a.token),
+            &world.application(&materials),
+        )
+        .await;
+    let id = reply.body["id"].as_str().unwrap().to_owned();
+    let view = until_status(app, &a, &id, "QUEUED").await;
+    assert_eq!(view["statusText"], "排队等待提交至省平台");
+
+    // A day later it is still failing: parked for an operator.
+    app.clock.advance(chrono::Duration::hours(25));
+    let view = until_status(app, &a, &id, "PARKED").await;
+    assert!(
+        view["problem"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("工作人员")
+    );
+    let admin = world.admin().await;
+    let parked = app.get("/staff/v1/applications/parked", Some(&admin)).await;
+    assert_eq!(parked.status, StatusCode::OK, "{parked:?}");
+    let items = parked.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["applicationId"], id.as_str());
+    assert!(
+        items[0]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("failing for")
+    );
+    // Parked means left alone.
+    let before = world.province.requests(Group::Applications);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(world.province.requests(Group::Applications), before);
+
+    // Citizens and clerks cannot replay; an operator can, once.
+    let replay = format!("/staff/v1/applications/{id}/replay");
+    assert_eq!(
+        app.post(&replay, Some(&a.token), &json!({})).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    world.province.clear_faults();
+    let reply = app.post(&replay, Some(&admin), &json!({})).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
+    until_status(app, &a, &id, "SUBMITTED").await;
+    assert_eq!(world.province.ledger_len(), 1);
+    assert_eq!(
+        app.post(&replay, Some(&admin), &json!({}))
+            .await
+            .error_code(),
+        "APPLICATION_NOT_PARKED"
+    );
+    let none = app
+        .post(
+            "/staff/v1/applications/00000000-0000-0000-0000-000000000000/replay",
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(none.error_code(), "APPLICATION_NOT_FOUND");
+}
+
+fn signed(
+    app: &TestApp,
+    world: &World,
+    body: &Value,
+    secret: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> (reqwest::RequestBuilder, Vec<u8>) {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let creds = Credentials {
+        app_key: world.province.callback_app_key().to_owned(),
+        app_secret: SecretString::from(secret.to_owned()),
+    };
+    let headers = sign(&creds, "POST", CALLBACK, &bytes, at);
+    let mut request = app
+        .http
+        .post(app.url(CALLBACK))
+        .header("content-type", "application/json");
+    for (name, value) in headers.pairs() {
+        request = request.header(name, value);
+    }
+    (request.body(bytes.clone()), bytes)
+}
+
+#[tokio::test]
+async fn callbacks_are_verified_before_anything_is_stored() {
+    let world = World::new().await;
+    let app = &world.app;
+    let a = world.citizen(app, 1).await;
+    let (id, view) = world.submitted(&a).await;
+    let sblsh = view["sblsh"].as_str().unwrap();
+    let event = json!({ "eventId": "forged-1", "sblsh": sblsh, "version": 1, "phase": "REJECTED",
+        "at": "2026-11-23T10:00:00Z", "handler": "冒充者", "detail": { "reason": "伪造" } });
+    let secret = world.province.callback_app_secret().to_owned();
+    let now = chrono::Utc::now();
+
+    let (forged, _) = signed(app, &world, &event, "not the secret", now);
+    let reply = app.send(forged).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.error_code(), "BAD_SIGNATURE");
+    let (stale, _) = signed(
+        app,
+        &world,
+        &event,
+        &secret,
+        now - chrono::Duration::seconds(400),
+    );
+    assert_eq!(app.send(stale).await.error_code(), "STALE_REQUEST");
+    let unsigned = app
+        .send(app.http.post(app.url(CALLBACK)).json(&event))
+        .await;
+    assert_eq!(unsigned.error_code(), "BAD_SIGNATURE");
+    // A body changed after signing.
+    let (good, _) = signed(app, &world, &event, &secret, now);
+    let mut tampered = event.clone();
+    tampered["phase"] = json!("CONCLUDED");
+    let reply = app
+        .send(good.body(serde_json::to_vec(&tampered).unwrap()))
+        .await;
+    assert_eq!(reply.error_code(), "BAD_SIGNATURE");
+    assert_eq!(
+        entities::case_event::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        0,
+        "nothing stored from a refused callback"
+    );
+
+    // A good one is stored; the very same request again is a replay.
+    let (good, _) = signed(app, &world, &event, &secret, now);
+    let replayed = good.try_clone().unwrap();
+    let reply = app.send(good).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body, json!({ "ok": true }));
+    let reply = app.send(replayed).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.error_code(), "REPLAYED_NONCE");
+    assert_eq!(
+        entities::case_event::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        1
+    );
+    // The same event signed afresh (the platform's retry) is a duplicate: 200, one entry.
+    let (retry, _) = signed(app, &world, &event, &secret, chrono::Utc::now());
+    assert_eq!(app.send(retry).await.status, StatusCode::OK);
+    assert_eq!(
+        entities::case_event::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        1
+    );
+    // A signed event that breaks the contract: 400, not stored.
+    let mut broken = event.clone();
+    broken["eventId"] = json!("");
+    broken["version"] = json!(2);
+    let (bad, _) = signed(app, &world, &broken, &secret, chrono::Utc::now());
+    assert_eq!(app.send(bad).await.status, StatusCode::BAD_REQUEST);
+    let view = app
+        .get(&format!("/api/v1/applications/{id}"), Some(&a.token))
+        .await;
+    assert_eq!(phases(&view.body), vec!["REJECTED"]);
+}
+
+#[tokio::test]
+async fn duplicates_and_disorder_still_make_one_timeline_in_version_order() {
+    let world = World::new().await;
+    let app = &world.app;
+    let a = world.citizen(app, 1).await;
+    let (id, view) = world.submitted(&a).await;
+    let sblsh = view["sblsh"].as_str().unwrap().to_owned();
+    let sim = &world.province;
+
+    // Each callback delivered twice, and the lot released newest first.
+    sim.duplicate_next(6);
+    sim.hold_callbacks(true);
+    sim.advance(&sblsh, Phase::PreAccepted, json!({})).unwrap();
+    sim.advance(&sblsh, Phase::Accepted, json!({})).unwrap();
+    sim.advance(&sblsh, Phase::InReview, json!({ "step": "审查" }))
+        .unwrap();
+    sim.advance(
+        &sblsh,
+        Phase::Concluded,
+        json!({ "result": "0", "licenceIds": [] }),
+    )
+    .unwrap();
+    sim.advance(
+        &sblsh,
+        Phase::Delivered,
+        json!({ "way": "post", "trackingNo": "SF1234567890" }),
+    )
+    .unwrap();
+    // Five events, each held twice.
+    assert_eq!(sim.release_callbacks_reversed(), 10);
+    let view = until_phase(app, &a, &id, 5).await;
+    eventually("duplicates to arrive", Duration::from_secs(10), || async {
+        sim.callbacks_delivered().delivered >= 10
+    })
+    .await;
+    let view = {
+        let _ = view;
+        app.get(&format!("/api/v1/applications/{id}"), Some(&a.token))
+            .await
+            .body
+    };
+    assert_eq!(
+        phases(&view),
+        vec![
+            "PRE_ACCEPTED",
+            "ACCEPTED",
+            "IN_REVIEW",
+            "CONCLUDED",
+            "DELIVERED"
+        ]
+    );
+    let versions: Vec<u64> = view["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, vec![1, 2, 3, 4, 5]);
+    assert_eq!(view["phase"], "DELIVERED");
+    assert_eq!(view["trackingNo"], "SF1234567890");
+    assert_eq!(view["statusText"], "已寄出");
+    assert_eq!(
+        entities::case_event::Entity::find()
+            .filter(entities::case_event::Column::Sblsh.eq(sblsh.as_str()))
+            .count(&app.db)
+            .await
+            .unwrap(),
+        5
+    );
+    // Told once, of the newest thing that matters: posted. The older ones (accepted,
+    // concluded) arrived after it and are filed silently.
+    eventually("the notification", Duration::from_secs(5), || async {
+        inbox_titles(app, &a).await.len() == 1
+    })
+    .await;
+    assert_eq!(inbox_titles(app, &a).await, vec!["办理结果已寄出"]);
+}
+
+#[tokio::test]
+async fn a_supplement_is_asked_for_sent_once_and_pauses_the_deadline() {
+    let world = World::new().await;
+    let app = &world.app;
+    let a = world.citizen(app, 1).await;
+    let (id, view) = world.submitted(&a).await;
+    let sblsh = view["sblsh"].as_str().unwrap().to_owned();
+    let sim = &world.province;
+    let path = format!("/api/v1/applications/{id}");
+    let supplements = format!("{path}/supplements");
+
+    // Nothing asked yet.
+    let materials = world.materials(app, &a).await;
+    let one = json!({ "materials": [materials[1].clone()] });
+    assert_eq!(
+        app.post(&supplements, Some(&a.token), &one)
+            .await
+            .error_code(),
+        "SUPPLEMENT_NOT_REQUESTED"
+    );
+
+    sim.advance(&sblsh, Phase::Accepted, json!({})).unwrap();
+    let view = until_phase(app, &a, &id, 1).await;
+    let promised = view["deadline"]["date"].as_str().unwrap().to_owned();
+    assert_eq!(view["deadline"]["paused"], false);
+    assert_eq!(view["deadline"]["workingDays"], 1);
+    sim.advance(
+        &sblsh,
+        Phase::SupplementRequired,
+        json!({ "reason": "身份证明不清晰", "materials": ["M002"] }),
+    )
+    .unwrap();
+    let view = until_phase(app, &a, &id, 2).await;
+    assert_eq!(view["phase"], "SUPPLEMENT_REQUIRED");
+    assert_eq!(view["supplementRequest"]["materials"], json!(["M002"]));
+    assert_eq!(view["supplementRequest"]["reason"], "身份证明不清晰");
+    assert_eq!(view["deadline"]["paused"], true);
+    assert!(view["deadline"]["date"].as_str().unwrap() >= promised.as_str());
+
+    // The asked-for material is required; B cannot supplement A's case.
+    let wrong = json!({ "materials": [materials[0].clone()] });
+    let reply = app.post(&supplements, Some(&a.token), &wrong).await;
+    assert_eq!(reply.error_code(), "MATERIALS_INVALID");
+    assert!(reply.text.contains("申请人身份证明"), "{reply:?}");
+    let b = world.citizen(app, 2).await;
+    assert_eq!(
+        app.post(&supplements, Some(&b.token), &one)
+            .await
+            .error_code(),
+        "APPLICATION_NOT_FOUND"
+    );
+    // Twice at once: one supplement.
+    let note = json!({ "materials": [materials[1].clone()], "note": "已重新拍摄" });
+    let (first, second) = tokio::join!(
+        app.post(&supplements, Some(&a.token), &note),
+        app.post(&supplements, Some(&a.token), &note)
+    );
+    let mut statuses = [first.status, second.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::CREATED, StatusCode::CONFLICT],
+        "{first:?} {second:?}"
+    );
+    // Forwarded exactly once; the platform answers SUPPLEMENTED by callback.
+    until_phase(app, &a, &id, 3).await;
+    let view = until_view(app, &a, &id, "supplement delivered", |v| {
+        v["supplements"][0]["status"] == "SUBMITTED"
+    })
+    .await;
+    assert_eq!(phases(&view).last().unwrap(), "SUPPLEMENTED");
+    assert_eq!(view["supplements"].as_array().unwrap().len(), 1);
+    assert!(view["supplementRequest"].is_null());
+    assert_eq!(view["deadline"]["paused"], false);
+    let events = sim.case_events(&sblsh).unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.phase == Phase::Supplemented)
+            .count(),
+        1
+    );
+    assert_eq!(events.last().unwrap().detail["materials"], json!(["M002"]));
+    // Answered: nothing more to supplement.
+    assert_eq!(
+        app.post(&supplements, Some(&a.token), &note)
+            .await
+            .error_code(),
+        "SUPPLEMENT_NOT_REQUESTED"
+    );
+    let titles = inbox_titles(app, &a).await;
+    assert!(titles.contains(&"申请已受理".to_owned()), "{titles:?}");
+    assert!(titles.contains(&"请补正材料".to_owned()), "{titles:?}");
+}
+
+#[tokio::test]
+async fn lost_callbacks_are_recovered_by_polling() {
+    let world = World::new().await;
+    let app = &world.app;
+    let a = world.citizen(app, 1).await;
+    let (id, view) = world.submitted(&a).await;
+    let sblsh = view["sblsh"].as_str().unwrap().to_owned();
+    // The callbacks go nowhere.
+    world.province.set_callback_url(None);
+    world
+        .province
+        .advance(&sblsh, Phase::Accepted, json!({}))
+        .unwrap();
+    world
+        .province
+        .advance(
+            &sblsh,
+            Phase::Concluded,
+            json!({ "result": "6", "licenceIds": [] }),
+        )
+        .unwrap();
+    let forwarder = app.applications.forwarder();
+    // Not overdue yet: nothing polled.
+    assert_eq!(forwarder.reconcile_once().await.unwrap(), 0);
+    app.clock.advance(chrono::Duration::hours(1));
+    assert_eq!(forwarder.reconcile_once().await.unwrap(), 1);
+    // Polled once per interval, not every round.
+    assert_eq!(forwarder.reconcile_once().await.unwrap(), 0);
+    let view = app
+        .get(&format!("/api/v1/applications/{id}"), Some(&a.token))
+        .await
+        .body;
+    assert_eq!(phases(&view), vec!["ACCEPTED", "CONCLUDED"]);
+    assert_eq!(view["statusText"], "已办结");
+    let sources: HashSet<String> = entities::case_event::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.source)
+        .collect();
+    assert_eq!(sources, HashSet::from(["POLL".to_owned()]));
+    let titles = inbox_titles(app, &a).await;
+    assert!(titles.contains(&"申请已办结".to_owned()), "{titles:?}");
+}
+
+#[tokio::test]
+async fn submissions_through_an_outage_two_instances_and_a_restart_arrive_exactly_once() {
+    let (citizens, each) = if postgres_admin_url().is_some() {
+        (100, 10)
+    } else {
+        (20, 4)
+    };
+    let total = citizens * each;
+    let world = World::new().await;
+    let second = world.instance().await;
+    let people: Vec<(Citizen, Value)> = futures::stream::iter(0..citizens)
+        .map(|n| {
+            let world = &world;
+            async move {
+                let c = world.citizen(&world.app, 1000 + n).await;
+                let m = world.materials(&world.app, &c).await;
+                (c, m)
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+
+    world.province.fault(Group::Applications, Fault::Down);
+    // Half through the first instance, which is then stopped; half through the second.
+    let mut ids = submit_half(&world, &world.app, &people, each).await;
+    world.app.stop().await;
+    ids.extend(submit_half(&world, &second, &people, each).await);
+    assert_eq!(ids.len(), total as usize);
+    let restarted = world.instance().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        world.province.ledger_len(),
+        0,
+        "nothing got through the outage"
+    );
+    let queued = entities::application::Entity::find()
+        .filter(entities::application::Column::Status.is_in(["SUBMITTING", "QUEUED"]))
+        .count(&restarted.db)
+        .await
+        .unwrap();
+    if queued != u64::from(total) {
+        let odd: Vec<_> = entities::application::Entity::find()
+            .filter(entities::application::Column::Status.is_not_in(["SUBMITTING", "QUEUED"]))
+            .all(&restarted.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.status, a.problem))
+            .collect();
+        let outbox: Vec<_> = entities::province_outbox::Entity::find()
+            .filter(entities::province_outbox::Column::Status.ne("PENDING"))
+            .all(&restarted.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.status, o.attempts, o.last_error))
+            .collect();
+        panic!("every one kept, queued: {queued} of {total}; {odd:?} {outbox:?}");
+    }
+
+    // The platform returns; the second instance stops mid-drain; the restarted one finishes.
+    world.province.clear_faults();
+    eventually("the drain to start", Duration::from_secs(30), || async {
+        world.province.ledger_len() > 0
+    })
+    .await;
+    second.stop().await;
+    let db = restarted.db.clone();
+    eventually(
+        "every application to be SUBMITTED",
+        Duration::from_secs(180),
+        || async {
+            entities::application::Entity::find()
+                .filter(entities::application::Column::Status.eq("SUBMITTED"))
+                .count(&db)
+                .await
+                .unwrap()
+                == u64::from(total)
+        },
+    )
+    .await;
+
+    // Exactly once, as the platform's ledger sees it: every application once, nothing else.
+    let ledger = world.province.ledger();
+    assert_eq!(ledger.len(), total as usize);
+    let in_ledger: HashMap<&str, &str> = ledger
+        .iter()
+        .map(|e| (e.client_request_id.as_str(), e.sblsh.as_str()))
+        .collect();
+    assert_eq!(in_ledger.len(), total as usize, "no clientRequestId twice");
+    let ids: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    assert_eq!(ids.len(), total as usize);
+    assert_eq!(in_ledger.keys().copied().collect::<HashSet<_>>(), ids);
+    for row in entities::application::Entity::find()
+        .all(&db)
+        .await
+        .unwrap()
+    {
+        assert_eq!(
+            row.sblsh.as_deref(),
+            in_ledger.get(row.id.as_str()).copied(),
+            "each application holds its own case number"
+        );
+    }
+    let resent: u32 = ledger.iter().map(|e| e.submissions - 1).sum();
+    eprintln!("{total} applications, {resent} resends answered from the platform's ledger");
+}
+
+/// Every citizen submits half of their `each` applications through `app`.
+async fn submit_half(
+    world: &World,
+    app: &TestApp,
+    people: &[(Citizen, Value)],
+    each: u32,
+) -> Vec<String> {
+    let jobs: Vec<usize> = (0..people.len())
+        .flat_map(|c| std::iter::repeat_n(c, each as usize / 2))
+        .collect();
+    futures::stream::iter(jobs)
+        .map(|c| async move {
+            let (citizen, materials) = &people[c];
+            let reply = app
+                .post(
+                    "/api/v1/applications",
+                    Some(&citizen.token),
+                    &world.application(materials),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+            reply.body["id"].as_str().unwrap().to_owned()
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await
+}
+
+#[tokio::test]
+async fn a_citizen_may_submit_sixty_applications_an_hour() {
+    let world = World::new().await;
+    let a = world.citizen(&world.app, 1).await;
+    let materials = world.materials(&world.app, &a).await;
+    let body = world.application(&materials);
+    let statuses: Vec<StatusCode> = futures::stream::iter(0..60)
+        .map(|_| async {
+            world
+                .app
+                .post("/api/v1/applications", Some(&a.token), &body)
+                .await
+                .status
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::CREATED),
+        "{statuses:?}"
+    );
+    let reply = world
+        .app
+        .post("/api/v1/applications", Some(&a.token), &body)
+        .await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "{reply:?}");
+    assert_eq!(reply.error_code(), "RATE_LIMITED");
+    assert!(reply.headers.contains_key("retry-after"));
+    // Another citizen is not held back.
+    let b = world.citizen(&world.app, 2).await;
+    let theirs = world.materials(&world.app, &b).await;
+    let reply = world
+        .app
+        .post(
+            "/api/v1/applications",
+            Some(&b.token),
+            &world.application(&theirs),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+}
