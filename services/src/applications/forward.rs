@@ -201,6 +201,14 @@ impl Forwarder {
     /// The database cannot be reached (nothing is lost: leases return what was claimed).
     pub async fn forward_once(&self) -> anyhow::Result<usize> {
         let inner = &self.svc.inner;
+        if inner.province.unavailable_for().is_some() {
+            // The platform is down and the breaker says so: claiming rows now would only turn
+            // each into a failed attempt. Wait for the breaker's probe instead.
+            inner
+                .breaker_opened
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            return Ok(0);
+        }
         let now = millis(inner.clock.now());
         let lease = chrono::Duration::from_std(inner.config.lease)
             .unwrap_or_else(|_| chrono::Duration::seconds(60));
@@ -580,19 +588,24 @@ impl Forwarder {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let problem_text = problem.map(|p| serde_json::to_string(p).unwrap_or_default());
-        // A queued application may already be submitted by another path; never step back.
-        let changeable = [
-            Delivery::Submitting.as_str(),
-            Delivery::Queued.as_str(),
-            Delivery::Parked.as_str(),
-        ];
+        // Never step back from a later state; and a queued one stays queued without a write per
+        // failed attempt.
+        let changeable: &[&str] = if delivery == Delivery::Queued {
+            &[Delivery::Submitting.as_str()]
+        } else {
+            &[
+                Delivery::Submitting.as_str(),
+                Delivery::Queued.as_str(),
+                Delivery::Parked.as_str(),
+            ]
+        };
         if let Some(supplement_id) = &claimed.supplement_id {
             supplement::Entity::update_many()
                 .col_expr(supplement::Column::Status, Expr::value(delivery.as_str()))
                 .col_expr(supplement::Column::Problem, Expr::value(problem_text))
                 .col_expr(supplement::Column::UpdatedAt, Expr::value(now))
                 .filter(supplement::Column::Id.eq(supplement_id.as_str()))
-                .filter(supplement::Column::Status.is_in(changeable))
+                .filter(supplement::Column::Status.is_in(changeable.iter().copied()))
                 .exec(txn)
                 .await?;
             return Ok(());
@@ -602,7 +615,7 @@ impl Forwarder {
             .col_expr(application::Column::Problem, Expr::value(problem_text))
             .col_expr(application::Column::UpdatedAt, Expr::value(now))
             .filter(application::Column::Id.eq(claimed.application_id.as_str()))
-            .filter(application::Column::Status.is_in(changeable))
+            .filter(application::Column::Status.is_in(changeable.iter().copied()))
             .exec(txn)
             .await?;
         if delivery == Delivery::Invalid

@@ -50,6 +50,16 @@ impl Breaker {
         *self.state()
     }
 
+    /// How much longer no call will be let through, as of `now`: `None` when a call would be
+    /// (closed, or ready for its half-open probe).
+    pub(crate) fn closed_for(&self, now: Instant) -> Option<Duration> {
+        match *self.state() {
+            State::Open { until } if now < until => Some(until - now),
+            State::HalfOpen { probing: true } => Some(Duration::ZERO),
+            _ => None,
+        }
+    }
+
     /// A permit to call at `now`, or `None` while open (or while the half-open probe is out).
     pub(crate) fn acquire(&self, now: Instant) -> Option<Permit> {
         let mut state = self.state();
@@ -127,6 +137,24 @@ mod tests {
         b.acquire(t).unwrap().failure(t);
         assert_eq!(b.current(), State::Open { until: t + COOL });
         assert!(b.acquire(t + COOL - Duration::from_millis(1)).is_none());
+    }
+
+    #[test]
+    fn it_says_how_long_it_stays_closed_to_calls() {
+        let b = Breaker::new(1, COOL);
+        let t = Instant::now();
+        assert_eq!(b.closed_for(t), None);
+        b.acquire(t).unwrap().failure(t);
+        assert_eq!(b.closed_for(t), Some(COOL));
+        assert_eq!(b.closed_for(t + COOL), None, "ready for its probe");
+        let probe = b.acquire(t + COOL).unwrap();
+        assert_eq!(
+            b.closed_for(t + COOL),
+            Some(Duration::ZERO),
+            "the probe is out"
+        );
+        probe.success();
+        assert_eq!(b.closed_for(t + COOL), None);
     }
 
     #[test]

@@ -333,6 +333,13 @@ impl ProvinceClient {
         url
     }
 
+    /// While the circuit breaker is open, how much longer it stays so (no request would be
+    /// made); `None` when a call would go out. Lets a caller with a queue wait instead of
+    /// turning each queued item into an immediate `CircuitOpen`.
+    pub fn unavailable_for(&self) -> Option<Duration> {
+        self.breaker.closed_for(Instant::now())
+    }
+
     /// One call: the breaker's permission, then up to `max_attempts` signed attempts.
     async fn call(
         &self,

@@ -49,8 +49,9 @@ impl GatewayCommand {
             ("APP_CRYPTO__FIELD_KEY", random_key()),
             ("APP_CRYPTO__INDEX_KEY", random_key()),
             ("APP_SERVER__HOST", "127.0.0.1".to_owned()),
-            // No bench uses the provincial platform: as in `gateway demo`, it points nowhere and
-            // the catalogue is never synced (a sync would also rewrite the bench's items).
+            // By default the provincial platform points nowhere and the catalogue is never synced
+            // (a sync would also rewrite the bench's items); the benches that need the platform
+            // (`licences`, `applications`) override these with their own simulator.
             ("APP_PROVINCE__BASE_URL", "http://127.0.0.1:9".to_owned()),
             ("APP_PROVINCE__APP_KEY", "unset".to_owned()),
             ("APP_PROVINCE__APP_SECRET", "unset".to_owned()),

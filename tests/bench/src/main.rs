@@ -6,8 +6,10 @@
 //! releases a day of a hall to thousands of citizens at once, checks the database afterwards,
 //! and measures the booking against a bare floor (one PostgreSQL transaction) in the same run;
 //! `licences` times electronic-licence presentations and verifications (with the province
-//! simulator's live status call); `queue` times ticket issuing, call-next under twenty busy
-//! counters and polling citizens, and a call's arrival at a thousand WebSocket clients.
+//! simulator's live status call); `applications` times submissions, their forwarding to the
+//! province simulator and the drain of a backlog after an outage, checked for exactly-once;
+//! `queue` times ticket issuing, call-next under twenty busy counters and polling citizens,
+//! and a call's arrival at a thousand WebSocket clients.
 //!
 //! A missed target is a result, not a failure: the exit status is non-zero only when the run
 //! itself went wrong (including a load run with errors, whose figures mean nothing, and a
@@ -18,9 +20,11 @@
 //! ./target/release/bench notify
 //! ./target/release/bench rush
 //! ./target/release/bench licences
+//! ./target/release/bench applications
 //! ./target/release/bench queue
 //! ```
 
+mod applications;
 mod backends;
 mod launch;
 mod licences;
@@ -66,6 +70,10 @@ enum Command {
     /// latency (p50, p99) with the province status call to the simulator, one at a time and
     /// concurrently, every verdict VALID.
     Licences(licences::LicencesOptions),
+    /// Applications: submissions accepted per second (p50, p99), forwarding throughput to the
+    /// province simulator, and how long a backlog takes to drain after an outage, checked for
+    /// exactly-once delivery.
+    Applications(applications::ApplicationsOptions),
     /// Queue numbers: tickets issued per second, call-next latency (p50, p99) with 20 counters
     /// busy while 2,000 citizens poll their position, and the time from a call to its arrival
     /// at 1,000 WebSocket clients on another instance (p99).
@@ -150,6 +158,7 @@ async fn main() -> ExitCode {
         Command::Notify(options) => notify::run(options).await,
         Command::Rush(options) => rush::run(options).await,
         Command::Licences(options) => licences::run(options).await,
+        Command::Applications(options) => applications::run(options).await,
         Command::Queue(options) => queue::run(options).await,
     };
     match result {
