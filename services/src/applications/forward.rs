@@ -207,6 +207,19 @@ impl Forwarder {
             inner
                 .breaker_opened
                 .store(true, std::sync::atomic::Ordering::Relaxed);
+            // Citizens see what is true: theirs waits for the platform (a cheap indexed update,
+            // nothing when nothing is new).
+            let now = inner.clock.now();
+            application::Entity::update_many()
+                .col_expr(
+                    application::Column::Status,
+                    Expr::value(Delivery::Queued.as_str()),
+                )
+                .col_expr(application::Column::UpdatedAt, Expr::value(now))
+                .filter(application::Column::Status.eq(Delivery::Submitting.as_str()))
+                .exec(&inner.db)
+                .await
+                .context("show waiting applications as queued")?;
             return Ok(0);
         }
         let now = millis(inner.clock.now());
