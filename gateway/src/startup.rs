@@ -285,6 +285,7 @@ impl Application {
             let (stop, stopped) = watch::channel(false);
             let every = Duration::from_secs(settings.booking.worker_interval_secs.max(1));
             tokio::spawn(booking_worker.run(every, stopped.clone()));
+            tokio::spawn(close_past_days(queue.clone(), every, stopped.clone()));
             (
                 stop,
                 tokio::spawn(supervise(notifications.clone(), stopped)),
@@ -620,4 +621,18 @@ fn metrics_handle() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// Closes the tickets earlier days left open, every `every` until stopped (any number of
+/// instances may run it: each close is a compare-and-set).
+async fn close_past_days(queue: QueueService, every: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = queue.close_past_days().await {
+            tracing::error!(error = ?e, "closing past days' tickets failed");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }

@@ -196,6 +196,8 @@ pub struct TestApp {
     pub booking: services::booking::BookingService,
     /// This instance's application service: for driving the forwarder and reconciler by hand.
     pub applications: services::applications::ApplicationService,
+    /// This instance's queue service: for running the end-of-day sweep by hand.
+    pub queue: services::queue::QueueService,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -312,6 +314,7 @@ impl Deployment {
         let db = app.db();
         let booking = app.booking();
         let applications = app.applications();
+        let queue = app.queue();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
@@ -327,6 +330,7 @@ impl Deployment {
             clock: self.clock.clone(),
             booking,
             applications,
+            queue,
             handle,
         }
     }

@@ -770,3 +770,61 @@ async fn the_openapi_document_lists_the_queue_api() {
         .await;
     refused(&plain, StatusCode::BAD_REQUEST, "BAD_REQUEST");
 }
+
+#[tokio::test]
+async fn tickets_left_open_by_yesterday_are_closed_and_free_their_counter_and_citizen() {
+    let (app, fx) = start().await;
+    let clerk = staff(&app, "clerk.sweep", Role::Clerk, fx.hall_id).await;
+    let counter_1 = counter(&app.db, fx.hall_id, 1).await;
+    let c = citizen(&app, 11).await;
+    let remote = taken(&app, &c.token, HALL, ID_CARD).await;
+    let a = category(&app.db, fx.hall_id, "A").await;
+    let walk = walk_in(&app, &clerk, fx.hall_id, a, false).await;
+    // The counter calls the remote ticket and the day ends with it still called, the walk-in
+    // still waiting.
+    let first = called(&app, &clerk, fx.hall_id, counter_1).await;
+    assert_eq!(first["id"], remote["id"]);
+
+    app.clock.set(shanghai(2026, 11, 17, 9, 0));
+    // Before the sweep, yesterday holds the counter and the citizen's live-ticket slot.
+    refused(
+        &call_next(&app, &clerk, fx.hall_id, counter_1).await,
+        StatusCode::CONFLICT,
+        "COUNTER_BUSY",
+    );
+    refused(
+        &take(&app, &c.token, HALL, ID_CARD).await,
+        StatusCode::CONFLICT,
+        "TICKET_ALREADY_LIVE",
+    );
+    assert_eq!(app.queue.close_past_days().await.unwrap(), 2);
+    assert_eq!(app.queue.close_past_days().await.unwrap(), 0, "once");
+    for (ticket, by) in [(&remote, Some(&c.token)), (&walk, None)] {
+        let id = id(ticket);
+        let row = entities::ticket::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.state, "CANCELLED", "{row:?}");
+        assert!(row.live_key.is_none());
+        if let Some(token) = by {
+            let mine = app.get(&format!("/api/v1/tickets/{id}"), Some(token)).await;
+            assert_eq!(mine.body["state"], "CANCELLED", "{mine:?}");
+        }
+        let events = entities::ticket_event::Entity::find()
+            .filter(entities::ticket_event::Column::TicketId.eq(id))
+            .order_by_asc(entities::ticket_event::Column::Id)
+            .all(&app.db)
+            .await
+            .unwrap();
+        let last = events.last().unwrap();
+        assert_eq!(last.detail, "closed at the end of its day");
+        assert_eq!(last.staff_id, None);
+    }
+    // Today starts clean: the citizen takes a number, the counter calls it.
+    let today = taken(&app, &c.token, HALL, ID_CARD).await;
+    assert_eq!(number(&today), "A001");
+    let next = called(&app, &clerk, fx.hall_id, counter_1).await;
+    assert_eq!(next["id"], today["id"]);
+}
