@@ -250,6 +250,15 @@ impl MigrationTrait for Migration {
             false,
         )
         .await?;
+        // The end-of-day sweep: tickets still open on earlier days.
+        index(
+            manager,
+            "ix_tickets_open_days",
+            Tickets::Table,
+            vec![Tickets::State.into_iden(), Tickets::Day.into_iden()],
+            false,
+        )
+        .await?;
         index(
             manager,
             "ix_tickets_citizen",

@@ -525,6 +525,9 @@ pub async fn issue(
         .map_err(|e| match e {
             IssueError::HallNotFound => ApiError::new(ErrorCode::HallNotFound),
             IssueError::CategoryNotFound => ApiError::new(ErrorCode::CategoryNotFound),
+            IssueError::CitizenNotFound => ApiError::new(ErrorCode::ValidationFailed)
+                .with_message("该市民不存在，请核对后重试，或不指定市民取号")
+                .with_field("citizenId", "该市民不存在"),
             IssueError::Unexpected(e) => ApiError::unexpected(e),
         })?;
     Ok(HttpResponse::Created().json(to_wire(ticket)))

@@ -1,7 +1,7 @@
 //! Case events (办件进度): stored once whatever their arrival order, projected onto the
 //! application, told to the citizen, and turned into a timeline and a deadline.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -109,7 +109,10 @@ pub(super) async fn record(
     let now = inner.clock.now();
     let txn = inner.db.begin().await.context("begin recording events")?;
     let mut outcome = RecordOutcome::default();
-    let mut touched = BTreeSet::new();
+    // Every case of the batch is projected, duplicates included: an event stored while the
+    // forwarder was recording its case's sblsh (neither saw the other's uncommitted row) is
+    // applied by the next delivery of any event of the case, or by the next poll.
+    let mut touched: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for event in events {
         let handler: String = event.handler.chars().take(200).collect();
         let inserted = case_event::Entity::insert(case_event::ActiveModel {
@@ -128,18 +131,19 @@ pub(super) async fn record(
         .exec_without_returning(&txn)
         .await
         .context("store a case event")?;
+        let new = touched.entry(event.sblsh.clone()).or_default();
         if inserted == 1 {
             outcome.stored += 1;
-            touched.insert(event.sblsh.clone());
+            new.push(event.version);
         } else {
             outcome.duplicates += 1;
         }
     }
-    for sblsh in &touched {
-        project(svc, &txn, sblsh).await?;
+    for (sblsh, new) in &touched {
+        project(svc, &txn, sblsh, Some(new)).await?;
     }
     txn.commit().await.context("commit case events")?;
-    if !touched.is_empty() {
+    if outcome.stored > 0 {
         inner.notifications.wake().await;
     }
     metrics::counter!("case_events_total", "source" => source.as_str())
@@ -149,12 +153,16 @@ pub(super) async fn record(
 }
 
 /// Brings the application of `sblsh` (if it is known yet) up to the newest stored event, and
-/// tells the citizen about the newest notifiable event above what the application had: an event
-/// older than what the citizen has been shown is filed into the timeline silently.
+/// tells the citizen about the new events that matter to them: `new` are the versions just
+/// stored (`None`: every version above what the application had, when the forwarder has just
+/// learnt the case's sblsh). A new notifiable event is told unless a later notifiable event is
+/// already in the timeline (a citizen is never told "accepted" after "concluded"); a 补正告知
+/// still open is told whatever came after it, since the citizen must act on it.
 pub(super) async fn project(
     svc: &ApplicationService,
     txn: &impl ConnectionTrait,
     sblsh: &str,
+    new: Option<&[u64]>,
 ) -> anyhow::Result<()> {
     let Some(app) = application::Entity::find()
         .filter(application::Column::Sblsh.eq(sblsh))
@@ -175,84 +183,79 @@ pub(super) async fn project(
         return Ok(());
     };
     let newest_version = i64::try_from(newest.version).unwrap_or(i64::MAX);
-    if newest_version <= app.case_version {
-        return Ok(());
-    }
-    let tracking_no = timeline.iter().rev().find_map(|e| {
-        (e.phase == Phase::Delivered)
-            .then(|| tracking_no(&e.detail))
-            .flatten()
-    });
     let now = svc.inner.clock.now();
-    let moved = application::Entity::update_many()
-        .col_expr(
-            application::Column::Phase,
-            Expr::value(phase_name(newest.phase)),
-        )
-        .col_expr(
-            application::Column::CaseVersion,
-            Expr::value(newest_version),
-        )
-        .col_expr(application::Column::TrackingNo, Expr::value(tracking_no))
-        .col_expr(application::Column::LastEventAt, Expr::value(now))
-        .col_expr(
-            application::Column::PollDueAt,
-            Expr::value(
-                (!FINAL_PHASES.contains(&phase_name(newest.phase).as_str()))
-                    .then(|| now + super::forward::reconcile_after(&svc.inner.config)),
-            ),
-        )
-        .col_expr(application::Column::UpdatedAt, Expr::value(now))
-        .filter(application::Column::Id.eq(app.id.as_str()))
-        .filter(application::Column::CaseVersion.lt(newest_version))
-        .exec(txn)
-        .await
-        .context("move the application's phase")?;
-    if moved.rows_affected == 0 {
-        return Ok(());
+    if newest_version > app.case_version {
+        let tracking_no = timeline.iter().rev().find_map(|e| {
+            (e.phase == Phase::Delivered)
+                .then(|| tracking_no(&e.detail))
+                .flatten()
+        });
+        application::Entity::update_many()
+            .col_expr(
+                application::Column::Phase,
+                Expr::value(phase_name(newest.phase)),
+            )
+            .col_expr(
+                application::Column::CaseVersion,
+                Expr::value(newest_version),
+            )
+            .col_expr(application::Column::TrackingNo, Expr::value(tracking_no))
+            .col_expr(application::Column::LastEventAt, Expr::value(now))
+            .col_expr(application::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                application::Column::PollDueAt,
+                Expr::value(
+                    (!FINAL_PHASES.contains(&phase_name(newest.phase).as_str()))
+                        .then(|| now + super::forward::reconcile_after(&svc.inner.config)),
+                ),
+            )
+            .filter(application::Column::Id.eq(app.id.as_str()))
+            .filter(application::Column::CaseVersion.lt(newest_version))
+            .exec(txn)
+            .await
+            .context("move the application's phase")?;
     }
     let shown = u64::try_from(app.case_version).unwrap_or(0);
-    let Some((kind, payload)) = timeline
-        .iter()
-        .rev()
-        .filter(|e| e.version > shown)
-        .find_map(|e| notification(e).map(|n| (e, n)))
-        .map(|(e, (kind, mut payload))| {
-            payload["application_id"] = json!(app.id);
-            payload["item_name"] = json!(app.item_name);
-            payload["at"] = json!(e.at.to_rfc3339());
-            payload["version"] = json!(e.version);
-            (kind, payload)
-        })
-    else {
-        return Ok(());
-    };
-    let mut payload = payload;
-    if kind == NotificationKind::CaseAccepted {
-        let promised = item::Entity::find_by_id(app.item_code.as_str())
-            .one(txn)
-            .await?
-            .map(|i| u32::try_from(i.promised_days).unwrap_or(0));
-        let calendar = svc.inner.calendar.calendar().await?;
-        let date =
-            promised.and_then(|days| deadline(&calendar, &timeline, days, svc.inner.clock.today()));
-        payload["promised_date"] = json!(date.map_or_else(
-            || "法定时限内".to_owned(),
-            |d| d.date.format("%Y年%m月%d日").to_string()
-        ));
+    let is_new = |v: u64| new.map_or(v > shown, |new| new.contains(&v));
+    let open = open_request(&timeline).map(|r| r.version);
+    for e in timeline.iter().filter(|e| is_new(e.version)) {
+        let Some((kind, mut payload)) = notification(e) else {
+            continue;
+        };
+        let superseded = timeline
+            .iter()
+            .any(|later| later.version > e.version && notification(later).is_some());
+        if superseded && open != Some(e.version) {
+            continue;
+        }
+        payload["application_id"] = json!(app.id);
+        payload["item_name"] = json!(app.item_name);
+        payload["at"] = json!(e.at.to_rfc3339());
+        if kind == NotificationKind::CaseAccepted {
+            let promised = item::Entity::find_by_id(app.item_code.as_str())
+                .one(txn)
+                .await?
+                .map(|i| u32::try_from(i.promised_days).unwrap_or(0));
+            let calendar = svc.inner.calendar.calendar().await?;
+            let date = promised
+                .and_then(|days| deadline(&calendar, &timeline, days, svc.inner.clock.today()));
+            payload["promised_date"] = json!(date.map_or_else(
+                || "法定时限内".to_owned(),
+                |d| d.date.format("%Y年%m月%d日").to_string()
+            ));
+        }
+        svc.inner
+            .notifications
+            .notify(
+                txn,
+                app.citizen_id,
+                kind,
+                &payload,
+                &format!("case:{sblsh}:{}", e.version),
+            )
+            .await
+            .context("notify the case's progress")?;
     }
-    let version = payload["version"].as_u64().unwrap_or(0);
-    svc.inner
-        .notifications
-        .notify(
-            txn,
-            app.citizen_id,
-            kind,
-            &payload,
-            &format!("case:{sblsh}:{version}"),
-        )
-        .await
-        .context("notify the case's progress")?;
     Ok(())
 }
 

@@ -309,8 +309,8 @@ impl Forwarder {
     }
 
     /// The materials with their bytes. The outer error is transient (the database or the blob
-    /// store failed: the lease returns the row); the inner one says a material is gone for good,
-    /// which only an operator can mend.
+    /// store failed: the lease returns the row); the inner one settles the row: parked when a
+    /// material's row is gone, retried when its bytes are not in this instance's store.
     async fn renew(&self, claimed: &mut Claimed) -> anyhow::Result<bool> {
         let inner = &self.svc.inner;
         let lease = chrono::Duration::from_std(inner.config.lease)
@@ -336,7 +336,7 @@ impl Forwarder {
         &self,
         refs: &[MaterialRef],
         citizen_id: i64,
-    ) -> anyhow::Result<Result<Vec<MaterialUpload>, String>> {
+    ) -> anyhow::Result<Result<Vec<MaterialUpload>, Settled>> {
         let inner = &self.svc.inner;
         let ids: Vec<String> = refs.iter().map(|r| r.material_id.clone()).collect();
         let rows = super::own_materials(&inner.db, citizen_id, &ids).await?;
@@ -344,10 +344,18 @@ impl Forwarder {
         for r in refs {
             let Some(row): Option<&material::Model> = rows.iter().find(|m| m.id == r.material_id)
             else {
-                return Ok(Err(format!("material {} is gone", r.material_id)));
+                return Ok(Err(Settled::Park(format!(
+                    "material {} is gone",
+                    r.material_id
+                ))));
             };
             let Some(bytes) = inner.blobs.get(&row.sha256).await? else {
-                return Ok(Err(format!("the bytes of material {} are gone", row.id)));
+                // Not here: with a materials directory that is not shared, another instance
+                // may hold them. Retried, and parked after `park_after` like any failure.
+                return Ok(Err(Settled::Retry(format!(
+                    "the bytes of material {} are not in this instance's store",
+                    row.id
+                ))));
             };
             let name = row.file_name.clone().unwrap_or_else(|| r.code.clone());
             out.push(MaterialUpload::from_bytes(
@@ -379,7 +387,7 @@ impl Forwarder {
         let refs: Vec<MaterialRef> = serde_json::from_str(&app.materials)?;
         let materials = match self.load_materials(&refs, app.citizen_id).await? {
             Ok(m) => m,
-            Err(gone) => return Ok(Settled::Park(gone)),
+            Err(settled) => return Ok(settled),
         };
         let body = ApplicationRequest {
             client_request_id: app.id.clone(),
@@ -427,9 +435,16 @@ impl Forwarder {
                     .context("record the sblsh")?;
                 if recorded.rows_affected == 1 {
                     // Events that came before we knew the sblsh (a lost answer) join now.
-                    events::project(&self.svc, &txn, &receipt.sblsh).await?;
+                    events::project(&self.svc, &txn, &receipt.sblsh, None).await?;
                 }
                 txn.commit().await?;
+                // An event committed while we recorded the sblsh saw no application, and we did
+                // not see it: project once more now that both are visible.
+                if recorded.rows_affected == 1 {
+                    let again = inner.db.begin().await?;
+                    events::project(&self.svc, &again, &receipt.sblsh, None).await?;
+                    again.commit().await?;
+                }
                 inner.notifications.wake().await;
                 metrics::counter!("applications_forwarded_total", "replayed" => receipt.replayed.to_string())
                     .increment(1);
@@ -460,7 +475,7 @@ impl Forwarder {
         let refs: Vec<MaterialRef> = serde_json::from_str(&row.materials)?;
         let materials = match self.load_materials(&refs, app.citizen_id).await? {
             Ok(m) => m,
-            Err(gone) => return Ok(Settled::Park(gone)),
+            Err(settled) => return Ok(settled),
         };
         let body = SupplementRequest {
             client_request_id: row.id.clone(),

@@ -223,6 +223,9 @@ pub enum IssueError {
     HallNotFound,
     #[error("no such category at this hall")]
     CategoryNotFound,
+    /// The citizen named for a walk-in ticket does not exist.
+    #[error("no such citizen")]
+    CitizenNotFound,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -696,6 +699,14 @@ impl QueueService {
             .await?
             .filter(|c| c.hall_id == hall_id)
             .ok_or(IssueError::CategoryNotFound)?;
+        if let Some(citizen_id) = citizen_id
+            && crate::identity::find_citizen(&self.db, citizen_id)
+                .await
+                .context("find the ticket's citizen")?
+                .is_none()
+        {
+            return Err(IssueError::CitizenNotFound);
+        }
         let now = self.clock.now();
         let day = now.with_timezone(&SHANGHAI).date_naive();
         let txn = self.db.begin().await.context("begin issuing a ticket")?;
@@ -953,7 +964,8 @@ impl QueueService {
                     citizen_id,
                     NotificationKind::TicketNear,
                     &payload,
-                    &format!("ticket-near:{}", t.id),
+                    // Once per ticket and category: a transferred ticket is told again.
+                    &format!("ticket-near:{}:{category_id}", t.id),
                 )
                 .await
                 .context("notify the near ticket")?;
@@ -1082,7 +1094,8 @@ impl QueueService {
                     citizen_id,
                     NotificationKind::TicketCalled,
                     &payload,
-                    &format!("ticket-called:{}", t.id),
+                    // Once per ticket and category: a transferred ticket is told again.
+                    &format!("ticket-called:{}:{}", t.id, t.category_id),
                 )
                 .await
                 .context("notify the call")?;
@@ -1219,6 +1232,10 @@ impl QueueService {
                         ),
                         (
                             ticket::Column::ServingAt,
+                            Expr::value(Option::<DateTime<Utc>>::None),
+                        ),
+                        (
+                            ticket::Column::NearNotifiedAt,
                             Expr::value(Option::<DateTime<Utc>>::None),
                         ),
                     ],

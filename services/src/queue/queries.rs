@@ -10,6 +10,7 @@ use sea_orm::{
     QueryFilter as _, QueryOrder as _, QuerySelect as _, SqlErr,
 };
 
+use crate::time::SHANGHAI;
 use entities::{
     category, counter, counter_category, counter_desk, hall, ticket, ticket_event, ticket_sequence,
 };
@@ -537,6 +538,8 @@ pub async fn service_times(
     type Span = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
     let rows: Vec<Span> = ticket::Entity::find()
         .filter(ticket::Column::HallId.eq(hall_id))
+        // The days the window touches: the line index's (hall, day) prefix, not the whole history.
+        .filter(ticket::Column::Day.gte(since.with_timezone(&SHANGHAI).date_naive()))
         .filter(ticket::Column::CategoryId.eq(category_id))
         .filter(ticket::Column::State.eq(TicketState::Done.as_str()))
         .filter(ticket::Column::FinishedAt.gte(since))

@@ -1253,3 +1253,40 @@ async fn a_citizen_may_submit_sixty_applications_an_hour() {
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
 }
+
+#[tokio::test]
+async fn a_supplement_request_arriving_late_is_still_told() {
+    let world = World::new().await;
+    let app = &world.app;
+    let a = world.citizen(app, 1).await;
+    let (id, view) = world.submitted(&a).await;
+    let sblsh = view["sblsh"].as_str().unwrap().to_owned();
+    let sim = &world.province;
+    sim.hold_callbacks(true);
+    sim.advance(&sblsh, Phase::Accepted, json!({})).unwrap();
+    sim.advance(
+        &sblsh,
+        Phase::SupplementRequired,
+        json!({ "reason": "缺少签字", "materials": ["M001"] }),
+    )
+    .unwrap();
+    sim.advance(
+        &sblsh,
+        Phase::SpecialProcedure,
+        json!({ "kind": "现场核查", "until": "2026-12-31" }),
+    )
+    .unwrap();
+    // Newest first: the special procedure, then the request, then the acceptance.
+    assert_eq!(sim.release_callbacks_reversed(), 3);
+    let view = until_phase(app, &a, &id, 3).await;
+    assert_eq!(view["phase"], "SPECIAL_PROCEDURE");
+    assert_eq!(view["supplementRequest"]["version"], 2);
+    eventually("the notification", Duration::from_secs(5), || async {
+        !inbox_titles(app, &a).await.is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The citizen must act on the request, so it is told although a later event came first;
+    // the acceptance, superseded by it, is filed silently.
+    assert_eq!(inbox_titles(app, &a).await, vec!["请补正材料"]);
+}

@@ -828,3 +828,34 @@ async fn tickets_left_open_by_yesterday_are_closed_and_free_their_counter_and_ci
     let next = called(&app, &clerk, fx.hall_id, counter_1).await;
     assert_eq!(next["id"], today["id"]);
 }
+
+#[tokio::test]
+async fn a_walk_in_for_an_unknown_citizen_is_refused() {
+    let (app, fx) = start().await;
+    let clerk = staff(&app, "clerk.unknown", Role::Clerk, fx.hall_id).await;
+    let a = category(&app.db, fx.hall_id, "A").await;
+    let reply = app
+        .post(
+            &format!("/staff/v1/halls/{}/tickets", fx.hall_id),
+            Some(&clerk),
+            &json!({ "categoryId": a, "citizenId": 987_654_321 }),
+        )
+        .await;
+    refused(
+        &reply,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_FAILED",
+    );
+    assert!(reply.text.contains("citizenId"), "{reply:?}");
+    let c = citizen(&app, 12).await;
+    let me = app.get("/api/v1/me", Some(&c.token)).await;
+    let citizen_id = me.body["id"].as_i64().expect("the citizen's id");
+    let reply = app
+        .post(
+            &format!("/staff/v1/halls/{}/tickets", fx.hall_id),
+            Some(&clerk),
+            &json!({ "categoryId": a, "citizenId": citizen_id }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+}
