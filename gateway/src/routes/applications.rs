@@ -575,15 +575,24 @@ pub async fn case_event(
     let event: CaseEvent = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(ErrorCode::InvalidJson).caused_by(anyhow::anyhow!("not a case event: {e}"))
     })?;
-    let outcome = state
+    let recorded = state
         .applications
         .record_events(std::slice::from_ref(&event), EventSource::Callback)
-        .await
-        .map_err(|e| match e {
-            RecordError::Invalid(reason) => ApiError::new(ErrorCode::BadRequest)
-                .caused_by(anyhow::anyhow!("refused a case event: {reason}")),
-            RecordError::Unexpected(e) => ApiError::unexpected(e),
-        })?;
+        .await;
+    let outcome = match recorded {
+        Ok(outcome) => outcome,
+        Err(RecordError::Invalid(reason)) => {
+            return Err(ApiError::new(ErrorCode::BadRequest)
+                .caused_by(anyhow::anyhow!("refused a case event: {reason}")));
+        }
+        Err(RecordError::Unexpected(e)) => {
+            // Nothing was stored: let the platform's resend of this very request through.
+            if let Err(release) = state.callbacks.release_nonce(&headers).await {
+                tracing::warn!(error = %release, "could not give a callback's nonce back");
+            }
+            return Err(ApiError::unexpected(e));
+        }
+    };
     tracing::info!(sblsh = %event.sblsh, version = event.version, duplicate = outcome.duplicates > 0, "case event received");
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
 }

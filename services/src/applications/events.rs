@@ -18,8 +18,24 @@ use crate::notify::NotificationKind;
 use crate::province::{CaseEvent, Phase};
 use entities::{application, case_event, item};
 
-/// Phases after which a case is not polled any more.
-pub(super) const FINAL_PHASES: [&str; 2] = ["REJECTED", "DELIVERED"];
+/// Whether a case has ended for good, so it is not polled any more: rejected, delivered, or
+/// concluded with a result after which nothing is delivered (1 returned, 2 void, 3 deleted,
+/// 5 closed for a missing supplement).
+fn is_final(e: &TimelineEntry) -> bool {
+    match e.phase {
+        Phase::Rejected | Phase::Delivered => true,
+        Phase::Concluded => matches!(result_code(&e.detail).as_str(), "1" | "2" | "3" | "5"),
+        _ => false,
+    }
+}
+
+fn result_code(detail: &Value) -> String {
+    match detail.get("result") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
 
 /// How an event reached us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,7 +221,7 @@ pub(super) async fn project(
             .col_expr(
                 application::Column::PollDueAt,
                 Expr::value(
-                    (!FINAL_PHASES.contains(&phase_name(newest.phase).as_str()))
+                    (!is_final(newest))
                         .then(|| now + super::forward::reconcile_after(&svc.inner.config)),
                 ),
             )
@@ -301,17 +317,10 @@ fn notification(e: &TimelineEntry) -> Option<(NotificationKind, Value)> {
             NotificationKind::SupplementRequired,
             json!({ "reason": text(&e.detail, "reason") }),
         )),
-        Phase::Concluded => {
-            let code = match e.detail.get("result") {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Number(n)) => n.to_string(),
-                _ => String::new(),
-            };
-            Some((
-                NotificationKind::CaseConcluded,
-                json!({ "result": result_text(&code) }),
-            ))
-        }
+        Phase::Concluded => Some((
+            NotificationKind::CaseConcluded,
+            json!({ "result": result_text(&result_code(&e.detail)) }),
+        )),
         Phase::Delivered => tracking_no(&e.detail)
             .map(|no| (NotificationKind::ResultPosted, json!({ "tracking_no": no }))),
         _ => None,
@@ -504,6 +513,24 @@ mod tests {
         let rejected = vec![entry(1, Phase::Rejected, 16, json!({"reason": "x"}))];
         assert!(deadline(&cal, &rejected, 5, d(16)).is_none());
         assert!(deadline(&cal, &[], 5, d(16)).is_none());
+    }
+
+    #[test]
+    fn a_case_ends_when_nothing_more_will_be_delivered() {
+        let e = |phase, detail| entry(1, phase, 16, detail);
+        assert!(is_final(&e(Phase::Rejected, json!({ "reason": "x" }))));
+        assert!(is_final(&e(Phase::Delivered, json!({ "way": "collect" }))));
+        for code in ["1", "2", "3", "5"] {
+            assert!(
+                is_final(&e(Phase::Concluded, json!({ "result": code }))),
+                "{code}"
+            );
+        }
+        assert!(is_final(&e(Phase::Concluded, json!({ "result": 2 }))));
+        // Issued or approved: a delivery is still to come.
+        assert!(!is_final(&e(Phase::Concluded, json!({ "result": "0" }))));
+        assert!(!is_final(&e(Phase::Concluded, json!({ "result": "6" }))));
+        assert!(!is_final(&e(Phase::InReview, json!({}))));
     }
 
     #[test]

@@ -377,14 +377,24 @@ impl Forwarder {
         if app.sblsh.is_some() {
             return Ok(Settled::Delivered);
         }
-        let private: Private = serde_json::from_str(
-            &inner
-                .cipher
-                .decrypt_string(&app.private_cipher, &private_context(app.citizen_id))
-                .context("decrypt the application's private part")?,
-        )
-        .context("decode the application's private part")?;
-        let refs: Vec<MaterialRef> = serde_json::from_str(&app.materials)?;
+        // What is stored and cannot be read will not be readable next time either: an
+        // operator's matter (a key rotated away, a row edited by hand), not a retry.
+        let stored = (|| -> anyhow::Result<(Private, Vec<MaterialRef>, serde_json::Value)> {
+            let private = serde_json::from_str(
+                &inner
+                    .cipher
+                    .decrypt_string(&app.private_cipher, &private_context(app.citizen_id))
+                    .context("decrypt the application's private part")?,
+            )
+            .context("decode the application's private part")?;
+            let refs = serde_json::from_str(&app.materials).context("decode the materials")?;
+            let form = serde_json::from_str(&app.form).context("decode the form")?;
+            Ok((private, refs, form))
+        })();
+        let (private, refs, form) = match stored {
+            Ok(parts) => parts,
+            Err(e) => return Ok(Settled::Park(format!("{e:#}"))),
+        };
         let materials = match self.load_materials(&refs, app.citizen_id).await? {
             Ok(m) => m,
             Err(settled) => return Ok(settled),
@@ -396,7 +406,7 @@ impl Forwarder {
             applicant: private.applicant,
             agent: private.agent,
             channel: "3".into(),
-            form: serde_json::from_str(&app.form)?,
+            form,
             materials,
             obtain_way: u8::try_from(app.obtain_way).unwrap_or(0),
             post_address: private.post_address,
@@ -472,7 +482,14 @@ impl Forwarder {
         let Some(sblsh) = app.sblsh.clone() else {
             return Ok(Settled::Retry("the application has no sblsh yet".into()));
         };
-        let refs: Vec<MaterialRef> = serde_json::from_str(&row.materials)?;
+        let refs: Vec<MaterialRef> = match serde_json::from_str(&row.materials) {
+            Ok(refs) => refs,
+            Err(e) => {
+                return Ok(Settled::Park(format!(
+                    "decode the supplement's materials: {e}"
+                )));
+            }
+        };
         let materials = match self.load_materials(&refs, app.citizen_id).await? {
             Ok(m) => m,
             Err(settled) => return Ok(settled),

@@ -237,6 +237,21 @@ impl Verifier {
         self
     }
 
+    /// Gives a verified request's nonce back, when the request could not be handled (its
+    /// handler failed before storing anything): the sender's resend of the very same signed
+    /// request is then accepted instead of refused as a replay.
+    ///
+    /// # Errors
+    /// The nonce cache cannot be reached.
+    pub async fn release_nonce(&self, headers: &HeaderInput<'_>) -> Result<(), StoreError> {
+        if let (Some(app_key), Some(nonce)) = (headers.app_key, headers.nonce) {
+            self.store
+                .delete(&format!("province:nonce:{app_key}:{nonce}"))
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Checks one received request, in this order: the headers are present and well formed, the
     /// app key is known, the signature matches (compared in constant time), the timestamp is
     /// within the skew of `now`, and the nonce was not seen in the nonce window. The nonce is
@@ -510,6 +525,28 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, VerifyError::ReplayedNonce));
         assert_eq!(err.code(), Some("REPLAYED_NONCE"));
+    }
+
+    #[tokio::test]
+    async fn a_released_nonce_lets_the_same_request_through_once_more() {
+        let c = creds("gw", "s3cret");
+        let v = verifier(vec![c.clone()]);
+        let h = sign(&c, "POST", PATH, BODY, at_ms(NOW_MS));
+        check(&v, &h, "POST", PATH, BODY, at_ms(NOW_MS))
+            .await
+            .unwrap();
+        let input = HeaderInput {
+            app_key: Some(&h.app_key),
+            timestamp: None,
+            nonce: Some(&h.nonce),
+            signature: None,
+        };
+        v.release_nonce(&input).await.unwrap();
+        check(&v, &h, "POST", PATH, BODY, at_ms(NOW_MS + 5))
+            .await
+            .unwrap();
+        let again = check(&v, &h, "POST", PATH, BODY, at_ms(NOW_MS + 10)).await;
+        assert!(matches!(again, Err(VerifyError::ReplayedNonce)));
     }
 
     #[tokio::test]
