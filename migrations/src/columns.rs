@@ -16,6 +16,10 @@ pub(crate) fn big(col: impl IntoIden) -> ColumnDef {
     ColumnDef::new(col).big_integer().not_null().to_owned()
 }
 
+pub(crate) fn big_null(col: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(col).big_integer().null().to_owned()
+}
+
 pub(crate) fn int(col: impl IntoIden, default: i32) -> ColumnDef {
     ColumnDef::new(col)
         .integer()

@@ -10,6 +10,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{at, at_null, big, big_null, index, int};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -84,53 +86,6 @@ enum Halls {
 enum Counters {
     Table,
     Id,
-}
-
-fn big(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).big_integer().not_null().to_owned()
-}
-
-fn big_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).big_integer().null().to_owned()
-}
-
-fn int(col: impl IntoIden, default: i32) -> ColumnDef {
-    ColumnDef::new(col)
-        .integer()
-        .not_null()
-        .default(default)
-        .to_owned()
-}
-
-fn at(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .not_null()
-        .to_owned()
-}
-
-fn at_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .null()
-        .to_owned()
-}
-
-async fn index(
-    manager: &SchemaManager<'_>,
-    name: &str,
-    table: impl IntoIden,
-    cols: Vec<DynIden>,
-    unique: bool,
-) -> Result<(), DbErr> {
-    let mut stmt = Index::create().name(name).table(table).to_owned();
-    for col in cols {
-        stmt.col(col);
-    }
-    if unique {
-        stmt.unique();
-    }
-    manager.create_index(stmt).await
 }
 
 #[async_trait::async_trait]

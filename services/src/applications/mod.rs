@@ -880,25 +880,33 @@ impl ApplicationService {
             .limit(limit)
             .all(&self.inner.db)
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let app = application::Entity::find_by_id(row.application_id.as_str())
-                .one(&self.inner.db)
-                .await?;
-            out.push(ParkedEntry {
-                application_id: row.application_id,
-                supplement_id: row.supplement_id,
-                item_code: app
-                    .as_ref()
-                    .map(|a| a.item_code.clone())
-                    .unwrap_or_default(),
-                item_name: app.map(|a| a.item_name).unwrap_or_default(),
-                attempts: u32::try_from(row.attempts).unwrap_or(0),
-                first_failure_at: row.first_failure_at,
-                last_error: row.last_error,
-                parked_at: row.updated_at,
-            });
-        }
+        // One read for the applications of the whole page.
+        let apps: std::collections::HashMap<String, application::Model> =
+            application::Entity::find()
+                .filter(
+                    application::Column::Id.is_in(rows.iter().map(|r| r.application_id.as_str())),
+                )
+                .all(&self.inner.db)
+                .await?
+                .into_iter()
+                .map(|a| (a.id.clone(), a))
+                .collect();
+        let out = rows
+            .into_iter()
+            .map(|row| {
+                let app = apps.get(&row.application_id);
+                ParkedEntry {
+                    item_code: app.map(|a| a.item_code.clone()).unwrap_or_default(),
+                    item_name: app.map(|a| a.item_name.clone()).unwrap_or_default(),
+                    application_id: row.application_id,
+                    supplement_id: row.supplement_id,
+                    attempts: u32::try_from(row.attempts).unwrap_or(0),
+                    first_failure_at: row.first_failure_at,
+                    last_error: row.last_error,
+                    parked_at: row.updated_at,
+                }
+            })
+            .collect();
         Ok(out)
     }
 

@@ -191,11 +191,7 @@ impl Submitted {
     }
 
     fn percentile(&self, p: f64) -> Duration {
-        if self.latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let rank = (p * self.latencies.len() as f64).ceil() as usize;
-        self.latencies[rank.clamp(1, self.latencies.len()) - 1]
+        report::percentile(&self.latencies, p)
     }
 }
 

@@ -751,12 +751,7 @@ impl Delivery {
 
     /// Nearest-rank percentile of the latencies, `p` in 0..=1.
     fn percentile(&self, p: f64) -> Option<f64> {
-        let n = self.latencies_ms.len();
-        if n == 0 {
-            return None;
-        }
-        let rank = ((p * n as f64).ceil() as usize).clamp(1, n);
-        self.latencies_ms.get(rank - 1).copied()
+        crate::report::nearest_rank(self.latencies_ms.len(), p).map(|i| self.latencies_ms[i])
     }
 
     fn failure(&self) -> Option<String> {

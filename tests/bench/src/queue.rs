@@ -119,11 +119,7 @@ impl Timings {
     fn percentile(&self, p: f64) -> Duration {
         let mut v = self.0.clone();
         v.sort_unstable();
-        if v.is_empty() {
-            return Duration::ZERO;
-        }
-        let rank = (p * v.len() as f64).ceil() as usize;
-        v[rank.clamp(1, v.len()) - 1]
+        report::percentile(&v, p)
     }
 }
 

@@ -5,6 +5,17 @@ use std::time::Duration;
 
 use crate::process;
 
+/// The 0-based index of the nearest-rank `p`-quantile (`p` in 0..=1) of `n` sorted values;
+/// `None` when there are none.
+pub fn nearest_rank(n: usize, p: f64) -> Option<usize> {
+    (n > 0).then(|| ((p * n as f64).ceil() as usize).clamp(1, n) - 1)
+}
+
+/// The nearest-rank `p`-quantile of sorted durations; zero when there are none.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    nearest_rank(sorted.len(), p).map_or(Duration::ZERO, |i| sorted[i])
+}
+
 /// `8.41 ms`, or `512 ms` from 100 ms on.
 pub fn ms(d: Duration) -> String {
     ms_f64(d.as_secs_f64() * 1000.0)

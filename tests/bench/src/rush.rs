@@ -210,12 +210,8 @@ impl Phase {
 
     /// Nearest-rank percentile of the latencies, `p` in 0..=1.
     fn percentile(&self, p: f64) -> Duration {
-        let n = self.answers.len();
-        if n == 0 {
-            return Duration::ZERO;
-        }
-        let rank = ((p * n as f64).ceil() as usize).clamp(1, n);
-        self.answers[rank - 1].latency
+        crate::report::nearest_rank(self.answers.len(), p)
+            .map_or(Duration::ZERO, |i| self.answers[i].latency)
     }
 
     fn count(&self, label: &str) -> usize {
