@@ -63,7 +63,8 @@ pub struct Ticket {
     /// While waiting: people ahead in the category.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ahead: Option<u32>,
-    /// While waiting: estimated minutes until the call (see the README for how).
+    /// While waiting: estimated minutes until the call (see the README for how); absent while
+    /// no active counter serves the category (there is then no honest estimate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimated_wait_minutes: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,7 +159,8 @@ pub enum LiveMessage {
     Position {
         ticket_id: i64,
         ahead: u32,
-        estimated_wait_minutes: u32,
+        /// Null while no active counter serves the category.
+        estimated_wait_minutes: Option<u32>,
     },
     /// Board socket: the board as it is now, sent on connecting.
     Board { board: Board },

@@ -62,7 +62,7 @@ pub fn to_wire(t: TicketView) -> wire::Ticket {
         counter_number: t.counter_number,
         counter_name: t.counter_name,
         ahead: t.position.map(|p| p.ahead),
-        estimated_wait_minutes: t.position.map(|p| p.wait_minutes),
+        estimated_wait_minutes: t.position.and_then(|p| p.wait_minutes),
         booking_id: t.booking_id,
     }
 }
@@ -149,7 +149,7 @@ fn state_label(s: TicketState) -> &'static str {
     responses(
         (status = 201, body = wire::Ticket),
         (status = 404, description = "HALL_NOT_FOUND, ITEM_NOT_FOUND", body = ErrorBody),
-        (status = 409, description = "TICKET_ALREADY_LIVE", body = ErrorBody),
+        (status = 409, description = "TICKET_ALREADY_LIVE, NO_COUNTER_OPEN (no active counter serves the item's category)", body = ErrorBody),
         (status = 422, description = "HALL_NOT_OPEN, CATEGORY_NOT_FOR_ITEM", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -174,6 +174,7 @@ pub async fn take(
             TakeError::CategoryNotForItem => ApiError::new(ErrorCode::CategoryNotForItem),
             TakeError::HallNotOpen => ApiError::new(ErrorCode::HallNotOpen),
             TakeError::AlreadyLive => ApiError::new(ErrorCode::TicketAlreadyLive),
+            TakeError::NoCounterOpen => ApiError::new(ErrorCode::NoCounterOpen),
             TakeError::Unexpected(e) => ApiError::unexpected(e),
         })?;
     Ok(HttpResponse::Created().json(to_wire(ticket)))
@@ -569,7 +570,7 @@ pub async fn desk(
         (status = 200, body = wire::Ticket),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
         (status = 404, description = "COUNTER_NOT_FOUND", body = ErrorBody),
-        (status = 409, description = "COUNTER_BUSY, NO_TICKET_WAITING", body = ErrorBody),
+        (status = 409, description = "COUNTER_BUSY, NO_TICKET_WAITING, COUNTER_INACTIVE", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -586,6 +587,7 @@ pub async fn call_next(
         .await
         .map_err(|e| match e {
             CallError::CounterNotFound => ApiError::new(ErrorCode::CounterNotFound),
+            CallError::CounterInactive => ApiError::new(ErrorCode::CounterInactive),
             CallError::CounterBusy { .. } => ApiError::new(ErrorCode::CounterBusy),
             CallError::NoTicketWaiting => ApiError::new(ErrorCode::NoTicketWaiting),
             CallError::Unexpected(e) => ApiError::unexpected(e),

@@ -14,8 +14,8 @@ use services::staff::Role;
 use services::store::{MemoryStore, RedisStore, Store};
 
 use crate::booking_fixture::{
-    HALL, ID_CARD, OTHER_HALL, PASSPORT, booked, check_in, citizen, id, message_kinds, monday_nine,
-    refused, seed, settings, shanghai, slots, start,
+    HALL, ID_CARD, OTHER_HALL, PASSPORT, PROPERTY, booked, check_in, citizen, id, message_kinds,
+    monday_nine, refused, seed, settings, shanghai, slots, start,
 };
 use crate::helpers::{Deployment, redis_url};
 use crate::queue_fixture::{
@@ -858,4 +858,142 @@ async fn a_walk_in_for_an_unknown_citizen_is_refused() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+}
+
+/// Sets a counter active or not through the hall administrator's API, keeping what it serves.
+async fn set_counter_active(
+    app: &crate::helpers::TestApp,
+    admin: &str,
+    hall_id: i64,
+    number: i32,
+    categories: &[i64],
+    active: bool,
+) {
+    let id = counter(&app.db, hall_id, number).await;
+    let reply = app
+        .put(
+            &format!("/staff/v1/halls/{hall_id}/counters/{id}"),
+            Some(admin),
+            &json!({
+                "number": number,
+                "name": format!("{number}号窗口"),
+                "active": active,
+                "categories": categories
+                    .iter()
+                    .map(|c| json!({ "categoryId": c, "weight": 1 }))
+                    .collect::<Vec<_>>(),
+            }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+}
+
+#[tokio::test]
+async fn an_inactive_counter_says_so_when_it_calls() {
+    let (app, fx) = start().await;
+    let admin = staff(&app, "admin.inactive", Role::Admin, fx.hall_id).await;
+    let a = category(&app.db, fx.hall_id, "A").await;
+    walk_in(&app, &admin, fx.hall_id, a, false).await;
+    set_counter_active(&app, &admin, fx.hall_id, 1, &[a], false).await;
+    let counter_1 = counter(&app.db, fx.hall_id, 1).await;
+
+    let reply = call_next(&app, &admin, fx.hall_id, counter_1).await;
+    refused(&reply, StatusCode::CONFLICT, "COUNTER_INACTIVE");
+    // A counter of another hall is still not found.
+    let elsewhere = call_next(&app, &admin, fx.hall_id, 999_999).await;
+    refused(&elsewhere, StatusCode::NOT_FOUND, "COUNTER_NOT_FOUND");
+
+    set_counter_active(&app, &admin, fx.hall_id, 1, &[a], true).await;
+    called(&app, &admin, fx.hall_id, counter_1).await;
+}
+
+#[tokio::test]
+async fn no_remote_ticket_is_given_while_no_active_counter_serves_its_category() {
+    let (app, fx) = start().await;
+    let admin = staff(&app, "admin.closed", Role::Admin, fx.hall_id).await;
+    let a = category(&app.db, fx.hall_id, "A").await;
+    let c_category = category(&app.db, fx.hall_id, "C").await;
+    // 不动产 (category C) is served by counter 3 alone.
+    set_counter_active(&app, &admin, fx.hall_id, 3, &[a, c_category], false).await;
+
+    let c = citizen(&app, 31).await;
+    let reply = take(&app, &c.token, HALL, PROPERTY).await;
+    let body = refused(&reply, StatusCode::CONFLICT, "NO_COUNTER_OPEN");
+    assert!(body["message"].as_str().unwrap().contains("窗口"), "{body}");
+    // Other categories still have their counters.
+    let id_card = taken(&app, &c.token, HALL, ID_CARD).await;
+    assert_eq!(id_card["estimatedWaitMinutes"], 0, "{id_card}");
+
+    // A walk-in the clerk still issues (their judgement), but with no estimate: nobody can
+    // call it, so there is no honest number of minutes.
+    let walk = walk_in(&app, &admin, fx.hall_id, c_category, false).await;
+    assert_eq!(walk["state"], "WAITING");
+    assert!(walk.get("estimatedWaitMinutes").is_none(), "{walk}");
+    assert_eq!(walk["ahead"], 0);
+
+    set_counter_active(&app, &admin, fx.hall_id, 3, &[a, c_category], true).await;
+    let other = citizen(&app, 32).await;
+    let reply = take(&app, &other.token, HALL, PROPERTY).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(reply.body["ahead"], 1);
+    assert!(
+        reply.body["estimatedWaitMinutes"].as_u64().unwrap() > 0,
+        "{reply:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_deactivated_clerks_called_ticket_goes_back_to_the_queue() {
+    let (app, fx) = start().await;
+    let admin = staff(&app, "admin.returns", Role::Admin, fx.hall_id).await;
+    let clerk = staff(&app, "clerk.leaving", Role::Clerk, fx.hall_id).await;
+    let colleague = staff(&app, "clerk.staying", Role::Clerk, fx.hall_id).await;
+    let clerk_id = app.get("/staff/v1/me", Some(&clerk)).await.body["id"]
+        .as_i64()
+        .unwrap();
+    let counter_1 = counter(&app.db, fx.hall_id, 1).await;
+    let c = citizen(&app, 41).await;
+    let first = taken(&app, &c.token, HALL, ID_CARD).await;
+    let later = taken(&app, &citizen(&app, 42).await.token, HALL, ID_CARD).await;
+    let call = called(&app, &clerk, fx.hall_id, counter_1).await;
+    assert_eq!(call["id"], first["id"]);
+
+    let done = app
+        .post(
+            &format!("/staff/v1/staff/{clerk_id}/deactivate"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{done:?}");
+
+    // The citizen waits again, first in line, with their number; the counter is free.
+    let mine = app
+        .get(&format!("/api/v1/tickets/{}", id(&first)), Some(&c.token))
+        .await;
+    assert_eq!(mine.body["state"], "WAITING", "{mine:?}");
+    assert_eq!(mine.body["number"], first["number"]);
+    assert_eq!(mine.body["ahead"], 0);
+    let desk = app
+        .get(
+            &format!("/staff/v1/halls/{}/counters/{counter_1}/desk", fx.hall_id),
+            Some(&colleague),
+        )
+        .await;
+    assert!(desk.body["ticket"].is_null(), "{desk:?}");
+    let next = called(&app, &colleague, fx.hall_id, counter_1).await;
+    assert_eq!(next["id"], first["id"]);
+    assert_ne!(next["id"], later["id"]);
+    let events = entities::ticket_event::Entity::find()
+        .filter(entities::ticket_event::Column::TicketId.eq(id(&first)))
+        .order_by_asc(entities::ticket_event::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.from_state.as_deref() == Some("CALLED") && e.to_state == "WAITING"),
+        "{events:?}"
+    );
 }
