@@ -70,6 +70,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::queue::mine,
         crate::routes::queue::get,
         crate::routes::queue::cancel,
+        crate::routes::queue::citizen_code,
         crate::routes::queue::ticket_live,
         crate::routes::queue::board,
         crate::routes::queue::board_live,

@@ -86,18 +86,32 @@ pub struct TicketBrief {
     pub state: TicketState,
 }
 
-/// `POST /staff/v1/halls/{hallId}/tickets`: a walk-in ticket.
+/// `POST /staff/v1/halls/{hallId}/tickets`: a walk-in ticket. Unknown fields are refused (a
+/// `citizenId` is not accepted: only the citizen's own code ties a ticket to them).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IssueTicket {
     pub category_id: i64,
     /// Green channel (绿色通道: elderly, disabled, pregnant): called before everyone else of
     /// the counter's categories.
     #[serde(default)]
     pub green_channel: bool,
-    /// The citizen, when known (a kiosk that scanned their mini-program).
+    /// The citizen's code (市民码) as scanned (`ZSBCZ:K7M2Q9XH`) or typed (`K7M2Q9XH`, any case):
+    /// the ticket becomes theirs, and the code is used up. Absent: an anonymous ticket.
     #[serde(default)]
-    pub citizen_id: Option<i64>,
+    pub citizen_code: Option<String>,
+}
+
+/// `POST /api/v1/citizen-code`: a code the citizen shows at the counter or kiosk so that a
+/// walk-in ticket becomes theirs. Single use, 5 minutes; a new one voids the previous.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CitizenCode {
+    /// Eight characters to read out or type (`K7M2Q9XH`).
+    pub code: String,
+    /// The QR payload to display (`ZSBCZ:K7M2Q9XH`).
+    pub qr: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// `POST …/tickets/{ticketId}/transfer`.

@@ -12,6 +12,7 @@
 //! statistics are measured. After the commit a small event goes out on the store's
 //! `queue:{hall_id}` channel, which every instance's [`QueueHub`] turns into live updates.
 
+pub mod citizen_code;
 mod live;
 pub(crate) mod queries;
 pub mod rules;
@@ -226,9 +227,12 @@ pub enum IssueError {
     HallNotFound,
     #[error("no such category at this hall")]
     CategoryNotFound,
-    /// The citizen named for a walk-in ticket does not exist.
-    #[error("no such citizen")]
-    CitizenNotFound,
+    /// The citizen code shown is unknown, expired, replaced or used.
+    #[error("the citizen code is not valid")]
+    CitizenCodeInvalid,
+    /// This staff member tried too many citizen codes this minute.
+    #[error(transparent)]
+    RateLimited(crate::limits::Limited),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -695,12 +699,28 @@ impl QueueService {
         Ok(self.view(row).await?)
     }
 
-    /// Staff issue a walk-in ticket at the counter or the kiosk; the citizen is optional, a
-    /// green-channel ticket (elderly, disabled, pregnant) goes before everyone of the counter's
-    /// categories. Opening hours are the staff's judgement, not checked.
+    /// A citizen's code (市民码) to show at the counter or kiosk, so that a walk-in ticket
+    /// becomes theirs; it voids the code they had (see [`citizen_code`]).
     ///
     /// # Errors
-    /// [`IssueError::HallNotFound`], [`IssueError::CategoryNotFound`] (not of this hall).
+    /// The store cannot be reached.
+    pub async fn citizen_code(&self, citizen_id: i64) -> anyhow::Result<citizen_code::IssuedCode> {
+        citizen_code::CitizenCodes::new(Arc::clone(&self.store))
+            .issue(citizen_id, self.clock.now())
+            .await
+            .context("issue a citizen code")
+    }
+
+    /// Staff issue a walk-in ticket at the counter or the kiosk. It is anonymous unless the
+    /// citizen shows their code (scanned or typed: `citizen_code`), which ties it to them and
+    /// is then used up; staff can never name a citizen themselves. A green-channel ticket
+    /// (elderly, disabled, pregnant) goes before everyone of the counter's categories. Opening
+    /// hours are the staff's judgement, not checked.
+    ///
+    /// # Errors
+    /// [`IssueError::HallNotFound`], [`IssueError::CategoryNotFound`] (not of this hall),
+    /// [`IssueError::CitizenCodeInvalid`] (unknown, expired, replaced or used: the same answer
+    /// whatever the reason), [`IssueError::RateLimited`] (30 codes a minute per staff member).
     #[tracing::instrument(skip_all, fields(hall_id = hall_id, staff_id = staff_id))]
     pub async fn issue_walk_in(
         &self,
@@ -708,7 +728,7 @@ impl QueueService {
         staff_id: i64,
         category_id: i64,
         green_channel: bool,
-        citizen_id: Option<i64>,
+        citizen_code: Option<&str>,
     ) -> Result<TicketView, IssueError> {
         queries::hall(&self.db, hall_id)
             .await?
@@ -717,14 +737,10 @@ impl QueueService {
             .await?
             .filter(|c| c.hall_id == hall_id)
             .ok_or(IssueError::CategoryNotFound)?;
-        if let Some(citizen_id) = citizen_id
-            && crate::identity::find_citizen(&self.db, citizen_id)
-                .await
-                .context("find the ticket's citizen")?
-                .is_none()
-        {
-            return Err(IssueError::CitizenNotFound);
-        }
+        let citizen_id = match citizen_code {
+            None => None,
+            Some(raw) => Some(self.redeem_citizen_code(staff_id, raw).await?),
+        };
         let now = self.clock.now();
         let day = now.with_timezone(&SHANGHAI).date_naive();
         let txn = self.db.begin().await.context("begin issuing a ticket")?;
@@ -756,6 +772,30 @@ impl QueueService {
         self.forget_positions(row.hall_id).await;
         announce(self.store.as_ref(), &event_of(&row, None, now)).await;
         Ok(self.view(row).await?)
+    }
+
+    async fn redeem_citizen_code(&self, staff_id: i64, raw: &str) -> Result<i64, IssueError> {
+        match crate::limits::RateLimiter::new(Arc::clone(&self.store))
+            .hit(
+                &format!("citizen-code:staff:{staff_id}"),
+                crate::limits::Quota::per_minute(30),
+            )
+            .await
+        {
+            Ok(()) => {}
+            Err(crate::limits::LimitError::Limited(l)) => return Err(IssueError::RateLimited(l)),
+            Err(crate::limits::LimitError::Store(e)) => {
+                return Err(anyhow::Error::new(e).context("count citizen codes").into());
+            }
+        }
+        let Some(code) = citizen_code::parse(raw) else {
+            return Err(IssueError::CitizenCodeInvalid);
+        };
+        citizen_code::CitizenCodes::new(Arc::clone(&self.store))
+            .redeem(&code)
+            .await
+            .context("redeem a citizen code")?
+            .ok_or(IssueError::CitizenCodeInvalid)
     }
 
     /// A citizen's tickets, newest first (at most 20).

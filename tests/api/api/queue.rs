@@ -830,34 +830,132 @@ async fn tickets_left_open_by_yesterday_are_closed_and_free_their_counter_and_ci
 }
 
 #[tokio::test]
-async fn a_walk_in_for_an_unknown_citizen_is_refused() {
+async fn a_clerk_cannot_name_a_citizen_and_learns_nothing_of_which_ids_exist() {
     let (app, fx) = start().await;
     let clerk = staff(&app, "clerk.unknown", Role::Clerk, fx.hall_id).await;
     let a = category(&app.db, fx.hall_id, "A").await;
-    let reply = app
-        .post(
-            &format!("/staff/v1/halls/{}/tickets", fx.hall_id),
-            Some(&clerk),
-            &json!({ "categoryId": a, "citizenId": 987_654_321 }),
-        )
-        .await;
-    refused(
-        &reply,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "VALIDATION_FAILED",
-    );
-    assert!(reply.text.contains("citizenId"), "{reply:?}");
     let c = citizen(&app, 12).await;
     let me = app.get("/api/v1/me", Some(&c.token)).await;
-    let citizen_id = me.body["id"].as_i64().expect("the citizen's id");
-    let reply = app
-        .post(
-            &format!("/staff/v1/halls/{}/tickets", fx.hall_id),
-            Some(&clerk),
-            &json!({ "categoryId": a, "citizenId": citizen_id }),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let real = me.body["id"].as_i64().expect("the citizen's id");
+    let issue = |citizen_id: i64| {
+        let (app, clerk) = (&app, clerk.clone());
+        async move {
+            app.post(
+                &format!("/staff/v1/halls/{}/tickets", fx.hall_id),
+                Some(&clerk),
+                &json!({ "categoryId": a, "citizenId": citizen_id }),
+            )
+            .await
+        }
+    };
+    let (known, unknown) = (issue(real).await, issue(987_654_321).await);
+    for reply in [&known, &unknown] {
+        refused(reply, StatusCode::BAD_REQUEST, "INVALID_JSON");
+    }
+    assert_eq!(known.body["message"], unknown.body["message"]);
+    let tickets = app.get("/api/v1/tickets", Some(&c.token)).await;
+    assert_eq!(tickets.body["tickets"], json!([]), "{tickets:?}");
+}
+
+#[tokio::test]
+async fn a_walk_in_becomes_a_citizens_by_the_code_they_show() {
+    let (app, fx) = start().await;
+    let clerk = staff(&app, "clerk.codes", Role::Clerk, fx.hall_id).await;
+    let a = category(&app.db, fx.hall_id, "A").await;
+    let c = citizen(&app, 13).await;
+    let walk_in_with = |code: String| {
+        let (app, clerk) = (&app, clerk.clone());
+        async move {
+            app.post(
+                &format!("/staff/v1/halls/{}/tickets", fx.hall_id),
+                Some(&clerk),
+                &json!({ "categoryId": a, "citizenCode": code }),
+            )
+            .await
+        }
+    };
+    let show = |token: String| {
+        let app = &app;
+        async move {
+            let reply = app
+                .post("/api/v1/citizen-code", Some(&token), &json!({}))
+                .await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+            reply.body
+        }
+    };
+
+    crate::helpers::fresh_minute().await;
+    let shown = show(c.token.clone()).await;
+    let code = shown["code"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 8, "{shown}");
+    assert_eq!(shown["qr"], format!("ZSBCZ:{code}"));
+    let expires = chrono::DateTime::parse_from_rfc3339(shown["expiresAt"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let left = expires - app.clock.now();
+    assert!(
+        left <= chrono::Duration::minutes(5) && left > chrono::Duration::minutes(4),
+        "{left}"
+    );
+
+    // Scanned: the ticket is the citizen's, in their list, and the code is used up.
+    let ticket = walk_in_with(shown["qr"].as_str().unwrap().to_owned()).await;
+    assert_eq!(ticket.status, StatusCode::CREATED, "{ticket:?}");
+    assert_eq!(ticket.body["source"], "WALK_IN");
+    let mine = app.get("/api/v1/tickets", Some(&c.token)).await;
+    assert_eq!(mine.body["tickets"][0]["id"], ticket.body["id"], "{mine:?}");
+    let again = walk_in_with(code.clone()).await;
+    refused(
+        &again,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "CITIZEN_CODE_INVALID",
+    );
+
+    // A new code voids the one before; typed in lower case with a dash, it still reads.
+    let old = show(c.token.clone()).await["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let new = show(c.token.clone()).await["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    refused(
+        &walk_in_with(old).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "CITIZEN_CODE_INVALID",
+    );
+    let typed = format!("{}-{}", &new[..4], &new[4..]).to_lowercase();
+    assert_eq!(walk_in_with(typed).await.status, StatusCode::CREATED);
+
+    // Made-up codes get the same answer as used ones, and a clerk cannot try many.
+    for bad in ["ZSBCZ:00000000", "nonsense"] {
+        refused(
+            &walk_in_with(bad.to_owned()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "CITIZEN_CODE_INVALID",
+        );
+    }
+    let mut limited = None;
+    for _ in 0..30 {
+        let reply = walk_in_with("ZSBCZ:00000000".to_owned()).await;
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(reply);
+            break;
+        }
+    }
+    let limited = limited.expect("guessing codes is limited");
+    assert_eq!(limited.error_code(), "RATE_LIMITED");
+    // Anonymous walk-ins are unaffected.
+    walk_in(&app, &clerk, fx.hall_id, a, false).await;
+    // A citizen's token is needed for a code, and a staff token is not one.
+    assert_eq!(
+        app.post("/api/v1/citizen-code", Some(&clerk), &json!({}))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 /// Sets a counter active or not through the hall administrator's API, keeping what it serves.
