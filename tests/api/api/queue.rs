@@ -1095,3 +1095,90 @@ async fn a_deactivated_clerks_called_ticket_goes_back_to_the_queue() {
         "{events:?}"
     );
 }
+
+#[tokio::test]
+async fn names_are_normalised_and_invisible_characters_never_reach_the_board() {
+    let (app, fx) = start().await;
+    let admin = staff(&app, "admin.names", Role::Admin, fx.hall_id).await;
+    let a = category(&app.db, fx.hall_id, "A").await;
+    let post = |path: String, body: Value| {
+        let (app, admin) = (&app, admin.clone());
+        async move { app.post(&path, Some(&admin), &body).await }
+    };
+    let counters = format!("/staff/v1/halls/{}/counters", fx.hall_id);
+    for bad in [
+        "10号\u{202E}口窗",
+        "10号\u{200B}窗口",
+        "\u{115F}",
+        "\u{1160}",
+        "\u{3164}",
+        "\u{FFA0}",
+    ] {
+        let reply = post(
+            counters.clone(),
+            json!({ "number": 10, "name": bad, "categories": [{ "categoryId": a, "weight": 1 }] }),
+        )
+        .await;
+        let body = refused(
+            &reply,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_FAILED",
+        );
+        assert!(body.to_string().contains("name"), "{bad:?}: {body}");
+    }
+    let category_reply = post(
+        format!("/staff/v1/halls/{}/categories", fx.hall_id),
+        json!({ "code": "D", "name": "户籍\u{200B}业务", "prefix": "D" }),
+    )
+    .await;
+    refused(
+        &category_reply,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_FAILED",
+    );
+    let staff_reply = post(
+        "/staff/v1/staff".to_owned(),
+        json!({
+            "username": "clerk.rtl", "password": "a long enough password",
+            "displayName": "王\u{202E}芳", "roles": [{ "role": "clerk", "hallId": fx.hall_id }],
+        }),
+    )
+    .await;
+    refused(
+        &staff_reply,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_FAILED",
+    );
+    let c = citizen(&app, 51).await;
+    let identity = app
+        .put(
+            "/api/v1/me/identity",
+            Some(&c.token),
+            &json!({ "name": "张\u{3164}", "idCardNo": crate::helpers::id_card_no(52) }),
+        )
+        .await;
+    refused(&identity, StatusCode::UNPROCESSABLE_ENTITY, "INVALID_NAME");
+
+    // Full-width letters and digits are stored, shown and announced in their plain form.
+    let created = post(
+        counters.clone(),
+        json!({ "number": 10, "name": "Ｂ区１０号窗口", "categories": [{ "categoryId": a, "weight": 1 }] }),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!(created.body["name"], "B区10号窗口");
+    let counter_10 = id(&created.body);
+    let ticket = walk_in(&app, &admin, fx.hall_id, a, false).await;
+    let call = called(&app, &admin, fx.hall_id, counter_10).await;
+    assert_eq!(call["id"], ticket["id"]);
+    let board = app.get(&format!("/api/v1/halls/{HALL}/board"), None).await;
+    let latest = &board.body["calls"][0];
+    assert_eq!(latest["counterName"], "B区10号窗口", "{board:?}");
+    let announce = latest["announce"].as_str().unwrap();
+    assert!(
+        !announce
+            .chars()
+            .any(|c| ('\u{FF01}'..='\u{FF5E}').contains(&c) || c == '\u{202E}'),
+        "{announce}"
+    );
+}
