@@ -312,8 +312,35 @@ pub struct StaffSettings {
     /// Expiry after login, however busy the session.
     pub absolute_ttl_secs: u64,
     pub requests_per_minute: u64,
-    pub login_per_ip_per_minute: u64,
-    pub login_per_username_per_minute: u64,
+    /// Failed logins a minute per client address, whatever the username.
+    pub login_failures_per_ip_per_minute: u64,
+    /// Failed logins a minute per username from one address.
+    pub login_failures_per_user_and_ip_per_minute: u64,
+    /// Failed logins of one username, from any address, in 15 minutes before each attempt for
+    /// it waits (from 250 ms, doubling up to `login_user_backoff_max_ms`); the right password
+    /// still gets in after the wait.
+    pub login_user_backoff_after: u64,
+    pub login_user_backoff_max_ms: u64,
+}
+
+impl StaffSettings {
+    /// The login limits these settings describe.
+    pub fn login_limits(&self) -> services::staff::StaffLoginLimits {
+        let defaults = services::staff::StaffLoginLimits::defaults();
+        services::staff::StaffLoginLimits {
+            failures_per_ip: services::limits::Quota::per_minute(
+                self.login_failures_per_ip_per_minute,
+            ),
+            failures_per_user_and_ip: services::limits::Quota::per_minute(
+                self.login_failures_per_user_and_ip_per_minute,
+            ),
+            user_backoff: services::staff::Backoff {
+                after: self.login_user_backoff_after,
+                max: std::time::Duration::from_millis(self.login_user_backoff_max_ms),
+                ..defaults.user_backoff
+            },
+        }
+    }
 }
 
 impl Default for StaffSettings {
@@ -322,8 +349,10 @@ impl Default for StaffSettings {
             idle_ttl_secs: 8 * 3600,
             absolute_ttl_secs: 12 * 3600,
             requests_per_minute: 600,
-            login_per_ip_per_minute: 30,
-            login_per_username_per_minute: 5,
+            login_failures_per_ip_per_minute: 30,
+            login_failures_per_user_and_ip_per_minute: 5,
+            login_user_backoff_after: 10,
+            login_user_backoff_max_ms: 5000,
         }
     }
 }

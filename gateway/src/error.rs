@@ -150,7 +150,11 @@ impl ResponseError for ApiError {
             | C::NoTicketWaiting
             | C::TicketStateChanged
             | C::RecallLimitReached
-            | C::CounterBusy => StatusCode::CONFLICT,
+            | C::CounterBusy
+            | C::CounterInactive
+            | C::NoCounterOpen => StatusCode::CONFLICT,
+            C::CitizenCodeInvalid => StatusCode::UNPROCESSABLE_ENTITY,
+            C::StaffPasswordWrong => StatusCode::FORBIDDEN,
             C::MaterialNotFound | C::ApplicationNotFound => StatusCode::NOT_FOUND,
             C::PhoneRequired => StatusCode::FORBIDDEN,
             C::ItemNotOnline | C::MaterialsInvalid => StatusCode::UNPROCESSABLE_ENTITY,

@@ -28,7 +28,7 @@ use services::province::ProvinceClient;
 use services::province::{Credentials, Verifier};
 use services::queue::{QueueHub, QueueService};
 use services::sessions::{SessionConfig, Sessions};
-use services::staff::{StaffLoginLimits, StaffService, StaffSessionConfig};
+use services::staff::{StaffService, StaffSessionConfig};
 use services::store::{MemoryStore, RedisStore, Store};
 use services::time::Clock;
 use services::wechat::{WechatClient, WechatConfig};
@@ -158,10 +158,7 @@ impl Application {
                 absolute_ttl: Duration::from_secs(settings.staff.absolute_ttl_secs),
                 requests_per_minute: settings.staff.requests_per_minute,
             },
-            StaffLoginLimits {
-                per_ip: Quota::per_minute(settings.staff.login_per_ip_per_minute),
-                per_username: Quota::per_minute(settings.staff.login_per_username_per_minute),
-            },
+            settings.staff.login_limits(),
         );
         let clock = overrides.clock.unwrap_or_default();
         let calendar = CalendarStore::new(db.clone());
@@ -489,10 +486,7 @@ pub fn offline_staff_service(db: DatabaseConnection) -> StaffService {
             absolute_ttl: Duration::from_secs(defaults.absolute_ttl_secs),
             requests_per_minute: defaults.requests_per_minute,
         },
-        StaffLoginLimits {
-            per_ip: Quota::per_minute(defaults.login_per_ip_per_minute),
-            per_username: Quota::per_minute(defaults.login_per_username_per_minute),
-        },
+        defaults.login_limits(),
     )
 }
 

@@ -166,6 +166,8 @@ error_codes! {
     UsernameTaken => "USERNAME_TAKEN", "该用户名已被使用";
     /// The password is too short or too long (10 to 128 characters).
     WeakPassword => "WEAK_PASSWORD", "密码长度应为 10 至 128 个字符";
+    /// Changing one's own password: the current password given is not right.
+    StaffPasswordWrong => "STAFF_PASSWORD_WRONG", "当前密码不正确";
     /// No such licence among the citizen's own (or no such field of it).
     LicenceNotFound => "LICENCE_NOT_FOUND", "该证照不存在";
     /// No such ticket (of this citizen, or of this hall).
@@ -185,6 +187,13 @@ error_codes! {
     RecallLimitReached => "RECALL_LIMIT_REACHED", "已达最多呼叫次数，请按过号处理";
     /// The counter holds a called or serving ticket; finish it first.
     CounterBusy => "COUNTER_BUSY", "本窗口当前号码尚未办结，请先处理";
+    /// The counter is deactivated: an administrator activates it again before it calls.
+    CounterInactive => "COUNTER_INACTIVE", "该窗口已停用，请联系管理员启用后再叫号";
+    /// No active counter serves the item's category at this hall now, so no remote ticket is
+    /// given (nobody could call it, and no wait can be estimated).
+    NoCounterOpen => "NO_COUNTER_OPEN", "该业务暂无开放的办理窗口，请稍后再取号或到大厅咨询";
+    /// A walk-in's citizen code (市民码) is unknown, expired or used: the citizen refreshes it.
+    CitizenCodeInvalid => "CITIZEN_CODE_INVALID", "市民码无效或已过期，请市民在小程序中刷新后重新出示";
     /// Applying needs a bound phone number (the platform requires the applicant's phone).
     PhoneRequired => "PHONE_REQUIRED", "请先绑定手机号后再申办";
     /// The item cannot be applied for online (网办深度 below 3): go to a hall.

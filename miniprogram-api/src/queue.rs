@@ -63,7 +63,8 @@ pub struct Ticket {
     /// While waiting: people ahead in the category.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ahead: Option<u32>,
-    /// While waiting: estimated minutes until the call (see the README for how).
+    /// While waiting: estimated minutes until the call (see the README for how); absent while
+    /// no active counter serves the category (there is then no honest estimate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimated_wait_minutes: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,18 +86,32 @@ pub struct TicketBrief {
     pub state: TicketState,
 }
 
-/// `POST /staff/v1/halls/{hallId}/tickets`: a walk-in ticket.
+/// `POST /staff/v1/halls/{hallId}/tickets`: a walk-in ticket. Unknown fields are refused (a
+/// `citizenId` is not accepted: only the citizen's own code ties a ticket to them).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IssueTicket {
     pub category_id: i64,
     /// Green channel (绿色通道: elderly, disabled, pregnant): called before everyone else of
     /// the counter's categories.
     #[serde(default)]
     pub green_channel: bool,
-    /// The citizen, when known (a kiosk that scanned their mini-program).
+    /// The citizen's code (市民码) as scanned (`ZSBCZ:K7M2Q9XH`) or typed (`K7M2Q9XH`, any case):
+    /// the ticket becomes theirs, and the code is used up. Absent: an anonymous ticket.
     #[serde(default)]
-    pub citizen_id: Option<i64>,
+    pub citizen_code: Option<String>,
+}
+
+/// `POST /api/v1/citizen-code`: a code the citizen shows at the counter or kiosk so that a
+/// walk-in ticket becomes theirs. Single use, 5 minutes; a new one voids the previous.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CitizenCode {
+    /// Eight characters to read out or type (`K7M2Q9XH`).
+    pub code: String,
+    /// The QR payload to display (`ZSBCZ:K7M2Q9XH`).
+    pub qr: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// `POST …/tickets/{ticketId}/transfer`.
@@ -158,7 +173,8 @@ pub enum LiveMessage {
     Position {
         ticket_id: i64,
         ahead: u32,
-        estimated_wait_minutes: u32,
+        /// Null while no active counter serves the category.
+        estimated_wait_minutes: Option<u32>,
     },
     /// Board socket: the board as it is now, sent on connecting.
     Board { board: Board },

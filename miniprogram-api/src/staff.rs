@@ -89,3 +89,31 @@ pub struct StaffList {
     pub page_size: u64,
     pub total: u64,
 }
+
+/// `POST /staff/v1/me/password`: change one's own password. Every session of the member ends,
+/// this one included: log in again with the new password.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    /// 10 to 128 characters.
+    pub new_password: String,
+}
+
+/// `POST /staff/v1/staff/{id}/password`: an administrator sets a member's password (a reset);
+/// every session of the member ends.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResetPasswordRequest {
+    /// 10 to 128 characters.
+    pub password: String,
+}
+
+/// `PUT /staff/v1/staff/{id}/roles`: the member's roles from now on (replacing all of them);
+/// every session of the member ends, so the next login carries them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SetRolesRequest {
+    /// At least one. A hall admin may only give roles at their own halls.
+    pub roles: Vec<StaffRoleGrant>,
+}

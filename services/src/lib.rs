@@ -16,5 +16,6 @@ pub mod queue;
 pub mod sessions;
 pub mod staff;
 pub mod store;
+pub mod text;
 pub mod time;
 pub mod wechat;

@@ -108,6 +108,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/halls/{hall_code}/board/live",
                     [web::get().to(queue::board_live)],
                 ))
+                .service(resource(
+                    "/citizen-code",
+                    [web::post().to(queue::citizen_code)],
+                ))
                 .service(resource("/tickets", [web::get().to(queue::mine)]))
                 .service(resource("/tickets/{id}", [web::get().to(queue::get)]))
                 .service(resource(

@@ -62,7 +62,7 @@ pub fn to_wire(t: TicketView) -> wire::Ticket {
         counter_number: t.counter_number,
         counter_name: t.counter_name,
         ahead: t.position.map(|p| p.ahead),
-        estimated_wait_minutes: t.position.map(|p| p.wait_minutes),
+        estimated_wait_minutes: t.position.and_then(|p| p.wait_minutes),
         booking_id: t.booking_id,
     }
 }
@@ -149,7 +149,7 @@ fn state_label(s: TicketState) -> &'static str {
     responses(
         (status = 201, body = wire::Ticket),
         (status = 404, description = "HALL_NOT_FOUND, ITEM_NOT_FOUND", body = ErrorBody),
-        (status = 409, description = "TICKET_ALREADY_LIVE", body = ErrorBody),
+        (status = 409, description = "TICKET_ALREADY_LIVE, NO_COUNTER_OPEN (no active counter serves the item's category)", body = ErrorBody),
         (status = 422, description = "HALL_NOT_OPEN, CATEGORY_NOT_FOR_ITEM", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -174,6 +174,7 @@ pub async fn take(
             TakeError::CategoryNotForItem => ApiError::new(ErrorCode::CategoryNotForItem),
             TakeError::HallNotOpen => ApiError::new(ErrorCode::HallNotOpen),
             TakeError::AlreadyLive => ApiError::new(ErrorCode::TicketAlreadyLive),
+            TakeError::NoCounterOpen => ApiError::new(ErrorCode::NoCounterOpen),
             TakeError::Unexpected(e) => ApiError::unexpected(e),
         })?;
     Ok(HttpResponse::Created().json(to_wire(ticket)))
@@ -238,6 +239,29 @@ pub async fn cancel(
         .await
         .map_err(ticket_error)?;
     Ok(web::Json(to_wire(ticket)))
+}
+
+/// A code to show at the counter or kiosk (市民码) so that a walk-in ticket becomes mine: single
+/// use, 5 minutes, and a new one voids the previous. Display `qr` as a QR code, or the code.
+#[utoipa::path(
+    post, path = "/api/v1/citizen-code", tag = "queue",
+    responses((status = 201, body = wire::CitizenCode), (status = 401, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn citizen_code(
+    state: web::Data<AppState>,
+    CurrentCitizen(session): CurrentCitizen,
+) -> Result<HttpResponse, ApiError> {
+    let issued = state.queue.citizen_code(session.citizen_id).await?;
+    Ok(HttpResponse::Created().json(wire::CitizenCode {
+        qr: format!(
+            "{}{}",
+            services::queue::citizen_code::QR_PREFIX,
+            issued.code
+        ),
+        code: issued.code,
+        expires_at: issued.expires_at,
+    }))
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {
@@ -492,15 +516,19 @@ pub fn configure_staff(cfg: &mut web::ServiceConfig) {
     ));
 }
 
-/// Issue a walk-in ticket (counter or kiosk); green channel goes first.
+/// Issue a walk-in ticket (counter or kiosk); green channel goes first. Anonymous, or the
+/// citizen's own when they show their code (`citizenCode`).
 #[utoipa::path(
     post, path = "/staff/v1/halls/{hallId}/tickets", tag = "staff",
     params(("hallId" = i64, Path)),
     request_body = wire::IssueTicket,
     responses(
         (status = 201, body = wire::Ticket),
+        (status = 400, description = "INVALID_JSON (an unknown field such as citizenId)", body = ErrorBody),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
         (status = 404, description = "HALL_NOT_FOUND, CATEGORY_NOT_FOUND", body = ErrorBody),
+        (status = 422, description = "CITIZEN_CODE_INVALID: unknown, expired, replaced or used", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED: too many citizen codes tried this minute", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -519,15 +547,15 @@ pub async fn issue(
             staff.0.staff_id,
             body.category_id,
             body.green_channel,
-            body.citizen_id,
+            body.citizen_code.as_deref(),
         )
         .await
         .map_err(|e| match e {
             IssueError::HallNotFound => ApiError::new(ErrorCode::HallNotFound),
             IssueError::CategoryNotFound => ApiError::new(ErrorCode::CategoryNotFound),
-            IssueError::CitizenNotFound => ApiError::new(ErrorCode::ValidationFailed)
-                .with_message("该市民不存在，请核对后重试，或不指定市民取号")
-                .with_field("citizenId", "该市民不存在"),
+            IssueError::CitizenCodeInvalid => ApiError::new(ErrorCode::CitizenCodeInvalid)
+                .with_field("citizenCode", "市民码无效或已过期"),
+            IssueError::RateLimited(l) => ApiError::rate_limited(l),
             IssueError::Unexpected(e) => ApiError::unexpected(e),
         })?;
     Ok(HttpResponse::Created().json(to_wire(ticket)))
@@ -569,7 +597,7 @@ pub async fn desk(
         (status = 200, body = wire::Ticket),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
         (status = 404, description = "COUNTER_NOT_FOUND", body = ErrorBody),
-        (status = 409, description = "COUNTER_BUSY, NO_TICKET_WAITING", body = ErrorBody),
+        (status = 409, description = "COUNTER_BUSY, NO_TICKET_WAITING, COUNTER_INACTIVE", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -586,6 +614,7 @@ pub async fn call_next(
         .await
         .map_err(|e| match e {
             CallError::CounterNotFound => ApiError::new(ErrorCode::CounterNotFound),
+            CallError::CounterInactive => ApiError::new(ErrorCode::CounterInactive),
             CallError::CounterBusy { .. } => ApiError::new(ErrorCode::CounterBusy),
             CallError::NoTicketWaiting => ApiError::new(ErrorCode::NoTicketWaiting),
             CallError::Unexpected(e) => ApiError::unexpected(e),

@@ -1,18 +1,20 @@
-//! The staff side, under `/staff/v1`: `POST /auth/login`, `POST /auth/logout`, `GET /me`, and
-//! staff accounts (`GET|POST /staff`, `POST /staff/{id}/deactivate`). Every route but login
-//! takes a staff token (`zst_…`); a citizen's token is 401 here.
+//! The staff side, under `/staff/v1`: `POST /auth/login`, `POST /auth/logout`, `GET /me`,
+//! `POST /me/password`, and staff accounts (`GET|POST /staff`, `POST /staff/{id}/deactivate`,
+//! `…/activate`, `…/password`, `PUT /staff/{id}/roles`). Every route but login takes a staff
+//! token (`zst_…`); a citizen's token is 401 here. Managing a member follows one rule: an
+//! administrator, never of themselves, and only of members whose every role they could give.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use miniprogram_api::notify::PageQuery;
 use miniprogram_api::staff::{
-    CreateStaffRequest, StaffList, StaffLoginRequest, StaffLoginResponse, StaffMe, StaffMember,
-    StaffRole, StaffRoleGrant,
+    ChangePasswordRequest, CreateStaffRequest, ResetPasswordRequest, SetRolesRequest, StaffList,
+    StaffLoginRequest, StaffLoginResponse, StaffMe, StaffMember, StaffRole, StaffRoleGrant,
 };
 use miniprogram_api::{ErrorBody, ErrorCode};
 use secrecy::{ExposeSecret as _, SecretString};
 use services::staff::{
-    self as domain, CreateStaffError, Grant, HallScope, Role, SetActiveError, StaffFilter,
-    StaffLoginError, StaffSession,
+    self as domain, CreateStaffError, Grant, HallScope, Role, RoleChangeError, SetActiveError,
+    SetPasswordError, StaffFilter, StaffLoginError, StaffSession,
 };
 
 use crate::error::ApiError;
@@ -27,13 +29,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/auth/logout", [web::post().to(logout)]))
         .service(resource("/me", [web::get().to(me)]))
         .service(resource(
+            "/me/password",
+            [web::post().to(change_own_password)],
+        ))
+        .service(resource(
             "/staff",
             [web::get().to(list), web::post().to(create)],
         ))
         .service(resource(
             "/staff/{id}/deactivate",
             [web::post().to(deactivate)],
-        ));
+        ))
+        .service(resource("/staff/{id}/activate", [web::post().to(activate)]))
+        .service(resource(
+            "/staff/{id}/password",
+            [web::post().to(reset_password)],
+        ))
+        .service(resource("/staff/{id}/roles", [web::put().to(set_roles)]));
 }
 
 fn role_to_wire(role: Role) -> StaffRole {
@@ -275,11 +287,185 @@ pub async fn deactivate(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
+    managed(&state, &session, id, "不能停用自己的账号").await?;
+    state
+        .staff
+        .set_active(id, false)
+        .await
+        .map_err(set_active_error)?;
+    // Whatever their counter held goes back to the queue, not stuck at a desk nobody works.
+    state.queue.return_held_by(id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Reactivate a deactivated staff member: they may log in again (with the roles they hold).
+#[utoipa::path(
+    post, path = "/staff/v1/staff/{id}/activate", tag = "staff",
+    params(("id" = i64, Path, description = "The staff member")),
+    responses(
+        (status = 204),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn activate(
+    state: web::Data<AppState>,
+    CurrentStaff(session): CurrentStaff,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    managed(&state, &session, id, "不能启用自己的账号").await?;
+    state
+        .staff
+        .set_active(id, true)
+        .await
+        .map_err(set_active_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Set a member's password (a reset by an administrator); every session of theirs ends. One's
+/// own password is changed at `POST /staff/v1/me/password`.
+#[utoipa::path(
+    post, path = "/staff/v1/staff/{id}/password", tag = "staff",
+    params(("id" = i64, Path, description = "The staff member")),
+    request_body = ResetPasswordRequest,
+    responses(
+        (status = 204),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = ErrorBody),
+        (status = 422, description = "WEAK_PASSWORD", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    CurrentStaff(session): CurrentStaff,
+    path: web::Path<i64>,
+    body: web::Json<ResetPasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    managed(&state, &session, id, "请通过“修改密码”修改自己的密码").await?;
+    state
+        .staff
+        .reset_password(id, SecretString::from(body.into_inner().password))
+        .await
+        .map_err(set_password_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Change one's own password, giving the current one. Every session of the member ends, this
+/// one included: log in again with the new password. Wrong current passwords count as failed
+/// logins.
+#[utoipa::path(
+    post, path = "/staff/v1/me/password", tag = "staff",
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "STAFF_PASSWORD_WRONG", body = ErrorBody),
+        (status = 422, description = "WEAK_PASSWORD", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED, with Retry-After", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn change_own_password(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    CurrentStaff(session): CurrentStaff,
+    body: web::Json<ChangePasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let ip = client_ip(&req, state.trust_forwarded_for);
+    let ChangePasswordRequest {
+        current_password,
+        new_password,
+    } = body.into_inner();
+    state
+        .staff
+        .change_own_password(
+            &session,
+            SecretString::from(current_password),
+            SecretString::from(new_password),
+            ip,
+        )
+        .await
+        .map_err(set_password_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Replace a member's roles; every session of theirs ends, so the next login carries the new
+/// ones. The caller must be able to manage the member as they are and to give every new role.
+#[utoipa::path(
+    put, path = "/staff/v1/staff/{id}/roles", tag = "staff",
+    params(("id" = i64, Path, description = "The staff member")),
+    request_body = SetRolesRequest,
+    responses(
+        (status = 200, body = StaffMember),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: not theirs to manage, a role the caller may not give, or one's own roles", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND", body = ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (roles)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn set_roles(
+    state: web::Data<AppState>,
+    CurrentStaff(session): CurrentStaff,
+    path: web::Path<i64>,
+    body: web::Json<SetRolesRequest>,
+) -> Result<web::Json<StaffMember>, ApiError> {
+    let id = path.into_inner();
+    managed(&state, &session, id, "不能修改自己的角色").await?;
+    let grants: Vec<Grant> = body
+        .roles
+        .iter()
+        .map(|g| (role_from_wire(g.role), HallScope::from_hall_id(g.hall_id)))
+        .collect();
+    if !grants
+        .iter()
+        .all(|(role, scope)| session.may_grant(*role, *scope))
+    {
+        return Err(ApiError::new(ErrorCode::Forbidden));
+    }
+    if grants.is_empty() {
+        return Err(
+            ApiError::new(ErrorCode::ValidationFailed).with_field("roles", "至少需要一个角色")
+        );
+    }
+    state
+        .staff
+        .set_roles(id, grants)
+        .await
+        .map_err(|e| match e {
+            RoleChangeError::UnknownStaff => ApiError::new(ErrorCode::NotFound),
+            RoleChangeError::UnknownHall => ApiError::new(ErrorCode::ValidationFailed)
+                .with_message("角色中的办事大厅不存在")
+                .with_field("roles", "办事大厅不存在"),
+            RoleChangeError::Unexpected(e) => ApiError::unexpected(e),
+        })?;
+    let member = state
+        .staff
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+    Ok(web::Json(member_to_wire(&member)))
+}
+
+/// The member `id`, if the caller may manage them: an administrator (somewhere), not acting on
+/// themselves (`oneself` says why not), and able to give every role the member holds.
+async fn managed(
+    state: &AppState,
+    session: &StaffSession,
+    id: i64,
+    oneself: &str,
+) -> Result<domain::StaffMember, ApiError> {
     if !session.roles.iter().any(|(role, _)| *role == Role::Admin) {
         return Err(ApiError::new(ErrorCode::Forbidden));
     }
     if id == session.staff_id {
-        return Err(ApiError::new(ErrorCode::Forbidden).with_message("不能停用自己的账号"));
+        return Err(ApiError::new(ErrorCode::Forbidden).with_message(oneself));
     }
     let member = state
         .staff
@@ -289,13 +475,25 @@ pub async fn deactivate(
     if !session.may_manage(&member.roles) {
         return Err(ApiError::new(ErrorCode::Forbidden));
     }
-    state
-        .staff
-        .set_active(id, false)
-        .await
-        .map_err(|e| match e {
-            SetActiveError::UnknownStaff => ApiError::new(ErrorCode::NotFound),
-            SetActiveError::Unexpected(e) => ApiError::unexpected(e),
-        })?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(member)
+}
+
+fn set_active_error(e: SetActiveError) -> ApiError {
+    match e {
+        SetActiveError::UnknownStaff => ApiError::new(ErrorCode::NotFound),
+        SetActiveError::Unexpected(e) => ApiError::unexpected(e),
+    }
+}
+
+fn set_password_error(e: SetPasswordError) -> ApiError {
+    match e {
+        SetPasswordError::UnknownStaff => ApiError::new(ErrorCode::NotFound),
+        SetPasswordError::WeakPassword(e) => {
+            ApiError::new(ErrorCode::WeakPassword).with_field("password", e.to_string())
+        }
+        SetPasswordError::WrongPassword => ApiError::new(ErrorCode::StaffPasswordWrong)
+            .with_field("currentPassword", "当前密码不正确"),
+        SetPasswordError::RateLimited(l) => ApiError::rate_limited(l),
+        SetPasswordError::Unexpected(e) => ApiError::unexpected(e),
+    }
 }

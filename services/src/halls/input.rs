@@ -8,23 +8,7 @@ use std::fmt;
 
 use chrono::{NaiveDate, Weekday};
 
-/// A refused input: which field, and why (in Chinese).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct InvalidInput {
-    /// The wire name of the field, e.g. `rules.slotMinutes` or `days[2].breakStart`.
-    pub field: String,
-    pub reason: String,
-}
-
-impl InvalidInput {
-    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            reason: reason.into(),
-        }
-    }
-}
+pub use crate::text::{InvalidInput, Text};
 
 /// A time of day, minutes after midnight in Asia/Shanghai, read from `HH:MM` (`08:30`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -68,38 +52,12 @@ impl fmt::Display for TimeOfDay {
     }
 }
 
-/// Trimmed text of 1 to `max` characters without control characters: a name, an address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Text(String);
-
-impl Text {
-    /// # Errors
-    /// Empty after trimming, longer than `max` characters, or holding a control character.
-    pub fn parse(field: &str, raw: &str, max: usize) -> Result<Self, InvalidInput> {
-        let text = raw.trim();
-        if text.is_empty() {
-            return Err(InvalidInput::new(field, "不能为空"));
-        }
-        if text.chars().count() > max {
-            return Err(InvalidInput::new(field, format!("不能超过{max}个字符")));
-        }
-        if text.chars().any(char::is_control) {
-            return Err(InvalidInput::new(field, "不能包含控制字符"));
-        }
-        Ok(Self(text.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 /// A note, possibly empty, of at most 200 characters.
 fn note(field: &str, raw: &str) -> Result<String, InvalidInput> {
     if raw.trim().is_empty() {
         Ok(String::new())
     } else {
-        Text::parse(field, raw, 200).map(|t| t.0)
+        Text::parse(field, raw, 200).map(Text::into_string)
     }
 }
 

@@ -31,8 +31,10 @@ pub enum PersonNameError {
 }
 
 impl PersonName {
-    /// Parses a name as a citizen typed it. Surrounding whitespace is ignored; `•` (U+2022) and
-    /// `・` (U+30FB) become `·` (U+00B7), and an ideographic space (U+3000) becomes a plain space.
+    /// Parses a name as a citizen typed it, NFKC-normalised as every name is ([`crate::text`]:
+    /// full-width letters become plain ones, format and filler characters are refused).
+    /// Surrounding whitespace is ignored; `•` (U+2022) and `・` (U+30FB) become `·` (U+00B7), and
+    /// an ideographic space (U+3000) becomes a plain space.
     ///
     /// # Errors
     /// [`PersonNameError::Empty`] when nothing is left after trimming; [`PersonNameError::TooLong`]
@@ -40,6 +42,9 @@ impl PersonName {
     /// characters or a space inside a Chinese (non-Latin-script) name; [`PersonNameError::Separator`]
     /// for a dot at either end, or two separators in a row.
     pub fn parse(input: &str) -> Result<Self, PersonNameError> {
+        // The shared rule first: NFKC (full-width letters, the ideographic space), and nothing
+        // invisible — the Hangul fillers are letters to Unicode and would pass the test below.
+        let input = crate::text::nfkc_visible(input).map_err(|_| PersonNameError::Characters)?;
         let chars: Vec<char> = input
             .trim()
             .chars()
@@ -180,6 +185,29 @@ mod tests {
             "张\u{0}三",
             "张三😀",
             "张，三",
+        ] {
+            assert_eq!(
+                PersonName::parse(input),
+                Err(PersonNameError::Characters),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn full_width_letters_are_normalised_and_invisible_characters_refused() {
+        assert_eq!(
+            PersonName::parse("Ｊｏｈｎ　Ｓｍｉｔｈ").unwrap().as_str(),
+            "John Smith"
+        );
+        for input in [
+            "张\u{202E}三",
+            "张\u{200B}三",
+            "\u{115F}",
+            "张\u{1160}",
+            "\u{3164}",
+            "张\u{FFA0}三",
+            "\u{FEFF}张三",
         ] {
             assert_eq!(
                 PersonName::parse(input),

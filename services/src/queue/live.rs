@@ -18,7 +18,8 @@ use crate::store::Store;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
     pub ahead: u32,
-    pub wait_minutes: u32,
+    /// `None` while no active counter serves the category.
+    pub wait_minutes: Option<u32>,
 }
 
 /// One change of a hall, as listeners receive it.

@@ -12,6 +12,7 @@
 //! statistics are measured. After the commit a small event goes out on the store's
 //! `queue:{hall_id}` channel, which every instance's [`QueueHub`] turns into live updates.
 
+pub mod citizen_code;
 mod live;
 pub(crate) mod queries;
 pub mod rules;
@@ -212,6 +213,9 @@ pub enum TakeError {
     /// The citizen holds a live ticket at this hall already.
     #[error("already holds a live ticket")]
     AlreadyLive,
+    /// No active counter serves the item's category: nobody could call the ticket.
+    #[error("no counter open for the category")]
+    NoCounterOpen,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -223,9 +227,12 @@ pub enum IssueError {
     HallNotFound,
     #[error("no such category at this hall")]
     CategoryNotFound,
-    /// The citizen named for a walk-in ticket does not exist.
-    #[error("no such citizen")]
-    CitizenNotFound,
+    /// The citizen code shown is unknown, expired, replaced or used.
+    #[error("the citizen code is not valid")]
+    CitizenCodeInvalid,
+    /// This staff member tried too many citizen codes this minute.
+    #[error(transparent)]
+    RateLimited(crate::limits::Limited),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -235,6 +242,9 @@ pub enum IssueError {
 pub enum CallError {
     #[error("no such counter at this hall")]
     CounterNotFound,
+    /// The counter is deactivated.
+    #[error("the counter is inactive")]
+    CounterInactive,
     /// The counter holds a called or serving ticket: finish it first.
     #[error("the counter is busy")]
     CounterBusy { ticket_id: Option<i64> },
@@ -450,7 +460,8 @@ impl QueueService {
     /// Service times are those measured (serving → done) in the last
     /// [`rules::SERVICE_WINDOW_HOURS`] hours, 5 minutes when fewer than three were measured;
     /// the open counters are the active counters serving the category that called or finished
-    /// a ticket in the last hour, or all of its active counters when none did.
+    /// a ticket in the last hour, or all of its active counters when none did (0 when it has
+    /// none).
     async fn estimate_inputs(&self, hall_id: i64, category_id: i64) -> anyhow::Result<(f64, u32)> {
         let key = (hall_id, category_id);
         if let Some((at, v)) = self
@@ -479,12 +490,16 @@ impl QueueService {
             now - chrono::Duration::minutes(rules::OPEN_COUNTER_MINUTES),
         )
         .await?;
+        // No active counter serves it: 0, and no estimate (see [`rules::estimate_minutes`]).
         let open = u32::try_from(if open == 0 { all } else { open }).unwrap_or(u32::MAX);
-        let value = (mean, Ord::max(open, 1));
-        self.estimates
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, (Instant::now(), Arc::new(value)));
+        let value = (mean, open);
+        // "No counter" is not kept: a counter opened again gives estimates at once.
+        if open > 0 {
+            self.estimates
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key, (Instant::now(), Arc::new(value)));
+        }
         Ok(value)
     }
 
@@ -611,6 +626,7 @@ impl QueueService {
     /// # Errors
     /// [`TakeError::HallNotFound`], [`TakeError::ItemNotFound`],
     /// [`TakeError::CategoryNotForItem`], [`TakeError::HallNotOpen`],
+    /// [`TakeError::NoCounterOpen`] (no active counter serves the item's category),
     /// [`TakeError::AlreadyLive`] (the unique live key decides, across instances).
     #[tracing::instrument(skip_all, fields(citizen_id = citizen_id, hall = hall_code))]
     pub async fn take(
@@ -637,6 +653,12 @@ impl QueueService {
         let category = queries::category(&self.db, category_id)
             .await?
             .ok_or(TakeError::CategoryNotForItem)?;
+        if queries::counters_of_category(&self.db, category_id)
+            .await?
+            .is_empty()
+        {
+            return Err(TakeError::NoCounterOpen);
+        }
         let now = self.clock.now();
         let local = now.with_timezone(&SHANGHAI);
         let day = local.date_naive();
@@ -677,12 +699,28 @@ impl QueueService {
         Ok(self.view(row).await?)
     }
 
-    /// Staff issue a walk-in ticket at the counter or the kiosk; the citizen is optional, a
-    /// green-channel ticket (elderly, disabled, pregnant) goes before everyone of the counter's
-    /// categories. Opening hours are the staff's judgement, not checked.
+    /// A citizen's code (市民码) to show at the counter or kiosk, so that a walk-in ticket
+    /// becomes theirs; it voids the code they had (see [`citizen_code`]).
     ///
     /// # Errors
-    /// [`IssueError::HallNotFound`], [`IssueError::CategoryNotFound`] (not of this hall).
+    /// The store cannot be reached.
+    pub async fn citizen_code(&self, citizen_id: i64) -> anyhow::Result<citizen_code::IssuedCode> {
+        citizen_code::CitizenCodes::new(Arc::clone(&self.store))
+            .issue(citizen_id, self.clock.now())
+            .await
+            .context("issue a citizen code")
+    }
+
+    /// Staff issue a walk-in ticket at the counter or the kiosk. It is anonymous unless the
+    /// citizen shows their code (scanned or typed: `citizen_code`), which ties it to them and
+    /// is then used up; staff can never name a citizen themselves. A green-channel ticket
+    /// (elderly, disabled, pregnant) goes before everyone of the counter's categories. Opening
+    /// hours are the staff's judgement, not checked.
+    ///
+    /// # Errors
+    /// [`IssueError::HallNotFound`], [`IssueError::CategoryNotFound`] (not of this hall),
+    /// [`IssueError::CitizenCodeInvalid`] (unknown, expired, replaced or used: the same answer
+    /// whatever the reason), [`IssueError::RateLimited`] (30 codes a minute per staff member).
     #[tracing::instrument(skip_all, fields(hall_id = hall_id, staff_id = staff_id))]
     pub async fn issue_walk_in(
         &self,
@@ -690,7 +728,7 @@ impl QueueService {
         staff_id: i64,
         category_id: i64,
         green_channel: bool,
-        citizen_id: Option<i64>,
+        citizen_code: Option<&str>,
     ) -> Result<TicketView, IssueError> {
         queries::hall(&self.db, hall_id)
             .await?
@@ -699,14 +737,10 @@ impl QueueService {
             .await?
             .filter(|c| c.hall_id == hall_id)
             .ok_or(IssueError::CategoryNotFound)?;
-        if let Some(citizen_id) = citizen_id
-            && crate::identity::find_citizen(&self.db, citizen_id)
-                .await
-                .context("find the ticket's citizen")?
-                .is_none()
-        {
-            return Err(IssueError::CitizenNotFound);
-        }
+        let citizen_id = match citizen_code {
+            None => None,
+            Some(raw) => Some(self.redeem_citizen_code(staff_id, raw).await?),
+        };
         let now = self.clock.now();
         let day = now.with_timezone(&SHANGHAI).date_naive();
         let txn = self.db.begin().await.context("begin issuing a ticket")?;
@@ -738,6 +772,30 @@ impl QueueService {
         self.forget_positions(row.hall_id).await;
         announce(self.store.as_ref(), &event_of(&row, None, now)).await;
         Ok(self.view(row).await?)
+    }
+
+    async fn redeem_citizen_code(&self, staff_id: i64, raw: &str) -> Result<i64, IssueError> {
+        match crate::limits::RateLimiter::new(Arc::clone(&self.store))
+            .hit(
+                &format!("citizen-code:staff:{staff_id}"),
+                crate::limits::Quota::per_minute(30),
+            )
+            .await
+        {
+            Ok(()) => {}
+            Err(crate::limits::LimitError::Limited(l)) => return Err(IssueError::RateLimited(l)),
+            Err(crate::limits::LimitError::Store(e)) => {
+                return Err(anyhow::Error::new(e).context("count citizen codes").into());
+            }
+        }
+        let Some(code) = citizen_code::parse(raw) else {
+            return Err(IssueError::CitizenCodeInvalid);
+        };
+        citizen_code::CitizenCodes::new(Arc::clone(&self.store))
+            .redeem(&code)
+            .await
+            .context("redeem a citizen code")?
+            .ok_or(IssueError::CitizenCodeInvalid)
     }
 
     /// A citizen's tickets, newest first (at most 20).
@@ -979,7 +1037,7 @@ impl QueueService {
     /// checked-in bookings before everyone else, then by the original time of the ticket.
     ///
     /// # Errors
-    /// [`CallError::CounterNotFound`] (not of this hall, or inactive),
+    /// [`CallError::CounterNotFound`] (not of this hall), [`CallError::CounterInactive`],
     /// [`CallError::CounterBusy`] (it holds a called or serving ticket),
     /// [`CallError::NoTicketWaiting`].
     #[tracing::instrument(skip_all, fields(hall_id = hall_id, counter_id = counter_id))]
@@ -991,8 +1049,11 @@ impl QueueService {
     ) -> Result<TicketView, CallError> {
         let counter = queries::counter(&self.db, counter_id)
             .await?
-            .filter(|c| c.hall_id == hall_id && c.active)
+            .filter(|c| c.hall_id == hall_id)
             .ok_or(CallError::CounterNotFound)?;
+        if !counter.active {
+            return Err(CallError::CounterInactive);
+        }
         let serves = queries::counter_categories(&self.db, counter_id).await?;
         if serves.is_empty() {
             return Err(CallError::NoTicketWaiting);
@@ -1276,6 +1337,83 @@ impl QueueService {
         self.forget_positions(row.hall_id).await;
         announce(self.store.as_ref(), &event_of(&row, at_counter, now)).await;
         Ok(self.view(row).await?)
+    }
+
+    /// Returns to the queue every ticket a counter holds for `staff_id` (the member who last
+    /// acted on it there), as when that clerk's account is deactivated: a called or serving
+    /// ticket waits again in its category, first in its rank since it keeps its original time
+    /// and number, and the counter is free to call. Each is recorded as an event. Returns how
+    /// many went back.
+    ///
+    /// # Errors
+    /// The database failed.
+    #[tracing::instrument(skip(self))]
+    pub async fn return_held_by(&self, staff_id: i64) -> anyhow::Result<usize> {
+        let now = self.clock.now();
+        let mut returned = 0;
+        for (counter_id, ticket_id) in queries::desks_held_by(&self.db, staff_id).await? {
+            let Some(t) = queries::ticket(&self.db, ticket_id).await? else {
+                continue;
+            };
+            let state = ticket_state(&t)?;
+            if !matches!(state, TicketState::Called | TicketState::Serving)
+                || t.counter_id != Some(counter_id)
+            {
+                continue;
+            }
+            let txn = self.db.begin().await.context("begin returning a ticket")?;
+            let changed = cas(
+                &txn,
+                &t,
+                TicketState::Waiting,
+                vec![
+                    (ticket::Column::CounterId, Expr::value(Option::<i64>::None)),
+                    (ticket::Column::Calls, Expr::value(0)),
+                    (
+                        ticket::Column::CalledAt,
+                        Expr::value(Option::<DateTime<Utc>>::None),
+                    ),
+                    (
+                        ticket::Column::ServingAt,
+                        Expr::value(Option::<DateTime<Utc>>::None),
+                    ),
+                ],
+            )
+            .await?;
+            // Changed meanwhile (the clerk finished it, the citizen cancelled): theirs.
+            if !changed {
+                continue;
+            }
+            queries::free_desk(&txn, t.id).await?;
+            queries::record(
+                &txn,
+                queries::Event {
+                    ticket_id: t.id,
+                    from: Some(state),
+                    to: TicketState::Waiting,
+                    staff_id: None,
+                    counter_id: Some(counter_id),
+                    at: now,
+                    detail: format!(
+                        "returned to the queue: staff member {staff_id} was deactivated"
+                    ),
+                },
+            )
+            .await?;
+            txn.commit().await.context("commit returning a ticket")?;
+            returned += 1;
+            if let Some(row) = queries::ticket(&self.db, t.id).await? {
+                self.forget_positions(row.hall_id).await;
+                announce(self.store.as_ref(), &event_of(&row, None, now)).await;
+            }
+        }
+        if returned > 0 {
+            tracing::info!(
+                returned,
+                "tickets held for a deactivated staff member returned to the queue"
+            );
+        }
+        Ok(returned)
     }
 
     /// The ticket a counter holds, if any.

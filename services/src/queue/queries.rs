@@ -354,6 +354,46 @@ pub async fn seat_at_desk(
     Ok(())
 }
 
+/// The desks holding a ticket whose latest change by a staff member was made by `staff_id`:
+/// (counter, ticket) pairs.
+pub async fn desks_held_by(
+    conn: &impl ConnectionTrait,
+    staff_id: i64,
+) -> anyhow::Result<Vec<(i64, i64)>> {
+    let held: Vec<(i64, Option<i64>)> = counter_desk::Entity::find()
+        .filter(counter_desk::Column::TicketId.is_not_null())
+        .select_only()
+        .column(counter_desk::Column::CounterId)
+        .column(counter_desk::Column::TicketId)
+        .into_tuple()
+        .all(conn)
+        .await
+        .context("read the desks holding tickets")?;
+    let held: Vec<(i64, i64)> = held
+        .into_iter()
+        .filter_map(|(counter, ticket)| Some((counter, ticket?)))
+        .collect();
+    if held.is_empty() {
+        return Ok(Vec::new());
+    }
+    let events: Vec<(i64, Option<i64>)> = ticket_event::Entity::find()
+        .filter(ticket_event::Column::TicketId.is_in(held.iter().map(|&(_, t)| t)))
+        .filter(ticket_event::Column::StaffId.is_not_null())
+        .order_by_asc(ticket_event::Column::Id)
+        .select_only()
+        .column(ticket_event::Column::TicketId)
+        .column(ticket_event::Column::StaffId)
+        .into_tuple()
+        .all(conn)
+        .await
+        .context("read who last acted on the held tickets")?;
+    let last: HashMap<i64, Option<i64>> = events.into_iter().collect();
+    Ok(held
+        .into_iter()
+        .filter(|(_, ticket)| last.get(ticket).copied().flatten() == Some(staff_id))
+        .collect())
+}
+
 /// Frees whichever desk holds the ticket.
 pub async fn free_desk(conn: &impl ConnectionTrait, ticket_id: i64) -> anyhow::Result<()> {
     counter_desk::Entity::update_many()

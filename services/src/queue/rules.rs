@@ -76,18 +76,21 @@ impl Wrr {
 
 /// The estimated wait, in whole minutes (rounded up), for someone with `ahead` people before
 /// them, when one service takes `service_secs` on average and `open_counters` serve the
-/// category: the people ahead are shared among the open counters.
-pub fn estimate_minutes(ahead: u32, service_secs: f64, open_counters: u32) -> u32 {
-    let counters = f64::from(open_counters.max(1));
-    let secs = f64::from(ahead) * service_secs.max(1.0) / counters;
+/// category: the people ahead are shared among the open counters. `None` when no counter serves
+/// the category: nobody will call the ticket, so there is no honest estimate (never "0 minutes").
+pub fn estimate_minutes(ahead: u32, service_secs: f64, open_counters: u32) -> Option<u32> {
+    if open_counters == 0 {
+        return None;
+    }
+    let secs = f64::from(ahead) * service_secs.max(1.0) / f64::from(open_counters);
     let minutes = (secs / 60.0).ceil();
     if minutes.is_finite() && minutes >= 0.0 && minutes < f64::from(u32::MAX) {
         // Checked just above: finite, non-negative, in range.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let m = minutes as u32;
-        m
+        Some(m)
     } else {
-        0
+        Some(u32::MAX)
     }
 }
 
@@ -159,13 +162,13 @@ mod tests {
 
     #[test]
     fn the_estimate_shares_the_line_among_open_counters() {
-        assert_eq!(estimate_minutes(0, 300.0, 2), 0);
-        assert_eq!(estimate_minutes(4, 300.0, 2), 10);
-        assert_eq!(estimate_minutes(1, 90.0, 1), 2);
+        assert_eq!(estimate_minutes(0, 300.0, 2), Some(0));
+        assert_eq!(estimate_minutes(4, 300.0, 2), Some(10));
+        assert_eq!(estimate_minutes(1, 90.0, 1), Some(2));
         assert_eq!(
-            estimate_minutes(3, 300.0, 0),
-            15,
-            "no open counter counts as one"
+            estimate_minutes(0, 300.0, 0),
+            None,
+            "no counter serves it: no estimate, not zero minutes"
         );
     }
 

@@ -72,22 +72,22 @@ impl std::fmt::Debug for Password {
     }
 }
 
-/// The name colleagues and citizens see: 1 to 64 characters, no control characters.
+/// The name colleagues and citizens see: 1 to 64 characters, normalised as every name is
+/// ([`crate::text`]: NFKC, no control, format or filler characters).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("显示名称应为 1 至 64 个字符")]
+#[error("显示名称应为 1 至 64 个可见字符")]
 pub struct InvalidDisplayName;
 
 impl DisplayName {
     /// # Errors
-    /// [`InvalidDisplayName`] when empty, too long or holding control characters.
+    /// [`InvalidDisplayName`] when empty, too long or holding invisible characters.
     pub fn parse(raw: &str) -> Result<Self, InvalidDisplayName> {
-        let name = raw.trim();
-        let chars = name.chars().count();
-        if (1..=64).contains(&chars) && !name.chars().any(char::is_control) {
-            Ok(Self(name.to_owned()))
+        let name = crate::text::normalise(raw).map_err(|_| InvalidDisplayName)?;
+        if (1..=64).contains(&name.chars().count()) {
+            Ok(Self(name))
         } else {
             Err(InvalidDisplayName)
         }
@@ -137,5 +137,17 @@ mod tests {
         assert!(DisplayName::parse("  ").is_err());
         assert!(DisplayName::parse(&"名".repeat(65)).is_err());
         assert!(DisplayName::parse("a\u{0}b").is_err());
+        assert_eq!(
+            DisplayName::parse("王芳（Ａ组）").unwrap().as_str(),
+            "王芳(A组)"
+        );
+        for bad in [
+            "王\u{202E}芳",
+            "王\u{200B}芳",
+            "\u{115F}",
+            "\u{3164}\u{3164}",
+        ] {
+            assert!(DisplayName::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

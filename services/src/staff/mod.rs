@@ -7,6 +7,7 @@
 //! revokes every session they have rather than patching it.
 
 mod credentials;
+mod login_limits;
 pub mod password;
 mod roles;
 mod service;
@@ -15,9 +16,10 @@ mod sessions;
 pub use self::credentials::{
     DisplayName, InvalidDisplayName, Password, Username, UsernameError, WeakPassword,
 };
+pub use self::login_limits::{Backoff, StaffLoginLimits};
 pub use self::roles::{Grant, HallScope, Role, UnknownRole};
 pub use self::service::{
-    CreateStaffError, RoleChangeError, SetActiveError, StaffFilter, StaffLoginError,
-    StaffLoginLimits, StaffMember, StaffPage, StaffService,
+    CreateStaffError, RoleChangeError, SetActiveError, SetPasswordError, StaffFilter,
+    StaffLoginError, StaffMember, StaffPage, StaffService,
 };
 pub use self::sessions::{StaffSession, StaffSessionConfig, StaffSessions, is_staff_token};

@@ -16,23 +16,14 @@ use secrecy::SecretString;
 use super::credentials::{
     DisplayName, InvalidDisplayName, Password, Username, UsernameError, WeakPassword,
 };
+use super::login_limits::{LoginGuard, StaffLoginLimits};
 use super::password;
 use super::roles::{Grant, HallScope, Role};
 use super::sessions::{NewSession, StaffSession, StaffSessionConfig, StaffSessions};
-use crate::limits::{LimitError, Limited, Quota, RateLimiter};
+use crate::limits::Limited;
 use crate::sessions::AuthError;
 use crate::store::Store;
 use entities::{hall, staff, staff_role};
-
-/// How often one may try to log in as staff.
-#[derive(Debug, Clone, Copy)]
-pub struct StaffLoginLimits {
-    /// Per client IP.
-    pub per_ip: Quota,
-    /// Per username, whoever tries: guessing one member's password stays slow from any number
-    /// of addresses.
-    pub per_username: Quota,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateStaffError {
@@ -70,6 +61,22 @@ pub enum RoleChangeError {
     UnknownStaff,
     #[error("no such hall")]
     UnknownHall,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetPasswordError {
+    #[error("no such staff member")]
+    UnknownStaff,
+    #[error(transparent)]
+    WeakPassword(#[from] WeakPassword),
+    /// Changing one's own password: the current one given is wrong.
+    #[error("the current password is wrong")]
+    WrongPassword,
+    /// Too many wrong current passwords from this address.
+    #[error(transparent)]
+    RateLimited(Limited),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -115,8 +122,7 @@ pub struct StaffPage {
 pub struct StaffService {
     db: DatabaseConnection,
     sessions: StaffSessions,
-    limiter: RateLimiter,
-    limits: StaffLoginLimits,
+    guard: LoginGuard,
 }
 
 impl StaffService {
@@ -129,8 +135,7 @@ impl StaffService {
         Self {
             db,
             sessions: StaffSessions::new(Arc::clone(&store), sessions),
-            limiter: RateLimiter::new(store),
-            limits,
+            guard: LoginGuard::new(store, limits),
         }
     }
 
@@ -206,11 +211,17 @@ impl StaffService {
 
     /// Logs a staff member in with username and password.
     ///
+    /// Only failures count (see [`StaffLoginLimits`]): an address that failed too often, or
+    /// failed too often for this username, is refused before any password is checked; a
+    /// username that failed too often from anywhere makes every attempt for it wait first, and
+    /// is then checked like any other, so nobody can lock a member out.
+    ///
     /// # Errors
     /// [`StaffLoginError::BadCredentials`] for an unknown username or a wrong password (the same
     /// answer after the same work, so usernames cannot be probed);
     /// [`StaffLoginError::Disabled`] for the right password of a deactivated member;
-    /// [`StaffLoginError::RateLimited`] past the attempts allowed per IP or per username.
+    /// [`StaffLoginError::RateLimited`] from an address that failed too often (for any
+    /// username, or for this one).
     #[tracing::instrument(skip_all, fields(username = tracing::field::Empty, staff_id = tracing::field::Empty))]
     pub async fn login(
         &self,
@@ -218,22 +229,42 @@ impl StaffService {
         password: SecretString,
         client_ip: Option<IpAddr>,
     ) -> Result<(SecretString, StaffSession), StaffLoginError> {
-        if let Some(ip) = client_ip {
-            self.limit(&format!("staff-login:ip:{ip}"), self.limits.per_ip)
-                .await?;
+        let ip = client_ip.map(|ip| ip.to_string());
+        if let Some(ip) = &ip
+            && let Some(limited) = self
+                .guard
+                .address_stopped(ip)
+                .await
+                .context("read the address's login stop")?
+        {
+            return Err(StaffLoginError::RateLimited(limited));
         }
         // A name that does not parse cannot exist: nothing to hide by hashing.
         let Ok(username) = Username::parse(username) else {
+            self.failed(None, ip.as_deref()).await?;
             return Err(StaffLoginError::BadCredentials);
         };
-        tracing::Span::current().record("username", username.as_str());
-        self.limit(
-            &format!("staff-login:user:{}", username.as_str()),
-            self.limits.per_username,
-        )
-        .await?;
+        let name = username.as_str();
+        tracing::Span::current().record("username", name);
+        if let Some(ip) = &ip
+            && let Some(limited) = self
+                .guard
+                .pair_stopped(name, ip)
+                .await
+                .context("read the login stop")?
+        {
+            return Err(StaffLoginError::RateLimited(limited));
+        }
+        let wait = self
+            .guard
+            .user_delay(name)
+            .await
+            .context("read the username's back-off")?;
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
         let row = staff::Entity::find()
-            .filter(staff::Column::Username.eq(username.as_str()))
+            .filter(staff::Column::Username.eq(name))
             .one(&self.db)
             .await
             .context("load staff member")?;
@@ -241,6 +272,7 @@ impl StaffService {
             password::verify(password, row.as_ref().map(|r| r.password_hash.clone())).await?;
         let Some(row) = row.filter(|_| matches) else {
             tracing::info!("staff login refused: bad credentials");
+            self.failed(Some(name), ip.as_deref()).await?;
             return Err(StaffLoginError::BadCredentials);
         };
         tracing::Span::current().record("staff_id", row.id);
@@ -425,6 +457,122 @@ impl StaffService {
         Ok(())
     }
 
+    /// Sets a member's password (an administrator's reset) and ends every session they have.
+    /// Authorisation is the caller's: see [`StaffSession::may_manage`].
+    ///
+    /// # Errors
+    /// [`SetPasswordError::WeakPassword`], [`SetPasswordError::UnknownStaff`].
+    #[tracing::instrument(skip(self, password))]
+    pub async fn reset_password(
+        &self,
+        staff_id: i64,
+        password: SecretString,
+    ) -> Result<(), SetPasswordError> {
+        let password = Password::parse(password)?;
+        let hash = password::hash(&password).await?;
+        let done = staff::Entity::update_many()
+            .col_expr(staff::Column::PasswordHash, hash.into())
+            .col_expr(staff::Column::UpdatedAt, Utc::now().into())
+            .filter(staff::Column::Id.eq(staff_id))
+            .exec(&self.db)
+            .await
+            .context("store the new password")?;
+        if done.rows_affected == 0 {
+            return Err(SetPasswordError::UnknownStaff);
+        }
+        self.end_sessions(staff_id).await?;
+        tracing::info!("staff password reset");
+        Ok(())
+    }
+
+    /// A member changes their own password, giving the current one; every session they have
+    /// ends (this one included), so a stolen token stops working. A wrong current password
+    /// counts as a failed login from `client_ip`, under the same limits.
+    ///
+    /// # Errors
+    /// [`SetPasswordError::WrongPassword`], [`SetPasswordError::WeakPassword`] (checked after
+    /// the current password), [`SetPasswordError::RateLimited`],
+    /// [`SetPasswordError::UnknownStaff`] (removed meanwhile).
+    #[tracing::instrument(skip_all, fields(staff_id = session.staff_id))]
+    pub async fn change_own_password(
+        &self,
+        session: &StaffSession,
+        current: SecretString,
+        new: SecretString,
+        client_ip: Option<IpAddr>,
+    ) -> Result<(), SetPasswordError> {
+        let ip = client_ip.map(|ip| ip.to_string());
+        if let Some(ip) = &ip {
+            let stopped = match self.guard.address_stopped(ip).await {
+                Ok(None) => self.guard.pair_stopped(&session.username, ip).await,
+                other => other,
+            }
+            .context("read the login stops")?;
+            if let Some(limited) = stopped {
+                return Err(SetPasswordError::RateLimited(limited));
+            }
+        }
+        let row = staff::Entity::find_by_id(session.staff_id)
+            .one(&self.db)
+            .await
+            .context("load staff member")?
+            .ok_or(SetPasswordError::UnknownStaff)?;
+        if !password::verify(current, Some(row.password_hash.clone())).await? {
+            self.failed(Some(&session.username), ip.as_deref()).await?;
+            return Err(SetPasswordError::WrongPassword);
+        }
+        self.reset_password(row.id, new).await
+    }
+
+    /// Replaces every role of a member with `roles` (duplicates dropped) in one transaction and
+    /// ends their sessions, so the next login carries them. Authorisation is the caller's.
+    ///
+    /// # Errors
+    /// [`RoleChangeError::UnknownStaff`], [`RoleChangeError::UnknownHall`].
+    #[tracing::instrument(skip(self))]
+    pub async fn set_roles(&self, staff_id: i64, roles: Vec<Grant>) -> Result<(), RoleChangeError> {
+        let roles: BTreeSet<Grant> = roles.into_iter().collect();
+        let txn = self.db.begin().await.context("begin changing roles")?;
+        if staff::Entity::find_by_id(staff_id)
+            .one(&txn)
+            .await
+            .context("load staff member")?
+            .is_none()
+        {
+            return Err(RoleChangeError::UnknownStaff);
+        }
+        if !halls_exist(&txn, roles.iter().filter_map(|(_, s)| s.hall_id())).await? {
+            return Err(RoleChangeError::UnknownHall);
+        }
+        staff_role::Entity::delete_many()
+            .filter(staff_role::Column::StaffId.eq(staff_id))
+            .exec(&txn)
+            .await
+            .context("delete staff roles")?;
+        if !roles.is_empty() {
+            let rows = roles
+                .iter()
+                .map(|(role, scope)| role_row(staff_id, *role, *scope));
+            match staff_role::Entity::insert_many(rows).exec(&txn).await {
+                Ok(_) => {}
+                Err(e) if matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_))) => {
+                    return Err(RoleChangeError::UnknownHall);
+                }
+                Err(e) => return Err(anyhow::Error::new(e).context("insert staff roles").into()),
+            }
+        }
+        staff::Entity::update_many()
+            .col_expr(staff::Column::UpdatedAt, Utc::now().into())
+            .filter(staff::Column::Id.eq(staff_id))
+            .exec(&txn)
+            .await
+            .context("stamp the staff member")?;
+        txn.commit().await.context("commit the roles")?;
+        self.end_sessions(staff_id).await?;
+        tracing::info!(roles = ?roles, "staff roles replaced");
+        Ok(())
+    }
+
     /// One member with their roles.
     ///
     /// # Errors
@@ -502,14 +650,11 @@ impl StaffService {
         })
     }
 
-    async fn limit(&self, subject: &str, quota: Quota) -> Result<(), StaffLoginError> {
-        match self.limiter.hit(subject, quota).await {
-            Ok(()) => Ok(()),
-            Err(LimitError::Limited(l)) => Err(StaffLoginError::RateLimited(l)),
-            Err(LimitError::Store(e)) => {
-                Err(anyhow::Error::new(e).context("count staff login").into())
-            }
-        }
+    async fn failed(&self, username: Option<&str>, ip: Option<&str>) -> anyhow::Result<()> {
+        self.guard
+            .failed(username, ip)
+            .await
+            .context("count a failed staff login")
     }
 }
 

@@ -14,8 +14,8 @@ use services::staff::Role;
 use services::store::{MemoryStore, RedisStore, Store};
 
 use crate::booking_fixture::{
-    HALL, ID_CARD, OTHER_HALL, PASSPORT, booked, check_in, citizen, id, message_kinds, monday_nine,
-    refused, seed, settings, shanghai, slots, start,
+    HALL, ID_CARD, OTHER_HALL, PASSPORT, PROPERTY, booked, check_in, citizen, id, message_kinds,
+    monday_nine, refused, seed, settings, shanghai, slots, start,
 };
 use crate::helpers::{Deployment, redis_url};
 use crate::queue_fixture::{
@@ -830,32 +830,355 @@ async fn tickets_left_open_by_yesterday_are_closed_and_free_their_counter_and_ci
 }
 
 #[tokio::test]
-async fn a_walk_in_for_an_unknown_citizen_is_refused() {
+async fn a_clerk_cannot_name_a_citizen_and_learns_nothing_of_which_ids_exist() {
     let (app, fx) = start().await;
     let clerk = staff(&app, "clerk.unknown", Role::Clerk, fx.hall_id).await;
     let a = category(&app.db, fx.hall_id, "A").await;
+    let c = citizen(&app, 12).await;
+    let me = app.get("/api/v1/me", Some(&c.token)).await;
+    let real = me.body["id"].as_i64().expect("the citizen's id");
+    let issue = |citizen_id: i64| {
+        let (app, clerk) = (&app, clerk.clone());
+        async move {
+            app.post(
+                &format!("/staff/v1/halls/{}/tickets", fx.hall_id),
+                Some(&clerk),
+                &json!({ "categoryId": a, "citizenId": citizen_id }),
+            )
+            .await
+        }
+    };
+    let (known, unknown) = (issue(real).await, issue(987_654_321).await);
+    for reply in [&known, &unknown] {
+        refused(reply, StatusCode::BAD_REQUEST, "INVALID_JSON");
+    }
+    assert_eq!(known.body["message"], unknown.body["message"]);
+    let tickets = app.get("/api/v1/tickets", Some(&c.token)).await;
+    assert_eq!(tickets.body["tickets"], json!([]), "{tickets:?}");
+}
+
+#[tokio::test]
+async fn a_walk_in_becomes_a_citizens_by_the_code_they_show() {
+    let (app, fx) = start().await;
+    let clerk = staff(&app, "clerk.codes", Role::Clerk, fx.hall_id).await;
+    let a = category(&app.db, fx.hall_id, "A").await;
+    let c = citizen(&app, 13).await;
+    let walk_in_with = |code: String| {
+        let (app, clerk) = (&app, clerk.clone());
+        async move {
+            app.post(
+                &format!("/staff/v1/halls/{}/tickets", fx.hall_id),
+                Some(&clerk),
+                &json!({ "categoryId": a, "citizenCode": code }),
+            )
+            .await
+        }
+    };
+    let show = |token: String| {
+        let app = &app;
+        async move {
+            let reply = app
+                .post("/api/v1/citizen-code", Some(&token), &json!({}))
+                .await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+            reply.body
+        }
+    };
+
+    crate::helpers::fresh_minute().await;
+    let shown = show(c.token.clone()).await;
+    let code = shown["code"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 8, "{shown}");
+    assert_eq!(shown["qr"], format!("ZSBCZ:{code}"));
+    let expires = chrono::DateTime::parse_from_rfc3339(shown["expiresAt"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let left = expires - app.clock.now();
+    assert!(
+        left <= chrono::Duration::minutes(5) && left > chrono::Duration::minutes(4),
+        "{left}"
+    );
+
+    // Scanned: the ticket is the citizen's, in their list, and the code is used up.
+    let ticket = walk_in_with(shown["qr"].as_str().unwrap().to_owned()).await;
+    assert_eq!(ticket.status, StatusCode::CREATED, "{ticket:?}");
+    assert_eq!(ticket.body["source"], "WALK_IN");
+    let mine = app.get("/api/v1/tickets", Some(&c.token)).await;
+    assert_eq!(mine.body["tickets"][0]["id"], ticket.body["id"], "{mine:?}");
+    let again = walk_in_with(code.clone()).await;
+    refused(
+        &again,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "CITIZEN_CODE_INVALID",
+    );
+
+    // A new code voids the one before; typed in lower case with a dash, it still reads.
+    let old = show(c.token.clone()).await["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let new = show(c.token.clone()).await["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    refused(
+        &walk_in_with(old).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "CITIZEN_CODE_INVALID",
+    );
+    let typed = format!("{}-{}", &new[..4], &new[4..]).to_lowercase();
+    assert_eq!(walk_in_with(typed).await.status, StatusCode::CREATED);
+
+    // Made-up codes get the same answer as used ones, and a clerk cannot try many.
+    for bad in ["ZSBCZ:00000000", "nonsense"] {
+        refused(
+            &walk_in_with(bad.to_owned()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "CITIZEN_CODE_INVALID",
+        );
+    }
+    let mut limited = None;
+    for _ in 0..30 {
+        let reply = walk_in_with("ZSBCZ:00000000".to_owned()).await;
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(reply);
+            break;
+        }
+    }
+    let limited = limited.expect("guessing codes is limited");
+    assert_eq!(limited.error_code(), "RATE_LIMITED");
+    // Anonymous walk-ins are unaffected.
+    walk_in(&app, &clerk, fx.hall_id, a, false).await;
+    // A citizen's token is needed for a code, and a staff token is not one.
+    assert_eq!(
+        app.post("/api/v1/citizen-code", Some(&clerk), &json!({}))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// Sets a counter active or not through the hall administrator's API, keeping what it serves.
+async fn set_counter_active(
+    app: &crate::helpers::TestApp,
+    admin: &str,
+    hall_id: i64,
+    number: i32,
+    categories: &[i64],
+    active: bool,
+) {
+    let id = counter(&app.db, hall_id, number).await;
     let reply = app
-        .post(
-            &format!("/staff/v1/halls/{}/tickets", fx.hall_id),
-            Some(&clerk),
-            &json!({ "categoryId": a, "citizenId": 987_654_321 }),
+        .put(
+            &format!("/staff/v1/halls/{hall_id}/counters/{id}"),
+            Some(admin),
+            &json!({
+                "number": number,
+                "name": format!("{number}号窗口"),
+                "active": active,
+                "categories": categories
+                    .iter()
+                    .map(|c| json!({ "categoryId": c, "weight": 1 }))
+                    .collect::<Vec<_>>(),
+            }),
         )
         .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+}
+
+#[tokio::test]
+async fn an_inactive_counter_says_so_when_it_calls() {
+    let (app, fx) = start().await;
+    let admin = staff(&app, "admin.inactive", Role::Admin, fx.hall_id).await;
+    let a = category(&app.db, fx.hall_id, "A").await;
+    walk_in(&app, &admin, fx.hall_id, a, false).await;
+    set_counter_active(&app, &admin, fx.hall_id, 1, &[a], false).await;
+    let counter_1 = counter(&app.db, fx.hall_id, 1).await;
+
+    let reply = call_next(&app, &admin, fx.hall_id, counter_1).await;
+    refused(&reply, StatusCode::CONFLICT, "COUNTER_INACTIVE");
+    // A counter of another hall is still not found.
+    let elsewhere = call_next(&app, &admin, fx.hall_id, 999_999).await;
+    refused(&elsewhere, StatusCode::NOT_FOUND, "COUNTER_NOT_FOUND");
+
+    set_counter_active(&app, &admin, fx.hall_id, 1, &[a], true).await;
+    called(&app, &admin, fx.hall_id, counter_1).await;
+}
+
+#[tokio::test]
+async fn no_remote_ticket_is_given_while_no_active_counter_serves_its_category() {
+    let (app, fx) = start().await;
+    let admin = staff(&app, "admin.closed", Role::Admin, fx.hall_id).await;
+    let a = category(&app.db, fx.hall_id, "A").await;
+    let c_category = category(&app.db, fx.hall_id, "C").await;
+    // 不动产 (category C) is served by counter 3 alone.
+    set_counter_active(&app, &admin, fx.hall_id, 3, &[a, c_category], false).await;
+
+    let c = citizen(&app, 31).await;
+    let reply = take(&app, &c.token, HALL, PROPERTY).await;
+    let body = refused(&reply, StatusCode::CONFLICT, "NO_COUNTER_OPEN");
+    assert!(body["message"].as_str().unwrap().contains("窗口"), "{body}");
+    // Other categories still have their counters.
+    let id_card = taken(&app, &c.token, HALL, ID_CARD).await;
+    assert_eq!(id_card["estimatedWaitMinutes"], 0, "{id_card}");
+
+    // A walk-in the clerk still issues (their judgement), but with no estimate: nobody can
+    // call it, so there is no honest number of minutes.
+    let walk = walk_in(&app, &admin, fx.hall_id, c_category, false).await;
+    assert_eq!(walk["state"], "WAITING");
+    assert!(walk.get("estimatedWaitMinutes").is_none(), "{walk}");
+    assert_eq!(walk["ahead"], 0);
+
+    set_counter_active(&app, &admin, fx.hall_id, 3, &[a, c_category], true).await;
+    let other = citizen(&app, 32).await;
+    let reply = take(&app, &other.token, HALL, PROPERTY).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(reply.body["ahead"], 1);
+    assert!(
+        reply.body["estimatedWaitMinutes"].as_u64().unwrap() > 0,
+        "{reply:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_deactivated_clerks_called_ticket_goes_back_to_the_queue() {
+    let (app, fx) = start().await;
+    let admin = staff(&app, "admin.returns", Role::Admin, fx.hall_id).await;
+    let clerk = staff(&app, "clerk.leaving", Role::Clerk, fx.hall_id).await;
+    let colleague = staff(&app, "clerk.staying", Role::Clerk, fx.hall_id).await;
+    let clerk_id = app.get("/staff/v1/me", Some(&clerk)).await.body["id"]
+        .as_i64()
+        .unwrap();
+    let counter_1 = counter(&app.db, fx.hall_id, 1).await;
+    let c = citizen(&app, 41).await;
+    let first = taken(&app, &c.token, HALL, ID_CARD).await;
+    let later = taken(&app, &citizen(&app, 42).await.token, HALL, ID_CARD).await;
+    let call = called(&app, &clerk, fx.hall_id, counter_1).await;
+    assert_eq!(call["id"], first["id"]);
+
+    let done = app
+        .post(
+            &format!("/staff/v1/staff/{clerk_id}/deactivate"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{done:?}");
+
+    // The citizen waits again, first in line, with their number; the counter is free.
+    let mine = app
+        .get(&format!("/api/v1/tickets/{}", id(&first)), Some(&c.token))
+        .await;
+    assert_eq!(mine.body["state"], "WAITING", "{mine:?}");
+    assert_eq!(mine.body["number"], first["number"]);
+    assert_eq!(mine.body["ahead"], 0);
+    let desk = app
+        .get(
+            &format!("/staff/v1/halls/{}/counters/{counter_1}/desk", fx.hall_id),
+            Some(&colleague),
+        )
+        .await;
+    assert!(desk.body["ticket"].is_null(), "{desk:?}");
+    let next = called(&app, &colleague, fx.hall_id, counter_1).await;
+    assert_eq!(next["id"], first["id"]);
+    assert_ne!(next["id"], later["id"]);
+    let events = entities::ticket_event::Entity::find()
+        .filter(entities::ticket_event::Column::TicketId.eq(id(&first)))
+        .order_by_asc(entities::ticket_event::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.from_state.as_deref() == Some("CALLED") && e.to_state == "WAITING"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn names_are_normalised_and_invisible_characters_never_reach_the_board() {
+    let (app, fx) = start().await;
+    let admin = staff(&app, "admin.names", Role::Admin, fx.hall_id).await;
+    let a = category(&app.db, fx.hall_id, "A").await;
+    let post = |path: String, body: Value| {
+        let (app, admin) = (&app, admin.clone());
+        async move { app.post(&path, Some(&admin), &body).await }
+    };
+    let counters = format!("/staff/v1/halls/{}/counters", fx.hall_id);
+    for bad in [
+        "10号\u{202E}口窗",
+        "10号\u{200B}窗口",
+        "\u{115F}",
+        "\u{1160}",
+        "\u{3164}",
+        "\u{FFA0}",
+    ] {
+        let reply = post(
+            counters.clone(),
+            json!({ "number": 10, "name": bad, "categories": [{ "categoryId": a, "weight": 1 }] }),
+        )
+        .await;
+        let body = refused(
+            &reply,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_FAILED",
+        );
+        assert!(body.to_string().contains("name"), "{bad:?}: {body}");
+    }
+    let category_reply = post(
+        format!("/staff/v1/halls/{}/categories", fx.hall_id),
+        json!({ "code": "D", "name": "户籍\u{200B}业务", "prefix": "D" }),
+    )
+    .await;
     refused(
-        &reply,
+        &category_reply,
         StatusCode::UNPROCESSABLE_ENTITY,
         "VALIDATION_FAILED",
     );
-    assert!(reply.text.contains("citizenId"), "{reply:?}");
-    let c = citizen(&app, 12).await;
-    let me = app.get("/api/v1/me", Some(&c.token)).await;
-    let citizen_id = me.body["id"].as_i64().expect("the citizen's id");
-    let reply = app
-        .post(
-            &format!("/staff/v1/halls/{}/tickets", fx.hall_id),
-            Some(&clerk),
-            &json!({ "categoryId": a, "citizenId": citizen_id }),
+    let staff_reply = post(
+        "/staff/v1/staff".to_owned(),
+        json!({
+            "username": "clerk.rtl", "password": "a long enough password",
+            "displayName": "王\u{202E}芳", "roles": [{ "role": "clerk", "hallId": fx.hall_id }],
+        }),
+    )
+    .await;
+    refused(
+        &staff_reply,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_FAILED",
+    );
+    let c = citizen(&app, 51).await;
+    let identity = app
+        .put(
+            "/api/v1/me/identity",
+            Some(&c.token),
+            &json!({ "name": "张\u{3164}", "idCardNo": crate::helpers::id_card_no(52) }),
         )
         .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    refused(&identity, StatusCode::UNPROCESSABLE_ENTITY, "INVALID_NAME");
+
+    // Full-width letters and digits are stored, shown and announced in their plain form.
+    let created = post(
+        counters.clone(),
+        json!({ "number": 10, "name": "Ｂ区１０号窗口", "categories": [{ "categoryId": a, "weight": 1 }] }),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!(created.body["name"], "B区10号窗口");
+    let counter_10 = id(&created.body);
+    let ticket = walk_in(&app, &admin, fx.hall_id, a, false).await;
+    let call = called(&app, &admin, fx.hall_id, counter_10).await;
+    assert_eq!(call["id"], ticket["id"]);
+    let board = app.get(&format!("/api/v1/halls/{HALL}/board"), None).await;
+    let latest = &board.body["calls"][0];
+    assert_eq!(latest["counterName"], "B区10号窗口", "{board:?}");
+    let announce = latest["announce"].as_str().unwrap();
+    assert!(
+        !announce
+            .chars()
+            .any(|c| ('\u{FF01}'..='\u{FF5E}').contains(&c) || c == '\u{202E}'),
+        "{announce}"
+    );
 }

@@ -131,31 +131,150 @@ async fn an_unknown_user_and_a_wrong_password_get_the_same_answer() {
     );
 }
 
+/// A login from a given client address (documentation addresses, RFC 5737: only a header
+/// value, no traffic goes there); the gateway trusts `X-Forwarded-For` in these tests.
+async fn login_from(
+    app: &TestApp,
+    address: &str,
+    username: &str,
+    password: &str,
+) -> crate::helpers::Reply {
+    app.send(
+        app.http
+            .post(app.url("/staff/v1/auth/login"))
+            .header("x-forwarded-for", address)
+            .json(&json!({ "username": username, "password": password })),
+    )
+    .await
+}
+
+async fn behind_a_proxy() -> TestApp {
+    TestApp::spawn_with(|s| s.server.trust_forwarded_for = true).await
+}
+
 #[tokio::test]
-async fn guessing_one_members_password_is_rate_limited() {
-    let app = TestApp::spawn().await;
-    staff(&app, "target", vec![(Role::Admin, HallScope::All)]).await;
+async fn guessing_from_one_address_stops_that_address_but_never_locks_the_member_out() {
+    let app = behind_a_proxy().await;
+    staff(&app, "admin", vec![(Role::Admin, HallScope::All)]).await;
+    fresh_minute().await;
+
+    let attacker = "203.0.113.7";
+    for _ in 0..5 {
+        let reply = login_from(&app, attacker, "admin", "wrong password guess").await;
+        assert_eq!(reply.error_code(), "STAFF_LOGIN_FAILED", "{reply:?}");
+    }
+    for _ in 0..20 {
+        let limited = login_from(&app, attacker, "admin", "wrong password guess").await;
+        assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(limited.error_code(), "RATE_LIMITED");
+        assert!(limited.headers.contains_key("retry-after"));
+    }
+    // The attacker's address learns nothing more, even with the right password …
+    assert_eq!(
+        login_from(&app, attacker, "admin", PASSWORD)
+            .await
+            .error_code(),
+        "RATE_LIMITED"
+    );
+    // … and the member, from their own address, logs in at once.
+    let mine = login_from(&app, "198.51.100.20", "admin", PASSWORD).await;
+    assert_eq!(mine.status, StatusCode::OK, "{mine:?}");
+}
+
+#[tokio::test]
+async fn one_address_trying_many_usernames_is_stopped() {
+    let app = behind_a_proxy().await;
     staff(&app, "bystander", vec![(Role::Clerk, HallScope::All)]).await;
     fresh_minute().await;
 
-    for _ in 0..5 {
-        let reply = login(&app, "target", "wrong password guess").await;
-        assert_eq!(reply.error_code(), "STAFF_LOGIN_FAILED");
+    let sprayer = "203.0.113.9";
+    for n in 0..30 {
+        let reply = login_from(&app, sprayer, &format!("user{n}"), "wrong password guess").await;
+        assert_eq!(
+            reply.error_code(),
+            "STAFF_LOGIN_FAILED",
+            "attempt {n}: {reply:?}"
+        );
     }
-    let limited = login(&app, "target", "wrong password guess").await;
-    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(limited.error_code(), "RATE_LIMITED");
-    assert!(limited.headers.contains_key("retry-after"));
-    // Even the right password waits: the limit is on trying, not on failing.
+    let limited = login_from(&app, sprayer, "user99", "wrong password guess").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{limited:?}");
     assert_eq!(
-        login(&app, "target", PASSWORD).await.error_code(),
+        login_from(&app, sprayer, "bystander", PASSWORD)
+            .await
+            .error_code(),
         "RATE_LIMITED"
     );
-    // Others are not locked out by it.
+    // Names that cannot exist count as failures too.
+    let other = "203.0.113.10";
+    for _ in 0..30 {
+        login_from(&app, other, "名字", PASSWORD).await;
+    }
     assert_eq!(
-        login(&app, "bystander", PASSWORD).await.status,
+        login_from(&app, other, "bystander", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        login_from(&app, "198.51.100.21", "bystander", PASSWORD)
+            .await
+            .status,
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn successful_logins_are_not_counted() {
+    let app = behind_a_proxy().await;
+    staff(&app, "busy.clerk", vec![(Role::Clerk, HallScope::All)]).await;
+    fresh_minute().await;
+
+    // A hall's whole shift logging in behind one address: far past any failure limit.
+    for n in 0..40 {
+        let reply = login_from(&app, "198.51.100.30", "busy.clerk", PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::OK, "login {n}: {reply:?}");
+    }
+}
+
+#[tokio::test]
+async fn failures_from_many_addresses_slow_a_username_yet_its_right_password_gets_in() {
+    let app = TestApp::spawn_with(|s| {
+        s.server.trust_forwarded_for = true;
+        s.staff.login_user_backoff_after = 6;
+        s.staff.login_user_backoff_max_ms = 600;
+    })
+    .await;
+    staff(&app, "admin", vec![(Role::Admin, HallScope::All)]).await;
+    fresh_minute().await;
+
+    // Four addresses, each within its own limit, fail eight times together.
+    for n in 0..8 {
+        let address = format!("203.0.113.{}", 20 + n % 4);
+        let reply = login_from(&app, &address, "admin", "wrong password guess").await;
+        assert_eq!(reply.error_code(), "STAFF_LOGIN_FAILED", "{reply:?}");
+    }
+    // Past six failures every attempt for `admin` waits (250 ms, then 500 ms, capped at
+    // 600 ms), wrong and right alike — and the right one gets in.
+    let started = std::time::Instant::now();
+    let wrong = login_from(&app, "203.0.113.40", "admin", "wrong password guess").await;
+    assert_eq!(wrong.error_code(), "STAFF_LOGIN_FAILED");
+    let started_right = std::time::Instant::now();
+    let right = login_from(&app, "198.51.100.40", "admin", PASSWORD).await;
+    assert_eq!(right.status, StatusCode::OK, "{right:?}");
+    assert!(
+        started_right.elapsed() >= std::time::Duration::from_millis(600),
+        "the back-off applies to every attempt: {:?}",
+        started_right.elapsed()
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1100));
+    // Other usernames do not wait.
+    staff(&app, "bystander", vec![(Role::Clerk, HallScope::All)]).await;
+    let quick = std::time::Instant::now();
+    assert_eq!(
+        login_from(&app, "198.51.100.41", "bystander", PASSWORD)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert!(quick.elapsed() < std::time::Duration::from_millis(600));
 }
 
 #[tokio::test]
@@ -466,4 +585,198 @@ async fn the_openapi_document_lists_the_staff_api_and_no_log_holds_a_password() 
             "{schema} missing"
         );
     }
+}
+
+#[tokio::test]
+async fn admins_reset_passwords_reactivate_and_change_roles_over_http() {
+    let app = TestApp::spawn().await;
+    let a = hall(&app, "HALL-A").await;
+    let b = hall(&app, "HALL-B").await;
+    let admin_id = staff(&app, "admin.a", vec![(Role::Admin, HallScope::Hall(a))]).await;
+    let clerk_a = staff(&app, "clerk.a", vec![(Role::Clerk, HallScope::Hall(a))]).await;
+    let clerk_b = staff(&app, "clerk.b", vec![(Role::Clerk, HallScope::Hall(b))]).await;
+    let admin = token(&app, "admin.a").await;
+    let clerk = token(&app, "clerk.a").await;
+    const NEW: &str = "a brand new password";
+
+    // A reset: the member's sessions end, the old password stops working, the new one works.
+    let reset = |id: i64, password: &'static str| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            app.post(
+                &format!("/staff/v1/staff/{id}/password"),
+                Some(&admin),
+                &json!({ "password": password }),
+            )
+            .await
+        }
+    };
+    let weak = reset(clerk_a, "short").await;
+    assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(weak.error_code(), "WEAK_PASSWORD");
+    assert_eq!(reset(clerk_b, NEW).await.error_code(), "FORBIDDEN");
+    assert_eq!(reset(admin_id, NEW).await.error_code(), "FORBIDDEN");
+    assert_eq!(reset(999_999, NEW).await.status, StatusCode::NOT_FOUND);
+    let by_clerk = app
+        .post(
+            &format!("/staff/v1/staff/{clerk_b}/password"),
+            Some(&clerk),
+            &json!({ "password": NEW }),
+        )
+        .await;
+    assert_eq!(by_clerk.error_code(), "FORBIDDEN");
+    assert_eq!(reset(clerk_a, NEW).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/staff/v1/me", Some(&clerk)).await.error_code(),
+        "SESSION_EXPIRED"
+    );
+    assert_eq!(
+        login(&app, "clerk.a", PASSWORD).await.error_code(),
+        "STAFF_LOGIN_FAILED"
+    );
+    assert_eq!(login(&app, "clerk.a", NEW).await.status, StatusCode::OK);
+
+    // Deactivated, then active again: they log in as before.
+    let post = |path: String| {
+        let (app, admin) = (&app, admin.clone());
+        async move { app.post(&path, Some(&admin), &json!({})).await }
+    };
+    assert_eq!(
+        post(format!("/staff/v1/staff/{clerk_a}/deactivate"))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        login(&app, "clerk.a", NEW).await.error_code(),
+        "STAFF_DISABLED"
+    );
+    assert_eq!(
+        post(format!("/staff/v1/staff/{clerk_b}/activate"))
+            .await
+            .error_code(),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        post(format!("/staff/v1/staff/{clerk_a}/activate"))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let again = login(&app, "clerk.a", NEW).await;
+    assert_eq!(again.status, StatusCode::OK, "{again:?}");
+    let clerk = again.body["token"].as_str().unwrap().to_owned();
+
+    // Roles replaced: only ones the admin may give, never empty, never one's own; the member's
+    // sessions end and the next login carries the new roles.
+    let set = |id: i64, roles: Value| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            app.put(
+                &format!("/staff/v1/staff/{id}/roles"),
+                Some(&admin),
+                &json!({ "roles": roles }),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        set(clerk_a, json!([{ "role": "clerk", "hallId": b }]))
+            .await
+            .error_code(),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        set(clerk_a, json!([{ "role": "clerk", "hallId": null }]))
+            .await
+            .error_code(),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        set(clerk_b, json!([{ "role": "verifier", "hallId": a }]))
+            .await
+            .error_code(),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        set(admin_id, json!([{ "role": "clerk", "hallId": a }]))
+            .await
+            .error_code(),
+        "FORBIDDEN"
+    );
+    let empty = set(clerk_a, json!([])).await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(empty.error_code(), "VALIDATION_FAILED");
+    let changed = set(
+        clerk_a,
+        json!([{ "role": "verifier", "hallId": a }, { "role": "admin", "hallId": a }]),
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
+    assert_eq!(
+        changed.body["roles"],
+        json!([{ "role": "admin", "hallId": a }, { "role": "verifier", "hallId": a }])
+    );
+    assert_eq!(
+        app.get("/staff/v1/me", Some(&clerk)).await.error_code(),
+        "SESSION_EXPIRED"
+    );
+    let relogged = login(&app, "clerk.a", NEW).await;
+    assert_eq!(relogged.body["staff"]["roles"], changed.body["roles"]);
+}
+
+#[tokio::test]
+async fn a_member_changes_their_own_password_with_the_current_one() {
+    let app = TestApp::spawn().await;
+    staff(&app, "clerk.self", vec![(Role::Clerk, HallScope::All)]).await;
+    let first = token(&app, "clerk.self").await;
+    let second = token(&app, "clerk.self").await;
+    let change = |current: &'static str, new: &'static str| {
+        let (app, first) = (&app, first.clone());
+        async move {
+            app.post(
+                "/staff/v1/me/password",
+                Some(&first),
+                &json!({ "currentPassword": current, "newPassword": new }),
+            )
+            .await
+        }
+    };
+    let wrong = change("not the password at all", "a brand new password").await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    assert_eq!(wrong.error_code(), "STAFF_PASSWORD_WRONG");
+    let weak = change(PASSWORD, "short").await;
+    assert_eq!(weak.error_code(), "WEAK_PASSWORD");
+    assert_eq!(
+        change(PASSWORD, "a brand new password").await.status,
+        StatusCode::NO_CONTENT
+    );
+    // Every session ends, this one included.
+    for t in [&first, &second] {
+        assert_eq!(
+            app.get("/staff/v1/me", Some(t)).await.error_code(),
+            "SESSION_EXPIRED"
+        );
+    }
+    assert_eq!(
+        login(&app, "clerk.self", PASSWORD).await.error_code(),
+        "STAFF_LOGIN_FAILED"
+    );
+    assert_eq!(
+        login(&app, "clerk.self", "a brand new password")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let citizen = app.login().await;
+    assert_eq!(
+        app.post(
+            "/staff/v1/me/password",
+            Some(&citizen.token),
+            &json!({ "currentPassword": PASSWORD, "newPassword": "a brand new password" }),
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
 }
