@@ -662,7 +662,10 @@ pub async fn stats(
 ) -> Result<web::Json<wire::QueueStats>, ApiError> {
     let hall_id = path.into_inner();
     staff.require(Role::Admin, hall_id)?;
-    let date = query.date.unwrap_or_else(|| state.queue.clock().today());
+    let date = crate::extract::day(
+        "date",
+        query.date.unwrap_or_else(|| state.queue.clock().today()),
+    )?;
     let categories = state
         .queue
         .stats(hall_id, date)
@@ -670,7 +673,7 @@ pub async fn stats(
         .ok_or_else(|| ApiError::new(ErrorCode::HallNotFound))?;
     Ok(web::Json(wire::QueueStats {
         hall_id,
-        date,
+        date: date.date(),
         categories: categories.into_iter().map(stats_to_wire).collect(),
     }))
 }

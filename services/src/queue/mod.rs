@@ -1377,12 +1377,12 @@ impl QueueService {
     pub async fn stats(
         &self,
         hall_id: i64,
-        day: NaiveDate,
+        day: crate::time::Day,
     ) -> anyhow::Result<Option<Vec<CategoryStats>>> {
         let Some(names) = self.names(hall_id).await? else {
             return Ok(None);
         };
-        let tickets = queries::tickets_of_day(&self.db, hall_id, day).await?;
+        let tickets = queries::tickets_of_day(&self.db, hall_id, day.date()).await?;
         let mut categories: Vec<&category::Model> = names.categories.values().collect();
         categories.sort_by_key(|c| c.id);
         let count = |it: usize| u32::try_from(it).unwrap_or(u32::MAX);
