@@ -191,6 +191,7 @@ fn counter_to_wire(c: domain::Counter) -> wire::Counter {
         number: c.number,
         name: c.name,
         active: c.active,
+        spoken_name: c.spoken_name,
         categories: c
             .categories
             .into_iter()
@@ -630,7 +631,9 @@ fn counter_input(body: &wire::CounterRequest) -> Result<CounterInput, ApiError> 
         .iter()
         .map(|c| (c.category_id, c.weight))
         .collect();
-    CounterInput::parse(body.number, &body.name, body.active, &categories).map_err(invalid)
+    CounterInput::parse(body.number, &body.name, body.active, &categories)
+        .and_then(|input| input.with_spoken_name(body.spoken_name.as_deref()))
+        .map_err(invalid)
 }
 
 /// Add a counter and the categories it serves.
