@@ -10,6 +10,8 @@ pub struct Model {
     pub number: i32,
     pub name: String,
     pub active: bool,
+    /// What the board reads out after "到"; `None`: the number (`1号窗口`).
+    pub spoken_name: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

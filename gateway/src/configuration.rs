@@ -290,15 +290,20 @@ impl ApplicationSettings {
 
 /// Appointments: the hall rules themselves are data, set per hall by its administrator.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct BookingSettings {
     /// How often the booking worker marks no-shows, sends reminders and cuts slots ahead.
     pub worker_interval_secs: u64,
+    /// When reminders go out, `HH:MM` Asia/Shanghai on the working day before the booking
+    /// (`APP_BOOKING__REMINDER_AT`; 18:00).
+    pub reminder_at: String,
 }
 
 impl Default for BookingSettings {
     fn default() -> Self {
         Self {
             worker_interval_secs: 30,
+            reminder_at: "18:00".to_owned(),
         }
     }
 }

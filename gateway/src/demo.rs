@@ -230,7 +230,7 @@ fn load_or_create_keys(path: &Path) -> anyhow::Result<DemoKeys> {
 pub async fn seed_demo_data(settings: &Settings) -> anyhow::Result<()> {
     use std::sync::Arc;
 
-    use services::calendar::{CalendarStore, DEMO_2026};
+    use services::calendar::{CalendarStore, DEMO_2026, DEMO_2027};
     use services::catalogue::CatalogueService;
     use services::province::ProvinceClient;
     use services::store::MemoryStore;
@@ -238,12 +238,16 @@ pub async fn seed_demo_data(settings: &Settings) -> anyhow::Result<()> {
     let db = crate::startup::connect_database(&settings.database).await?;
     crate::startup::migrate_up(&db).await?;
     let province = &settings.province;
-    if CalendarStore::new(db.clone())
-        .seed(DEMO_2026)
-        .await
-        .context("seed the 2026 calendar")?
-    {
-        tracing::info!("demo: loaded the 2026 working-day calendar");
+    // 2027 is the demo's assumption until the notice is loaded (see `DEMO_2027`).
+    let calendar = CalendarStore::new(db.clone());
+    for (year, text) in [(2026, DEMO_2026), (2027, DEMO_2027)] {
+        if calendar
+            .seed(text)
+            .await
+            .with_context(|| format!("seed the {year} calendar"))?
+        {
+            tracing::info!(year, "demo: loaded a working-day calendar year");
+        }
     }
     let catalogue = CatalogueService::new(db.clone(), Arc::new(MemoryStore::new("demo-seed:")));
     let client = ProvinceClient::new(province.client_config())?;

@@ -134,6 +134,7 @@ impl ResponseError for ApiError {
             | C::SlotPast
             | C::OutsideBookingWindow
             | C::SlotNotReleased
+            | C::SlotTooSoon
             | C::HallClosed
             | C::BookingLimitReached
             | C::IdempotencyKeyReused

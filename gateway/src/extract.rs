@@ -137,3 +137,20 @@ pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
                 .with_field("Idempotency-Key", "须为1至64个可见ASCII字符")
         })
 }
+
+/// A date from a query, a path or a body, as the one [`Day`](services::time::Day) range every
+/// input date is held to: 422 `VALIDATION_FAILED` naming `field` otherwise.
+pub fn day(field: &str, date: chrono::NaiveDate) -> Result<services::time::Day, ApiError> {
+    services::time::Day::new(date).map_err(|e| out_of_range(field, &e))
+}
+
+/// A year of the working-day calendar, in the same range as [`day`].
+pub fn year(field: &str, raw: i32) -> Result<i32, ApiError> {
+    services::time::Day::year(raw).map_err(|e| out_of_range(field, &e))
+}
+
+fn out_of_range(field: &str, e: &services::time::OutOfRange) -> ApiError {
+    ApiError::new(ErrorCode::ValidationFailed)
+        .with_message(format!("{field}：{e}"))
+        .with_field(field, e.to_string())
+}

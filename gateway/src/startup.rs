@@ -165,13 +165,17 @@ impl Application {
         let province = ProvinceClient::new(settings.province.client_config())
             .context("province configuration")?;
         let catalogue = CatalogueService::new(db.clone(), Arc::clone(&store));
+        let reminder_at =
+            services::halls::TimeOfDay::parse("booking.reminder_at", &settings.booking.reminder_at)
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.reason))?;
         let booking = BookingService::new(
             db.clone(),
             Arc::clone(&store),
             calendar.clone(),
             notifications.clone(),
             clock.clone(),
-        );
+        )
+        .with_reminder_minute(u32::try_from(reminder_at.minutes()).unwrap_or(18 * 60));
         let booking_worker = booking.worker();
         let queue = QueueService::new(
             db.clone(),

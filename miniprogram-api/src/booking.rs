@@ -32,7 +32,9 @@ pub struct Availability {
 pub enum DayState {
     /// Released and inside the window: `slots` lists what is left.
     Open,
-    /// Inside the window but not released yet: see `releasesAt`.
+    /// Inside the window but not released yet: see `releasesAt`. Without `releasesAt` the
+    /// day's year has no loaded holiday calendar yet, so neither whether the hall works that day
+    /// nor when it is released is known.
     NotReleased,
     /// Outside the booking window.
     OutsideWindow,

@@ -113,6 +113,9 @@ error_codes! {
     OutsideBookingWindow => "OUTSIDE_BOOKING_WINDOW", "只能预约未来1至5个工作日内的时段";
     /// The day's slots are not released yet; `until` says when they are.
     SlotNotReleased => "SLOT_NOT_RELEASED", "该日号源尚未放出，请在放号时间后再试";
+    /// The slot starts within the hall's cancellation cut-off: a booking made now could not be
+    /// cancelled, so it is not taken; `until` is the cut-off that has passed.
+    SlotTooSoon => "SLOT_TOO_SOON", "该时段即将开始，已过取消截止时间，不能再预约，请选择更晚的时段";
     /// The hall does not open that day (or cancelled it).
     HallClosed => "HALL_CLOSED", "大厅当日不对外办公，请选择其他日期";
     /// No seat left in the slot.

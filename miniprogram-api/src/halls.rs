@@ -183,6 +183,10 @@ pub struct CounterRequest {
     /// Categories of this hall, each once, at most 20.
     #[serde(default)]
     pub categories: Vec<CounterCategory>,
+    /// What the board reads out after "到" (`请A001号到{spokenName}办理`), up to 20 characters;
+    /// absent, null or blank: the number (`1号窗口`). Replaced like every field of the PUT.
+    #[serde(default)]
+    pub spoken_name: Option<String>,
 }
 
 fn yes() -> bool {
@@ -198,6 +202,8 @@ pub struct Counter {
     pub name: String,
     pub active: bool,
     pub categories: Vec<CounterCategory>,
+    /// What the board reads out after "到"; null: the number (`1号窗口`).
+    pub spoken_name: Option<String>,
 }
 
 /// `PUT /staff/v1/halls/{hallId}/items/{itemCode}`

@@ -180,6 +180,9 @@ pub enum LiveMessage {
     Board { board: Board },
     /// Board socket: a call (or recall) to announce.
     Call { call: BoardCall },
+    /// Board socket: who waits per category, every category of the board, sent whenever any
+    /// category's count changes (a ticket taken, called, cancelled, transferred …).
+    Waiting { waiting: Vec<CategoryWaiting> },
 }
 
 /// `GET /staff/v1/halls/{hallId}/queue/stats?date=`.

@@ -1,7 +1,6 @@
 //! Appointments: availability, booking, my bookings, cancel, reschedule, check-in.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Duration;
 use miniprogram_api::booking as wire;
 use miniprogram_api::{ErrorBody, ErrorCode};
 use services::booking::{
@@ -11,7 +10,7 @@ use services::booking::{
 use services::staff::Role;
 
 use crate::error::ApiError;
-use crate::extract::{CurrentCitizen, CurrentStaff, idempotency_key};
+use crate::extract::{CurrentCitizen, CurrentStaff, day, idempotency_key};
 use crate::startup::AppState;
 
 pub fn status_to_wire(status: BookingStatus) -> wire::BookingStatus {
@@ -75,6 +74,14 @@ pub fn book_error(e: BookError) -> ApiError {
         BookError::NotReleased { at } => ApiError::new(ErrorCode::SlotNotReleased)
             .with_message(format!("该日号源将于{}放出，请届时再试", shanghai(at)))
             .with_until(at.to_rfc3339()),
+        BookError::NoCalendar { year } => ApiError::new(ErrorCode::SlotNotReleased)
+            .with_message(format!("{year}年的节假日安排尚未导入，该日暂不放号，请稍后再试")),
+        BookError::TooSoon { deadline } => ApiError::new(ErrorCode::SlotTooSoon)
+            .with_message(format!(
+                "该时段的取消截止时间（{}）已过，预约后将无法取消，因此不能再预约，请选择更晚的时段",
+                shanghai(deadline)
+            ))
+            .with_until(deadline.to_rfc3339()),
         BookError::HallClosed => ApiError::new(ErrorCode::HallClosed),
         BookError::SlotFull => ApiError::new(ErrorCode::SlotFull),
         BookError::AlreadyBooked => ApiError::new(ErrorCode::AlreadyBooked),
@@ -133,8 +140,14 @@ pub async fn availability(
 ) -> Result<web::Json<wire::Availability>, ApiError> {
     let hall_code = path.into_inner();
     let query = query.into_inner();
-    let from = query.from.unwrap_or_else(|| state.booking.clock().today());
-    let to = query.to.unwrap_or(from + Duration::days(13));
+    let from = day(
+        "from",
+        query.from.unwrap_or_else(|| state.booking.clock().today()),
+    )?;
+    let to = match query.to {
+        Some(to) => day("to", to)?,
+        None => from.plus_days(13).unwrap_or(services::time::Day::LAST),
+    };
     let days = state
         .booking
         .availability(&hall_code, &query.item_code, from, to)
@@ -159,6 +172,8 @@ pub async fn availability(
                 Err(DayRefusal::OutsideWindow) => (wire::DayState::OutsideWindow, None, Vec::new()),
                 Err(DayRefusal::Closed) => (wire::DayState::Closed, None, Vec::new()),
                 Err(DayRefusal::Past) => (wire::DayState::Past, None, Vec::new()),
+                // Not released until the year's calendar is loaded: when is not known yet.
+                Err(DayRefusal::NoCalendar) => (wire::DayState::NotReleased, None, Vec::new()),
             };
             wire::DayView {
                 date: d.day,
@@ -195,7 +210,7 @@ pub async fn availability(
         (status = 403, description = "IDENTITY_REQUIRED, BOOKING_BANNED (until: the ban's last day)", body = ErrorBody),
         (status = 404, description = "ITEM_NOT_FOUND, SLOT_NOT_FOUND", body = ErrorBody),
         (status = 409, description = "SLOT_FULL, ALREADY_BOOKED", body = ErrorBody),
-        (status = 422, description = "SLOT_NOT_FOR_ITEM, ITEM_NOT_BOOKABLE, SLOT_PAST, OUTSIDE_BOOKING_WINDOW, SLOT_NOT_RELEASED, HALL_CLOSED, BOOKING_LIMIT_REACHED, IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
+        (status = 422, description = "SLOT_NOT_FOR_ITEM, ITEM_NOT_BOOKABLE, SLOT_PAST, OUTSIDE_BOOKING_WINDOW, SLOT_NOT_RELEASED (also while the day's year has no calendar), SLOT_TOO_SOON (inside the cancellation cut-off; until: the cut-off), HALL_CLOSED, BOOKING_LIMIT_REACHED, IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -428,8 +443,11 @@ pub async fn hall_bookings(
 ) -> Result<web::Json<wire::BookingList>, ApiError> {
     let hall_id = path.into_inner();
     staff.require(Role::Clerk, hall_id)?;
-    let day = query.date.unwrap_or_else(|| state.booking.clock().today());
-    let bookings = state.booking.of_hall_day(hall_id, day).await?;
+    let date = day(
+        "date",
+        query.date.unwrap_or_else(|| state.booking.clock().today()),
+    )?;
+    let bookings = state.booking.of_hall_day(hall_id, date).await?;
     Ok(web::Json(wire::BookingList {
         bookings: bookings.into_iter().map(to_wire).collect(),
         next_before: None,
@@ -492,9 +510,10 @@ pub async fn close_day(
             .with_message("请填写1至20个字的取消原因，将告知预约的群众")
             .with_field("reason", "1至20个字"));
     }
+    let date = day("date", body.date)?;
     let cancelled = state
         .booking
-        .close_day(hall_id, body.date, reason)
+        .close_day(hall_id, date, reason)
         .await
         .map_err(|e| match e {
             CloseDayError::HallNotFound => ApiError::new(ErrorCode::HallNotFound),

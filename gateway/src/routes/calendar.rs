@@ -11,7 +11,7 @@ use services::calendar::{DayKind, Entry, LoadYearError};
 use services::halls::{ListDaysError, MAX_LISTED_DAYS, StoredYear};
 
 use crate::error::ApiError;
-use crate::extract::CurrentStaff;
+use crate::extract::{CurrentStaff, day};
 use crate::routes::resource;
 use crate::startup::AppState;
 
@@ -60,13 +60,7 @@ fn year_to_wire(y: StoredYear) -> wire::CalendarYear {
 }
 
 fn year_of(raw: i32) -> Result<i32, ApiError> {
-    if (2000..=2100).contains(&raw) {
-        Ok(raw)
-    } else {
-        Err(ApiError::new(ErrorCode::ValidationFailed)
-            .with_message("年份应在2000至2100之间")
-            .with_field("year", "年份应在2000至2100之间"))
-    }
+    crate::extract::year("year", raw)
 }
 
 fn calendar_invalid(message: String) -> ApiError {
@@ -173,7 +167,7 @@ pub async fn days(
 ) -> Result<web::Json<wire::CalendarDays>, ApiError> {
     let days = state
         .calendar_view
-        .days(query.from, query.to)
+        .days(day("from", query.from)?, day("to", query.to)?)
         .await
         .map_err(|e| match e {
             ListDaysError::BadRange => {

@@ -4,7 +4,7 @@
 //! global admin creates halls; every other staff route needs the admin role at that hall.
 
 use actix_web::{HttpResponse, web};
-use chrono::{Datelike as _, NaiveDate};
+use chrono::NaiveDate;
 use miniprogram_api::halls as wire;
 use miniprogram_api::{ErrorBody, ErrorCode};
 use services::halls::{
@@ -191,6 +191,7 @@ fn counter_to_wire(c: domain::Counter) -> wire::Counter {
         number: c.number,
         name: c.name,
         active: c.active,
+        spoken_name: c.spoken_name,
         categories: c
             .categories
             .into_iter()
@@ -515,11 +516,8 @@ pub async fn put_exception(
 ) -> Result<web::Json<wire::DateException>, ApiError> {
     let (hall_id, day) = path.into_inner();
     staff.require(Role::Admin, hall_id)?;
-    if !(2000..=2100).contains(&day.year()) {
-        return Err(invalid(InvalidInput::new("date", "日期超出范围")));
-    }
     let exception = DayException::parse(
-        day,
+        crate::extract::day("date", day)?.date(),
         body.closed,
         body.opens.as_deref(),
         body.closes.as_deref(),
@@ -552,6 +550,7 @@ pub async fn delete_exception(
 ) -> Result<HttpResponse, ApiError> {
     let (hall_id, day) = path.into_inner();
     staff.require(Role::Admin, hall_id)?;
+    let day = crate::extract::day("date", day)?.date();
     state
         .halls
         .delete_exception(hall_id, day)
@@ -632,7 +631,9 @@ fn counter_input(body: &wire::CounterRequest) -> Result<CounterInput, ApiError> 
         .iter()
         .map(|c| (c.category_id, c.weight))
         .collect();
-    CounterInput::parse(body.number, &body.name, body.active, &categories).map_err(invalid)
+    CounterInput::parse(body.number, &body.name, body.active, &categories)
+        .and_then(|input| input.with_spoken_name(body.spoken_name.as_deref()))
+        .map_err(invalid)
 }
 
 /// Add a counter and the categories it serves.

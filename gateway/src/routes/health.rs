@@ -12,6 +12,12 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// `GET /readyz`: the database and the store answer.
+///
+/// A year whose working-day calendar should be loaded and is not (see
+/// [`WorkingCalendar::missing_years`](services::calendar::WorkingCalendar::missing_years)) is a
+/// warning in the body, not a failure: the instance serves everything else, and taking every
+/// instance out of the load balancer for a data gap would turn it into an outage. Its days are
+/// simply not released for booking until the year is loaded.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let (db, store) = tokio::join!(state.db.ping(), state.store.ping());
     if let Err(e) = &db {
@@ -29,8 +35,30 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
             )),
         );
     }
+    let calendar = match state.calendar.calendar().await {
+        Ok(calendar) => {
+            let missing = calendar.missing_years(state.booking.clock().today());
+            if missing.is_empty() {
+                serde_json::json!({ "status": "ok" })
+            } else {
+                let years: Vec<String> = missing.iter().map(i32::to_string).collect();
+                serde_json::json!({
+                    "status": "missing",
+                    "missingYears": missing,
+                    "warning": format!(
+                        "{}年的工作日历（节假日安排）尚未导入，这些年份的日期暂不放号",
+                        years.join("、")
+                    ),
+                })
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = format!("{e:#}"), "calendar not readable");
+            serde_json::json!({ "status": "unreadable" })
+        }
+    };
     Ok(HttpResponse::Ok().json(serde_json::json!({
-        "status": "ready", "database": "ok", "store": "ok"
+        "status": "ready", "database": "ok", "store": "ok", "calendar": calendar
     })))
 }
 

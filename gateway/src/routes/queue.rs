@@ -83,15 +83,15 @@ fn board_to_wire(b: Board) -> wire::Board {
                 at: c.at,
             })
             .collect(),
-        waiting: b
-            .waiting
-            .into_iter()
-            .map(|(prefix, name, waiting)| wire::CategoryWaiting {
-                prefix,
-                name,
-                waiting,
-            })
-            .collect(),
+        waiting: b.waiting.iter().map(waiting_to_wire).collect(),
+    }
+}
+
+fn waiting_to_wire(c: &services::queue::CategoryWaiting) -> wire::CategoryWaiting {
+    wire::CategoryWaiting {
+        prefix: c.prefix.clone(),
+        name: c.name.clone(),
+        waiting: c.waiting,
     }
 }
 
@@ -405,7 +405,8 @@ pub async fn board(
 }
 
 /// WebSocket of the board: `board` on connecting, then a `call` for every call and recall, in
-/// order, with the text to announce.
+/// order, with the text to announce, and `waiting` (every category's count) whenever a
+/// category's waiting count changes, on whichever instance the change was made.
 #[utoipa::path(
     get, path = "/api/v1/halls/{hallCode}/board/live", tag = "queue",
     params(("hallCode" = String, Path)),
@@ -435,6 +436,8 @@ pub async fn board_live(
     let (response, mut ws, mut messages) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::new(ErrorCode::BadRequest).caused_by(anyhow::anyhow!("{e}")))?;
     actix_web::rt::spawn(async move {
+        // The categories as the board showed them on connecting, with the counts last sent.
+        let mut shown = first.waiting.clone();
         let message = wire::LiveMessage::Board {
             board: board_to_wire(first),
         };
@@ -457,22 +460,30 @@ pub async fn board_live(
                 update = updates.recv() => match update {
                     Ok(update) => {
                         let e = &update.event;
-                        let (Some(announce), Some(counter_number), Some(counter_name)) =
+                        if let (Some(announce), Some(counter_number), Some(counter_name)) =
                             (e.announce.clone(), e.counter_number, e.counter_name.clone())
-                        else {
-                            continue;
-                        };
-                        let message = wire::LiveMessage::Call {
-                            call: wire::BoardCall {
-                                ticket_id: e.ticket_id,
-                                number: e.number.clone(),
-                                counter_number,
-                                counter_name,
-                                announce,
-                                at: e.at,
-                            },
-                        };
-                        if ws.text(text(&message)).await.is_err() { break; }
+                        {
+                            let message = wire::LiveMessage::Call {
+                                call: wire::BoardCall {
+                                    ticket_id: e.ticket_id,
+                                    number: e.number.clone(),
+                                    counter_number,
+                                    counter_name,
+                                    announce,
+                                    at: e.at,
+                                },
+                            };
+                            if ws.text(text(&message)).await.is_err() { break; }
+                        }
+                        // After the call, so a display announces before it recounts.
+                        if let Some(counts) = &update.waiting
+                            && recount(&mut shown, counts)
+                        {
+                            let message = wire::LiveMessage::Waiting {
+                                waiting: shown.iter().map(waiting_to_wire).collect(),
+                            };
+                            if ws.text(text(&message)).await.is_err() { break; }
+                        }
                     }
                     Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => break,
@@ -486,6 +497,22 @@ pub async fn board_live(
         let _ = ws.close(None).await;
     });
     Ok(response)
+}
+
+/// Sets each shown category's count from `counts` (absent: nobody waits); whether any moved.
+fn recount(
+    shown: &mut [services::queue::CategoryWaiting],
+    counts: &std::collections::BTreeMap<i64, u32>,
+) -> bool {
+    let mut moved = false;
+    for c in shown {
+        let now = counts.get(&c.category_id).copied().unwrap_or(0);
+        if c.waiting != now {
+            c.waiting = now;
+            moved = true;
+        }
+    }
+    moved
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -691,7 +718,10 @@ pub async fn stats(
 ) -> Result<web::Json<wire::QueueStats>, ApiError> {
     let hall_id = path.into_inner();
     staff.require(Role::Admin, hall_id)?;
-    let date = query.date.unwrap_or_else(|| state.queue.clock().today());
+    let date = crate::extract::day(
+        "date",
+        query.date.unwrap_or_else(|| state.queue.clock().today()),
+    )?;
     let categories = state
         .queue
         .stats(hall_id, date)
@@ -699,7 +729,7 @@ pub async fn stats(
         .ok_or_else(|| ApiError::new(ErrorCode::HallNotFound))?;
     Ok(web::Json(wire::QueueStats {
         hall_id,
-        date,
+        date: date.date(),
         categories: categories.into_iter().map(stats_to_wire).collect(),
     }))
 }

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use chrono::{DateTime, NaiveDate, SubsecRound as _, Utc};
+use chrono::{DateTime, Datelike as _, NaiveDate, SubsecRound as _, Utc};
 use rand::Rng as _;
 use sea_orm::{DatabaseConnection, DbErr, SqlErr, TransactionTrait as _};
 use serde_json::json;
@@ -29,7 +29,7 @@ use subtle::ConstantTimeEq as _;
 use crate::calendar::CalendarStore;
 use crate::notify::{NotificationKind, Notifications};
 use crate::store::Store;
-use crate::time::{Clock, SHANGHAI};
+use crate::time::{Clock, Day, SHANGHAI};
 
 pub use rules::{DayHours, DayRefusal, Rules};
 pub use worker::{BookingWorker, WorkerReport};
@@ -172,6 +172,14 @@ pub enum BookError {
     OutsideWindow,
     #[error("not released yet")]
     NotReleased { at: DateTime<Utc> },
+    /// The day's year has no loaded calendar: not released until it has.
+    #[error("no calendar for the day's year")]
+    NoCalendar { year: i32 },
+    /// The slot starts within the cancellation cut-off, which passed at `deadline`: a booking
+    /// made now could never be cancelled (and a missed one would count as a no-show), so none
+    /// is taken.
+    #[error("the slot starts too soon")]
+    TooSoon { deadline: DateTime<Utc> },
     /// The hall does not open that day, or cancelled it.
     #[error("the hall is closed")]
     HallClosed,
@@ -212,6 +220,8 @@ impl BookError {
             Self::SlotPast => ("SLOT_PAST", String::new()),
             Self::OutsideWindow => ("OUTSIDE_WINDOW", String::new()),
             Self::NotReleased { at } => ("NOT_RELEASED", at.to_rfc3339()),
+            Self::NoCalendar { year } => ("NO_CALENDAR", year.to_string()),
+            Self::TooSoon { deadline } => ("TOO_SOON", deadline.to_rfc3339()),
             Self::HallClosed => ("HALL_CLOSED", String::new()),
             Self::SlotFull => ("SLOT_FULL", String::new()),
             Self::AlreadyBooked => ("ALREADY_BOOKED", String::new()),
@@ -236,6 +246,12 @@ impl BookError {
             "OUTSIDE_WINDOW" => Self::OutsideWindow,
             "NOT_RELEASED" => Self::NotReleased {
                 at: DateTime::parse_from_rfc3339(detail).ok()?.to_utc(),
+            },
+            "NO_CALENDAR" => Self::NoCalendar {
+                year: detail.parse().ok()?,
+            },
+            "TOO_SOON" => Self::TooSoon {
+                deadline: DateTime::parse_from_rfc3339(detail).ok()?.to_utc(),
             },
             "HALL_CLOSED" => Self::HallClosed,
             "SLOT_FULL" => Self::SlotFull,
@@ -334,7 +350,12 @@ pub struct BookingService {
     /// Halls and items as read a moment ago: the rush reads them thousands of times a second.
     halls: Cache<i64, HallContext>,
     items: Cache<String, entities::item::Model>,
+    /// When reminders go out on the working day before, minutes after midnight (Shanghai).
+    reminder_minute: u32,
 }
+
+/// Reminders go out at 18:00 the working day before, unless configured otherwise.
+pub const DEFAULT_REMINDER_MINUTE: u32 = 18 * 60;
 
 /// Values read a moment ago, with when they were read.
 type Cache<K, V> = Arc<Mutex<HashMap<K, (Instant, Arc<V>)>>>;
@@ -405,7 +426,16 @@ impl BookingService {
             materialized: Arc::default(),
             halls: Arc::default(),
             items: Arc::default(),
+            reminder_minute: DEFAULT_REMINDER_MINUTE,
         }
+    }
+
+    /// Reminders at `minute` after midnight (Asia/Shanghai) of the working day before the
+    /// booking, instead of [`DEFAULT_REMINDER_MINUTE`]; a value past the day counts as 23:59.
+    #[must_use]
+    pub fn with_reminder_minute(mut self, minute: u32) -> Self {
+        self.reminder_minute = minute.min(24 * 60 - 1);
+        self
     }
 
     /// A hall's configuration, read at most every few seconds.
@@ -470,6 +500,11 @@ impl BookingService {
             return Ok(());
         }
         let calendar = self.calendar.calendar().await?;
+        if !calendar.covers(day.year()) {
+            // Not cut (nor remembered as cut) until the year is loaded: a make-up Saturday of
+            // that year would otherwise stay without slots on this instance.
+            return Ok(());
+        }
         let hours = ctx.hours_on(day, &calendar);
         if let Some(hours) = hours {
             queries::insert_slots(&self.db, ctx, day, hours).await?;
@@ -494,12 +529,13 @@ impl BookingService {
         &self,
         hall_code: &str,
         item_code: &str,
-        from: NaiveDate,
-        to: NaiveDate,
+        from: Day,
+        to: Day,
     ) -> Result<Vec<DayAvailability>, AvailabilityError> {
-        if to < from || (to - from).num_days() >= MAX_RANGE_DAYS {
+        if !(0..MAX_RANGE_DAYS).contains(&from.days_until(to)) {
             return Err(AvailabilityError::BadRange);
         }
+        let (from, to) = (from.date(), to.date());
         let hall_id = crate::halls::hall_id_by_code(&self.db, hall_code)
             .await?
             .ok_or(AvailabilityError::HallNotFound)?;
@@ -536,7 +572,9 @@ impl BookingService {
             let slots =
                 queries::open_slots(&self.db, ctx.hall.id, category_id, *first, *last).await?;
             for slot in slots {
-                if slot.starts_at <= now {
+                // A slot inside the cancellation cut-off is not offered: it could not be
+                // booked (see `BookError::TooSoon`).
+                if slot.starts_at <= now || !rules::can_cancel(slot.starts_at, now, &rules) {
                     continue;
                 }
                 if let Some(DayAvailability {
@@ -739,7 +777,15 @@ impl BookingService {
             DayRefusal::OutsideWindow => BookError::OutsideWindow,
             DayRefusal::NotReleased { at } => BookError::NotReleased { at },
             DayRefusal::Closed => BookError::HallClosed,
+            DayRefusal::NoCalendar => BookError::NoCalendar {
+                year: slot.day.year(),
+            },
         })?;
+        if !rules::can_cancel(slot.starts_at, now, &rules) {
+            return Err(BookError::TooSoon {
+                deadline: rules::cancel_deadline(slot.starts_at, &rules),
+            });
+        }
         if slot.status != "OPEN" {
             return Err(BookError::HallClosed);
         }
@@ -957,12 +1003,8 @@ impl BookingService {
     ///
     /// # Errors
     /// The database failed.
-    pub async fn of_hall_day(
-        &self,
-        hall_id: i64,
-        day: NaiveDate,
-    ) -> anyhow::Result<Vec<BookingView>> {
-        let rows = queries::bookings_of_hall_day(&self.db, hall_id, day).await?;
+    pub async fn of_hall_day(&self, hall_id: i64, day: Day) -> anyhow::Result<Vec<BookingView>> {
+        let rows = queries::bookings_of_hall_day(&self.db, hall_id, day.date()).await?;
         queries::views(&self.db, rows).await
     }
 
@@ -988,8 +1030,7 @@ impl BookingService {
         let now = self.clock.now();
         if !rules::can_cancel(booking.starts_at, now, &rules) {
             return Err(CancelError::TooLate {
-                deadline: booking.starts_at
-                    - chrono::Duration::minutes(i64::from(rules.cancel_cutoff_minutes)),
+                deadline: rules::cancel_deadline(booking.starts_at, &rules),
             });
         }
         let txn = self.db.begin().await.context("begin the cancellation")?;
@@ -1144,9 +1185,10 @@ impl BookingService {
     pub async fn close_day(
         &self,
         hall_id: i64,
-        day: NaiveDate,
+        day: Day,
         reason: &str,
     ) -> Result<usize, CloseDayError> {
+        let day = day.date();
         let ctx = queries::hall_by_id(&self.db, hall_id)
             .await?
             .ok_or(CloseDayError::HallNotFound)?;

@@ -167,6 +167,9 @@ pub enum DayRefusal {
     NotReleased { at: DateTime<Utc> },
     /// The hall does not open that day.
     Closed,
+    /// No calendar was loaded for the day's year: whether it is a working day is unknown (元旦
+    /// on a Friday would otherwise count as one), so it is not released until the year is.
+    NoCalendar,
 }
 
 /// Whether `day` can be booked at `now`, and the hours the hall keeps that day.
@@ -180,6 +183,9 @@ pub fn bookable_day(
     let today = now.with_timezone(&SHANGHAI).date_naive();
     if day < today || (day == today && rules.book_min_working_days > 0) {
         return Err(DayRefusal::Past);
+    }
+    if !calendar.covers(day.year()) {
+        return Err(DayRefusal::NoCalendar);
     }
     let Some(hours) = hours else {
         return Err(DayRefusal::Closed);
@@ -199,7 +205,12 @@ pub fn bookable_day(
 
 /// Whether a booking starting at `starts_at` can still be cancelled (or moved) at `now`.
 pub fn can_cancel(starts_at: DateTime<Utc>, now: DateTime<Utc>, rules: &Rules) -> bool {
-    now <= starts_at - Duration::minutes(i64::from(rules.cancel_cutoff_minutes))
+    now <= cancel_deadline(starts_at, rules)
+}
+
+/// Until when a booking starting at `starts_at` can be cancelled or moved.
+pub fn cancel_deadline(starts_at: DateTime<Utc>, rules: &Rules) -> DateTime<Utc> {
+    starts_at - Duration::minutes(i64::from(rules.cancel_cutoff_minutes))
 }
 
 /// Where `now` is relative to the check-in window of a slot starting at `starts_at`.
@@ -344,9 +355,35 @@ mod tests {
         );
     }
 
+    fn demo_2026() -> WorkingCalendar {
+        WorkingCalendar::mainland_default()
+            .with_year(YearData::parse(crate::calendar::DEMO_2026).unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_day_of_a_year_without_calendar_is_not_released_though_its_window_has_come() {
+        // Monday 28 December 2026, 2027 not loaded: Friday 1 January 2027 would count as a
+        // working day by its weekday. The days of 2026 in the window are bookable; none of 2027.
+        let cal = demo_2026();
+        let now = at_minute(date("2026-12-28"), 9 * 60);
+        assert!(bookable_day(date("2026-12-29"), now, &cal, &rules(), Some(NINE_TO_FIVE)).is_ok());
+        for day in ["2027-01-01", "2027-01-04"] {
+            assert_eq!(
+                bookable_day(date(day), now, &cal, &rules(), Some(NINE_TO_FIVE)),
+                Err(DayRefusal::NoCalendar),
+                "{day}"
+            );
+        }
+        let cal = cal
+            .with_year(YearData::parse(crate::calendar::DEMO_2027).unwrap())
+            .unwrap();
+        assert!(bookable_day(date("2027-01-04"), now, &cal, &rules(), Some(NINE_TO_FIVE)).is_ok());
+    }
+
     #[test]
     fn a_day_is_released_at_the_release_time_and_not_a_minute_before() {
-        let cal = WorkingCalendar::mainland_default();
+        let cal = demo_2026();
         let day = date("2026-11-30"); // Monday; released 2026-11-23 08:00 Shanghai
         let before = at_minute(date("2026-11-23"), 8 * 60) - Duration::seconds(1);
         assert!(matches!(

@@ -72,11 +72,38 @@ impl BookingWorker {
     /// # Errors
     /// The database failed; what was done before stays done.
     pub async fn run_once(&self) -> anyhow::Result<WorkerReport> {
+        self.warn_of_missing_calendar().await?;
         Ok(WorkerReport {
             no_shows: self.no_shows().await?,
             reminders: self.reminders().await?,
             halls_prepared: self.prepare_slots().await?,
         })
+    }
+
+    /// Logs, once a day for the deployment (a store key decides which round of which instance),
+    /// the years whose calendar should be loaded and is not: their days are not released.
+    async fn warn_of_missing_calendar(&self) -> anyhow::Result<()> {
+        let s = &self.service;
+        let today = s.clock.today();
+        let missing = s.calendar.calendar().await?.missing_years(today);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let key = format!("calendar-missing-logged:{today}");
+        // A store that fails logs on every round rather than never.
+        let first = s
+            .store
+            .set_nx(&key, b"1", Duration::from_secs(26 * 3600))
+            .await
+            .unwrap_or(true);
+        if first {
+            tracing::warn!(
+                years = ?missing,
+                "no working-day calendar loaded for {missing:?}: their days are not released for \
+                 booking until an administrator loads them (PUT /staff/v1/calendar/{{year}})"
+            );
+        }
+        Ok(())
     }
 
     async fn no_shows(&self) -> anyhow::Result<usize> {
@@ -143,11 +170,17 @@ impl BookingWorker {
         Ok(marked)
     }
 
-    /// On a working day, reminds everyone booked for the next working day.
+    /// On a working day, from the reminder time on (18:00 by default), reminds everyone booked
+    /// for the next working day: the evening before, when a citizen plans tomorrow, not the
+    /// first round after midnight. A round missed that evening is not made up the next morning
+    /// (the booking is that day; its citizen has its confirmation).
     async fn reminders(&self) -> anyhow::Result<usize> {
         let s = &self.service;
         let now = s.clock.now();
         let today = now.with_timezone(&SHANGHAI).date_naive();
+        if now < super::rules::at_minute(today, s.reminder_minute) {
+            return Ok(0);
+        }
         let calendar = s.calendar.calendar().await?;
         if !calendar.is_working_day(today) {
             return Ok(0);

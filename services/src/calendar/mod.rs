@@ -23,7 +23,7 @@ use std::ops::Bound;
 
 use chrono::{Datelike, NaiveDate, Weekday};
 
-pub use demo::DEMO_2026;
+pub use demo::{DEMO_2026, DEMO_2027};
 pub use stored::{CalendarStore, LoadYearError};
 pub use year::{DayKind, Entry, LineError, YearData};
 
@@ -31,6 +31,10 @@ pub use year::{DayKind, Entry, LineError, YearData};
 /// (a booking window, a time limit of a few dozen working days, a pause of some months) ends well
 /// inside it.
 pub const SEARCH_LIMIT_DAYS: u32 = 3660;
+
+/// How long before a year starts its data is needed: from 1 November, when the State Council's
+/// notice is normally out and booking windows (up to 60 working days) begin to reach into it.
+pub const NEEDED_AHEAD_DAYS: u64 = 61;
 
 /// Why a calendar or a year's data could not be built, or why a search found no date.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -155,6 +159,18 @@ impl WorkingCalendar {
     /// The years whose data was loaded, in order.
     pub fn covered_years(&self) -> impl Iterator<Item = i32> {
         self.years.keys().copied()
+    }
+
+    /// The years that should be loaded by `today` and are not: today's, and the next one from
+    /// [`NEEDED_AHEAD_DAYS`] before it starts. Days of a missing year are not released for
+    /// booking, so an operator is told (`/readyz`, and the log once a day).
+    pub fn missing_years(&self, today: NaiveDate) -> Vec<i32> {
+        let ahead = today
+            .checked_add_days(chrono::Days::new(NEEDED_AHEAD_DAYS))
+            .unwrap_or(today);
+        (today.year()..=ahead.year())
+            .filter(|year| !self.covers(*year))
+            .collect()
     }
 
     /// Whether the halls work on `date`: a listed holiday never, a listed make-up day always,
@@ -309,6 +325,41 @@ mod tests {
         WorkingCalendar::mainland_default()
             .with_year(YearData::parse(DEMO_2026).unwrap())
             .unwrap()
+    }
+
+    #[test]
+    fn the_next_year_is_missing_from_november_and_this_year_always() {
+        let calendar = china_2026();
+        assert_eq!(
+            calendar.missing_years(date(2026, 10, 31)),
+            Vec::<i32>::new()
+        );
+        assert_eq!(calendar.missing_years(date(2026, 11, 1)), vec![2027]);
+        assert_eq!(calendar.missing_years(date(2027, 3, 1)), vec![2027]);
+        let both = calendar
+            .with_year(YearData::parse(DEMO_2027).unwrap())
+            .unwrap();
+        assert_eq!(both.missing_years(date(2026, 12, 28)), Vec::<i32>::new());
+        assert_eq!(both.missing_years(date(2027, 11, 1)), vec![2028]);
+        assert_eq!(
+            WorkingCalendar::mainland_default().missing_years(date(2026, 6, 1)),
+            vec![2026]
+        );
+    }
+
+    #[test]
+    fn the_demo_2027_holds_new_year_and_follows_2026_without_conflict() {
+        let both = china_2026()
+            .with_year(YearData::parse(DEMO_2027).unwrap())
+            .unwrap();
+        assert!(both.covers(2027));
+        // 元旦 2027 is a Friday: off, though a weekday.
+        assert!(!both.is_working_day(date(2027, 1, 1)));
+        assert!(both.is_working_day(date(2027, 1, 31)), "a make-up Sunday");
+        assert_eq!(
+            both.next_working_day(date(2026, 12, 31)).unwrap(),
+            date(2027, 1, 4)
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{DatabaseConnection, EntityTrait as _};
 
 use crate::calendar::{CalendarStore, DayKind, Entry, YearData};
+use crate::time::Day;
 use entities::calendar_year;
 
 /// The longest range [`CalendarView::days`] lists.
@@ -85,15 +86,11 @@ impl CalendarView {
     /// # Errors
     /// [`ListDaysError::BadRange`] for a backward range or one of more than
     /// [`MAX_LISTED_DAYS`] dates.
-    pub async fn days(
-        &self,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<ListedDay>, ListDaysError> {
-        let span = to.signed_duration_since(from).num_days();
-        if !(0..MAX_LISTED_DAYS).contains(&span) {
+    pub async fn days(&self, from: Day, to: Day) -> Result<Vec<ListedDay>, ListDaysError> {
+        if !(0..MAX_LISTED_DAYS).contains(&from.days_until(to)) {
             return Err(ListDaysError::BadRange);
         }
+        let (from, to) = (from.date(), to.date());
         let calendar = self.store.calendar().await?;
         Ok(from
             .iter_days()

@@ -516,6 +516,8 @@ pub struct CounterInput {
     pub active: bool,
     /// The categories it serves (distinct, at most 20), each with its weight 1–10.
     pub categories: Vec<(i64, i32)>,
+    /// What the board reads out after "到", up to 20 characters; `None`: its number (`1号窗口`).
+    pub spoken_name: Option<Text>,
 }
 
 impl CounterInput {
@@ -559,7 +561,20 @@ impl CounterInput {
             name: Text::parse("name", name, 100)?,
             active,
             categories: served,
+            spoken_name: None,
         })
+    }
+
+    /// The same counter read out as `spoken` (`外事窗口`); blank or `None`: by its number.
+    ///
+    /// # Errors
+    /// `spokenName` longer than 20 characters or holding a control character.
+    pub fn with_spoken_name(mut self, spoken: Option<&str>) -> Result<Self, InvalidInput> {
+        self.spoken_name = match spoken.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(raw) => Some(Text::parse("spokenName", raw, 20)?),
+            None => None,
+        };
+        Ok(self)
     }
 }
 

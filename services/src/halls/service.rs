@@ -57,6 +57,8 @@ pub struct Counter {
     pub active: bool,
     /// `(category id, weight)`, by category id.
     pub categories: Vec<(i64, i32)>,
+    /// What the board reads out after "到"; `None`: its number.
+    pub spoken_name: Option<String>,
 }
 
 /// An item handled at a hall, and by which category.
@@ -318,6 +320,7 @@ impl HallService {
                 number: c.number,
                 name: c.name,
                 active: c.active,
+                spoken_name: c.spoken_name,
             })
             .collect();
         let mapped = hall_item::Entity::find()
@@ -611,6 +614,7 @@ impl HallService {
             number: Set(input.number),
             name: Set(input.name.as_str().to_owned()),
             active: Set(input.active),
+            spoken_name: Set(input.spoken_name.as_ref().map(|s| s.as_str().to_owned())),
             ..Default::default()
         };
         let saved = match id {
@@ -666,6 +670,7 @@ impl HallService {
             name: input.name.as_str().to_owned(),
             active: input.active,
             categories,
+            spoken_name: input.spoken_name.as_ref().map(|s| s.as_str().to_owned()),
         })
     }
 

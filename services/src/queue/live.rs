@@ -1,8 +1,12 @@
 //! Live updates across gateway instances. Each instance subscribes to a hall's store channel
 //! once, when the first listener of that hall arrives, and fans every event out to its
 //! listeners through a tokio broadcast channel. With each event it sends the hall's waiting
-//! positions, computed once per event on this instance (one query), so a thousand sockets cost
-//! one query per change, not a thousand.
+//! positions and the count waiting per category, computed once per event on this instance (one
+//! query), so a thousand sockets cost one query per change, not a thousand. Every event comes
+//! with the counts, whatever changed: a board compares them with what it last showed and sends
+//! a frame only when one moved.
+
+use std::collections::BTreeMap;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,6 +32,9 @@ pub struct HallUpdate {
     pub event: QueueEvent,
     /// Every waiting ticket of the hall's day after the change, by ticket id.
     pub positions: Arc<HashMap<i64, Position>>,
+    /// How many wait per category after the change (a category nobody waits in is absent);
+    /// `None` when they could not be read, so a board keeps what it shows rather than zeros.
+    pub waiting: Option<Arc<BTreeMap<i64, u32>>>,
 }
 
 /// How many updates a slow listener may fall behind before it skips (it then just gets the
@@ -97,14 +104,18 @@ impl QueueHub {
                 if sender.receiver_count() == 0 {
                     continue;
                 }
-                let positions = match self.positions(hall_id, &event).await {
-                    Ok(p) => p,
+                let (positions, waiting) = match self.line(hall_id, &event).await {
+                    Ok((positions, waiting)) => (positions, Some(Arc::new(waiting))),
                     Err(e) => {
                         tracing::warn!(error = %format!("{e:#}"), hall_id, "could not compute positions");
-                        Arc::default()
+                        (Arc::default(), None)
                     }
                 };
-                let _ = sender.send(Arc::new(HallUpdate { event, positions }));
+                let _ = sender.send(Arc::new(HallUpdate {
+                    event,
+                    positions,
+                    waiting,
+                }));
             }
             // The connection behind the subscription was lost: subscribe again. Listeners
             // catch up with the next event's positions.
@@ -121,14 +132,15 @@ impl QueueHub {
         }
     }
 
-    /// The positions of every waiting ticket of the event's hall and day, fresh.
-    async fn positions(
+    /// The positions of every waiting ticket of the event's hall and day, and the count waiting
+    /// per category, fresh.
+    async fn line(
         &self,
         hall_id: i64,
         event: &QueueEvent,
-    ) -> anyhow::Result<Arc<HashMap<i64, Position>>> {
+    ) -> anyhow::Result<(Arc<HashMap<i64, Position>>, BTreeMap<i64, u32>)> {
         self.service
-            .positions(hall_id, super::service_day(event.at), true)
+            .line_now(hall_id, super::service_day(event.at))
             .await
     }
 

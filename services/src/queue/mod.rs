@@ -17,7 +17,7 @@ mod live;
 pub(crate) mod queries;
 pub mod rules;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -174,6 +174,17 @@ pub(crate) async fn announce(store: &dyn Store, event: &QueueEvent) {
     }
 }
 
+/// What the board reads out for a call: `请A001号到1号窗口办理`. The counter is named by its
+/// spoken name if its administrator set one, else by its number, never by its full name
+/// (`2号窗口 公安户政` reads badly aloud).
+pub fn call_text(ticket_number: &str, counter: &counter::Model) -> String {
+    let spoken = counter
+        .spoken_name
+        .clone()
+        .unwrap_or_else(|| format!("{}号窗口", counter.number));
+    format!("请{ticket_number}号到{spoken}办理")
+}
+
 pub(crate) fn event_of(
     t: &ticket::Model,
     counter: Option<&counter::Model>,
@@ -181,7 +192,7 @@ pub(crate) fn event_of(
 ) -> QueueEvent {
     let state = t.state.clone();
     let announce = (state == TicketState::Called.as_str())
-        .then(|| counter.map(|c| format!("请{}号到{}办理", t.number, c.name)))
+        .then(|| counter.map(|c| call_text(&t.number, c)))
         .flatten();
     QueueEvent {
         hall_id: t.hall_id,
@@ -299,7 +310,16 @@ pub struct Board {
     pub hall_code: String,
     pub hall_name: String,
     pub calls: Vec<BoardCall>,
-    pub waiting: Vec<(String, String, u32)>,
+    pub waiting: Vec<CategoryWaiting>,
+}
+
+/// Who waits in one category of a board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryWaiting {
+    pub category_id: i64,
+    pub prefix: String,
+    pub name: String,
+    pub waiting: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -532,7 +552,39 @@ impl QueueService {
         {
             return Ok(Arc::clone(snapshot));
         }
+        let (snapshot, _) = self.compute_line(hall_id, day).await?;
+        let snapshot = Arc::new(snapshot);
+        snapshots.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(60));
+        snapshots.insert((hall_id, day), (Instant::now(), Arc::clone(&snapshot)));
+        Ok(snapshot)
+    }
+
+    /// The positions of every waiting ticket of a hall's day and the count waiting per
+    /// category (categories nobody waits in are absent), from one read of the line, fresh;
+    /// the positions are kept as this instance's snapshot.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub(crate) async fn line_now(
+        &self,
+        hall_id: i64,
+        day: NaiveDate,
+    ) -> anyhow::Result<(Arc<Positions>, BTreeMap<i64, u32>)> {
+        let mut snapshots = self.snapshots.lock().await;
+        let (positions, waiting) = self.compute_line(hall_id, day).await?;
+        let positions = Arc::new(positions);
+        snapshots.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(60));
+        snapshots.insert((hall_id, day), (Instant::now(), Arc::clone(&positions)));
+        Ok((positions, waiting))
+    }
+
+    async fn compute_line(
+        &self,
+        hall_id: i64,
+        day: NaiveDate,
+    ) -> anyhow::Result<(Positions, BTreeMap<i64, u32>)> {
         let line = queries::waiting_line(&self.db, hall_id, day).await?;
+        let mut waiting: BTreeMap<i64, u32> = BTreeMap::new();
         let mut out = HashMap::with_capacity(line.len());
         let mut current: Option<i64> = None;
         let mut ahead = 0u32;
@@ -558,11 +610,9 @@ impl QueueService {
                 },
             );
             ahead += 1;
+            *waiting.entry(category_id).or_default() += 1;
         }
-        let snapshot = Arc::new(out);
-        snapshots.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(60));
-        snapshots.insert((hall_id, day), (Instant::now(), Arc::clone(&snapshot)));
-        Ok(snapshot)
+        Ok((out, waiting))
     }
 
     /// Drops this instance's snapshots of a hall after a change made here.
@@ -1467,7 +1517,7 @@ impl QueueService {
                     number: t.number.clone(),
                     counter_number: c.number,
                     counter_name: c.name.clone(),
-                    announce: format!("请{}号到{}办理", t.number, c.name),
+                    announce: call_text(&t.number, c),
                     at: e.at,
                 })
             })
@@ -1481,11 +1531,12 @@ impl QueueService {
                     .values()
                     .filter(|t| t.category_id == c.id && t.state == TicketState::Waiting.as_str())
                     .count();
-                (
-                    c.prefix.clone(),
-                    c.name.clone(),
-                    u32::try_from(n).unwrap_or(u32::MAX),
-                )
+                CategoryWaiting {
+                    category_id: c.id,
+                    prefix: c.prefix.clone(),
+                    name: c.name.clone(),
+                    waiting: u32::try_from(n).unwrap_or(u32::MAX),
+                }
             })
             .collect();
         Ok(Some(Board {
@@ -1515,12 +1566,12 @@ impl QueueService {
     pub async fn stats(
         &self,
         hall_id: i64,
-        day: NaiveDate,
+        day: crate::time::Day,
     ) -> anyhow::Result<Option<Vec<CategoryStats>>> {
         let Some(names) = self.names(hall_id).await? else {
             return Ok(None);
         };
-        let tickets = queries::tickets_of_day(&self.db, hall_id, day).await?;
+        let tickets = queries::tickets_of_day(&self.db, hall_id, day.date()).await?;
         let mut categories: Vec<&category::Model> = names.categories.values().collect();
         categories.sort_by_key(|c| c.id);
         let count = |it: usize| u32::try_from(it).unwrap_or(u32::MAX);

@@ -7,12 +7,13 @@
 
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
+use sea_orm::EntityTrait as _;
 use serde_json::Value;
 
 use crate::booking_fixture::{
     HALL, ID_CARD, NOT_BOOKABLE, OTHER_HALL, PASSPORT, availability, book, book_with_key, booked,
     booking, cancel, check_in, citizen, cut_slots, date, day, days, id, left, message_kinds,
-    minutes, refused, reschedule, shanghai, slot_row, slots, start,
+    minutes, monday_nine, refused, reschedule, settings, shanghai, slot_row, slots, start,
 };
 
 fn instant(v: &Value) -> DateTime<Utc> {
@@ -913,7 +914,11 @@ async fn a_hall_closing_a_day_cancels_its_bookings_and_tells_each_citizen() {
 
     let cancelled = app
         .booking
-        .close_day(fx.hall_id, date("2026-11-18"), "系统升级")
+        .close_day(
+            fx.hall_id,
+            services::time::Day::new(date("2026-11-18")).unwrap(),
+            "系统升级",
+        )
         .await
         .unwrap();
 
@@ -948,7 +953,11 @@ async fn a_hall_closing_a_day_cancels_its_bookings_and_tells_each_citizen() {
     // Today cannot be closed this way.
     assert!(
         app.booking
-            .close_day(fx.hall_id, date("2026-11-16"), "停电")
+            .close_day(
+                fx.hall_id,
+                services::time::Day::new(date("2026-11-16")).unwrap(),
+                "停电"
+            )
             .await
             .is_err()
     );
@@ -988,7 +997,7 @@ async fn the_working_day_before_a_booking_its_citizen_is_reminded_once() {
 
     // Monday: tomorrow's booking was made today, so its confirmation said it all.
     let monday = app.booking.worker().run_once().await.unwrap();
-    app.clock.set(shanghai(2026, 11, 17, 8, 0));
+    app.clock.set(shanghai(2026, 11, 17, 18, 0));
     let tuesday_round = app.booking.worker().run_once().await.unwrap();
     let again = app.booking.worker().run_once().await.unwrap();
 
@@ -997,8 +1006,136 @@ async fn the_working_day_before_a_booking_its_citizen_is_reminded_once() {
     assert_eq!(again.reminders, 0);
     assert_eq!(
         message_kinds(&app, &c.token).await,
-        ["booking_reminder", "booking_confirmed", "booking_confirmed"]
+        // Tuesday's own booking was missed by 18:00.
+        [
+            "booking_reminder",
+            "booking_no_show",
+            "booking_confirmed",
+            "booking_confirmed"
+        ]
     );
+}
+
+/// 15: with same-day booking allowed, a slot whose cancellation cut-off has passed is neither
+/// offered nor taken: a booking that could never be cancelled would leave a citizen whose plans
+/// change no way out but a no-show (and a ban). The refusal names the cut-off.
+#[tokio::test]
+async fn a_same_day_slot_past_its_cancel_deadline_is_not_offered_nor_booked() {
+    let (app, fx) = start().await;
+    // Same-day booking: the hall's nearest bookable day is today.
+    let hall = entities::hall::Entity::find_by_id(fx.hall_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut hall: entities::hall::ActiveModel = hall.into();
+    hall.book_min_working_days = sea_orm::ActiveValue::Set(0);
+    sea_orm::ActiveModelTrait::update(hall, &app.db)
+        .await
+        .unwrap();
+    let c = citizen(&app, 1).await;
+
+    // Monday 08:59, cut-off 120 minutes: 11:00 is the first slot that can still be cancelled.
+    app.clock.set(shanghai(2026, 11, 16, 8, 59));
+    let today = slots(&app, &c.token, HALL, ID_CARD, "2026-11-16").await;
+    assert_eq!(
+        instant(&today[0]["startsAt"]),
+        shanghai(2026, 11, 16, 11, 0),
+        "{today:?}"
+    );
+    let cut = cut_slots(&app.db, fx.id_card_category, "2026-11-16").await;
+    let half_past_ten = cut
+        .iter()
+        .find(|s| s.starts_at == shanghai(2026, 11, 16, 10, 30))
+        .unwrap();
+    let body = refused(
+        &book(&app, &c.token, half_past_ten.id, ID_CARD).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "SLOT_TOO_SOON",
+    );
+    assert_eq!(instant(&body["until"]), shanghai(2026, 11, 16, 8, 30));
+    assert!(
+        body["message"].as_str().unwrap().contains("08:30"),
+        "{body}"
+    );
+
+    let eleven = booked(&app, &c.token, id(&today[0]), ID_CARD).await;
+    assert_eq!(
+        instant(&eleven["cancelDeadline"]),
+        shanghai(2026, 11, 16, 9, 0)
+    );
+    let reply = cancel(&app, &c.token, id(&eleven)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+}
+
+/// 16: the reminder goes out at the configured time of the working day before (18:00 by
+/// default), not at the worker's first round after midnight; Monday's booking is reminded on
+/// Friday evening.
+#[tokio::test]
+async fn reminders_go_out_at_the_reminder_time_of_the_working_day_before() {
+    let (app, _) = start().await;
+    let c = citizen(&app, 1).await;
+    let wednesday = id(&slots(&app, &c.token, HALL, ID_CARD, "2026-11-18").await[0]);
+    let next_monday = id(&slots(&app, &c.token, HALL, PASSPORT, "2026-11-23").await[0]);
+    booked(&app, &c.token, wednesday, ID_CARD).await;
+    booked(&app, &c.token, next_monday, PASSPORT).await;
+    let round = async |at| {
+        app.clock.set(at);
+        app.booking.worker().run_once().await.unwrap().reminders
+    };
+
+    // Tuesday, the working day before Wednesday: nothing just after midnight nor at 17:59.
+    assert_eq!(round(shanghai(2026, 11, 17, 0, 1)).await, 0);
+    assert_eq!(round(shanghai(2026, 11, 17, 17, 59)).await, 0);
+    assert_eq!(round(shanghai(2026, 11, 17, 18, 0)).await, 1);
+    assert_eq!(round(shanghai(2026, 11, 17, 21, 0)).await, 0, "once");
+    // Friday evening for Monday; the weekend sends nothing.
+    assert_eq!(round(shanghai(2026, 11, 20, 12, 0)).await, 0);
+    assert_eq!(round(shanghai(2026, 11, 20, 18, 30)).await, 1);
+    assert_eq!(round(shanghai(2026, 11, 22, 18, 30)).await, 0);
+    assert_eq!(
+        message_kinds(&app, &c.token).await,
+        // Monday's reminder, Wednesday's booking missed (nobody came), its reminder.
+        [
+            "booking_reminder",
+            "booking_no_show",
+            "booking_reminder",
+            "booking_confirmed",
+            "booking_confirmed"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_reminder_time_is_configured() {
+    let deployment = crate::helpers::Deployment::new().await;
+    let app = deployment
+        .instance(|s| {
+            settings(s);
+            s.booking.reminder_at = "20:30".into();
+        })
+        .await;
+    crate::booking_fixture::seed(&app.db).await;
+    app.clock.set(monday_nine());
+    let c = citizen(&app, 1).await;
+    let wednesday = id(&slots(&app, &c.token, HALL, ID_CARD, "2026-11-18").await[0]);
+    booked(&app, &c.token, wednesday, ID_CARD).await;
+    app.clock.set(shanghai(2026, 11, 17, 20, 29));
+    assert_eq!(app.booking.worker().run_once().await.unwrap().reminders, 0);
+    app.clock.set(shanghai(2026, 11, 17, 20, 30));
+    assert_eq!(app.booking.worker().run_once().await.unwrap().reminders, 1);
+    // A time that is not one refuses to start.
+    let refused = build_refuses(&deployment, "25:00").await;
+    assert!(refused.contains("booking.reminder_at"), "{refused}");
+}
+
+async fn build_refuses(deployment: &crate::helpers::Deployment, at: &str) -> String {
+    let mut s = deployment.settings();
+    s.booking.reminder_at = at.into();
+    match gateway::startup::Application::build(s).await {
+        Ok(_) => panic!("{at} was taken as a reminder time"),
+        Err(e) => format!("{e:#}"),
+    }
 }
 
 #[tokio::test]
@@ -1013,7 +1150,11 @@ async fn a_cancellation_by_the_hall_does_not_count_towards_a_ban() {
     let wednesday = id(&slots(&app, &c.token, HALL, ID_CARD, "2026-11-18").await[0]);
     booked(&app, &c.token, wednesday, ID_CARD).await;
     app.booking
-        .close_day(fx.hall_id, date("2026-11-18"), "系统升级")
+        .close_day(
+            fx.hall_id,
+            services::time::Day::new(date("2026-11-18")).unwrap(),
+            "系统升级",
+        )
         .await
         .unwrap();
 

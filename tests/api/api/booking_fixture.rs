@@ -14,7 +14,7 @@ use sea_orm::{
     EntityTrait as _, QueryFilter as _, QueryOrder as _,
 };
 use serde_json::{Value, json};
-use services::calendar::{CalendarStore, DEMO_2026};
+use services::calendar::{CalendarStore, DEMO_2026, DEMO_2027};
 use services::time::SHANGHAI;
 
 use crate::helpers::{Citizen, Deployment, Reply, TestApp, id_card_no};
@@ -207,10 +207,9 @@ async fn offer(db: &DatabaseConnection, hall_id: i64, item_code: &str, category_
 /// Seeds the calendar, the catalogue and both halls. Call it before the first request that
 /// reads the calendar (an instance caches it for a while).
 pub async fn seed(db: &DatabaseConnection) -> Fixture {
-    CalendarStore::new(db.clone())
-        .load_year(2026, DEMO_2026, None)
-        .await
-        .unwrap();
+    let calendar = CalendarStore::new(db.clone());
+    calendar.load_year(2026, DEMO_2026, None).await.unwrap();
+    calendar.load_year(2027, DEMO_2027, None).await.unwrap();
     item(db, ID_CARD, "居民身份证换领", true).await;
     item(db, PASSPORT, "普通护照签发", true).await;
     item(db, PROPERTY, "不动产登记", true).await;

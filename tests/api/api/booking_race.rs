@@ -415,7 +415,11 @@ async fn a_hall_closing_a_day_while_its_citizens_cancel_or_move_ends_each_bookin
         tokio::spawn(async move {
             gate.wait().await;
             service
-                .close_day(hall_id, date("2026-11-18"), "停电检修")
+                .close_day(
+                    hall_id,
+                    services::time::Day::new(date("2026-11-18")).unwrap(),
+                    "停电检修",
+                )
                 .await
         })
     };

@@ -2,6 +2,7 @@
 //! line, and citizens read which dates the halls work.
 
 use reqwest::StatusCode;
+use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
 use serde_json::Value;
 use services::calendar::DEMO_2026;
 use services::staff::{HallScope, Role};
@@ -175,4 +176,75 @@ async fn the_public_calendar_lists_at_most_62_days() {
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}: {reply:?}");
         assert_eq!(reply.error_code(), "BAD_REQUEST");
     }
+}
+
+/// 17: a year with no loaded calendar is not guessed from its weekdays. Its days are not
+/// released (no `releasesAt`: when is not known), `/readyz` warns, and the booking worker logs
+/// it once a day until the year is loaded. Years far from the other tests' (2030, 2031) keep
+/// this test's log lines apart from theirs.
+#[tokio::test]
+async fn the_days_of_a_year_without_calendar_are_not_released_and_operators_are_told() {
+    use crate::booking_fixture::{HALL, ID_CARD, citizen, day, days, seed, settings, shanghai};
+    let app = crate::helpers::Deployment::new()
+        .await
+        .instance(settings)
+        .await;
+    seed(&app.db).await;
+    let admin = global_admin(&app).await;
+    let reply = put_year(&app, &admin, 2030, "2030-10-01 holiday 国庆节\n").await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    // Monday 30 December 2030: the window runs into 2031, which nobody loaded.
+    app.clock.set(shanghai(2030, 12, 30, 9, 0));
+    let c = citizen(&app, 1).await;
+    let listed = days(&app, &c.token, HALL, ID_CARD, "2030-12-31", "2031-01-06").await;
+    assert_eq!(day(&listed, "2030-12-31")["state"], "OPEN");
+    for date in ["2031-01-01", "2031-01-02", "2031-01-03", "2031-01-06"] {
+        let d = day(&listed, date);
+        assert_eq!(d["state"], "NOT_RELEASED", "{date}: {d}");
+        assert!(d.get("releasesAt").is_none(), "{date}: {d}");
+        assert_eq!(d["slots"].as_array().unwrap().len(), 0);
+    }
+    let no_slots = entities::slot::Entity::find()
+        .filter(entities::slot::Column::Day.gte(crate::booking_fixture::date("2031-01-01")))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(no_slots.is_empty(), "nothing cut for 2031: {no_slots:?}");
+
+    // /readyz: still ready, with the warning.
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status, StatusCode::OK, "{ready:?}");
+    assert_eq!(ready.body["calendar"]["status"], "missing", "{ready:?}");
+    assert_eq!(
+        ready.body["calendar"]["missingYears"],
+        serde_json::json!([2031])
+    );
+
+    // The log: once a day, however many rounds.
+    let logged = || {
+        crate::helpers::captured_logs()
+            .lines()
+            .filter(|l| l.contains("no working-day calendar loaded for [2031]"))
+            .count()
+    };
+    let worker = app.booking.worker();
+    worker.run_once().await.unwrap();
+    worker.run_once().await.unwrap();
+    assert_eq!(logged(), 1);
+    app.clock.advance(chrono::Duration::days(1));
+    worker.run_once().await.unwrap();
+    assert_eq!(logged(), 2);
+
+    // Loaded: 元旦 is closed, the next day open, and nobody is told any more.
+    let reply = put_year(&app, &admin, 2031, "2031-01-01 holiday 元旦\n").await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    app.clock.set(shanghai(2030, 12, 30, 9, 0));
+    let listed = days(&app, &c.token, HALL, ID_CARD, "2030-12-31", "2031-01-06").await;
+    assert_eq!(day(&listed, "2031-01-01")["state"], "CLOSED");
+    assert_eq!(day(&listed, "2031-01-02")["state"], "OPEN");
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.body["calendar"]["status"], "ok", "{ready:?}");
+    app.clock.advance(chrono::Duration::days(3));
+    worker.run_once().await.unwrap();
+    assert_eq!(logged(), 2);
 }

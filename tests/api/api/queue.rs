@@ -1182,3 +1182,77 @@ async fn names_are_normalised_and_invisible_characters_never_reach_the_board() {
         "{announce}"
     );
 }
+
+/// 14: the board reads a counter by its spoken name, set on the counter admin routes, and by
+/// its number when it has none — never by its full name (`5号窗口 公安户政`).
+#[tokio::test]
+async fn the_call_names_the_counter_by_its_spoken_name_else_its_number() {
+    let (app, fx) = start().await;
+    let admin = staff(&app, "admin.spoken", Role::Admin, fx.hall_id).await;
+    let clerk = staff(&app, "clerk.spoken", Role::Clerk, fx.hall_id).await;
+    let a = category(&app.db, fx.hall_id, "A").await;
+    let counters = format!("/staff/v1/halls/{}/counters", fx.hall_id);
+    let created = app
+        .post(
+            &counters,
+            Some(&admin),
+            &json!({ "number": 5, "name": "5号窗口 公安户政", "categories": [{ "categoryId": a, "weight": 1 }] }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert!(created.body["spokenName"].is_null(), "{created:?}");
+    let five = id(&created.body);
+    let board = || async { app.get(&format!("/api/v1/halls/{HALL}/board"), None).await };
+
+    walk_in(&app, &clerk, fx.hall_id, a, false).await;
+    let first = called(&app, &clerk, fx.hall_id, five).await;
+    assert_eq!(
+        board().await.body["calls"][0]["announce"],
+        format!("请{}号到5号窗口办理", number(&first))
+    );
+    act(
+        &app,
+        &clerk,
+        fx.hall_id,
+        five,
+        id(&first),
+        "serve",
+        &json!({}),
+    )
+    .await;
+    act(
+        &app,
+        &clerk,
+        fx.hall_id,
+        five,
+        id(&first),
+        "done",
+        &json!({}),
+    )
+    .await;
+
+    // Too long a spoken name is refused naming the field; a good one is kept and read out.
+    let path = format!("{counters}/{five}");
+    let body = |spoken: &str| {
+        json!({ "number": 5, "name": "5号窗口 公安户政", "spokenName": spoken,
+                "categories": [{ "categoryId": a, "weight": 1 }] })
+    };
+    let long = app.put(&path, Some(&admin), &body(&"长".repeat(21))).await;
+    refused(&long, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
+    assert!(long.text.contains("spokenName"), "{long:?}");
+    let renamed = app.put(&path, Some(&admin), &body("户政窗口")).await;
+    assert_eq!(renamed.status, StatusCode::OK, "{renamed:?}");
+    assert_eq!(renamed.body["spokenName"], "户政窗口");
+    let hall = app
+        .get(&format!("/staff/v1/halls/{}", fx.hall_id), Some(&admin))
+        .await;
+    assert!(hall.text.contains("户政窗口"), "{hall:?}");
+    // The queue reads counters' names a moment ago (a few seconds' cache).
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    walk_in(&app, &clerk, fx.hall_id, a, false).await;
+    let second = called(&app, &clerk, fx.hall_id, five).await;
+    assert_eq!(
+        board().await.body["calls"][0]["announce"],
+        format!("请{}号到户政窗口办理", number(&second))
+    );
+}

@@ -106,6 +106,8 @@ async fn a_socket_on_one_instance_hears_a_call_made_on_the_other() {
     let call = next_json(&mut board).await;
     assert_eq!(call["type"], "call", "{call}");
     assert_eq!(call["call"]["announce"], "请A001号到1号窗口办理");
+    let recount = next_json(&mut board).await;
+    assert_eq!(recount["type"], "waiting", "{recount}");
 
     act(
         &two,
@@ -131,6 +133,106 @@ async fn a_socket_on_one_instance_hears_a_call_made_on_the_other() {
         "{polled:?}"
     );
     ticket.send(Message::Close(None)).await.ok();
+}
+
+/// The waiting counts of a `waiting` frame, by prefix.
+fn counts(frame: &Value) -> BTreeMap<String, u64> {
+    assert_eq!(frame["type"], "waiting", "{frame}");
+    frame["waiting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["prefix"].as_str().unwrap().to_owned(),
+                c["waiting"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// 13: the board's socket sends the waiting counts whenever one changes — a walk-in or a remote
+/// ticket taken, a call, a cancellation — whichever instance made the change, and nothing when
+/// no count moved (a ticket served and done).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_board_hears_every_change_of_a_waiting_count_from_either_instance() {
+    let deployment = Deployment::new().await;
+    let one = deployment.instance(settings).await;
+    let two = deployment.instance(settings).await;
+    let fx = seed(&one.db).await;
+    one.clock.set(monday_nine());
+    let clerk = staff(&two, "clerk.counts", Role::Clerk, fx.hall_id).await;
+    let a = category(&two.db, fx.hall_id, "A").await;
+    let b = category(&two.db, fx.hall_id, "B").await;
+    let counter1 = counter(&two.db, fx.hall_id, 1).await;
+    let mut board = connect(&one, &format!("/api/v1/halls/{HALL}/board/live"), None)
+        .await
+        .unwrap();
+    let hello = next_json(&mut board).await;
+    assert_eq!(hello["type"], "board");
+    let zero = |frame: &Value| {
+        frame["board"]["waiting"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["waiting"] == 0)
+    };
+    assert!(zero(&hello), "{hello}");
+    let expect = |pairs: &[(&str, u64)]| -> BTreeMap<String, u64> {
+        let mut all: BTreeMap<String, u64> = ["A", "B", "C"]
+            .iter()
+            .map(|p| ((*p).to_owned(), 0))
+            .collect();
+        for (p, n) in pairs {
+            all.insert((*p).to_owned(), *n);
+        }
+        all
+    };
+
+    // A walk-in on the other instance, a remote ticket on this one.
+    let first = walk_in(&two, &clerk, fx.hall_id, a, false).await;
+    assert_eq!(counts(&next_json(&mut board).await), expect(&[("A", 1)]));
+    let c = citizen(&one, 21).await;
+    let remote = taken(&one, &c.token, HALL, ID_CARD).await;
+    assert_eq!(counts(&next_json(&mut board).await), expect(&[("A", 2)]));
+    walk_in(&two, &clerk, fx.hall_id, b, false).await;
+    assert_eq!(
+        counts(&next_json(&mut board).await),
+        expect(&[("A", 2), ("B", 1)])
+    );
+
+    // A call: the announcement, then the count.
+    let called_first = called(&two, &clerk, fx.hall_id, counter1).await;
+    assert_eq!(called_first["id"], first["id"]);
+    assert_eq!(next_json(&mut board).await["type"], "call");
+    assert_eq!(
+        counts(&next_json(&mut board).await),
+        expect(&[("A", 1), ("B", 1)])
+    );
+    // Served and done: no count moves, so the next frame is the cancellation's.
+    for action in ["serve", "done"] {
+        let reply = act(
+            &two,
+            &clerk,
+            fx.hall_id,
+            counter1,
+            id(&first),
+            action,
+            &json!({}),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    }
+    let reply = one
+        .post(
+            &format!("/api/v1/tickets/{}/cancel", id(&remote)),
+            Some(&c.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(counts(&next_json(&mut board).await), expect(&[("B", 1)]));
+    board.send(Message::Close(None)).await.ok();
 }
 
 /// The full number on PostgreSQL, a smaller one on SQLite.

@@ -296,6 +296,26 @@ impl Release {
     }
 }
 
+/// Loads the working-day calendar into the fresh database before the gateway starts, as an
+/// administrator would: a day of a year with no calendar is never released, and the gateway
+/// caches the calendar for a while once it has read it.
+async fn load_calendar(fresh: &Fresh) -> anyhow::Result<()> {
+    let db = Database::connect(
+        ConnectOptions::new(&fresh.database_url)
+            .max_connections(1)
+            .sqlx_logging(false)
+            .to_owned(),
+    )
+    .await
+    .context("connect to the fresh database")?;
+    gateway::startup::migrate_up(&db).await?;
+    let calendar = CalendarStore::new(db.clone());
+    for text in [services::calendar::DEMO_2026, services::calendar::DEMO_2027] {
+        calendar.seed(text).await.context("load a calendar year")?;
+    }
+    db.close().await.context("close the seeding connection")
+}
+
 /// The floor's slots: ids with their start, in the gateway's order.
 struct FloorSlots {
     hall_id: i64,
@@ -324,6 +344,7 @@ async fn measure_with(
     http: &reqwest::Client,
     wechat: &WechatSim,
 ) -> anyhow::Result<Report> {
+    load_calendar(fresh).await?;
     let command = GatewayCommand::new(
         gateway,
         fresh,
