@@ -71,6 +71,9 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The admin listener (`/readyz`, `/metrics`), stopped after the public server.
+    admin_port: u16,
+    admin: Server,
     notifications: Notifications,
     booking: BookingService,
     queue: QueueService,
@@ -88,6 +91,8 @@ pub struct Overrides {
     pub store: Option<Arc<dyn Store>>,
     /// Serve on this listener instead of binding `server.host:server.port`.
     pub listener: Option<TcpListener>,
+    /// Serve the admin routes on this listener instead of binding `admin.host:admin.port`.
+    pub admin_listener: Option<TcpListener>,
     /// The domain's clock (tests move it; instances of one test share it).
     pub clock: Option<Clock>,
 }
@@ -249,6 +254,7 @@ impl Application {
         };
         let port = listener.local_addr()?.port();
         let json_limit = settings.server.json_limit_bytes;
+        let admin_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(crate::middleware::observe))
@@ -275,6 +281,33 @@ impl Application {
             server = server.workers(settings.server.workers);
         }
         let server = server.run();
+        let admin_listener = match overrides.admin_listener {
+            Some(listener) => listener,
+            None => TcpListener::bind((settings.admin.host.as_str(), settings.admin.port))
+                .with_context(|| {
+                    format!(
+                        "bind the admin listener {}:{}",
+                        settings.admin.host, settings.admin.port
+                    )
+                })?,
+        };
+        let admin_port = admin_listener.local_addr()?.port();
+        // One worker: probes and a scraper. No signals of its own: it stops after the public
+        // server, so `/readyz` answers while in-flight requests finish.
+        let admin = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(crate::middleware::observe))
+                .app_data(admin_state.clone())
+                .configure(crate::routes::configure_admin)
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(ApiError::new(ErrorCode::NotFound))
+                }))
+        })
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(admin_listener)?
+        .run();
         let sync_every = settings.province.sync_interval_secs;
         let catalogue_sync = (sync_every > 0).then(|| {
             let (stop, stopped) = watch::channel(false);
@@ -299,10 +332,12 @@ impl Application {
                 tokio::spawn(applications.forwarder().run(every, stopped)),
             )
         });
-        tracing::info!(port, "gateway listening");
+        tracing::info!(port, admin_port, "gateway listening");
         Ok(Self {
             port,
             server,
+            admin_port,
+            admin,
             notifications,
             booking,
             queue,
@@ -344,6 +379,11 @@ impl Application {
         self.port
     }
 
+    /// The port of the admin listener (`/readyz`, `/metrics`).
+    pub fn admin_port(&self) -> u16 {
+        self.admin_port
+    }
+
     /// A handle to stop the server (graceful by default).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
@@ -356,7 +396,13 @@ impl Application {
     /// # Errors
     /// The server failed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let admin_handle = self.admin.handle();
+        let admin = tokio::spawn(self.admin);
         let served = self.server.await;
+        admin_handle.stop(true).await;
+        if let Ok(Err(e)) = admin.await {
+            tracing::warn!(error = %e, "the admin listener stopped with an error");
+        }
         if let Some((stop, sync)) = self.catalogue_sync {
             let _ = stop.send(true);
             // A sync in flight is safe to cut: it upserts, and its watermark is not recorded.

@@ -74,7 +74,7 @@ pub fn book_error(e: BookError) -> ApiError {
         BookError::OutsideWindow => ApiError::new(ErrorCode::OutsideBookingWindow),
         BookError::NotReleased { at } => ApiError::new(ErrorCode::SlotNotReleased)
             .with_message(format!("该日号源将于{}放出，请届时再试", shanghai(at)))
-            .with_until(at.to_rfc3339()),
+            .with_until(at),
         BookError::HallClosed => ApiError::new(ErrorCode::HallClosed),
         BookError::SlotFull => ApiError::new(ErrorCode::SlotFull),
         BookError::AlreadyBooked => ApiError::new(ErrorCode::AlreadyBooked),
@@ -87,7 +87,7 @@ pub fn book_error(e: BookError) -> ApiError {
                 "因多次爽约或取消预约，您在{}（含）之前不能预约",
                 until.format("%Y年%m月%d日")
             ))
-            .with_until(until.to_string()),
+            .with_until(until),
         BookError::IdempotencyKeyReused => ApiError::new(ErrorCode::IdempotencyKeyReused),
         BookError::BookingNotFound => ApiError::new(ErrorCode::BookingNotFound),
         BookError::NotChangeable => ApiError::new(ErrorCode::BookingNotChangeable),
@@ -108,7 +108,7 @@ pub fn check_in_error(e: CheckInError) -> ApiError {
             }),
         CheckInError::TooEarly { opens_at } => ApiError::new(ErrorCode::CheckinTooEarly)
             .with_message(format!("还未到签到时间，请于{}后签到", shanghai(opens_at)))
-            .with_until(opens_at.to_rfc3339()),
+            .with_until(opens_at),
         CheckInError::TooLate => ApiError::new(ErrorCode::CheckinTooLate),
         CheckInError::Unexpected(e) => ApiError::unexpected(e),
     }

@@ -10,10 +10,34 @@ async fn health_and_readiness_answer() {
     let app = TestApp::spawn().await;
     let health = app.get("/healthz", None).await;
     assert_eq!(health.status, StatusCode::OK);
-    let ready = app.get("/readyz", None).await;
+    let ready = app.admin_get("/readyz").await;
     assert_eq!(ready.status, StatusCode::OK, "{ready:?}");
     assert_eq!(ready.body["database"], "ok");
     assert_eq!(ready.body["store"], "ok");
+    assert_eq!(app.admin_get("/healthz").await.status, StatusCode::OK);
+}
+
+/// Readiness and the business counters are for operators: the admin listener has them, the
+/// public API port knows nothing of them (the error shape, as any unknown route).
+#[tokio::test]
+async fn readiness_and_metrics_are_on_the_admin_listener_only() {
+    let app = TestApp::spawn().await;
+    assert_ne!(app.address, app.admin_address);
+    for path in ["/readyz", "/metrics"] {
+        let public = app.get(path, None).await;
+        assert_eq!(public.status, StatusCode::NOT_FOUND, "{path}: {public:?}");
+        assert_eq!(public.error_code(), "NOT_FOUND");
+        assert!(!public.text.contains("http_requests_total"), "{path}");
+        assert_eq!(
+            app.admin_get(path).await.status,
+            StatusCode::OK,
+            "{path} on the admin listener"
+        );
+    }
+    // And the admin listener serves nothing of the API.
+    let api = app.admin_get("/api/v1/items").await;
+    assert_eq!(api.status, StatusCode::NOT_FOUND, "{api:?}");
+    assert_eq!(api.error_code(), "NOT_FOUND");
 }
 
 #[tokio::test]
@@ -108,7 +132,7 @@ async fn metrics_count_requests_by_route_and_status_and_upstream_calls() {
     let app = TestApp::spawn().await;
     let citizen = app.login().await;
     app.get("/api/v1/me", Some(&citizen.token)).await;
-    let reply = app.get("/metrics", None).await;
+    let reply = app.admin_get("/metrics").await;
     assert_eq!(reply.status, StatusCode::OK);
     let text = reply.text;
     assert!(text.contains("http_requests_total{"), "{text}");
@@ -226,7 +250,7 @@ async fn instances_starting_together_on_a_fresh_database_all_come_up() {
         deployment.instance(|_| {})
     );
     for app in [&a, &b, &c] {
-        assert_eq!(app.get("/readyz", None).await.status, StatusCode::OK);
+        assert_eq!(app.admin_get("/readyz").await.status, StatusCode::OK);
     }
     a.login().await;
 }
