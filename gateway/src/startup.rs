@@ -4,6 +4,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use actix_service::{IntoServiceFactory as _, ServiceFactoryExt as _, fn_service, map_config};
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware::from_fn, web};
 use anyhow::Context as _;
@@ -255,32 +256,59 @@ impl Application {
         let port = listener.local_addr()?.port();
         let json_limit = settings.server.json_limit_bytes;
         let admin_state = state.clone();
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .wrap(from_fn(crate::middleware::observe))
-                .app_data(state.clone())
-                .app_data(json_config(json_limit))
-                .app_data(web::PathConfig::default().error_handler(|e, _| {
-                    ApiError::new(ErrorCode::BadRequest)
-                        .caused_by(anyhow::anyhow!("{e}"))
-                        .into()
-                }))
-                .app_data(web::QueryConfig::default().error_handler(|e, _| {
-                    ApiError::new(ErrorCode::BadRequest)
-                        .caused_by(anyhow::anyhow!("{e}"))
-                        .into()
-                }))
-                .configure(crate::routes::configure)
-                .default_service(web::to(|| async {
-                    Err::<actix_web::HttpResponse, _>(ApiError::new(ErrorCode::NotFound))
-                }))
-        })
-        .shutdown_timeout(settings.server.shutdown_timeout_secs)
-        .listen(listener)?;
+        let local_addr = listener.local_addr()?;
+        let mut server =
+            actix_server::Server::build().shutdown_timeout(settings.server.shutdown_timeout_secs);
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
-        let server = server.run();
+        // actix-server and actix-http directly rather than `HttpServer`, for one thing it cannot
+        // do: wrap each connection, so that the answers actix-http gives on its own to a request
+        // head that does not parse get the error shape too (`crate::malformed`).
+        let server = server
+            .listen("api", listener, move || {
+                let app = App::new()
+                    .wrap(from_fn(crate::middleware::observe))
+                    .app_data(state.clone())
+                    .app_data(json_config(json_limit))
+                    .app_data(web::PathConfig::default().error_handler(|e, _| {
+                        ApiError::new(ErrorCode::BadRequest)
+                            .caused_by(anyhow::anyhow!("{e}"))
+                            .into()
+                    }))
+                    .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                        ApiError::new(ErrorCode::BadRequest)
+                            .caused_by(anyhow::anyhow!("{e}"))
+                            .into()
+                    }))
+                    .configure(crate::routes::configure)
+                    .default_service(web::to(|| async {
+                        Err::<actix_web::HttpResponse, _>(ApiError::new(ErrorCode::NotFound))
+                    }));
+                // `HttpServer`'s defaults.
+                let http = actix_http::HttpService::build()
+                    .keep_alive(actix_http::KeepAlive::default())
+                    .client_request_timeout(Duration::from_secs(5))
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .h1_allow_half_closed(true)
+                    .local_addr(local_addr)
+                    .finish(map_config(
+                        app.into_factory()
+                            .map_err(|e: actix_web::Error| e.error_response()),
+                        |()| actix_web::dev::AppConfig::default(),
+                    ));
+                fn_service(|io: tokio::net::TcpStream| async move {
+                    let _ = io.set_nodelay(true);
+                    let peer = io.peer_addr().ok();
+                    Ok::<_, actix_http::error::DispatchError>((
+                        crate::malformed::Shaped::new(io),
+                        actix_http::Protocol::Http1,
+                        peer,
+                    ))
+                })
+                .and_then(http)
+            })?
+            .run();
         let admin_listener = match overrides.admin_listener {
             Some(listener) => listener,
             None => TcpListener::bind((settings.admin.host.as_str(), settings.admin.port))
