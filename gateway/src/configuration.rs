@@ -13,6 +13,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub server: ServerSettings,
+    /// The admin listener: `/readyz` and `/metrics`, apart from the public API.
+    pub admin: AdminSettings,
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub wechat: WechatSettings,
@@ -48,6 +50,16 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Largest JSON body accepted, in bytes.
     pub json_limit_bytes: usize,
+}
+
+/// Where the operators' endpoints listen (`/readyz`, `/metrics`, and `/healthz` again): never on
+/// the public API port, whose clients have no business reading business counters. Loopback by
+/// default; open it to the scraper's network only.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdminSettings {
+    pub host: String,
+    /// 0 = any free port (tests).
+    pub port: u16,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -406,6 +418,8 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, co
         .set_default("server.shutdown_timeout_secs", 30)?
         .set_default("server.workers", 0)?
         .set_default("server.json_limit_bytes", 64 * 1024)?
+        .set_default("admin.host", "127.0.0.1")?
+        .set_default("admin.port", 8081)?
         .set_default("database.max_connections", 20)?
         .set_default("database.migrate_on_start", true)?
         .set_default("redis.key_prefix", "zsb:")?
@@ -566,11 +580,13 @@ mod tests {
     fn the_environment_fills_nested_settings_over_the_defaults() {
         let mut pairs = FULL.to_vec();
         pairs.push(("APP_SERVER__PORT", "9000"));
+        pairs.push(("APP_ADMIN__PORT", "9001"));
         pairs.push(("APP_REDIS__URL", "redis://127.0.0.1:6379"));
         pairs.push(("APP_CRYPTO__PREVIOUS_FIELD_KEYS", "a,b"));
         let s = Settings::load_from(None, env(&pairs)).unwrap();
         assert_eq!(s.server.port, 9000);
         assert_eq!(s.server.host, "0.0.0.0");
+        assert_eq!((s.admin.host.as_str(), s.admin.port), ("127.0.0.1", 9001));
         assert_eq!(s.wechat.app_id, "wx123");
         assert_eq!(s.wechat.base_url, "https://api.weixin.qq.com");
         assert!(s.redis.url.is_some());

@@ -24,6 +24,8 @@ pub struct DemoOptions {
     pub data_dir: PathBuf,
     pub host: String,
     pub port: u16,
+    /// The admin listener's port (`/readyz`, `/metrics`), on loopback.
+    pub admin_port: u16,
     pub wechat_sim_port: u16,
     pub province_sim_port: u16,
 }
@@ -97,6 +99,8 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<Demo> {
     );
     settings.server.host.clone_from(&options.host);
     settings.server.port = options.port;
+    settings.admin.host = "127.0.0.1".into();
+    settings.admin.port = options.admin_port;
     settings.applications.materials_dir = options.data_dir.join("materials").display().to_string();
     // Cases move on by themselves in the demo, and their events come back by callback.
     province.set_callback_url(Some(format!(

@@ -23,6 +23,25 @@ pub struct ApiError {
     cause: Option<anyhow::Error>,
 }
 
+/// When a refusal's condition ends: a day, or a moment.
+#[derive(Debug, Clone, Copy)]
+pub enum Until {
+    Day(chrono::NaiveDate),
+    At(chrono::DateTime<chrono::Utc>),
+}
+
+impl From<chrono::NaiveDate> for Until {
+    fn from(day: chrono::NaiveDate) -> Self {
+        Self::Day(day)
+    }
+}
+
+impl From<chrono::DateTime<chrono::Utc>> for Until {
+    fn from(at: chrono::DateTime<chrono::Utc>) -> Self {
+        Self::At(at)
+    }
+}
+
 /// Marks a response whose body already has the error shape.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Shaped;
@@ -72,9 +91,13 @@ impl ApiError {
         self
     }
 
-    /// When the condition ends (a ban's last day, a release time).
-    pub fn with_until(mut self, until: impl Into<String>) -> Self {
-        self.until = Some(until.into());
+    /// When the condition ends: a ban's last day (`2027-02-21`) or a moment, written as every
+    /// time of the API is (RFC 3339 in UTC with `Z`, as serde writes a `DateTime<Utc>`).
+    pub fn with_until(mut self, until: impl Into<Until>) -> Self {
+        self.until = Some(match until.into() {
+            Until::Day(day) => day.format("%Y-%m-%d").to_string(),
+            Until::At(at) => at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        });
         self
     }
 

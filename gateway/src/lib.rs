@@ -6,6 +6,7 @@ pub mod configuration;
 pub mod demo;
 pub mod error;
 mod extract;
+pub mod malformed;
 mod middleware;
 pub mod openapi;
 pub mod request_id;

@@ -39,6 +39,9 @@ enum Command {
         host: String,
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        /// Port of the admin listener (`/readyz`, `/metrics`), on 127.0.0.1.
+        #[arg(long, default_value_t = 8081)]
+        admin_port: u16,
         /// Port of the built-in WeChat simulator (its test hooks are under /__sim/).
         #[arg(long, default_value_t = 9101)]
         wechat_sim_port: u16,
@@ -110,7 +113,7 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            complain(&format!("error: cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -118,7 +121,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "gateway stopped with an error");
-            eprintln!("error: {e:#}");
+            complain(&format!("error: {e:#}"));
             ExitCode::FAILURE
         }
     }
@@ -146,6 +149,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(settings).await?;
             tracing::info!(
                 port = app.port(),
+                admin_port = app.admin_port(),
                 ready_ms = started.elapsed().as_millis() as u64,
                 "gateway ready"
             );
@@ -157,6 +161,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             data_dir,
             host,
             port,
+            admin_port,
             wechat_sim_port,
             province_sim_port,
         } => {
@@ -165,6 +170,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 data_dir: data_dir.clone(),
                 host,
                 port,
+                admin_port,
                 wechat_sim_port,
                 province_sim_port,
             })
@@ -181,7 +187,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::warn!(
                 "DEMO MODE — get a login code with: curl -s -X POST {wechat_url}/__sim/login-code -H 'content-type: application/json' -d '{{}}'"
             );
-            tracing::warn!("DEMO MODE — gateway at http://127.0.0.1:{}", app.port());
+            tracing::warn!(
+                "DEMO MODE — gateway at http://127.0.0.1:{}; readiness and metrics at http://127.0.0.1:{}/readyz and /metrics",
+                app.port(),
+                app.admin_port()
+            );
             tracing::warn!(
                 "DEMO MODE — simulated provincial platform at {}; demo hall {} (GET /api/v1/halls)",
                 demo.province.base_url(),
@@ -196,7 +206,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let jwks = gateway::verify_qr::load_jwks(&jwks).await?;
             let outcome =
                 gateway::verify_qr::check(&payload, &jwks, chrono::Utc::now().timestamp());
-            println!("{}", outcome.report);
+            say(&outcome.report)?;
             if outcome.valid {
                 Ok(())
             } else {
@@ -232,7 +242,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("create the staff member")?;
             let scope = hall.map_or_else(|| "every hall".to_owned(), |h| format!("hall {h}"));
             let username = username.trim().to_ascii_lowercase();
-            println!("created staff member {id} ({username}): {role} of {scope}");
+            say(&format!(
+                "created staff member {id} ({username}): {role} of {scope}"
+            ))?;
             Ok(())
         }
         Command::SyncItems { config, full } => {
@@ -247,14 +259,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .sync(&client, full)
                 .await
                 .context("sync the catalogue")?;
-            println!(
+            say(&format!(
                 "catalogue synced ({}): {} fetched, {} stored, {} skipped; the next sync starts from {}",
                 if report.full { "full" } else { "changes only" },
                 report.fetched,
                 report.upserted,
                 report.skipped,
-                report.watermark.to_rfc3339(),
-            );
+                report
+                    .watermark
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            ))?;
             Ok(())
         }
         Command::Migrate { config, action } => {
@@ -268,7 +282,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 MigrateAction::Status => {
                     for m in migrations::Migrator::get_migration_with_status(&db).await? {
-                        println!("{:<40} {:?}", m.name(), m.status());
+                        say(&format!("{:<40} {:?}", m.name(), m.status()))?;
                     }
                 }
             }
@@ -277,9 +291,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Prints a line of the command's output. A reader that went away (`gateway verify-qr … | head
+/// -1`) is not an error: the command carries on quietly, as a CLI does, instead of panicking as
+/// `println!` would on the broken pipe.
+fn say(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("write to stdout"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A line on stderr; nothing, not a panic, when stderr is gone too.
+fn complain(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
 /// The new staff member's password: `APP_STAFF_PASSWORD`, else the first line of stdin.
 fn staff_password() -> anyhow::Result<secrecy::SecretString> {
-    use std::io::{BufRead as _, IsTerminal as _};
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
     if let Ok(password) = std::env::var("APP_STAFF_PASSWORD") {
         return Ok(password.into());
@@ -287,7 +321,10 @@ fn staff_password() -> anyhow::Result<secrecy::SecretString> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         // No terminal control here to hide what is typed: prefer the variable or a pipe.
-        eprint!("Password (10 to 128 characters; shown as typed): ");
+        let _ = write!(
+            std::io::stderr(),
+            "Password (10 to 128 characters; shown as typed): "
+        );
     }
     let mut line = String::new();
     stdin

@@ -110,3 +110,63 @@ impl Modify for BearerAuth {
 pub async fn document() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }
+
+#[cfg(test)]
+mod tests {
+    use miniprogram_api::ErrorCode;
+    use serde_json::Value;
+
+    use super::*;
+
+    fn document() -> Value {
+        serde_json::to_value(ApiDoc::openapi()).unwrap()
+    }
+
+    #[test]
+    fn the_error_code_schema_lists_exactly_the_codes_bodies_carry() {
+        let doc = document();
+        let listed = doc["components"]["schemas"]["ErrorCode"]["enum"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let wire: Vec<Value> = ErrorCode::ALL
+            .iter()
+            .map(|c| serde_json::to_value(c).unwrap())
+            .collect();
+        assert_eq!(listed, wire);
+        assert_eq!(
+            doc["components"]["schemas"]["ErrorBody"]["properties"]["code"]["$ref"],
+            "#/components/schemas/ErrorCode"
+        );
+    }
+
+    /// One convention for lists: the array is named after what it lists; `items` holds service
+    /// items (事项: the catalogue's, a hall's) and nothing else.
+    #[test]
+    fn lists_are_named_after_what_they_list() {
+        let doc = document();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for (name, schema) in schemas {
+            let Some(listed) = schema["properties"].get("items") else {
+                continue;
+            };
+            let of = listed["items"]["$ref"].as_str().unwrap_or_default();
+            assert!(
+                of.ends_with("/ItemSummary") || of.ends_with("/HallItem"),
+                "{name} lists {of} under `items`"
+            );
+        }
+        for list in ["ApplicationList", "ParkedList"] {
+            assert_eq!(
+                schemas[list]["properties"]["applications"]["type"], "array",
+                "{list}"
+            );
+        }
+        // The item guide's materials are their own schema, not the uploaded file's.
+        assert_eq!(
+            schemas["ItemGuide"]["properties"]["materials"]["items"]["$ref"],
+            "#/components/schemas/RequiredMaterial"
+        );
+        assert!(schemas["Material"]["properties"].get("sha256").is_some());
+    }
+}

@@ -4,6 +4,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use actix_service::{IntoServiceFactory as _, ServiceFactoryExt as _, fn_service, map_config};
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware::from_fn, web};
 use anyhow::Context as _;
@@ -71,6 +72,9 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The admin listener (`/readyz`, `/metrics`), stopped after the public server.
+    admin_port: u16,
+    admin: Server,
     notifications: Notifications,
     booking: BookingService,
     queue: QueueService,
@@ -88,6 +92,8 @@ pub struct Overrides {
     pub store: Option<Arc<dyn Store>>,
     /// Serve on this listener instead of binding `server.host:server.port`.
     pub listener: Option<TcpListener>,
+    /// Serve the admin routes on this listener instead of binding `admin.host:admin.port`.
+    pub admin_listener: Option<TcpListener>,
     /// The domain's clock (tests move it; instances of one test share it).
     pub clock: Option<Clock>,
 }
@@ -250,32 +256,87 @@ impl Application {
         };
         let port = listener.local_addr()?.port();
         let json_limit = settings.server.json_limit_bytes;
-        let mut server = HttpServer::new(move || {
+        let admin_state = state.clone();
+        let local_addr = listener.local_addr()?;
+        let mut server =
+            actix_server::Server::build().shutdown_timeout(settings.server.shutdown_timeout_secs);
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        // actix-server and actix-http directly rather than `HttpServer`, for one thing it cannot
+        // do: wrap each connection, so that the answers actix-http gives on its own to a request
+        // head that does not parse get the error shape too (`crate::malformed`).
+        let server = server
+            .listen("api", listener, move || {
+                let app = App::new()
+                    .wrap(from_fn(crate::middleware::observe))
+                    .app_data(state.clone())
+                    .app_data(json_config(json_limit))
+                    .app_data(web::PathConfig::default().error_handler(|e, _| {
+                        ApiError::new(ErrorCode::BadRequest)
+                            .caused_by(anyhow::anyhow!("{e}"))
+                            .into()
+                    }))
+                    .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                        ApiError::new(ErrorCode::BadRequest)
+                            .caused_by(anyhow::anyhow!("{e}"))
+                            .into()
+                    }))
+                    .configure(crate::routes::configure)
+                    .default_service(web::to(|| async {
+                        Err::<actix_web::HttpResponse, _>(ApiError::new(ErrorCode::NotFound))
+                    }));
+                // `HttpServer`'s defaults.
+                let http = actix_http::HttpService::build()
+                    .keep_alive(actix_http::KeepAlive::default())
+                    .client_request_timeout(Duration::from_secs(5))
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .h1_allow_half_closed(true)
+                    .local_addr(local_addr)
+                    .finish(map_config(
+                        app.into_factory()
+                            .map_err(|e: actix_web::Error| e.error_response()),
+                        |()| actix_web::dev::AppConfig::default(),
+                    ));
+                fn_service(|io: tokio::net::TcpStream| async move {
+                    let _ = io.set_nodelay(true);
+                    let peer = io.peer_addr().ok();
+                    Ok::<_, actix_http::error::DispatchError>((
+                        crate::malformed::Shaped::new(io),
+                        actix_http::Protocol::Http1,
+                        peer,
+                    ))
+                })
+                .and_then(http)
+            })?
+            .run();
+        let admin_listener = match overrides.admin_listener {
+            Some(listener) => listener,
+            None => TcpListener::bind((settings.admin.host.as_str(), settings.admin.port))
+                .with_context(|| {
+                    format!(
+                        "bind the admin listener {}:{}",
+                        settings.admin.host, settings.admin.port
+                    )
+                })?,
+        };
+        let admin_port = admin_listener.local_addr()?.port();
+        // One worker: probes and a scraper. No signals of its own: it stops after the public
+        // server, so `/readyz` answers while in-flight requests finish.
+        let admin = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(crate::middleware::observe))
-                .app_data(state.clone())
-                .app_data(json_config(json_limit))
-                .app_data(web::PathConfig::default().error_handler(|e, _| {
-                    ApiError::new(ErrorCode::BadRequest)
-                        .caused_by(anyhow::anyhow!("{e}"))
-                        .into()
-                }))
-                .app_data(web::QueryConfig::default().error_handler(|e, _| {
-                    ApiError::new(ErrorCode::BadRequest)
-                        .caused_by(anyhow::anyhow!("{e}"))
-                        .into()
-                }))
-                .configure(crate::routes::configure)
+                .app_data(admin_state.clone())
+                .configure(crate::routes::configure_admin)
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(ApiError::new(ErrorCode::NotFound))
                 }))
         })
-        .shutdown_timeout(settings.server.shutdown_timeout_secs)
-        .listen(listener)?;
-        if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
-        }
-        let server = server.run();
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(admin_listener)?
+        .run();
         let sync_every = settings.province.sync_interval_secs;
         let catalogue_sync = (sync_every > 0).then(|| {
             let (stop, stopped) = watch::channel(false);
@@ -300,10 +361,12 @@ impl Application {
                 tokio::spawn(applications.forwarder().run(every, stopped)),
             )
         });
-        tracing::info!(port, "gateway listening");
+        tracing::info!(port, admin_port, "gateway listening");
         Ok(Self {
             port,
             server,
+            admin_port,
+            admin,
             notifications,
             booking,
             queue,
@@ -345,6 +408,11 @@ impl Application {
         self.port
     }
 
+    /// The port of the admin listener (`/readyz`, `/metrics`).
+    pub fn admin_port(&self) -> u16 {
+        self.admin_port
+    }
+
     /// A handle to stop the server (graceful by default).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
@@ -357,7 +425,13 @@ impl Application {
     /// # Errors
     /// The server failed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let admin_handle = self.admin.handle();
+        let admin = tokio::spawn(self.admin);
         let served = self.server.await;
+        admin_handle.stop(true).await;
+        if let Ok(Err(e)) = admin.await {
+            tracing::warn!(error = %e, "the admin listener stopped with an error");
+        }
         if let Some((stop, sync)) = self.catalogue_sync {
             let _ = stop.send(true);
             // A sync in flight is safe to cut: it upserts, and its watermark is not recorded.

@@ -27,7 +27,11 @@ where
         .ok()
         .and_then(|v| v.parse::<Targets>().ok())
         .unwrap_or(configured);
-    let registry = Registry::default().with(filter);
+    // actix-http's ERROR for a head that does not parse is the client's mistake; it is answered
+    // and logged as a warning by `crate::malformed`.
+    let registry = Registry::default()
+        .with(filter)
+        .with(crate::malformed::QuietParseErrors);
     match format {
         LogFormat::Json => Box::new(
             registry.with(

@@ -215,7 +215,7 @@ pub struct Application {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationList {
-    pub items: Vec<Application>,
+    pub applications: Vec<Application>,
     pub total: u64,
     pub page: u64,
     pub page_size: u64,
@@ -248,5 +248,5 @@ pub struct ParkedApplication {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ParkedList {
-    pub items: Vec<ParkedApplication>,
+    pub applications: Vec<ParkedApplication>,
 }

@@ -46,10 +46,11 @@ pub struct ItemList {
     pub page_size: u64,
 }
 
-/// A material to bring or upload.
+/// A material the item asks for: to bring to the hall or to upload (schema `RequiredMaterial`;
+/// an uploaded file is `Material`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Material {
+pub struct RequiredMaterial {
     pub code: String,
     pub name: String,
     pub required: bool,
@@ -90,7 +91,7 @@ pub struct ItemGuide {
     pub promised_days: i32,
     /// Yuan, as text (`0`, `15.00`).
     pub fee: String,
-    pub materials: Vec<Material>,
+    pub materials: Vec<RequiredMaterial>,
     pub online_level: i32,
     pub bookable: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -17,8 +17,9 @@ pub struct ErrorBody {
     /// Which fields were wrong, when the error is about the request's content.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
-    /// When the condition ends: a ban's last day (`2027-02-21`), or the moment a day's slots
-    /// are released (RFC 3339).
+    /// When the condition ends: a ban's last day (`2027-02-21`), or a moment such as when a
+    /// day's slots are released, written like every time of the API: RFC 3339 in UTC with `Z`
+    /// (`2026-11-16T00:00:00Z`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
 }
@@ -34,7 +35,7 @@ pub struct FieldError {
 macro_rules! error_codes {
     ($( $(#[$doc:meta])* $variant:ident => $code:literal, $message:literal; )*) => {
         /// The stable error codes of the API.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum ErrorCode {
             $( $(#[$doc])* #[serde(rename = $code)] $variant, )*
         }
@@ -51,6 +52,32 @@ macro_rules! error_codes {
             /// The default message shown to the citizen.
             pub fn message(self) -> &'static str {
                 match self { $(ErrorCode::$variant => $message,)* }
+            }
+        }
+
+        // Written by hand from the same table as the wire: utoipa's derive does not see the
+        // per-variant `rename` through the macro and would list the Rust names instead.
+        impl utoipa::PartialSchema for ErrorCode {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                use utoipa::openapi::schema::{ObjectBuilder, Type};
+                let described: Vec<String> = ErrorCode::ALL
+                    .iter()
+                    .map(|c| format!("- `{}`: {}", c.as_str(), c.message()))
+                    .collect();
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some(format!(
+                        "The stable error codes of the API, with the default message of each:\n{}",
+                        described.join("\n")
+                    )))
+                    .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+                    .into()
+            }
+        }
+
+        impl ToSchema for ErrorCode {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed("ErrorCode")
             }
         }
     };
@@ -249,6 +276,20 @@ mod tests {
             let back: ErrorCode = serde_json::from_str(&json).unwrap();
             assert_eq!(back, *code);
         }
+    }
+
+    #[test]
+    fn the_schema_lists_exactly_the_codes_on_the_wire() {
+        let schema = serde_json::to_value(<ErrorCode as utoipa::PartialSchema>::schema()).unwrap();
+        let listed: Vec<serde_json::Value> = schema["enum"].as_array().unwrap().clone();
+        let wire: Vec<serde_json::Value> = ErrorCode::ALL
+            .iter()
+            .map(|c| serde_json::to_value(c).unwrap())
+            .collect();
+        assert_eq!(listed, wire);
+        assert_eq!(schema["type"], "string");
+        assert!(listed.contains(&serde_json::json!("UNAUTHENTICATED")));
+        assert!(!listed.contains(&serde_json::json!("Unauthenticated")));
     }
 
     #[test]

@@ -240,6 +240,7 @@ fn multipart_error(e: &MultipartError) -> ApiError {
     request_body(content_type = "multipart/form-data", description = "one file in the field `file`: PDF, JPEG or PNG (by content), at most 8 MiB"),
     responses(
         (status = 201, body = wire::Material),
+        (status = 401, description = "UNAUTHENTICATED, SESSION_EXPIRED (also when the session ends while the file streams in)", body = ErrorBody),
         (status = 413, description = "MATERIAL_TOO_LARGE", body = ErrorBody),
         (status = 415, description = "MATERIAL_TYPE_UNSUPPORTED, UNSUPPORTED_MEDIA_TYPE (not multipart)", body = ErrorBody),
         (status = 422, description = "VALIDATION_FAILED (no `file` field, empty file)", body = ErrorBody),
@@ -282,6 +283,21 @@ pub async fn upload(
                 return Err(ApiError::new(ErrorCode::MaterialTooLarge));
             }
             bytes.extend_from_slice(&chunk);
+        }
+        // The session was checked when the request began; a slow upload can outlive it (a
+        // logout on another device). Nothing is kept for a session that no longer stands.
+        if !state
+            .identity
+            .sessions()
+            .is_live(&session)
+            .await
+            .map_err(ApiError::unexpected)?
+        {
+            tracing::info!(
+                citizen_id = session.citizen_id,
+                "upload refused: the session ended while it streamed"
+            );
+            return Err(ApiError::new(ErrorCode::SessionExpired));
         }
         let stored = state
             .applications
@@ -454,7 +470,7 @@ pub async fn mine(
         .await
         .map_err(ApiError::unexpected)?;
     Ok(web::Json(wire::ApplicationList {
-        items: found.items.into_iter().map(|v| to_wire(v, false)).collect(),
+        applications: found.items.into_iter().map(|v| to_wire(v, false)).collect(),
         total: found.total,
         page,
         page_size,
@@ -613,7 +629,7 @@ pub async fn parked(
     if !staff.0.is_global_admin() {
         return Err(ApiError::new(ErrorCode::Forbidden));
     }
-    let items = state
+    let applications = state
         .applications
         .parked(200)
         .await
@@ -630,7 +646,7 @@ pub async fn parked(
             parked_at: p.parked_at,
         })
         .collect();
-    Ok(web::Json(wire::ParkedList { items }))
+    Ok(web::Json(wire::ParkedList { applications }))
 }
 
 /// Send a parked application again (global administrators).

@@ -73,7 +73,7 @@ pub fn book_error(e: BookError) -> ApiError {
         BookError::OutsideWindow => ApiError::new(ErrorCode::OutsideBookingWindow),
         BookError::NotReleased { at } => ApiError::new(ErrorCode::SlotNotReleased)
             .with_message(format!("该日号源将于{}放出，请届时再试", shanghai(at)))
-            .with_until(at.to_rfc3339()),
+            .with_until(at),
         BookError::NoCalendar { year } => ApiError::new(ErrorCode::SlotNotReleased)
             .with_message(format!("{year}年的节假日安排尚未导入，该日暂不放号，请稍后再试")),
         BookError::TooSoon { deadline } => ApiError::new(ErrorCode::SlotTooSoon)
@@ -81,7 +81,7 @@ pub fn book_error(e: BookError) -> ApiError {
                 "该时段的取消截止时间（{}）已过，预约后将无法取消，因此不能再预约，请选择更晚的时段",
                 shanghai(deadline)
             ))
-            .with_until(deadline.to_rfc3339()),
+            .with_until(deadline),
         BookError::HallClosed => ApiError::new(ErrorCode::HallClosed),
         BookError::SlotFull => ApiError::new(ErrorCode::SlotFull),
         BookError::AlreadyBooked => ApiError::new(ErrorCode::AlreadyBooked),
@@ -94,7 +94,7 @@ pub fn book_error(e: BookError) -> ApiError {
                 "因多次爽约或取消预约，您在{}（含）之前不能预约",
                 until.format("%Y年%m月%d日")
             ))
-            .with_until(until.to_string()),
+            .with_until(until),
         BookError::IdempotencyKeyReused => ApiError::new(ErrorCode::IdempotencyKeyReused),
         BookError::BookingNotFound => ApiError::new(ErrorCode::BookingNotFound),
         BookError::NotChangeable => ApiError::new(ErrorCode::BookingNotChangeable),
@@ -115,7 +115,7 @@ pub fn check_in_error(e: CheckInError) -> ApiError {
             }),
         CheckInError::TooEarly { opens_at } => ApiError::new(ErrorCode::CheckinTooEarly)
             .with_message(format!("还未到签到时间，请于{}后签到", shanghai(opens_at)))
-            .with_until(opens_at.to_rfc3339()),
+            .with_until(opens_at),
         CheckInError::TooLate => ApiError::new(ErrorCode::CheckinTooLate),
         CheckInError::Unexpected(e) => ApiError::unexpected(e),
     }

@@ -25,8 +25,8 @@ pub fn configure_staff(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/catalogue/sync", [web::post().to(sync)]));
 }
 
-fn material_to_wire(m: MaterialSpec) -> wire::Material {
-    wire::Material {
+fn material_to_wire(m: MaterialSpec) -> wire::RequiredMaterial {
+    wire::RequiredMaterial {
         code: m.code,
         name: m.name,
         required: m.required,

@@ -30,10 +30,16 @@ fn resource(path: &str, routes: impl IntoIterator<Item = Route>) -> Resource {
         }))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// The admin listener's routes (`admin.host`/`admin.port`): readiness and metrics live here only.
+pub fn configure_admin(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz", [web::get().to(health::healthz)]))
         .service(resource("/readyz", [web::get().to(health::readyz)]))
-        .service(resource("/metrics", [web::get().to(health::metrics)]))
+        .service(resource("/metrics", [web::get().to(health::metrics)]));
+}
+
+/// The public API's routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz", [web::get().to(health::healthz)]))
         .service(resource(
             "/openapi.json",
             [web::get().to(crate::openapi::document)],

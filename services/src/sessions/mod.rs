@@ -200,6 +200,17 @@ impl Sessions {
         Ok(into_session(stored, hash))
     }
 
+    /// Whether a session authenticated earlier still stands (not logged out, not expired).
+    /// For work that outlasts its request's start, such as an upload still streaming in: it
+    /// neither slides the session nor counts as a request.
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    pub async fn is_live(&self, session: &Session) -> Result<bool, StoreError> {
+        let found = self.store.get(&session_entry(&session.token_hash)).await?;
+        Ok(found.is_some() && Utc::now() < session.expires_at)
+    }
+
     /// Ends a session.
     ///
     /// # Errors

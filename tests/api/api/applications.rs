@@ -458,8 +458,10 @@ async fn an_application_is_answered_at_once_and_reaches_the_platform_exactly_onc
 
     let list = app.get("/api/v1/applications", Some(&a.token)).await;
     assert_eq!(list.body["total"], 1);
-    assert_eq!(list.body["items"][0]["id"], id.as_str());
-    assert!(list.body["items"][0].get("timeline").is_none());
+    // Lists are named after what they list, as bookings, tickets and halls are.
+    assert!(list.body.get("items").is_none(), "{list:?}");
+    assert_eq!(list.body["applications"][0]["id"], id.as_str());
+    assert!(list.body["applications"][0].get("timeline").is_none());
     // Another citizen sees nothing of it.
     let theirs = app
         .get(&format!("/api/v1/applications/{id}"), Some(&b.token))
@@ -700,7 +702,7 @@ async fn an_outage_queues_then_parks_after_a_day_and_an_operator_replays() {
     let admin = world.admin().await;
     let parked = app.get("/staff/v1/applications/parked", Some(&admin)).await;
     assert_eq!(parked.status, StatusCode::OK, "{parked:?}");
-    let items = parked.body["items"].as_array().unwrap();
+    let items = parked.body["applications"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["applicationId"], id.as_str());
     assert!(
@@ -1289,4 +1291,64 @@ async fn a_supplement_request_arriving_late_is_still_told() {
     // The citizen must act on the request, so it is told although a later event came first;
     // the acceptance, superseded by it, is filed silently.
     assert_eq!(inbox_titles(app, &a).await, vec!["请补正材料"]);
+}
+
+/// An upload still streaming when its citizen logs out (on another device, say) is not stored:
+/// the session is checked again once the file is in, before anything is kept.
+#[tokio::test]
+async fn an_upload_that_outlives_its_session_is_refused_and_nothing_is_stored() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let app = TestApp::spawn().await;
+    let citizen = app.login().await;
+    let (content_type, body) = multipart("file", "form.pdf", PDF);
+    // Hold back the second half of the file and the closing boundary.
+    let file_at = body
+        .windows(PDF.len())
+        .position(|w| w == PDF)
+        .expect("the file in the body");
+    let (first, rest) = body.split_at(file_at + PDF.len() / 2);
+    let mut stream = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/v1/materials HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        citizen.token,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(first).await.unwrap();
+    stream.flush().await.unwrap();
+    // The handler has the session and is reading the file when the citizen logs out.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let logout = app
+        .post("/api/v1/auth/logout", Some(&citizen.token), &json!({}))
+        .await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT, "{logout:?}");
+    stream.write_all(rest).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains(r#""code":"SESSION_EXPIRED""#), "{answer}");
+    let stored = entities::material::Entity::find()
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "nothing of the upload is kept");
+    // The same upload in a live session is kept.
+    let again = app.login().await;
+    assert_eq!(
+        upload(&app, &again, "form.pdf", PDF).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        entities::material::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        1
+    );
 }

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use sea_orm::EntityTrait as _;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::booking_fixture::{
     HALL, ID_CARD, NOT_BOOKABLE, OTHER_HALL, PASSPORT, availability, book, book_with_key, booked,
@@ -359,6 +359,9 @@ async fn a_slot_of_a_day_not_yet_released_is_refused_until_the_release() {
         "SLOT_NOT_RELEASED",
     );
     assert_eq!(instant(&body["until"]), shanghai(2026, 11, 16, 8, 0));
+    // Written like every other time of the API (RFC 3339 in UTC with `Z`), not `+00:00`.
+    assert_eq!(body["until"], json!(shanghai(2026, 11, 16, 8, 0)));
+    assert!(body["until"].as_str().unwrap().ends_with('Z'), "{body}");
     assert!(
         body["message"]
             .as_str()
@@ -845,6 +848,7 @@ async fn checkin_opens_fifteen_minutes_before_the_slot_and_is_idempotent() {
     let early = check_in(&app, &c.token, id(&b), &fx.hall_qr).await;
     let body = refused(&early, StatusCode::CONFLICT, "CHECKIN_TOO_EARLY");
     assert_eq!(instant(&body["until"]), shanghai(2026, 11, 17, 8, 45));
+    assert_eq!(body["until"], json!(shanghai(2026, 11, 17, 8, 45)));
 
     app.clock.set(shanghai(2026, 11, 17, 8, 45));
     let on_time = check_in(&app, &c.token, id(&b), &fx.hall_qr).await;

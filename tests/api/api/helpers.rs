@@ -180,6 +180,8 @@ impl Drop for TestDatabase {
 /// One running gateway.
 pub struct TestApp {
     pub address: String,
+    /// The admin listener (`/readyz`, `/metrics`): `http://127.0.0.1:<port>`.
+    pub admin_address: String,
     pub http: reqwest::Client,
     pub wechat: WechatSim,
     /// Keeps the database alive while any instance uses it.
@@ -273,6 +275,8 @@ impl Deployment {
         .expect("embedded settings");
         settings.server.host = "127.0.0.1".into();
         settings.server.port = 0;
+        settings.admin.host = "127.0.0.1".into();
+        settings.admin.port = 0;
         settings.server.workers = 2;
         settings.server.shutdown_timeout_secs = 1;
         settings.database.max_connections = 10;
@@ -309,6 +313,7 @@ impl Deployment {
         .await
         .expect("build the gateway");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let admin_address = format!("http://127.0.0.1:{}", app.admin_port());
         let handle = app.handle();
         let notifications = app.notifications();
         let db = app.db();
@@ -318,6 +323,7 @@ impl Deployment {
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
+            admin_address,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -422,6 +428,12 @@ impl TestApp {
             text,
             body,
         }
+    }
+
+    /// `GET` on the admin listener (`/readyz`, `/metrics`).
+    pub async fn admin_get(&self, path: &str) -> Reply {
+        self.send(self.http.get(format!("{}{path}", self.admin_address)))
+            .await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {

@@ -10,10 +10,34 @@ async fn health_and_readiness_answer() {
     let app = TestApp::spawn().await;
     let health = app.get("/healthz", None).await;
     assert_eq!(health.status, StatusCode::OK);
-    let ready = app.get("/readyz", None).await;
+    let ready = app.admin_get("/readyz").await;
     assert_eq!(ready.status, StatusCode::OK, "{ready:?}");
     assert_eq!(ready.body["database"], "ok");
     assert_eq!(ready.body["store"], "ok");
+    assert_eq!(app.admin_get("/healthz").await.status, StatusCode::OK);
+}
+
+/// Readiness and the business counters are for operators: the admin listener has them, the
+/// public API port knows nothing of them (the error shape, as any unknown route).
+#[tokio::test]
+async fn readiness_and_metrics_are_on_the_admin_listener_only() {
+    let app = TestApp::spawn().await;
+    assert_ne!(app.address, app.admin_address);
+    for path in ["/readyz", "/metrics"] {
+        let public = app.get(path, None).await;
+        assert_eq!(public.status, StatusCode::NOT_FOUND, "{path}: {public:?}");
+        assert_eq!(public.error_code(), "NOT_FOUND");
+        assert!(!public.text.contains("http_requests_total"), "{path}");
+        assert_eq!(
+            app.admin_get(path).await.status,
+            StatusCode::OK,
+            "{path} on the admin listener"
+        );
+    }
+    // And the admin listener serves nothing of the API.
+    let api = app.admin_get("/api/v1/items").await;
+    assert_eq!(api.status, StatusCode::NOT_FOUND, "{api:?}");
+    assert_eq!(api.error_code(), "NOT_FOUND");
 }
 
 #[tokio::test]
@@ -108,7 +132,7 @@ async fn metrics_count_requests_by_route_and_status_and_upstream_calls() {
     let app = TestApp::spawn().await;
     let citizen = app.login().await;
     app.get("/api/v1/me", Some(&citizen.token)).await;
-    let reply = app.get("/metrics", None).await;
+    let reply = app.admin_get("/metrics").await;
     assert_eq!(reply.status, StatusCode::OK);
     let text = reply.text;
     assert!(text.contains("http_requests_total{"), "{text}");
@@ -226,7 +250,76 @@ async fn instances_starting_together_on_a_fresh_database_all_come_up() {
         deployment.instance(|_| {})
     );
     for app in [&a, &b, &c] {
-        assert_eq!(app.get("/readyz", None).await.status, StatusCode::OK);
+        assert_eq!(app.admin_get("/readyz").await.status, StatusCode::OK);
     }
     a.login().await;
+}
+
+/// Sends `head` as is on a fresh connection and returns everything the gateway answers.
+async fn raw(app: &TestApp, head: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(head).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the gateway answers and closes")
+    .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A head actix-http cannot parse — a URL with raw UTF-8 (`?q=身份证` as typed, unencoded) or a
+/// header with a control byte — gets the one error shape with a stable code, and a warning in
+/// the log rather than an ERROR.
+#[tokio::test]
+async fn an_unparsable_request_head_gets_the_error_shape_and_no_error_in_the_log() {
+    let app = TestApp::spawn().await;
+    let marker = uuid::Uuid::new_v4().simple().to_string();
+    for head in [
+        format!("GET /api/v1/items?q=身份证&m={marker} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes(),
+        format!("GET /healthz?m={marker} HTTP/1.1\r\nHost: x\r\nX-Note: a\u{1}b\r\n\r\n")
+            .into_bytes(),
+    ] {
+        let answer = raw(&app, &head).await;
+        let (status_and_headers, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+        let headers = status_and_headers.to_ascii_lowercase();
+        assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+        assert!(
+            headers.contains("content-type: application/json"),
+            "{answer}"
+        );
+        let body: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+        assert_eq!(body["code"], "BAD_REQUEST", "{answer}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+        );
+        let id = body["requestId"].as_str().unwrap();
+        assert!(headers.contains(&format!("x-request-id: {id}")), "{answer}");
+    }
+    // The same search, encoded as a client should, is answered.
+    let encoded = app
+        .get("/api/v1/items?q=%E8%BA%AB%E4%BB%BD%E8%AF%81", None)
+        .await;
+    assert_eq!(encoded.status, StatusCode::OK, "{encoded:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let logs = crate::helpers::captured_logs();
+    let errors: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains(r#""level":"ERROR""#) && l.contains("parse error"))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(
+        logs.lines()
+            .any(|l| l.contains(r#""level":"WARN""#) && l.contains("does not parse")),
+        "a warning says what happened"
+    );
 }

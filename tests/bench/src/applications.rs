@@ -383,7 +383,16 @@ async fn measure_with(
     let db = Database::connect(&fresh.database_url)
         .await
         .context("connect the bench to its database")?;
-    let outcome = measure_phases(options, http, wechat, province, &db, &url, setup_started).await;
+    let outcome = measure_phases(
+        options,
+        http,
+        wechat,
+        province,
+        &db,
+        (&url, &started.admin_url),
+        setup_started,
+    )
+    .await;
     db.close().await.context("close the bench's connection")?;
     let mut report = outcome?;
     report.ready = started.ready;
@@ -396,7 +405,7 @@ async fn measure_phases(
     wechat: &WechatSim,
     province: &ProvinceSim,
     db: &DatabaseConnection,
-    url: &str,
+    (url, admin_url): (&str, &str),
     setup_started: Instant,
 ) -> anyhow::Result<Report> {
     wait_for_item(db).await?;
@@ -487,7 +496,7 @@ async fn measure_phases(
     province.fault(Group::Applications, Fault::Down);
     let ledger_before = province.ledger_len();
     let posts_down_before = province.requests(Group::Applications);
-    let calls_down_before = upstream_calls(http, url).await?;
+    let calls_down_before = upstream_calls(http, admin_url).await?;
     let backlog = submit_all(
         http,
         url,
@@ -501,7 +510,7 @@ async fn measure_phases(
     let statuses_at_t0 = statuses(db).await?;
     let ledger_at_t0 = province.ledger_len();
     let posts_at_t0 = province.requests(Group::Applications);
-    let calls_at_t0 = upstream_calls(http, url).await?;
+    let calls_at_t0 = upstream_calls(http, admin_url).await?;
     province.clear_faults();
     let t0 = Instant::now();
     eprintln!("bench: the platform is up again (T0); draining…");
@@ -534,7 +543,7 @@ async fn measure_phases(
         None => None,
     };
     let posts_after_t0 = province.requests(Group::Applications) - posts_at_t0;
-    let calls_after = upstream_calls(http, url).await?;
+    let calls_after = upstream_calls(http, admin_url).await?;
     match drained {
         Some(d) => eprintln!("bench: drained {:.1} s after T0", d.as_secs_f64()),
         None => eprintln!(

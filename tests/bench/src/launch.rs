@@ -26,6 +26,8 @@ pub struct StartedGateway {
     pub process: Running,
     /// `http://127.0.0.1:<port>`.
     pub url: String,
+    /// The admin listener, `http://127.0.0.1:<port>`: `/readyz` and `/metrics`.
+    pub admin_url: String,
     /// Spawn to the first 200 from `/readyz`.
     pub ready: Duration,
 }
@@ -73,6 +75,7 @@ impl GatewayCommand {
         extra: &[(&str, String)],
     ) -> anyhow::Result<StartedGateway> {
         let port = process::free_port()?;
+        let admin_port = process::free_port()?;
         let mut command = Command::new(&self.binary);
         command.arg("serve");
         // Only what is set here configures it: no APP_… or RUST_LOG of the caller's shell.
@@ -83,7 +86,8 @@ impl GatewayCommand {
         }
         command
             .env_remove("RUST_LOG")
-            .env("APP_SERVER__PORT", port.to_string());
+            .env("APP_SERVER__PORT", port.to_string())
+            .env("APP_ADMIN__PORT", admin_port.to_string());
         for (name, value) in &self.env {
             command.env(name, value);
         }
@@ -91,13 +95,15 @@ impl GatewayCommand {
             command.env(name, value);
         }
         let url = format!("http://127.0.0.1:{port}");
+        let admin_url = format!("http://127.0.0.1:{admin_port}");
         let mut process = Running::spawn("gateway", command, self.log.as_deref())?;
         let ready = process
-            .wait_ready(http, &format!("{url}/readyz"), READY_LIMIT)
+            .wait_ready(http, &format!("{admin_url}/readyz"), READY_LIMIT)
             .await?;
         Ok(StartedGateway {
             process,
             url,
+            admin_url,
             ready,
         })
     }

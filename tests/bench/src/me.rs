@@ -130,6 +130,7 @@ impl Bench<'_> {
             process: gateway,
             url: gateway_url,
             ready: first_start,
+            ..
         } = self.start_gateway(&command, http).await?;
         eprintln!(
             "bench: gateway ready in {} (fresh database, migrations included)",

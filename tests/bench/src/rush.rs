@@ -366,6 +366,7 @@ async fn measure_with(
         )
         .await?;
     let url = started.url.clone();
+    let admin_url = started.admin_url.clone();
     eprintln!(
         "bench: gateway ready in {} (fresh database, migrations included)",
         ms(started.ready)
@@ -431,7 +432,7 @@ async fn measure_with(
         slots: Arc::new(slot_ids.clone()),
     };
     warm_up(&client, &url, options.concurrency).await?;
-    let before = slot_full(http, &url).await?;
+    let before = slot_full(http, &admin_url).await?;
 
     let wait = (release.at - Utc::now()).to_std().unwrap_or_default();
     eprintln!(
@@ -450,7 +451,7 @@ async fn measure_with(
         move |a| target.clone().book(a)
     })
     .await?;
-    let after = slot_full(http, &url).await?;
+    let after = slot_full(http, &admin_url).await?;
     eprintln!(
         "bench: rush done in {}: {} booked",
         ms(rush.elapsed),
@@ -498,7 +499,7 @@ async fn measure_with(
         } else {
             Some(
                 sold_out(
-                    &admin, &db, fresh, http, &url, &target, &mut rng, count, options,
+                    &admin, &db, fresh, http, &admin_url, &target, &mut rng, count, options,
                 )
                 .await?,
             )
@@ -1097,7 +1098,7 @@ impl FloorTarget {
     }
 }
 
-/// `booking_slot_full_total` of the gateway's `/metrics`, by who decided.
+/// `booking_slot_full_total` of the gateway's `/metrics` (on its admin listener), by who decided.
 #[derive(Debug, Clone, Copy, Default)]
 struct SlotFull {
     store: u64,
@@ -1312,7 +1313,7 @@ async fn sold_out(
     db: &DatabaseConnection,
     fresh: &Fresh,
     http: &reqwest::Client,
-    url: &str,
+    metrics_url: &str,
     target: &GatewayTarget,
     rng: &mut StdRng,
     count: usize,
@@ -1330,14 +1331,14 @@ async fn sold_out(
         STATS_SETTLE.as_secs()
     );
     tokio::time::sleep(STATS_SETTLE).await;
-    let before = slot_full(http, url).await?;
+    let before = slot_full(http, metrics_url).await?;
     let c0 = PgCounts::read(admin, db, &name).await?;
     let phase = fire(&attempts, options.concurrency, {
         let target = target.clone();
         move |a| target.clone().book(a)
     })
     .await?;
-    let after = slot_full(http, url).await?;
+    let after = slot_full(http, metrics_url).await?;
     tokio::time::sleep(STATS_SETTLE).await;
     let c1 = PgCounts::read(admin, db, &name).await?;
     eprintln!(
