@@ -90,6 +90,9 @@ pub struct Overrides {
     pub listener: Option<TcpListener>,
     /// The domain's clock (tests move it; instances of one test share it).
     pub clock: Option<Clock>,
+    /// Told of every consent a citizen reports: the demo's WeChat simulator (see
+    /// `services::notify::ConsentEcho`). `None` in production.
+    pub consent_echo: Option<Arc<dyn services::notify::ConsentEcho>>,
 }
 
 impl Application {
@@ -130,6 +133,9 @@ impl Application {
             settings.notifications.clone(),
         )
         .context("notification configuration")?;
+        if let Some(echo) = overrides.consent_echo {
+            notifications.echo_consents_to(echo);
+        }
         let sessions = Sessions::new(
             Arc::clone(&store),
             SessionConfig {
