@@ -6,6 +6,7 @@ pub mod booking_ban;
 pub mod booking_holder;
 pub mod calendar_year;
 pub mod case_event;
+pub mod case_number_dispute;
 pub mod category;
 pub mod citizen;
 pub mod counter;

@@ -65,6 +65,9 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<Demo> {
     .context("start the WeChat simulator")?;
     let province = ProvinceSim::start(ProvinceSimConfig {
         port: options.province_sim_port,
+        // The database outlives the simulator's memory: its case numbers must too, or a restart
+        // hands out an sblsh an earlier application holds.
+        sequence_file: Some(options.data_dir.join("province-sim-sequence")),
         ..ProvinceSimConfig::default()
     })
     .await
@@ -163,6 +166,18 @@ pub fn register_templates(sim: &WechatSim, config: &services::notify::NotifyConf
         let keys: Vec<&str> = keys.into_iter().collect();
         sim.register_template(&template.id, &keys, template.long_term);
     }
+}
+
+/// The demo's WeChat simulator, told of each consent the mini-program reports, as WeChat
+/// learns it from the citizen's tap: a reported accept is enough for a message to arrive.
+pub fn consent_echo(sim: &WechatSim) -> std::sync::Arc<dyn services::notify::ConsentEcho> {
+    struct Echo(WechatSim);
+    impl services::notify::ConsentEcho for Echo {
+        fn accepted(&self, openid: &str, template_id: &str) {
+            self.0.grant_consent(openid, template_id, 1);
+        }
+    }
+    std::sync::Arc::new(Echo(sim.clone()))
 }
 
 /// The demo's staff admin, `admin`, with a password everyone can read in this file.

@@ -177,7 +177,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             demo::seed_demo_data(&demo.settings).await?;
             let wechat_url = demo.wechat.base_url();
-            let app = Application::build(demo.settings).await?;
+            let app = Application::build_with(
+                demo.settings,
+                gateway::startup::Overrides {
+                    consent_echo: Some(demo::consent_echo(&demo.wechat)),
+                    ..gateway::startup::Overrides::default()
+                },
+            )
+            .await?;
             demo::ensure_demo_admin(app.db()).await?;
             tracing::warn!(
                 "DEMO MODE — not for production: SQLite at {}, in-process store, simulated WeChat at {wechat_url}, generated keys in {}",

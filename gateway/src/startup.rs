@@ -96,6 +96,9 @@ pub struct Overrides {
     pub admin_listener: Option<TcpListener>,
     /// The domain's clock (tests move it; instances of one test share it).
     pub clock: Option<Clock>,
+    /// Told of every consent a citizen reports: the demo's WeChat simulator (see
+    /// `services::notify::ConsentEcho`). `None` in production.
+    pub consent_echo: Option<Arc<dyn services::notify::ConsentEcho>>,
 }
 
 impl Application {
@@ -136,6 +139,9 @@ impl Application {
             settings.notifications.clone(),
         )
         .context("notification configuration")?;
+        if let Some(echo) = overrides.consent_echo {
+            notifications.echo_consents_to(echo);
+        }
         let sessions = Sessions::new(
             Arc::clone(&store),
             SessionConfig {

@@ -13,6 +13,7 @@ pub mod limits;
 pub mod notify;
 pub mod province;
 pub mod queue;
+pub mod report;
 pub mod sessions;
 pub mod staff;
 pub mod store;

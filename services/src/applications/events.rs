@@ -16,7 +16,7 @@ use super::{ApplicationService, Deadline, SupplementRequestView, TimelineEntry, 
 use crate::calendar::WorkingCalendar;
 use crate::notify::NotificationKind;
 use crate::province::{CaseEvent, Phase};
-use entities::{application, case_event, item};
+use entities::{application, case_event, case_number_dispute, item};
 
 /// Whether a case has ended for good, so it is not polled any more: rejected, delivered, or
 /// concluded with a result after which nothing is delivered (1 returned, 2 void, 3 deleted,
@@ -180,6 +180,34 @@ pub(super) async fn project(
     sblsh: &str,
     new: Option<&[u64]>,
 ) -> anyhow::Result<()> {
+    // A number the platform gave twice: its events may be either case's, so they move neither
+    // application and tell nobody (an operator decides; see `forward::dispute`).
+    if case_number_dispute::Entity::find_by_id(sblsh)
+        .one(txn)
+        .await
+        .context("look for a dispute of the case number")?
+        .is_some()
+    {
+        return Ok(());
+    }
+    // One case at a time: take the application's row lock (PostgreSQL; SQLite's write lock)
+    // before reading the case's events, so that two callbacks of one case on two instances do
+    // not each decide on a timeline without the other's event. The second waits for the first
+    // to commit and then reads both (READ COMMITTED reads afresh at each statement): "accepted"
+    // is never told after "concluded". An UPDATE rather than SELECT … FOR UPDATE: SQLite has no
+    // row locks, and a transaction that wrote first cannot lose its snapshot to another writer.
+    let locked = application::Entity::update_many()
+        .col_expr(
+            application::Column::UpdatedAt,
+            Expr::col(application::Column::UpdatedAt),
+        )
+        .filter(application::Column::Sblsh.eq(sblsh))
+        .exec(txn)
+        .await
+        .context("lock the case's application")?;
+    if locked.rows_affected == 0 {
+        return Ok(());
+    }
     let Some(app) = application::Entity::find()
         .filter(application::Column::Sblsh.eq(sblsh))
         .one(txn)

@@ -9,9 +9,9 @@ use futures::StreamExt as _;
 use rand::Rng as _;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, DatabaseBackend,
+    ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, DatabaseBackend, DbErr,
     EntityTrait as _, FromQueryResult, QueryFilter as _, QueryOrder as _, QuerySelect as _,
-    Statement, TransactionTrait as _,
+    RuntimeErr, Statement, TransactionTrait as _,
 };
 use serde_json::json;
 use tokio::sync::watch;
@@ -21,8 +21,11 @@ use super::{
     private_context,
 };
 use crate::notify::NotificationKind;
-use crate::province::{ApplicationRequest, MaterialUpload, ProvinceError, SupplementRequest};
-use entities::{application, material, province_outbox, supplement};
+use crate::province::{
+    ApplicationRequest, MaterialUpload, ProvinceError, SubmitReceipt, SupplementRequest,
+};
+use crate::report::causes;
+use entities::{application, case_number_dispute, material, province_outbox, supplement};
 
 pub(super) const PENDING: &str = "PENDING";
 pub(super) const SENDING: &str = "SENDING";
@@ -175,14 +178,14 @@ impl Forwarder {
             let handled = match self.forward_once().await {
                 Ok(n) => n,
                 Err(e) => {
-                    tracing::error!(error = ?e, "forwarding round failed");
+                    tracing::error!(error = %format!("{e:#}"), "forwarding round failed");
                     0
                 }
             };
             if last_reconcile.elapsed() >= every.max(Duration::from_secs(10)) {
                 last_reconcile = tokio::time::Instant::now();
                 if let Err(e) = self.reconcile_once().await {
-                    tracing::error!(error = ?e, "reconciling round failed");
+                    tracing::error!(error = %format!("{e:#}"), "reconciling round failed");
                 }
             }
             if handled == 0 {
@@ -257,7 +260,7 @@ impl Forwarder {
                 match self.handle(claimed).await {
                     Ok(delivered) => delivered,
                     Err(e) => {
-                        tracing::error!(outbox_id = id, error = ?e, "forwarding failed; the lease will return it");
+                        tracing::error!(outbox_id = id, error = %format!("{e:#}"), "forwarding failed; the lease will return it");
                         false
                     }
                 }
@@ -412,57 +415,146 @@ impl Forwarder {
             post_address: private.post_address,
             submitted_at: app.submitted_at,
         };
+        // Events of the case may come from this moment on (the platform calls back at once).
+        let sent_at = millis(inner.clock.now());
         match inner.province.submit_application(&body).await {
-            Ok(receipt) => {
-                let now = inner.clock.now();
-                let txn = inner.db.begin().await?;
-                let recorded = application::Entity::update_many()
-                    .col_expr(
-                        application::Column::Sblsh,
-                        Expr::value(receipt.sblsh.clone()),
-                    )
-                    .col_expr(
-                        application::Column::ReceivedAt,
-                        Expr::value(receipt.received_at),
-                    )
-                    .col_expr(
-                        application::Column::Status,
-                        Expr::value(Delivery::Submitted.as_str()),
-                    )
-                    .col_expr(
-                        application::Column::Problem,
-                        Expr::value(Option::<String>::None),
-                    )
-                    .col_expr(application::Column::UpdatedAt, Expr::value(now))
-                    .col_expr(
-                        application::Column::PollDueAt,
-                        Expr::value(now + reconcile_after(&inner.config)),
-                    )
-                    .filter(application::Column::Id.eq(app.id.as_str()))
-                    .filter(application::Column::Sblsh.is_null())
-                    .exec(&txn)
-                    .await
-                    .context("record the sblsh")?;
-                if recorded.rows_affected == 1 {
-                    // Events that came before we knew the sblsh (a lost answer) join now.
-                    events::project(&self.svc, &txn, &receipt.sblsh, None).await?;
+            Ok(receipt) => match self.record_receipt(&app, &receipt).await {
+                Ok(()) => {
+                    inner.notifications.wake().await;
+                    metrics::counter!("applications_forwarded_total", "replayed" => receipt.replayed.to_string())
+                        .increment(1);
+                    tracing::info!(application_id = %app.id, sblsh = %receipt.sblsh, replayed = receipt.replayed, "application delivered");
+                    Ok(Settled::Delivered)
                 }
-                txn.commit().await?;
-                // An event committed while we recorded the sblsh saw no application, and we did
-                // not see it: project once more now that both are visible.
-                if recorded.rows_affected == 1 {
-                    let again = inner.db.begin().await?;
-                    events::project(&self.svc, &again, &receipt.sblsh, None).await?;
-                    again.commit().await?;
+                // The same write would fail the same way next time: sending again (the platform
+                // answers the same sblsh for the same clientRequestId) would loop for ever.
+                Err(e) if permanent_db_error(&e) => {
+                    let reason = self.dispute(&app, &receipt, sent_at, &e).await?;
+                    tracing::error!(application_id = %app.id, sblsh = %receipt.sblsh, error = %format!("{e:#}"), %reason, "the platform's answer cannot be recorded; parked for an operator");
+                    metrics::counter!("applications_unrecordable_total").increment(1);
+                    Ok(Settled::Park(reason))
                 }
-                inner.notifications.wake().await;
-                metrics::counter!("applications_forwarded_total", "replayed" => receipt.replayed.to_string())
-                    .increment(1);
-                tracing::info!(application_id = %app.id, sblsh = %receipt.sblsh, replayed = receipt.replayed, "application delivered");
-                Ok(Settled::Delivered)
-            }
+                // A lost connection, a busy database: the lease returns the row, and the
+                // platform's idempotency makes the resend harmless.
+                Err(e) => Err(e),
+            },
             Err(e) => Ok(self.judge(e)),
         }
+    }
+
+    /// Records the platform's answer: the sblsh on the application, and the events of the
+    /// case that came before we knew it.
+    async fn record_receipt(
+        &self,
+        app: &application::Model,
+        receipt: &SubmitReceipt,
+    ) -> anyhow::Result<()> {
+        let inner = &self.svc.inner;
+        let now = inner.clock.now();
+        let txn = inner
+            .db
+            .begin()
+            .await
+            .context("begin recording the sblsh")?;
+        let recorded = application::Entity::update_many()
+            .col_expr(
+                application::Column::Sblsh,
+                Expr::value(receipt.sblsh.clone()),
+            )
+            .col_expr(
+                application::Column::ReceivedAt,
+                Expr::value(receipt.received_at),
+            )
+            .col_expr(
+                application::Column::Status,
+                Expr::value(Delivery::Submitted.as_str()),
+            )
+            .col_expr(
+                application::Column::Problem,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(application::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                application::Column::PollDueAt,
+                Expr::value(now + reconcile_after(&inner.config)),
+            )
+            .filter(application::Column::Id.eq(app.id.as_str()))
+            .filter(application::Column::Sblsh.is_null())
+            .exec(&txn)
+            .await
+            .context("record the sblsh")?;
+        if recorded.rows_affected == 1 {
+            // Events that came before we knew the sblsh (a lost answer) join now.
+            events::project(&self.svc, &txn, &receipt.sblsh, None).await?;
+        }
+        txn.commit().await.context("commit the sblsh")?;
+        // An event committed while we recorded the sblsh saw no application, and we did not
+        // see it: project once more now that both are visible.
+        if recorded.rows_affected == 1 {
+            let again = inner.db.begin().await.context("begin projecting again")?;
+            events::project(&self.svc, &again, &receipt.sblsh, None).await?;
+            again.commit().await.context("commit projecting again")?;
+        }
+        Ok(())
+    }
+
+    /// The reason to park an application whose answer cannot be recorded. When the platform
+    /// gave a case number another application holds, the number is marked disputed: its events
+    /// received from `sent_at` on (they may be this case's) are attached to neither
+    /// application, and the holder is no longer polled, until an operator has looked.
+    async fn dispute(
+        &self,
+        app: &application::Model,
+        receipt: &SubmitReceipt,
+        sent_at: DateTime<Utc>,
+        error: &anyhow::Error,
+    ) -> anyhow::Result<String> {
+        let inner = &self.svc.inner;
+        let holder = application::Entity::find()
+            .filter(application::Column::Sblsh.eq(receipt.sblsh.as_str()))
+            .filter(application::Column::Id.ne(app.id.as_str()))
+            .one(&inner.db)
+            .await
+            .context("find the holder of the sblsh")?;
+        let Some(holder) = holder else {
+            return Ok(format!(
+                "the platform took it as {}, but recording that fails for good: {error:#}",
+                receipt.sblsh
+            ));
+        };
+        let now = millis(inner.clock.now());
+        let txn = inner.db.begin().await.context("begin the dispute")?;
+        case_number_dispute::Entity::insert(case_number_dispute::ActiveModel {
+            sblsh: Set(receipt.sblsh.clone()),
+            held_by: Set(holder.id.clone()),
+            refused: Set(app.id.clone()),
+            since: Set(sent_at),
+            detected_at: Set(now),
+        })
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(case_number_dispute::Column::Sblsh)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await
+        .context("record the dispute")?;
+        application::Entity::update_many()
+            .col_expr(
+                application::Column::PollDueAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(application::Column::Id.eq(holder.id.as_str()))
+            .exec(&txn)
+            .await
+            .context("stop polling the holder")?;
+        txn.commit().await.context("commit the dispute")?;
+        Ok(format!(
+            "the platform gave case number {} that application {} already holds (the platform reissued it); its events from {} on are attached to neither",
+            receipt.sblsh,
+            holder.id,
+            sent_at.to_rfc3339()
+        ))
     }
 
     async fn send_supplement(&self, claimed: &Claimed) -> anyhow::Result<Settled> {
@@ -745,10 +837,12 @@ impl Forwarder {
                                 .increment(o.stored as u64);
                         }
                         Ok(_) => {}
-                        Err(e) => tracing::warn!(%sblsh, error = ?e, "polled events not recorded"),
+                        Err(e) => {
+                            tracing::warn!(%sblsh, error = %causes(&e), "polled events not recorded")
+                        }
                     }
                 }
-                Err(e) => tracing::warn!(%sblsh, error = %e, "polling a case failed"),
+                Err(e) => tracing::warn!(%sblsh, error = %causes(&e), "polling a case failed"),
             }
         }
         Ok(polled)
@@ -764,6 +858,38 @@ impl Forwarder {
                 .store(true, std::sync::atomic::Ordering::Relaxed);
         }
         judge(e)
+    }
+}
+
+/// A database error that the same statement meets again: a constraint (the unique index on
+/// `applications.sblsh` …), a value the column cannot take, a schema without what the code
+/// expects. A lost connection, a busy or locked database and a serialisation failure may pass.
+fn permanent_db_error(e: &anyhow::Error) -> bool {
+    let Some(db) = e.chain().find_map(|c| c.downcast_ref::<DbErr>()) else {
+        return false;
+    };
+    if db.sql_err().is_some() {
+        return true;
+    }
+    let (DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner))) =
+        db
+    else {
+        return false;
+    };
+    let sea_orm::sqlx::Error::Database(database) = &**inner else {
+        return false;
+    };
+    database.code().is_some_and(|code| permanent_code(&code))
+}
+
+/// PostgreSQL's SQLSTATE classes 22 (data), 23 (integrity) and 42 (syntax, undefined object);
+/// SQLite's primary result codes 1 (SQL error), 18 (too big), 19 (constraint), 20 (mismatch).
+fn permanent_code(code: &str) -> bool {
+    match code.parse::<u32>() {
+        Ok(sqlite) if code.len() < 5 || sqlite > 99_999 => {
+            matches!(sqlite & 0xff, 1 | 18 | 19 | 20)
+        }
+        _ => code.len() == 5 && ["22", "23", "42"].iter().any(|c| code.starts_with(c)),
     }
 }
 
@@ -786,7 +912,7 @@ fn parked_problem() -> Problem {
 fn judge(e: ProvinceError) -> Settled {
     match e {
         ProvinceError::Unavailable(_) | ProvinceError::CircuitOpen | ProvinceError::Invalid(_) => {
-            Settled::Retry(format!("{e:#}"))
+            Settled::Retry(causes(&e))
         }
         ProvinceError::Rejected {
             status: 422 | 413,
@@ -805,7 +931,7 @@ fn judge(e: ProvinceError) -> Settled {
                 .map(|(field, reason)| FieldProblem { field, reason })
                 .collect(),
         }),
-        ProvinceError::Rejected { .. } | ProvinceError::NotFound => Settled::Park(format!("{e:#}")),
+        ProvinceError::Rejected { .. } | ProvinceError::NotFound => Settled::Park(causes(&e)),
     }
 }
 
@@ -837,6 +963,47 @@ mod tests {
         let spread: std::collections::HashSet<_> =
             (0..50).map(|_| backoff(base, cap, 10)).collect();
         assert!(spread.len() > 10, "full jitter spreads the retries");
+    }
+
+    #[test]
+    fn a_retry_reason_carries_the_whole_cause_chain_on_one_line() {
+        let invalid = ProvinceError::Invalid(
+            anyhow::anyhow!("sblsh is empty").context("read the platform's receipt"),
+        );
+        let Settled::Retry(reason) = judge(invalid) else {
+            panic!("an invalid answer is retried");
+        };
+        assert_eq!(
+            reason,
+            "the platform answered something invalid: read the platform's receipt: sblsh is empty"
+        );
+        let down = ProvinceError::Unavailable(anyhow::anyhow!("connection refused"));
+        let Settled::Retry(reason) = judge(down) else {
+            panic!("an outage is retried");
+        };
+        assert!(reason.ends_with(": connection refused"), "{reason}");
+    }
+
+    #[test]
+    fn only_errors_the_same_write_meets_again_are_permanent() {
+        // PostgreSQL: unique violation, value too long, undefined column; serialisation failure,
+        // deadlock, lost connection.
+        for code in ["23505", "22001", "42703"] {
+            assert!(permanent_code(code), "{code}");
+        }
+        for code in ["40001", "40P01", "08006", "57P01"] {
+            assert!(!permanent_code(code), "{code}");
+        }
+        // SQLite: UNIQUE (2067), NOT NULL (1299), generic error; busy, locked, I/O.
+        for code in ["2067", "1299", "1"] {
+            assert!(permanent_code(code), "{code}");
+        }
+        for code in ["5", "517", "6", "10"] {
+            assert!(!permanent_code(code), "{code}");
+        }
+        let lost = anyhow::Error::new(DbErr::Conn(RuntimeErr::Internal("gone".into())))
+            .context("record the sblsh");
+        assert!(!permanent_db_error(&lost));
     }
 
     #[test]

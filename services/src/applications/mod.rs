@@ -711,7 +711,17 @@ impl ApplicationService {
                 .order_by_asc(case_event::Column::Version)
                 .all(db)
                 .await?;
-            view.timeline = events.iter().filter_map(events::to_entry).collect();
+            // A number the platform gave twice: what came from the moment the second
+            // application was sent may be its case's, not this one's.
+            let disputed_since = entities::case_number_dispute::Entity::find_by_id(sblsh.as_str())
+                .one(db)
+                .await?
+                .map(|d| d.since);
+            view.timeline = events
+                .iter()
+                .filter(|e| disputed_since.is_none_or(|since| e.received_at < since))
+                .filter_map(events::to_entry)
+                .collect();
         }
         let promised = item::Entity::find_by_id(view.item_code.as_str())
             .one(db)

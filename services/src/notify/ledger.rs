@@ -70,6 +70,14 @@ pub enum ConsentError {
     Unexpected(#[from] anyhow::Error),
 }
 
+/// Hears each consent a citizen accepted, as the mini-program reported it. In production nobody
+/// needs telling: WeChat learnt it from the citizen's own tap in `wx.requestSubscribeMessage`.
+/// The demo has no WeChat client between the mini-program and its WeChat simulator, so the
+/// simulator is told this way and follows the consent the mini-program reports.
+pub trait ConsentEcho: Send + Sync {
+    fn accepted(&self, openid: &str, template_id: &str);
+}
+
 /// Counts at most this many unused consents per template; more is a client looping.
 const MAX_REMAINING: i32 = 100;
 
@@ -99,7 +107,9 @@ impl Notifications {
             parsed.push((template_id.clone(), result));
         }
         let db = &self.inner.db;
+        let mut accepted = Vec::new();
         for (template_id, result) in parsed {
+            let template_id_for_echo = template_id.clone();
             let now = Utc::now();
             let (remaining, banned) = match result {
                 ConsentResult::Accept => (1, false),
@@ -139,6 +149,17 @@ impl Notifications {
             .exec_without_returning(db)
             .await
             .context("record consent")?;
+            if result == ConsentResult::Accept {
+                accepted.push(template_id_for_echo);
+            }
+        }
+        if let Some(echo) = self.inner.echo.get()
+            && !accepted.is_empty()
+        {
+            let openid = crate::identity::openid_of(db, citizen_id).await?;
+            for template_id in &accepted {
+                echo.accepted(&openid, template_id);
+            }
         }
         Ok(self.subscriptions(citizen_id).await?)
     }

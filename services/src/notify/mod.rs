@@ -28,7 +28,7 @@ const WAKE_CHANNEL: &str = "notify:wake";
 
 pub use config::{ConfigError, KindConfig, NotificationKind, NotifyConfig, TemplateConfig};
 pub use inbox::{InboxMessage, InboxPage, MarkReadError};
-pub use ledger::{ConsentError, ConsentResult, TemplateStatus};
+pub use ledger::{ConsentEcho, ConsentError, ConsentResult, TemplateStatus};
 pub use outbox::{MAX_DEDUP_KEY, NotifyError, Status};
 pub use render::{FieldType, fit};
 pub use worker::{CONCURRENCY as DELIVERY_CONCURRENCY, DeliveryWorker};
@@ -47,6 +47,8 @@ struct Inner {
     /// WeChat template id → the template's name in the configuration.
     by_template_id: HashMap<String, String>,
     wake: Notify,
+    /// Told of every accept a citizen reports; see [`ConsentEcho`].
+    echo: std::sync::OnceLock<Arc<dyn ConsentEcho>>,
 }
 
 impl Notifications {
@@ -72,8 +74,17 @@ impl Notifications {
                 config,
                 by_template_id,
                 wake: Notify::new(),
+                echo: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// Tells `echo` of every consent accepted from now on (the demo's WeChat simulator). Set
+    /// once; a second call is ignored.
+    pub fn echo_consents_to(&self, echo: Arc<dyn ConsentEcho>) {
+        if self.inner.echo.set(echo).is_err() {
+            tracing::warn!("a consent echo was already set; keeping the first");
+        }
     }
 
     pub fn config(&self) -> &NotifyConfig {

@@ -6,8 +6,8 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseBackend, EntityTrait as _,
-    FromQueryResult, QueryFilter as _, Statement,
+    ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, DatabaseBackend,
+    EntityTrait as _, FromQueryResult, QueryFilter as _, Statement,
 };
 use serde_json::Value;
 
@@ -16,16 +16,23 @@ use super::config::NotificationKind;
 use super::render::{FieldType, fill, fit};
 use entities::notification;
 
-/// Where a notification stands. Every status but `Pending` and `Sending` is final; every
-/// notification is in the inbox whatever its status.
+/// Where a notification stands. Every status but `Pending`, `Sending` and `InFlight` is final;
+/// every notification is in the inbox whatever its status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     /// Waiting for the worker.
     Pending,
     /// Claimed by a worker until its lease ends.
     Sending,
+    /// Handed to WeChat and not answered yet. A worker that dies now leaves it here: when the
+    /// lease passes it becomes `ProbablySent`, never sent again.
+    InFlight,
     /// WeChat accepted it.
     Sent,
+    /// The request reached WeChat but no answer did (a timeout, a cut connection, a worker that
+    /// died mid-send): probably delivered. Not sent again, since WeChat has no idempotency key
+    /// and a resend would be a second message on a second consent; the inbox has it.
+    ProbablySent,
     /// The citizen has no consent left for its template: inbox only.
     NoQuota,
     /// The kind has no template: inbox only.
@@ -39,7 +46,9 @@ impl Status {
         match self {
             Status::Pending => "PENDING",
             Status::Sending => "SENDING",
+            Status::InFlight => "IN_FLIGHT",
             Status::Sent => "SENT",
+            Status::ProbablySent => "PROBABLY_SENT",
             Status::NoQuota => "NO_QUOTA",
             Status::InboxOnly => "INBOX_ONLY",
             Status::Failed => "FAILED",
@@ -234,6 +243,59 @@ pub(super) async fn renew(
     }
 }
 
+/// Marks a claimed message as handed to WeChat, renewing the claim, just before the request is
+/// written. `false`: the claim is lost, do not send.
+pub(super) async fn mark_in_flight(
+    db: &impl ConnectionTrait,
+    claimed: &mut Claimed,
+    lease: chrono::Duration,
+) -> anyhow::Result<bool> {
+    let until = DateTime::from_timestamp_millis((Utc::now() + lease).timestamp_millis())
+        .unwrap_or_else(|| Utc::now() + lease);
+    let done = notification::Entity::update_many()
+        .col_expr(
+            notification::Column::Status,
+            Status::InFlight.as_str().into(),
+        )
+        .col_expr(notification::Column::ClaimedUntil, until.into())
+        .filter(notification::Column::Id.eq(claimed.id))
+        .filter(notification::Column::Status.eq(Status::Sending.as_str()))
+        .filter(notification::Column::ClaimedUntil.eq(claimed.claimed_until))
+        .exec(db)
+        .await
+        .context("mark a notification in flight")?;
+    if done.rows_affected == 1 {
+        claimed.claimed_until = until;
+        Ok(true)
+    } else {
+        Ok(false)
+    }
+}
+
+/// Messages whose worker handed them to WeChat and then lost its lease (it died, or its answer
+/// is very late): probably delivered, never sent again. Returns how many.
+pub(super) async fn give_up_in_flight(db: &impl ConnectionTrait) -> anyhow::Result<u64> {
+    let done = notification::Entity::update_many()
+        .col_expr(
+            notification::Column::Status,
+            Status::ProbablySent.as_str().into(),
+        )
+        .col_expr(
+            notification::Column::ClaimedUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .col_expr(
+            notification::Column::LastError,
+            Some("the worker sending it lost its lease before WeChat answered").into(),
+        )
+        .filter(notification::Column::Status.eq(Status::InFlight.as_str()))
+        .filter(notification::Column::ClaimedUntil.lt(Utc::now()))
+        .exec(db)
+        .await
+        .context("give up messages in flight")?;
+    Ok(done.rows_affected)
+}
+
 /// The outcome of one delivery attempt, written only while the claim is still ours.
 pub(super) struct Outcome {
     pub status: Status,
@@ -249,6 +311,21 @@ pub(super) async fn settle(
     outcome: Outcome,
 ) -> anyhow::Result<bool> {
     let now = Utc::now();
+    let ours = Condition::all()
+        .add(
+            notification::Column::Status
+                .is_in([Status::Sending.as_str(), Status::InFlight.as_str()]),
+        )
+        .add(notification::Column::ClaimedUntil.eq(claimed.claimed_until));
+    // WeChat's late "sent" still counts after the lease passed and the message was given up as
+    // probably sent; nothing else overwrites that.
+    let fence = if outcome.status == Status::Sent {
+        Condition::any()
+            .add(ours)
+            .add(notification::Column::Status.eq(Status::ProbablySent.as_str()))
+    } else {
+        ours
+    };
     let mut update = notification::Entity::update_many()
         .col_expr(notification::Column::Status, outcome.status.as_str().into())
         .col_expr(
@@ -257,8 +334,7 @@ pub(super) async fn settle(
         )
         .col_expr(notification::Column::LastError, outcome.error.into())
         .filter(notification::Column::Id.eq(claimed.id))
-        .filter(notification::Column::Status.eq(Status::Sending.as_str()))
-        .filter(notification::Column::ClaimedUntil.eq(claimed.claimed_until));
+        .filter(fence);
     if let Some(msgid) = outcome.msgid {
         update = update
             .col_expr(notification::Column::WechatMsgid, msgid.into())

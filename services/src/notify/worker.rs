@@ -1,14 +1,19 @@
 //! The delivery worker: claims due notifications and sends them as subscribe messages.
 //!
 //! A message goes out only if the citizen has a consent left for its template (taken before
-//! sending, given back if the send did not happen). WeChat's busy answers, 5xx and timeouts are
-//! retried with growing pauses; 43101 means the citizen's quota is gone (ledger set to 0, no
-//! retry); other refusals are final. The claim is exclusive (`FOR UPDATE SKIP LOCKED` on
-//! PostgreSQL) and renewed, fenced, just before each send, so a worker never sends a message
-//! another worker holds. Two cases can still send a message twice, because WeChat's send has no
-//! idempotency key: a timeout or cut connection after WeChat took the message (retried, as a
-//! lost message is worse), and a worker that dies between WeChat's answer and recording it.
-
+//! sending, given back if the send did not happen). WeChat's busy answers, 45011 (minute quota),
+//! 5xx and a token that cannot be had are retried with growing pauses; 43101 from
+//! `subscribe/send` means the citizen's quota is gone (ledger set to 0, no retry); other
+//! refusals are final. The claim is exclusive (`FOR UPDATE SKIP LOCKED` on PostgreSQL) and
+//! renewed, fenced, just before each send, so a worker never sends a message another worker
+//! holds.
+//!
+//! WeChat's send has no idempotency key, so the rule is: a send whose request was written and
+//! whose answer never came (a timeout or cut connection after connecting, or a worker that died
+//! mid-send and whose lease passed) is probably delivered, `PROBABLY_SENT`: never sent again,
+//! its consent counted as spent, the message in the inbox, counted in
+//! `notifications_total{outcome="probably_sent"}`. Only a send that surely did not happen
+//! (busy, 45011, no connection, no token) is tried again.
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -71,6 +76,15 @@ impl DeliveryWorker {
     /// The database is unreachable.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         let config = &self.n.inner.config;
+        let given_up = outbox::give_up_in_flight(&self.n.inner.db).await?;
+        if given_up > 0 {
+            metrics::counter!("notifications_total", "outcome" => "probably_sent")
+                .increment(given_up);
+            tracing::warn!(
+                count = given_up,
+                "messages handed to WeChat by a worker that lost its lease: probably delivered, not sent again"
+            );
+        }
         let batch = outbox::claim(
             &self.n.inner.db,
             Utc::now() + self.lease(),
@@ -154,14 +168,21 @@ impl DeliveryWorker {
             .is_some_and(|t| t.long_term);
         if !ledger::reserve(db, claimed.citizen_id, &template_id, long_term).await? {
             metrics::counter!("notifications_total", "outcome" => "no_quota").increment(1);
+            tracing::info!(
+                notification_id = claimed.id,
+                citizen_id = claimed.citizen_id,
+                %template_id,
+                "no consent left for the template: not sent to WeChat, inbox only"
+            );
             self.settle(&claimed, Status::NoQuota, None, None, None)
                 .await?;
             return Ok(None);
         }
         // From here the consent is taken: give it back on every path where nothing was sent.
+        let citizen_id = claimed.citizen_id;
         let give_back = || async {
             if !long_term {
-                ledger::refund(db, claimed.citizen_id, &template_id).await?;
+                ledger::refund(db, citizen_id, &template_id).await?;
             }
             anyhow::Ok(())
         };
@@ -172,6 +193,15 @@ impl DeliveryWorker {
                 return Err(e);
             }
         };
+        // From here WeChat may act on it: a worker that dies now must not have it sent again.
+        if !outbox::mark_in_flight(db, &mut claimed, self.lease()).await? {
+            give_back().await?;
+            tracing::warn!(
+                notification_id = claimed.id,
+                "claim passed to another worker; not sending"
+            );
+            return Ok(None);
+        }
         let data: BTreeMap<String, String> =
             serde_json::from_str(&claimed.data).unwrap_or_default();
         let message = SubscribeMessage {
@@ -192,33 +222,58 @@ impl DeliveryWorker {
             Err(e) if e.errcode() == Some(43101) => {
                 ledger::exhaust(db, claimed.citizen_id, &template_id).await?;
                 metrics::counter!("notifications_total", "outcome" => "no_quota").increment(1);
+                tracing::warn!(
+                    notification_id = claimed.id,
+                    citizen_id = claimed.citizen_id,
+                    %template_id,
+                    "WeChat refused the message for lack of consent (43101): ledger emptied, inbox only"
+                );
                 self.settle(&claimed, Status::NoQuota, None, Some(e.to_string()), None)
                     .await?;
                 Ok(None)
             }
+            Err(e) if e.maybe_done() => {
+                // The request was written and no answer came: probably delivered, and its
+                // consent probably spent. Not sent again (see the module documentation).
+                metrics::counter!("notifications_total", "outcome" => "probably_sent").increment(1);
+                let error = crate::report::causes(&e);
+                tracing::warn!(
+                    notification_id = claimed.id,
+                    %error,
+                    "no answer from WeChat after the message was handed over: probably delivered, not sent again; inbox"
+                );
+                self.settle(&claimed, Status::ProbablySent, None, Some(error), None)
+                    .await?;
+                Ok(None)
+            }
             Err(e) => {
-                // Not sent, or (after a timeout) not known to be sent: the ledger assumes not;
-                // should WeChat have counted it, its next 43101 sets the ledger right.
+                // Surely not sent (or refused): the consent goes back.
                 give_back().await?;
                 if is_retryable(&e) && claimed.attempts < inner.config.max_attempts {
                     let pause = backoff(&inner.config, claimed.attempts);
-                    tracing::warn!(notification_id = claimed.id, error = %e, ?pause, "subscribe message not sent; will retry");
+                    tracing::warn!(notification_id = claimed.id, error = %crate::report::causes(&e), ?pause, "subscribe message not sent; will retry");
                     metrics::counter!("notifications_total", "outcome" => "retry").increment(1);
                     let at = Utc::now() + pause;
                     self.settle(
                         &claimed,
                         Status::Pending,
                         None,
-                        Some(e.to_string()),
+                        Some(crate::report::causes(&e)),
                         Some(at),
                     )
                     .await?;
                     Ok(Some(at))
                 } else {
-                    tracing::error!(notification_id = claimed.id, error = %e, "subscribe message refused; inbox only");
+                    tracing::error!(notification_id = claimed.id, error = %crate::report::causes(&e), "subscribe message refused; inbox only");
                     metrics::counter!("notifications_total", "outcome" => "failed").increment(1);
-                    self.settle(&claimed, Status::Failed, None, Some(e.to_string()), None)
-                        .await?;
+                    self.settle(
+                        &claimed,
+                        Status::Failed,
+                        None,
+                        Some(crate::report::causes(&e)),
+                        None,
+                    )
+                    .await?;
                     Ok(None)
                 }
             }
@@ -277,10 +332,16 @@ async fn listen_for_wakes(n: Notifications, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Worth another attempt later: WeChat did not act, and may next time. A token that cannot be
+/// had is ours to fix, never the message's: retried until the attempts run out.
 fn is_retryable(e: &WechatError) -> bool {
     e.is_transient()
+        || e.is_rate_limited()
         || e.is_token_rejected()
-        || matches!(e, WechatError::TokenRefreshTimeout | WechatError::Store(_))
+        || matches!(
+            e,
+            WechatError::TokenRefreshTimeout | WechatError::Store(_) | WechatError::Token(_)
+        )
 }
 
 /// The base pause doubled per attempt, capped, with full jitter so a recovering WeChat is not

@@ -217,7 +217,8 @@ impl WechatClient {
     ///
     /// # Errors
     /// [`WechatError::Api`] with 43101 (no consent left), 47003 (a value breaks its field's
-    /// rule), 40003 (openid), 40037 (template), 41030 (page); busy and unreachable after retries.
+    /// rule), 40003 (openid), 40037 (template), 41030 (page); busy, 45011 and unreachable after
+    /// retries; [`WechatError::Token`] when no access token could be had (nothing was sent).
     #[tracing::instrument(skip_all, fields(template_id = message.template_id))]
     pub async fn send_subscribe_message(
         &self,
@@ -264,7 +265,12 @@ impl WechatClient {
     /// WeChat's token errors (40164 IP not whitelisted, 45009 quota, 40125 bad secret …), the
     /// store being unreachable, or a refresh by another instance that never finished.
     pub async fn access_token(&self) -> Result<String, WechatError> {
-        Ok(self.tokens.current(self).await?.token)
+        Ok(self
+            .tokens
+            .current(self)
+            .await
+            .map_err(WechatError::token)?
+            .token)
     }
 
     /// Runs `call` with an access token; if WeChat rejects the token, drops it from the cache
@@ -279,16 +285,24 @@ impl WechatClient {
         F: Fn(String) -> Fut,
         Fut: Future<Output = Result<T, WechatError>>,
     {
-        let used = self.tokens.current(self).await?;
+        let used = self
+            .tokens
+            .current(self)
+            .await
+            .map_err(WechatError::token)?;
         let first = (|| call(used.token.clone()))
             .retry(self.backoff())
             .when(retry)
-            .notify(|e, pause| tracing::warn!(error = %e, ?pause, "WeChat call failed, retrying"))
+            .notify(|e, pause| tracing::warn!(error = %crate::report::causes(e), ?pause, "WeChat call failed, retrying"))
             .await;
         match first {
             Err(e) if e.is_token_rejected() => {
                 tracing::warn!(errcode = ?e.errcode(), "access token rejected, refreshing once");
-                let fresh = self.tokens.replace_rejected(self, &used).await?;
+                let fresh = self
+                    .tokens
+                    .replace_rejected(self, &used)
+                    .await
+                    .map_err(WechatError::token)?;
                 (|| call(fresh.token.clone()))
                     .retry(self.backoff())
                     .when(retry)
@@ -316,8 +330,9 @@ impl WechatClient {
             self.send("stable_token", request).await
         })
         .retry(self.backoff())
-        .when(WechatError::is_transient)
-        .notify(|e, pause| tracing::warn!(error = %e, ?pause, "stable_token failed, retrying"))
+        // 45011 (minute quota) passes like busy does; nothing else from here is retried.
+        .when(|e| e.is_transient() || e.is_rate_limited())
+        .notify(|e, pause| tracing::warn!(error = %crate::report::causes(e), ?pause, "stable_token failed, retrying"))
         .await
     }
 

@@ -1350,5 +1350,155 @@ async fn an_upload_that_outlives_its_session_is_refused_and_nothing_is_stored() 
             .await
             .unwrap(),
         1
+/// The platform hands out a case number an earlier application holds (as a demo simulator
+/// restarted without its counter did). The unique index refuses it: the later application is
+/// parked for an operator with the reason instead of being sent again every minute, the
+/// number's events from then on are attached to neither application, and each citizen reads
+/// what is true.
+#[tokio::test]
+async fn a_case_number_already_held_parks_the_application_and_attaches_its_events_to_nobody() {
+    let world = World::new().await;
+    let app = &world.app;
+    let a = world.citizen(app, 1).await;
+    let (first_id, first) = world.submitted(&a).await;
+    let sblsh = first["sblsh"].as_str().unwrap().to_owned();
+
+    world.province.set_sequence(0);
+    let b = world.citizen(app, 2).await;
+    let materials = world.materials(app, &b).await;
+    let reply = app
+        .post(
+            "/api/v1/applications",
+            Some(&b.token),
+            &world.application(&materials),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let second_id = reply.body["id"].as_str().unwrap().to_owned();
+    let view = until_status(app, &b, &second_id, "PARKED").await;
+    assert_eq!(view["sblsh"], Value::Null, "{view:?}");
+    assert!(
+        view["problem"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("工作人员"),
+        "{view:?}"
+    );
+    let reissued = world
+        .province
+        .ledger()
+        .into_iter()
+        .find(|e| e.client_request_id == second_id)
+        .unwrap();
+    assert_eq!(
+        reissued.sblsh, sblsh,
+        "the simulator did reissue the number"
+    );
+
+    // Parked means left alone: not sent again.
+    for _ in 0..3 {
+        app.applications.forwarder().forward_once().await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = world
+        .province
+        .ledger()
+        .into_iter()
+        .find(|e| e.client_request_id == second_id)
+        .unwrap();
+    assert_eq!(again.submissions, 1, "sent once");
+
+    // The operator sees why.
+    let admin = world.admin().await;
+    let parked = app.get("/staff/v1/applications/parked", Some(&admin)).await;
+    let items = parked.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{parked:?}");
+    assert_eq!(items[0]["applicationId"], second_id.as_str());
+    let reason = items[0]["lastError"].as_str().unwrap();
+    assert!(reason.contains(&sblsh), "{reason}");
+    assert!(reason.contains(&first_id), "{reason}");
+
+    // The platform moves the case of that number on: neither application takes its events.
+    world
+        .province
+        .advance(&sblsh, Phase::Accepted, json!({}))
+        .unwrap();
+    world
+        .province
+        .advance(&sblsh, Phase::InReview, json!({ "step": "审查" }))
+        .unwrap();
+    eventually("the callbacks", Duration::from_secs(10), || async {
+        world.province.callbacks_delivered().delivered >= 2
+    })
+    .await;
+    let first = app
+        .get(&format!("/api/v1/applications/{first_id}"), Some(&a.token))
+        .await
+        .body;
+    assert_eq!(first["timeline"], json!([]), "{first:?}");
+    assert_eq!(first["status"], "SUBMITTED");
+    assert!(inbox_titles(app, &a).await.is_empty());
+    let second = app
+        .get(&format!("/api/v1/applications/{second_id}"), Some(&b.token))
+        .await
+        .body;
+    assert_eq!(second["status"], "PARKED");
+    assert!(
+        second["timeline"].as_array().is_none_or(|t| t.is_empty()),
+        "{second:?}"
+    );
+}
+
+/// ACCEPTED (version 1) and CONCLUDED (version 2) of one case arrive at two instances at the
+/// same moment, case after case. Each case's events are decided one at a time, so "已受理" is
+/// never told after "已办结": it is told before it, or not at all (superseded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_callbacks_of_one_case_never_tell_accepted_after_concluded() {
+    const CASES: usize = 20;
+    let world = World::new().await;
+    let one = &world.app;
+    let two = world.instance().await;
+    let citizen = world.citizen(one, 1).await;
+    let mut cases = Vec::new();
+    for _ in 0..CASES {
+        let (_, view) = world.submitted(&citizen).await;
+        cases.push(view["sblsh"].as_str().unwrap().to_owned());
+    }
+    let secret = world.province.callback_app_secret().to_owned();
+    for (n, sblsh) in cases.iter().enumerate() {
+        let accepted = json!({ "eventId": format!("race-{n}-1"), "sblsh": sblsh, "version": 1,
+            "phase": "ACCEPTED", "at": "2026-11-23T10:00:00Z", "handler": "窗口", "detail": {} });
+        let concluded = json!({ "eventId": format!("race-{n}-2"), "sblsh": sblsh, "version": 2,
+            "phase": "CONCLUDED", "at": "2026-11-23T10:00:01Z", "handler": "窗口",
+            "detail": { "result": "6", "licenceIds": [] } });
+        let now = chrono::Utc::now();
+        let (first, _) = signed(one, &world, &accepted, &secret, now);
+        let (second, _) = signed(&two, &world, &concluded, &secret, now);
+        let (a, b) = tokio::join!(one.send(first), two.send(second));
+        assert_eq!(a.status, StatusCode::OK, "{a:?}");
+        assert_eq!(b.status, StatusCode::OK, "{b:?}");
+    }
+    let told: HashMap<String, i64> = entities::notification::Entity::find()
+        .all(&one.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.dedup_key, n.id))
+        .collect();
+    let mut wrong = Vec::new();
+    for sblsh in &cases {
+        let concluded = told
+            .get(&format!("case:{sblsh}:2"))
+            .unwrap_or_else(|| panic!("{sblsh}: 已办结 is always told"));
+        if let Some(accepted) = told.get(&format!("case:{sblsh}:1"))
+            && accepted > concluded
+        {
+            wrong.push(sblsh.clone());
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "已受理 told after 已办结 in {} of {CASES} cases: {wrong:?}",
+        wrong.len()
     );
 }

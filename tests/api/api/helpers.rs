@@ -298,20 +298,28 @@ impl Deployment {
 
     /// Starts one gateway instance of this deployment.
     pub async fn instance(&self, customize: impl FnOnce(&mut Settings)) -> TestApp {
+        self.instance_with(customize, |_| {}).await
+    }
+
+    /// Starts one gateway instance of this deployment, with parts handed in (`overrides`).
+    pub async fn instance_with(
+        &self,
+        customize: impl FnOnce(&mut Settings),
+        overrides: impl FnOnce(&mut Overrides),
+    ) -> TestApp {
         let mut settings = self.settings();
         customize(&mut settings);
-        let app = Application::build_with(
-            settings,
-            Overrides {
-                // Instances of one deployment share one store: the same Redis prefix, or the
-                // same in-process store standing in for it.
-                store: Some(Arc::clone(&self.store)),
-                clock: Some(self.clock.clone()),
-                ..Overrides::default()
-            },
-        )
-        .await
-        .expect("build the gateway");
+        let mut parts = Overrides {
+            // Instances of one deployment share one store: the same Redis prefix, or the
+            // same in-process store standing in for it.
+            store: Some(Arc::clone(&self.store)),
+            clock: Some(self.clock.clone()),
+            ..Overrides::default()
+        };
+        overrides(&mut parts);
+        let app = Application::build_with(settings, parts)
+            .await
+            .expect("build the gateway");
         let address = format!("http://127.0.0.1:{}", app.port());
         let admin_address = format!("http://127.0.0.1:{}", app.admin_port());
         let handle = app.handle();

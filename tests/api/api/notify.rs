@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
+use sea_orm::{ConnectionTrait as _, EntityTrait as _, TransactionTrait as _};
 use serde_json::{Value, json};
 use services::notify::NotificationKind;
 use simulators::wechat::{Endpoint, Fault};
 
-use crate::helpers::{Citizen, Deployment, TestApp};
+use crate::helpers::{Citizen, Deployment, TestApp, captured_logs};
 
 const BOOKING: &str = "demo-booking-result";
 const CASE: &str = "demo-case-progress";
@@ -67,7 +67,7 @@ async fn settled(app: &TestApp) {
             .db
             .query_one_raw(sea_orm::Statement::from_string(
                 app.db.get_database_backend(),
-                "SELECT COUNT(*) AS n FROM notifications WHERE status IN ('PENDING', 'SENDING')",
+                "SELECT COUNT(*) AS n FROM notifications WHERE status IN ('PENDING', 'SENDING', 'IN_FLIGHT')",
             ))
             .await
             .unwrap()
@@ -647,4 +647,262 @@ async fn a_dedup_key_too_long_for_the_database_is_refused_on_every_backend() {
             .unwrap()
     );
     txn.commit().await.unwrap();
+}
+
+/// The messages of `template` the citizen may still be sent, as the mini-program reads it.
+async fn remaining(app: &TestApp, citizen: &Citizen, template: &str) -> i64 {
+    let subs = app.get("/api/v1/subscriptions", Some(&citizen.token)).await;
+    subs.body["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["templateId"] == template)
+        .unwrap()["remaining"]
+        .as_i64()
+        .unwrap()
+}
+
+/// 45011 (the minute quota is spent) on `subscribe/send` is a pause, not a refusal: the message
+/// goes out, once, when WeChat takes calls again.
+#[tokio::test]
+async fn a_rate_limited_send_is_retried_and_delivered_once() {
+    let app = TestApp::spawn_with(fast_retries).await;
+    let citizen = app.login().await;
+    consent(&app, &citizen, BOOKING).await;
+    // More than one worker attempt's worth of in-call retries (three).
+    app.wechat
+        .inject(Endpoint::SubscribeSend, Fault::MinuteQuota, 5);
+    notify(
+        &app,
+        &citizen,
+        NotificationKind::BookingConfirmed,
+        &booking(7),
+        "booking:7",
+    )
+    .await;
+    settled(&app).await;
+    assert_eq!(statuses(&app).await, vec!["SENT"]);
+    assert_eq!(app.wechat.sent_to(&citizen.openid).len(), 1);
+    assert_eq!(app.wechat.stats().subscribe_send_calls, 6);
+}
+
+/// 45011 on `stable_token` delays the message; it is not lost.
+#[tokio::test]
+async fn a_rate_limited_token_endpoint_delays_the_message_without_losing_it() {
+    let app = TestApp::spawn_with(fast_retries).await;
+    let citizen = app.login().await;
+    consent(&app, &citizen, BOOKING).await;
+    app.wechat
+        .inject(Endpoint::StableToken, Fault::MinuteQuota, 5);
+    notify(
+        &app,
+        &citizen,
+        NotificationKind::BookingConfirmed,
+        &booking(8),
+        "booking:8",
+    )
+    .await;
+    settled(&app).await;
+    assert_eq!(statuses(&app).await, vec!["SENT"]);
+    assert_eq!(app.wechat.sent_to(&citizen.openid).len(), 1);
+    assert_eq!(remaining(&app, &citizen, BOOKING).await, 0);
+}
+
+/// Only `subscribe/send` speaks for the citizen's consent: a 43101 from the token endpoint says
+/// nothing about it, so the ledger keeps what the citizen allowed and the message still goes.
+#[tokio::test]
+async fn a_refusal_from_the_token_endpoint_leaves_the_consent_ledger_alone() {
+    let app = TestApp::spawn_with(fast_retries).await;
+    let citizen = app.login().await;
+    consent(&app, &citizen, BOOKING).await;
+    consent(&app, &citizen, BOOKING).await;
+    assert_eq!(remaining(&app, &citizen, BOOKING).await, 2);
+    app.wechat
+        .inject(Endpoint::StableToken, Fault::UserRefused, 1);
+    notify(
+        &app,
+        &citizen,
+        NotificationKind::BookingConfirmed,
+        &booking(9),
+        "booking:9",
+    )
+    .await;
+    settled(&app).await;
+    assert_eq!(statuses(&app).await, vec!["SENT"]);
+    assert_eq!(app.wechat.sent_to(&citizen.openid).len(), 1);
+    assert_eq!(
+        remaining(&app, &citizen, BOOKING).await,
+        1,
+        "one consent spent on the message, none lost to the token endpoint"
+    );
+}
+
+/// WeChat took the message but its answer came too late: probably delivered. It is not sent
+/// again (WeChat has no idempotency key: a resend is a second message and a second consent),
+/// it stays in the inbox, and its consent stays spent.
+#[tokio::test]
+async fn a_send_whose_answer_times_out_is_not_sent_again() {
+    let app = TestApp::spawn_with(|s| {
+        fast_retries(s);
+        s.wechat.timeout_ms = 300;
+    })
+    .await;
+    let citizen = app.login().await;
+    consent(&app, &citizen, BOOKING).await;
+    consent(&app, &citizen, BOOKING).await;
+    app.wechat.stall_after_send(1, Duration::from_secs(2));
+    notify(
+        &app,
+        &citizen,
+        NotificationKind::BookingConfirmed,
+        &booking(10),
+        "booking:10",
+    )
+    .await;
+    settled(&app).await;
+    // Longer than the stall: a resend would have arrived by now.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(app.wechat.sent_to(&citizen.openid).len(), 1, "one message");
+    assert_eq!(app.wechat.stats().subscribe_send_calls, 1, "never resent");
+    assert_eq!(statuses(&app).await, vec!["PROBABLY_SENT"]);
+    assert_eq!(remaining(&app, &citizen, BOOKING).await, 1);
+    let inbox = app.get("/api/v1/messages", Some(&citizen.token)).await;
+    assert_eq!(inbox.body["total"], 1, "kept in the inbox");
+}
+
+/// A worker that stalls (or dies) after handing the message to WeChat loses its lease; the
+/// worker of another instance must not send it again, and the first one's late answer still
+/// records it as sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_send_in_flight_when_its_lease_passes_is_not_sent_again_by_another_worker() {
+    let short_lease = |s: &mut gateway::configuration::Settings| {
+        fast_retries(s);
+        s.notifications.lease_secs = 10;
+        s.wechat.timeout_ms = 20_000;
+    };
+    let deployment = Deployment::new().await;
+    let one = deployment.instance(short_lease).await;
+    let two = deployment.instance(short_lease).await;
+    let citizen = one.login().await;
+    consent(&one, &citizen, BOOKING).await;
+    consent(&one, &citizen, BOOKING).await;
+    // WeChat takes the message, then answers after the lease has passed.
+    deployment
+        .wechat
+        .stall_after_send(1, Duration::from_secs(12));
+    notify(
+        &one,
+        &citizen,
+        NotificationKind::BookingConfirmed,
+        &booking(11),
+        "booking:11",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(14)).await;
+    settled(&two).await;
+    assert_eq!(
+        deployment.wechat.sent_to(&citizen.openid).len(),
+        1,
+        "one message"
+    );
+    assert_eq!(deployment.wechat.stats().subscribe_send_calls, 1);
+    assert_eq!(statuses(&one).await, vec!["SENT"], "the late answer counts");
+    assert_eq!(remaining(&one, &citizen, BOOKING).await, 1);
+}
+
+/// The demo: the citizen taps "allow", the mini-program reports it, and that is enough for the
+/// built-in WeChat simulator to take the message (no simulator hook), as WeChat would.
+#[tokio::test]
+async fn in_the_demo_a_reported_consent_is_enough_for_a_message_to_arrive() {
+    let deployment = Deployment::new().await;
+    let echo = gateway::demo::consent_echo(&deployment.wechat);
+    let app = deployment
+        .instance_with(fast_retries, |o| o.consent_echo = Some(echo))
+        .await;
+    let citizen = app.login().await;
+    let reply = app
+        .post(
+            "/api/v1/subscriptions",
+            Some(&citizen.token),
+            &json!({ "errMsg": "requestSubscribeMessage:ok", BOOKING: "accept" }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    notify(
+        &app,
+        &citizen,
+        NotificationKind::BookingConfirmed,
+        &booking(12),
+        "booking:12",
+    )
+    .await;
+    settled(&app).await;
+    assert_eq!(statuses(&app).await, vec!["SENT"]);
+    assert_eq!(app.wechat.sent_to(&citizen.openid).len(), 1);
+}
+
+/// A message that goes to the inbox only for want of consent says so in the log, whether our
+/// ledger was empty or WeChat said 43101.
+#[tokio::test]
+async fn each_message_refused_for_lack_of_quota_is_logged() {
+    // A template id of this test's own, so the log lines found are this test's.
+    let template = format!("t-{}", uuid::Uuid::new_v4().simple());
+    let mut notifications = None;
+    let app = TestApp::spawn_with(|s| {
+        fast_retries(s);
+        for t in s.notifications.templates.values_mut() {
+            if t.id == BOOKING {
+                t.id.clone_from(&template);
+            }
+        }
+        notifications = Some(s.notifications.clone());
+    })
+    .await;
+    gateway::demo::register_templates(&app.wechat, &notifications.unwrap());
+    let citizen = app.login().await;
+    notify(
+        &app,
+        &citizen,
+        NotificationKind::BookingConfirmed,
+        &booking(13),
+        "booking:13",
+    )
+    .await;
+    // An accept WeChat never recorded: WeChat answers 43101.
+    let reply = app
+        .post(
+            "/api/v1/subscriptions",
+            Some(&citizen.token),
+            &json!({ template.as_str(): "accept" }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    notify(
+        &app,
+        &citizen,
+        NotificationKind::BookingConfirmed,
+        &booking(14),
+        "booking:14",
+    )
+    .await;
+    settled(&app).await;
+    assert_eq!(statuses(&app).await, vec!["NO_QUOTA", "NO_QUOTA"]);
+    let ids: Vec<i64> = entities::notification::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    let logs = captured_logs();
+    for id in ids {
+        assert!(
+            logs.lines().any(|l| {
+                l.contains(&format!("\"notification_id\":{id}"))
+                    && l.contains(&template)
+                    && l.contains("inbox only")
+            }),
+            "no log line for notification {id}"
+        );
+    }
 }

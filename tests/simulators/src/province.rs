@@ -94,6 +94,10 @@ pub struct ProvinceSimConfig {
     /// Delivery attempts of one callback before it is given up (the real platform stops after 24
     /// hours).
     pub callback_max_attempts: u32,
+    /// Where the last case number issued is kept, so that a simulator restarted over the same
+    /// gateway database never hands out an `sblsh` again (the demo keeps it in its data folder).
+    /// `None`: numbering starts afresh at each start, as tests want.
+    pub sequence_file: Option<std::path::PathBuf>,
 }
 
 impl Default for ProvinceSimConfig {
@@ -110,6 +114,7 @@ impl Default for ProvinceSimConfig {
             callback_retry_base: Duration::from_millis(200),
             callback_retry_cap: Duration::from_secs(30),
             callback_max_attempts: 50,
+            sequence_file: None,
         }
     }
 }
@@ -352,6 +357,9 @@ impl ProvinceSim {
             .build()
             .context("build the callback client")?;
         let mut world = World::new(config.callback_url.clone());
+        if let Some(file) = &config.sequence_file {
+            world.keep_sequence_in(file.clone())?;
+        }
         if config.demo_data {
             for item in demo_items() {
                 world.upsert_item(item)?;
@@ -440,6 +448,12 @@ impl ProvinceSim {
     /// Every accepted application, in the order accepted.
     pub fn ledger(&self) -> Vec<LedgerEntry> {
         self.shared.world().ledger()
+    }
+
+    /// Numbers the next case `n + 1`, as a simulator that forgot its counter over a restart
+    /// would: for testing what the gateway does with an `sblsh` it already holds.
+    pub fn set_sequence(&self, n: u64) {
+        self.shared.world().set_sequence(n);
     }
 
     pub fn ledger_len(&self) -> usize {

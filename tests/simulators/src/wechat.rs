@@ -27,7 +27,8 @@
 //! | `GET /__sim/stats` | — | [`WechatSimStats`] |
 //!
 //! `endpoint` is one of `code2session`, `token`, `stable_token`, `phone_number`,
-//! `subscribe_send`, `any`; `fault` one of `busy`, `minute_quota`, `drop_connection`, `http_5xx`.
+//! `subscribe_send`, `any`; `fault` one of `busy`, `minute_quota`, `drop_connection`, `http_5xx`,
+//! `user_refused`.
 //! A body a hook cannot read, or a template key of no known type, gets 400 `{"error"}`;
 //! `encrypted-phone` for an unknown user gets 404.
 //!
@@ -128,6 +129,9 @@ pub enum Fault {
     /// A 502 with an HTML body, as a proxy in front of WeChat answers.
     #[serde(rename = "http_5xx", alias = "http5xx")]
     Http5xx,
+    /// `{"errcode":43101,…}` whatever the endpoint: for checking that a client reads a consent
+    /// refusal only where WeChat means one (`subscribe/send`), not from the token endpoint.
+    UserRefused,
 }
 
 /// What the simulator has seen. Each `*_calls` counts every request to that endpoint, faulted
@@ -292,6 +296,13 @@ impl WechatSim {
     /// injected; [`Endpoint::Any`] matches every endpoint.
     pub fn inject(&self, endpoint: Endpoint, fault: Fault, times: u32) {
         self.shared.world().inject(endpoint, fault, times);
+    }
+
+    /// The next `times` calls to `subscribe/send` do their work (a message is delivered, a
+    /// consent used) and then wait `stall` before answering: a client whose timeout is shorter
+    /// sees a timeout after WeChat took the message.
+    pub fn stall_after_send(&self, times: u32, stall: Duration) {
+        self.shared.world().stall_after_send(times, stall);
     }
 
     /// Every call to `endpoint` waits `latency` before answering; `Duration::ZERO` removes it.

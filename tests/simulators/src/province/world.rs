@@ -182,6 +182,8 @@ pub(crate) struct World {
     ledger: Vec<String>,
     cases: HashMap<String, Case>,
     sequence: u64,
+    /// Where `sequence` is kept across restarts, if anywhere.
+    sequence_file: Option<std::path::PathBuf>,
     /// `clientRequestId` → (body hash, sblsh, version it produced).
     supplements: HashMap<String, (String, String, u64)>,
     licences: BTreeMap<String, Licence>,
@@ -258,6 +260,7 @@ impl World {
             ledger: Vec::new(),
             cases: HashMap::new(),
             sequence: 0,
+            sequence_file: None,
             supplements: HashMap::new(),
             licences: BTreeMap::new(),
             licence_serial: 0,
@@ -414,6 +417,36 @@ impl World {
             .collect()
     }
 
+    /// Continues the numbering kept in `file` (none yet: from 0), and keeps it there from now on.
+    pub(crate) fn keep_sequence_in(&mut self, file: std::path::PathBuf) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        self.sequence = match std::fs::read_to_string(&file) {
+            Ok(text) => text
+                .trim()
+                .parse()
+                .with_context(|| format!("read the case number in {}", file.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(e).with_context(|| format!("read {}", file.display())),
+        };
+        self.sequence_file = Some(file);
+        Ok(())
+    }
+
+    pub(crate) fn set_sequence(&mut self, n: u64) {
+        self.sequence = n;
+    }
+
+    /// Writes the last number issued before its case is answered: a number that was not kept
+    /// is not handed out (write, then rename, so a crash leaves the old or the new number).
+    fn persist_sequence(&self) -> std::io::Result<()> {
+        let Some(file) = &self.sequence_file else {
+            return Ok(());
+        };
+        let partial = file.with_extension("partial");
+        std::fs::write(&partial, self.sequence.to_string())?;
+        std::fs::rename(&partial, file)
+    }
+
     pub(crate) fn ledger_len(&self) -> usize {
         self.ledger.len()
     }
@@ -444,6 +477,14 @@ impl World {
 
         let received_at = Utc::now();
         self.sequence += 1;
+        if let Err(e) = self.persist_sequence() {
+            self.sequence -= 1;
+            return Err(ApiError::new(
+                503,
+                "UNAVAILABLE",
+                format!("cannot keep the case number: {e}"),
+            ));
+        }
         // The date in the sblsh is Beijing's.
         let beijing = received_at + TimeDelta::hours(8);
         let sblsh = format!(

@@ -170,6 +170,7 @@ pub(crate) fn fault(fault: &Fault, content_type: &'static str) -> HttpResponse {
     match fault {
         Fault::Busy => reply(Err(WxError::Busy), false, content_type),
         Fault::MinuteQuota => reply(Err(WxError::MinuteQuota), false, content_type),
+        Fault::UserRefused => reply(Err(WxError::UserRefused), false, content_type),
         Fault::Http5xx => HttpResponse::build(StatusCode::BAD_GATEWAY)
             .content_type("text/html")
             .body(BAD_GATEWAY_PAGE),

@@ -189,6 +189,8 @@ pub(crate) struct World {
     sent: Vec<SentMessage>,
     msgid_base: Option<u64>,
     stats: WechatSimStats,
+    /// Sends left to answer late, and how late.
+    stalls: (u32, Duration),
 }
 
 impl World {
@@ -238,6 +240,19 @@ impl World {
             self.faults.remove(index);
         }
         Some(fault)
+    }
+
+    pub(crate) fn stall_after_send(&mut self, times: u32, stall: Duration) {
+        self.stalls = (times, stall);
+    }
+
+    /// How long this send waits before answering, after doing its work.
+    pub(crate) fn take_stall(&mut self) -> Option<Duration> {
+        let (left, stall) = &mut self.stalls;
+        (*left > 0).then(|| {
+            *left -= 1;
+            *stall
+        })
     }
 
     pub(crate) fn inject(&mut self, endpoint: Endpoint, fault: Fault, times: u32) {

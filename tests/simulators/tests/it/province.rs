@@ -220,6 +220,40 @@ async fn a_lost_response_is_retried_and_the_application_is_recorded_once() {
     sim.stop().await;
 }
 
+/// The demo restarts its simulator over the same database: a case number issued before the
+/// restart is never issued again, because the last one is kept in the demo's data folder.
+#[tokio::test]
+async fn a_restarted_simulator_never_reissues_a_case_number() {
+    let file = std::env::temp_dir().join(format!(
+        "province-sequence-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    let config = || ProvinceSimConfig {
+        sequence_file: Some(file.clone()),
+        ..ProvinceSimConfig::default()
+    };
+    let mut issued = std::collections::HashSet::new();
+    for run in 0..3 {
+        let sim = ProvinceSim::start(config()).await.unwrap();
+        let client = client(&sim);
+        for n in 0..2 {
+            let receipt = client
+                .submit_application(&application(&format!("req-{run}-{n}"), "居民身份证换领"))
+                .await
+                .unwrap();
+            assert!(
+                issued.insert(receipt.sblsh.clone()),
+                "{} issued twice",
+                receipt.sblsh
+            );
+        }
+        sim.stop().await;
+    }
+    assert_eq!(issued.len(), 6);
+    let _ = std::fs::remove_file(&file);
+}
+
 #[tokio::test]
 async fn a_bad_application_is_refused_with_the_fields_to_fix() {
     let sim = start().await;

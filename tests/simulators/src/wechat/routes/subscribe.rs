@@ -22,6 +22,10 @@ pub(super) async fn send(
         return fault;
     }
     let outcome = answer(&shared, &request, &body);
+    let stall = shared.world().take_stall();
+    if let Some(stall) = stall {
+        tokio::time::sleep(stall).await;
+    }
     wire::reply(outcome, shared.world().omit_errcode(), JSON)
 }
 
