@@ -618,7 +618,7 @@ async fn unsettled(db: &DatabaseConnection) -> anyhow::Result<i64> {
     let row = db
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
-            "SELECT COUNT(*) AS n FROM notifications WHERE status IN ('PENDING', 'SENDING')",
+            "SELECT COUNT(*) AS n FROM notifications WHERE status IN ('PENDING', 'SENDING', 'IN_FLIGHT')",
         ))
         .await
         .context("count unsettled notifications")?

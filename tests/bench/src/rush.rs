@@ -1167,7 +1167,7 @@ async fn wait_for_outbox(db: &DatabaseConnection) -> anyhow::Result<Duration> {
         let row = db
             .query_one_raw(Statement::from_string(
                 DbBackend::Postgres,
-                "SELECT count(*) FROM notifications WHERE status IN ('PENDING', 'SENDING')",
+                "SELECT count(*) FROM notifications WHERE status IN ('PENDING', 'SENDING', 'IN_FLIGHT')",
             ))
             .await
             .context("count the outbox")?
