@@ -1350,6 +1350,9 @@ async fn an_upload_that_outlives_its_session_is_refused_and_nothing_is_stored() 
             .await
             .unwrap(),
         1
+    );
+}
+
 /// The platform hands out a case number an earlier application holds (as a demo simulator
 /// restarted without its counter did). The unique index refuses it: the later application is
 /// parked for an operator with the reason instead of being sent again every minute, the
