@@ -11,6 +11,7 @@ mod m20261124_000003_halls_and_bookings;
 mod m20261124_000004_licences;
 mod m20261124_000005_applications;
 mod m20261124_000006_queue;
+mod m20261202_000007_identity_verification;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_licences::Migration),
             Box::new(m20261124_000005_applications::Migration),
             Box::new(m20261124_000006_queue::Migration),
+            Box::new(m20261202_000007_identity_verification::Migration),
         ]
     }
 }

@@ -265,6 +265,7 @@ mod tests {
             citizen_id: id,
             phone: None,
             identity: None,
+            identity_notice: None,
             created_at: Utc::now(),
         }
     }

@@ -95,14 +95,7 @@ impl World {
     async fn holder(&self, n: u32, name: &str) -> (Citizen, String, String) {
         let citizen = self.app.login().await;
         let id_no = id_card_no(n);
-        let bound = self
-            .app
-            .put(
-                "/api/v1/me/identity",
-                Some(&citizen.token),
-                &json!({ "name": name, "idCardNo": id_no }),
-            )
-            .await;
+        let bound = self.app.verify_identity(&citizen.token, name, &id_no).await;
         assert_eq!(bound.status, StatusCode::OK, "{bound:?}");
         let licence = self
             .province
