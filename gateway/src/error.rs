@@ -143,6 +143,7 @@ impl ResponseError for ApiError {
                 StatusCode::FORBIDDEN
             }
             C::FaceVerificationRequired => StatusCode::GONE,
+            C::LicenceHolderMismatch => StatusCode::FORBIDDEN,
             C::VerificationNotFound => StatusCode::NOT_FOUND,
             C::VerificationFinished => StatusCode::CONFLICT,
             // The attempt is over and nothing is bound: the citizen starts a new one.

@@ -193,6 +193,8 @@ error_codes! {
     WeakPassword => "WEAK_PASSWORD", "密码长度应为 10 至 128 个字符";
     /// No such licence among the citizen's own (or no such field of it).
     LicenceNotFound => "LICENCE_NOT_FOUND", "该证照不存在";
+    /// The licence's holder (as the licence library names them) is not the presenting citizen.
+    LicenceHolderMismatch => "LICENCE_HOLDER_MISMATCH", "证照持有人与当前实名用户不一致，不能亮证";
     /// No such ticket (of this citizen, or of this hall).
     TicketNotFound => "TICKET_NOT_FOUND", "该排队号不存在";
     /// The citizen holds a live ticket at this hall already.

@@ -489,6 +489,26 @@ async fn a_lost_answer_is_sent_again_and_the_platform_keeps_one_case() {
     );
 }
 
+/// An identity bound before face verification existed applies for nothing until verified.
+#[tokio::test]
+async fn an_unverified_identity_cannot_apply() {
+    let world = World::new().await;
+    let app = &world.app;
+    let bound = world.citizen(app, 1).await;
+    let materials = world.materials(app, &bound).await;
+    crate::helpers::unverify(app, &bound).await;
+    let reply = app
+        .post(
+            "/api/v1/applications",
+            Some(&bound.token),
+            &world.application(&materials),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+    assert_eq!(reply.error_code(), "IDENTITY_NOT_VERIFIED");
+    assert!(world.province.ledger().is_empty());
+}
+
 #[tokio::test]
 async fn bad_applications_are_refused_before_anything_is_stored() {
     let world = World::new().await;
