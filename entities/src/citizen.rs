@@ -18,6 +18,12 @@ pub struct Model {
     #[sea_orm(unique)]
     pub id_card_index: Option<String>,
     pub identity_bound_at: Option<DateTimeUtc>,
+    /// Set when WeChat's face verification proved the bound identity; an identity without it
+    /// unlocks nothing.
+    pub identity_verified_at: Option<DateTimeUtc>,
+    /// Why the account lost its identity (`VERIFIED_ELSEWHERE`, `MOVED`), until it verifies again.
+    pub identity_notice: Option<String>,
+    pub identity_notice_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

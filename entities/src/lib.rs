@@ -17,6 +17,7 @@ pub mod hall_exception;
 pub mod hall_hours;
 pub mod hall_item;
 pub mod idempotency_key;
+pub mod identity_verification;
 pub mod item;
 pub mod licence_use;
 pub mod material;

@@ -244,6 +244,10 @@ pub struct SessionSettings {
 pub struct LimitSettings {
     pub login_per_ip_per_minute: u64,
     pub login_per_openid_per_minute: u64,
+    /// Face verifications (人脸核身) one account may start a day; each costs money.
+    pub face_verifications_per_citizen_per_day: u64,
+    /// Face verifications of one ID number a day, by any account.
+    pub face_verifications_per_id_card_per_day: u64,
 }
 
 /// Applications (申办): where materials are kept and how the forwarder behaves.
@@ -436,6 +440,8 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, co
         .set_default("sessions.requests_per_minute", 600)?
         .set_default("limits.login_per_ip_per_minute", 120)?
         .set_default("limits.login_per_openid_per_minute", 10)?
+        .set_default("limits.face_verifications_per_citizen_per_day", 10)?
+        .set_default("limits.face_verifications_per_id_card_per_day", 5)?
         .set_default("log.format", "json")?
         .set_default("log.filter", "info")?
         .set_default("log.slow_request_ms", 1000)

@@ -163,7 +163,22 @@ impl ResponseError for ApiError {
             | C::IdempotencyKeyReused
             | C::HallQrInvalid
             | C::CalendarInvalid => StatusCode::UNPROCESSABLE_ENTITY,
-            C::IdentityRequired | C::BookingBanned => StatusCode::FORBIDDEN,
+            C::IdentityRequired | C::IdentityNotVerified | C::BookingBanned => {
+                StatusCode::FORBIDDEN
+            }
+            C::FaceVerificationRequired => StatusCode::GONE,
+            C::LicenceHolderMismatch => StatusCode::FORBIDDEN,
+            C::VerificationNotFound => StatusCode::NOT_FOUND,
+            C::VerificationFinished => StatusCode::CONFLICT,
+            // The attempt is over and nothing is bound: the citizen starts a new one.
+            C::VerificationExpired
+            | C::FaceVerifyCancelled
+            | C::FaceCameraNotAllowed
+            | C::FaceNotMatched
+            | C::FaceVerifyTimeout
+            | C::FaceDeviceUnsupported
+            | C::FaceVerifySystemError
+            | C::FaceVerifyRefused => StatusCode::UNPROCESSABLE_ENTITY,
             C::ItemNotFound | C::HallNotFound | C::SlotNotFound | C::BookingNotFound => {
                 StatusCode::NOT_FOUND
             }

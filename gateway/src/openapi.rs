@@ -13,6 +13,8 @@ use utoipa::{Modify, OpenApi};
         crate::routes::me::get_me,
         crate::routes::me::bind_phone,
         crate::routes::me::bind_identity,
+        crate::routes::me::start_verification,
+        crate::routes::me::complete_verification,
         crate::routes::notify::record,
         crate::routes::notify::list,
         crate::routes::notify::inbox,

@@ -21,7 +21,7 @@ use services::calendar::CalendarStore;
 use services::catalogue::{CatalogueService, SyncWorker};
 use services::crypto::{BlindIndex, FieldCipher, KeyMaterial};
 use services::halls::{CalendarView, HallService};
-use services::identity::{IdentityService, LoginLimits};
+use services::identity::{IdentityService, LoginLimits, VerificationLimits};
 use services::licences::LicenceService;
 use services::limits::Quota;
 use services::notify::Notifications;
@@ -150,6 +150,7 @@ impl Application {
                 requests_per_minute: settings.sessions.requests_per_minute,
             },
         );
+        let clock = overrides.clock.unwrap_or_default();
         let identity = IdentityService::new(
             db.clone(),
             Arc::clone(&store),
@@ -161,6 +162,11 @@ impl Application {
                 per_ip: Quota::per_minute(settings.limits.login_per_ip_per_minute),
                 per_openid: Quota::per_minute(settings.limits.login_per_openid_per_minute),
             },
+            VerificationLimits::per_day(
+                settings.limits.face_verifications_per_citizen_per_day,
+                settings.limits.face_verifications_per_id_card_per_day,
+            ),
+            clock.clone(),
         );
         let staff = StaffService::new(
             db.clone(),
@@ -172,7 +178,6 @@ impl Application {
             },
             settings.staff.login_limits(),
         );
-        let clock = overrides.clock.unwrap_or_default();
         let calendar = CalendarStore::new(db.clone());
         let province = ProvinceClient::new(settings.province.client_config())
             .context("province configuration")?;

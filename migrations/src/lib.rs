@@ -11,6 +11,7 @@ mod m20261124_000003_halls_and_bookings;
 mod m20261124_000004_licences;
 mod m20261124_000005_applications;
 mod m20261124_000006_queue;
+mod m20261202_000007_identity_verification;
 mod m20261202_000009_case_number_disputes;
 mod m20261202_000010_counter_spoken_name;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_licences::Migration),
             Box::new(m20261124_000005_applications::Migration),
             Box::new(m20261124_000006_queue::Migration),
+            Box::new(m20261202_000007_identity_verification::Migration),
             Box::new(m20261202_000009_case_number_disputes::Migration),
             Box::new(m20261202_000010_counter_spoken_name::Migration),
         ]

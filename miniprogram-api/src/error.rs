@@ -124,6 +124,31 @@ error_codes! {
     IdentityAlreadyBound => "IDENTITY_ALREADY_BOUND", "当前账号已完成实名认证，不能更换为其他身份";
     /// The citizen must bind a real-name identity first.
     IdentityRequired => "IDENTITY_REQUIRED", "请先完成实名认证后再预约";
+    /// The bound identity was declared, never proven by face verification (bound before face
+    /// verification existed): verify it first.
+    IdentityNotVerified => "IDENTITY_NOT_VERIFIED", "您的实名信息尚未通过人脸核验，请先完成人脸核验";
+    /// `PUT /api/v1/me/identity` no longer binds: use the face-verification flow.
+    FaceVerificationRequired => "FACE_VERIFICATION_REQUIRED", "实名认证需通过人脸核验完成，请更新小程序后重试";
+    /// No such face verification of this account.
+    VerificationNotFound => "VERIFICATION_NOT_FOUND", "核验记录不存在，请重新发起人脸核验";
+    /// The verification ended already (failed or expired): start a new one.
+    VerificationFinished => "VERIFICATION_FINISHED", "本次核验已结束，请重新发起人脸核验";
+    /// The verify_id's hour is over.
+    VerificationExpired => "VERIFICATION_EXPIRED", "人脸核验已超时失效，请重新发起";
+    /// The citizen cancelled the face verification.
+    FaceVerifyCancelled => "FACE_VERIFY_CANCELLED", "您已取消人脸核验，实名认证未完成";
+    /// Camera or microphone not allowed for WeChat.
+    FaceCameraNotAllowed => "FACE_CAMERA_NOT_ALLOWED", "请在系统设置中允许微信使用相机和麦克风后重试";
+    /// The face did not match the named person, or the face data was invalid.
+    FaceNotMatched => "FACE_NOT_MATCHED", "人脸核验未通过，请确认是本人操作且姓名、身份证号填写正确";
+    /// The face verification timed out.
+    FaceVerifyTimeout => "FACE_VERIFY_TIMEOUT", "人脸识别超时，请在光线充足处重试";
+    /// The phone cannot do face verification.
+    FaceDeviceUnsupported => "FACE_DEVICE_UNSUPPORTED", "当前设备不支持人脸核验，请更换手机或到大厅办理";
+    /// WeChat's face verification failed on its side (network, system).
+    FaceVerifySystemError => "FACE_VERIFY_SYSTEM_ERROR", "微信人脸核验暂时异常，请稍后重试";
+    /// WeChat refused the verification's result (not this user's, or not this person's).
+    FaceVerifyRefused => "FACE_VERIFY_REFUSED", "核验信息不一致，请重新发起人脸核验";
     /// No such service item in the catalogue.
     ItemNotFound => "ITEM_NOT_FOUND", "该事项不存在或已下线";
     /// No such hall.
@@ -200,6 +225,8 @@ error_codes! {
     StaffPasswordWrong => "STAFF_PASSWORD_WRONG", "当前密码不正确";
     /// No such licence among the citizen's own (or no such field of it).
     LicenceNotFound => "LICENCE_NOT_FOUND", "该证照不存在";
+    /// The licence's holder (as the licence library names them) is not the presenting citizen.
+    LicenceHolderMismatch => "LICENCE_HOLDER_MISMATCH", "证照持有人与当前实名用户不一致，不能亮证";
     /// No such ticket (of this citizen, or of this hall).
     TicketNotFound => "TICKET_NOT_FOUND", "该排队号不存在";
     /// The citizen holds a live ticket at this hall already.

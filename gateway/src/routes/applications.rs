@@ -429,6 +429,7 @@ pub async fn submit(
             ApplyError::IdentityRequired => {
                 ApiError::new(ErrorCode::IdentityRequired).with_message("请先完成实名认证后再申办")
             }
+            ApplyError::IdentityNotVerified => ApiError::new(ErrorCode::IdentityNotVerified),
             ApplyError::PhoneRequired => ApiError::new(ErrorCode::PhoneRequired),
             ApplyError::ItemNotFound => ApiError::new(ErrorCode::ItemNotFound),
             ApplyError::ItemNotOnline => ApiError::new(ErrorCode::ItemNotOnline),

@@ -65,6 +65,7 @@ fn shanghai(at: chrono::DateTime<chrono::Utc>) -> String {
 pub fn book_error(e: BookError) -> ApiError {
     match e {
         BookError::IdentityRequired => ApiError::new(ErrorCode::IdentityRequired),
+        BookError::IdentityNotVerified => ApiError::new(ErrorCode::IdentityNotVerified),
         BookError::ItemNotFound => ApiError::new(ErrorCode::ItemNotFound),
         BookError::SlotNotFound => ApiError::new(ErrorCode::SlotNotFound),
         BookError::SlotNotForItem => ApiError::new(ErrorCode::SlotNotForItem),

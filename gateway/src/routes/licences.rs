@@ -82,6 +82,8 @@ fn licence_error(e: LicenceError) -> ApiError {
     match e {
         LicenceError::IdentityRequired => ApiError::new(ErrorCode::IdentityRequired)
             .with_message("请先完成实名认证后再查看电子证照"),
+        LicenceError::IdentityNotVerified => ApiError::new(ErrorCode::IdentityNotVerified),
+        LicenceError::HolderMismatch => ApiError::new(ErrorCode::LicenceHolderMismatch),
         LicenceError::NotFound => ApiError::new(ErrorCode::LicenceNotFound),
         LicenceError::Unavailable(e) => ApiError::new(ErrorCode::UpstreamUnavailable).caused_by(e),
         LicenceError::Unexpected(e) => ApiError::unexpected(e),

@@ -77,6 +77,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/me/phone", [web::post().to(me::bind_phone)]))
                 .service(resource("/me/identity", [web::put().to(me::bind_identity)]))
                 .service(resource(
+                    "/me/identity/verifications",
+                    [web::post().to(me::start_verification)],
+                ))
+                .service(resource(
+                    "/me/identity/verifications/{id}/complete",
+                    [web::post().to(me::complete_verification)],
+                ))
+                .service(resource(
                     "/subscriptions",
                     [web::get().to(notify::list), web::post().to(notify::record)],
                 ))

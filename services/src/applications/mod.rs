@@ -39,7 +39,8 @@ pub use self::forward::Forwarder;
 use crate::calendar::CalendarStore;
 use crate::crypto::{FieldCipher, FieldContext};
 use crate::identity::{
-    ID_CARD, IdCardNo, NAME, PHONE, PersonName, PhoneNumber, field_context, find_citizen,
+    ID_CARD, IdCardNo, IdentityGate, NAME, PHONE, PersonName, PhoneNumber, field_context,
+    find_citizen, proven,
 };
 use crate::notify::Notifications;
 use crate::province::ProvinceClient;
@@ -278,6 +279,9 @@ pub enum UploadError {
 pub enum ApplyError {
     #[error("no bound identity")]
     IdentityRequired,
+    /// The bound identity was never proven by face verification.
+    #[error("the bound identity is not verified")]
+    IdentityNotVerified,
     #[error("no bound phone")]
     PhoneRequired,
     #[error("no such item")]
@@ -498,9 +502,10 @@ impl ApplicationService {
             .await
             .context("find the citizen")?
             .ok_or(ApplyError::IdentityRequired)?;
-        let (Some(name_cipher), Some(id_cipher)) = (&citizen.name_cipher, &citizen.id_card_cipher)
-        else {
-            return Err(ApplyError::IdentityRequired);
+        let (name_cipher, id_cipher) = match proven(&citizen) {
+            Ok(p) => (p.name_cipher, p.id_card_cipher),
+            Err(IdentityGate::Missing) => return Err(ApplyError::IdentityRequired),
+            Err(IdentityGate::Unverified) => return Err(ApplyError::IdentityNotVerified),
         };
         let phone_cipher = citizen
             .phone_cipher

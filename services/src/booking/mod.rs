@@ -156,6 +156,9 @@ pub enum BookError {
     /// The citizen has not bound a real-name identity.
     #[error("identity required")]
     IdentityRequired,
+    /// The bound identity was never proven by face verification.
+    #[error("identity not verified")]
+    IdentityNotVerified,
     #[error("no such item")]
     ItemNotFound,
     #[error("no such slot")]
@@ -213,6 +216,7 @@ impl BookError {
     fn stored(&self) -> Option<(&'static str, String)> {
         Some(match self {
             Self::IdentityRequired => ("IDENTITY_REQUIRED", String::new()),
+            Self::IdentityNotVerified => ("IDENTITY_NOT_VERIFIED", String::new()),
             Self::ItemNotFound => ("ITEM_NOT_FOUND", String::new()),
             Self::SlotNotFound => ("SLOT_NOT_FOUND", String::new()),
             Self::SlotNotForItem => ("SLOT_NOT_FOR_ITEM", String::new()),
@@ -238,6 +242,7 @@ impl BookError {
     fn from_stored(code: &str, detail: &str) -> Option<Self> {
         Some(match code {
             "IDENTITY_REQUIRED" => Self::IdentityRequired,
+            "IDENTITY_NOT_VERIFIED" => Self::IdentityNotVerified,
             "ITEM_NOT_FOUND" => Self::ItemNotFound,
             "SLOT_NOT_FOUND" => Self::SlotNotFound,
             "SLOT_NOT_FOR_ITEM" => Self::SlotNotForItem,
@@ -724,9 +729,13 @@ impl BookingService {
             metrics::counter!("booking_slot_full_total", "decided_by" => "store").increment(1);
             return Err(BookError::SlotFull);
         }
-        let identity = queries::identity_index(&self.db, who.citizen_id)
-            .await?
-            .ok_or(BookError::IdentityRequired)?;
+        let identity = match queries::identity_index(&self.db, who.citizen_id).await? {
+            Ok(index) => index,
+            Err(crate::identity::IdentityGate::Missing) => return Err(BookError::IdentityRequired),
+            Err(crate::identity::IdentityGate::Unverified) => {
+                return Err(BookError::IdentityNotVerified);
+            }
+        };
         // A booking that can no longer be moved says so, whatever the slot asked for.
         if let Some(old) = &moving {
             let old_hall = self

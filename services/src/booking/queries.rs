@@ -252,18 +252,20 @@ pub async fn slot(conn: &impl ConnectionTrait, id: i64) -> anyhow::Result<Option
         .context("read the slot")
 }
 
+/// The blind index of the citizen's identity, when it is proven by face verification; why not
+/// otherwise.
 pub async fn identity_index(
     conn: &impl ConnectionTrait,
     citizen_id: i64,
-) -> anyhow::Result<Option<String>> {
-    let index: Option<Option<String>> = citizen::Entity::find_by_id(citizen_id)
-        .select_only()
-        .column(citizen::Column::IdCardIndex)
-        .into_tuple()
+) -> anyhow::Result<Result<String, crate::identity::IdentityGate>> {
+    let row = citizen::Entity::find_by_id(citizen_id)
         .one(conn)
         .await
         .context("read the citizen's identity")?;
-    Ok(index.flatten())
+    Ok(match &row {
+        Some(row) => crate::identity::proven(row).map(|p| p.index.to_owned()),
+        None => Err(crate::identity::IdentityGate::Missing),
+    })
 }
 
 pub async fn lock_holder(conn: &impl ConnectionTrait, identity: &str) -> anyhow::Result<()> {

@@ -82,3 +82,41 @@ pub async fn openid_of(db: &impl ConnectionTrait, citizen_id: i64) -> anyhow::Re
         .with_context(|| format!("citizen {citizen_id} does not exist"))?
         .openid)
 }
+
+/// Why a citizen cannot act with a real-name identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityGate {
+    /// No identity is bound.
+    Missing,
+    /// One is bound but was never proven by face verification (bound before it existed).
+    Unverified,
+}
+
+/// A bound identity proven by face verification: what licences, applications and bookings use.
+#[derive(Debug, Clone, Copy)]
+pub struct ProvenIdentity<'a> {
+    pub name_cipher: &'a str,
+    pub id_card_cipher: &'a str,
+    /// The blind index of the ID number: what bookings, bans and limits count by.
+    pub index: &'a str,
+}
+
+/// The citizen's identity if it may be used, or why not.
+///
+/// # Errors
+/// [`IdentityGate::Missing`] without a binding, [`IdentityGate::Unverified`] for one never proven.
+pub fn proven(row: &citizen::Model) -> Result<ProvenIdentity<'_>, IdentityGate> {
+    match (&row.name_cipher, &row.id_card_cipher, &row.id_card_index) {
+        (Some(name_cipher), Some(id_card_cipher), Some(index)) => {
+            if row.identity_verified_at.is_none() {
+                return Err(IdentityGate::Unverified);
+            }
+            Ok(ProvenIdentity {
+                name_cipher,
+                id_card_cipher,
+                index,
+            })
+        }
+        _ => Err(IdentityGate::Missing),
+    }
+}

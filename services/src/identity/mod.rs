@@ -1,4 +1,6 @@
-//! Citizens: who they are (WeChat openid), their phone, their real-name identity.
+//! Citizens: who they are (WeChat openid), their phone, their real-name identity — bound only
+//! once WeChat's face verification proved it (`verification.rs`); `proven` is the gate every
+//! capability that uses an identity passes through.
 
 mod id_card;
 mod person_name;
@@ -11,12 +13,14 @@ pub use phone::{PhoneNumber, PhoneNumberError};
 mod citizens;
 mod profile;
 mod service;
+mod verification;
 
-pub use citizens::openid_of;
+pub use citizens::{IdentityGate, ProvenIdentity, openid_of, proven};
 // Other capabilities (licences) decrypt the bound identity inside the server.
 pub(crate) use citizens::{ID_CARD, NAME, PHONE, context as field_context, find as find_citizen};
-pub use profile::{CitizenProfile, IdentitySummary};
-pub use service::{
-    BindIdentityError, BindPhoneError, IdentityService, LoggedIn, LoginError, LoginLimits,
-    PhoneProof,
+pub use profile::{CitizenProfile, IdentityNotice, IdentityNoticeKind, IdentitySummary};
+pub use service::{BindPhoneError, IdentityService, LoggedIn, LoginError, LoginLimits, PhoneProof};
+pub use verification::{
+    CompleteVerificationError, FaceFailure, StartVerificationError, StartedVerification,
+    VerificationLimits, VerificationStatus, classify,
 };

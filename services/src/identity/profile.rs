@@ -15,6 +15,9 @@ pub struct CitizenProfile {
     /// Masked: `138****8000`.
     pub phone: Option<String>,
     pub identity: Option<IdentitySummary>,
+    /// Set when the account lost its identity to a face verification on another account.
+    #[serde(default)]
+    pub identity_notice: Option<IdentityNotice>,
     /// Kept as an integer in sessions, which read it on every request.
     #[serde(with = "chrono::serde::ts_milliseconds")]
     pub created_at: DateTime<Utc>,
@@ -29,6 +32,44 @@ pub struct IdentitySummary {
     pub id_card_no: String,
     #[serde(with = "chrono::serde::ts_milliseconds")]
     pub bound_at: DateTime<Utc>,
+    /// When WeChat's face verification proved it; `None` for an identity only declared (bound
+    /// before face verification existed), which unlocks nothing until it is verified.
+    #[serde(default, with = "chrono::serde::ts_milliseconds_option")]
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+/// Why an account no longer holds the identity it had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IdentityNoticeKind {
+    /// Its unverified identity was face-verified on another account, which now holds it.
+    VerifiedElsewhere,
+    /// Its verified identity was verified again, later, on another account, which now holds it.
+    Moved,
+}
+
+impl IdentityNoticeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifiedElsewhere => "VERIFIED_ELSEWHERE",
+            Self::Moved => "MOVED",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<Self> {
+        match stored {
+            "VERIFIED_ELSEWHERE" => Some(Self::VerifiedElsewhere),
+            "MOVED" => Some(Self::Moved),
+            _ => None,
+        }
+    }
+}
+
+/// What an account is told after losing its identity.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct IdentityNotice {
+    pub kind: IdentityNoticeKind,
+    #[serde(with = "chrono::serde::ts_milliseconds")]
+    pub at: DateTime<Utc>,
 }
 
 fn decrypt(
@@ -58,6 +99,14 @@ pub fn profile_of(
             name: mask_name(&decrypt(cipher, row, NAME, name)?),
             id_card_no: mask_id(&decrypt(cipher, row, ID_CARD, id)?),
             bound_at: to_millis(bound_at),
+            verified_at: row.identity_verified_at.map(to_millis),
+        }),
+        _ => None,
+    };
+    let identity_notice = match (&row.identity_notice, row.identity_notice_at) {
+        (Some(kind), Some(at)) => IdentityNoticeKind::parse(kind).map(|kind| IdentityNotice {
+            kind,
+            at: to_millis(at),
         }),
         _ => None,
     };
@@ -65,6 +114,7 @@ pub fn profile_of(
         citizen_id: row.id,
         phone,
         identity,
+        identity_notice,
         created_at: to_millis(row.created_at),
     })
 }

@@ -1,4 +1,5 @@
-//! Logging in with WeChat, binding a phone, binding a real-name identity.
+//! Logging in with WeChat, binding a phone. A real-name identity is bound only through face
+//! verification (`verification.rs`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -6,25 +7,23 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, Condition, DatabaseConnection, EntityTrait as _,
-    QueryFilter as _, SqlErr,
-};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait as _};
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::citizens::{self, ID_CARD, NAME, PHONE, context};
+use super::citizens::{self, PHONE, context};
 use super::profile::{CitizenProfile, profile_of};
-use super::{IdCardNo, IdCardNoError, PersonName, PersonNameError, PhoneNumber, PhoneNumberError};
+use super::verification::VerificationLimits;
+use super::{PhoneNumber, PhoneNumberError};
 use crate::crypto::{BlindIndex, FieldCipher};
 use crate::limits::{LimitError, Limited, Quota, RateLimiter};
 use crate::sessions::{Session, Sessions};
 use crate::store::{Lock, Store};
+use crate::time::Clock;
 use crate::wechat::{WechatClient, WechatError, legacy};
 use entities::citizen;
 
 /// Blind-index domains: the same value in two columns hashes differently.
-const ID_CARD_INDEX: &str = "citizens.id_card_no";
+pub(super) const ID_CARD_INDEX: &str = "citizens.id_card_no";
 const PHONE_INDEX: &str = "citizens.phone";
 
 /// How often one may try to log in.
@@ -85,33 +84,19 @@ pub enum BindPhoneError {
     Unexpected(#[from] anyhow::Error),
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum BindIdentityError {
-    #[error(transparent)]
-    Name(#[from] PersonNameError),
-    #[error(transparent)]
-    IdCardNo(#[from] IdCardNoError),
-    /// Another WeChat account holds this identity.
-    #[error("the identity is bound to another account")]
-    IdentityTaken,
-    /// This account holds another identity.
-    #[error("the account has another identity bound")]
-    AlreadyBound,
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
 /// Citizens' identity: WeChat login, phone, real name.
 #[derive(Clone)]
 pub struct IdentityService {
-    db: DatabaseConnection,
+    pub(super) db: DatabaseConnection,
     store: Arc<dyn Store>,
-    cipher: Arc<FieldCipher>,
-    index: Arc<BlindIndex>,
-    wechat: WechatClient,
+    pub(super) cipher: Arc<FieldCipher>,
+    pub(super) index: Arc<BlindIndex>,
+    pub(super) wechat: WechatClient,
     sessions: Sessions,
-    limiter: RateLimiter,
+    pub(super) limiter: RateLimiter,
     limits: LoginLimits,
+    pub(super) verification: VerificationLimits,
+    pub(super) clock: Clock,
 }
 
 impl IdentityService {
@@ -124,8 +109,12 @@ impl IdentityService {
         wechat: WechatClient,
         sessions: Sessions,
         limits: LoginLimits,
+        verification: VerificationLimits,
+        clock: Clock,
     ) -> Self {
         Self {
+            verification,
+            clock,
             limiter: RateLimiter::new(Arc::clone(&store)),
             db,
             store,
@@ -271,67 +260,8 @@ impl IdentityService {
         Ok(self.publish_profile(id).await?)
     }
 
-    /// Binds a real-name identity to the citizen's account. One identity belongs to one WeChat
-    /// account (a unique blind index decides), and an account keeps the identity it bound;
-    /// binding the same identity again is accepted (and corrects the name).
-    ///
-    /// # Errors
-    /// [`BindIdentityError::Name`] / [`BindIdentityError::IdCardNo`] for values that do not parse;
-    /// [`BindIdentityError::IdentityTaken`] when another account holds the identity;
-    /// [`BindIdentityError::AlreadyBound`] when this account holds a different one.
-    #[tracing::instrument(skip_all, fields(citizen_id = session.citizen_id))]
-    pub async fn bind_identity(
-        &self,
-        session: &Session,
-        name: &str,
-        id_card_no: &str,
-    ) -> Result<CitizenProfile, BindIdentityError> {
-        let name = PersonName::parse(name)?;
-        let id_card_no = IdCardNo::parse(id_card_no)?;
-        let id = session.citizen_id;
-        let index = self.index.compute(ID_CARD_INDEX, id_card_no.as_str());
-        let now = Utc::now();
-        let update = citizen::Entity::update_many()
-            .col_expr(
-                citizen::Column::NameCipher,
-                Expr::value(
-                    self.cipher
-                        .encrypt(name.as_str().as_bytes(), &context(NAME, id)),
-                ),
-            )
-            .col_expr(
-                citizen::Column::IdCardCipher,
-                Expr::value(
-                    self.cipher
-                        .encrypt(id_card_no.as_str().as_bytes(), &context(ID_CARD, id)),
-                ),
-            )
-            .col_expr(citizen::Column::IdCardIndex, Expr::value(index.clone()))
-            .col_expr(citizen::Column::IdentityBoundAt, Expr::value(now))
-            .col_expr(citizen::Column::UpdatedAt, Expr::value(now))
-            .filter(citizen::Column::Id.eq(id))
-            // Never replace another identity: only a first binding or the same one again.
-            .filter(
-                Condition::any()
-                    .add(citizen::Column::IdCardIndex.is_null())
-                    .add(citizen::Column::IdCardIndex.eq(index.as_str())),
-            )
-            .exec(&self.db)
-            .await;
-        match update {
-            Ok(done) if done.rows_affected == 1 => {}
-            Ok(_) => return Err(BindIdentityError::AlreadyBound),
-            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                return Err(BindIdentityError::IdentityTaken);
-            }
-            Err(e) => return Err(anyhow::Error::new(e).context("store identity").into()),
-        }
-        tracing::info!(id_card_no = ?id_card_no, "identity bound");
-        Ok(self.publish_profile(id).await?)
-    }
-
     /// Loads and decrypts a citizen's profile.
-    async fn load_profile(&self, citizen_id: i64) -> anyhow::Result<CitizenProfile> {
+    pub(super) async fn load_profile(&self, citizen_id: i64) -> anyhow::Result<CitizenProfile> {
         let row = citizens::find(&self.db, citizen_id)
             .await
             .context("load citizen")?
@@ -344,7 +274,7 @@ impl IdentityService {
     /// one. The change is committed whatever happens here: if the sessions cannot be rewritten,
     /// the citizen still gets the new profile, and their other sessions show the old one until
     /// they log in again (logged as an error).
-    async fn publish_profile(&self, citizen_id: i64) -> anyhow::Result<CitizenProfile> {
+    pub(super) async fn publish_profile(&self, citizen_id: i64) -> anyhow::Result<CitizenProfile> {
         let profile = self.load_profile(citizen_id).await?;
         let published = async {
             let guard = self.profile_lock(citizen_id).await?;

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::crypto::FieldCipher;
-use crate::identity::{ID_CARD, NAME, field_context, find_citizen};
+use crate::identity::{ID_CARD, IdentityGate, NAME, field_context, find_citizen};
 use crate::notify::{NotificationKind, Notifications};
 use crate::province::{
     LicenceDetail, LicenceStatus, LicenceSummary, ProvinceClient, ProvinceError, UseCause,
@@ -81,6 +81,12 @@ pub enum LicenceError {
     /// The citizen has no real-name identity bound: the province cannot be asked.
     #[error("the citizen has no bound identity")]
     IdentityRequired,
+    /// The bound identity was never proven by face verification.
+    #[error("the citizen's identity is not verified")]
+    IdentityNotVerified,
+    /// The licence's holder, as the licence library names them, is not the presenting citizen.
+    #[error("the licence holder is not the presenter")]
+    HolderMismatch,
     /// No such licence among the citizen's own (or no such field of it).
     #[error("no such licence of this citizen")]
     NotFound,
@@ -319,10 +325,12 @@ impl LicenceService {
             .get(&key)
             .await
             .context("read licence cache")?;
+        // Checked before the cache too: an identity that moved to another account (or was never
+        // verified) shows nothing, even what was cached a moment ago.
+        let (_, cert_no) = self.proven_identity(citizen_id).await?;
         if let Some(cached) = cached.and_then(|b| serde_json::from_slice(&b).ok()) {
             return Ok(cached);
         }
-        let cert_no = self.bound_id_number(citizen_id).await?;
         let summaries = self
             .province()
             .map_err(LicenceError::Unavailable)?
@@ -338,39 +346,24 @@ impl LicenceService {
         Ok(summaries)
     }
 
-    /// The bound ID number, decrypted for the province call only.
-    async fn bound_id_number(&self, citizen_id: i64) -> Result<String, LicenceError> {
+    /// The citizen's identity, proven by face verification, decrypted: (name, ID number).
+    async fn proven_identity(&self, citizen_id: i64) -> Result<(String, String), LicenceError> {
         let row = find_citizen(&self.inner.db, citizen_id)
             .await
             .context("find citizen")?
             .ok_or(LicenceError::IdentityRequired)?;
-        let stored = row
-            .id_card_cipher
-            .as_deref()
-            .ok_or(LicenceError::IdentityRequired)?;
-        Ok(self
-            .inner
-            .cipher
-            .decrypt_string(stored, &field_context(ID_CARD, row.id))
-            .context("decrypt the bound ID number")?)
-    }
-
-    /// The holder's masked name from their bound identity.
-    async fn masked_holder(&self, citizen_id: i64) -> Result<String, LicenceError> {
-        let row = find_citizen(&self.inner.db, citizen_id)
-            .await
-            .context("find citizen")?
-            .ok_or(LicenceError::IdentityRequired)?;
-        let stored = row
-            .name_cipher
-            .as_deref()
-            .ok_or(LicenceError::IdentityRequired)?;
-        let name = self
-            .inner
-            .cipher
-            .decrypt_string(stored, &field_context(NAME, row.id))
+        let proven = crate::identity::proven(&row).map_err(|gate| match gate {
+            IdentityGate::Missing => LicenceError::IdentityRequired,
+            IdentityGate::Unverified => LicenceError::IdentityNotVerified,
+        })?;
+        let cipher = &self.inner.cipher;
+        let name = cipher
+            .decrypt_string(proven.name_cipher, &field_context(NAME, row.id))
             .context("decrypt the bound name")?;
-        Ok(mask::name(&name))
+        let id_number = cipher
+            .decrypt_string(proven.id_card_cipher, &field_context(ID_CARD, row.id))
+            .context("decrypt the bound ID number")?;
+        Ok((name, id_number))
     }
 
     /// The citizen's licence `licence_id`, or `NotFound` when it is not theirs.
@@ -479,11 +472,15 @@ impl LicenceService {
         licence_id: &str,
     ) -> Result<Presentation, LicenceError> {
         let summary = self.own(citizen_id, licence_id).await?;
-        let holder = match self.masked_holder(citizen_id).await {
-            Ok(name) => name,
-            Err(LicenceError::IdentityRequired) => mask::name(&summary.holder_name),
-            Err(e) => return Err(e),
-        };
+        // The QR names the licence's holder as the licence library reports it, never the
+        // presenter; a licence whose holder is not the presenting (face-verified) citizen is
+        // refused here rather than shown to a verifier.
+        let (presenter, _) = self.proven_identity(citizen_id).await?;
+        if summary.holder_name.trim() != presenter {
+            tracing::warn!("licence holder is not the presenter; presentation refused");
+            return Err(LicenceError::HolderMismatch);
+        }
+        let holder = mask::name(&summary.holder_name);
         let now = self.inner.clock.now();
         let ttl = i64::try_from(self.inner.config.presentation_ttl.as_secs()).unwrap_or(60);
         // 72 bits: unique enough for a minute's payloads; the audit table's unique `jti` is the

@@ -276,6 +276,7 @@ mod tests {
             citizen_id: id,
             phone: None,
             identity: None,
+            identity_notice: None,
             created_at: Utc::now(),
         }
     }

@@ -135,7 +135,11 @@ impl WechatClient {
         &self.config.app_id
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}{}", self.config.base_url.trim_end_matches('/'), path)
     }
 
@@ -276,7 +280,7 @@ impl WechatClient {
     /// Runs `call` with an access token; if WeChat rejects the token, drops it from the cache
     /// (only if it is still the cached one) and runs `call` once more with a fresh one. Failures
     /// for which `retry` holds are tried again after a pause.
-    async fn with_token<T, F, Fut>(
+    pub(super) async fn with_token<T, F, Fut>(
         &self,
         retry: fn(&WechatError) -> bool,
         call: F,
@@ -338,7 +342,7 @@ impl WechatClient {
 
     /// Sends one request and reads WeChat's envelope: a non-zero `errcode` is an error, a
     /// missing one counts as 0.
-    async fn send<T: DeserializeOwned>(
+    pub(super) async fn send<T: DeserializeOwned>(
         &self,
         api: &'static str,
         request: reqwest::RequestBuilder,

@@ -106,11 +106,7 @@ impl World {
     async fn citizen(&self, app: &TestApp, n: u32) -> Citizen {
         let citizen = app.login().await;
         let bound = app
-            .put(
-                "/api/v1/me/identity",
-                Some(&citizen.token),
-                &json!({ "name": "王小二", "idCardNo": id_card_no(n) }),
-            )
+            .verify_identity(&citizen.token, "王小二", &id_card_no(n))
             .await;
         assert_eq!(bound.status, StatusCode::OK, "{bound:?}");
         let phone = app
@@ -495,6 +491,26 @@ async fn a_lost_answer_is_sent_again_and_the_platform_keeps_one_case() {
     );
 }
 
+/// An identity bound before face verification existed applies for nothing until verified.
+#[tokio::test]
+async fn an_unverified_identity_cannot_apply() {
+    let world = World::new().await;
+    let app = &world.app;
+    let bound = world.citizen(app, 1).await;
+    let materials = world.materials(app, &bound).await;
+    crate::helpers::unverify(app, &bound).await;
+    let reply = app
+        .post(
+            "/api/v1/applications",
+            Some(&bound.token),
+            &world.application(&materials),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+    assert_eq!(reply.error_code(), "IDENTITY_NOT_VERIFIED");
+    assert!(world.province.ledger().is_empty());
+}
+
 #[tokio::test]
 async fn bad_applications_are_refused_before_anything_is_stored() {
     let world = World::new().await;
@@ -510,12 +526,8 @@ async fn bad_applications_are_refused_before_anything_is_stored() {
     let reply = post(stranger.token.clone(), world.application(&json!([]))).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.error_code(), "IDENTITY_REQUIRED");
-    app.put(
-        "/api/v1/me/identity",
-        Some(&stranger.token),
-        &json!({ "name": "赵六", "idCardNo": id_card_no(9) }),
-    )
-    .await;
+    app.verify_identity(&stranger.token, "赵六", &id_card_no(9))
+        .await;
     let reply = post(stranger.token.clone(), world.application(&json!([]))).await;
     assert_eq!(reply.error_code(), "PHONE_REQUIRED");
 

@@ -329,6 +329,28 @@ async fn booking_needs_a_bound_identity() {
     refused(&reply, StatusCode::FORBIDDEN, "IDENTITY_REQUIRED");
 }
 
+/// An identity bound before face verification existed (migration 000007 left it unverified)
+/// books nothing until it is verified.
+#[tokio::test]
+async fn booking_needs_a_verified_identity() {
+    let (app, _) = start().await;
+    let c = citizen(&app, 1).await;
+    crate::helpers::unverify(&app, &c).await;
+    let slot = id(&slots(&app, &c.token, HALL, ID_CARD, "2026-11-17").await[0]);
+
+    let reply = book(&app, &c.token, slot, ID_CARD).await;
+    refused(&reply, StatusCode::FORBIDDEN, "IDENTITY_NOT_VERIFIED");
+
+    let verified = app
+        .verify_identity(&c.token, "张三", &crate::helpers::id_card_no(1))
+        .await;
+    assert_eq!(verified.status, StatusCode::OK, "{verified:?}");
+    assert_eq!(
+        book(&app, &c.token, slot, ID_CARD).await.status,
+        StatusCode::CREATED
+    );
+}
+
 #[tokio::test]
 async fn a_slot_that_has_started_is_refused() {
     let (app, _) = start().await;

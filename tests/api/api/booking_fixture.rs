@@ -246,17 +246,14 @@ pub async fn seed(db: &DatabaseConnection) -> Fixture {
 // ---------------------------------------------------------------------------------------------
 // Citizens and the calls the mini-program makes.
 
-/// A citizen logged in with a real-name identity bound (`n` picks a distinct ID number).
+/// A citizen logged in with a real-name identity proven by face verification (`n` picks a
+/// distinct ID number).
 pub async fn citizen(app: &TestApp, n: u32) -> Citizen {
     let citizen = app.login().await;
     let reply = app
-        .put(
-            "/api/v1/me/identity",
-            Some(&citizen.token),
-            &json!({ "name": "张三", "idCardNo": id_card_no(n) }),
-        )
+        .verify_identity(&citizen.token, "张三", &id_card_no(n))
         .await;
-    assert_eq!(reply.status, StatusCode::OK, "bind identity: {reply:?}");
+    assert_eq!(reply.status, StatusCode::OK, "verify identity: {reply:?}");
     citizen
 }
 

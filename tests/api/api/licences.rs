@@ -95,14 +95,7 @@ impl World {
     async fn holder(&self, n: u32, name: &str) -> (Citizen, String, String) {
         let citizen = self.app.login().await;
         let id_no = id_card_no(n);
-        let bound = self
-            .app
-            .put(
-                "/api/v1/me/identity",
-                Some(&citizen.token),
-                &json!({ "name": name, "idCardNo": id_no }),
-            )
-            .await;
+        let bound = self.app.verify_identity(&citizen.token, name, &id_no).await;
         assert_eq!(bound.status, StatusCode::OK, "{bound:?}");
         let licence = self
             .province
@@ -276,6 +269,120 @@ async fn a_citizen_without_an_identity_is_told_to_bind_one() {
     let reply = w.app.get("/api/v1/licences", Some(&citizen.token)).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.error_code(), "IDENTITY_REQUIRED");
+}
+
+#[tokio::test]
+async fn an_unverified_identity_sees_no_licence() {
+    let w = World::new().await;
+    let (citizen, _, licence) = w.holder(320, "冯二").await;
+    crate::helpers::unverify(&w.app, &citizen).await;
+    for reply in [
+        w.app.get("/api/v1/licences", Some(&citizen.token)).await,
+        w.app
+            .get(&format!("/api/v1/licences/{licence}"), Some(&citizen.token))
+            .await,
+        w.present(&citizen, &licence).await,
+    ] {
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+        assert_eq!(reply.error_code(), "IDENTITY_NOT_VERIFIED");
+    }
+}
+
+/// The QR names the licence's holder as the licence library reports them; a licence whose
+/// holder is not the presenting citizen is refused at presentation.
+#[tokio::test]
+async fn a_licence_whose_holder_is_not_the_presenter_is_refused_at_presentation() {
+    let w = World::new().await;
+    let citizen = w.app.login().await;
+    let id_no = id_card_no(321);
+    let bound = w.app.verify_identity(&citizen.token, "陈三", &id_no).await;
+    assert_eq!(bound.status, StatusCode::OK, "{bound:?}");
+    let foreign = w
+        .province
+        .add_licence(&id_no, LicenceSpec::id_card("林四", &id_no));
+    let reply = w.present(&citizen, &foreign).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+    assert_eq!(reply.error_code(), "LICENCE_HOLDER_MISMATCH");
+}
+
+/// The security review's journey (issue 13): a fresh WeChat account claims 张三's ID number under
+/// another name to show 张三's identity card at a hall. Every step is refused now, and the real
+/// 张三 proves himself by face and takes his identity (and his licence) back.
+#[tokio::test]
+async fn the_impostor_journey_ends_in_refusals_at_every_step() {
+    let w = World::new().await;
+    let number = "11010519491231002X";
+    let card = w
+        .province
+        .add_licence(number, LicenceSpec::id_card("张三", number));
+    let impostor = w.app.login().await;
+
+    // Declaring the identity binds nothing any more.
+    let declared = w
+        .app
+        .put(
+            "/api/v1/me/identity",
+            Some(&impostor.token),
+            &json!({ "name": "李四", "idCardNo": number }),
+        )
+        .await;
+    assert_eq!(declared.status, StatusCode::GONE);
+    assert_eq!(declared.error_code(), "FACE_VERIFICATION_REQUIRED");
+    // The face WeChat sees is not the person named.
+    for name in ["李四", "张三"] {
+        let face = w
+            .app
+            .verify_identity_with(&impostor.token, name, number, 10004)
+            .await;
+        assert_eq!(face.status, StatusCode::UNPROCESSABLE_ENTITY, "{face:?}");
+        assert_eq!(face.error_code(), "FACE_NOT_MATCHED");
+    }
+    let me = w.app.get("/api/v1/me", Some(&impostor.token)).await;
+    assert!(me.body["identity"].is_null());
+    // Without an identity: no licence to list, reveal or present.
+    for reply in [
+        w.app.get("/api/v1/licences", Some(&impostor.token)).await,
+        w.app
+            .post(
+                &format!("/api/v1/licences/{card}/reveal"),
+                Some(&impostor.token),
+                &json!({ "field": "idNo" }),
+            )
+            .await,
+        w.present(&impostor, &card).await,
+    ] {
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+        assert_eq!(reply.error_code(), "IDENTITY_REQUIRED");
+    }
+
+    // An impostor who declared the identity before face verification existed (the migration
+    // left it unverified) gets no further.
+    let old = w.app.login().await;
+    w.app.verify_identity(&old.token, "李四", number).await;
+    crate::helpers::unverify(&w.app, &old).await;
+    for reply in [
+        w.app.get("/api/v1/licences", Some(&old.token)).await,
+        w.present(&old, &card).await,
+    ] {
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+        assert_eq!(reply.error_code(), "IDENTITY_NOT_VERIFIED");
+    }
+
+    // The real 张三 is not locked out: his face takes the identity from the declared binding.
+    let zhang = w.app.login().await;
+    let proven = w.app.verify_identity(&zhang.token, "张三", number).await;
+    assert_eq!(proven.status, StatusCode::OK, "{proven:?}");
+    let lost = w.app.get("/api/v1/me", Some(&old.token)).await;
+    assert!(lost.body["identity"].is_null());
+    assert_eq!(lost.body["identityNotice"]["kind"], "VERIFIED_ELSEWHERE");
+    let after = w.app.get("/api/v1/licences", Some(&old.token)).await;
+    assert_eq!(after.error_code(), "IDENTITY_REQUIRED");
+
+    // 张三 shows his card; the verifier sees the holder's name.
+    let payload = w.payload(&zhang, &card).await;
+    let verdict = w.verify(&payload).await;
+    assert_eq!(verdict["verdict"], "VALID", "{verdict}");
+    assert_eq!(verdict["licence"]["holderName"], "张*");
 }
 
 #[tokio::test]

@@ -157,6 +157,8 @@ async fn the_openapi_document_lists_the_citizen_api() {
         "/api/v1/me",
         "/api/v1/me/phone",
         "/api/v1/me/identity",
+        "/api/v1/me/identity/verifications",
+        "/api/v1/me/identity/verifications/{id}/complete",
     ] {
         assert!(reply.body["paths"][path].is_object(), "{path} missing");
     }
@@ -202,8 +204,8 @@ async fn a_value_of_the_wrong_type_is_refused_without_echoing_it() {
     let app = TestApp::spawn().await;
     let citizen = app.login().await;
     let reply = app
-        .put(
-            "/api/v1/me/identity",
+        .post(
+            "/api/v1/me/identity/verifications",
             Some(&citizen.token),
             &json!({ "name": "张三", "idCardNo": 110105194912310020_u64 }),
         )

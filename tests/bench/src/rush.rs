@@ -13,7 +13,7 @@
 //!
 //! 1. `--citizens` citizens log in through the real flow (a code from the simulator's
 //!    `POST /__sim/login-code`, then `POST /api/v1/auth/login`) and bind a real-name identity
-//!    (`PUT /api/v1/me/identity`, valid GB 11643 numbers).
+//!    (face-verified through the simulator, valid GB 11643 numbers).
 //! 2. Written straight into the database: the item `BENCH-RUSH`, and the hall `RUSH-01` with one
 //!    category of `--seats` seats a slot, 3-minute slots from 08:00 so that a day has exactly
 //!    `--slots` of them, open every day the calendar works. The day booked is the next working
@@ -623,17 +623,47 @@ pub(crate) async fn login_and_bind(
         .as_str()
         .context("no token in the login answer")?
         .to_owned();
+    // The identity is proven the way the mini-program does it: a face verification, passed
+    // in the simulator (its `face-result` hook), then completed.
     let response = http
-        .put(format!("{url}/api/v1/me/identity"))
+        .post(format!("{url}/api/v1/me/identity/verifications"))
         .bearer_auth(&token)
         .json(&json!({ "name": name(n), "idCardNo": id_card_no(n) }))
         .send()
         .await
-        .context("bind an identity")?;
+        .context("start a face verification")?;
+    let status = response.status();
+    let body = response
+        .text()
+        .await
+        .context("read the verification answer")?;
+    if status != reqwest::StatusCode::CREATED {
+        bail!("POST /api/v1/me/identity/verifications answered {status}: {body}");
+    }
+    let started: serde_json::Value =
+        serde_json::from_str(&body).context("the verification answer is not JSON")?;
+    let verification = started["id"]
+        .as_str()
+        .context("no id in the verification answer")?;
+    http.post(format!("{sim}/__sim/face-result"))
+        .json(&json!({ "verifyId": started["verifyId"], "verifyRet": 10000 }))
+        .send()
+        .await
+        .context("pass the face in the simulator")?
+        .error_for_status()
+        .context("the simulator's face-result hook")?;
+    let response = http
+        .post(format!(
+            "{url}/api/v1/me/identity/verifications/{verification}/complete"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .context("complete the face verification")?;
     let status = response.status();
     let body = response.text().await.context("read the binding answer")?;
     if status != reqwest::StatusCode::OK {
-        bail!("PUT /api/v1/me/identity answered {status}: {body}");
+        bail!("completing the face verification answered {status}: {body}");
     }
     let me: serde_json::Value =
         serde_json::from_str(&body).context("the binding answer is not JSON")?;
@@ -1746,7 +1776,7 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "- {} citizens logged in (simulator login code, POST /api/v1/auth/login) and bound \
-             distinct identities (PUT /api/v1/me/identity) in {:.1} s before the release. The \
+             distinct identities (face-verified) in {:.1} s before the release. The \
              hall {HALL_CODE}: one category, {SLOT_MINUTES}-minute slots from 08:00, {} seats \
              each, the item {ITEM_CODE} mapped to it; the day is the next working day, released \
              the next whole minute at least {} s after the setup.",

@@ -24,13 +24,20 @@
 //! | `POST /__sim/templates` | `{"templateId","keys":["thing1",…],"longTerm"?}` | `{"ok":true}` |
 //! | `POST /__sim/consent` | `{"openid","templateId","times"?}` (`times` defaults to 1) | `{"ok":true,"quota"}` |
 //! | `GET /__sim/messages?openid=` | — (every user's when `openid` is omitted) | `{"messages":[`[`SentMessage`]`…]}` |
+//! | `POST /__sim/face-result` | `{"verifyId"?,"openid"?,"verifyRet"}` (the openid's latest verify_id when `verifyId` is omitted) | `{"ok":true,"verifyId"}` |
 //! | `GET /__sim/stats` | — | [`WechatSimStats`] |
 //!
 //! `endpoint` is one of `code2session`, `token`, `stable_token`, `phone_number`,
-//! `subscribe_send`, `any`; `fault` one of `busy`, `minute_quota`, `drop_connection`, `http_5xx`,
-//! `user_refused`.
+//! `subscribe_send`, `getverifyid`, `queryverifyinfo`, `any`; `fault` one of `busy`,
+//! `minute_quota`, `drop_connection`, `http_5xx`, `user_refused`.
 //! A body a hook cannot read, or a template key of no known type, gets 400 `{"error"}`;
 //! `encrypted-phone` for an unknown user gets 404.
+//!
+//! Face verification (人脸核身 2.0, reference §8): `getverifyid` hands out a verify_id for one
+//! person and user; [`WechatSim::set_face_result`] is what that user's `wx.requestFacialVerify`
+//! came to (10000, a cancel, a timeout, another face …), which `queryverifyinfo` then answers —
+//! or errcode 47003 naming the argument when the `cert_hash`, `openid` or `out_seq_no` is not
+//! step 1's, or the verify_id is unknown or older than an hour.
 //!
 //! Subscribe messages follow a consent model: [`WechatSim::register_template`] declares a template
 //! and its keys, [`WechatSim::grant_consent`] is the user accepting it in
@@ -111,6 +118,12 @@ pub enum Endpoint {
     /// `POST /cgi-bin/message/subscribe/send`
     #[serde(rename = "subscribe_send")]
     SubscribeSend,
+    /// `POST /cityservice/face/identify/getverifyid`
+    #[serde(rename = "getverifyid")]
+    GetVerifyId,
+    /// `POST /cityservice/face/identify/queryverifyinfo`
+    #[serde(rename = "queryverifyinfo")]
+    QueryVerifyInfo,
     /// Every endpoint above.
     #[serde(rename = "any")]
     Any,
@@ -151,6 +164,8 @@ pub struct WechatSimStats {
     pub subscribe_send_calls: u64,
     /// Subscribe messages accepted (answered with a `msgid`).
     pub messages_sent: u64,
+    pub getverifyid_calls: u64,
+    pub queryverifyinfo_calls: u64,
 }
 
 /// A subscribe message WeChat accepted, as the citizen would read it.
@@ -363,6 +378,18 @@ impl WechatSim {
     /// The subscribe messages accepted for one user, in the order sent.
     pub fn sent_to(&self, openid: &str) -> Vec<SentMessage> {
         self.shared.world().sent_messages(Some(openid))
+    }
+
+    /// What the user's `wx.requestFacialVerify` for `verify_id` came to: `verify_ret` 10000 passes,
+    /// 90002–90006 a cancel, 90008–90010 camera or microphone refused, 90017 a timeout, 10004
+    /// another person's face. Returns false when no such verify_id was handed out.
+    pub fn set_face_result(&self, verify_id: &str, verify_ret: i64) -> bool {
+        self.shared.world().set_face_result(verify_id, verify_ret)
+    }
+
+    /// The verify_ids handed out for `openid`, oldest first.
+    pub fn verify_ids_of(&self, openid: &str) -> Vec<String> {
+        self.shared.world().verify_ids_of(openid)
     }
 
     /// Moves the simulator's clock forward: codes and tokens age by `by`.

@@ -35,6 +35,11 @@ pub(crate) fn phone_code() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
+/// A face-verification verify_id: opaque, long (WeChat allows up to 256 characters).
+pub(crate) fn verify_id() -> String {
+    format!("vid_{}", pick(URL_SAFE, 120))
+}
+
 /// An access token: a numeric prefix, `_`, then 133 base64url characters (136 in all).
 pub(crate) fn access_token() -> String {
     format!("86_{}", pick(URL_SAFE, 133))

@@ -5,6 +5,7 @@
 //! belongs here as `security.rs`, with its own [`Endpoint`] variant, guarded by
 //! [`World::authorize`](super::world::World::authorize) like `phone.rs` and `subscribe.rs`.
 
+mod face;
 mod hooks;
 mod login;
 mod phone;
@@ -39,6 +40,16 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/cgi-bin/message/subscribe/send")
                 .route(web::post().to(subscribe::send))
+                .default_service(web::to(require_post)),
+        )
+        .service(
+            web::resource("/cityservice/face/identify/getverifyid")
+                .route(web::post().to(face::get_verify_id))
+                .default_service(web::to(require_post)),
+        )
+        .service(
+            web::resource("/cityservice/face/identify/queryverifyinfo")
+                .route(web::post().to(face::query_verify_info))
                 .default_service(web::to(require_post)),
         )
         .service(web::scope("/__sim").configure(hooks::configure));

@@ -14,6 +14,12 @@ use chrono::{DateTime, Utc};
 
 use super::{Endpoint, Fault, SentMessage, WechatSimStats, ids, template, wire::WxError};
 
+/// How long a face-verification `verify_id` lives (reference §8).
+pub(crate) const VERIFY_ID_LIFETIME: Duration = Duration::from_secs(3600);
+/// What `queryverifyinfo` answers for a verify_id whose outcome no test set: the user closed
+/// the tutorial page (90002), as a user who never ran `wx.requestFacialVerify` looks.
+const VERIFY_RET_UNFINISHED: i64 = 90002;
+
 /// How long a `wx.login` code or a phone code can be redeemed.
 const CODE_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// How long an access token lives.
@@ -160,6 +166,33 @@ pub(crate) struct Outgoing {
     pub(crate) data: BTreeMap<String, Option<String>>,
 }
 
+/// One face verification begun with `getverifyid` (reference §8).
+struct FaceSession {
+    out_seq_no: String,
+    cert_hash: String,
+    openid: String,
+    issued_at: Moment,
+    /// Set by a test hook: what the user's `wx.requestFacialVerify` came to.
+    verify_ret: Option<i64>,
+}
+
+/// A `getverifyid` body as the API received it.
+pub(crate) struct VerifyRequest {
+    pub(crate) out_seq_no: Option<String>,
+    pub(crate) cert_type: Option<String>,
+    pub(crate) cert_name: Option<String>,
+    pub(crate) cert_no: Option<String>,
+    pub(crate) openid: Option<String>,
+}
+
+/// A `queryverifyinfo` body as the API received it.
+pub(crate) struct VerifyQuery {
+    pub(crate) verify_id: Option<String>,
+    pub(crate) out_seq_no: Option<String>,
+    pub(crate) cert_hash: Option<String>,
+    pub(crate) openid: Option<String>,
+}
+
 struct PendingFault {
     endpoint: Endpoint,
     fault: Fault,
@@ -188,6 +221,9 @@ pub(crate) struct World {
     consents: HashMap<(String, String), u32>,
     sent: Vec<SentMessage>,
     msgid_base: Option<u64>,
+    /// Face verifications by verify_id, and the verify_id of each `out_seq_no`.
+    faces: HashMap<String, FaceSession>,
+    face_seq: HashMap<String, String>,
     stats: WechatSimStats,
     /// Sends left to answer late, and how late.
     stalls: (u32, Duration),
@@ -214,6 +250,8 @@ impl World {
             Endpoint::StableToken => Some(&mut self.stats.stable_token_calls),
             Endpoint::PhoneNumber => Some(&mut self.stats.phone_number_calls),
             Endpoint::SubscribeSend => Some(&mut self.stats.subscribe_send_calls),
+            Endpoint::GetVerifyId => Some(&mut self.stats.getverifyid_calls),
+            Endpoint::QueryVerifyInfo => Some(&mut self.stats.queryverifyinfo_calls),
             Endpoint::Any => None,
         };
         if let Some(counter) = counter {
@@ -461,6 +499,120 @@ impl World {
         Ok(msgid)
     }
 
+    // ---- face verification (reference §8) ---------------------------------------------------
+
+    /// `getverifyid`, after the token check: 40003 for a user who never opened the app, 47003
+    /// naming the argument for an `out_seq_no` that is not 5–32 of `[0-9A-Za-z_-]`, a `cert_type`
+    /// other than `IDENTITY_CARD`, an empty name or a number that is not 18 characters, and for an
+    /// `out_seq_no` used before with another person or user (the same request again gets the same
+    /// verify_id while it lives). Returns the verify_id and its remaining life in seconds.
+    pub(crate) fn get_verify_id(
+        &mut self,
+        request: VerifyRequest,
+    ) -> Result<(String, u64), WxError> {
+        let argument = |name: &str| WxError::ArgumentInvalid(name.to_owned());
+        let openid = request
+            .openid
+            .filter(|openid| self.users.contains_key(openid))
+            .ok_or(WxError::InvalidOpenid)?;
+        let out_seq_no = request
+            .out_seq_no
+            .filter(|s| {
+                (5..=32).contains(&s.len())
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            })
+            .ok_or_else(|| argument("out_seq_no"))?;
+        let cert_type = request
+            .cert_type
+            .filter(|t| t == "IDENTITY_CARD")
+            .ok_or_else(|| argument("cert_info.cert_type"))?;
+        let cert_name = request
+            .cert_name
+            .filter(|n| !n.trim().is_empty())
+            .ok_or_else(|| argument("cert_info.cert_name"))?;
+        let cert_no = request
+            .cert_no
+            .filter(|n| n.len() == 18 && n.is_ascii())
+            .ok_or_else(|| argument("cert_info.cert_no"))?;
+        let cert_hash = cert_hash(&cert_type, &cert_name, &cert_no);
+        let now = self.now();
+        if let Some(verify_id) = self.face_seq.get(&out_seq_no) {
+            let face = self
+                .faces
+                .get(verify_id)
+                .ok_or_else(|| argument("out_seq_no"))?;
+            let alive = now < face.issued_at + VERIFY_ID_LIFETIME;
+            if face.cert_hash != cert_hash || face.openid != openid || !alive {
+                return Err(argument("out_seq_no"));
+            }
+            let left = (face.issued_at + VERIFY_ID_LIFETIME).saturating_sub(now);
+            return Ok((verify_id.clone(), left.as_secs()));
+        }
+        let verify_id = ids::verify_id();
+        self.face_seq.insert(out_seq_no.clone(), verify_id.clone());
+        self.faces.insert(
+            verify_id.clone(),
+            FaceSession {
+                out_seq_no,
+                cert_hash,
+                openid,
+                issued_at: now,
+                verify_ret: None,
+            },
+        );
+        Ok((verify_id, VERIFY_ID_LIFETIME.as_secs()))
+    }
+
+    /// `queryverifyinfo`, after the token check: 47003 naming the argument for an unknown or
+    /// expired `verify_id`, or an `out_seq_no`, `cert_hash` or `openid` that is not step 1's
+    /// (WeChat answers these with an errcode, never with a `verify_ret`); otherwise the outcome a
+    /// test set, or 90002 (cancelled) when none was set.
+    pub(crate) fn query_verify_info(&mut self, query: VerifyQuery) -> Result<i64, WxError> {
+        let argument = |name: &str| WxError::ArgumentInvalid(name.to_owned());
+        let now = self.now();
+        let face = query
+            .verify_id
+            .as_ref()
+            .and_then(|id| self.faces.get(id))
+            .filter(|face| now < face.issued_at + VERIFY_ID_LIFETIME)
+            .ok_or_else(|| argument("verify_id"))?;
+        if query.out_seq_no.as_deref() != Some(face.out_seq_no.as_str()) {
+            return Err(argument("out_seq_no"));
+        }
+        if query.cert_hash.as_deref() != Some(face.cert_hash.as_str()) {
+            return Err(argument("cert_hash"));
+        }
+        if query.openid.as_deref() != Some(face.openid.as_str()) {
+            return Err(argument("openid"));
+        }
+        Ok(face.verify_ret.unwrap_or(VERIFY_RET_UNFINISHED))
+    }
+
+    /// What the user's `wx.requestFacialVerify` for `verify_id` came to: 10000 passed, 90002–90006
+    /// cancelled, 90017 timed out, 10004 (another face) … False when the verify_id is unknown.
+    pub(crate) fn set_face_result(&mut self, verify_id: &str, verify_ret: i64) -> bool {
+        match self.faces.get_mut(verify_id) {
+            Some(face) => {
+                face.verify_ret = Some(verify_ret);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The verify_ids handed out for `openid`, oldest first.
+    pub(crate) fn verify_ids_of(&self, openid: &str) -> Vec<String> {
+        let mut found: Vec<(&Moment, &String)> = self
+            .faces
+            .iter()
+            .filter(|(_, face)| face.openid == openid)
+            .map(|(id, face)| (&face.issued_at, id))
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, id)| id.clone()).collect()
+    }
+
     // ---- access tokens ---------------------------------------------------------------------
 
     /// `/cgi-bin/token`: a new token every call, 2000 a day; the previous one retires in 5 minutes.
@@ -598,6 +750,20 @@ impl World {
     }
 }
 
+/// `cert_hash` as reference §8 defines it, computed here on its own so that the gateway's
+/// implementation is checked against a second one.
+pub(crate) fn cert_hash(cert_type: &str, cert_name: &str, cert_no: &str) -> String {
+    use base64::{Engine as _, engine::general_purpose::STANDARD};
+    use sha2::{Digest as _, Sha256};
+    let joined = format!(
+        "cert_type={}&cert_name={}&cert_no={}",
+        STANDARD.encode(cert_type.as_bytes()),
+        STANDARD.encode(cert_name.as_bytes()),
+        STANDARD.encode(cert_no.as_bytes()),
+    );
+    hex::encode(Sha256::digest(joined.as_bytes()))
+}
+
 fn to_utc(moment: Moment) -> DateTime<Utc> {
     i64::try_from(moment.as_secs())
         .ok()
@@ -687,6 +853,81 @@ mod tests {
             Err(WxError::InvalidCredential)
         );
         assert_eq!(world.stats.rejected_token_uses, 3);
+    }
+
+    #[test]
+    fn the_simulators_cert_hash_matches_the_documented_vector() {
+        assert_eq!(
+            cert_hash("IDENTITY_CARD", "张三", "310101199801011234"),
+            "3c241f7ff324977aeb91f173bb2a7b06569e6fd784d5573db34a636d8671108b"
+        );
+    }
+
+    fn verify_request(world: &mut World, openid: &str, out_seq_no: &str) -> VerifyRequest {
+        world.user(openid);
+        VerifyRequest {
+            out_seq_no: Some(out_seq_no.into()),
+            cert_type: Some("IDENTITY_CARD".into()),
+            cert_name: Some("张三".into()),
+            cert_no: Some("310101199801011234".into()),
+            openid: Some(openid.into()),
+        }
+    }
+
+    #[test]
+    fn a_verify_id_answers_its_outcome_only_to_step_ones_person_and_user() {
+        let mut world = World::default();
+        let request = verify_request(&mut world, "o-user", "seq-00001");
+        let (verify_id, expires_in) = world.get_verify_id(request).unwrap();
+        assert_eq!(expires_in, 3600);
+        let hash = cert_hash("IDENTITY_CARD", "张三", "310101199801011234");
+        let query = |hash: &str, openid: &str| VerifyQuery {
+            verify_id: Some(verify_id.clone()),
+            out_seq_no: Some("seq-00001".into()),
+            cert_hash: Some(hash.into()),
+            openid: Some(openid.into()),
+        };
+        assert_eq!(world.query_verify_info(query(&hash, "o-user")), Ok(90002));
+        assert!(world.set_face_result(&verify_id, 10000));
+        assert_eq!(world.query_verify_info(query(&hash, "o-user")), Ok(10000));
+        let other = cert_hash("IDENTITY_CARD", "李四", "310101199801011234");
+        assert_eq!(
+            world.query_verify_info(query(&other, "o-user")),
+            Err(WxError::ArgumentInvalid("cert_hash".into()))
+        );
+        assert_eq!(
+            world.query_verify_info(query(&hash, "o-other")),
+            Err(WxError::ArgumentInvalid("openid".into()))
+        );
+        world.advance_clock(VERIFY_ID_LIFETIME);
+        assert_eq!(
+            world.query_verify_info(query(&hash, "o-user")),
+            Err(WxError::ArgumentInvalid("verify_id".into()))
+        );
+    }
+
+    #[test]
+    fn an_out_seq_no_is_unique_and_a_stranger_is_40003() {
+        let mut world = World::default();
+        let request = verify_request(&mut world, "o-user", "seq-00002");
+        let (first, _) = world.get_verify_id(request).unwrap();
+        let again = verify_request(&mut world, "o-user", "seq-00002");
+        assert_eq!(world.get_verify_id(again).unwrap().0, first);
+        let mut other = verify_request(&mut world, "o-user", "seq-00002");
+        other.cert_name = Some("李四".into());
+        assert_eq!(
+            world.get_verify_id(other).err(),
+            Some(WxError::ArgumentInvalid("out_seq_no".into()))
+        );
+        let mut short = verify_request(&mut world, "o-user", "s1");
+        short.out_seq_no = Some("s1".into());
+        assert!(world.get_verify_id(short).is_err());
+        let mut stranger = verify_request(&mut world, "o-user", "seq-00003");
+        stranger.openid = Some("o-nobody".into());
+        assert_eq!(
+            world.get_verify_id(stranger).err(),
+            Some(WxError::InvalidOpenid)
+        );
     }
 
     #[test]

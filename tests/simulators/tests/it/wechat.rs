@@ -7,6 +7,7 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
 use simulators::wechat::{Endpoint, Fault, WechatSim, WechatSimConfig};
 
+mod face;
 mod subscribe;
 
 /// A running simulator and a client that speaks to it.

@@ -27,6 +27,7 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .route("/advance-clock", web::post().to(advance_clock))
         .route("/templates", web::post().to(templates))
         .route("/consent", web::post().to(consent))
+        .route("/face-result", web::post().to(face_result))
         .route("/messages", web::get().to(messages))
         .route("/stats", web::get().to(stats));
 }
@@ -235,6 +236,34 @@ async fn consent(shared: web::Data<Shared>, body: web::Bytes) -> HookResult {
     world.grant_consent(&request.openid, &request.template_id, request.times);
     let quota = world.quota(&request.openid, &request.template_id);
     Ok(HttpResponse::Ok().json(json!({ "ok": true, "quota": quota })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FaceResultRequest {
+    verify_id: Option<String>,
+    openid: Option<String>,
+    verify_ret: i64,
+}
+
+/// Sets the outcome of a verify_id, or of the latest one handed out for `openid` (what a curl
+/// user following the README knows).
+async fn face_result(shared: web::Data<Shared>, body: web::Bytes) -> HookResult {
+    let request: FaceResultRequest = parse(&body)?;
+    let mut world = shared.world();
+    let verify_id = match (request.verify_id, request.openid) {
+        (Some(id), _) => Some(id),
+        (None, Some(openid)) => world.verify_ids_of(&openid).pop(),
+        (None, None) => None,
+    };
+    match verify_id {
+        Some(id) if world.set_face_result(&id, request.verify_ret) => {
+            Ok(HttpResponse::Ok().json(json!({ "ok": true, "verifyId": id })))
+        }
+        _ => Err(HookError::UnknownUser(anyhow::anyhow!(
+            "no such verify_id was handed out"
+        ))),
+    }
 }
 
 #[derive(Deserialize)]
