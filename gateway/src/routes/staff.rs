@@ -268,8 +268,10 @@ pub async fn list(
     }))
 }
 
-/// Deactivate a staff member: they cannot log in, and every session they have ends at once.
-/// A hall admin may deactivate only members whose every role is at halls they administer.
+/// Deactivate a staff member: they cannot log in, every session they have ends at once, and a
+/// ticket their counter held (called or serving) goes back to the queue, first in line with its
+/// number. A hall admin may deactivate only members whose every role is at halls they
+/// administer.
 #[utoipa::path(
     post, path = "/staff/v1/staff/{id}/deactivate", tag = "staff",
     params(("id" = i64, Path, description = "The staff member")),

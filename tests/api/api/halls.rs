@@ -315,7 +315,8 @@ async fn an_admin_sets_up_a_hall_that_citizens_then_see() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["name"], "杭州市民中心（东区）");
+    // Names are NFKC-normalised: full-width brackets are stored as plain ones.
+    assert_eq!(reply.body["name"], "杭州市民中心(东区)");
     assert_eq!(reply.body["rules"]["weeklyLimit"], 3);
     assert_eq!(reply.body["rules"]["slotMinutes"], 40, "other rules stay");
     let reply = app.get("/api/v1/halls", None).await;

@@ -265,16 +265,15 @@ async fn failures_from_many_addresses_slow_a_username_yet_its_right_password_get
         started_right.elapsed()
     );
     assert!(started.elapsed() >= std::time::Duration::from_millis(1100));
-    // Other usernames do not wait.
+    // Other usernames are not held back by it (that they do not wait is the unit test's:
+    // a wall-clock upper bound would not hold on a loaded machine).
     staff(&app, "bystander", vec![(Role::Clerk, HallScope::All)]).await;
-    let quick = std::time::Instant::now();
     assert_eq!(
         login_from(&app, "198.51.100.41", "bystander", PASSWORD)
             .await
             .status,
         StatusCode::OK
     );
-    assert!(quick.elapsed() < std::time::Duration::from_millis(600));
 }
 
 #[tokio::test]
