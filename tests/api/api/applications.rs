@@ -1426,7 +1426,7 @@ async fn a_case_number_already_held_parks_the_application_and_attaches_its_event
     // The operator sees why.
     let admin = world.admin().await;
     let parked = app.get("/staff/v1/applications/parked", Some(&admin)).await;
-    let items = parked.body["items"].as_array().unwrap();
+    let items = parked.body["applications"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{parked:?}");
     assert_eq!(items[0]["applicationId"], second_id.as_str());
     let reason = items[0]["lastError"].as_str().unwrap();

@@ -212,7 +212,7 @@ async fn the_days_of_a_year_without_calendar_are_not_released_and_operators_are_
     assert!(no_slots.is_empty(), "nothing cut for 2031: {no_slots:?}");
 
     // /readyz: still ready, with the warning.
-    let ready = app.get("/readyz", None).await;
+    let ready = app.admin_get("/readyz").await;
     assert_eq!(ready.status, StatusCode::OK, "{ready:?}");
     assert_eq!(ready.body["calendar"]["status"], "missing", "{ready:?}");
     assert_eq!(
@@ -242,7 +242,7 @@ async fn the_days_of_a_year_without_calendar_are_not_released_and_operators_are_
     let listed = days(&app, &c.token, HALL, ID_CARD, "2030-12-31", "2031-01-06").await;
     assert_eq!(day(&listed, "2031-01-01")["state"], "CLOSED");
     assert_eq!(day(&listed, "2031-01-02")["state"], "OPEN");
-    let ready = app.get("/readyz", None).await;
+    let ready = app.admin_get("/readyz").await;
     assert_eq!(ready.body["calendar"]["status"], "ok", "{ready:?}");
     app.clock.advance(chrono::Duration::days(3));
     worker.run_once().await.unwrap();
