@@ -1151,8 +1151,8 @@ async fn names_are_normalised_and_invisible_characters_never_reach_the_board() {
     );
     let c = citizen(&app, 51).await;
     let identity = app
-        .put(
-            "/api/v1/me/identity",
+        .post(
+            "/api/v1/me/identity/verifications",
             Some(&c.token),
             &json!({ "name": "张\u{3164}", "idCardNo": crate::helpers::id_card_no(52) }),
         )
