@@ -119,15 +119,21 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// `buf` with actix-http's bare parse-error answer replaced by the error shape, if it holds one.
+/// `buf` with actix-http's bare parse-error answer replaced by the error shape, if it is one.
+///
+/// Only a write that *starts* with the bare answer is one: actix-http writes that answer on its
+/// own as the connection's last, while the same bytes inside a body (a citizen's uploaded file
+/// served back, say) must pass untouched — and looking only at the first bytes keeps every other
+/// write free of a scan.
 fn reshape(buf: &[u8]) -> Option<Vec<u8>> {
-    let (at, bare, message) = BARE
+    let (bare, message) = BARE
         .iter()
-        .find_map(|(bare, message)| find(buf, bare).map(|at| (at, *bare, *message)))?;
-    let end = at + find(&buf[at..], b"\r\n\r\n")?;
-    let status_line = &buf[at..at + find(bare, b"\r\n")?];
+        .find(|(bare, _)| buf.starts_with(bare))
+        .map(|(bare, message)| (*bare, *message))?;
+    let end = find(buf, b"\r\n\r\n")?;
+    let status_line = &buf[..find(bare, b"\r\n")?];
     // The rest of actix-http's headers (`connection: close`, `date`), each with its CRLF.
-    let others = &buf[at + bare.len()..end + 2];
+    let others = &buf[bare.len()..end + 2];
     let id = request_id::from_header(None);
     let body = serde_json::to_vec(&ErrorBody {
         code: ErrorCode::BadRequest,
@@ -145,7 +151,6 @@ fn reshape(buf: &[u8]) -> Option<Vec<u8>> {
     );
     metrics::counter!("http_malformed_requests_total").increment(1);
     let mut out = Vec::with_capacity(buf.len() + body.len() + 128);
-    out.extend_from_slice(&buf[..at]);
     out.extend_from_slice(status_line);
     out.extend_from_slice(
         format!(
@@ -209,5 +214,14 @@ mod tests {
 
         let ours = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 97\r\ncontent-type: application/json\r\n\r\n{}";
         assert!(reshape(ours).is_none());
+    }
+
+    #[test]
+    fn the_same_bytes_inside_a_body_pass_untouched() {
+        let mut body = b"%PDF-1.4\n".to_vec();
+        body.extend_from_slice(
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        );
+        assert!(reshape(&body).is_none());
     }
 }
