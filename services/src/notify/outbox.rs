@@ -223,24 +223,9 @@ pub(super) async fn renew(
     claimed: &mut Claimed,
     lease: chrono::Duration,
 ) -> anyhow::Result<bool> {
-    // Whole milliseconds: stored exactly by PostgreSQL (microseconds) and SQLite (text) alike,
-    // so the next fenced update compares equal.
-    let until = DateTime::from_timestamp_millis((Utc::now() + lease).timestamp_millis())
-        .unwrap_or_else(|| Utc::now() + lease);
-    let done = notification::Entity::update_many()
-        .col_expr(notification::Column::ClaimedUntil, until.into())
-        .filter(notification::Column::Id.eq(claimed.id))
-        .filter(notification::Column::Status.eq(Status::Sending.as_str()))
-        .filter(notification::Column::ClaimedUntil.eq(claimed.claimed_until))
-        .exec(db)
+    fenced_extend(db, claimed, lease, None)
         .await
-        .context("renew a claim")?;
-    if done.rows_affected == 1 {
-        claimed.claimed_until = until;
-        Ok(true)
-    } else {
-        Ok(false)
-    }
+        .context("renew a claim")
 }
 
 /// Marks a claimed message as handed to WeChat, renewing the claim, just before the request is
@@ -250,26 +235,39 @@ pub(super) async fn mark_in_flight(
     claimed: &mut Claimed,
     lease: chrono::Duration,
 ) -> anyhow::Result<bool> {
+    fenced_extend(db, claimed, lease, Some(Status::InFlight))
+        .await
+        .context("mark a notification in flight")
+}
+
+/// The one fenced update behind both: the claim moves on by `lease` (and the status to `status`)
+/// only while the row is still `SENDING` under this worker's claim.
+async fn fenced_extend(
+    db: &impl ConnectionTrait,
+    claimed: &mut Claimed,
+    lease: chrono::Duration,
+    status: Option<Status>,
+) -> Result<bool, sea_orm::DbErr> {
+    // Whole milliseconds: stored exactly by PostgreSQL (microseconds) and SQLite (text) alike,
+    // so the next fenced update compares equal.
     let until = DateTime::from_timestamp_millis((Utc::now() + lease).timestamp_millis())
         .unwrap_or_else(|| Utc::now() + lease);
-    let done = notification::Entity::update_many()
-        .col_expr(
-            notification::Column::Status,
-            Status::InFlight.as_str().into(),
-        )
-        .col_expr(notification::Column::ClaimedUntil, until.into())
+    let mut update = notification::Entity::update_many()
+        .col_expr(notification::Column::ClaimedUntil, until.into());
+    if let Some(status) = status {
+        update = update.col_expr(notification::Column::Status, status.as_str().into());
+    }
+    let done = update
         .filter(notification::Column::Id.eq(claimed.id))
         .filter(notification::Column::Status.eq(Status::Sending.as_str()))
         .filter(notification::Column::ClaimedUntil.eq(claimed.claimed_until))
         .exec(db)
-        .await
-        .context("mark a notification in flight")?;
-    if done.rows_affected == 1 {
+        .await?;
+    let extended = done.rows_affected == 1;
+    if extended {
         claimed.claimed_until = until;
-        Ok(true)
-    } else {
-        Ok(false)
     }
+    Ok(extended)
 }
 
 /// Messages whose worker handed them to WeChat and then lost its lease (it died, or its answer
