@@ -456,6 +456,10 @@ impl IdentityService {
         let index = row.id_card_index.as_str();
         let now = self.clock.now();
         let txn = self.db.begin().await.context("begin binding")?;
+        // Bindings of one identity are decided one at a time, on the same per-identity row that
+        // counts its bookings (`booking_holders`): racing verifications of one person queue
+        // here instead of each losing the unique index in turn until its retries run out.
+        crate::booking::queries::lock_holder(&txn, index).await?;
         let claimed = verification::Entity::update_many()
             .col_expr(
                 verification::Column::Status,
