@@ -67,6 +67,9 @@ enum Command {
         /// The scanned QR content.
         payload: String,
     },
+    /// Print the OpenAPI document that `GET /openapi.json` serves (for code generators: the
+    /// TypeScript SDK and the staff console generate their types from it).
+    Openapi,
     /// Apply, revert or list database migrations (uses APP_DATABASE__URL).
     Migrate {
         #[arg(long, env = "APP_CONFIG_FILE")]
@@ -129,6 +132,15 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Openapi => {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            match writeln!(out, "{}", gateway::openapi::pretty()?) {
+                // A closed stdout (`| head`) is the reader's choice, not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.context("write the document"),
+            }
+        }
         Command::Serve { config } => {
             let settings = Settings::load(config.as_deref())?;
             let _guard = telemetry::init(settings.log.format, &settings.log.filter)?;

@@ -108,6 +108,14 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The document as pretty-printed JSON, as `gateway openapi` prints it.
+///
+/// # Errors
+/// Never in practice: the document is built from static types.
+pub fn pretty() -> serde_json::Result<String> {
+    serde_json::to_string_pretty(&ApiDoc::openapi())
+}
+
 /// `GET /openapi.json`
 pub async fn document() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
