@@ -48,6 +48,16 @@ enum Command {
         /// Port of the built-in provincial-platform simulator (hooks under /__sim/).
         #[arg(long, default_value_t = 9102)]
         province_sim_port: u16,
+        /// The demo on another database (`postgres://…`, which must exist) instead of SQLite
+        /// under --data-dir: the SDK's tests run the demo on PostgreSQL + Redis this way.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// The demo on Redis instead of the in-process store.
+        #[arg(long)]
+        redis_url: Option<String>,
+        /// With --redis-url: the prefix of every key, so runs can share one Redis.
+        #[arg(long, default_value = "zsb:")]
+        redis_key_prefix: String,
     },
     /// Sync the service catalogue from the provincial platform once, with the settings `serve`
     /// reads.
@@ -176,6 +186,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             admin_port,
             wechat_sim_port,
             province_sim_port,
+            database_url,
+            redis_url,
+            redis_key_prefix,
         } => {
             let _guard = telemetry::init(LogFormat::Pretty, "info,sqlx=warn")?;
             let demo = demo::prepare(&DemoOptions {
@@ -185,6 +198,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 admin_port,
                 wechat_sim_port,
                 province_sim_port,
+                database_url,
+                redis_url,
+                redis_key_prefix,
             })
             .await?;
             demo::seed_demo_data(&demo.settings).await?;
@@ -199,8 +215,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             demo::ensure_demo_admin(app.db()).await?;
             tracing::warn!(
-                "DEMO MODE — not for production: SQLite at {}, in-process store, simulated WeChat at {wechat_url}, generated keys in {}",
-                data_dir.join("demo.sqlite").display(),
+                "DEMO MODE — not for production: {}, {}, simulated WeChat at {wechat_url}, generated keys in {}",
+                demo.database,
+                demo.store,
                 data_dir.join("demo-keys.json").display(),
             );
             tracing::warn!(

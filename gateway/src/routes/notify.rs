@@ -81,7 +81,7 @@ const MAX_PAGE: u64 = 10_000;
 #[utoipa::path(
     get, path = "/api/v1/messages", tag = "notifications",
     params(PageQuery),
-    responses((status = 200, body = Messages), (status = 400, body = ErrorBody)),
+    responses((status = 200, body = Messages), (status = 400, description = "BAD_REQUEST: a query that does not parse", body = ErrorBody)),
     security(("bearer" = []))
 )]
 pub async fn inbox(
@@ -124,7 +124,7 @@ pub async fn inbox(
 #[utoipa::path(
     post, path = "/api/v1/messages/{id}/read", tag = "notifications",
     params(("id" = i64, Path, description = "message id")),
-    responses((status = 204), (status = 404, body = ErrorBody)),
+    responses((status = 204), (status = 404, description = "NOT_FOUND: no such message of this citizen", body = ErrorBody)),
     security(("bearer" = []))
 )]
 pub async fn mark_read(
