@@ -38,6 +38,7 @@ pub struct Subscriptions {
 
 /// `GET /api/v1/messages` query.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct PageQuery {
     /// From 1.

@@ -436,6 +436,33 @@ mod tests {
         assert_eq!(documented_codes(&jwks["500"]), ["INTERNAL"]);
     }
 
+    /// A query struct without `#[into_params(parameter_in = Query)]` is documented as path
+    /// parameters that its path does not have: the SDK's types would then ask for them there.
+    #[test]
+    fn every_path_parameter_is_in_its_path_and_every_placeholder_is_documented() {
+        let doc = document();
+        for (method, path, op) in operations(&doc) {
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            for p in &params {
+                let name = p["name"].as_str().unwrap();
+                if p["in"] == "path" {
+                    assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{method} {path}: `{name}` is documented in the path, which has no such placeholder"
+                    );
+                }
+            }
+            for placeholder in path.split('{').skip(1).filter_map(|s| s.split('}').next()) {
+                assert!(
+                    params
+                        .iter()
+                        .any(|p| p["in"] == "path" && p["name"] == placeholder),
+                    "{method} {path}: {{{placeholder}}} is not documented"
+                );
+            }
+        }
+    }
+
     #[test]
     fn codes_are_read_from_a_description_in_order_without_repeats() {
         assert_eq!(
