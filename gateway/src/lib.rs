@@ -3,6 +3,7 @@
 //! (`miniprogram-api`) and the domain (`services`).
 
 pub mod configuration;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
 mod extract;

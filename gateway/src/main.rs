@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use gateway::configuration::{LogFormat, Settings};
+#[cfg(feature = "demo")]
 use gateway::demo::{self, DemoOptions};
 use gateway::startup::{Application, connect_database};
 use gateway::telemetry;
@@ -32,6 +33,7 @@ enum Command {
         config: Option<PathBuf>,
     },
     /// The embedded default: SQLite under --data-dir, in-process store, simulated WeChat.
+    #[cfg(feature = "demo")]
     Demo {
         #[arg(long, default_value = "./data")]
         data_dir: PathBuf,
@@ -179,6 +181,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!("gateway stopped");
             Ok(())
         }
+        #[cfg(feature = "demo")]
         Command::Demo {
             data_dir,
             host,

@@ -6,6 +6,7 @@ pub mod booking;
 pub mod calendar;
 pub mod catalogue;
 pub mod crypto;
+pub mod db;
 pub mod halls;
 pub mod identity;
 pub mod licences;

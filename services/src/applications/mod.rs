@@ -694,22 +694,40 @@ impl ApplicationService {
     /// # Errors
     /// The database cannot be read.
     pub async fn get(&self, citizen_id: i64, id: &str) -> anyhow::Result<Option<ApplicationView>> {
+        // One snapshot for the row and its events: a callback committing between two reads
+        // would otherwise show a timeline one event ahead of the phase.
+        let snapshot = crate::db::snapshot(&self.inner.db).await?;
         let Some(row) = application::Entity::find_by_id(id)
             .filter(application::Column::CitizenId.eq(citizen_id))
-            .one(&self.inner.db)
-            .await?
+            .one(&snapshot)
+            .await
+            .context("read the application")?
         else {
             return Ok(None);
         };
-        Ok(Some(self.view(row, true).await?))
+        let view = self.view_in(&snapshot, row).await?;
+        snapshot.commit().await.context("end the snapshot")?;
+        Ok(Some(view))
     }
 
     async fn view(&self, row: application::Model, full: bool) -> anyhow::Result<ApplicationView> {
-        let mut view = plain_view(row);
         if !full {
-            return Ok(view);
+            return Ok(plain_view(row));
         }
-        let db = &self.inner.db;
+        let snapshot = crate::db::snapshot(&self.inner.db).await?;
+        let view = self.view_in(&snapshot, row).await?;
+        snapshot.commit().await.context("end the snapshot")?;
+        Ok(view)
+    }
+
+    /// The full view of `row`, every read in `db` (one snapshot, so that the phase, the timeline
+    /// and the supplements agree).
+    async fn view_in(
+        &self,
+        db: &impl ConnectionTrait,
+        row: application::Model,
+    ) -> anyhow::Result<ApplicationView> {
+        let mut view = plain_view(row);
         if let Some(sblsh) = &view.sblsh {
             let events = case_event::Entity::find()
                 .filter(case_event::Column::Sblsh.eq(sblsh.as_str()))

@@ -939,6 +939,60 @@ async fn duplicates_and_disorder_still_make_one_timeline_in_version_order() {
     assert_eq!(inbox_titles(app, &a).await, vec!["办理结果已寄出"]);
 }
 
+/// The view is read from one snapshot: its phase is the phase of the newest entry of the timeline
+/// it shows, even while the case's events arrive (a read between the callback's commit and the
+/// view's second query once showed a timeline one event ahead of its phase).
+#[tokio::test]
+async fn a_case_view_never_shows_a_timeline_ahead_of_its_phase() {
+    let world = World::new().await;
+    let app = &world.app;
+    let a = world.citizen(app, 1).await;
+    let (id, view) = world.submitted(&a).await;
+    let sblsh = view["sblsh"].as_str().unwrap().to_owned();
+    const EVENTS: usize = 12;
+    let sim = world.province.clone();
+    let advancing = tokio::spawn(async move {
+        sim.advance(&sblsh, Phase::Accepted, json!({})).unwrap();
+        for n in 1..EVENTS {
+            tokio::time::sleep(Duration::from_millis(15)).await;
+            sim.advance(
+                &sblsh,
+                Phase::InReview,
+                json!({ "step": format!("第{n}步") }),
+            )
+            .unwrap();
+        }
+    });
+    let path = format!("/api/v1/applications/{id}");
+    let start = std::time::Instant::now();
+    let mut reads = 0;
+    loop {
+        let reply = app.get(&path, Some(&a.token)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        reads += 1;
+        let timeline = reply.body["timeline"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if let Some(newest) = timeline.last() {
+            assert_eq!(
+                reply.body["phase"], newest["phase"],
+                "read {reads}: the phase is not the newest event's: {:?}",
+                reply.body
+            );
+        }
+        if timeline.len() == EVENTS {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            reply.body
+        );
+    }
+    advancing.await.unwrap();
+}
+
 #[tokio::test]
 async fn a_supplement_is_asked_for_sent_once_and_pauses_the_deadline() {
     let world = World::new().await;
