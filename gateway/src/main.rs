@@ -60,6 +60,14 @@ enum Command {
         /// With --redis-url: the prefix of every key, so runs can share one Redis.
         #[arg(long, default_value = "zsb:")]
         redis_key_prefix: String,
+        /// With --session-window-secs: a citizen session may make this many requests per window
+        /// instead of `sessions.requests_per_minute` (600) a minute, so that a test meets the
+        /// limit, and its end, within seconds (the SDK's 429 test).
+        #[arg(long, requires = "session_window_secs", value_parser = clap::value_parser!(u64).range(1..))]
+        session_requests: Option<u64>,
+        /// The window --session-requests counts in, in seconds (aligned to the wall clock).
+        #[arg(long, requires = "session_requests", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        session_window_secs: Option<u64>,
     },
     /// Sync the service catalogue from the provincial platform once, with the settings `serve`
     /// reads.
@@ -192,6 +200,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             database_url,
             redis_url,
             redis_key_prefix,
+            session_requests,
+            session_window_secs,
         } => {
             let _guard = telemetry::init(LogFormat::Pretty, "info,sqlx=warn")?;
             let demo = demo::prepare(&DemoOptions {
@@ -208,14 +218,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             demo::seed_demo_data(&demo.settings).await?;
             let wechat_url = demo.wechat.base_url();
+            let session_request_budget =
+                session_requests
+                    .zip(session_window_secs)
+                    .map(|(max, secs)| services::limits::Quota {
+                        max,
+                        window: std::time::Duration::from_secs(secs),
+                    });
             let app = Application::build_with(
                 demo.settings,
                 gateway::startup::Overrides {
                     consent_echo: Some(demo::consent_echo(&demo.wechat)),
+                    session_request_budget,
                     ..gateway::startup::Overrides::default()
                 },
             )
             .await?;
+            if let Some(budget) = session_request_budget {
+                tracing::warn!(
+                    "DEMO MODE — a citizen session may make {} requests per {} s (--session-requests)",
+                    budget.max,
+                    budget.window.as_secs()
+                );
+            }
             demo::ensure_demo_admin(app.db()).await?;
             tracing::warn!(
                 "DEMO MODE — not for production: {}, {}, simulated WeChat at {wechat_url}, generated keys in {}",

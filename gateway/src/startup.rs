@@ -99,6 +99,10 @@ pub struct Overrides {
     /// Told of every consent a citizen reports: the demo's WeChat simulator (see
     /// `services::notify::ConsentEcho`). `None` in production.
     pub consent_echo: Option<Arc<dyn services::notify::ConsentEcho>>,
+    /// A citizen session's request budget other than `sessions.requests_per_minute` a minute:
+    /// `gateway demo --session-requests N --session-window-secs S`, for the SDK's test that a
+    /// 429 is waited out in seconds. `None` everywhere else.
+    pub session_request_budget: Option<Quota>,
 }
 
 impl Application {
@@ -147,7 +151,9 @@ impl Application {
             SessionConfig {
                 idle_ttl: Duration::from_secs(settings.sessions.idle_ttl_secs),
                 absolute_ttl: Duration::from_secs(settings.sessions.absolute_ttl_secs),
-                requests_per_minute: settings.sessions.requests_per_minute,
+                request_budget: overrides
+                    .session_request_budget
+                    .unwrap_or(Quota::per_minute(settings.sessions.requests_per_minute)),
             },
         );
         let clock = overrides.clock.unwrap_or_default();

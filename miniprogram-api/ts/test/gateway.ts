@@ -42,7 +42,8 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startGateway(): Promise<Gateway> {
+/** `extraArgs`: more `gateway demo` flags (`--session-requests 10 --session-window-secs 2`). */
+export async function startGateway(extraArgs: readonly string[] = []): Promise<Gateway> {
   const [port, admin, sim, province] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const data = mkdtempSync(join(tmpdir(), "zsb-sdk-"));
   const args = [
@@ -57,6 +58,7 @@ export async function startGateway(): Promise<Gateway> {
     String(sim),
     "--province-sim-port",
     String(province),
+    ...extraArgs,
   ];
   const pgUrl = process.env.APP_TEST_DATABASE_URL;
   const redisUrl = process.env.APP_TEST_REDIS_URL;

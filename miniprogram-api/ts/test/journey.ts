@@ -3,7 +3,15 @@
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Client, createClient, fetchTransport, wxLoginCode, wxTokenStore, wxTransport } from "../src/index.js";
+import {
+  type Client,
+  type ClientOptions,
+  createClient,
+  fetchTransport,
+  wxLoginCode,
+  wxTokenStore,
+  wxTransport,
+} from "../src/index.js";
 import { type Gateway, simPost } from "./gateway.js";
 import { createShim, type Shim } from "./wx-shim.js";
 
@@ -16,7 +24,7 @@ export interface Citizen {
   shim: Shim;
 }
 
-export function citizen(gateway: Gateway, options: { maxRetryAfterMs?: number } = {}): Citizen {
+export function citizen(gateway: Gateway, options: Pick<ClientOptions, "maxRetryAfterMs" | "sleep"> = {}): Citizen {
   const shim = createShim(gateway);
   const api = createClient({
     baseUrl: gateway.url,

@@ -27,6 +27,8 @@ export interface Sent {
   path: string;
   headers: Record<string, string>;
   status?: number;
+  /** The answer's `Retry-After` header, when it had one. */
+  retryAfter?: string;
   /** The answer was produced by the gateway but never given to the caller. */
   lost?: boolean;
 }
@@ -86,6 +88,7 @@ export function createShim(gateway: Gateway): Shim {
     fetch(option.url, { method, headers, body })
       .then(async (res) => {
         entry.status = res.status;
+        entry.retryAfter = res.headers.get("retry-after") ?? undefined;
         const text = await res.text();
         if (lose(`${method} ${entry.path}`)) {
           entry.lost = true;
