@@ -12,7 +12,7 @@ export type { components, operations, paths } from "./generated/api.js";
 export type { Board, LiveMessage, Ticket, Watch, WatchOptions } from "./live.js";
 export { watchBoard, watchTicket } from "./live.js";
 export type { SubscribeAction, Subscriptions, TemplateSubscription } from "./subscribe.js";
-export { ACTION_KINDS, reportSubscriptions, requestSubscriptions, templatesToRequest } from "./subscribe.js";
+export { reportSubscriptions, requestSubscriptions, templatesToRequest } from "./subscribe.js";
 export type { LiveSocket, Transport, TransportRequest, TransportResponse, UploadProgress, UploadRequest } from "./transport.js";
 export { TransportError } from "./transport.js";
 export type { Action, Answer, InitArgs, Operation, PathsWith, RequestOptions } from "./types.js";

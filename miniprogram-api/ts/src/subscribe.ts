@@ -1,8 +1,10 @@
 // The subscribe-message flow (订阅消息): WeChat sends a message only after the citizen accepted
 // its template in `wx.requestSubscribeMessage`, which must be called from a tap, with at most 3
-// templates at a time. Before an action (booking, taking a ticket, applying) the page asks the
-// gateway which of that action's templates to ask for again, asks WeChat, and reports the
-// answers, which the gateway counts (one message per "accept"; long-term templates once).
+// templates at a time. Before an action (booking, taking a ticket, applying, showing a licence)
+// the page asks the gateway which templates follow from that action and are worth asking for
+// again, asks WeChat, and reports the answers, which the gateway counts (one message per
+// "accept"; long-term templates once). Which template follows which action is the gateway's to
+// say (each template's `actions`, from its notification kinds): the SDK keeps no map of it.
 import type { Client } from "./client.js";
 import type { components } from "./generated/api.js";
 
@@ -10,26 +12,18 @@ type Wx = WechatMiniprogram.Wx;
 export type TemplateSubscription = components["schemas"]["TemplateSubscription"];
 export type Subscriptions = components["schemas"]["Subscriptions"];
 
-/** The notification kinds each action leads to (`gateway/config/notifications.toml`). */
-export const ACTION_KINDS = {
-  booking: ["booking", "booking_reminder"],
-  ticket: ["queue"],
-  application: ["case_progress"],
-  licence: ["licence"],
-  evaluation: ["evaluation"],
-} as const;
-export type SubscribeAction = keyof typeof ACTION_KINDS;
+/** `booking`, `ticket` (taking one, or checking in), `application`, `licence` (showing one). */
+export type SubscribeAction = components["schemas"]["SubscribeAction"];
 
 /** WeChat's limit per `wx.requestSubscribeMessage` call. */
 const MAX_TEMPLATES = 3;
 
-/** The template ids worth asking for before `action`: its kinds' templates the gateway says to
- * ask again for (none consented, or consents used up). */
+/** The template ids worth asking for before `action`: the templates that follow from it which
+ * the gateway says to ask again for (none consented, or consents used up). */
 export async function templatesToRequest(client: Client, action: SubscribeAction): Promise<string[]> {
-  const kinds: readonly string[] = ACTION_KINDS[action];
   const { templates } = await client.GET("/api/v1/subscriptions");
   return templates
-    .filter((t) => t.askAgain && t.kinds.some((k) => kinds.includes(k)))
+    .filter((t) => t.askAgain && t.actions.includes(action))
     .map((t) => t.templateId)
     .slice(0, MAX_TEMPLATES);
 }

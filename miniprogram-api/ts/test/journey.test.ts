@@ -1,6 +1,7 @@
 // The README's whole citizen journey through the SDK, against the real gateway.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import type { SubscribeAction } from "../src/index.js";
 import { type Gateway, startGateway } from "./gateway.js";
 import { citizen, journey } from "./journey.js";
 
@@ -28,6 +29,24 @@ test("the README's citizen journey runs through the SDK with one request per ste
   // carried an Idempotency-Key.
   const keyed = walker.shim.sent.filter((s) => s.headers["idempotency-key"]).map((s) => s.path);
   assert.deepEqual(keyed, ["/api/v1/bookings", "/api/v1/applications"]);
+});
+
+test("each action asks a new citizen for the templates of every kind it leads to", async () => {
+  const { api } = citizen(gateway);
+  const { templatesToRequest } = await import("../src/index.js");
+  // The demo's templates (gateway/config/notifications.toml): a booking is confirmed, reminded,
+  // cancelled or missed; a ticket is near or called, then invites an evaluation; so does an
+  // application, after its progress; a licence shown is verified.
+  const expected = {
+    booking: ["demo-booking-reminder", "demo-booking-result"],
+    ticket: ["demo-evaluation-invite", "demo-queue-call"],
+    application: ["demo-case-progress", "demo-evaluation-invite"],
+    licence: ["demo-licence-use"],
+  } satisfies Record<SubscribeAction, string[]>;
+  for (const [action, templates] of Object.entries(expected)) {
+    const asked = await templatesToRequest(api, action as SubscribeAction);
+    assert.deepEqual([...asked].sort(), templates, action);
+  }
 });
 
 test("the subscribe-message flow asks for the action's templates and reports the answers", async () => {

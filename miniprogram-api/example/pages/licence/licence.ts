@@ -1,15 +1,20 @@
+import { requestSubscriptions } from "@zhangshangban/miniprogram-api";
 import { api } from "../../api";
 
 let refresh: ReturnType<typeof setTimeout> | undefined;
 
 Page({
-  data: { name: "", qr: "", watermark: "" },
+  data: { id: "", name: "", qr: "", watermark: "" },
   async onLoad() {
     const { licences } = await api.GET("/api/v1/licences");
     const licence = licences[0];
     if (!licence) return;
-    this.setData({ name: licence.typeName });
-    await this.present(licence.licenceId);
+    this.setData({ id: licence.licenceId, name: licence.typeName });
+  },
+  /** The 亮证 button: from the tap, ask to be told when the licence is verified, then show it. */
+  async onShowLicence() {
+    await requestSubscriptions(api, wx, "licence");
+    await this.present(this.data.id);
   },
   /** A QR lives 60 s: ask for a new one shortly before it expires. */
   async present(id: string) {

@@ -2560,6 +2560,13 @@ export interface components {
             role: components["schemas"]["StaffRole"];
         };
         /**
+         * @description A citizen's action that leads to notifications. WeChat lets the mini-program ask for
+         *     consent (`wx.requestSubscribeMessage`) only from a tap: it asks from the tap that starts the
+         *     action, for the templates whose `actions` name it.
+         * @enum {string}
+         */
+        SubscribeAction: "booking" | "ticket" | "application" | "licence";
+        /**
          * @description `POST /api/v1/subscriptions`: what `wx.requestSubscribeMessage` resolved with, as is —
          *     `{"<templateId>": "accept" | "reject" | "ban" | "filter", "errMsg": "…"}`.
          * @example {
@@ -2615,6 +2622,8 @@ export interface components {
         };
         /** @description One subscribe-message template and the citizen's standing for it. */
         TemplateSubscription: {
+            /** @description The actions its kinds follow from: ask for it from the tap that starts one of them. */
+            actions: components["schemas"]["SubscribeAction"][];
             /** @description Ask again (at the next suitable moment) with `wx.requestSubscribeMessage`. */
             askAgain: boolean;
             /** @description The notification kinds that use this template. */
