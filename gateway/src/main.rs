@@ -60,9 +60,11 @@ enum Command {
         /// With --redis-url: the prefix of every key, so runs can share one Redis.
         #[arg(long, default_value = "zsb:")]
         redis_key_prefix: String,
-        /// With --session-window-secs: a citizen session may make this many requests per window
-        /// instead of `sessions.requests_per_minute` (600) a minute, so that a test meets the
-        /// limit, and its end, within seconds (the SDK's 429 test).
+        /// With --session-window-secs: every session, a citizen's or a staff member's, may make
+        /// this many requests per window instead of `sessions.requests_per_minute` and
+        /// `staff.requests_per_minute` (600) a minute: a small budget meets the limit, and its
+        /// end, within seconds (the SDK's 429 test); a large one lets every schemathesis case
+        /// reach its handler.
         #[arg(long, requires = "session_window_secs", value_parser = clap::value_parser!(u64).range(1..))]
         session_requests: Option<u64>,
         /// The window --session-requests counts in, in seconds (aligned to the wall clock).
@@ -236,7 +238,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             if let Some(budget) = session_request_budget {
                 tracing::warn!(
-                    "DEMO MODE — a citizen session may make {} requests per {} s (--session-requests)",
+                    "DEMO MODE — a session may make {} requests per {} s (--session-requests)",
                     budget.max,
                     budget.window.as_secs()
                 );
