@@ -583,6 +583,37 @@ mod tests {
     ];
 
     #[test]
+    fn the_built_in_notifications_hold_and_give_every_action_a_template_to_ask_for() {
+        use services::notify::{NotificationKind, SubscribeAction};
+
+        let config = Settings::default_notifications().unwrap();
+        config.validate().unwrap();
+        // What the SDK's subscribe flow relies on: before each action there is something to
+        // ask for (GET /api/v1/subscriptions says which template follows which action).
+        for action in SubscribeAction::ALL {
+            let asked = config.kinds.iter().any(|(name, kind)| {
+                kind.template.is_some()
+                    && NotificationKind::from_name(name)
+                        .is_some_and(|kind| kind.follows().contains(action))
+            });
+            assert!(asked, "no template is asked for before {action:?}");
+        }
+    }
+
+    #[test]
+    fn a_notification_kind_the_gateway_does_not_send_is_refused() {
+        use services::notify::ConfigError;
+
+        let mut config = Settings::default_notifications().unwrap();
+        let confirmed = config.kinds["booking_confirmed"].clone();
+        config.kinds.insert("booking_confirmd".into(), confirmed);
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::UnknownKind(name)) if name == "booking_confirmd"
+        ));
+    }
+
+    #[test]
     fn the_environment_fills_nested_settings_over_the_defaults() {
         let mut pairs = FULL.to_vec();
         pairs.push(("APP_SERVER__PORT", "9000"));

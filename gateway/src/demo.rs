@@ -28,6 +28,11 @@ pub struct DemoOptions {
     pub admin_port: u16,
     pub wechat_sim_port: u16,
     pub province_sim_port: u16,
+    /// Another database than `<data_dir>/demo.sqlite` (PostgreSQL, say).
+    pub database_url: Option<String>,
+    /// Redis instead of the in-process store, with this key prefix.
+    pub redis_url: Option<String>,
+    pub redis_key_prefix: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -47,6 +52,9 @@ pub struct Demo {
     pub settings: Settings,
     pub wechat: WechatSim,
     pub province: ProvinceSim,
+    /// Where the data is, for the log (never the URL: it may carry a password).
+    pub database: String,
+    pub store: &'static str,
 }
 
 /// Starts the simulators and prepares the gateway's settings.
@@ -72,9 +80,16 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<Demo> {
     })
     .await
     .context("start the provincial platform simulator")?;
-    let database = options.data_dir.join("demo.sqlite");
+    let sqlite = options.data_dir.join("demo.sqlite");
+    let (database_url, database) = match &options.database_url {
+        Some(url) => (url.clone(), "the database of --database-url".to_owned()),
+        None => (
+            format!("sqlite://{}?mode=rwc", sqlite.display()),
+            format!("SQLite at {}", sqlite.display()),
+        ),
+    };
     let mut settings = Settings::embedded(
-        format!("sqlite://{}?mode=rwc", database.display()),
+        database_url,
         WechatSettings {
             base_url: wechat.base_url(),
             app_id: wechat.app_id().to_owned(),
@@ -88,6 +103,13 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<Demo> {
             index_key: SecretString::from(keys.index_key),
         },
     )?;
+    if let Some(redis) = &options.redis_url {
+        settings.redis.url = Some(SecretString::from(redis.clone()));
+        settings
+            .redis
+            .key_prefix
+            .clone_from(&options.redis_key_prefix);
+    }
     register_templates(&wechat, &settings.notifications);
     if let Some(licence_key) = &keys.licence_key {
         settings.licences.signing_keys = vec![crate::configuration::SigningKeySettings {
@@ -146,10 +168,17 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<Demo> {
             province.callback_app_secret().to_owned(),
         )),
     };
+    let store = if options.redis_url.is_some() {
+        "Redis"
+    } else {
+        "in-process store"
+    };
     Ok(Demo {
         settings,
         wechat,
         province,
+        database,
+        store,
     })
 }
 

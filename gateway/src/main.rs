@@ -50,6 +50,26 @@ enum Command {
         /// Port of the built-in provincial-platform simulator (hooks under /__sim/).
         #[arg(long, default_value_t = 9102)]
         province_sim_port: u16,
+        /// The demo on another database (`postgres://…`, which must exist) instead of SQLite
+        /// under --data-dir: the SDK's tests run the demo on PostgreSQL + Redis this way.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// The demo on Redis instead of the in-process store.
+        #[arg(long)]
+        redis_url: Option<String>,
+        /// With --redis-url: the prefix of every key, so runs can share one Redis.
+        #[arg(long, default_value = "zsb:")]
+        redis_key_prefix: String,
+        /// With --session-window-secs: every session, a citizen's or a staff member's, may make
+        /// this many requests per window instead of `sessions.requests_per_minute` and
+        /// `staff.requests_per_minute` (600) a minute: a small budget meets the limit, and its
+        /// end, within seconds (the SDK's 429 test); a large one lets every schemathesis case
+        /// reach its handler.
+        #[arg(long, requires = "session_window_secs", value_parser = clap::value_parser!(u64).range(1..))]
+        session_requests: Option<u64>,
+        /// The window --session-requests counts in, in seconds (aligned to the wall clock).
+        #[arg(long, requires = "session_requests", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        session_window_secs: Option<u64>,
     },
     /// Sync the service catalogue from the provincial platform once, with the settings `serve`
     /// reads.
@@ -179,6 +199,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             admin_port,
             wechat_sim_port,
             province_sim_port,
+            database_url,
+            redis_url,
+            redis_key_prefix,
+            session_requests,
+            session_window_secs,
         } => {
             let _guard = telemetry::init(LogFormat::Pretty, "info,sqlx=warn")?;
             let demo = demo::prepare(&DemoOptions {
@@ -188,22 +213,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 admin_port,
                 wechat_sim_port,
                 province_sim_port,
+                database_url,
+                redis_url,
+                redis_key_prefix,
             })
             .await?;
             demo::seed_demo_data(&demo.settings).await?;
             let wechat_url = demo.wechat.base_url();
+            let session_request_budget =
+                session_requests
+                    .zip(session_window_secs)
+                    .map(|(max, secs)| services::limits::Quota {
+                        max,
+                        window: std::time::Duration::from_secs(secs),
+                    });
             let app = Application::build_with(
                 demo.settings,
                 gateway::startup::Overrides {
                     consent_echo: Some(demo::consent_echo(&demo.wechat)),
+                    session_request_budget,
                     ..gateway::startup::Overrides::default()
                 },
             )
             .await?;
+            if let Some(budget) = session_request_budget {
+                tracing::warn!(
+                    "DEMO MODE — a session may make {} requests per {} s (--session-requests)",
+                    budget.max,
+                    budget.window.as_secs()
+                );
+            }
             demo::ensure_demo_admin(app.db()).await?;
             tracing::warn!(
-                "DEMO MODE — not for production: SQLite at {}, in-process store, simulated WeChat at {wechat_url}, generated keys in {}",
-                data_dir.join("demo.sqlite").display(),
+                "DEMO MODE — not for production: {}, {}, simulated WeChat at {wechat_url}, generated keys in {}",
+                demo.database,
+                demo.store,
                 data_dir.join("demo-keys.json").display(),
             );
             tracing::warn!(

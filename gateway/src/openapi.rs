@@ -4,6 +4,9 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+mod contract;
+use contract::Contract;
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "掌上办 mini-program API", description = "The API the 掌上办 WeChat mini-program calls. Every error body is `ErrorBody`."),
@@ -92,7 +95,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::applications::replay,
     ),
     components(schemas(miniprogram_api::ErrorBody, miniprogram_api::ErrorCode)),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &Contract)
 )]
 pub struct ApiDoc;
 

@@ -99,6 +99,11 @@ pub struct Overrides {
     /// Told of every consent a citizen reports: the demo's WeChat simulator (see
     /// `services::notify::ConsentEcho`). `None` in production.
     pub consent_echo: Option<Arc<dyn services::notify::ConsentEcho>>,
+    /// Every session's request budget (citizen and staff) instead of `sessions.…` and
+    /// `staff.requests_per_minute` a minute: `gateway demo --session-requests N
+    /// --session-window-secs S`, for the SDK's test that a 429 is waited out in seconds and for
+    /// schemathesis, whose every case must reach its handler. `None` everywhere else.
+    pub session_request_budget: Option<Quota>,
 }
 
 impl Application {
@@ -147,7 +152,9 @@ impl Application {
             SessionConfig {
                 idle_ttl: Duration::from_secs(settings.sessions.idle_ttl_secs),
                 absolute_ttl: Duration::from_secs(settings.sessions.absolute_ttl_secs),
-                requests_per_minute: settings.sessions.requests_per_minute,
+                request_budget: overrides
+                    .session_request_budget
+                    .unwrap_or(Quota::per_minute(settings.sessions.requests_per_minute)),
             },
         );
         let clock = overrides.clock.unwrap_or_default();
@@ -174,7 +181,9 @@ impl Application {
             StaffSessionConfig {
                 idle_ttl: Duration::from_secs(settings.staff.idle_ttl_secs),
                 absolute_ttl: Duration::from_secs(settings.staff.absolute_ttl_secs),
-                requests_per_minute: settings.staff.requests_per_minute,
+                request_budget: overrides
+                    .session_request_budget
+                    .unwrap_or(Quota::per_minute(settings.staff.requests_per_minute)),
             },
             settings.staff.login_limits(),
         );
@@ -573,7 +582,7 @@ pub fn offline_staff_service(db: DatabaseConnection) -> StaffService {
         StaffSessionConfig {
             idle_ttl: Duration::from_secs(defaults.idle_ttl_secs),
             absolute_ttl: Duration::from_secs(defaults.absolute_ttl_secs),
-            requests_per_minute: defaults.requests_per_minute,
+            request_budget: Quota::per_minute(defaults.requests_per_minute),
         },
         defaults.login_limits(),
     )

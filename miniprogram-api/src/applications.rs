@@ -63,7 +63,7 @@ pub struct OnBehalfOf {
 pub struct ApplicationRequest {
     pub item_code: String,
     /// The item's form fields, as a JSON object.
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::HashMap<String, serde_json::Value>)]
     pub form: Value,
     #[serde(default)]
     pub materials: Vec<MaterialRef>,
@@ -198,7 +198,7 @@ pub struct Application {
     pub obtain_way: ObtainWay,
     pub materials: Vec<MaterialRef>,
     /// Only in the single-application view.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub form: Option<Value>,
     pub updated_at: DateTime<Utc>,
@@ -222,6 +222,7 @@ pub struct ApplicationList {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct PageQuery {
     /// 1-based, default 1.

@@ -39,6 +39,7 @@ pub struct CalendarYear {
 
 /// `GET /api/v1/calendar` query: at most 62 dates.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct CalendarQuery {
     /// `YYYY-MM-DD`

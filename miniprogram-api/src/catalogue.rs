@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 /// `GET /api/v1/items` query.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemQuery {
     /// Part of the item's name or department, up to 50 characters.
@@ -103,6 +104,7 @@ pub struct ItemGuide {
 
 /// `POST /staff/v1/catalogue/sync` query.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncQuery {
     /// Ask for every item, not only those changed since the last sync.

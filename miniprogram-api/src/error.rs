@@ -49,6 +49,10 @@ macro_rules! error_codes {
                 match self { $(ErrorCode::$variant => $code,)* }
             }
 
+            /// Codes no request gets any longer. They stay in the enum (a code is never removed:
+            /// a client's `switch` on it still compiles) and the schema marks them retired.
+            pub const RETIRED: &'static [ErrorCode] = &[ErrorCode::IdentityTaken];
+
             /// The default message shown to the citizen.
             pub fn message(self) -> &'static str {
                 match self { $(ErrorCode::$variant => $message,)* }
@@ -62,7 +66,14 @@ macro_rules! error_codes {
                 use utoipa::openapi::schema::{ObjectBuilder, Type};
                 let described: Vec<String> = ErrorCode::ALL
                     .iter()
-                    .map(|c| format!("- `{}`: {}", c.as_str(), c.message()))
+                    .map(|c| {
+                        let retired = if ErrorCode::RETIRED.contains(c) {
+                            " (retired: no longer returned)"
+                        } else {
+                            ""
+                        };
+                        format!("- `{}`: {}{retired}", c.as_str(), c.message())
+                    })
                     .collect();
                 ObjectBuilder::new()
                     .schema_type(Type::String)
@@ -118,7 +129,8 @@ error_codes! {
     InvalidIdCardNo => "INVALID_ID_CARD_NO", "身份证号码不正确";
     /// The name is not a valid name.
     InvalidName => "INVALID_NAME", "姓名格式不正确";
-    /// This identity is already bound to another WeChat account.
+    /// This identity is already bound to another WeChat account. Retired: since identities are
+    /// proven by face, a passed verification takes the identity over instead.
     IdentityTaken => "IDENTITY_TAKEN", "该身份信息已绑定其他微信账号，如有疑问请联系客服";
     /// This account already has another identity bound.
     IdentityAlreadyBound => "IDENTITY_ALREADY_BOUND", "当前账号已完成实名认证，不能更换为其他身份";

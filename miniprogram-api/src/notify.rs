@@ -12,6 +12,22 @@ use utoipa::{IntoParams, ToSchema};
 #[schema(example = json!({"errMsg": "requestSubscribeMessage:ok", "demo-booking-result": "accept"}))]
 pub struct SubscribeResults(pub BTreeMap<String, String>);
 
+/// A citizen's action that leads to notifications. WeChat lets the mini-program ask for
+/// consent (`wx.requestSubscribeMessage`) only from a tap: it asks from the tap that starts the
+/// action, for the templates whose `actions` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscribeAction {
+    /// Booking a slot (预约).
+    Booking,
+    /// Taking a ticket, or checking in with a booking (取号、签到).
+    Ticket,
+    /// Applying online (网上申办).
+    Application,
+    /// Showing a licence (亮证).
+    Licence,
+}
+
 /// One subscribe-message template and the citizen's standing for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -19,6 +35,8 @@ pub struct TemplateSubscription {
     pub template_id: String,
     /// The notification kinds that use this template.
     pub kinds: Vec<String>,
+    /// The actions its kinds follow from: ask for it from the tap that starts one of them.
+    pub actions: Vec<SubscribeAction>,
     /// One consent covers every future message.
     pub long_term: bool,
     /// Messages that may still be sent.
@@ -38,6 +56,7 @@ pub struct Subscriptions {
 
 /// `GET /api/v1/messages` query.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct PageQuery {
     /// From 1.

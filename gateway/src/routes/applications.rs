@@ -369,7 +369,7 @@ fn refs(materials: Vec<wire::MaterialRef>) -> Result<Vec<MaterialRef>, ApiError>
     responses(
         (status = 201, description = "stored; status SUBMITTING", body = wire::Application),
         (status = 200, description = "an earlier answer to the same Idempotency-Key", body = wire::Application),
-        (status = 403, description = "IDENTITY_REQUIRED, PHONE_REQUIRED", body = ErrorBody),
+        (status = 403, description = "IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED, PHONE_REQUIRED", body = ErrorBody),
         (status = 404, description = "ITEM_NOT_FOUND, MATERIAL_NOT_FOUND", body = ErrorBody),
         (status = 422, description = "ITEM_NOT_ONLINE, MATERIALS_INVALID, VALIDATION_FAILED (fields), IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
     ),

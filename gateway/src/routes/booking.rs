@@ -208,7 +208,7 @@ pub async fn availability(
     responses(
         (status = 201, body = wire::Booking),
         (status = 200, description = "an earlier answer to the same Idempotency-Key", body = wire::Booking),
-        (status = 403, description = "IDENTITY_REQUIRED, BOOKING_BANNED (until: the ban's last day)", body = ErrorBody),
+        (status = 403, description = "IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED, BOOKING_BANNED (until: the ban's last day)", body = ErrorBody),
         (status = 404, description = "ITEM_NOT_FOUND, SLOT_NOT_FOUND", body = ErrorBody),
         (status = 409, description = "SLOT_FULL, ALREADY_BOOKED", body = ErrorBody),
         (status = 422, description = "SLOT_NOT_FOR_ITEM, ITEM_NOT_BOOKABLE, SLOT_PAST, OUTSIDE_BOOKING_WINDOW, SLOT_NOT_RELEASED (also while the day's year has no calendar), SLOT_TOO_SOON (inside the cancellation cut-off; until: the cut-off), HALL_CLOSED, BOOKING_LIMIT_REACHED, IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
@@ -347,7 +347,8 @@ pub async fn cancel(
         (status = 201, description = "the new booking; the old one is RESCHEDULED", body = wire::Booking),
         (status = 404, description = "BOOKING_NOT_FOUND, SLOT_NOT_FOUND", body = ErrorBody),
         (status = 409, description = "SLOT_FULL, BOOKING_NOT_CHANGEABLE, ALREADY_BOOKED", body = ErrorBody),
-        (status = 422, description = "as for booking", body = ErrorBody),
+        (status = 403, description = "IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED, BOOKING_BANNED", body = ErrorBody),
+        (status = 422, description = "as for booking: SLOT_NOT_FOR_ITEM, SLOT_PAST, OUTSIDE_BOOKING_WINDOW, SLOT_NOT_RELEASED, SLOT_TOO_SOON, HALL_CLOSED, BOOKING_LIMIT_REACHED", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -95,7 +95,7 @@ fn licence_error(e: LicenceError) -> ApiError {
     get, path = "/api/v1/licences", tag = "licences",
     responses(
         (status = 200, body = LicenceList),
-        (status = 403, description = "IDENTITY_REQUIRED", body = ErrorBody),
+        (status = 403, description = "IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED", body = ErrorBody),
         (status = 503, description = "UPSTREAM_UNAVAILABLE", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -175,6 +175,7 @@ pub async fn reveal(
     params(("id" = String, Path, description = "The licence id")),
     responses(
         (status = 201, body = PresentationResponse),
+        (status = 403, description = "LICENCE_HOLDER_MISMATCH: the licence library names another holder", body = ErrorBody),
         (status = 404, description = "LICENCE_NOT_FOUND", body = ErrorBody),
     ),
     security(("bearer" = []))

@@ -2,7 +2,8 @@
 
 use actix_web::{HttpResponse, web};
 use miniprogram_api::notify::{
-    Message, Messages, PageQuery, SubscribeResults, Subscriptions, TemplateSubscription,
+    Message, Messages, PageQuery, SubscribeAction, SubscribeResults, Subscriptions,
+    TemplateSubscription,
 };
 use miniprogram_api::{ErrorBody, ErrorCode};
 use services::notify::{ConsentError, MarkReadError, TemplateStatus};
@@ -18,12 +19,23 @@ fn to_wire(templates: Vec<TemplateStatus>) -> Subscriptions {
             .map(|t| TemplateSubscription {
                 template_id: t.template_id,
                 kinds: t.kinds,
+                actions: t.actions.into_iter().map(action_to_wire).collect(),
                 long_term: t.long_term,
                 remaining: t.remaining,
                 last_result: t.last_result,
                 ask_again: t.ask_again,
             })
             .collect(),
+    }
+}
+
+fn action_to_wire(action: services::notify::SubscribeAction) -> SubscribeAction {
+    use services::notify::SubscribeAction as Domain;
+    match action {
+        Domain::Booking => SubscribeAction::Booking,
+        Domain::Ticket => SubscribeAction::Ticket,
+        Domain::Application => SubscribeAction::Application,
+        Domain::Licence => SubscribeAction::Licence,
     }
 }
 
@@ -81,7 +93,7 @@ const MAX_PAGE: u64 = 10_000;
 #[utoipa::path(
     get, path = "/api/v1/messages", tag = "notifications",
     params(PageQuery),
-    responses((status = 200, body = Messages), (status = 400, body = ErrorBody)),
+    responses((status = 200, body = Messages), (status = 400, description = "BAD_REQUEST: a query that does not parse", body = ErrorBody)),
     security(("bearer" = []))
 )]
 pub async fn inbox(
@@ -124,7 +136,7 @@ pub async fn inbox(
 #[utoipa::path(
     post, path = "/api/v1/messages/{id}/read", tag = "notifications",
     params(("id" = i64, Path, description = "message id")),
-    responses((status = 204), (status = 404, body = ErrorBody)),
+    responses((status = 204), (status = 404, description = "NOT_FOUND: no such message of this citizen", body = ErrorBody)),
     security(("bearer" = []))
 )]
 pub async fn mark_read(

@@ -20,6 +20,11 @@ macro_rules! kinds {
             pub fn as_str(self) -> &'static str {
                 match self { $(NotificationKind::$variant => $name),* }
             }
+
+            /// The kind of a name in the configuration; `None` for a name no kind has.
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name { $($name => Some(NotificationKind::$variant),)* _ => None }
+            }
         }
     };
 }
@@ -38,6 +43,54 @@ kinds! {
     ResultPosted => "result_posted",
     EvaluationInvited => "evaluation_invited",
     LicenceVerified => "licence_verified",
+}
+
+/// A citizen's action that leads to notifications. WeChat lets the mini-program ask for a
+/// template's consent (`wx.requestSubscribeMessage`) only from a tap, so it asks from the tap
+/// that starts the action, for the templates of the kinds that follow from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SubscribeAction {
+    /// Booking a slot (预约).
+    Booking,
+    /// Taking a ticket, or checking in with a booking (取号、签到).
+    Ticket,
+    /// Applying online (网上申办).
+    Application,
+    /// Showing a licence (亮证).
+    Licence,
+}
+
+impl SubscribeAction {
+    pub const ALL: &'static [SubscribeAction] = &[
+        SubscribeAction::Booking,
+        SubscribeAction::Ticket,
+        SubscribeAction::Application,
+        SubscribeAction::Licence,
+    ];
+}
+
+impl NotificationKind {
+    /// The actions this kind follows from: the mini-program asks for its template before them.
+    /// Exhaustive, so a new kind cannot be added without saying when to ask for it.
+    pub fn follows(self) -> &'static [SubscribeAction] {
+        use SubscribeAction::{Application, Booking, Licence, Ticket};
+        match self {
+            Self::BookingConfirmed
+            | Self::BookingReminder
+            | Self::BookingCancelledByHall
+            | Self::BookingNoShow => &[Booking],
+            Self::TicketNear | Self::TicketCalled => &[Ticket],
+            Self::CaseAccepted
+            | Self::CaseRejected
+            | Self::SupplementRequired
+            | Self::CaseConcluded
+            | Self::ResultPosted => &[Application],
+            // One evaluation per service at the hall, one per case online (domain-rules.md,
+            // 好差评): the invitation follows a served ticket or a concluded application.
+            Self::EvaluationInvited => &[Ticket, Application],
+            Self::LicenceVerified => &[Licence],
+        }
+    }
 }
 
 /// A subscribe-message template, by the name the configuration gives it.
@@ -95,6 +148,10 @@ pub struct NotifyConfig {
 pub enum ConfigError {
     #[error("notifications.kinds.{0} is missing")]
     MissingKind(&'static str),
+    /// A kind nothing sends, and whose template no action would ask for: a typo, or a kind
+    /// added to the file but not to [`NotificationKind`].
+    #[error("notifications.kinds.{0} is no kind the gateway sends")]
+    UnknownKind(String),
     #[error(
         "notifications.kinds.{kind} names template `{template}`, which notifications.templates does not have"
     )]
@@ -172,6 +229,9 @@ impl NotifyConfig {
             }
         }
         for (name, kind) in &self.kinds {
+            if NotificationKind::from_name(name).is_none() {
+                return Err(ConfigError::UnknownKind(name.clone()));
+            }
             if let Some(template) = &kind.template
                 && !self.templates.contains_key(template)
             {
@@ -194,5 +254,19 @@ impl NotifyConfig {
 
     pub(super) fn kind(&self, kind: NotificationKind) -> Option<&KindConfig> {
         self.kinds.get(kind.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_found_by_its_name_and_follows_some_action() {
+        for &kind in NotificationKind::ALL {
+            assert_eq!(NotificationKind::from_name(kind.as_str()), Some(kind));
+            assert!(!kind.follows().is_empty(), "{kind:?} follows no action");
+        }
+        assert_eq!(NotificationKind::from_name("booking"), None);
     }
 }

@@ -2,7 +2,7 @@
 //! WeChat grants one message per `accept` in `wx.requestSubscribeMessage`, with no time limit;
 //! long-term templates (government services may have them) are not counted down.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context as _;
 use chrono::Utc;
@@ -11,7 +11,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
 };
 
-use super::Notifications;
+use super::{NotificationKind, Notifications, SubscribeAction};
 use entities::subscription_consent as consent;
 
 /// What `wx.requestSubscribeMessage` answered for one template.
@@ -52,6 +52,8 @@ pub struct TemplateStatus {
     pub template_id: String,
     /// The kinds that use it.
     pub kinds: Vec<String>,
+    /// The actions its kinds follow from: ask for it from the tap that starts one of them.
+    pub actions: Vec<SubscribeAction>,
     pub long_term: bool,
     /// Messages that may still be sent (long-term: 1 once accepted).
     pub remaining: i32,
@@ -185,14 +187,21 @@ impl Notifications {
                 let row = rows.get(&template.id);
                 let remaining = row.map_or(0, |r| r.remaining);
                 let banned = row.is_some_and(|r| r.banned);
+                let kinds: Vec<String> = config
+                    .kinds
+                    .iter()
+                    .filter(|(_, k)| k.template.as_deref() == Some(name.as_str()))
+                    .map(|(kind, _)| kind.clone())
+                    .collect();
+                let actions: BTreeSet<SubscribeAction> = kinds
+                    .iter()
+                    .filter_map(|kind| NotificationKind::from_name(kind))
+                    .flat_map(|kind| kind.follows().iter().copied())
+                    .collect();
                 TemplateStatus {
                     template_id: template.id.clone(),
-                    kinds: config
-                        .kinds
-                        .iter()
-                        .filter(|(_, k)| k.template.as_deref() == Some(name.as_str()))
-                        .map(|(kind, _)| kind.clone())
-                        .collect(),
+                    kinds,
+                    actions: actions.into_iter().collect(),
                     long_term: template.long_term,
                     remaining: if template.long_term {
                         Ord::min(remaining, 1)

@@ -26,7 +26,9 @@ use crate::wechat::WechatClient;
 /// Where `wake` reaches the workers of every instance.
 const WAKE_CHANNEL: &str = "notify:wake";
 
-pub use config::{ConfigError, KindConfig, NotificationKind, NotifyConfig, TemplateConfig};
+pub use config::{
+    ConfigError, KindConfig, NotificationKind, NotifyConfig, SubscribeAction, TemplateConfig,
+};
 pub use inbox::{InboxMessage, InboxPage, MarkReadError};
 pub use ledger::{ConsentEcho, ConsentError, ConsentResult, TemplateStatus};
 pub use outbox::{MAX_DEDUP_KEY, NotifyError, Status};

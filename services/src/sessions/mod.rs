@@ -31,8 +31,9 @@ pub struct SessionConfig {
     pub idle_ttl: Duration,
     /// Expiry after login, however busy the session.
     pub absolute_ttl: Duration,
-    /// Requests one session may make per minute.
-    pub requests_per_minute: u64,
+    /// Requests one session may make per window: `sessions.requests_per_minute` a minute in
+    /// every deployment; a shorter window only where a test must see the limit reset quickly.
+    pub request_budget: Quota,
 }
 
 /// An authenticated citizen's session.
@@ -171,7 +172,7 @@ impl Sessions {
                 &session_entry(&hash),
                 self.config.idle_ttl,
                 &format!("rl:sess:{hash}"),
-                Duration::from_secs(60),
+                self.config.request_budget.window,
             )
             .await?;
         let Some((bytes, hit)) = found else {
@@ -192,11 +193,7 @@ impl Sessions {
                 .await?;
             return Err(AuthError::Expired);
         }
-        limits::check(
-            hit.count,
-            hit.resets_in,
-            Quota::per_minute(self.config.requests_per_minute),
-        )?;
+        limits::check(hit.count, hit.resets_in, self.config.request_budget)?;
         Ok(into_session(stored, hash))
     }
 
@@ -287,7 +284,7 @@ mod tests {
             SessionConfig {
                 idle_ttl: idle,
                 absolute_ttl: absolute,
-                requests_per_minute: rpm,
+                request_budget: Quota::per_minute(rpm),
             },
         )
     }
@@ -383,6 +380,37 @@ mod tests {
             s.authenticate(token.expose_secret()).await,
             Err(AuthError::RateLimited(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_budget_of_a_shorter_window_resets_after_it_and_says_so() {
+        let window = Duration::from_secs(2);
+        let s = Sessions::new(
+            Arc::new(MemoryStore::new("t:")),
+            SessionConfig {
+                idle_ttl: Duration::from_secs(60),
+                absolute_ttl: Duration::from_secs(600),
+                request_budget: Quota { max: 2, window },
+            },
+        );
+        let (token, _) = s
+            .create(1, "o", &SecretString::from("k"), profile(1))
+            .await
+            .unwrap();
+        crate::store::fresh_window(window).await;
+        for _ in 0..2 {
+            s.authenticate(token.expose_secret()).await.unwrap();
+        }
+        let Err(AuthError::RateLimited(limited)) = s.authenticate(token.expose_secret()).await
+        else {
+            panic!("the third request of the window must be limited");
+        };
+        assert!(
+            limited.retry_after >= Duration::from_secs(1) && limited.retry_after <= window,
+            "{limited:?}"
+        );
+        tokio::time::sleep(limited.retry_after).await;
+        s.authenticate(token.expose_secret()).await.unwrap();
     }
 
     #[tokio::test]

@@ -32,8 +32,9 @@ pub struct StaffSessionConfig {
     pub idle_ttl: Duration,
     /// Expiry after login, however busy (a shift: 12 h by default).
     pub absolute_ttl: Duration,
-    /// Requests one session may make per minute.
-    pub requests_per_minute: u64,
+    /// Requests one session may make per window: `staff.requests_per_minute` a minute in every
+    /// deployment; a shorter or larger budget only where a test asks for it.
+    pub request_budget: Quota,
 }
 
 /// An authenticated staff member, as they were when they logged in.
@@ -203,7 +204,7 @@ impl StaffSessions {
                 &session_entry(&hash),
                 self.config.idle_ttl,
                 &format!("rl:staff-sess:{hash}"),
-                Duration::from_secs(60),
+                self.config.request_budget.window,
             )
             .await?;
         let Some((bytes, hit)) = found else {
@@ -224,11 +225,7 @@ impl StaffSessions {
                 .await?;
             return Err(AuthError::Expired);
         }
-        limits::check(
-            hit.count,
-            hit.resets_in,
-            Quota::per_minute(self.config.requests_per_minute),
-        )?;
+        limits::check(hit.count, hit.resets_in, self.config.request_budget)?;
         Ok(into_session(stored, hash))
     }
 
@@ -288,7 +285,7 @@ mod tests {
             StaffSessionConfig {
                 idle_ttl: idle,
                 absolute_ttl: absolute,
-                requests_per_minute: 1000,
+                request_budget: Quota::per_minute(1000),
             },
         )
     }

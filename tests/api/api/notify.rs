@@ -413,6 +413,21 @@ async fn subscriptions_list_templates_and_refuse_unknown_ones() {
     assert_eq!(booking_t["askAgain"], true);
     let case = templates.iter().find(|t| t["templateId"] == CASE).unwrap();
     assert_eq!(case["longTerm"], true);
+    // Which action each template follows from, for the mini-program's prompt before it.
+    let actions = |id: &str| {
+        templates
+            .iter()
+            .find(|t| t["templateId"] == id)
+            .map(|t| t["actions"].clone())
+    };
+    assert_eq!(actions(BOOKING), Some(json!(["booking"])));
+    assert_eq!(actions(CASE), Some(json!(["application"])));
+    assert_eq!(actions("demo-queue-call"), Some(json!(["ticket"])));
+    assert_eq!(
+        actions("demo-evaluation-invite"),
+        Some(json!(["ticket", "application"]))
+    );
+    assert_eq!(actions("demo-licence-use"), Some(json!(["licence"])));
 
     let unknown = app
         .post(
