@@ -25,6 +25,7 @@ pub mod notification;
 pub mod province_outbox;
 pub mod slot;
 pub mod staff;
+pub mod staff_audit_log;
 pub mod staff_role;
 pub mod subscription_consent;
 pub mod supplement;

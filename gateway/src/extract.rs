@@ -6,12 +6,13 @@ use std::net::IpAddr;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use futures::future::LocalBoxFuture;
 use miniprogram_api::ErrorCode;
 use services::sessions::{AuthError, Session};
 use services::staff::{Role, StaffSession};
 
+use crate::audit::StaffActor;
 use crate::error::ApiError;
 use crate::startup::AppState;
 
@@ -68,6 +69,7 @@ impl FromRequest for CurrentStaff {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req).map(str::to_owned);
+        let req = req.clone();
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::unexpected(anyhow::anyhow!("no app state")))?;
@@ -82,6 +84,11 @@ impl FromRequest for CurrentStaff {
                     AuthError::RateLimited(l) => ApiError::rate_limited(l),
                     AuthError::Store(e) => ApiError::unexpected(e),
                 })?;
+            // Who acted, for the audit trail's middleware (`crate::audit`).
+            req.extensions_mut().insert(StaffActor {
+                staff_id: session.staff_id,
+                username: session.username.clone(),
+            });
             Ok(CurrentStaff(session))
         })
     }

@@ -2,6 +2,7 @@
 //! citizens with WeChat, keeps their sessions in the store, and maps between the wire
 //! (`miniprogram-api`) and the domain (`services`).
 
+mod audit;
 pub mod configuration;
 #[cfg(feature = "demo")]
 pub mod demo;

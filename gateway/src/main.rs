@@ -301,13 +301,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
                 None => HallScope::All,
             };
-            let staff = gateway::startup::offline_staff_service(db);
+            let staff = gateway::startup::offline_staff_service(db.clone());
             let id = staff
                 .create(&username, password, &display_name, vec![(role, at)])
                 .await
                 .context("create the staff member")?;
-            let scope = hall.map_or_else(|| "every hall".to_owned(), |h| format!("hall {h}"));
+            let scope = hall
+                .as_ref()
+                .map_or_else(|| "every hall".to_owned(), |h| format!("hall {h}"));
             let username = username.trim().to_ascii_lowercase();
+            // The command line's actions join the staff audit trail too (issue 20, item 3).
+            services::audit::AuditLog::new(db, services::time::Clock::system())
+                .record(services::audit::Action {
+                    actor: services::audit::Actor::CommandLine,
+                    address: None,
+                    method: "CLI".to_owned(),
+                    route: "gateway create-staff".to_owned(),
+                    path: format!("gateway create-staff --username {username}"),
+                    status: 201,
+                    request_id: None,
+                    body: Some(
+                        serde_json::json!({
+                            "id": id,
+                            "username": username,
+                            "displayName": display_name,
+                            "role": role.as_str(),
+                            "hall": hall,
+                        })
+                        .to_string(),
+                    ),
+                })
+                .await
+                .context("record the new member in the audit log")?;
             say(&format!(
                 "created staff member {id} ({username}): {role} of {scope}"
             ))?;

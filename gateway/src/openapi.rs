@@ -32,6 +32,8 @@ use contract::Contract;
         crate::routes::staff::reset_password,
         crate::routes::staff::change_own_password,
         crate::routes::staff::set_roles,
+        crate::routes::audit::list,
+        crate::routes::audit::export,
         crate::routes::booking::availability,
         crate::routes::booking::book,
         crate::routes::booking::mine,

@@ -16,6 +16,7 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait as _;
 use secrecy::ExposeSecret as _;
 use services::applications::{ApplicationService, DirBlobStore};
+use services::audit::AuditLog;
 use services::booking::BookingService;
 use services::calendar::CalendarStore;
 use services::catalogue::{CatalogueService, SyncWorker};
@@ -60,6 +61,8 @@ pub struct AppState {
     pub queue_hub: QueueHub,
     /// Applications (申办): materials, submitting, forwarding, case events.
     pub applications: ApplicationService,
+    /// The operator's audit trail of staff actions (`crate::audit` records into it).
+    pub audit: AuditLog,
     /// Verifies the platform's signed callbacks.
     pub callbacks: Verifier,
     pub metrics: PrometheusHandle,
@@ -227,7 +230,7 @@ impl Application {
             Arc::clone(&cipher),
             calendar.clone(),
             notifications.clone(),
-            clock,
+            clock.clone(),
             settings.applications.config(),
         );
         let callback_creds = settings
@@ -261,6 +264,7 @@ impl Application {
             queue_hub: queue.hub(),
             queue: queue.clone(),
             applications: applications.clone(),
+            audit: AuditLog::new(db.clone(), clock),
             callbacks,
             metrics: metrics_handle(),
             trust_forwarded_for: settings.server.trust_forwarded_for,

@@ -117,3 +117,55 @@ pub struct SetRolesRequest {
     /// At least one. A hall admin may only give roles at their own halls.
     pub roles: Vec<StaffRoleGrant>,
 }
+
+/// `GET /staff/v1/audit-log` and `…/audit-log/export` query: entries of the operator's audit
+/// trail, newest first, `limit` at a time; the next page passes the last entry's id as `before`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditLogQuery {
+    /// Only this staff member's actions.
+    pub staff_id: Option<i64>,
+    /// From this moment (inclusive, RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Until this moment (exclusive, RFC 3339).
+    pub until: Option<DateTime<Utc>>,
+    /// Entries older than this entry id (the previous page's `nextBefore`).
+    pub before: Option<i64>,
+    /// 1 to 200, default 50 (the list only; the export has every matching entry).
+    pub limit: Option<u64>,
+}
+
+/// One staff action in the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// Null for an action taken on the server's command line (`gateway create-staff`).
+    pub staff_id: Option<i64>,
+    /// The member's username, or `(命令行)`.
+    pub actor: String,
+    /// The client's address, as the gateway's proxy setting sees it.
+    pub address: Option<String>,
+    pub method: String,
+    /// The route's pattern, e.g. `/staff/v1/halls/{hall_id}/hours`.
+    pub route: String,
+    /// The path as requested, with its query.
+    pub path: String,
+    /// The HTTP status the gateway answered: 2xx changed something, others were refused.
+    pub status: u16,
+    pub request_id: Option<String>,
+    /// What was asked: the JSON body with passwords, tokens and scanned QR payloads redacted, a
+    /// text body as sent, or a summary (type, length, SHA-256) of anything else.
+    pub body: Option<String>,
+}
+
+/// A page of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditLogPage {
+    pub entries: Vec<AuditEntry>,
+    /// Pass as `before` for the next page; null on the last page.
+    pub next_before: Option<i64>,
+}

@@ -2,6 +2,7 @@
 //! queries and its error enums; nothing here knows about HTTP servers or the wire format.
 
 pub mod applications;
+pub mod audit;
 pub mod booking;
 pub mod calendar;
 pub mod catalogue;

@@ -2,6 +2,7 @@
 //! the result to the wire.
 
 pub mod applications;
+pub mod audit;
 pub mod auth;
 pub mod booking;
 pub mod calendar;
@@ -54,8 +55,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ))
         // Staff routes; more staff capabilities join this scope with their own `.configure(…)`.
         .service(
+            // Every staff action that asks to change something is appended to the audit trail.
             web::scope("/staff/v1")
+                .wrap(actix_web::middleware::from_fn(crate::audit::record))
                 .configure(staff::configure)
+                .configure(audit::configure_staff)
                 .configure(booking::configure_staff)
                 .configure(halls::configure_staff)
                 .configure(calendar::configure_staff)

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod applications;
+mod audit;
 mod auth;
 mod booking;
 mod booking_fixture;

@@ -763,6 +763,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/staff/v1/audit-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A page of the audit trail, newest first. */
+        get: operations["staffAuditList"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/staff/v1/audit-log/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every matching entry, oldest first, as CSV (UTF-8 with a byte-order mark). */
+        get: operations["staffAuditExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/staff/v1/auth/login": {
         parameters: {
             query?: never;
@@ -1364,6 +1398,47 @@ export interface components {
             obtainWay: components["schemas"]["ObtainWay"];
             onBehalfOf?: null | components["schemas"]["OnBehalfOf"];
             postAddress?: null | components["schemas"]["PostAddress"];
+        };
+        /** @description One staff action in the audit trail. */
+        AuditEntry: {
+            /** @description The member's username, or `(命令行)`. */
+            actor: string;
+            /** @description The client's address, as the gateway's proxy setting sees it. */
+            address?: string | null;
+            /** Format: date-time */
+            at: string;
+            /**
+             * @description What was asked: the JSON body with passwords, tokens and scanned QR payloads redacted, a
+             *     text body as sent, or a summary (type, length, SHA-256) of anything else.
+             */
+            body?: string | null;
+            /** Format: int64 */
+            id: number;
+            method: string;
+            /** @description The path as requested, with its query. */
+            path: string;
+            requestId?: string | null;
+            /** @description The route's pattern, e.g. `/staff/v1/halls/{hall_id}/hours`. */
+            route: string;
+            /**
+             * Format: int64
+             * @description Null for an action taken on the server's command line (`gateway create-staff`).
+             */
+            staffId?: number | null;
+            /**
+             * Format: int32
+             * @description The HTTP status the gateway answered: 2xx changed something, others were refused.
+             */
+            status: number;
+        };
+        /** @description A page of the audit trail. */
+        AuditLogPage: {
+            entries: components["schemas"]["AuditEntry"][];
+            /**
+             * Format: int64
+             * @description Pass as `before` for the next page; null on the last page.
+             */
+            nextBefore?: number | null;
         };
         /** @description `GET /api/v1/halls/{hallCode}/slots` */
         Availability: {
@@ -6067,6 +6142,174 @@ export interface operations {
             };
             /** @description APPLICATION_NOT_PARKED */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staffAuditList: {
+        parameters: {
+            query?: {
+                /** @description Only this staff member's actions. */
+                staffId?: number;
+                /** @description From this moment (inclusive, RFC 3339). */
+                from?: string;
+                /** @description Until this moment (exclusive, RFC 3339). */
+                until?: string;
+                /** @description Entries older than this entry id (the previous page's `nextBefore`). */
+                before?: number;
+                /** @description 1 to 200, default 50 (the list only; the export has every matching entry). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditLogPage"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN: not an administrator of every hall */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VALIDATION_FAILED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staffAuditExport: {
+        parameters: {
+            query?: {
+                /** @description Only this staff member's actions. */
+                staffId?: number;
+                /** @description From this moment (inclusive, RFC 3339). */
+                from?: string;
+                /** @description Until this moment (exclusive, RFC 3339). */
+                until?: string;
+                /** @description Entries older than this entry id (the previous page's `nextBefore`). */
+                before?: number;
+                /** @description 1 to 200, default 50 (the list only; the export has every matching entry). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN: not an administrator of every hall */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VALIDATION_FAILED */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -21,6 +21,8 @@ export const OPERATIONS: Readonly<Record<string, number>> = {
   "GET /api/v1/tickets/{id}": 1,
   "GET /api/v1/tickets/{id}/live": 1,
   "GET /staff/v1/applications/parked": 1,
+  "GET /staff/v1/audit-log": 1,
+  "GET /staff/v1/audit-log/export": 1,
   "GET /staff/v1/calendar/{year}": 1,
   "GET /staff/v1/halls": 1,
   "GET /staff/v1/halls/{hallId}": 1,
