@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use chrono::{DateTime, Datelike as _, NaiveDate, SubsecRound as _, Utc};
 use rand::Rng as _;
-use sea_orm::{DatabaseConnection, DbErr, SqlErr, TransactionTrait as _};
+use sea_orm::{DatabaseConnection, DbErr, SqlErr};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
@@ -810,7 +810,9 @@ impl BookingService {
         }
 
         let today = now.with_timezone(&SHANGHAI).date_naive();
-        let txn = self.db.begin().await.context("begin the booking")?;
+        let txn = crate::db::write(&self.db)
+            .await
+            .context("begin the booking")?;
         // Serialises this person's bookings (and, on SQLite, takes the write lock first).
         queries::lock_holder(&txn, &identity).await?;
         if let Some(until) = queries::banned_until(&txn, &identity, today).await? {
@@ -1042,7 +1044,9 @@ impl BookingService {
                 deadline: rules::cancel_deadline(booking.starts_at, &rules),
             });
         }
-        let txn = self.db.begin().await.context("begin the cancellation")?;
+        let txn = crate::db::write(&self.db)
+            .await
+            .context("begin the cancellation")?;
         queries::lock_holder(&txn, &booking.identity_index).await?;
         // The slot row before the booking row, the order every transaction locks them in (a
         // hall closing the day takes its slots, then its bookings); if the booking is no longer
@@ -1156,7 +1160,9 @@ impl BookingService {
             rules::CheckinTime::Open => {}
         }
         // The check-in and the priority ticket it turns into are one transaction.
-        let txn = self.db.begin().await.context("begin the check-in")?;
+        let txn = crate::db::write(&self.db)
+            .await
+            .context("begin the check-in")?;
         if queries::mark_checked_in(&txn, booking.id, now, staff_id).await? {
             let ticket = crate::queue::issue_for_booking(&txn, &booking, staff_id, now).await?;
             txn.commit().await.context("commit the check-in")?;
@@ -1205,7 +1211,9 @@ impl BookingService {
         if day <= now.with_timezone(&SHANGHAI).date_naive() {
             return Err(CloseDayError::Past);
         }
-        let txn = self.db.begin().await.context("begin closing the day")?;
+        let txn = crate::db::write(&self.db)
+            .await
+            .context("begin closing the day")?;
         queries::close_day(&txn, hall_id, day, reason).await?;
         let victims = queries::live_bookings_of_day(&txn, hall_id, day).await?;
         let mut cancelled = 0;

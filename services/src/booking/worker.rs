@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Duration as Span;
-use sea_orm::TransactionTrait as _;
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -123,7 +122,7 @@ impl BookingWorker {
             if now <= booking.starts_at + Span::minutes(i64::from(rules.checkin_after_minutes)) {
                 continue;
             }
-            let txn = s.db.begin().await.context("begin a no-show")?;
+            let txn = crate::db::write(&s.db).await.context("begin a no-show")?;
             queries::lock_holder(&txn, &booking.identity_index).await?;
             if !queries::retire(&txn, booking.id, BookingStatus::NoShow, now, None).await? {
                 continue;
@@ -192,7 +191,7 @@ impl BookingWorker {
         for booking in queries::unreminded(&s.db, next, BATCH).await? {
             // Booked today for the next working day: the confirmation just said it all.
             let booked_today = booking.created_at.with_timezone(&SHANGHAI).date_naive() == today;
-            let txn = s.db.begin().await.context("begin a reminder")?;
+            let txn = crate::db::write(&s.db).await.context("begin a reminder")?;
             if !queries::mark_reminded(&txn, booking.id, now).await? {
                 continue;
             }

@@ -10,7 +10,7 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
-    SqlErr, TransactionTrait as _,
+    SqlErr,
 };
 
 use super::input::{
@@ -380,7 +380,7 @@ impl HallService {
     /// [`HallEditError::NotFound`].
     #[tracing::instrument(skip_all, fields(hall_id = id))]
     pub async fn set_hours(&self, id: i64, week: &WeeklyHours) -> Result<(), HallEditError> {
-        let txn = self.db.begin().await.context("begin")?;
+        let txn = crate::db::write(&self.db).await.context("begin")?;
         if !touch(&txn, id).await? {
             return Err(HallEditError::NotFound);
         }
@@ -483,7 +483,7 @@ impl HallService {
         hall_id: i64,
         input: &CategoryInput,
     ) -> Result<Category, CategoryError> {
-        let txn = self.db.begin().await.context("begin")?;
+        let txn = crate::db::write(&self.db).await.context("begin")?;
         if !touch(&txn, hall_id).await? {
             return Err(CategoryError::HallNotFound);
         }
@@ -526,7 +526,7 @@ impl HallService {
         id: i64,
         input: &CategoryInput,
     ) -> Result<Category, CategoryError> {
-        let txn = self.db.begin().await.context("begin")?;
+        let txn = crate::db::write(&self.db).await.context("begin")?;
         if !touch(&txn, hall_id).await? {
             return Err(CategoryError::HallNotFound);
         }
@@ -592,7 +592,7 @@ impl HallService {
         id: Option<i64>,
         input: &CounterInput,
     ) -> Result<Counter, CounterError> {
-        let txn = self.db.begin().await.context("begin")?;
+        let txn = crate::db::write(&self.db).await.context("begin")?;
         if !touch(&txn, hall_id).await? {
             return Err(CounterError::HallNotFound);
         }

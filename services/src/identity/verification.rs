@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _,
-    QueryFilter as _, SqlErr, TransactionTrait as _,
+    QueryFilter as _, SqlErr,
 };
 
 use super::citizens::{self, ID_CARD, NAME, context};
@@ -455,7 +455,7 @@ impl IdentityService {
         let me = row.citizen_id;
         let index = row.id_card_index.as_str();
         let now = self.clock.now();
-        let txn = self.db.begin().await.context("begin binding")?;
+        let txn = crate::db::write(&self.db).await.context("begin binding")?;
         // Bindings of one identity are decided one at a time, on the same per-identity row that
         // counts its bookings (`booking_holders`): racing verifications of one person queue
         // here instead of each losing the unique index in turn until its retries run out.

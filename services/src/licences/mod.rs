@@ -20,7 +20,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
 use rand::RngCore as _;
-use sea_orm::{DatabaseConnection, EntityTrait as _, SqlErr, TransactionTrait as _};
+use sea_orm::{DatabaseConnection, EntityTrait as _, SqlErr};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -694,7 +694,9 @@ impl LicenceService {
         verdict: Verdict,
         now: DateTime<Utc>,
     ) -> anyhow::Result<bool> {
-        let txn = self.inner.db.begin().await.context("begin verification")?;
+        let txn = crate::db::write(&self.inner.db)
+            .await
+            .context("begin verification")?;
         let row = uses::NewUse {
             citizen_id,
             licence_id: &seen.licence_id,

@@ -26,7 +26,7 @@ use chrono::{DateTime, NaiveDate, Timelike as _, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Func, SimpleExpr};
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait, DatabaseConnection, EntityTrait as _, QueryFilter as _,
-    QuerySelect as _, TransactionTrait as _,
+    QuerySelect as _,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -718,7 +718,9 @@ impl QueueService {
             Some(hours) if hours.opens <= minute && minute < hours.closes => {}
             _ => return Err(TakeError::HallNotOpen),
         }
-        let txn = self.db.begin().await.context("begin taking a ticket")?;
+        let txn = crate::db::write(&self.db)
+            .await
+            .context("begin taking a ticket")?;
         let inserted = queries::insert_ticket(
             &txn,
             queries::NewTicket {
@@ -793,7 +795,9 @@ impl QueueService {
         };
         let now = self.clock.now();
         let day = now.with_timezone(&SHANGHAI).date_naive();
-        let txn = self.db.begin().await.context("begin issuing a ticket")?;
+        let txn = crate::db::write(&self.db)
+            .await
+            .context("begin issuing a ticket")?;
         let row = queries::insert_ticket(
             &txn,
             queries::NewTicket {
@@ -892,7 +896,9 @@ impl QueueService {
             return Err(TicketError::StateChanged { state });
         }
         let now = self.clock.now();
-        let txn = self.db.begin().await.context("begin cancelling a ticket")?;
+        let txn = crate::db::write(&self.db)
+            .await
+            .context("begin cancelling a ticket")?;
         let changed = cas(
             &txn,
             &t,
@@ -965,7 +971,9 @@ impl QueueService {
             } else {
                 TicketState::Cancelled
             };
-            let txn = self.db.begin().await.context("begin closing a ticket")?;
+            let txn = crate::db::write(&self.db)
+                .await
+                .context("begin closing a ticket")?;
             let finished_at = (to == TicketState::Cancelled).then_some(now);
             let changed = cas(
                 &txn,
@@ -1110,7 +1118,7 @@ impl QueueService {
         }
         let now = self.clock.now();
         let day = now.with_timezone(&SHANGHAI).date_naive();
-        let txn = self.db.begin().await.context("begin calling")?;
+        let txn = crate::db::write(&self.db).await.context("begin calling")?;
         if !queries::claim_desk(&txn, counter_id, hall_id, now).await? {
             drop(txn);
             let holding = queries::desk(&self.db, counter_id)
@@ -1358,7 +1366,9 @@ impl QueueService {
                 )
             }
         };
-        let txn = self.db.begin().await.context("begin the ticket's change")?;
+        let txn = crate::db::write(&self.db)
+            .await
+            .context("begin the ticket's change")?;
         if !cas(&txn, &t, to, sets).await? {
             drop(txn);
             return Err(self.changed(ticket_id).await);
@@ -1411,7 +1421,9 @@ impl QueueService {
             {
                 continue;
             }
-            let txn = self.db.begin().await.context("begin returning a ticket")?;
+            let txn = crate::db::write(&self.db)
+                .await
+                .context("begin returning a ticket")?;
             let changed = cas(
                 &txn,
                 &t,

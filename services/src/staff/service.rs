@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, DatabaseConnection, EntityTrait as _, PaginatorTrait as _,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _, SqlErr, TransactionTrait as _,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _, SqlErr,
 };
 use secrecy::SecretString;
 
@@ -166,7 +166,9 @@ impl StaffService {
         let roles: BTreeSet<Grant> = roles.into_iter().collect();
         let hash = password::hash(&password).await?;
 
-        let txn = self.db.begin().await.context("begin create staff")?;
+        let txn = crate::db::write(&self.db)
+            .await
+            .context("begin create staff")?;
         if !halls_exist(&txn, roles.iter().filter_map(|(_, s)| s.hall_id())).await? {
             return Err(CreateStaffError::UnknownHall);
         }
@@ -532,7 +534,9 @@ impl StaffService {
     #[tracing::instrument(skip(self))]
     pub async fn set_roles(&self, staff_id: i64, roles: Vec<Grant>) -> Result<(), RoleChangeError> {
         let roles: BTreeSet<Grant> = roles.into_iter().collect();
-        let txn = self.db.begin().await.context("begin changing roles")?;
+        let txn = crate::db::write(&self.db)
+            .await
+            .context("begin changing roles")?;
         if staff::Entity::find_by_id(staff_id)
             .one(&txn)
             .await
