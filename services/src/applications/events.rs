@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
-    QueryOrder as _, TransactionTrait as _,
+    QueryOrder as _,
 };
 use serde_json::{Value, json};
 
@@ -123,7 +123,9 @@ pub(super) async fn record(
     }
     let inner = &svc.inner;
     let now = inner.clock.now();
-    let txn = inner.db.begin().await.context("begin recording events")?;
+    let txn = crate::db::write(&inner.db)
+        .await
+        .context("begin recording events")?;
     let mut outcome = RecordOutcome::default();
     // Every case of the batch is projected, duplicates included: an event stored while the
     // forwarder was recording its case's sblsh (neither saw the other's uncommitted row) is

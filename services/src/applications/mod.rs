@@ -27,7 +27,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseConnection, EntityTrait as _,
     PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, SqlErr,
-    TransactionTrait as _,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -606,7 +605,9 @@ impl ApplicationService {
             polled_at: None,
             poll_due_at: None,
         };
-        let txn = db.begin().await.context("begin the application")?;
+        let txn = crate::db::write(db)
+            .await
+            .context("begin the application")?;
         let inserted = application::Entity::insert(application::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
             .await;
@@ -855,7 +856,7 @@ impl ApplicationService {
         let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
         let id = uuid::Uuid::now_v7().to_string();
         let requested = i64::try_from(request.version).unwrap_or(i64::MAX);
-        let txn = db.begin().await.context("begin the supplement")?;
+        let txn = crate::db::write(db).await.context("begin the supplement")?;
         supplement::Entity::delete_many()
             .filter(supplement::Column::ApplicationId.eq(view.id.as_str()))
             .filter(supplement::Column::RequestedVersion.eq(requested))
@@ -950,7 +951,9 @@ impl ApplicationService {
     #[tracing::instrument(skip_all, fields(application_id = %application_id))]
     pub async fn replay(&self, application_id: &str) -> Result<(), ReplayError> {
         let now = self.inner.clock.now();
-        let txn = self.inner.db.begin().await.context("begin the replay")?;
+        let txn = crate::db::write(&self.inner.db)
+            .await
+            .context("begin the replay")?;
         if application::Entity::find_by_id(application_id)
             .one(&txn)
             .await
