@@ -12,6 +12,7 @@ pub mod citizen;
 pub mod counter;
 pub mod counter_category;
 pub mod counter_desk;
+pub mod family_member;
 pub mod hall;
 pub mod hall_exception;
 pub mod hall_hours;

@@ -34,6 +34,9 @@ pub struct Settings {
     pub booking: BookingSettings,
     #[serde(default)]
     pub applications: ApplicationSettings,
+    /// Family members on one phone (一部手机绑定多人).
+    #[serde(default)]
+    pub family: FamilySettings,
     /// Kinds, templates and the delivery worker; defaults in `config/notifications.toml`.
     pub notifications: services::notify::NotifyConfig,
 }
@@ -300,6 +303,23 @@ impl ApplicationSettings {
             batch: self.batch.max(1),
             concurrency: self.concurrency.max(1),
             reconcile_after: Duration::from_secs(self.reconcile_after_secs.max(1)),
+        }
+    }
+}
+
+/// Family members on one phone: how many, and which of a member's licences the account holding
+/// them may show.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct FamilySettings {
+    /// Live family members one account may hold (`APP_FAMILY__MAX_MEMBERS`; 5).
+    pub max_members: u32,
+}
+
+impl Default for FamilySettings {
+    fn default() -> Self {
+        Self {
+            max_members: services::identity::DEFAULT_MAX_MEMBERS,
         }
     }
 }

@@ -168,6 +168,9 @@ impl ResponseError for ApiError {
             }
             C::FaceVerificationRequired => StatusCode::GONE,
             C::LicenceHolderMismatch => StatusCode::FORBIDDEN,
+            C::FamilyMemberLimitReached | C::FamilyMemberAlreadyAdded => StatusCode::CONFLICT,
+            C::FamilyMemberIsSelf => StatusCode::UNPROCESSABLE_ENTITY,
+            C::FamilyMemberNotFound => StatusCode::NOT_FOUND,
             C::VerificationNotFound => StatusCode::NOT_FOUND,
             C::VerificationFinished => StatusCode::CONFLICT,
             // The attempt is over and nothing is bound: the citizen starts a new one.

@@ -174,7 +174,8 @@ impl Application {
                 settings.limits.face_verifications_per_id_card_per_day,
             ),
             clock.clone(),
-        );
+        )
+        .with_family_limit(settings.family.max_members);
         let staff = StaffService::new(
             db.clone(),
             Arc::clone(&store),

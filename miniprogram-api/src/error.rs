@@ -161,6 +161,14 @@ error_codes! {
     FaceVerifySystemError => "FACE_VERIFY_SYSTEM_ERROR", "微信人脸核验暂时异常，请稍后重试";
     /// WeChat refused the verification's result (not this user's, or not this person's).
     FaceVerifyRefused => "FACE_VERIFY_REFUSED", "核验信息不一致，请重新发起人脸核验";
+    /// The account holds the configured number of family members (5 by default).
+    FamilyMemberLimitReached => "FAMILY_MEMBER_LIMIT_REACHED", "家庭成员数量已达上限，请先解除不再需要的成员";
+    /// The person is a family member of this account already.
+    FamilyMemberAlreadyAdded => "FAMILY_MEMBER_ALREADY_ADDED", "该家庭成员已添加，无需重复添加";
+    /// The person named as a family member is the citizen.
+    FamilyMemberIsSelf => "FAMILY_MEMBER_IS_SELF", "不能将本人添加为家庭成员";
+    /// No live family relation with this id (revoked, or not this account's).
+    FamilyMemberNotFound => "FAMILY_MEMBER_NOT_FOUND", "该家庭成员不存在或已解除绑定";
     /// No such service item in the catalogue.
     ItemNotFound => "ITEM_NOT_FOUND", "该事项不存在或已下线";
     /// No such hall.

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod booking;
 pub mod calendar;
 pub mod catalogue;
+pub mod family;
 pub mod halls;
 pub mod health;
 pub mod licences;
@@ -71,6 +72,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(calendar::configure_public)
                 .configure(licences::configure_citizen)
                 .configure(applications::configure_citizen)
+                .configure(family::configure_citizen)
                 .service(resource("/auth/login", [web::post().to(auth::login)]))
                 .service(resource("/auth/logout", [web::post().to(auth::logout)]))
                 .service(resource("/me", [web::get().to(me::get_me)]))

@@ -1,0 +1,309 @@
+//! Family members on one phone (一部手机绑定多人): a member is added by face-verifying them on
+//! the citizen's phone (through the WeChat simulator's hook), listed masked, limited in number,
+//! and revoked by the citizen or by the member from their own verified account.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Citizen, FACE_PASSED, TestApp, id_card_no};
+
+impl TestApp {
+    /// A citizen logged in and verified as `name` / `id_card_no(n)`.
+    pub async fn verified_citizen(&self, name: &str, n: u32) -> Citizen {
+        let citizen = self.login().await;
+        let reply = self
+            .verify_identity(&citizen.token, name, &id_card_no(n))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "verify {name}: {reply:?}");
+        citizen
+    }
+
+    /// Adds a family member the way the mini-program does: starts the member's face
+    /// verification, lets the simulated face come to `verify_ret`, completes it. Returns the
+    /// reply of the step that answered last.
+    pub async fn add_member_with(
+        &self,
+        token: &str,
+        name: &str,
+        id_card_no: &str,
+        verify_ret: i64,
+    ) -> crate::helpers::Reply {
+        let started = self
+            .post(
+                "/api/v1/family/members/verifications",
+                Some(token),
+                &json!({ "name": name, "idCardNo": id_card_no }),
+            )
+            .await;
+        if started.status != StatusCode::CREATED {
+            return started;
+        }
+        let verify_id = started.body["verifyId"].as_str().expect("verifyId");
+        assert!(self.wechat.set_face_result(verify_id, verify_ret));
+        let id = started.body["id"].as_str().expect("id");
+        self.post(
+            &format!("/api/v1/family/members/verifications/{id}/complete"),
+            Some(token),
+            &json!({}),
+        )
+        .await
+    }
+
+    /// Adds a member whose face passes; returns the member's id.
+    pub async fn add_member(&self, token: &str, name: &str, id_card_no: &str) -> i64 {
+        let reply = self
+            .add_member_with(token, name, id_card_no, FACE_PASSED)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "add {name}: {reply:?}");
+        reply.body["id"].as_i64().expect("member id")
+    }
+
+    pub async fn members(&self, token: &str) -> Value {
+        let reply = self.get("/api/v1/family/members", Some(token)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        reply.body
+    }
+}
+
+#[tokio::test]
+async fn a_member_is_added_by_their_face_and_listed_masked() {
+    let app = TestApp::spawn().await;
+    let parent = app.verified_citizen("张三", 1301).await;
+    let child = id_card_no(1302);
+
+    let started = app
+        .post(
+            "/api/v1/family/members/verifications",
+            Some(&parent.token),
+            &json!({ "name": "张小明", "idCardNo": child }),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::CREATED, "{started:?}");
+    // Not a member before the face has passed.
+    assert_eq!(app.members(&parent.token).await["members"], json!([]));
+    let verify_id = started.body["verifyId"].as_str().unwrap();
+    app.wechat.set_face_result(verify_id, FACE_PASSED);
+    let id = started.body["id"].as_str().unwrap();
+    let path = format!("/api/v1/family/members/verifications/{id}/complete");
+    let added = app.post(&path, Some(&parent.token), &json!({})).await;
+    assert_eq!(added.status, StatusCode::OK, "{added:?}");
+    assert_eq!(added.body["name"], "张**");
+    assert_eq!(
+        added.body["idCardNo"],
+        format!("{}***********{}", &child[..3], &child[14..])
+    );
+    // Completing again (a lost answer) answers the same member, and adds nobody.
+    let again = app.post(&path, Some(&parent.token), &json!({})).await;
+    assert_eq!(again.status, StatusCode::OK, "{again:?}");
+    assert_eq!(again.body["id"], added.body["id"]);
+
+    let listed = app.members(&parent.token).await;
+    assert_eq!(listed["members"], json!([added.body]));
+    assert_eq!(listed["maxMembers"], 5);
+    // The member's verification is not the parent's identity: the parent is still 张三.
+    let me = app.get("/api/v1/me", Some(&parent.token)).await;
+    assert_eq!(me.body["identity"]["name"], "张*");
+    // And the plain ID number never left the server.
+    assert!(!listed.to_string().contains(&child));
+}
+
+#[tokio::test]
+async fn a_face_that_does_not_pass_adds_nobody_and_own_verification_ids_do_not_mix() {
+    let app = TestApp::spawn().await;
+    let parent = app.verified_citizen("王五", 1311).await;
+    let reply = app
+        .add_member_with(&parent.token, "王小五", &id_card_no(1312), 10001)
+        .await;
+    assert_eq!(reply.error_code(), "FACE_NOT_MATCHED");
+    assert_eq!(app.members(&parent.token).await["members"], json!([]));
+
+    // A member's verification cannot be completed as one's own, and the other way round.
+    let started = app
+        .post(
+            "/api/v1/family/members/verifications",
+            Some(&parent.token),
+            &json!({ "name": "王小五", "idCardNo": id_card_no(1312) }),
+        )
+        .await;
+    app.wechat
+        .set_face_result(started.body["verifyId"].as_str().unwrap(), FACE_PASSED);
+    let id = started.body["id"].as_str().unwrap();
+    let own = app.complete_verification(&parent.token, id).await;
+    assert_eq!(own.error_code(), "VERIFICATION_NOT_FOUND");
+    let me = app.get("/api/v1/me", Some(&parent.token)).await;
+    assert_eq!(
+        me.body["identity"]["name"], "王*",
+        "the parent's identity is untouched"
+    );
+}
+
+#[tokio::test]
+async fn adding_needs_ones_own_verified_identity_and_never_oneself_or_twice() {
+    let app = TestApp::spawn().await;
+    let stranger = app.login().await;
+    let reply = app
+        .add_member_with(&stranger.token, "赵六", &id_card_no(1321), FACE_PASSED)
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.error_code(), "IDENTITY_REQUIRED");
+
+    let parent = app.verified_citizen("赵六", 1322).await;
+    let reply = app
+        .add_member_with(&parent.token, "赵六", &id_card_no(1322), FACE_PASSED)
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.error_code(), "FAMILY_MEMBER_IS_SELF");
+
+    app.add_member(&parent.token, "赵小六", &id_card_no(1323))
+        .await;
+    let reply = app
+        .add_member_with(&parent.token, "赵小六", &id_card_no(1323), FACE_PASSED)
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert_eq!(reply.error_code(), "FAMILY_MEMBER_ALREADY_ADDED");
+    assert_eq!(
+        app.members(&parent.token).await["members"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_account_holds_at_most_the_configured_number_of_members() {
+    let app = TestApp::spawn_with(|s| {
+        s.family.max_members = 2;
+        s.limits.face_verifications_per_citizen_per_day = 50;
+    })
+    .await;
+    let parent = app.verified_citizen("钱七", 1331).await;
+    app.add_member(&parent.token, "钱一", &id_card_no(1332))
+        .await;
+    // Two verifications started while there was room: only one of them may add its member.
+    let start = |n: u32, name: &'static str| {
+        let app = &app;
+        let token = parent.token.clone();
+        async move {
+            app.post(
+                "/api/v1/family/members/verifications",
+                Some(&token),
+                &json!({ "name": name, "idCardNo": id_card_no(n) }),
+            )
+            .await
+        }
+    };
+    let second = start(1333, "钱二").await;
+    let third = start(1334, "钱三").await;
+    assert_eq!(second.status, StatusCode::CREATED, "{second:?}");
+    assert_eq!(third.status, StatusCode::CREATED, "{third:?}");
+    let mut outcomes = Vec::new();
+    for started in [&second, &third] {
+        app.wechat
+            .set_face_result(started.body["verifyId"].as_str().unwrap(), FACE_PASSED);
+        let id = started.body["id"].as_str().unwrap();
+        let reply = app
+            .post(
+                &format!("/api/v1/family/members/verifications/{id}/complete"),
+                Some(&parent.token),
+                &json!({}),
+            )
+            .await;
+        outcomes.push(reply.status);
+        if reply.status != StatusCode::OK {
+            assert_eq!(reply.error_code(), "FAMILY_MEMBER_LIMIT_REACHED");
+        }
+    }
+    assert_eq!(outcomes, vec![StatusCode::OK, StatusCode::CONFLICT]);
+    // Full: a new one is refused before WeChat is asked.
+    let reply = start(1335, "钱四").await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert_eq!(reply.error_code(), "FAMILY_MEMBER_LIMIT_REACHED");
+    assert_eq!(
+        app.members(&parent.token).await["members"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // Revoking one makes room again.
+    let first = app.members(&parent.token).await["members"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let revoked = app
+        .post(
+            &format!("/api/v1/family/members/{first}/revoke"),
+            Some(&parent.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{revoked:?}");
+    app.add_member(&parent.token, "钱四", &id_card_no(1335))
+        .await;
+}
+
+#[tokio::test]
+async fn the_member_sees_who_holds_them_and_revokes_it() {
+    let app = TestApp::spawn().await;
+    let daughter = app.verified_citizen("孙女", 1341).await;
+    let father_id = id_card_no(1342);
+    let member = app.add_member(&daughter.token, "孙父", &father_id).await;
+
+    // The father has his own verified account: he sees the relation.
+    let father = app.verified_citizen("孙父", 1342).await;
+    let relations = app
+        .get("/api/v1/family/relations", Some(&father.token))
+        .await;
+    assert_eq!(relations.status, StatusCode::OK, "{relations:?}");
+    let listed = relations.body["relations"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{relations:?}");
+    assert_eq!(listed[0]["id"], member);
+    assert_eq!(listed[0]["holderName"], "孙*");
+    // Someone else sees nothing, and cannot revoke it.
+    let other = app.verified_citizen("李四", 1343).await;
+    let none = app
+        .get("/api/v1/family/relations", Some(&other.token))
+        .await;
+    assert_eq!(none.body["relations"], json!([]));
+    let refused = app
+        .post(
+            &format!("/api/v1/family/relations/{member}/revoke"),
+            Some(&other.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    assert_eq!(refused.error_code(), "FAMILY_MEMBER_NOT_FOUND");
+    // Nor can another citizen remove the daughter's member.
+    let refused = app
+        .post(
+            &format!("/api/v1/family/members/{member}/revoke"),
+            Some(&other.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(refused.error_code(), "FAMILY_MEMBER_NOT_FOUND");
+
+    let revoked = app
+        .post(
+            &format!("/api/v1/family/relations/{member}/revoke"),
+            Some(&father.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{revoked:?}");
+    assert_eq!(app.members(&daughter.token).await["members"], json!([]));
+    let relations = app
+        .get("/api/v1/family/relations", Some(&father.token))
+        .await;
+    assert_eq!(relations.body["relations"], json!([]));
+    // Revoked is revoked: twice is a 404.
+    let again = app
+        .post(
+            &format!("/api/v1/family/relations/{member}/revoke"),
+            Some(&father.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(again.error_code(), "FAMILY_MEMBER_NOT_FOUND");
+}
