@@ -221,6 +221,7 @@ impl LicenceSettings {
         services::licences::LicenceConfig {
             presentation_ttl: Duration::from_secs(self.presentation_ttl_secs.max(1)),
             cache_ttl: Duration::from_secs(self.cache_ttl_secs),
+            member_types: Vec::new(),
         }
     }
 }
@@ -314,12 +315,17 @@ impl ApplicationSettings {
 pub struct FamilySettings {
     /// Live family members one account may hold (`APP_FAMILY__MAX_MEMBERS`; 5).
     pub max_members: u32,
+    /// Licence types (证照类型代码) an account may show for a family member
+    /// (`APP_FAMILY__LICENCE_TYPES=a,b`; none by default). The resident identity card is shown
+    /// only by its holder, even if listed.
+    pub licence_types: Vec<String>,
 }
 
 impl Default for FamilySettings {
     fn default() -> Self {
         Self {
             max_members: services::identity::DEFAULT_MAX_MEMBERS,
+            licence_types: Vec::new(),
         }
     }
 }
@@ -487,6 +493,7 @@ fn layered(
                 .separator("__")
                 .list_separator(",")
                 .with_list_parse_key("crypto.previous_field_keys")
+                .with_list_parse_key("family.licence_types")
                 .try_parsing(true),
         )
         .build()

@@ -167,7 +167,7 @@ impl ResponseError for ApiError {
                 StatusCode::FORBIDDEN
             }
             C::FaceVerificationRequired => StatusCode::GONE,
-            C::LicenceHolderMismatch => StatusCode::FORBIDDEN,
+            C::LicenceHolderMismatch | C::LicenceHolderOnly => StatusCode::FORBIDDEN,
             C::FamilyMemberLimitReached | C::FamilyMemberAlreadyAdded => StatusCode::CONFLICT,
             C::FamilyMemberIsSelf => StatusCode::UNPROCESSABLE_ENTITY,
             C::FamilyMemberNotFound => StatusCode::NOT_FOUND,

@@ -219,7 +219,10 @@ impl Application {
             settings.licences.presentation_keys()?,
             clock.clone(),
             notifications.clone(),
-            settings.licences.config(),
+            services::licences::LicenceConfig {
+                member_types: settings.family.licence_types.clone(),
+                ..settings.licences.config()
+            },
         );
         let applications = ApplicationService::new(
             db.clone(),

@@ -195,6 +195,10 @@ pub struct Application {
     pub problem: Option<Problem>,
     pub tracking_no: Option<String>,
     pub on_behalf: bool,
+    /// Applied for a family member (`?memberId=`): that member's id; the member is the
+    /// applicant and the citizen the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<i64>,
     pub obtain_way: ObtainWay,
     pub materials: Vec<MaterialRef>,
     /// Only in the single-application view.

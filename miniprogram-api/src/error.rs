@@ -247,6 +247,9 @@ error_codes! {
     LicenceNotFound => "LICENCE_NOT_FOUND", "该证照不存在";
     /// The licence's holder (as the licence library names them) is not the presenting citizen.
     LicenceHolderMismatch => "LICENCE_HOLDER_MISMATCH", "证照持有人与当前实名用户不一致，不能亮证";
+    /// A family member's licence of a type only its holder may show (an identity card, or a
+    /// type not configured for members).
+    LicenceHolderOnly => "LICENCE_HOLDER_ONLY", "该证照仅限持证人本人亮证或查看";
     /// No such ticket (of this citizen, or of this hall).
     TicketNotFound => "TICKET_NOT_FOUND", "该排队号不存在";
     /// The citizen holds a live ticket at this hall already.

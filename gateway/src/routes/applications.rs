@@ -16,7 +16,7 @@ use services::province::{CaseEvent, HeaderInput, Phase, PostAddress, VerifyError
 
 use super::resource;
 use crate::error::ApiError;
-use crate::extract::{CurrentCitizen, CurrentStaff, idempotency_key};
+use crate::extract::{ActingCitizen, CurrentCitizen, CurrentStaff, idempotency_key};
 use crate::startup::AppState;
 
 /// Uploads per citizen per hour: a whole family's papers, several times over.
@@ -161,6 +161,7 @@ fn to_wire(view: ApplicationView, full: bool) -> wire::Application {
         problem: view.problem.map(problem_to_wire),
         tracking_no: view.tracking_no,
         on_behalf: view.on_behalf,
+        member_id: view.member_id,
         obtain_way: if view.obtain_way == 1 {
             wire::ObtainWay::Post
         } else {
@@ -365,12 +366,12 @@ fn refs(materials: Vec<wire::MaterialRef>) -> Result<Vec<MaterialRef>, ApiError>
 #[utoipa::path(
     post, path = "/api/v1/applications", tag = "applications",
     request_body = wire::ApplicationRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1–64 visible ASCII characters; the same key returns the same application")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–64 visible ASCII characters; the same key returns the same application"), miniprogram_api::family::ForMember),
     responses(
         (status = 201, description = "stored; status SUBMITTING", body = wire::Application),
         (status = 200, description = "an earlier answer to the same Idempotency-Key", body = wire::Application),
         (status = 403, description = "IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED, PHONE_REQUIRED", body = ErrorBody),
-        (status = 404, description = "ITEM_NOT_FOUND, MATERIAL_NOT_FOUND", body = ErrorBody),
+        (status = 404, description = "ITEM_NOT_FOUND, MATERIAL_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND (memberId is not a live family member)", body = ErrorBody),
         (status = 422, description = "ITEM_NOT_ONLINE, MATERIALS_INVALID, VALIDATION_FAILED (fields), IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -378,7 +379,7 @@ fn refs(materials: Vec<wire::MaterialRef>) -> Result<Vec<MaterialRef>, ApiError>
 pub async fn submit(
     state: web::Data<AppState>,
     req: HttpRequest,
-    CurrentCitizen(session): CurrentCitizen,
+    ActingCitizen { session, acting }: ActingCitizen,
     body: web::Json<wire::ApplicationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
@@ -419,6 +420,7 @@ pub async fn submit(
             id_card_no: p.id_card_no,
             phone: p.phone,
         }),
+        for_member: acting.member,
         idempotency_key: key,
     };
     let (view, replayed) = state

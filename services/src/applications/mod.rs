@@ -39,8 +39,8 @@ pub use self::forward::Forwarder;
 use crate::calendar::CalendarStore;
 use crate::crypto::{FieldCipher, FieldContext};
 use crate::identity::{
-    ID_CARD, IdCardNo, IdentityGate, NAME, PHONE, PersonName, PhoneNumber, field_context,
-    find_citizen, proven,
+    ActingMember, ID_CARD, IdCardNo, IdentityGate, NAME, PHONE, PersonName, PhoneNumber,
+    field_context, find_citizen, proven,
 };
 use crate::notify::Notifications;
 use crate::province::ProvinceClient;
@@ -178,6 +178,9 @@ pub struct NewApplication {
     pub obtain: Obtain,
     /// Applying for someone else: the citizen is then the agent (代办人).
     pub on_behalf_of: Option<PersonInput>,
+    /// Applying for a family member on the citizen's phone (checked live in
+    /// `identity::acting`): the member is the applicant, the citizen the agent.
+    pub for_member: Option<ActingMember>,
     pub idempotency_key: Option<String>,
 }
 
@@ -226,6 +229,8 @@ pub struct ApplicationView {
     pub problem: Option<Problem>,
     pub tracking_no: Option<String>,
     pub on_behalf: bool,
+    /// The family member applied for, when the account applied for one.
+    pub member_id: Option<i64>,
     pub obtain_way: u8,
     pub materials: Vec<MaterialRef>,
     pub form: Value,
@@ -537,27 +542,45 @@ impl ApplicationService {
             decrypt(phone_cipher, PHONE)?,
         );
         let mut problems = Vec::new();
-        let (applicant, agent) = match &new.on_behalf_of {
-            None => (person_applicant(&me.0, &me.1, &me.2), None),
-            Some(other) => match check_person(other) {
-                Ok((name, id_card, phone)) if id_card == me.1 => {
-                    problems.push(problem("onBehalfOf.idCardNo", "代办对象不能是您本人"));
-                    let _ = (name, phone);
-                    (person_applicant(&me.0, &me.1, &me.2), None)
-                }
-                Ok((name, id_card, phone)) => (
-                    person_applicant(&name, &id_card, &phone),
-                    Some(Agent {
-                        name: me.0.clone(),
-                        cert_type: "111".into(),
-                        cert_no: me.1.clone(),
-                        phone: me.2.clone(),
-                    }),
-                ),
-                Err(mut found) => {
-                    problems.append(&mut found);
-                    (person_applicant(&me.0, &me.1, &me.2), None)
-                }
+        let agent_of = |me: &(String, String, String)| Agent {
+            name: me.0.clone(),
+            cert_type: "111".into(),
+            cert_no: me.1.clone(),
+            phone: me.2.clone(),
+        };
+        let (applicant, agent) = match (&new.for_member, &new.on_behalf_of) {
+            (Some(_), Some(_)) => {
+                problems.push(problem("onBehalfOf", "为家庭成员申办时不能再填写代办对象"));
+                (person_applicant(&me.0, &me.1, &me.2), None)
+            }
+            // The member has no phone of their own here: the platform reaches them through
+            // the agent's, who applied.
+            (Some(member), None) => (
+                person_applicant(member.name.as_str(), member.id_card_no.as_str(), &me.2),
+                Some(agent_of(&me)),
+            ),
+            (None, on_behalf_of) => match on_behalf_of {
+                None => (person_applicant(&me.0, &me.1, &me.2), None),
+                Some(other) => match check_person(other) {
+                    Ok((name, id_card, phone)) if id_card == me.1 => {
+                        problems.push(problem("onBehalfOf.idCardNo", "代办对象不能是您本人"));
+                        let _ = (name, phone);
+                        (person_applicant(&me.0, &me.1, &me.2), None)
+                    }
+                    Ok((name, id_card, phone)) => (
+                        person_applicant(&name, &id_card, &phone),
+                        Some(Agent {
+                            name: me.0.clone(),
+                            cert_type: "111".into(),
+                            cert_no: me.1.clone(),
+                            phone: me.2.clone(),
+                        }),
+                    ),
+                    Err(mut found) => {
+                        problems.append(&mut found);
+                        (person_applicant(&me.0, &me.1, &me.2), None)
+                    }
+                },
             },
         };
         let post_address = match &new.obtain {
@@ -592,7 +615,8 @@ impl ApplicationService {
             materials: serde_json::to_string(&new.materials).context("encode materials")?,
             obtain_way: i16::from(matches!(new.obtain, Obtain::Post(_))),
             private_cipher: cipher.encrypt_str(&private, &private_context(citizen_id)),
-            on_behalf: new.on_behalf_of.is_some(),
+            on_behalf: new.on_behalf_of.is_some() || new.for_member.is_some(),
+            member_id: new.for_member.as_ref().map(|m| m.id),
             status: Delivery::Submitting.as_str().to_owned(),
             phase: None,
             case_version: 0,
@@ -1153,6 +1177,10 @@ fn fingerprint(new: &NewApplication) -> String {
             h.update(serde_json::to_vec(a).unwrap_or_default());
         }
     }
+    if let Some(m) = &new.for_member {
+        h.update(b"member");
+        h.update(m.id.to_be_bytes());
+    }
     if let Some(p) = &new.on_behalf_of {
         h.update(p.name.as_bytes());
         h.update([1]);
@@ -1209,6 +1237,7 @@ fn plain_view(row: application::Model) -> ApplicationView {
         received_at: row.received_at,
         tracking_no: row.tracking_no,
         on_behalf: row.on_behalf,
+        member_id: row.member_id,
         updated_at: row.updated_at,
         timeline: Vec::new(),
         deadline: None,

@@ -30,11 +30,11 @@ const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
 const JPEG: &[u8] = b"\xff\xd8\xff\xe0\0\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0\xff\xd9";
 
-struct World {
-    deployment: Deployment,
-    province: ProvinceSim,
-    app: TestApp,
-    item_code: String,
+pub(crate) struct World {
+    pub(crate) deployment: Deployment,
+    pub(crate) province: ProvinceSim,
+    pub(crate) app: TestApp,
+    pub(crate) item_code: String,
 }
 
 fn settings_for(
@@ -63,7 +63,7 @@ fn settings_for(
 }
 
 impl World {
-    async fn new() -> World {
+    pub(crate) async fn new() -> World {
         let deployment = Deployment::new().await;
         let province = ProvinceSim::start(ProvinceSimConfig {
             callback_retry_base: Duration::from_millis(50),
@@ -103,7 +103,7 @@ impl World {
     }
 
     /// A citizen with a bound identity and phone.
-    async fn citizen(&self, app: &TestApp, n: u32) -> Citizen {
+    pub(crate) async fn citizen(&self, app: &TestApp, n: u32) -> Citizen {
         let citizen = app.login().await;
         let bound = app
             .verify_identity(&citizen.token, "王小二", &id_card_no(n))
@@ -121,7 +121,7 @@ impl World {
     }
 
     /// The two required materials of the item, uploaded.
-    async fn materials(&self, app: &TestApp, citizen: &Citizen) -> Value {
+    pub(crate) async fn materials(&self, app: &TestApp, citizen: &Citizen) -> Value {
         let form = upload(app, citizen, "申请书.pdf", PDF).await;
         assert_eq!(form.status, StatusCode::CREATED, "{form:?}");
         let id = upload(app, citizen, "身份证.png", PNG).await;
@@ -132,7 +132,7 @@ impl World {
         ])
     }
 
-    fn application(&self, materials: &Value) -> Value {
+    pub(crate) fn application(&self, materials: &Value) -> Value {
         json!({
             "itemCode": self.item_code,
             "form": { "purpose": "办理贷款", "parcel": "观山湖区 12-3" },
@@ -213,7 +213,7 @@ where
     }
 }
 
-async fn until_view(
+pub(crate) async fn until_view(
     app: &TestApp,
     citizen: &Citizen,
     id: &str,
@@ -237,7 +237,12 @@ async fn until_view(
     }
 }
 
-async fn until_status(app: &TestApp, citizen: &Citizen, id: &str, status: &str) -> Value {
+pub(crate) async fn until_status(
+    app: &TestApp,
+    citizen: &Citizen,
+    id: &str,
+    status: &str,
+) -> Value {
     until_view(app, citizen, id, &format!("to be {status}"), |v| {
         v["status"] == status
     })

@@ -307,3 +307,261 @@ async fn the_member_sees_who_holds_them_and_revokes_it() {
         .await;
     assert_eq!(again.error_code(), "FAMILY_MEMBER_NOT_FOUND");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Acting for a member (`?memberId=`): bookings, tickets, applications, licences.
+
+mod acting {
+    use reqwest::StatusCode;
+    use sea_orm::EntityTrait as _;
+    use serde_json::json;
+    use simulators::province::{LicenceSpec, ProvinceSim, ProvinceSimConfig};
+
+    use crate::applications::{World, until_status};
+    use crate::booking_fixture::{HALL, ID_CARD, PASSPORT, book, citizen, id, slots, start};
+    use crate::helpers::{TestApp, id_card_no, use_province};
+
+    #[tokio::test]
+    async fn the_account_books_and_takes_tickets_for_a_member_counted_as_the_member() {
+        let (app, _fx) = start().await;
+        let parent = citizen(&app, 1401).await;
+        let member = app
+            .add_member(&parent.token, "张小红", &id_card_no(1402))
+            .await;
+        let slot = id(&slots(&app, &parent.token, HALL, ID_CARD, "2026-11-17").await[0]);
+        let for_member = |item: &'static str| {
+            let app = &app;
+            let token = parent.token.clone();
+            async move {
+                app.post(
+                    &format!("/api/v1/bookings?memberId={member}"),
+                    Some(&token),
+                    &json!({ "slotId": slot, "itemCode": item }),
+                )
+                .await
+            }
+        };
+        let booked = for_member(ID_CARD).await;
+        assert_eq!(booked.status, StatusCode::CREATED, "{booked:?}");
+        assert_eq!(booked.body["memberId"], member);
+        // The parent is another person: their own booking of the item that day stands beside.
+        let own = book(&app, &parent.token, slot, ID_CARD).await;
+        assert_eq!(own.status, StatusCode::CREATED, "{own:?}");
+        assert!(own.body.get("memberId").is_none(), "{own:?}");
+        // The member has theirs: a second is refused, through the parent's phone …
+        let again = for_member(ID_CARD).await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert_eq!(again.error_code(), "ALREADY_BOOKED");
+        // … and through the member's own account: the booking counts as the member's.
+        let member_account = app.verified_citizen("张小红", 1402).await;
+        let theirs = book(&app, &member_account.token, slot, ID_CARD).await;
+        assert_eq!(theirs.error_code(), "ALREADY_BOOKED");
+        // The account follows both, each telling whom it is for.
+        let listed = app.get("/api/v1/bookings", Some(&parent.token)).await;
+        let bookings = listed.body["bookings"].as_array().unwrap();
+        assert_eq!(bookings.len(), 2, "{listed:?}");
+        assert!(bookings.iter().any(|b| b["memberId"] == member));
+
+        // A remote ticket for the member, and one for the parent: one live ticket per person.
+        let ticket = app
+            .post(
+                &format!("/api/v1/halls/{HALL}/tickets?memberId={member}"),
+                Some(&parent.token),
+                &json!({ "itemCode": ID_CARD }),
+            )
+            .await;
+        assert_eq!(ticket.status, StatusCode::CREATED, "{ticket:?}");
+        assert_eq!(ticket.body["memberId"], member);
+        let own_ticket = app
+            .post(
+                &format!("/api/v1/halls/{HALL}/tickets"),
+                Some(&parent.token),
+                &json!({ "itemCode": ID_CARD }),
+            )
+            .await;
+        assert_eq!(own_ticket.status, StatusCode::CREATED, "{own_ticket:?}");
+
+        // The member revokes the relation: the parent can no longer act for them.
+        let revoked = app
+            .post(
+                &format!("/api/v1/family/relations/{member}/revoke"),
+                Some(&member_account.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{revoked:?}");
+        let refused = for_member(PASSPORT).await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND, "{refused:?}");
+        assert_eq!(refused.error_code(), "FAMILY_MEMBER_NOT_FOUND");
+        let refused = app
+            .post(
+                &format!("/api/v1/halls/{HALL}/tickets?memberId={member}"),
+                Some(&parent.token),
+                &json!({ "itemCode": PASSPORT }),
+            )
+            .await;
+        assert_eq!(refused.error_code(), "FAMILY_MEMBER_NOT_FOUND");
+        // Another account's member, or a malformed id, is no member of this one.
+        let stranger = citizen(&app, 1403).await;
+        let other = app
+            .post(
+                &format!("/api/v1/bookings?memberId={member}"),
+                Some(&stranger.token),
+                &json!({ "slotId": slot, "itemCode": PASSPORT }),
+            )
+            .await;
+        assert_eq!(other.error_code(), "FAMILY_MEMBER_NOT_FOUND");
+        let malformed = app
+            .post(
+                "/api/v1/bookings?memberId=abc",
+                Some(&parent.token),
+                &json!({ "slotId": slot, "itemCode": PASSPORT }),
+            )
+            .await;
+        assert_eq!(malformed.error_code(), "VALIDATION_FAILED");
+    }
+
+    #[tokio::test]
+    async fn the_account_applies_for_a_member_as_agent_and_follows_the_case() {
+        let world = World::new().await;
+        let app = &world.app;
+        let parent = world.citizen(app, 1411).await;
+        let member = app
+            .add_member(&parent.token, "王老汉", &id_card_no(1412))
+            .await;
+        let materials = world.materials(app, &parent).await;
+        let reply = app
+            .post(
+                &format!("/api/v1/applications?memberId={member}"),
+                Some(&parent.token),
+                &world.application(&materials),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        assert_eq!(reply.body["onBehalf"], true);
+        assert_eq!(reply.body["memberId"], member);
+        let id = reply.body["id"].as_str().unwrap().to_owned();
+        until_status(app, &parent, &id, "SUBMITTED").await;
+        assert_eq!(world.province.ledger_len(), 1);
+        let row = entities::application::Entity::find_by_id(id.clone())
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.member_id, Some(member));
+        assert_eq!(row.citizen_id, parent.id());
+        assert!(!row.private_cipher.contains(&id_card_no(1412)));
+        let listed = app.get("/api/v1/applications", Some(&parent.token)).await;
+        assert_eq!(listed.body["applications"][0]["memberId"], member);
+
+        let revoked = app
+            .post(
+                &format!("/api/v1/family/members/{member}/revoke"),
+                Some(&parent.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+        let refused = app
+            .post(
+                &format!("/api/v1/applications?memberId={member}"),
+                Some(&parent.token),
+                &world.application(&materials),
+            )
+            .await;
+        assert_eq!(refused.error_code(), "FAMILY_MEMBER_NOT_FOUND");
+        assert_eq!(world.province.ledger_len(), 1, "nothing more was sent");
+        // The case already made stays the account's to follow.
+        let view = app
+            .get(&format!("/api/v1/applications/{id}"), Some(&parent.token))
+            .await;
+        assert_eq!(view.status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_members_allowed_licence_is_shown_and_their_identity_card_is_not() {
+        let province = ProvinceSim::start(ProvinceSimConfig {
+            demo_data: false,
+            ..ProvinceSimConfig::default()
+        })
+        .await
+        .expect("start the province simulator");
+        let app = TestApp::spawn_with(|s| {
+            use_province(s, &province);
+            s.family.licence_types = vec!["DRV000000000000001".into()];
+        })
+        .await;
+        let parent = app.verified_citizen("李父", 1421).await;
+        let child_no = id_card_no(1422);
+        let member = app.add_member(&parent.token, "李子", &child_no).await;
+        let id_card = province.add_licence(&child_no, LicenceSpec::id_card("李子", &child_no));
+        let driving = province.add_licence(
+            &child_no,
+            LicenceSpec {
+                type_code: "DRV000000000000001".into(),
+                type_name: "机动车驾驶证".into(),
+                ..LicenceSpec::id_card("李子", &child_no)
+            },
+        );
+
+        let listed = app
+            .get(
+                &format!("/api/v1/licences?memberId={member}"),
+                Some(&parent.token),
+            )
+            .await;
+        assert_eq!(listed.status, StatusCode::OK, "{listed:?}");
+        let licences = listed.body["licences"].as_array().unwrap();
+        assert_eq!(
+            licences.len(),
+            1,
+            "only the types shown for members: {listed:?}"
+        );
+        assert_eq!(licences[0]["licenceId"], driving.as_str());
+
+        let shown = app
+            .post(
+                &format!("/api/v1/licences/{driving}/presentations?memberId={member}"),
+                Some(&parent.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(shown.status, StatusCode::CREATED, "{shown:?}");
+        assert!(shown.body["watermark"].as_str().unwrap().ends_with("李*"));
+        let refused = app
+            .post(
+                &format!("/api/v1/licences/{id_card}/presentations?memberId={member}"),
+                Some(&parent.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+        assert_eq!(refused.error_code(), "LICENCE_HOLDER_ONLY");
+        let refused = app
+            .get(
+                &format!("/api/v1/licences/{id_card}?memberId={member}"),
+                Some(&parent.token),
+            )
+            .await;
+        assert_eq!(refused.error_code(), "LICENCE_HOLDER_ONLY");
+        // The member's licence is not the parent's own.
+        let own = app
+            .post(
+                &format!("/api/v1/licences/{driving}/presentations"),
+                Some(&parent.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(own.error_code(), "LICENCE_NOT_FOUND");
+        // The presentation is recorded with both people.
+        let uses = entities::licence_use::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap();
+        assert!(
+            uses.iter()
+                .any(|u| u.citizen_id == parent.id() && u.member_id == Some(member)),
+            "{uses:?}"
+        );
+    }
+}
