@@ -1,6 +1,7 @@
 //! sea-orm entities: the shapes of the tables, generated style, no behaviour.
 
 pub mod application;
+pub mod application_consent;
 pub mod booking;
 pub mod booking_ban;
 pub mod booking_holder;

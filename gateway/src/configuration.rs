@@ -275,6 +275,9 @@ pub struct ApplicationSettings {
     pub concurrency: usize,
     pub batch: u32,
     pub lease_secs: u64,
+    /// How long the person an application is made for (代办, `consentOf`) has to accept it
+    /// (`APP_APPLICATIONS__CONSENT_TTL_SECS`; 72 h). Unanswered, it is never sent.
+    pub consent_ttl_secs: u64,
 }
 
 impl Default for ApplicationSettings {
@@ -290,6 +293,7 @@ impl Default for ApplicationSettings {
             concurrency: 8,
             batch: 32,
             lease_secs: 60,
+            consent_ttl_secs: 72 * 3600,
         }
     }
 }
@@ -304,6 +308,7 @@ impl ApplicationSettings {
             batch: self.batch.max(1),
             concurrency: self.concurrency.max(1),
             reconcile_after: Duration::from_secs(self.reconcile_after_secs.max(1)),
+            consent_ttl: Duration::from_secs(self.consent_ttl_secs.max(1)),
         }
     }
 }

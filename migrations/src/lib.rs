@@ -16,6 +16,7 @@ mod m20261202_000009_case_number_disputes;
 mod m20261202_000010_counter_spoken_name;
 mod m20261207_000011_family_members;
 mod m20261207_000012_acting_for_members;
+mod m20261207_000013_application_consents;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_counter_spoken_name::Migration),
             Box::new(m20261207_000011_family_members::Migration),
             Box::new(m20261207_000012_acting_for_members::Migration),
+            Box::new(m20261207_000013_application_consents::Migration),
         ]
     }
 }

@@ -286,6 +286,17 @@ error_codes! {
     MaterialTooLarge => "MATERIAL_TOO_LARGE", "单个材料不能超过8MB";
     /// An upload that is not a PDF, JPEG or PNG by its content.
     MaterialTypeUnsupported => "MATERIAL_TYPE_UNSUPPORTED", "仅支持PDF、JPG、PNG格式的材料";
+    /// Retired free-text 代办 (`onBehalfOf`): apply for a family member (`?memberId=`) or ask the
+    /// person's consent (`consentOf`).
+    OnBehalfNeedsConsent => "ON_BEHALF_NEEDS_CONSENT", "为他人代办需经本人同意：请先添加为家庭成员，或填写对方姓名和身份证号发起授权请求";
+    /// No verified 掌上办 account holds this name and ID number: the person verifies first.
+    ConsentPersonNotFound => "CONSENT_PERSON_NOT_FOUND", "未找到该办事人已实名认证的账号，请对方先在掌上办完成实名认证";
+    /// No such consent request for this account.
+    ConsentNotFound => "CONSENT_NOT_FOUND", "授权请求不存在";
+    /// The request was accepted or refused already.
+    ConsentAlreadyAnswered => "CONSENT_ALREADY_ANSWERED", "该授权请求已处理";
+    /// The request lapsed: the application is never sent.
+    ConsentExpired => "CONSENT_EXPIRED", "该授权请求已过期，申请不会提交";
     /// No such application of this citizen.
     ApplicationNotFound => "APPLICATION_NOT_FOUND", "申请记录不存在";
     /// The case does not ask for a supplement now.

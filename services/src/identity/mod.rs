@@ -12,6 +12,7 @@ pub use phone::{PhoneNumber, PhoneNumberError};
 
 mod citizens;
 mod family;
+mod lookup;
 mod profile;
 mod service;
 mod verification;
@@ -23,6 +24,7 @@ pub use family::{
     Acting, ActingMember, AddMemberError, DEFAULT_MAX_MEMBERS, FamilyError, FamilyMember,
     FamilyRelation, RevokedBy,
 };
+pub use lookup::{LookupError, VerifiedPerson};
 pub use profile::{CitizenProfile, IdentityNotice, IdentityNoticeKind, IdentitySummary};
 pub use service::{BindPhoneError, IdentityService, LoggedIn, LoginError, LoginLimits, PhoneProof};
 pub use verification::{

@@ -11,6 +11,7 @@ mod booking_race;
 mod booking_staff;
 mod calendar;
 mod catalogue;
+mod consent;
 mod dates;
 mod family;
 mod halls;
