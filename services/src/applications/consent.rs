@@ -258,38 +258,50 @@ impl ApplicationService {
         // Whole milliseconds: the moment reads back the same from either database.
         let now = self.inner.clock.now();
         let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
-        let txn = self.inner.db.begin().await.context("begin the answer")?;
-        let row = consent::Entity::find_by_id(id)
-            .filter(consent::Column::PersonId.eq(citizen_id))
-            .filter(consent::Column::PersonIndex.eq(index))
-            .one(&txn)
-            .await
-            .context("find the request")?
-            .ok_or(AnswerError::NotFound)?;
-        if ConsentStatus::parse(&row.status) != Some(ConsentStatus::Pending) {
-            return Err(AnswerError::AlreadyAnswered);
-        }
-        if now >= row.expires_at {
-            lapse(&txn, &row, now).await?;
-            txn.commit().await.context("commit lapsing")?;
-            return Err(AnswerError::Expired);
-        }
         let status = if accept {
             ConsentStatus::Accepted
         } else {
             ConsentStatus::Refused
         };
+        let txn = self.inner.db.begin().await.context("begin the answer")?;
+        // The answer is the transaction's first statement, and a write: of answers at once one
+        // wins (PostgreSQL's row lock; SQLite's write lock, taken before anything is read, so
+        // no reader has to upgrade), and the others find it answered.
         let answered = consent::Entity::update_many()
             .col_expr(consent::Column::Status, Expr::value(status.as_str()))
             .col_expr(consent::Column::AnsweredAt, Expr::value(now))
-            .filter(consent::Column::Id.eq(row.id.as_str()))
+            .filter(consent::Column::Id.eq(id))
+            .filter(consent::Column::PersonId.eq(citizen_id))
+            .filter(consent::Column::PersonIndex.eq(index.as_str()))
             .filter(consent::Column::Status.eq(ConsentStatus::Pending.as_str()))
+            .filter(consent::Column::ExpiresAt.gt(now))
             .exec(&txn)
             .await
             .context("record the answer")?;
         if answered.rows_affected == 0 {
-            return Err(AnswerError::AlreadyAnswered);
+            drop(txn);
+            let row = consent::Entity::find_by_id(id)
+                .filter(consent::Column::PersonId.eq(citizen_id))
+                .filter(consent::Column::PersonIndex.eq(index.as_str()))
+                .one(&self.inner.db)
+                .await
+                .context("find the request")?
+                .ok_or(AnswerError::NotFound)?;
+            if ConsentStatus::parse(&row.status) != Some(ConsentStatus::Pending)
+                || now < row.expires_at
+            {
+                return Err(AnswerError::AlreadyAnswered);
+            }
+            let txn = self.inner.db.begin().await.context("begin lapsing")?;
+            lapse(&txn, &row, now).await?;
+            txn.commit().await.context("commit lapsing")?;
+            return Err(AnswerError::Expired);
         }
+        let row = consent::Entity::find_by_id(id)
+            .one(&txn)
+            .await
+            .context("read the answered request")?
+            .context("the answered request vanished")?;
         let to = if accept {
             Delivery::Submitting
         } else {

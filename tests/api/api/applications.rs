@@ -98,7 +98,7 @@ impl World {
         }
     }
 
-    async fn instance(&self) -> TestApp {
+    pub(crate) async fn instance(&self) -> TestApp {
         self.deployment.instance(settings_for(&self.province)).await
     }
 

@@ -231,3 +231,39 @@ async fn the_free_text_path_is_retired_and_consent_needs_a_verified_account() {
         "nothing was stored"
     );
 }
+
+/// Two answers at once, through two instances: one wins, and the platform gets the application
+/// once (hammered on PostgreSQL).
+#[tokio::test]
+async fn racing_acceptances_send_the_application_once() {
+    let world = World::new().await;
+    let other = world.instance().await;
+    let app = &world.app;
+    let agent = world.citizen(app, 1541).await;
+    let person = world.citizen(app, 1542).await;
+    let id = asked(&world, &agent, 1542).await;
+    let consent = pending(app, &person).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answers = (0..6).map(|i| {
+        let instance = if i % 2 == 0 { app } else { &other };
+        let (person, consent) = (&person, &consent);
+        async move { answer(instance, person, consent, "accept").await }
+    });
+    let replies = futures::future::join_all(answers).await;
+    let won = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    assert_eq!(won, 1, "{replies:?}");
+    for r in replies.iter().filter(|r| r.status != StatusCode::OK) {
+        assert_eq!(r.error_code(), "CONSENT_ALREADY_ANSWERED", "{r:?}");
+    }
+    until_status(app, &agent, &id, "SUBMITTED").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(outbox_rows(app, &id).await, 1);
+    let ledger = world.province.ledger();
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    assert_eq!(ledger[0].submissions, 1);
+}

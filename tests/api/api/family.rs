@@ -565,3 +565,57 @@ mod acting {
         );
     }
 }
+
+/// Completions racing for the last places: exactly the configured number of members is added,
+/// whatever the interleaving (hammered on PostgreSQL, where the citizen's row lock decides).
+#[tokio::test]
+async fn racing_completions_never_pass_the_member_limit() {
+    let app = TestApp::spawn_with(|s| {
+        s.family.max_members = 3;
+        s.limits.face_verifications_per_citizen_per_day = 50;
+    })
+    .await;
+    let parent = app.verified_citizen("周八", 1351).await;
+    let mut started = Vec::new();
+    for n in 0..8 {
+        let reply = app
+            .post(
+                "/api/v1/family/members/verifications",
+                Some(&parent.token),
+                &json!({ "name": "周小八", "idCardNo": id_card_no(1360 + n) }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        app.wechat
+            .set_face_result(reply.body["verifyId"].as_str().unwrap(), FACE_PASSED);
+        started.push(reply.body["id"].as_str().unwrap().to_owned());
+    }
+    let completions = started.iter().map(|id| {
+        let app = &app;
+        let token = parent.token.clone();
+        async move {
+            app.post(
+                &format!("/api/v1/family/members/verifications/{id}/complete"),
+                Some(&token),
+                &json!({}),
+            )
+            .await
+        }
+    });
+    let replies = futures::future::join_all(completions).await;
+    let added = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    for r in replies.iter().filter(|r| r.status != StatusCode::OK) {
+        assert_eq!(r.error_code(), "FAMILY_MEMBER_LIMIT_REACHED", "{r:?}");
+    }
+    assert_eq!(added, 3, "{replies:?}");
+    assert_eq!(
+        app.members(&parent.token).await["members"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
