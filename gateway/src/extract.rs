@@ -71,10 +71,11 @@ impl FromRequest for ActingCitizen {
             let CurrentCitizen(session) = citizen.await?;
             let state =
                 state.ok_or_else(|| ApiError::unexpected(anyhow::anyhow!("no app state")))?;
-            let member = member.map_err(|_| {
-                ApiError::new(ErrorCode::ValidationFailed)
+            // As every query that does not parse (`QueryConfig`): 400 `BAD_REQUEST`.
+            let member = member.map_err(|e| {
+                ApiError::new(ErrorCode::BadRequest)
                     .with_message("memberId 须为家庭成员的编号")
-                    .with_field("memberId", "须为整数")
+                    .caused_by(anyhow::anyhow!("{e}"))
             })?;
             let acting = state
                 .identity

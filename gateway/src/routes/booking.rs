@@ -348,7 +348,7 @@ pub async fn cancel(
     request_body = wire::RescheduleRequest,
     responses(
         (status = 201, description = "the new booking; the old one is RESCHEDULED", body = wire::Booking),
-        (status = 404, description = "BOOKING_NOT_FOUND, SLOT_NOT_FOUND", body = ErrorBody),
+        (status = 404, description = "BOOKING_NOT_FOUND, SLOT_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND (a family member's booking whose relation was revoked)", body = ErrorBody),
         (status = 409, description = "SLOT_FULL, BOOKING_NOT_CHANGEABLE, ALREADY_BOOKED", body = ErrorBody),
         (status = 403, description = "IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED, BOOKING_BANNED", body = ErrorBody),
         (status = 422, description = "as for booking: SLOT_NOT_FOR_ITEM, SLOT_PAST, OUTSIDE_BOOKING_WINDOW, SLOT_NOT_RELEASED, SLOT_TOO_SOON, HALL_CLOSED, BOOKING_LIMIT_REACHED", body = ErrorBody),
@@ -361,13 +361,29 @@ pub async fn reschedule(
     path: web::Path<i64>,
     body: web::Json<wire::RescheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    // A family member's booking is moved as the member's, so only while the relation is live:
+    // asked of the one place that decides whom an account may act for.
+    let member = state
+        .booking
+        .view(session.citizen_id, id)
+        .await
+        .map_err(ApiError::unexpected)?
+        .and_then(|b| b.member_id);
+    if member.is_some() {
+        state
+            .identity
+            .acting(session.citizen_id, member)
+            .await
+            .map_err(super::family::family_error)?;
+    }
     let booked = state
         .booking
         .reschedule(
             Booker {
                 citizen_id: session.citizen_id,
             },
-            path.into_inner(),
+            id,
             body.slot_id,
         )
         .await

@@ -393,6 +393,16 @@ mod acting {
         let refused = for_member(PASSPORT).await;
         assert_eq!(refused.status, StatusCode::NOT_FOUND, "{refused:?}");
         assert_eq!(refused.error_code(), "FAMILY_MEMBER_NOT_FOUND");
+        // Nor move the member's booking (it would be booked as the member's).
+        let later = id(&slots(&app, &parent.token, HALL, ID_CARD, "2026-11-18").await[0]);
+        let moved = app
+            .post(
+                &format!("/api/v1/bookings/{}/reschedule", booked.body["id"]),
+                Some(&parent.token),
+                &json!({ "slotId": later }),
+            )
+            .await;
+        assert_eq!(moved.error_code(), "FAMILY_MEMBER_NOT_FOUND");
         let refused = app
             .post(
                 &format!("/api/v1/halls/{HALL}/tickets?memberId={member}"),
@@ -418,7 +428,8 @@ mod acting {
                 &json!({ "slotId": slot, "itemCode": PASSPORT }),
             )
             .await;
-        assert_eq!(malformed.error_code(), "VALIDATION_FAILED");
+        assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+        assert_eq!(malformed.error_code(), "BAD_REQUEST");
     }
 
     #[tokio::test]
