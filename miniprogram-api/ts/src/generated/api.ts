@@ -4115,7 +4115,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description BOOKING_NOT_FOUND, SLOT_NOT_FOUND */
+            /** @description BOOKING_NOT_FOUND, SLOT_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND (a family member's booking whose relation was revoked) */
             404: {
                 headers: {
                     [name: string]: unknown;
