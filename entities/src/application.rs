@@ -34,6 +34,9 @@ pub struct Model {
     pub polled_at: Option<DateTimeUtc>,
     /// When the reconciler should ask the platform about this case; NULL once it is final.
     pub poll_due_at: Option<DateTimeUtc>,
+    /// The family member applied for (`family_members.id`): the applicant; the account's
+    /// citizen is the agent.
+    pub member_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

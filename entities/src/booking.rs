@@ -28,6 +28,9 @@ pub struct Model {
     pub no_show_at: Option<DateTimeUtc>,
     pub reminded_at: Option<DateTimeUtc>,
     pub rescheduled_to: Option<i64>,
+    /// The family member it was booked for (`family_members.id`); `citizen_id` is the account
+    /// that booked, `identity_index` the member's.
+    pub member_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

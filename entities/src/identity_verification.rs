@@ -23,6 +23,8 @@ pub struct Model {
     pub errcode: Option<i64>,
     pub created_at: DateTimeUtc,
     pub completed_at: Option<DateTimeUtc>,
+    /// `SELF` (the account's own identity) or `MEMBER` (a family member on its phone).
+    pub purpose: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,7 @@
 //! sea-orm entities: the shapes of the tables, generated style, no behaviour.
 
 pub mod application;
+pub mod application_consent;
 pub mod booking;
 pub mod booking_ban;
 pub mod booking_holder;
@@ -12,6 +13,7 @@ pub mod citizen;
 pub mod counter;
 pub mod counter_category;
 pub mod counter_desk;
+pub mod family_member;
 pub mod hall;
 pub mod hall_exception;
 pub mod hall_hours;

@@ -21,6 +21,8 @@ pub struct Model {
     /// `VALID` or `INVALID` for a verification.
     pub verdict: Option<String>,
     pub at: DateTimeUtc,
+    /// The family member whose licence the account used (`family_members.id`), if any.
+    pub member_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

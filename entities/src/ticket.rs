@@ -17,6 +17,8 @@ pub struct Model {
     pub green_channel: bool,
     pub citizen_id: Option<i64>,
     pub booking_id: Option<i64>,
+    /// The family member it is for (`family_members.id`); `citizen_id` is the account.
+    pub member_id: Option<i64>,
     pub item_code: Option<String>,
     pub state: String,
     #[sea_orm(unique)]

@@ -34,6 +34,9 @@ pub struct Settings {
     pub booking: BookingSettings,
     #[serde(default)]
     pub applications: ApplicationSettings,
+    /// Family members on one phone (一部手机绑定多人).
+    #[serde(default)]
+    pub family: FamilySettings,
     /// Kinds, templates and the delivery worker; defaults in `config/notifications.toml`.
     pub notifications: services::notify::NotifyConfig,
 }
@@ -218,6 +221,7 @@ impl LicenceSettings {
         services::licences::LicenceConfig {
             presentation_ttl: Duration::from_secs(self.presentation_ttl_secs.max(1)),
             cache_ttl: Duration::from_secs(self.cache_ttl_secs),
+            member_types: Vec::new(),
         }
     }
 }
@@ -271,6 +275,9 @@ pub struct ApplicationSettings {
     pub concurrency: usize,
     pub batch: u32,
     pub lease_secs: u64,
+    /// How long the person an application is made for (代办, `consentOf`) has to accept it
+    /// (`APP_APPLICATIONS__CONSENT_TTL_SECS`; 72 h). Unanswered, it is never sent.
+    pub consent_ttl_secs: u64,
 }
 
 impl Default for ApplicationSettings {
@@ -286,6 +293,7 @@ impl Default for ApplicationSettings {
             concurrency: 8,
             batch: 32,
             lease_secs: 60,
+            consent_ttl_secs: 72 * 3600,
         }
     }
 }
@@ -300,6 +308,29 @@ impl ApplicationSettings {
             batch: self.batch.max(1),
             concurrency: self.concurrency.max(1),
             reconcile_after: Duration::from_secs(self.reconcile_after_secs.max(1)),
+            consent_ttl: Duration::from_secs(self.consent_ttl_secs.max(1)),
+        }
+    }
+}
+
+/// Family members on one phone: how many, and which of a member's licences the account holding
+/// them may show.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct FamilySettings {
+    /// Live family members one account may hold (`APP_FAMILY__MAX_MEMBERS`; 5).
+    pub max_members: u32,
+    /// Licence types (证照类型代码) an account may show for a family member
+    /// (`APP_FAMILY__LICENCE_TYPES=a,b`; none by default). The resident identity card is shown
+    /// only by its holder, even if listed.
+    pub licence_types: Vec<String>,
+}
+
+impl Default for FamilySettings {
+    fn default() -> Self {
+        Self {
+            max_members: services::identity::DEFAULT_MAX_MEMBERS,
+            licence_types: Vec::new(),
         }
     }
 }
@@ -467,6 +498,7 @@ fn layered(
                 .separator("__")
                 .list_separator(",")
                 .with_list_parse_key("crypto.previous_field_keys")
+                .with_list_parse_key("family.licence_types")
                 .try_parsing(true),
         )
         .build()

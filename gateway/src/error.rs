@@ -167,7 +167,10 @@ impl ResponseError for ApiError {
                 StatusCode::FORBIDDEN
             }
             C::FaceVerificationRequired => StatusCode::GONE,
-            C::LicenceHolderMismatch => StatusCode::FORBIDDEN,
+            C::LicenceHolderMismatch | C::LicenceHolderOnly => StatusCode::FORBIDDEN,
+            C::FamilyMemberLimitReached | C::FamilyMemberAlreadyAdded => StatusCode::CONFLICT,
+            C::FamilyMemberIsSelf => StatusCode::UNPROCESSABLE_ENTITY,
+            C::FamilyMemberNotFound => StatusCode::NOT_FOUND,
             C::VerificationNotFound => StatusCode::NOT_FOUND,
             C::VerificationFinished => StatusCode::CONFLICT,
             // The attempt is over and nothing is bound: the citizen starts a new one.
@@ -195,6 +198,9 @@ impl ResponseError for ApiError {
             C::CitizenCodeInvalid => StatusCode::UNPROCESSABLE_ENTITY,
             C::StaffPasswordWrong => StatusCode::FORBIDDEN,
             C::MaterialNotFound | C::ApplicationNotFound => StatusCode::NOT_FOUND,
+            C::OnBehalfNeedsConsent | C::ConsentPersonNotFound => StatusCode::UNPROCESSABLE_ENTITY,
+            C::ConsentNotFound => StatusCode::NOT_FOUND,
+            C::ConsentAlreadyAnswered | C::ConsentExpired => StatusCode::CONFLICT,
             C::PhoneRequired => StatusCode::FORBIDDEN,
             C::ItemNotOnline | C::MaterialsInvalid => StatusCode::UNPROCESSABLE_ENTITY,
             C::MaterialTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

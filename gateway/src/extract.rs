@@ -47,6 +47,47 @@ impl FromRequest for CurrentCitizen {
     }
 }
 
+/// The citizen and whom they act for: themselves, or — with `?memberId=` — a live family member
+/// (一部手机绑定多人). The relation is checked here, once, for every route that acts for a
+/// member (booking, tickets, applications, licences); handlers only pass the [`Acting`] on.
+///
+/// [`Acting`]: services::identity::Acting
+#[derive(Debug)]
+pub struct ActingCitizen {
+    pub session: Session,
+    pub acting: services::identity::Acting,
+}
+
+impl FromRequest for ActingCitizen {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let citizen = CurrentCitizen::from_request(req, payload);
+        let member =
+            web::Query::<miniprogram_api::family::ForMember>::from_query(req.query_string())
+                .map(|q| q.into_inner().member_id);
+        Box::pin(async move {
+            let CurrentCitizen(session) = citizen.await?;
+            let state =
+                state.ok_or_else(|| ApiError::unexpected(anyhow::anyhow!("no app state")))?;
+            // As every query that does not parse (`QueryConfig`): 400 `BAD_REQUEST`.
+            let member = member.map_err(|e| {
+                ApiError::new(ErrorCode::BadRequest)
+                    .with_message("memberId 须为家庭成员的编号")
+                    .caused_by(anyhow::anyhow!("{e}"))
+            })?;
+            let acting = state
+                .identity
+                .acting(session.citizen_id, member)
+                .await
+                .map_err(crate::routes::family::family_error)?;
+            Ok(ActingCitizen { session, acting })
+        })
+    }
+}
+
 /// The staff member whose session the bearer token opens (a `zst_` token; a citizen's is 401).
 #[derive(Debug)]
 pub struct CurrentStaff(pub StaffSession);

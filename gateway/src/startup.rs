@@ -177,7 +177,8 @@ impl Application {
                 settings.limits.face_verifications_per_id_card_per_day,
             ),
             clock.clone(),
-        );
+        )
+        .with_family_limit(settings.family.max_members);
         let staff = StaffService::new(
             db.clone(),
             Arc::clone(&store),
@@ -221,7 +222,10 @@ impl Application {
             settings.licences.presentation_keys()?,
             clock.clone(),
             notifications.clone(),
-            settings.licences.config(),
+            services::licences::LicenceConfig {
+                member_types: settings.family.licence_types.clone(),
+                ..settings.licences.config()
+            },
         );
         let applications = ApplicationService::new(
             db.clone(),

@@ -14,6 +14,9 @@ mod m20261124_000006_queue;
 mod m20261202_000007_identity_verification;
 mod m20261202_000009_case_number_disputes;
 mod m20261202_000010_counter_spoken_name;
+mod m20261207_000011_family_members;
+mod m20261207_000012_acting_for_members;
+mod m20261207_000013_application_consents;
 mod m20261207_000020_staff_audit_log;
 
 pub struct Migrator;
@@ -31,6 +34,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_identity_verification::Migration),
             Box::new(m20261202_000009_case_number_disputes::Migration),
             Box::new(m20261202_000010_counter_spoken_name::Migration),
+            Box::new(m20261207_000011_family_members::Migration),
+            Box::new(m20261207_000012_acting_for_members::Migration),
+            Box::new(m20261207_000013_application_consents::Migration),
             Box::new(m20261207_000020_staff_audit_log::Migration),
         ]
     }

@@ -48,7 +48,8 @@ pub struct PostAddress {
     pub detail: String,
 }
 
-/// The person an application is for, when the citizen applies on their behalf (代办).
+/// Retired: an application for another person named in free text. Sending it is refused with
+/// `ON_BEHALF_NEEDS_CONSENT`; use `?memberId=` (a family member) or `consentOf`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OnBehalfOf {
@@ -69,7 +70,67 @@ pub struct ApplicationRequest {
     pub materials: Vec<MaterialRef>,
     pub obtain_way: ObtainWay,
     pub post_address: Option<PostAddress>,
+    /// Retired (refused with `ON_BEHALF_NEEDS_CONSENT`): see `consentOf`.
+    #[schema(deprecated)]
     pub on_behalf_of: Option<OnBehalfOf>,
+    /// Applying for someone not on this phone (代办): their name and ID number, as their own
+    /// verified 掌上办 account holds them. The application then waits (`AWAITING_CONSENT`) until
+    /// they accept it in their mini-program; nothing is sent before.
+    #[serde(default)]
+    pub consent_of: Option<ConsentOf>,
+}
+
+/// The person whose consent an application for them waits for.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentOf {
+    pub name: String,
+    pub id_card_no: String,
+}
+
+/// Where a consent request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ConsentStatus {
+    Pending,
+    Accepted,
+    Refused,
+    Expired,
+}
+
+/// The consent an application for someone not on the phone waits for (or got).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationConsent {
+    pub id: String,
+    pub status: ConsentStatus,
+    pub expires_at: DateTime<Utc>,
+    /// When the person accepted or refused.
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// A request for my consent to an application someone made for me (代办).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentRequest {
+    pub id: String,
+    pub application_id: String,
+    pub item_code: String,
+    pub item_name: String,
+    /// Who asks (the agent), masked.
+    pub requester_name: String,
+    pub status: ConsentStatus,
+    pub created_at: DateTime<Utc>,
+    /// After this the request lapses and the application is never sent.
+    pub expires_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/v1/consents`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentRequestList {
+    pub consents: Vec<ConsentRequest>,
 }
 
 /// Where the delivery to the provincial platform stands.
@@ -86,6 +147,12 @@ pub enum DeliveryStatus {
     Invalid,
     /// Held for an operator; nothing for the citizen to do.
     Parked,
+    /// For someone not on this phone: waits for their consent; nothing is sent yet.
+    AwaitingConsent,
+    /// They refused: it is never sent.
+    ConsentRefused,
+    /// They did not answer in time: it is never sent.
+    ConsentExpired,
 }
 
 /// A case's phase, as the platform reports it.
@@ -195,6 +262,10 @@ pub struct Application {
     pub problem: Option<Problem>,
     pub tracking_no: Option<String>,
     pub on_behalf: bool,
+    /// Applied for a family member (`?memberId=`): that member's id; the member is the
+    /// applicant and the citizen the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<i64>,
     pub obtain_way: ObtainWay,
     pub materials: Vec<MaterialRef>,
     /// Only in the single-application view.
@@ -209,6 +280,9 @@ pub struct Application {
     pub supplement_request: Option<SupplementRequest>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub supplements: Option<Vec<Supplement>>,
+    /// For someone not on this phone: the consent it waits for (or got), with its moment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ApplicationConsent>,
 }
 
 /// `GET /api/v1/applications`.

@@ -160,6 +160,9 @@ pub struct Booking {
     /// category); follow it at `/api/v1/tickets/{id}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<crate::queue::TicketBrief>,
+    /// Booked for a family member (`?memberId=`): that member's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<i64>,
 }
 
 /// `GET /api/v1/bookings` query: newest first, `before` a booking id for the next page.

@@ -161,6 +161,14 @@ error_codes! {
     FaceVerifySystemError => "FACE_VERIFY_SYSTEM_ERROR", "微信人脸核验暂时异常，请稍后重试";
     /// WeChat refused the verification's result (not this user's, or not this person's).
     FaceVerifyRefused => "FACE_VERIFY_REFUSED", "核验信息不一致，请重新发起人脸核验";
+    /// The account holds the configured number of family members (5 by default).
+    FamilyMemberLimitReached => "FAMILY_MEMBER_LIMIT_REACHED", "家庭成员数量已达上限，请先解除不再需要的成员";
+    /// The person is a family member of this account already.
+    FamilyMemberAlreadyAdded => "FAMILY_MEMBER_ALREADY_ADDED", "该家庭成员已添加，无需重复添加";
+    /// The person named as a family member is the citizen.
+    FamilyMemberIsSelf => "FAMILY_MEMBER_IS_SELF", "不能将本人添加为家庭成员";
+    /// No live family relation with this id (revoked, or not this account's).
+    FamilyMemberNotFound => "FAMILY_MEMBER_NOT_FOUND", "该家庭成员不存在或已解除绑定";
     /// No such service item in the catalogue.
     ItemNotFound => "ITEM_NOT_FOUND", "该事项不存在或已下线";
     /// No such hall.
@@ -239,6 +247,9 @@ error_codes! {
     LicenceNotFound => "LICENCE_NOT_FOUND", "该证照不存在";
     /// The licence's holder (as the licence library names them) is not the presenting citizen.
     LicenceHolderMismatch => "LICENCE_HOLDER_MISMATCH", "证照持有人与当前实名用户不一致，不能亮证";
+    /// A family member's licence of a type only its holder may show (an identity card, or a
+    /// type not configured for members).
+    LicenceHolderOnly => "LICENCE_HOLDER_ONLY", "该证照仅限持证人本人亮证或查看";
     /// No such ticket (of this citizen, or of this hall).
     TicketNotFound => "TICKET_NOT_FOUND", "该排队号不存在";
     /// The citizen holds a live ticket at this hall already.
@@ -275,6 +286,17 @@ error_codes! {
     MaterialTooLarge => "MATERIAL_TOO_LARGE", "单个材料不能超过8MB";
     /// An upload that is not a PDF, JPEG or PNG by its content.
     MaterialTypeUnsupported => "MATERIAL_TYPE_UNSUPPORTED", "仅支持PDF、JPG、PNG格式的材料";
+    /// Retired free-text 代办 (`onBehalfOf`): apply for a family member (`?memberId=`) or ask the
+    /// person's consent (`consentOf`).
+    OnBehalfNeedsConsent => "ON_BEHALF_NEEDS_CONSENT", "为他人代办需经本人同意：请先添加为家庭成员，或填写对方姓名和身份证号发起授权请求";
+    /// No verified 掌上办 account holds this name and ID number: the person verifies first.
+    ConsentPersonNotFound => "CONSENT_PERSON_NOT_FOUND", "未找到该办事人已实名认证的账号，请对方先在掌上办完成实名认证";
+    /// No such consent request for this account.
+    ConsentNotFound => "CONSENT_NOT_FOUND", "授权请求不存在";
+    /// The request was accepted or refused already.
+    ConsentAlreadyAnswered => "CONSENT_ALREADY_ANSWERED", "该授权请求已处理";
+    /// The request lapsed: the application is never sent.
+    ConsentExpired => "CONSENT_EXPIRED", "该授权请求已过期，申请不会提交";
     /// No such application of this citizen.
     ApplicationNotFound => "APPLICATION_NOT_FOUND", "申请记录不存在";
     /// The case does not ask for a supplement now.

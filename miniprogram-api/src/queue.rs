@@ -69,6 +69,9 @@ pub struct Ticket {
     pub estimated_wait_minutes: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub booking_id: Option<i64>,
+    /// Taken for a family member (`?memberId=`): that member's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

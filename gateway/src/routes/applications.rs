@@ -7,16 +7,17 @@ use futures::TryStreamExt as _;
 use miniprogram_api::applications as wire;
 use miniprogram_api::{ErrorBody, ErrorCode};
 use services::applications::{
-    ApplicationView, ApplyError, Delivery, EventSource, FieldProblem, MAX_MATERIAL_BYTES, Material,
-    MaterialRef, NewApplication, Obtain, PersonInput, Problem, RecordError, ReplayError,
-    SupplementError, SupplementView, UploadError,
+    ApplicationView, ApplyError, ConsentStatus, Delivery, EventSource, FieldProblem,
+    MAX_MATERIAL_BYTES, Material, MaterialRef, NewApplication, Obtain, Problem, RecordError,
+    ReplayError, SupplementError, SupplementView, UploadError,
 };
+use services::identity::LookupError;
 use services::limits::{LimitError, Quota, RateLimiter};
 use services::province::{CaseEvent, HeaderInput, Phase, PostAddress, VerifyError};
 
 use super::resource;
 use crate::error::ApiError;
-use crate::extract::{CurrentCitizen, CurrentStaff, idempotency_key};
+use crate::extract::{ActingCitizen, CurrentCitizen, CurrentStaff, idempotency_key};
 use crate::startup::AppState;
 
 /// Uploads per citizen per hour: a whole family's papers, several times over.
@@ -85,6 +86,9 @@ fn delivery_to_wire(d: Delivery) -> wire::DeliveryStatus {
         Delivery::Submitted => wire::DeliveryStatus::Submitted,
         Delivery::Invalid => wire::DeliveryStatus::Invalid,
         Delivery::Parked => wire::DeliveryStatus::Parked,
+        Delivery::AwaitingConsent => wire::DeliveryStatus::AwaitingConsent,
+        Delivery::ConsentRefused => wire::DeliveryStatus::ConsentRefused,
+        Delivery::ConsentExpired => wire::DeliveryStatus::ConsentExpired,
     }
 }
 
@@ -121,6 +125,9 @@ fn status_text(view: &ApplicationView) -> String {
         (Delivery::Submitting, _) => "提交中".into(),
         (Delivery::Queued | Delivery::Parked, _) => "排队等待提交至省平台".into(),
         (Delivery::Invalid, _) => "提交未通过，请按提示修改".into(),
+        (Delivery::AwaitingConsent, _) => "等待办事人本人同意授权".into(),
+        (Delivery::ConsentRefused, _) => "办事人已拒绝授权，申请未提交".into(),
+        (Delivery::ConsentExpired, _) => "授权请求已过期，申请未提交".into(),
         (Delivery::Submitted, None) => "已提交".into(),
         (Delivery::Submitted, Some(Phase::Delivered)) if view.tracking_no.is_some() => {
             "已寄出".into()
@@ -161,6 +168,7 @@ fn to_wire(view: ApplicationView, full: bool) -> wire::Application {
         problem: view.problem.map(problem_to_wire),
         tracking_no: view.tracking_no,
         on_behalf: view.on_behalf,
+        member_id: view.member_id,
         obtain_way: if view.obtain_way == 1 {
             wire::ObtainWay::Post
         } else {
@@ -202,6 +210,21 @@ fn to_wire(view: ApplicationView, full: bool) -> wire::Application {
                 .map(supplement_to_wire)
                 .collect()
         }),
+        consent: view.consent.map(|c| wire::ApplicationConsent {
+            id: c.id,
+            status: consent_status_to_wire(c.status),
+            expires_at: c.expires_at,
+            answered_at: c.answered_at,
+        }),
+    }
+}
+
+pub(crate) fn consent_status_to_wire(s: ConsentStatus) -> wire::ConsentStatus {
+    match s {
+        ConsentStatus::Pending => wire::ConsentStatus::Pending,
+        ConsentStatus::Accepted => wire::ConsentStatus::Accepted,
+        ConsentStatus::Refused => wire::ConsentStatus::Refused,
+        ConsentStatus::Expired => wire::ConsentStatus::Expired,
     }
 }
 
@@ -365,20 +388,20 @@ fn refs(materials: Vec<wire::MaterialRef>) -> Result<Vec<MaterialRef>, ApiError>
 #[utoipa::path(
     post, path = "/api/v1/applications", tag = "applications",
     request_body = wire::ApplicationRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1–64 visible ASCII characters; the same key returns the same application")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–64 visible ASCII characters; the same key returns the same application"), miniprogram_api::family::ForMember),
     responses(
-        (status = 201, description = "stored; status SUBMITTING", body = wire::Application),
+        (status = 201, description = "stored; status SUBMITTING (AWAITING_CONSENT with consentOf: sent only once the person accepts)", body = wire::Application),
         (status = 200, description = "an earlier answer to the same Idempotency-Key", body = wire::Application),
         (status = 403, description = "IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED, PHONE_REQUIRED", body = ErrorBody),
-        (status = 404, description = "ITEM_NOT_FOUND, MATERIAL_NOT_FOUND", body = ErrorBody),
-        (status = 422, description = "ITEM_NOT_ONLINE, MATERIALS_INVALID, VALIDATION_FAILED (fields), IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
+        (status = 404, description = "ITEM_NOT_FOUND, MATERIAL_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND (memberId is not a live family member)", body = ErrorBody),
+        (status = 422, description = "ITEM_NOT_ONLINE, MATERIALS_INVALID, VALIDATION_FAILED (fields), IDEMPOTENCY_KEY_REUSED, ON_BEHALF_NEEDS_CONSENT (the retired onBehalfOf), CONSENT_PERSON_NOT_FOUND (consentOf names no verified account)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn submit(
     state: web::Data<AppState>,
     req: HttpRequest,
-    CurrentCitizen(session): CurrentCitizen,
+    ActingCitizen { session, acting }: ActingCitizen,
     body: web::Json<wire::ApplicationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
@@ -409,16 +432,37 @@ pub async fn submit(
                 .with_field("postAddress", "请填写邮寄地址"));
         }
     };
+    // The free-text path is retired: another person's name typed in is never sent.
+    if body.on_behalf_of.is_some() {
+        return Err(ApiError::new(ErrorCode::OnBehalfNeedsConsent).with_field(
+            "onBehalfOf",
+            "请改为添加家庭成员，或通过 consentOf 请对方授权",
+        ));
+    }
+    let consent_of = match &body.consent_of {
+        None => None,
+        Some(person) => Some(
+            state
+                .identity
+                .verified_person(&person.name, &person.id_card_no)
+                .await
+                .map_err(|e| match e {
+                    LookupError::Name(e) => ApiError::new(ErrorCode::ValidationFailed)
+                        .with_field("consentOf.name", e.to_string()),
+                    LookupError::IdCardNo(e) => ApiError::new(ErrorCode::ValidationFailed)
+                        .with_field("consentOf.idCardNo", e.to_string()),
+                    LookupError::NotFound => ApiError::new(ErrorCode::ConsentPersonNotFound),
+                    LookupError::Unexpected(e) => ApiError::unexpected(e),
+                })?,
+        ),
+    };
     let new = NewApplication {
         item_code,
         form: body.form,
         materials: refs(body.materials)?,
         obtain,
-        on_behalf_of: body.on_behalf_of.map(|p| PersonInput {
-            name: p.name,
-            id_card_no: p.id_card_no,
-            phone: p.phone,
-        }),
+        consent_of,
+        for_member: acting.member,
         idempotency_key: key,
     };
     let (view, replayed) = state

@@ -4,14 +4,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use miniprogram_api::booking as wire;
 use miniprogram_api::{ErrorBody, ErrorCode};
 use services::booking::{
-    AvailabilityError, BookError, BookRequest, Booker, BookingStatus, BookingView, CancelError,
-    CheckInError, CloseDayError, DayRefusal,
+    AvailabilityError, BookError, BookRequest, Booker, BookingFor, BookingStatus, BookingView,
+    CancelError, CheckInError, CloseDayError, DayRefusal,
 };
 use services::staff::Role;
 
 use crate::error::ApiError;
-use crate::extract::{CurrentCitizen, CurrentStaff, day, idempotency_key};
+use crate::extract::{ActingCitizen, CurrentCitizen, CurrentStaff, day, idempotency_key};
 use crate::startup::AppState;
+use miniprogram_api::family::ForMember;
 
 pub fn status_to_wire(status: BookingStatus) -> wire::BookingStatus {
     match status {
@@ -48,6 +49,7 @@ pub fn to_wire(b: BookingView) -> wire::Booking {
         cancel_reason: b.cancel_reason,
         checked_in_at: b.checked_in_at,
         rescheduled_to: b.rescheduled_to,
+        member_id: b.member_id,
         ticket: b.ticket.map(|t| miniprogram_api::queue::TicketBrief {
             id: t.id,
             number: t.number,
@@ -204,12 +206,12 @@ pub async fn availability(
 #[utoipa::path(
     post, path = "/api/v1/bookings", tag = "booking",
     request_body = wire::BookRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1–64 visible ASCII characters; the same key returns the same answer")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–64 visible ASCII characters; the same key returns the same answer"), ForMember),
     responses(
         (status = 201, body = wire::Booking),
         (status = 200, description = "an earlier answer to the same Idempotency-Key", body = wire::Booking),
-        (status = 403, description = "IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED, BOOKING_BANNED (until: the ban's last day)", body = ErrorBody),
-        (status = 404, description = "ITEM_NOT_FOUND, SLOT_NOT_FOUND", body = ErrorBody),
+        (status = 403, description = "IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED, BOOKING_BANNED (until: the ban's last day; the member's, when booking for one)", body = ErrorBody),
+        (status = 404, description = "ITEM_NOT_FOUND, SLOT_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND (memberId is not a live family member)", body = ErrorBody),
         (status = 409, description = "SLOT_FULL, ALREADY_BOOKED", body = ErrorBody),
         (status = 422, description = "SLOT_NOT_FOR_ITEM, ITEM_NOT_BOOKABLE, SLOT_PAST, OUTSIDE_BOOKING_WINDOW, SLOT_NOT_RELEASED (also while the day's year has no calendar), SLOT_TOO_SOON (inside the cancellation cut-off; until: the cut-off), HALL_CLOSED, BOOKING_LIMIT_REACHED, IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
     ),
@@ -218,7 +220,7 @@ pub async fn availability(
 pub async fn book(
     state: web::Data<AppState>,
     req: HttpRequest,
-    CurrentCitizen(session): CurrentCitizen,
+    ActingCitizen { session, acting }: ActingCitizen,
     body: web::Json<wire::BookRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
@@ -237,6 +239,7 @@ pub async fn book(
                 slot_id: body.slot_id,
                 item_code: item_code.to_owned(),
                 idempotency_key: key,
+                for_member: acting.member.as_ref().map(BookingFor::from),
             },
         )
         .await
@@ -345,7 +348,7 @@ pub async fn cancel(
     request_body = wire::RescheduleRequest,
     responses(
         (status = 201, description = "the new booking; the old one is RESCHEDULED", body = wire::Booking),
-        (status = 404, description = "BOOKING_NOT_FOUND, SLOT_NOT_FOUND", body = ErrorBody),
+        (status = 404, description = "BOOKING_NOT_FOUND, SLOT_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND (a family member's booking whose relation was revoked)", body = ErrorBody),
         (status = 409, description = "SLOT_FULL, BOOKING_NOT_CHANGEABLE, ALREADY_BOOKED", body = ErrorBody),
         (status = 403, description = "IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED, BOOKING_BANNED", body = ErrorBody),
         (status = 422, description = "as for booking: SLOT_NOT_FOR_ITEM, SLOT_PAST, OUTSIDE_BOOKING_WINDOW, SLOT_NOT_RELEASED, SLOT_TOO_SOON, HALL_CLOSED, BOOKING_LIMIT_REACHED", body = ErrorBody),
@@ -358,13 +361,29 @@ pub async fn reschedule(
     path: web::Path<i64>,
     body: web::Json<wire::RescheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    // A family member's booking is moved as the member's, so only while the relation is live:
+    // asked of the one place that decides whom an account may act for.
+    let member = state
+        .booking
+        .view(session.citizen_id, id)
+        .await
+        .map_err(ApiError::unexpected)?
+        .and_then(|b| b.member_id);
+    if member.is_some() {
+        state
+            .identity
+            .acting(session.citizen_id, member)
+            .await
+            .map_err(super::family::family_error)?;
+    }
     let booked = state
         .booking
         .reschedule(
             Booker {
                 citizen_id: session.citizen_id,
             },
-            path.into_inner(),
+            id,
             body.slot_id,
         )
         .await

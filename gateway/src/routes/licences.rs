@@ -15,9 +15,10 @@ use services::province::LicenceStatus as DomainStatus;
 use services::staff::Role;
 
 use crate::error::ApiError;
-use crate::extract::{CurrentCitizen, CurrentStaff};
+use crate::extract::{ActingCitizen, CurrentStaff};
 use crate::routes::resource;
 use crate::startup::AppState;
+use miniprogram_api::family::ForMember;
 
 /// The citizen's routes, to be mounted under `/api/v1`.
 pub fn configure_citizen(cfg: &mut web::ServiceConfig) {
@@ -85,6 +86,7 @@ fn licence_error(e: LicenceError) -> ApiError {
         LicenceError::IdentityNotVerified => ApiError::new(ErrorCode::IdentityNotVerified),
         LicenceError::HolderMismatch => ApiError::new(ErrorCode::LicenceHolderMismatch),
         LicenceError::NotFound => ApiError::new(ErrorCode::LicenceNotFound),
+        LicenceError::HolderOnly => ApiError::new(ErrorCode::LicenceHolderOnly),
         LicenceError::Unavailable(e) => ApiError::new(ErrorCode::UpstreamUnavailable).caused_by(e),
         LicenceError::Unexpected(e) => ApiError::unexpected(e),
     }
@@ -93,22 +95,20 @@ fn licence_error(e: LicenceError) -> ApiError {
 /// The citizen's licences, from the provincial licence library.
 #[utoipa::path(
     get, path = "/api/v1/licences", tag = "licences",
+    params(ForMember),
     responses(
         (status = 200, body = LicenceList),
         (status = 403, description = "IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED", body = ErrorBody),
+        (status = 404, description = "FAMILY_MEMBER_NOT_FOUND: memberId is not a live family member", body = ErrorBody),
         (status = 503, description = "UPSTREAM_UNAVAILABLE", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn list(
     state: web::Data<AppState>,
-    CurrentCitizen(session): CurrentCitizen,
+    ActingCitizen { acting, .. }: ActingCitizen,
 ) -> Result<web::Json<LicenceList>, ApiError> {
-    let licences = state
-        .licences
-        .list(session.citizen_id)
-        .await
-        .map_err(licence_error)?;
+    let licences = state.licences.list(&acting).await.map_err(licence_error)?;
     Ok(web::Json(LicenceList {
         licences: licences.into_iter().map(summary_to_wire).collect(),
     }))
@@ -117,21 +117,22 @@ pub async fn list(
 /// One of the citizen's licences, sensitive fields masked.
 #[utoipa::path(
     get, path = "/api/v1/licences/{id}", tag = "licences",
-    params(("id" = String, Path, description = "The licence id")),
+    params(("id" = String, Path, description = "The licence id"), ForMember),
     responses(
         (status = 200, body = LicenceDetail),
-        (status = 404, description = "LICENCE_NOT_FOUND: not one of the citizen's", body = ErrorBody),
+        (status = 403, description = "LICENCE_HOLDER_ONLY: a member's licence of a type only its holder shows", body = ErrorBody),
+        (status = 404, description = "LICENCE_NOT_FOUND: not one of the citizen's (or the member's); FAMILY_MEMBER_NOT_FOUND", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn detail(
     state: web::Data<AppState>,
-    CurrentCitizen(session): CurrentCitizen,
+    ActingCitizen { acting, .. }: ActingCitizen,
     path: web::Path<String>,
 ) -> Result<web::Json<LicenceDetail>, ApiError> {
     let view = state
         .licences
-        .detail(session.citizen_id, &path)
+        .detail(&acting, &path)
         .await
         .map_err(licence_error)?;
     Ok(web::Json(LicenceDetail {
@@ -144,23 +145,24 @@ pub async fn detail(
 /// Shows one sensitive field in full, at the citizen's explicit request (audited).
 #[utoipa::path(
     post, path = "/api/v1/licences/{id}/reveal", tag = "licences",
-    params(("id" = String, Path, description = "The licence id")),
+    params(("id" = String, Path, description = "The licence id"), ForMember),
     request_body = RevealRequest,
     responses(
         (status = 200, body = LicenceField),
-        (status = 404, description = "LICENCE_NOT_FOUND: not the citizen's, or no such field", body = ErrorBody),
+        (status = 403, description = "LICENCE_HOLDER_ONLY", body = ErrorBody),
+        (status = 404, description = "LICENCE_NOT_FOUND: not the citizen's, or no such field; FAMILY_MEMBER_NOT_FOUND", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn reveal(
     state: web::Data<AppState>,
-    CurrentCitizen(session): CurrentCitizen,
+    ActingCitizen { acting, .. }: ActingCitizen,
     path: web::Path<String>,
     body: web::Json<RevealRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let field = state
         .licences
-        .reveal(session.citizen_id, &path, &body.field)
+        .reveal(&acting, &path, &body.field)
         .await
         .map_err(licence_error)?;
     // The plain value must not sit in a cache between the phone and us.
@@ -172,22 +174,22 @@ pub async fn reveal(
 /// A short-lived signed QR payload for showing the licence (亮证).
 #[utoipa::path(
     post, path = "/api/v1/licences/{id}/presentations", tag = "licences",
-    params(("id" = String, Path, description = "The licence id")),
+    params(("id" = String, Path, description = "The licence id"), ForMember),
     responses(
         (status = 201, body = PresentationResponse),
-        (status = 403, description = "LICENCE_HOLDER_MISMATCH: the licence library names another holder", body = ErrorBody),
-        (status = 404, description = "LICENCE_NOT_FOUND", body = ErrorBody),
+        (status = 403, description = "LICENCE_HOLDER_MISMATCH: the licence library names another holder; LICENCE_HOLDER_ONLY: a member's identity card (or another type not shown for members)", body = ErrorBody),
+        (status = 404, description = "LICENCE_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn present(
     state: web::Data<AppState>,
-    CurrentCitizen(session): CurrentCitizen,
+    ActingCitizen { acting, .. }: ActingCitizen,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let p = state
         .licences
-        .present(session.citizen_id, &path)
+        .present(&acting, &path)
         .await
         .map_err(licence_error)?;
     Ok(HttpResponse::Created()
@@ -202,21 +204,22 @@ pub async fn present(
 /// Every display, reveal, presentation and verification of the licence, newest first.
 #[utoipa::path(
     get, path = "/api/v1/licences/{id}/uses", tag = "licences",
-    params(("id" = String, Path, description = "The licence id")),
+    params(("id" = String, Path, description = "The licence id"), ForMember),
     responses(
         (status = 200, body = LicenceUses),
-        (status = 404, description = "LICENCE_NOT_FOUND", body = ErrorBody),
+        (status = 403, description = "LICENCE_HOLDER_ONLY", body = ErrorBody),
+        (status = 404, description = "LICENCE_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn uses(
     state: web::Data<AppState>,
-    CurrentCitizen(session): CurrentCitizen,
+    ActingCitizen { acting, .. }: ActingCitizen,
     path: web::Path<String>,
 ) -> Result<web::Json<LicenceUses>, ApiError> {
     let uses = state
         .licences
-        .uses(session.citizen_id, &path)
+        .uses(&acting, &path)
         .await
         .map_err(licence_error)?;
     Ok(web::Json(LicenceUses {

@@ -10,7 +10,7 @@ use miniprogram_api::me::{
 use miniprogram_api::{ErrorBody, ErrorCode};
 use services::identity::{
     BindPhoneError, CitizenProfile, CompleteVerificationError, FaceFailure, IdentityNoticeKind,
-    PhoneProof, StartVerificationError,
+    PhoneProof, StartVerificationError, StartedVerification,
 };
 
 use crate::error::ApiError;
@@ -140,25 +140,59 @@ pub async fn start_verification(
         .identity
         .start_verification(&session, &body.name, &body.id_card_no)
         .await
-        .map_err(|e| match e {
-            StartVerificationError::Name(e) => ApiError::new(ErrorCode::InvalidName)
-                .with_message(e.to_string())
-                .with_field("name", e.to_string()),
-            StartVerificationError::IdCardNo(e) => ApiError::new(ErrorCode::InvalidIdCardNo)
-                .with_message(e.to_string())
-                .with_field("idCardNo", e.to_string()),
-            StartVerificationError::AlreadyBound => ApiError::new(ErrorCode::IdentityAlreadyBound),
-            StartVerificationError::RateLimited(l) => ApiError::rate_limited(l),
-            StartVerificationError::UpstreamBusy(e) => {
-                ApiError::new(ErrorCode::UpstreamUnavailable).caused_by(e)
-            }
-            StartVerificationError::Unexpected(e) => ApiError::unexpected(e),
-        })?;
-    Ok(HttpResponse::Created().json(VerificationStarted {
+        .map_err(start_error)?;
+    Ok(HttpResponse::Created().json(started_to_wire(started)))
+}
+
+pub(crate) fn started_to_wire(started: StartedVerification) -> VerificationStarted {
+    VerificationStarted {
         id: started.id,
         verify_id: started.verify_id,
         expires_at: started.expires_at,
-    }))
+    }
+}
+
+/// A verification that could not start, whichever person it was for.
+pub(crate) fn start_error(e: StartVerificationError) -> ApiError {
+    match e {
+        StartVerificationError::Name(e) => ApiError::new(ErrorCode::InvalidName)
+            .with_message(e.to_string())
+            .with_field("name", e.to_string()),
+        StartVerificationError::IdCardNo(e) => ApiError::new(ErrorCode::InvalidIdCardNo)
+            .with_message(e.to_string())
+            .with_field("idCardNo", e.to_string()),
+        StartVerificationError::AlreadyBound => ApiError::new(ErrorCode::IdentityAlreadyBound),
+        StartVerificationError::RateLimited(l) => ApiError::rate_limited(l),
+        StartVerificationError::UpstreamBusy(e) => {
+            ApiError::new(ErrorCode::UpstreamUnavailable).caused_by(e)
+        }
+        StartVerificationError::Unexpected(e) => ApiError::unexpected(e),
+    }
+}
+
+/// A verification that did not complete, whichever person it was for.
+pub(crate) fn complete_error(e: CompleteVerificationError) -> ApiError {
+    match e {
+        CompleteVerificationError::NotFound => ApiError::new(ErrorCode::VerificationNotFound),
+        CompleteVerificationError::Finished => ApiError::new(ErrorCode::VerificationFinished),
+        CompleteVerificationError::Expired => ApiError::new(ErrorCode::VerificationExpired),
+        CompleteVerificationError::Failed(failure) => ApiError::new(match failure {
+            FaceFailure::Cancelled => ErrorCode::FaceVerifyCancelled,
+            FaceFailure::PermissionDenied => ErrorCode::FaceCameraNotAllowed,
+            FaceFailure::FaceMismatch => ErrorCode::FaceNotMatched,
+            FaceFailure::TimedOut => ErrorCode::FaceVerifyTimeout,
+            FaceFailure::DeviceUnsupported => ErrorCode::FaceDeviceUnsupported,
+            FaceFailure::System => ErrorCode::FaceVerifySystemError,
+        }),
+        CompleteVerificationError::Refused(e) => {
+            ApiError::new(ErrorCode::FaceVerifyRefused).caused_by(e)
+        }
+        CompleteVerificationError::AlreadyBound => ApiError::new(ErrorCode::IdentityAlreadyBound),
+        CompleteVerificationError::UpstreamBusy(e) => {
+            ApiError::new(ErrorCode::UpstreamUnavailable).caused_by(e)
+        }
+        CompleteVerificationError::Unexpected(e) => ApiError::unexpected(e),
+    }
 }
 
 /// After `wx.requestFacialVerify` finished: asks WeChat for the result and binds the identity
@@ -186,28 +220,6 @@ pub async fn complete_verification(
         .identity
         .complete_verification(&session, &path.into_inner())
         .await
-        .map_err(|e| match e {
-            CompleteVerificationError::NotFound => ApiError::new(ErrorCode::VerificationNotFound),
-            CompleteVerificationError::Finished => ApiError::new(ErrorCode::VerificationFinished),
-            CompleteVerificationError::Expired => ApiError::new(ErrorCode::VerificationExpired),
-            CompleteVerificationError::Failed(failure) => ApiError::new(match failure {
-                FaceFailure::Cancelled => ErrorCode::FaceVerifyCancelled,
-                FaceFailure::PermissionDenied => ErrorCode::FaceCameraNotAllowed,
-                FaceFailure::FaceMismatch => ErrorCode::FaceNotMatched,
-                FaceFailure::TimedOut => ErrorCode::FaceVerifyTimeout,
-                FaceFailure::DeviceUnsupported => ErrorCode::FaceDeviceUnsupported,
-                FaceFailure::System => ErrorCode::FaceVerifySystemError,
-            }),
-            CompleteVerificationError::Refused(e) => {
-                ApiError::new(ErrorCode::FaceVerifyRefused).caused_by(e)
-            }
-            CompleteVerificationError::AlreadyBound => {
-                ApiError::new(ErrorCode::IdentityAlreadyBound)
-            }
-            CompleteVerificationError::UpstreamBusy(e) => {
-                ApiError::new(ErrorCode::UpstreamUnavailable).caused_by(e)
-            }
-            CompleteVerificationError::Unexpected(e) => ApiError::unexpected(e),
-        })?;
+        .map_err(complete_error)?;
     Ok(web::Json(to_wire(&profile)))
 }

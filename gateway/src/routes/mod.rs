@@ -7,6 +7,8 @@ pub mod auth;
 pub mod booking;
 pub mod calendar;
 pub mod catalogue;
+pub mod consents;
+pub mod family;
 pub mod halls;
 pub mod health;
 pub mod licences;
@@ -75,6 +77,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(calendar::configure_public)
                 .configure(licences::configure_citizen)
                 .configure(applications::configure_citizen)
+                .configure(family::configure_citizen)
+                .configure(consents::configure_citizen)
                 .service(resource("/auth/login", [web::post().to(auth::login)]))
                 .service(resource("/auth/logout", [web::post().to(auth::logout)]))
                 .service(resource("/me", [web::get().to(me::get_me)]))

@@ -23,7 +23,7 @@ use services::staff::Role;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::ApiError;
-use crate::extract::{CurrentCitizen, CurrentStaff};
+use crate::extract::{ActingCitizen, CurrentCitizen, CurrentStaff};
 use crate::startup::AppState;
 
 const PING_EVERY: Duration = Duration::from_secs(20);
@@ -64,6 +64,7 @@ pub fn to_wire(t: TicketView) -> wire::Ticket {
         ahead: t.position.map(|p| p.ahead),
         estimated_wait_minutes: t.position.and_then(|p| p.wait_minutes),
         booking_id: t.booking_id,
+        member_id: t.member_id,
     }
 }
 
@@ -144,11 +145,12 @@ fn state_label(s: TicketState) -> &'static str {
 /// Take a ticket for an item at a hall (线上取号), within its opening hours.
 #[utoipa::path(
     post, path = "/api/v1/halls/{hallCode}/tickets", tag = "queue",
-    params(("hallCode" = String, Path)),
+    params(("hallCode" = String, Path), miniprogram_api::family::ForMember),
     request_body = wire::TakeTicket,
     responses(
         (status = 201, body = wire::Ticket),
-        (status = 404, description = "HALL_NOT_FOUND, ITEM_NOT_FOUND", body = ErrorBody),
+        (status = 403, description = "IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED (taking one for a family member needs one's own verified identity)", body = ErrorBody),
+        (status = 404, description = "HALL_NOT_FOUND, ITEM_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND", body = ErrorBody),
         (status = 409, description = "TICKET_ALREADY_LIVE, NO_COUNTER_OPEN (no active counter serves the item's category)", body = ErrorBody),
         (status = 422, description = "HALL_NOT_OPEN, CATEGORY_NOT_FOR_ITEM", body = ErrorBody),
     ),
@@ -156,7 +158,7 @@ fn state_label(s: TicketState) -> &'static str {
 )]
 pub async fn take(
     state: web::Data<AppState>,
-    CurrentCitizen(session): CurrentCitizen,
+    ActingCitizen { acting, .. }: ActingCitizen,
     path: web::Path<String>,
     body: web::Json<wire::TakeTicket>,
 ) -> Result<HttpResponse, ApiError> {
@@ -166,7 +168,12 @@ pub async fn take(
     }
     let ticket = state
         .queue
-        .take(session.citizen_id, &path.into_inner(), item_code)
+        .take(
+            acting.citizen_id,
+            acting.member_id(),
+            &path.into_inner(),
+            item_code,
+        )
         .await
         .map_err(|e| match e {
             TakeError::HallNotFound => ApiError::new(ErrorCode::HallNotFound),

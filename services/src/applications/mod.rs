@@ -16,6 +16,7 @@
 //!   submission: every resend carries the same body.
 
 mod blobs;
+mod consent;
 mod events;
 mod forward;
 
@@ -33,12 +34,13 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 pub use self::blobs::{BlobStore, DirBlobStore, MaterialType, address_of};
+pub use self::consent::{AnswerError, ConsentRequest, ConsentStatus, ConsentSummary};
 pub use self::events::{EventSource, RecordError, RecordOutcome, result_text};
 pub use self::forward::Forwarder;
 use crate::calendar::CalendarStore;
 use crate::crypto::{FieldCipher, FieldContext};
 use crate::identity::{
-    ID_CARD, IdCardNo, IdentityGate, NAME, PHONE, PersonName, PhoneNumber, field_context,
+    ActingMember, ID_CARD, IdentityGate, NAME, PHONE, PhoneNumber, VerifiedPerson, field_context,
     find_citizen, proven,
 };
 use crate::notify::Notifications;
@@ -71,6 +73,8 @@ pub struct ApplicationConfig {
     pub concurrency: usize,
     /// A live case with no event for this long is polled (`GET /gov/v1/applications/{sblsh}`).
     pub reconcile_after: Duration,
+    /// How long the person an application is made for (代办) has to consent to it.
+    pub consent_ttl: Duration,
 }
 
 impl Default for ApplicationConfig {
@@ -83,6 +87,7 @@ impl Default for ApplicationConfig {
             batch: 32,
             concurrency: 8,
             reconcile_after: Duration::from_secs(30 * 60),
+            consent_ttl: Duration::from_secs(72 * 3600),
         }
     }
 }
@@ -101,6 +106,12 @@ pub enum Delivery {
     Invalid,
     /// Failing for too long, or refused in a way the citizen cannot fix: an operator decides.
     Parked,
+    /// For someone not on the citizen's phone: waits for that person's consent; nothing is sent.
+    AwaitingConsent,
+    /// The person refused: it is never sent.
+    ConsentRefused,
+    /// The person did not answer in time: it is never sent.
+    ConsentExpired,
 }
 
 impl Delivery {
@@ -111,6 +122,9 @@ impl Delivery {
             Self::Submitted => "SUBMITTED",
             Self::Invalid => "INVALID",
             Self::Parked => "PARKED",
+            Self::AwaitingConsent => "AWAITING_CONSENT",
+            Self::ConsentRefused => "CONSENT_REFUSED",
+            Self::ConsentExpired => "CONSENT_EXPIRED",
         }
     }
 
@@ -121,6 +135,9 @@ impl Delivery {
             Self::Submitted,
             Self::Invalid,
             Self::Parked,
+            Self::AwaitingConsent,
+            Self::ConsentRefused,
+            Self::ConsentExpired,
         ]
         .into_iter()
         .find(|d| d.as_str() == s)
@@ -141,14 +158,6 @@ pub struct Problem {
     pub message: String,
     #[serde(default)]
     pub fields: Vec<FieldProblem>,
-}
-
-/// A person named in an application for someone else (代办): the one it is for.
-#[derive(Debug, Clone)]
-pub struct PersonInput {
-    pub name: String,
-    pub id_card_no: String,
-    pub phone: String,
 }
 
 /// How the citizen obtains the result.
@@ -175,8 +184,12 @@ pub struct NewApplication {
     pub form: Value,
     pub materials: Vec<MaterialRef>,
     pub obtain: Obtain,
-    /// Applying for someone else: the citizen is then the agent (代办人).
-    pub on_behalf_of: Option<PersonInput>,
+    /// Applying for someone not on the citizen's phone (代办), found by their verified account:
+    /// the application waits for their consent; the citizen is the agent (代办人).
+    pub consent_of: Option<VerifiedPerson>,
+    /// Applying for a family member on the citizen's phone (checked live in
+    /// `identity::acting`): the member is the applicant, the citizen the agent.
+    pub for_member: Option<ActingMember>,
     pub idempotency_key: Option<String>,
 }
 
@@ -225,6 +238,8 @@ pub struct ApplicationView {
     pub problem: Option<Problem>,
     pub tracking_no: Option<String>,
     pub on_behalf: bool,
+    /// The family member applied for, when the account applied for one.
+    pub member_id: Option<i64>,
     pub obtain_way: u8,
     pub materials: Vec<MaterialRef>,
     pub form: Value,
@@ -235,6 +250,8 @@ pub struct ApplicationView {
     /// When the platform asks for a supplement: the material codes and the reason.
     pub supplement_request: Option<SupplementRequestView>,
     pub supplements: Vec<SupplementView>,
+    /// For an application made for someone not on the phone: their consent request.
+    pub consent: Option<ConsentSummary>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -536,28 +553,38 @@ impl ApplicationService {
             decrypt(phone_cipher, PHONE)?,
         );
         let mut problems = Vec::new();
-        let (applicant, agent) = match &new.on_behalf_of {
-            None => (person_applicant(&me.0, &me.1, &me.2), None),
-            Some(other) => match check_person(other) {
-                Ok((name, id_card, phone)) if id_card == me.1 => {
-                    problems.push(problem("onBehalfOf.idCardNo", "代办对象不能是您本人"));
-                    let _ = (name, phone);
-                    (person_applicant(&me.0, &me.1, &me.2), None)
-                }
-                Ok((name, id_card, phone)) => (
-                    person_applicant(&name, &id_card, &phone),
-                    Some(Agent {
-                        name: me.0.clone(),
-                        cert_type: "111".into(),
-                        cert_no: me.1.clone(),
-                        phone: me.2.clone(),
-                    }),
+        let agent_of = |me: &(String, String, String)| Agent {
+            name: me.0.clone(),
+            cert_type: "111".into(),
+            cert_no: me.1.clone(),
+            phone: me.2.clone(),
+        };
+        let (applicant, agent) = match (&new.for_member, &new.consent_of) {
+            (Some(_), Some(_)) => {
+                problems.push(problem("consentOf", "为家庭成员申办时不能再填写代办对象"));
+                (person_applicant(&me.0, &me.1, &me.2), None)
+            }
+            // The member has no phone of their own here: the platform reaches them through
+            // the agent's, who applied.
+            (Some(member), None) => (
+                person_applicant(member.name.as_str(), member.id_card_no.as_str(), &me.2),
+                Some(agent_of(&me)),
+            ),
+            (None, Some(person))
+                if person.citizen_id == citizen_id || person.id_card_no.as_str() == me.1 =>
+            {
+                problems.push(problem("consentOf.idCardNo", "代办对象不能是您本人"));
+                (person_applicant(&me.0, &me.1, &me.2), None)
+            }
+            (None, Some(person)) => (
+                person_applicant(
+                    person.name.as_str(),
+                    person.id_card_no.as_str(),
+                    person.phone.as_ref().map_or(me.2.as_str(), |p| p.as_str()),
                 ),
-                Err(mut found) => {
-                    problems.append(&mut found);
-                    (person_applicant(&me.0, &me.1, &me.2), None)
-                }
-            },
+                Some(agent_of(&me)),
+            ),
+            (None, None) => (person_applicant(&me.0, &me.1, &me.2), None),
         };
         let post_address = match &new.obtain {
             Obtain::Collect => None,
@@ -591,8 +618,15 @@ impl ApplicationService {
             materials: serde_json::to_string(&new.materials).context("encode materials")?,
             obtain_way: i16::from(matches!(new.obtain, Obtain::Post(_))),
             private_cipher: cipher.encrypt_str(&private, &private_context(citizen_id)),
-            on_behalf: new.on_behalf_of.is_some(),
-            status: Delivery::Submitting.as_str().to_owned(),
+            on_behalf: new.consent_of.is_some() || new.for_member.is_some(),
+            member_id: new.for_member.as_ref().map(|m| m.id),
+            status: if new.consent_of.is_some() {
+                Delivery::AwaitingConsent
+            } else {
+                Delivery::Submitting
+            }
+            .as_str()
+            .to_owned(),
             phase: None,
             case_version: 0,
             sblsh: None,
@@ -629,11 +663,32 @@ impl ApplicationService {
                 .context("insert the application")
                 .into());
         }
-        forward::enqueue(&txn, &row.id, None, now).await?;
+        // For someone not on the phone: a consent request, and no outbox row until they accept.
+        let consent = match &new.consent_of {
+            Some(person) => Some(
+                consent::request(
+                    &txn,
+                    &row.id,
+                    citizen_id,
+                    person,
+                    now,
+                    self.inner.config.consent_ttl,
+                )
+                .await?,
+            ),
+            None => {
+                forward::enqueue(&txn, &row.id, None, now).await?;
+                None
+            }
+        };
         txn.commit().await.context("commit the application")?;
-        metrics::counter!("applications_submitted_total").increment(1);
-        self.inner.wake.notify_one();
-        Ok((self.view(row, false).await?, false))
+        let mut view = self.view(row, false).await?;
+        if consent.is_none() {
+            metrics::counter!("applications_submitted_total").increment(1);
+            self.inner.wake.notify_one();
+        }
+        view.consent = consent;
+        Ok((view, false))
     }
 
     fn replayed(
@@ -673,6 +728,7 @@ impl ApplicationService {
         page: u64,
         page_size: u64,
     ) -> anyhow::Result<ApplicationPage> {
+        self.lapse_due(consent::Side::Requester(citizen_id)).await?;
         let query = application::Entity::find()
             .filter(application::Column::CitizenId.eq(citizen_id))
             .order_by_desc(application::Column::SubmittedAt)
@@ -695,6 +751,7 @@ impl ApplicationService {
     /// # Errors
     /// The database cannot be read.
     pub async fn get(&self, citizen_id: i64, id: &str) -> anyhow::Result<Option<ApplicationView>> {
+        self.lapse_due(consent::Side::Requester(citizen_id)).await?;
         // One snapshot for the row and its events: a callback committing between two reads
         // would otherwise show a timeline one event ahead of the phase.
         let snapshot = crate::db::snapshot(&self.inner.db).await?;
@@ -757,6 +814,7 @@ impl ApplicationService {
                 events::deadline(&calendar, &view.timeline, days, self.inner.clock.today());
         }
         view.supplement_request = events::open_request(&view.timeline);
+        view.consent = consent::of_application(db, &view.id).await?;
         view.supplements = supplement::Entity::find()
             .filter(supplement::Column::ApplicationId.eq(view.id.as_str()))
             .order_by_asc(supplement::Column::CreatedAt)
@@ -1017,28 +1075,6 @@ fn person_applicant(name: &str, id_card: &str, phone: &str) -> Applicant {
     }
 }
 
-/// The person applied for, checked: (name, ID number, phone).
-fn check_person(person: &PersonInput) -> Result<(String, String, String), Vec<FieldProblem>> {
-    let mut problems = Vec::new();
-    let name = PersonName::parse(&person.name)
-        .map_err(|_| problems.push(problem("onBehalfOf.name", "姓名格式不正确")))
-        .ok();
-    let id_card = IdCardNo::parse(&person.id_card_no)
-        .map_err(|_| problems.push(problem("onBehalfOf.idCardNo", "身份证号码不正确")))
-        .ok();
-    let phone = PhoneNumber::parse(&person.phone)
-        .map_err(|_| problems.push(problem("onBehalfOf.phone", "手机号码不正确")))
-        .ok();
-    match (name, id_card, phone) {
-        (Some(n), Some(i), Some(p)) => Ok((
-            n.as_str().to_owned(),
-            i.as_str().to_owned(),
-            p.as_str().to_owned(),
-        )),
-        _ => Err(problems),
-    }
-}
-
 fn check_address(address: &PostAddress) -> Vec<FieldProblem> {
     let mut problems = Vec::new();
     let fields = [
@@ -1156,12 +1192,13 @@ fn fingerprint(new: &NewApplication) -> String {
             h.update(serde_json::to_vec(a).unwrap_or_default());
         }
     }
-    if let Some(p) = &new.on_behalf_of {
-        h.update(p.name.as_bytes());
-        h.update([1]);
-        h.update(p.id_card_no.as_bytes());
-        h.update([1]);
-        h.update(p.phone.as_bytes());
+    if let Some(m) = &new.for_member {
+        h.update(b"member");
+        h.update(m.id.to_be_bytes());
+    }
+    if let Some(p) = &new.consent_of {
+        h.update(b"consent");
+        h.update(p.citizen_id.to_be_bytes());
     }
     hex::encode(h.finalize())
 }
@@ -1212,11 +1249,13 @@ fn plain_view(row: application::Model) -> ApplicationView {
         received_at: row.received_at,
         tracking_no: row.tracking_no,
         on_behalf: row.on_behalf,
+        member_id: row.member_id,
         updated_at: row.updated_at,
         timeline: Vec::new(),
         deadline: None,
         supplement_request: None,
         supplements: Vec::new(),
+        consent: None,
     }
 }
 

@@ -124,6 +124,8 @@ pub struct BookingView {
     pub cancel_reason: Option<String>,
     pub checked_in_at: Option<DateTime<Utc>>,
     pub rescheduled_to: Option<i64>,
+    /// The family member it is for, when the account booked for one.
+    pub member_id: Option<i64>,
     /// What the check-in QR code holds (staff scan it).
     pub checkin_qr: String,
     /// The queue ticket the check-in turned the booking into.
@@ -340,6 +342,27 @@ pub struct BookRequest {
     pub item_code: String,
     /// The `Idempotency-Key` header, already checked to be 1–64 visible ASCII characters.
     pub idempotency_key: Option<String>,
+    /// Booking for a family member rather than for oneself: the booking counts as the member's
+    /// (limits, bans, one per item and day) and records both people.
+    pub for_member: Option<BookingFor>,
+}
+
+/// The family member a booking is for (from `identity::Acting`, where the relation was checked).
+#[derive(Debug, Clone)]
+pub struct BookingFor {
+    /// The relation's id (`family_members.id`).
+    pub member_id: i64,
+    /// The blind index of the member's ID number.
+    pub index: String,
+}
+
+impl From<&crate::identity::ActingMember> for BookingFor {
+    fn from(m: &crate::identity::ActingMember) -> Self {
+        Self {
+            member_id: m.id,
+            index: m.index.clone(),
+        }
+    }
 }
 
 /// The booking service.
@@ -610,8 +633,13 @@ impl BookingService {
     /// (full), or the key (reused with another request).
     #[tracing::instrument(skip_all, fields(citizen_id = who.citizen_id, slot_id = request.slot_id))]
     pub async fn book(&self, who: Booker, request: &BookRequest) -> Result<Booked, BookError> {
+        let member = request.for_member.as_ref().map(|m| m.member_id);
         let fingerprint = hex::encode(Sha256::digest(
-            format!("book\n{}\n{}", request.slot_id, request.item_code).as_bytes(),
+            match member {
+                None => format!("book\n{}\n{}", request.slot_id, request.item_code),
+                Some(m) => format!("book\n{}\n{}\n{m}", request.slot_id, request.item_code),
+            }
+            .as_bytes(),
         ));
         if let Some(key) = &request.idempotency_key
             && let Some(answer) = self.replay(who, key, &fingerprint).await?
@@ -648,6 +676,11 @@ impl BookingService {
             slot_id,
             item_code: old.item_code.clone(),
             idempotency_key: None,
+            // A member's booking moves as the member's.
+            for_member: old.member_id.map(|member_id| BookingFor {
+                member_id,
+                index: old.identity_index.clone(),
+            }),
         };
         let booked = self.book_once(who, &request, "", Some(old.clone())).await?;
         self.clear_full_mark(old.slot_id).await;
@@ -729,12 +762,17 @@ impl BookingService {
             metrics::counter!("booking_slot_full_total", "decided_by" => "store").increment(1);
             return Err(BookError::SlotFull);
         }
-        let identity = match queries::identity_index(&self.db, who.citizen_id).await? {
-            Ok(index) => index,
-            Err(crate::identity::IdentityGate::Missing) => return Err(BookError::IdentityRequired),
-            Err(crate::identity::IdentityGate::Unverified) => {
-                return Err(BookError::IdentityNotVerified);
-            }
+        let identity = match &request.for_member {
+            Some(member) => member.index.clone(),
+            None => match queries::identity_index(&self.db, who.citizen_id).await? {
+                Ok(index) => index,
+                Err(crate::identity::IdentityGate::Missing) => {
+                    return Err(BookError::IdentityRequired);
+                }
+                Err(crate::identity::IdentityGate::Unverified) => {
+                    return Err(BookError::IdentityNotVerified);
+                }
+            },
         };
         // A booking that can no longer be moved says so, whatever the slot asked for.
         if let Some(old) = &moving {
@@ -871,6 +909,7 @@ impl BookingService {
             queries::NewBooking {
                 code: &code,
                 citizen_id: who.citizen_id,
+                member_id: request.for_member.as_ref().map(|m| m.member_id),
                 identity_index: &identity,
                 slot: &slot,
                 item_code: &item.item_code,
@@ -946,6 +985,7 @@ impl BookingService {
             no_show_at: None,
             reminded_at: None,
             rescheduled_to: None,
+            member_id: request.for_member.as_ref().map(|m| m.member_id),
         };
         let booking = queries::view_of(
             row,

@@ -427,6 +427,8 @@ pub async fn release_seat(conn: &impl ConnectionTrait, slot_id: i64) -> anyhow::
 pub struct NewBooking<'a> {
     pub code: &'a str,
     pub citizen_id: i64,
+    /// The family member booked for, if any (`family_members.id`).
+    pub member_id: Option<i64>,
     pub identity_index: &'a str,
     pub slot: &'a slot::Model,
     pub item_code: &'a str,
@@ -441,6 +443,7 @@ pub async fn insert_booking(
     let inserted = booking::Entity::insert(booking::ActiveModel {
         code: Set(new.code.to_owned()),
         citizen_id: Set(new.citizen_id),
+        member_id: Set(new.member_id),
         identity_index: Set(new.identity_index.to_owned()),
         hall_id: Set(new.slot.hall_id),
         category_id: Set(new.slot.category_id),
@@ -834,6 +837,7 @@ pub fn view_of(
         cancel_reason: b.cancel_reason,
         checked_in_at: b.checked_in_at,
         rescheduled_to: b.rescheduled_to,
+        member_id: b.member_id,
         ticket: None,
     })
 }

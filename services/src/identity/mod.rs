@@ -11,6 +11,8 @@ pub use person_name::{PersonName, PersonNameError};
 pub use phone::{PhoneNumber, PhoneNumberError};
 
 mod citizens;
+mod family;
+mod lookup;
 mod profile;
 mod service;
 mod verification;
@@ -18,6 +20,11 @@ mod verification;
 pub use citizens::{IdentityGate, ProvenIdentity, openid_of, proven};
 // Other capabilities (licences) decrypt the bound identity inside the server.
 pub(crate) use citizens::{ID_CARD, NAME, PHONE, context as field_context, find as find_citizen};
+pub use family::{
+    Acting, ActingMember, AddMemberError, DEFAULT_MAX_MEMBERS, FamilyError, FamilyMember,
+    FamilyRelation, RevokedBy,
+};
+pub use lookup::{LookupError, VerifiedPerson};
 pub use profile::{CitizenProfile, IdentityNotice, IdentityNoticeKind, IdentitySummary};
 pub use service::{BindPhoneError, IdentityService, LoggedIn, LoginError, LoginLimits, PhoneProof};
 pub use verification::{

@@ -97,6 +97,8 @@ pub struct IdentityService {
     limits: LoginLimits,
     pub(super) verification: VerificationLimits,
     pub(super) clock: Clock,
+    /// Live family members one account may hold.
+    pub(super) family_max: u32,
 }
 
 impl IdentityService {
@@ -115,6 +117,7 @@ impl IdentityService {
         Self {
             verification,
             clock,
+            family_max: super::DEFAULT_MAX_MEMBERS,
             limiter: RateLimiter::new(Arc::clone(&store)),
             db,
             store,
@@ -124,6 +127,18 @@ impl IdentityService {
             sessions,
             limits,
         }
+    }
+
+    /// At most `max` live family members per account (`family.max_members`).
+    #[must_use]
+    pub fn with_family_limit(mut self, max: u32) -> Self {
+        self.family_max = max;
+        self
+    }
+
+    /// How many live family members one account may hold.
+    pub fn family_limit(&self) -> u32 {
+        self.family_max
     }
 
     pub fn sessions(&self) -> &Sessions {

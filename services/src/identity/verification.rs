@@ -97,6 +97,35 @@ impl VerificationStatus {
     }
 }
 
+/// Whose identity a verification proves: the account's own, or a family member's on its phone
+/// (`family.rs`). The same attempts and limits; a different effect when the face passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Purpose {
+    Own,
+    Member,
+}
+
+impl Purpose {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::Own => "SELF",
+            Self::Member => "MEMBER",
+        }
+    }
+}
+
+/// A verification whose face passed, with the person it names (decrypted).
+pub(super) enum Passed {
+    /// Passed now: the caller applies its effect, closing the attempt in the same transaction.
+    Now {
+        row: verification::Model,
+        name: String,
+        id_card_no: String,
+    },
+    /// Passed before (a repeated call after a lost answer): the effect was applied then.
+    Before(verification::Model),
+}
+
 /// What the mini-program needs for `wx.requestFacialVerify`.
 #[derive(Debug, Clone)]
 pub struct StartedVerification {
@@ -213,7 +242,7 @@ impl IdentityService {
         let name = PersonName::parse(name)?;
         let id_card_no = IdCardNo::parse(id_card_no)?;
         let me = session.citizen_id;
-        let index = self.index.compute(ID_CARD_INDEX, id_card_no.as_str());
+        let index = self.id_card_index(&id_card_no);
         let row = citizens::find(&self.db, me)
             .await
             .context("load citizen")?
@@ -221,6 +250,26 @@ impl IdentityService {
         if row.identity_verified_at.is_some() && row.id_card_index.as_deref() != Some(&index) {
             return Err(StartVerificationError::AlreadyBound);
         }
+        self.start_face(session, &name, &id_card_no, index, Purpose::Own)
+            .await
+    }
+
+    /// The blind index identities are keyed by (`citizens.id_card_index`).
+    pub(super) fn id_card_index(&self, id_card_no: &IdCardNo) -> String {
+        self.index.compute(ID_CARD_INDEX, id_card_no.as_str())
+    }
+
+    /// Counts the attempt against the account's and the ID number's daily limits, records it
+    /// and asks WeChat for a verify_id (`getverifyid`, §8) — for either purpose.
+    pub(super) async fn start_face(
+        &self,
+        session: &Session,
+        name: &PersonName,
+        id_card_no: &IdCardNo,
+        index: String,
+        purpose: Purpose,
+    ) -> Result<StartedVerification, StartVerificationError> {
+        let me = session.citizen_id;
         self.limit_verification(&format!("face:citizen:{me}"), self.verification.per_citizen)
             .await?;
         self.limit_verification(&format!("face:id:{index}"), self.verification.per_id_card)
@@ -240,6 +289,7 @@ impl IdentityService {
             id_card_index: Set(index),
             status: Set(VerificationStatus::Starting.as_str().to_owned()),
             created_at: Set(now),
+            purpose: Set(purpose.as_str().to_owned()),
             ..Default::default()
         })
         .exec(&self.db)
@@ -314,9 +364,40 @@ impl IdentityService {
         id: &str,
     ) -> Result<CitizenProfile, CompleteVerificationError> {
         let me = session.citizen_id;
+        let (row, name, id_card_no) = match self.face_result(session, id, Purpose::Own).await? {
+            // A repeated call after a lost answer sees what the first one did.
+            Passed::Before(_) => return Ok(self.load_profile(me).await?),
+            Passed::Now {
+                row,
+                name,
+                id_card_no,
+            } => (row, name, id_card_no),
+        };
+        let losers = self.bind_verified(&row, &name, &id_card_no).await?;
+        tracing::info!(out_seq_no = row.out_seq_no, "identity verified and bound");
+        for loser in losers {
+            tracing::info!(loser, "identity moved away from another account");
+            if let Err(e) = self.publish_profile(loser).await {
+                tracing::error!(error = format!("{e:#}"), loser, "could not tell the loser");
+            }
+        }
+        Ok(self.publish_profile(me).await?)
+    }
+
+    /// Asks WeChat how the account's verification `id` (of `purpose`) went (`queryverifyinfo`
+    /// with the `cert_hash`, §8). Every outcome but a pass ends the attempt with its own error;
+    /// a pass leaves it open for the caller to close together with its effect.
+    pub(super) async fn face_result(
+        &self,
+        session: &Session,
+        id: &str,
+        purpose: Purpose,
+    ) -> Result<Passed, CompleteVerificationError> {
+        let me = session.citizen_id;
         let row = verification::Entity::find()
             .filter(verification::Column::OutSeqNo.eq(id))
             .filter(verification::Column::CitizenId.eq(me))
+            .filter(verification::Column::Purpose.eq(purpose.as_str()))
             .one(&self.db)
             .await
             .context("load the verification")?
@@ -326,8 +407,7 @@ impl IdentityService {
             &row.verify_id,
             row.expires_at,
         ) {
-            // A repeated call after a lost answer sees what the first one did.
-            (Some(VerificationStatus::Passed), _, _) => return Ok(self.load_profile(me).await?),
+            (Some(VerificationStatus::Passed), _, _) => return Ok(Passed::Before(row)),
             (Some(VerificationStatus::Pending), Some(verify_id), Some(expires_at)) => {
                 (verify_id.clone(), expires_at)
             }
@@ -373,19 +453,39 @@ impl IdentityService {
                 .await?;
             return Err(CompleteVerificationError::Failed(failure));
         }
-        let losers = self.bind_verified(&row, &name, &id_card_no).await?;
-        tracing::info!(out_seq_no = row.out_seq_no, "identity verified and bound");
-        for loser in losers {
-            tracing::info!(loser, "identity moved away from another account");
-            if let Err(e) = self.publish_profile(loser).await {
-                tracing::error!(error = format!("{e:#}"), loser, "could not tell the loser");
-            }
-        }
-        Ok(self.publish_profile(me).await?)
+        Ok(Passed::Now {
+            row,
+            name,
+            id_card_no,
+        })
+    }
+
+    /// Closes a passed attempt inside the caller's transaction; false when another call closed
+    /// it first (and so applied its effect).
+    pub(super) async fn close_passed(
+        &self,
+        txn: &impl ConnectionTrait,
+        row: &verification::Model,
+    ) -> Result<bool, sea_orm::DbErr> {
+        let claimed = verification::Entity::update_many()
+            .col_expr(
+                verification::Column::Status,
+                Expr::value(VerificationStatus::Passed.as_str()),
+            )
+            .col_expr(verification::Column::VerifyRet, Expr::value(PASSED))
+            .col_expr(
+                verification::Column::CompletedAt,
+                Expr::value(self.clock.now()),
+            )
+            .filter(verification::Column::Id.eq(row.id))
+            .filter(verification::Column::Status.eq(VerificationStatus::Pending.as_str()))
+            .exec(txn)
+            .await?;
+        Ok(claimed.rows_affected == 1)
     }
 
     /// Ends an open attempt that did not pass (only if still open).
-    async fn finish(
+    pub(super) async fn finish(
         &self,
         row: &verification::Model,
         status: VerificationStatus,
@@ -460,19 +560,11 @@ impl IdentityService {
         // counts its bookings (`booking_holders`): racing verifications of one person queue
         // here instead of each losing the unique index in turn until its retries run out.
         crate::booking::queries::lock_holder(&txn, index).await?;
-        let claimed = verification::Entity::update_many()
-            .col_expr(
-                verification::Column::Status,
-                Expr::value(VerificationStatus::Passed.as_str()),
-            )
-            .col_expr(verification::Column::VerifyRet, Expr::value(PASSED))
-            .col_expr(verification::Column::CompletedAt, Expr::value(now))
-            .filter(verification::Column::Id.eq(row.id))
-            .filter(verification::Column::Status.eq(VerificationStatus::Pending.as_str()))
-            .exec(&txn)
+        let claimed = self
+            .close_passed(&txn, row)
             .await
             .map_err(BindFailure::from_db("close the verification"))?;
-        if claimed.rows_affected == 0 {
+        if !claimed {
             // Another call completed it: it bound what there was to bind.
             return Ok(Vec::new());
         }

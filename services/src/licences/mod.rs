@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::crypto::FieldCipher;
-use crate::identity::{ID_CARD, IdentityGate, NAME, field_context, find_citizen};
+use crate::identity::{Acting, ID_CARD, IdentityGate, NAME, field_context, find_citizen};
 use crate::notify::{NotificationKind, Notifications};
 use crate::province::{
     LicenceDetail, LicenceStatus, LicenceSummary, ProvinceClient, ProvinceError, UseCause,
@@ -40,12 +40,17 @@ pub use self::uses::{Action, LicenceUse};
 
 /// The holder's certificate type at the province: resident ID card.
 const RESIDENT_ID: &str = "111";
+/// The licence type of the resident identity card (居民身份证): shown only by its holder.
+pub const IDENTITY_CARD_TYPE: &str = "111000000000000001";
 
 /// How long presentations live and the licence list is cached.
 #[derive(Debug, Clone)]
 pub struct LicenceConfig {
     pub presentation_ttl: Duration,
     pub cache_ttl: Duration,
+    /// The licence types (证照类型代码) an account may show for a family member; the resident
+    /// identity card is never one of them, whatever is configured.
+    pub member_types: Vec<String>,
 }
 
 impl Default for LicenceConfig {
@@ -53,6 +58,7 @@ impl Default for LicenceConfig {
         Self {
             presentation_ttl: Duration::from_secs(60),
             cache_ttl: Duration::from_secs(60),
+            member_types: Vec::new(),
         }
     }
 }
@@ -90,6 +96,10 @@ pub enum LicenceError {
     /// No such licence among the citizen's own (or no such field of it).
     #[error("no such licence of this citizen")]
     NotFound,
+    /// A family member's licence of a type only its holder may show (the identity card, and
+    /// every type not in the configured list).
+    #[error("only the holder may show this licence")]
+    HolderOnly,
     /// The province is down, slow, refuses, or is not configured.
     #[error("the licence library is unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -302,23 +312,39 @@ impl LicenceService {
             .ok_or_else(|| anyhow::anyhow!("no province is configured (province.base_url)"))
     }
 
-    /// The citizen's licences, from a 60-second cache or the province (`HOLDER_DISPLAY`).
+    /// The licences of the person acted for (the citizen, or a family member — then only the
+    /// types shown for members), from a 60-second cache or the province (`HOLDER_DISPLAY`).
     ///
     /// # Errors
     /// `IdentityRequired` without a bound identity; `Unavailable` when the province cannot be
     /// asked; `Unexpected` for the database, the store or a key that does not decrypt.
-    #[tracing::instrument(skip_all, fields(citizen_id = citizen_id))]
-    pub async fn list(&self, citizen_id: i64) -> Result<Vec<Licence>, LicenceError> {
+    #[tracing::instrument(skip_all, fields(citizen_id = acting.citizen_id, member_id = acting.member_id()))]
+    pub async fn list(&self, acting: &Acting) -> Result<Vec<Licence>, LicenceError> {
         Ok(self
-            .summaries(citizen_id)
+            .summaries(acting)
             .await?
             .iter()
+            .filter(|l| acting.member.is_none() || self.shown_for_members(&l.type_code))
             .map(to_licence)
             .collect())
     }
 
-    async fn summaries(&self, citizen_id: i64) -> Result<Vec<LicenceSummary>, LicenceError> {
-        let key = cache_key(citizen_id);
+    /// Whether an account may show a family member's licence of this type.
+    fn shown_for_members(&self, type_code: &str) -> bool {
+        type_code != IDENTITY_CARD_TYPE
+            && self
+                .inner
+                .config
+                .member_types
+                .iter()
+                .any(|t| t == type_code)
+    }
+
+    async fn summaries(&self, acting: &Acting) -> Result<Vec<LicenceSummary>, LicenceError> {
+        let key = match &acting.member {
+            None => cache_key(acting.citizen_id),
+            Some(m) => format!("{}:m{}", cache_key(acting.citizen_id), m.id),
+        };
         let cached = self
             .inner
             .store
@@ -326,8 +352,9 @@ impl LicenceService {
             .await
             .context("read licence cache")?;
         // Checked before the cache too: an identity that moved to another account (or was never
-        // verified) shows nothing, even what was cached a moment ago.
-        let (_, cert_no) = self.proven_identity(citizen_id).await?;
+        // verified) shows nothing, even what was cached a moment ago. A member's relation was
+        // checked live where `acting` was made.
+        let (_, cert_no) = self.person(acting).await?;
         if let Some(cached) = cached.and_then(|b| serde_json::from_slice(&b).ok()) {
             return Ok(cached);
         }
@@ -344,6 +371,15 @@ impl LicenceService {
             .await
             .context("write licence cache")?;
         Ok(summaries)
+    }
+
+    /// The person acted for, decrypted: (name, ID number) — the citizen's proven identity, or
+    /// the family member's.
+    async fn person(&self, acting: &Acting) -> Result<(String, String), LicenceError> {
+        match &acting.member {
+            None => self.proven_identity(acting.citizen_id).await,
+            Some(m) => Ok((m.name.as_str().to_owned(), m.id_card_no.as_str().to_owned())),
+        }
     }
 
     /// The citizen's identity, proven by face verification, decrypted: (name, ID number).
@@ -366,17 +402,24 @@ impl LicenceService {
         Ok((name, id_number))
     }
 
-    /// The citizen's licence `licence_id`, or `NotFound` when it is not theirs.
-    async fn own(&self, citizen_id: i64, licence_id: &str) -> Result<LicenceSummary, LicenceError> {
-        self.summaries(citizen_id)
+    /// The licence `licence_id` of the person acted for, or `NotFound` when it is not theirs;
+    /// `HolderOnly` for a member's licence of a type only its holder shows.
+    async fn own(&self, acting: &Acting, licence_id: &str) -> Result<LicenceSummary, LicenceError> {
+        let found = self
+            .summaries(acting)
             .await?
             .into_iter()
             .find(|l| l.licence_id == licence_id)
-            .ok_or(LicenceError::NotFound)
+            .ok_or(LicenceError::NotFound)?;
+        if acting.member.is_some() && !self.shown_for_members(&found.type_code) {
+            tracing::info!(type_code = %found.type_code, "a member's licence only its holder shows");
+            return Err(LicenceError::HolderOnly);
+        }
+        Ok(found)
     }
 
-    async fn full(&self, citizen_id: i64, licence_id: &str) -> Result<LicenceDetail, LicenceError> {
-        self.own(citizen_id, licence_id).await?;
+    async fn full(&self, acting: &Acting, licence_id: &str) -> Result<LicenceDetail, LicenceError> {
+        self.own(acting, licence_id).await?;
         self.province()
             .map_err(LicenceError::Unavailable)?
             .licence(licence_id, &UseCause::HolderDisplay)
@@ -388,16 +431,22 @@ impl LicenceService {
     ///
     /// # Errors
     /// `NotFound` when the licence is not the citizen's; otherwise as [`LicenceService::list`].
-    #[tracing::instrument(skip_all, fields(citizen_id = citizen_id))]
+    #[tracing::instrument(skip_all, fields(citizen_id = acting.citizen_id, member_id = acting.member_id()))]
     pub async fn detail(
         &self,
-        citizen_id: i64,
+        acting: &Acting,
         licence_id: &str,
     ) -> Result<LicenceView, LicenceError> {
-        let detail = self.full(citizen_id, licence_id).await?;
+        let detail = self.full(acting, licence_id).await?;
         uses::record(
             &self.inner.db,
-            uses::NewUse::holder(citizen_id, licence_id, Action::Display, "HOLDER_DISPLAY"),
+            uses::NewUse::holder(
+                acting.citizen_id,
+                licence_id,
+                Action::Display,
+                "HOLDER_DISPLAY",
+            )
+            .for_member(acting.member_id()),
             self.inner.clock.now(),
         )
         .await
@@ -430,14 +479,14 @@ impl LicenceService {
     /// # Errors
     /// `NotFound` when the licence is not the citizen's or has no such field; otherwise as
     /// [`LicenceService::list`].
-    #[tracing::instrument(skip_all, fields(citizen_id = citizen_id))]
+    #[tracing::instrument(skip_all, fields(citizen_id = acting.citizen_id, member_id = acting.member_id()))]
     pub async fn reveal(
         &self,
-        citizen_id: i64,
+        acting: &Acting,
         licence_id: &str,
         field: &str,
     ) -> Result<Field, LicenceError> {
-        let detail = self.full(citizen_id, licence_id).await?;
+        let detail = self.full(acting, licence_id).await?;
         let found = detail
             .fields
             .iter()
@@ -447,7 +496,8 @@ impl LicenceService {
         let cause = format!("REVEAL:{}", truncate(&found.key, 80));
         uses::record(
             &self.inner.db,
-            uses::NewUse::holder(citizen_id, licence_id, Action::Reveal, &cause),
+            uses::NewUse::holder(acting.citizen_id, licence_id, Action::Reveal, &cause)
+                .for_member(acting.member_id()),
             self.inner.clock.now(),
         )
         .await
@@ -465,17 +515,18 @@ impl LicenceService {
     ///
     /// # Errors
     /// `NotFound` when the licence is not the citizen's; otherwise as [`LicenceService::list`].
-    #[tracing::instrument(skip_all, fields(citizen_id = citizen_id))]
+    #[tracing::instrument(skip_all, fields(citizen_id = acting.citizen_id, member_id = acting.member_id()))]
     pub async fn present(
         &self,
-        citizen_id: i64,
+        acting: &Acting,
         licence_id: &str,
     ) -> Result<Presentation, LicenceError> {
-        let summary = self.own(citizen_id, licence_id).await?;
+        let summary = self.own(acting, licence_id).await?;
         // The QR names the licence's holder as the licence library reports it, never the
         // presenter; a licence whose holder is not the presenting (face-verified) citizen is
         // refused here rather than shown to a verifier.
-        let (presenter, _) = self.proven_identity(citizen_id).await?;
+        // For a family member, the presented identity is the member's (face-verified when added).
+        let (presenter, _) = self.person(acting).await?;
         if summary.holder_name.trim() != presenter {
             tracing::warn!("licence holder is not the presenter; presentation refused");
             return Err(LicenceError::HolderMismatch);
@@ -502,7 +553,13 @@ impl LicenceService {
             .context("sign the presentation")?;
         uses::record(
             &self.inner.db,
-            uses::NewUse::holder(citizen_id, licence_id, Action::Present, "HOLDER_DISPLAY"),
+            uses::NewUse::holder(
+                acting.citizen_id,
+                licence_id,
+                Action::Present,
+                "HOLDER_DISPLAY",
+            )
+            .for_member(acting.member_id()),
             now,
         )
         .await
@@ -525,11 +582,11 @@ impl LicenceService {
     /// `NotFound` when the licence is not the citizen's; otherwise as [`LicenceService::list`].
     pub async fn uses(
         &self,
-        citizen_id: i64,
+        acting: &Acting,
         licence_id: &str,
     ) -> Result<Vec<LicenceUse>, LicenceError> {
-        self.own(citizen_id, licence_id).await?;
-        Ok(uses::of(&self.inner.db, citizen_id, licence_id)
+        self.own(acting, licence_id).await?;
+        Ok(uses::of(&self.inner.db, acting.citizen_id, licence_id)
             .await
             .context("list licence uses")?)
     }
@@ -706,6 +763,7 @@ impl LicenceService {
             hall_id: Some(hall.id),
             jti,
             verdict: Some(verdict),
+            member_id: None,
         };
         let id = match uses::record(&txn, row, now).await {
             Ok(id) => id,

@@ -66,6 +66,8 @@ pub(super) struct NewUse<'a> {
     pub hall_id: Option<i64>,
     pub jti: Option<String>,
     pub verdict: Option<Verdict>,
+    /// The family member whose licence the account used.
+    pub member_id: Option<i64>,
 }
 
 impl<'a> NewUse<'a> {
@@ -79,7 +81,14 @@ impl<'a> NewUse<'a> {
             hall_id: None,
             jti: None,
             verdict: None,
+            member_id: None,
         }
+    }
+
+    /// The same use, of a family member's licence.
+    pub fn for_member(mut self, member_id: Option<i64>) -> Self {
+        self.member_id = member_id;
+        self
     }
 }
 
@@ -102,6 +111,7 @@ pub(super) async fn record(
             Verdict::Invalid => "INVALID".to_owned(),
         })),
         at: Set(at),
+        member_id: Set(row.member_id),
         ..Default::default()
     })
     .exec(db)

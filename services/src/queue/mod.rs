@@ -133,6 +133,8 @@ pub struct TicketView {
     /// While waiting: people ahead in its category, and the estimated wait in minutes.
     pub position: Option<Position>,
     pub booking_id: Option<i64>,
+    /// The family member it is for, when the account took it for one.
+    pub member_id: Option<i64>,
 }
 
 /// A ticket's number and id, as a booking's check-in answer carries it.
@@ -665,6 +667,7 @@ impl QueueService {
             counter_name: counter.map(|c| c.name.clone()),
             position,
             booking_id: t.booking_id,
+            member_id: t.member_id,
             number: t.number,
         })
     }
@@ -682,6 +685,7 @@ impl QueueService {
     pub async fn take(
         &self,
         citizen_id: i64,
+        for_member: Option<i64>,
         hall_code: &str,
         item_code: &str,
     ) -> Result<TicketView, TakeError> {
@@ -731,9 +735,15 @@ impl QueueService {
                 priority: rules::RANK_NORMAL,
                 green_channel: false,
                 citizen_id: Some(citizen_id),
+                member_id: for_member,
                 booking_id: None,
                 item_code: Some(item_code.to_owned()),
-                live_key: Some(queries::live_key(citizen_id, hall.id)),
+                // One live remote ticket per person and hall: the member's own, apart from the
+                // account's.
+                live_key: Some(match for_member {
+                    None => queries::live_key(citizen_id, hall.id),
+                    Some(member) => queries::member_live_key(member, hall.id),
+                }),
                 issued_by: None,
                 now,
             },
@@ -812,6 +822,7 @@ impl QueueService {
                 },
                 green_channel,
                 citizen_id,
+                member_id: None,
                 booking_id: None,
                 item_code: None,
                 live_key: None,
@@ -1648,6 +1659,7 @@ pub(crate) async fn issue_for_booking(
             priority: rules::RANK_BOOKING,
             green_channel: false,
             citizen_id: Some(booking.citizen_id),
+            member_id: booking.member_id,
             booking_id: Some(booking.id),
             item_code: Some(booking.item_code.clone()),
             live_key: None,

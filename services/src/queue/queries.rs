@@ -26,6 +26,8 @@ pub struct NewTicket<'a> {
     pub priority: i32,
     pub green_channel: bool,
     pub citizen_id: Option<i64>,
+    /// The family member the ticket is for (`family_members.id`), if any.
+    pub member_id: Option<i64>,
     pub booking_id: Option<i64>,
     pub item_code: Option<String>,
     /// Set for a citizen's remote ticket: its uniqueness is "one live ticket per hall".
@@ -42,6 +44,11 @@ pub fn is_live_key_violation(err: &DbErr) -> bool {
 /// The live key of a citizen's remote ticket at a hall.
 pub fn live_key(citizen_id: i64, hall_id: i64) -> String {
     format!("{citizen_id}:{hall_id}")
+}
+
+/// The live key of a remote ticket taken for a family member (`family_members.id`).
+pub fn member_live_key(member_id: i64, hall_id: i64) -> String {
+    format!("m{member_id}:{hall_id}")
 }
 
 /// Takes the next number of (hall, day, prefix) in the caller's transaction: an upsert that
@@ -95,6 +102,7 @@ pub async fn insert_ticket(
         priority: Set(new.priority),
         green_channel: Set(new.green_channel),
         citizen_id: Set(new.citizen_id),
+        member_id: Set(new.member_id),
         booking_id: Set(new.booking_id),
         item_code: Set(new.item_code),
         state: Set(TicketState::Waiting.as_str().to_owned()),

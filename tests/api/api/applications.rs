@@ -30,11 +30,11 @@ const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
 const JPEG: &[u8] = b"\xff\xd8\xff\xe0\0\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0\xff\xd9";
 
-struct World {
-    deployment: Deployment,
-    province: ProvinceSim,
-    app: TestApp,
-    item_code: String,
+pub(crate) struct World {
+    pub(crate) deployment: Deployment,
+    pub(crate) province: ProvinceSim,
+    pub(crate) app: TestApp,
+    pub(crate) item_code: String,
 }
 
 fn settings_for(
@@ -63,7 +63,7 @@ fn settings_for(
 }
 
 impl World {
-    async fn new() -> World {
+    pub(crate) async fn new() -> World {
         let deployment = Deployment::new().await;
         let province = ProvinceSim::start(ProvinceSimConfig {
             callback_retry_base: Duration::from_millis(50),
@@ -98,12 +98,12 @@ impl World {
         }
     }
 
-    async fn instance(&self) -> TestApp {
+    pub(crate) async fn instance(&self) -> TestApp {
         self.deployment.instance(settings_for(&self.province)).await
     }
 
     /// A citizen with a bound identity and phone.
-    async fn citizen(&self, app: &TestApp, n: u32) -> Citizen {
+    pub(crate) async fn citizen(&self, app: &TestApp, n: u32) -> Citizen {
         let citizen = app.login().await;
         let bound = app
             .verify_identity(&citizen.token, "王小二", &id_card_no(n))
@@ -121,7 +121,7 @@ impl World {
     }
 
     /// The two required materials of the item, uploaded.
-    async fn materials(&self, app: &TestApp, citizen: &Citizen) -> Value {
+    pub(crate) async fn materials(&self, app: &TestApp, citizen: &Citizen) -> Value {
         let form = upload(app, citizen, "申请书.pdf", PDF).await;
         assert_eq!(form.status, StatusCode::CREATED, "{form:?}");
         let id = upload(app, citizen, "身份证.png", PNG).await;
@@ -132,7 +132,7 @@ impl World {
         ])
     }
 
-    fn application(&self, materials: &Value) -> Value {
+    pub(crate) fn application(&self, materials: &Value) -> Value {
         json!({
             "itemCode": self.item_code,
             "form": { "purpose": "办理贷款", "parcel": "观山湖区 12-3" },
@@ -213,7 +213,7 @@ where
     }
 }
 
-async fn until_view(
+pub(crate) async fn until_view(
     app: &TestApp,
     citizen: &Citizen,
     id: &str,
@@ -237,7 +237,12 @@ async fn until_view(
     }
 }
 
-async fn until_status(app: &TestApp, citizen: &Citizen, id: &str, status: &str) -> Value {
+pub(crate) async fn until_status(
+    app: &TestApp,
+    citizen: &Citizen,
+    id: &str,
+    status: &str,
+) -> Value {
     until_view(app, citizen, id, &format!("to be {status}"), |v| {
         v["status"] == status
     })
@@ -597,14 +602,14 @@ async fn bad_applications_are_refused_before_anything_is_stored() {
         reply.text.contains("postAddress.phone") && reply.text.contains("postAddress.district"),
         "{reply:?}"
     );
+    // The free-text 代办 path is retired (consent.rs tests what replaces it).
     let mut body = world.application(&materials);
     body["onBehalfOf"] =
         json!({ "name": "王老汉", "idCardNo": "110105194912310021", "phone": "13900000000" });
     let reply = post(token.clone(), body).await;
-    assert!(reply.text.contains("onBehalfOf.idCardNo"), "{reply:?}");
+    assert_eq!(reply.error_code(), "ON_BEHALF_NEEDS_CONSENT");
     let mut body = world.application(&materials);
-    body["onBehalfOf"] =
-        json!({ "name": "王小二", "idCardNo": id_card_no(1), "phone": "13900000000" });
+    body["consentOf"] = json!({ "name": "王小二", "idCardNo": id_card_no(1) });
     let reply = post(token.clone(), body).await;
     assert!(reply.text.contains("本人"), "{reply:?}");
 
@@ -623,37 +628,6 @@ async fn bad_applications_are_refused_before_anything_is_stored() {
             .unwrap(),
         0
     );
-}
-
-#[tokio::test]
-async fn applying_for_someone_else_sends_them_as_applicant_and_the_citizen_as_agent() {
-    let world = World::new().await;
-    let a = world.citizen(&world.app, 1).await;
-    let materials = world.materials(&world.app, &a).await;
-    let mut body = world.application(&materials);
-    body["onBehalfOf"] =
-        json!({ "name": "王老汉", "idCardNo": id_card_no(77), "phone": "13900000077" });
-    body["obtainWay"] = json!("POST");
-    body["postAddress"] = json!({ "name": "王老汉", "phone": "13900000077", "province": "贵州省",
-        "city": "贵阳市", "district": "观山湖区", "detail": "长岭北路 1 号" });
-    let reply = world
-        .app
-        .post("/api/v1/applications", Some(&a.token), &body)
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-    assert_eq!(reply.body["onBehalf"], true);
-    assert_eq!(reply.body["obtainWay"], "POST");
-    let id = reply.body["id"].as_str().unwrap();
-    until_status(&world.app, &a, id, "SUBMITTED").await;
-    assert_eq!(world.province.ledger_len(), 1);
-    // The stored personal part is encrypted.
-    let row = entities::application::Entity::find_by_id(id.to_owned())
-        .one(&world.app.db)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(!row.private_cipher.contains(&id_card_no(77)));
-    assert!(!row.private_cipher.contains("长岭北路"));
 }
 
 #[tokio::test]

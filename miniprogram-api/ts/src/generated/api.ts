@@ -227,6 +227,169 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/consents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Requests for my consent that wait for my answer (made to my verified identity). */
+        get: operations["consentsList"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/consents/{id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept: the application made for me is sent to the platform, once; the consent and its
+         *     moment are recorded with it.
+         */
+        post: operations["consentsAccept"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/consents/{id}/refuse": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Refuse: the application made for me is never sent. */
+        post: operations["consentsRefuse"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/family/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The family members I may act for. */
+        get: operations["familyMembers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/family/members/verifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start adding a family member who is present: names them and asks WeChat for a verify_id;
+         *     the member then looks into this phone's camera (`wx.requestFacialVerify`). Counted with the
+         *     account's own face verifications against the daily limits.
+         */
+        post: operations["familyStart"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/family/members/verifications/{id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * After the member's `wx.requestFacialVerify`: asks WeChat for the result and adds the member
+         *     only when the face passed. Every other outcome has the same code as one's own verification.
+         */
+        post: operations["familyComplete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/family/members/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Remove a family member from my phone: nobody can act for them through it any longer. */
+        post: operations["familyRevokeMember"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/family/relations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who may act for me: the accounts that added me (by my verified identity) as a family member. */
+        get: operations["familyRelations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/family/relations/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** As the member: end a relation, so that its account can no longer act for me. */
+        post: operations["familyRevokeRelation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/halls": {
         parameters: {
             query?: never;
@@ -1347,6 +1510,7 @@ export interface components {
     schemas: {
         /** @description An application. */
         Application: {
+            consent?: null | components["schemas"]["ApplicationConsent"];
             deadline?: null | components["schemas"]["Deadline"];
             /** @description Only in the single-application view. */
             form?: {
@@ -1356,6 +1520,12 @@ export interface components {
             itemCode: string;
             itemName: string;
             materials: components["schemas"]["MaterialRef"][];
+            /**
+             * Format: int64
+             * @description Applied for a family member (`?memberId=`): that member's id; the member is the
+             *     applicant and the citizen the agent.
+             */
+            memberId?: number | null;
             obtainWay: components["schemas"]["ObtainWay"];
             onBehalf: boolean;
             phase?: null | components["schemas"]["CasePhase"];
@@ -1377,6 +1547,18 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        /** @description The consent an application for someone not on the phone waits for (or got). */
+        ApplicationConsent: {
+            /**
+             * Format: date-time
+             * @description When the person accepted or refused.
+             */
+            answeredAt?: string | null;
+            /** Format: date-time */
+            expiresAt: string;
+            id: string;
+            status: components["schemas"]["ConsentStatus"];
+        };
         /** @description `GET /api/v1/applications`. */
         ApplicationList: {
             applications: components["schemas"]["Application"][];
@@ -1389,6 +1571,7 @@ export interface components {
         };
         /** @description `POST /api/v1/applications`. */
         ApplicationRequest: {
+            consentOf?: null | components["schemas"]["ConsentOf"];
             /** @description The item's form fields, as a JSON object. */
             form: {
                 [key: string]: unknown;
@@ -1529,6 +1712,11 @@ export interface components {
             id: number;
             itemCode: string;
             itemName: string;
+            /**
+             * Format: int64
+             * @description Booked for a family member (`?memberId=`): that member's id.
+             */
+            memberId?: number | null;
             /**
              * Format: int64
              * @description When moved: the booking that replaced this one.
@@ -1700,6 +1888,39 @@ export interface components {
             /** Format: date */
             date: string;
         };
+        /** @description The person whose consent an application for them waits for. */
+        ConsentOf: {
+            idCardNo: string;
+            name: string;
+        };
+        /** @description A request for my consent to an application someone made for me (代办). */
+        ConsentRequest: {
+            /** Format: date-time */
+            answeredAt?: string | null;
+            applicationId: string;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description After this the request lapses and the application is never sent.
+             */
+            expiresAt: string;
+            id: string;
+            itemCode: string;
+            itemName: string;
+            /** @description Who asks (the agent), masked. */
+            requesterName: string;
+            status: components["schemas"]["ConsentStatus"];
+        };
+        /** @description `GET /api/v1/consents`. */
+        ConsentRequestList: {
+            consents: components["schemas"]["ConsentRequest"][];
+        };
+        /**
+         * @description Where a consent request stands.
+         * @enum {string}
+         */
+        ConsentStatus: "PENDING" | "ACCEPTED" | "REFUSED" | "EXPIRED";
         /** @description A counter (窗口). */
         Counter: {
             active: boolean;
@@ -1801,7 +2022,7 @@ export interface components {
          * @description Where the delivery to the provincial platform stands.
          * @enum {string}
          */
-        DeliveryStatus: "SUBMITTING" | "QUEUED" | "SUBMITTED" | "INVALID" | "PARKED";
+        DeliveryStatus: "SUBMITTING" | "QUEUED" | "SUBMITTED" | "INVALID" | "PARKED" | "AWAITING_CONSENT" | "CONSENT_REFUSED" | "CONSENT_EXPIRED";
         /** @description The body of every error response. */
         ErrorBody: {
             /** @description Stable, machine-readable code, e.g. `SLOT_FULL`. */
@@ -1853,6 +2074,10 @@ export interface components {
          *     - `FACE_DEVICE_UNSUPPORTED`: 当前设备不支持人脸核验，请更换手机或到大厅办理
          *     - `FACE_VERIFY_SYSTEM_ERROR`: 微信人脸核验暂时异常，请稍后重试
          *     - `FACE_VERIFY_REFUSED`: 核验信息不一致，请重新发起人脸核验
+         *     - `FAMILY_MEMBER_LIMIT_REACHED`: 家庭成员数量已达上限，请先解除不再需要的成员
+         *     - `FAMILY_MEMBER_ALREADY_ADDED`: 该家庭成员已添加，无需重复添加
+         *     - `FAMILY_MEMBER_IS_SELF`: 不能将本人添加为家庭成员
+         *     - `FAMILY_MEMBER_NOT_FOUND`: 该家庭成员不存在或已解除绑定
          *     - `ITEM_NOT_FOUND`: 该事项不存在或已下线
          *     - `HALL_NOT_FOUND`: 该办事大厅不存在
          *     - `ITEM_NOT_BOOKABLE`: 该事项在此大厅暂不支持预约
@@ -1891,6 +2116,7 @@ export interface components {
          *     - `STAFF_PASSWORD_WRONG`: 当前密码不正确
          *     - `LICENCE_NOT_FOUND`: 该证照不存在
          *     - `LICENCE_HOLDER_MISMATCH`: 证照持有人与当前实名用户不一致，不能亮证
+         *     - `LICENCE_HOLDER_ONLY`: 该证照仅限持证人本人亮证或查看
          *     - `TICKET_NOT_FOUND`: 该排队号不存在
          *     - `TICKET_ALREADY_LIVE`: 您在该大厅已有排队号，请勿重复取号
          *     - `HALL_NOT_OPEN`: 大厅当前不在办公时间，请在办公时间内取号
@@ -1908,6 +2134,11 @@ export interface components {
          *     - `MATERIAL_NOT_FOUND`: 材料不存在，请重新上传
          *     - `MATERIAL_TOO_LARGE`: 单个材料不能超过8MB
          *     - `MATERIAL_TYPE_UNSUPPORTED`: 仅支持PDF、JPG、PNG格式的材料
+         *     - `ON_BEHALF_NEEDS_CONSENT`: 为他人代办需经本人同意：请先添加为家庭成员，或填写对方姓名和身份证号发起授权请求
+         *     - `CONSENT_PERSON_NOT_FOUND`: 未找到该办事人已实名认证的账号，请对方先在掌上办完成实名认证
+         *     - `CONSENT_NOT_FOUND`: 授权请求不存在
+         *     - `CONSENT_ALREADY_ANSWERED`: 该授权请求已处理
+         *     - `CONSENT_EXPIRED`: 该授权请求已过期，申请不会提交
          *     - `APPLICATION_NOT_FOUND`: 申请记录不存在
          *     - `SUPPLEMENT_NOT_REQUESTED`: 当前无需补正材料
          *     - `SUPPLEMENT_ALREADY_SUBMITTED`: 补正材料已提交，请勿重复提交
@@ -1920,7 +2151,48 @@ export interface components {
          *     - `INTERNAL`: 系统繁忙，请稍后再试
          * @enum {string}
          */
-        ErrorCode: "BAD_REQUEST" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAUTHENTICATED" | "SESSION_EXPIRED" | "RATE_LIMITED" | "VALIDATION_FAILED" | "WECHAT_CODE_INVALID" | "WECHAT_CODE_USED" | "WECHAT_USER_BLOCKED" | "PHONE_CODE_INVALID" | "PHONE_DATA_INVALID" | "INVALID_ID_CARD_NO" | "INVALID_NAME" | "IDENTITY_TAKEN" | "IDENTITY_ALREADY_BOUND" | "IDENTITY_REQUIRED" | "IDENTITY_NOT_VERIFIED" | "FACE_VERIFICATION_REQUIRED" | "VERIFICATION_NOT_FOUND" | "VERIFICATION_FINISHED" | "VERIFICATION_EXPIRED" | "FACE_VERIFY_CANCELLED" | "FACE_CAMERA_NOT_ALLOWED" | "FACE_NOT_MATCHED" | "FACE_VERIFY_TIMEOUT" | "FACE_DEVICE_UNSUPPORTED" | "FACE_VERIFY_SYSTEM_ERROR" | "FACE_VERIFY_REFUSED" | "ITEM_NOT_FOUND" | "HALL_NOT_FOUND" | "ITEM_NOT_BOOKABLE" | "SLOT_NOT_FOUND" | "SLOT_NOT_FOR_ITEM" | "SLOT_PAST" | "OUTSIDE_BOOKING_WINDOW" | "SLOT_NOT_RELEASED" | "SLOT_TOO_SOON" | "HALL_CLOSED" | "SLOT_FULL" | "ALREADY_BOOKED" | "BOOKING_LIMIT_REACHED" | "BOOKING_BANNED" | "IDEMPOTENCY_KEY_REUSED" | "BOOKING_NOT_FOUND" | "BOOKING_NOT_CHANGEABLE" | "CANCEL_TOO_LATE" | "CHECKIN_TOO_EARLY" | "CHECKIN_TOO_LATE" | "WRONG_HALL" | "HALL_QR_INVALID" | "HALL_CODE_TAKEN" | "CATEGORY_NOT_FOUND" | "CATEGORY_CODE_TAKEN" | "QUEUE_PREFIX_TAKEN" | "COUNTER_NOT_FOUND" | "COUNTER_NUMBER_TAKEN" | "CALENDAR_INVALID" | "SYNC_IN_PROGRESS" | "STAFF_LOGIN_FAILED" | "STAFF_DISABLED" | "FORBIDDEN" | "USERNAME_TAKEN" | "WEAK_PASSWORD" | "STAFF_PASSWORD_WRONG" | "LICENCE_NOT_FOUND" | "LICENCE_HOLDER_MISMATCH" | "TICKET_NOT_FOUND" | "TICKET_ALREADY_LIVE" | "HALL_NOT_OPEN" | "CATEGORY_NOT_FOR_ITEM" | "NO_TICKET_WAITING" | "TICKET_STATE_CHANGED" | "RECALL_LIMIT_REACHED" | "COUNTER_BUSY" | "COUNTER_INACTIVE" | "NO_COUNTER_OPEN" | "CITIZEN_CODE_INVALID" | "PHONE_REQUIRED" | "ITEM_NOT_ONLINE" | "MATERIALS_INVALID" | "MATERIAL_NOT_FOUND" | "MATERIAL_TOO_LARGE" | "MATERIAL_TYPE_UNSUPPORTED" | "APPLICATION_NOT_FOUND" | "SUPPLEMENT_NOT_REQUESTED" | "SUPPLEMENT_ALREADY_SUBMITTED" | "APPLICATION_NOT_PARKED" | "BAD_SIGNATURE" | "STALE_REQUEST" | "REPLAYED_NONCE" | "UPSTREAM_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "INTERNAL";
+        ErrorCode: "BAD_REQUEST" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAUTHENTICATED" | "SESSION_EXPIRED" | "RATE_LIMITED" | "VALIDATION_FAILED" | "WECHAT_CODE_INVALID" | "WECHAT_CODE_USED" | "WECHAT_USER_BLOCKED" | "PHONE_CODE_INVALID" | "PHONE_DATA_INVALID" | "INVALID_ID_CARD_NO" | "INVALID_NAME" | "IDENTITY_TAKEN" | "IDENTITY_ALREADY_BOUND" | "IDENTITY_REQUIRED" | "IDENTITY_NOT_VERIFIED" | "FACE_VERIFICATION_REQUIRED" | "VERIFICATION_NOT_FOUND" | "VERIFICATION_FINISHED" | "VERIFICATION_EXPIRED" | "FACE_VERIFY_CANCELLED" | "FACE_CAMERA_NOT_ALLOWED" | "FACE_NOT_MATCHED" | "FACE_VERIFY_TIMEOUT" | "FACE_DEVICE_UNSUPPORTED" | "FACE_VERIFY_SYSTEM_ERROR" | "FACE_VERIFY_REFUSED" | "FAMILY_MEMBER_LIMIT_REACHED" | "FAMILY_MEMBER_ALREADY_ADDED" | "FAMILY_MEMBER_IS_SELF" | "FAMILY_MEMBER_NOT_FOUND" | "ITEM_NOT_FOUND" | "HALL_NOT_FOUND" | "ITEM_NOT_BOOKABLE" | "SLOT_NOT_FOUND" | "SLOT_NOT_FOR_ITEM" | "SLOT_PAST" | "OUTSIDE_BOOKING_WINDOW" | "SLOT_NOT_RELEASED" | "SLOT_TOO_SOON" | "HALL_CLOSED" | "SLOT_FULL" | "ALREADY_BOOKED" | "BOOKING_LIMIT_REACHED" | "BOOKING_BANNED" | "IDEMPOTENCY_KEY_REUSED" | "BOOKING_NOT_FOUND" | "BOOKING_NOT_CHANGEABLE" | "CANCEL_TOO_LATE" | "CHECKIN_TOO_EARLY" | "CHECKIN_TOO_LATE" | "WRONG_HALL" | "HALL_QR_INVALID" | "HALL_CODE_TAKEN" | "CATEGORY_NOT_FOUND" | "CATEGORY_CODE_TAKEN" | "QUEUE_PREFIX_TAKEN" | "COUNTER_NOT_FOUND" | "COUNTER_NUMBER_TAKEN" | "CALENDAR_INVALID" | "SYNC_IN_PROGRESS" | "STAFF_LOGIN_FAILED" | "STAFF_DISABLED" | "FORBIDDEN" | "USERNAME_TAKEN" | "WEAK_PASSWORD" | "STAFF_PASSWORD_WRONG" | "LICENCE_NOT_FOUND" | "LICENCE_HOLDER_MISMATCH" | "LICENCE_HOLDER_ONLY" | "TICKET_NOT_FOUND" | "TICKET_ALREADY_LIVE" | "HALL_NOT_OPEN" | "CATEGORY_NOT_FOR_ITEM" | "NO_TICKET_WAITING" | "TICKET_STATE_CHANGED" | "RECALL_LIMIT_REACHED" | "COUNTER_BUSY" | "COUNTER_INACTIVE" | "NO_COUNTER_OPEN" | "CITIZEN_CODE_INVALID" | "PHONE_REQUIRED" | "ITEM_NOT_ONLINE" | "MATERIALS_INVALID" | "MATERIAL_NOT_FOUND" | "MATERIAL_TOO_LARGE" | "MATERIAL_TYPE_UNSUPPORTED" | "ON_BEHALF_NEEDS_CONSENT" | "CONSENT_PERSON_NOT_FOUND" | "CONSENT_NOT_FOUND" | "CONSENT_ALREADY_ANSWERED" | "CONSENT_EXPIRED" | "APPLICATION_NOT_FOUND" | "SUPPLEMENT_NOT_REQUESTED" | "SUPPLEMENT_ALREADY_SUBMITTED" | "APPLICATION_NOT_PARKED" | "BAD_SIGNATURE" | "STALE_REQUEST" | "REPLAYED_NONCE" | "UPSTREAM_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "INTERNAL";
+        /** @description A family member the citizen may act for (masked). */
+        FamilyMember: {
+            /** Format: date-time */
+            addedAt: string;
+            /**
+             * Format: int64
+             * @description The relation's id: the `memberId` of the routes that act for the member.
+             */
+            id: number;
+            /** @description `520***********123X` */
+            idCardNo: string;
+            /** @description `张*` */
+            name: string;
+        };
+        /** @description `GET /api/v1/family/members`. */
+        FamilyMemberList: {
+            /**
+             * Format: int32
+             * @description How many members one account may hold.
+             */
+            maxMembers: number;
+            members: components["schemas"]["FamilyMember"][];
+        };
+        /** @description Someone who may act for the citizen, as the citizen (the member) sees it (masked). */
+        FamilyRelation: {
+            /** @description The account holder's name, masked. */
+            holderName: string;
+            /** @description The account holder's phone, masked, if bound. */
+            holderPhone?: string | null;
+            /**
+             * Format: int64
+             * @description The relation's id, for `POST /api/v1/family/relations/{id}/revoke`.
+             */
+            id: number;
+            /** Format: date-time */
+            since: string;
+        };
+        /** @description `GET /api/v1/family/relations`. */
+        FamilyRelationList: {
+            relations: components["schemas"]["FamilyRelation"][];
+        };
         /** @description One field of a request that could not be accepted. */
         FieldError: {
             field: string;
@@ -2345,7 +2617,10 @@ export interface components {
          * @enum {string}
          */
         ObtainWay: "COLLECT" | "POST";
-        /** @description The person an application is for, when the citizen applies on their behalf (代办). */
+        /**
+         * @description Retired: an application for another person named in free text. Sending it is refused with
+         *     `ON_BEHALF_NEEDS_CONSENT`; use `?memberId=` (a family member) or `consentOf`.
+         */
         OnBehalfOf: {
             idCardNo: string;
             name: string;
@@ -2757,6 +3032,11 @@ export interface components {
             id: number;
             /** Format: date-time */
             issuedAt: string;
+            /**
+             * Format: int64
+             * @description Taken for a family member (`?memberId=`): that member's id.
+             */
+            memberId?: number | null;
             /** @description `A001`: the category's prefix and the day's sequence. */
             number: string;
             source: components["schemas"]["TicketSource"];
@@ -3005,7 +3285,10 @@ export interface operations {
     };
     applicationsSubmit: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A live family member's id (`GET /api/v1/family/members`); absent: for oneself. */
+                memberId?: number;
+            };
             header?: {
                 /** @description 1–64 visible ASCII characters; the same key returns the same application */
                 "Idempotency-Key"?: string | null;
@@ -3028,7 +3311,7 @@ export interface operations {
                     "application/json": components["schemas"]["Application"];
                 };
             };
-            /** @description stored; status SUBMITTING */
+            /** @description stored; status SUBMITTING (AWAITING_CONSENT with consentOf: sent only once the person accepts) */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -3037,7 +3320,7 @@ export interface operations {
                     "application/json": components["schemas"]["Application"];
                 };
             };
-            /** @description INVALID_JSON */
+            /** @description BAD_REQUEST; INVALID_JSON */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3064,7 +3347,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description ITEM_NOT_FOUND, MATERIAL_NOT_FOUND */
+            /** @description ITEM_NOT_FOUND, MATERIAL_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND (memberId is not a live family member) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3091,7 +3374,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description ITEM_NOT_ONLINE, MATERIALS_INVALID, VALIDATION_FAILED (fields), IDEMPOTENCY_KEY_REUSED */
+            /** @description ITEM_NOT_ONLINE, MATERIALS_INVALID, VALIDATION_FAILED (fields), IDEMPOTENCY_KEY_REUSED, ON_BEHALF_NEEDS_CONSENT (the retired onBehalfOf), CONSENT_PERSON_NOT_FOUND (consentOf names no verified account) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3483,7 +3766,10 @@ export interface operations {
     };
     bookingBook: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A live family member's id (`GET /api/v1/family/members`); absent: for oneself. */
+                memberId?: number;
+            };
             header?: {
                 /** @description 1–64 visible ASCII characters; the same key returns the same answer */
                 "Idempotency-Key"?: string | null;
@@ -3514,7 +3800,7 @@ export interface operations {
                     "application/json": components["schemas"]["Booking"];
                 };
             };
-            /** @description INVALID_JSON */
+            /** @description BAD_REQUEST; INVALID_JSON */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3532,7 +3818,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED, BOOKING_BANNED (until: the ban's last day) */
+            /** @description IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED, BOOKING_BANNED (until: the ban's last day; the member's, when booking for one) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3541,7 +3827,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description ITEM_NOT_FOUND, SLOT_NOT_FOUND */
+            /** @description ITEM_NOT_FOUND, SLOT_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND (memberId is not a live family member) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3904,7 +4190,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description BOOKING_NOT_FOUND, SLOT_NOT_FOUND */
+            /** @description BOOKING_NOT_FOUND, SLOT_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND (a family member's booking whose relation was revoked) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4039,6 +4325,644 @@ export interface operations {
             };
             /** @description UNAUTHENTICATED, SESSION_EXPIRED */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    consentsList: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentRequestList"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    consentsAccept: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The request's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentRequest"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONSENT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONSENT_ALREADY_ANSWERED, CONSENT_EXPIRED (never sent) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    consentsRefuse: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The request's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentRequest"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONSENT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONSENT_ALREADY_ANSWERED, CONSENT_EXPIRED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    familyMembers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FamilyMemberList"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    familyStart: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BindIdentityRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerificationStarted"];
+                };
+            };
+            /** @description INVALID_JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED: verify yourself first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FAMILY_MEMBER_ALREADY_ADDED, FAMILY_MEMBER_LIMIT_REACHED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INVALID_NAME, INVALID_ID_CARD_NO, FAMILY_MEMBER_IS_SELF (WeChat is not asked) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED: too many verifications today */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UPSTREAM_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    familyComplete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The verification's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FamilyMember"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VERIFICATION_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VERIFICATION_FINISHED, FAMILY_MEMBER_ALREADY_ADDED, FAMILY_MEMBER_LIMIT_REACHED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FAMILY_MEMBER_IS_SELF, FACE_VERIFY_CANCELLED, FACE_CAMERA_NOT_ALLOWED, FACE_NOT_MATCHED, FACE_VERIFY_TIMEOUT, FACE_DEVICE_UNSUPPORTED, FACE_VERIFY_SYSTEM_ERROR, FACE_VERIFY_REFUSED, VERIFICATION_EXPIRED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UPSTREAM_UNAVAILABLE: ask again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    familyRevokeMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The member's id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FAMILY_MEMBER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    familyRelations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FamilyRelationList"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    familyRevokeRelation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The relation's id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FAMILY_MEMBER_NOT_FOUND */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4323,7 +5247,10 @@ export interface operations {
     };
     queueTake: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A live family member's id (`GET /api/v1/family/members`); absent: for oneself. */
+                memberId?: number;
+            };
             header?: never;
             path: {
                 hallCode: string;
@@ -4362,7 +5289,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description HALL_NOT_FOUND, ITEM_NOT_FOUND */
+            /** @description IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED (taking one for a family member needs one's own verified identity) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description HALL_NOT_FOUND, ITEM_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4530,7 +5466,10 @@ export interface operations {
     };
     licencesList: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A live family member's id (`GET /api/v1/family/members`); absent: for oneself. */
+                memberId?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4545,6 +5484,15 @@ export interface operations {
                     "application/json": components["schemas"]["LicenceList"];
                 };
             };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description UNAUTHENTICATED, SESSION_EXPIRED */
             401: {
                 headers: {
@@ -4556,6 +5504,15 @@ export interface operations {
             };
             /** @description IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FAMILY_MEMBER_NOT_FOUND: memberId is not a live family member */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4594,7 +5551,10 @@ export interface operations {
     };
     licencesDetail: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A live family member's id (`GET /api/v1/family/members`); absent: for oneself. */
+                memberId?: number;
+            };
             header?: never;
             path: {
                 /** @description The licence id */
@@ -4630,7 +5590,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description LICENCE_NOT_FOUND: not one of the citizen's */
+            /** @description LICENCE_HOLDER_ONLY: a member's licence of a type only its holder shows */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description LICENCE_NOT_FOUND: not one of the citizen's (or the member's); FAMILY_MEMBER_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4661,7 +5630,10 @@ export interface operations {
     };
     licencesPresent: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A live family member's id (`GET /api/v1/family/members`); absent: for oneself. */
+                memberId?: number;
+            };
             header?: never;
             path: {
                 /** @description The licence id */
@@ -4697,7 +5669,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description LICENCE_HOLDER_MISMATCH: the licence library names another holder */
+            /** @description LICENCE_HOLDER_MISMATCH: the licence library names another holder; LICENCE_HOLDER_ONLY: a member's identity card (or another type not shown for members) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4706,7 +5678,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description LICENCE_NOT_FOUND */
+            /** @description LICENCE_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4737,7 +5709,10 @@ export interface operations {
     };
     licencesReveal: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A live family member's id (`GET /api/v1/family/members`); absent: for oneself. */
+                memberId?: number;
+            };
             header?: never;
             path: {
                 /** @description The licence id */
@@ -4777,7 +5752,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description LICENCE_NOT_FOUND: not the citizen's, or no such field */
+            /** @description LICENCE_HOLDER_ONLY */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description LICENCE_NOT_FOUND: not the citizen's, or no such field; FAMILY_MEMBER_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4826,7 +5810,10 @@ export interface operations {
     };
     licencesUses: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A live family member's id (`GET /api/v1/family/members`); absent: for oneself. */
+                memberId?: number;
+            };
             header?: never;
             path: {
                 /** @description The licence id */
@@ -4862,7 +5849,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description LICENCE_NOT_FOUND */
+            /** @description LICENCE_HOLDER_ONLY */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description LICENCE_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;

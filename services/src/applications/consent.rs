@@ -1,0 +1,374 @@
+//! 代办 for someone who is not on the citizen's phone: the application waits for that person's
+//! consent, given from their own verified account, before anything reaches the platform.
+//!
+//! The decisions a reader needs:
+//! - Submitting for such a person stores the application `AWAITING_CONSENT` with a consent
+//!   request and *no* outbox row; only accepting writes the outbox row, in the same transaction
+//!   that records the consent and its moment. A refused or lapsed request never gets one, so
+//!   nothing of it is ever sent.
+//! - The answer is one conditional update of the request (`PENDING` → answered): of two answers
+//!   at once, one wins, and the application is released at most once.
+//! - A request lapses `consent_ttl` (72 h) after it was made. Lapsed requests are marked when
+//!   either side looks (their list, the application) or answers: nothing needs a sweeper, since
+//!   nothing is sent without an acceptance made in time.
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, QueryOrder as _,
+    TransactionTrait as _,
+};
+
+use super::{ApplicationService, Delivery, forward};
+use crate::identity::{NAME, PersonName, VerifiedPerson, field_context, find_citizen, proven};
+use entities::{application, application_consent as consent};
+
+/// Where a consent request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentStatus {
+    Pending,
+    Accepted,
+    Refused,
+    Expired,
+}
+
+impl ConsentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Accepted => "ACCEPTED",
+            Self::Refused => "REFUSED",
+            Self::Expired => "EXPIRED",
+        }
+    }
+
+    fn parse(stored: &str) -> Option<Self> {
+        [Self::Pending, Self::Accepted, Self::Refused, Self::Expired]
+            .into_iter()
+            .find(|s| s.as_str() == stored)
+    }
+}
+
+/// The consent of an application, as its requester sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentSummary {
+    pub id: String,
+    pub status: ConsentStatus,
+    pub expires_at: DateTime<Utc>,
+    /// When the person accepted or refused.
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// A consent request, as the person asked sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRequest {
+    pub id: String,
+    pub application_id: String,
+    pub item_code: String,
+    pub item_name: String,
+    /// Who asks (the agent), masked: `王*`.
+    pub requester_name: String,
+    pub status: ConsentStatus,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// Why an answer was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    /// No such request for this account (or the account no longer holds the identity asked).
+    #[error("no such consent request")]
+    NotFound,
+    /// Accepted or refused already.
+    #[error("the request was answered already")]
+    AlreadyAnswered,
+    /// The request lapsed: the application will never be sent.
+    #[error("the request expired")]
+    Expired,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+fn summary(row: &consent::Model) -> ConsentSummary {
+    ConsentSummary {
+        id: row.id.clone(),
+        status: ConsentStatus::parse(&row.status).unwrap_or(ConsentStatus::Pending),
+        expires_at: row.expires_at,
+        answered_at: row.answered_at,
+    }
+}
+
+/// Records the request of a new application inside the caller's transaction.
+pub(super) async fn request(
+    txn: &impl ConnectionTrait,
+    application_id: &str,
+    requester_id: i64,
+    person: &VerifiedPerson,
+    now: DateTime<Utc>,
+    ttl: std::time::Duration,
+) -> anyhow::Result<ConsentSummary> {
+    let expires_at = now + chrono::Duration::from_std(ttl).context("consent ttl")?;
+    let row = consent::Model {
+        id: uuid::Uuid::now_v7().to_string(),
+        application_id: application_id.to_owned(),
+        requester_id,
+        person_id: person.citizen_id,
+        person_index: person.index.clone(),
+        status: ConsentStatus::Pending.as_str().to_owned(),
+        created_at: now,
+        expires_at,
+        answered_at: None,
+    };
+    consent::Entity::insert(consent::ActiveModel::from(row.clone()))
+        .exec_without_returning(txn)
+        .await
+        .context("record the consent request")?;
+    Ok(summary(&row))
+}
+
+/// The consent request of an application, if it has one.
+pub(super) async fn of_application(
+    db: &impl ConnectionTrait,
+    application_id: &str,
+) -> anyhow::Result<Option<ConsentSummary>> {
+    Ok(consent::Entity::find()
+        .filter(consent::Column::ApplicationId.eq(application_id))
+        .one(db)
+        .await
+        .context("read the consent request")?
+        .as_ref()
+        .map(summary))
+}
+
+/// Ends one lapsed request and its application, in the caller's transaction (only if still
+/// pending and awaiting).
+async fn lapse(
+    conn: &impl ConnectionTrait,
+    row: &consent::Model,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let done = consent::Entity::update_many()
+        .col_expr(
+            consent::Column::Status,
+            Expr::value(ConsentStatus::Expired.as_str()),
+        )
+        .filter(consent::Column::Id.eq(row.id.as_str()))
+        .filter(consent::Column::Status.eq(ConsentStatus::Pending.as_str()))
+        .exec(conn)
+        .await
+        .context("mark the request expired")?;
+    if done.rows_affected == 1 {
+        release(conn, &row.application_id, Delivery::ConsentExpired, now).await?;
+    }
+    Ok(())
+}
+
+/// Moves an application out of `AWAITING_CONSENT`; the number of rows moved (0 or 1).
+async fn release(
+    conn: &impl ConnectionTrait,
+    application_id: &str,
+    to: Delivery,
+    now: DateTime<Utc>,
+) -> anyhow::Result<u64> {
+    Ok(application::Entity::update_many()
+        .col_expr(application::Column::Status, Expr::value(to.as_str()))
+        .col_expr(application::Column::UpdatedAt, Expr::value(now))
+        .filter(application::Column::Id.eq(application_id))
+        .filter(application::Column::Status.eq(Delivery::AwaitingConsent.as_str()))
+        .exec(conn)
+        .await
+        .context("release the application")?
+        .rows_affected)
+}
+
+/// Whose requests to look at.
+pub(super) enum Side {
+    Requester(i64),
+    Person(i64),
+}
+
+impl ApplicationService {
+    /// Marks the side's lapsed requests expired (and their applications `CONSENT_EXPIRED`).
+    pub(super) async fn lapse_due(&self, side: Side) -> anyhow::Result<()> {
+        let now = self.inner.clock.now();
+        let query = consent::Entity::find()
+            .filter(consent::Column::Status.eq(ConsentStatus::Pending.as_str()))
+            .filter(consent::Column::ExpiresAt.lte(now));
+        let query = match side {
+            Side::Requester(id) => query.filter(consent::Column::RequesterId.eq(id)),
+            Side::Person(id) => query.filter(consent::Column::PersonId.eq(id)),
+        };
+        let due = query
+            .all(&self.inner.db)
+            .await
+            .context("find lapsed requests")?;
+        for row in due {
+            let txn = self.inner.db.begin().await.context("begin lapsing")?;
+            lapse(&txn, &row, now).await?;
+            txn.commit().await.context("commit lapsing")?;
+            tracing::info!(consent_id = %row.id, "consent request expired; nothing was sent");
+        }
+        Ok(())
+    }
+
+    /// The requests waiting for the citizen's answer, oldest first.
+    ///
+    /// # Errors
+    /// The database cannot be read, or a stored name does not decrypt.
+    pub async fn pending_consents(&self, citizen_id: i64) -> anyhow::Result<Vec<ConsentRequest>> {
+        self.lapse_due(Side::Person(citizen_id)).await?;
+        let Some(index) = self.verified_index(citizen_id).await? else {
+            return Ok(Vec::new());
+        };
+        let rows = consent::Entity::find()
+            .filter(consent::Column::PersonId.eq(citizen_id))
+            .filter(consent::Column::PersonIndex.eq(index))
+            .filter(consent::Column::Status.eq(ConsentStatus::Pending.as_str()))
+            .order_by_asc(consent::Column::CreatedAt)
+            .all(&self.inner.db)
+            .await
+            .context("list consent requests")?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.request_view(&row).await?);
+        }
+        Ok(out)
+    }
+
+    /// Accepts or refuses a request made to the citizen. Accepting releases the application to
+    /// the platform: its outbox row is written in the transaction that records the consent.
+    ///
+    /// # Errors
+    /// [`AnswerError::NotFound`] for a request that is not this account's (or whose identity
+    /// the account no longer holds); [`AnswerError::AlreadyAnswered`];
+    /// [`AnswerError::Expired`] past its time (the application is then never sent).
+    #[tracing::instrument(skip_all, fields(citizen_id = citizen_id, consent_id = %id, accept = accept))]
+    pub async fn answer_consent(
+        &self,
+        citizen_id: i64,
+        id: &str,
+        accept: bool,
+    ) -> Result<ConsentRequest, AnswerError> {
+        let index = self
+            .verified_index(citizen_id)
+            .await?
+            .ok_or(AnswerError::NotFound)?;
+        // Whole milliseconds: the moment reads back the same from either database.
+        let now = self.inner.clock.now();
+        let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+        let status = if accept {
+            ConsentStatus::Accepted
+        } else {
+            ConsentStatus::Refused
+        };
+        let txn = self.inner.db.begin().await.context("begin the answer")?;
+        // The answer is the transaction's first statement, and a write: of answers at once one
+        // wins (PostgreSQL's row lock; SQLite's write lock, taken before anything is read, so
+        // no reader has to upgrade), and the others find it answered.
+        let answered = consent::Entity::update_many()
+            .col_expr(consent::Column::Status, Expr::value(status.as_str()))
+            .col_expr(consent::Column::AnsweredAt, Expr::value(now))
+            .filter(consent::Column::Id.eq(id))
+            .filter(consent::Column::PersonId.eq(citizen_id))
+            .filter(consent::Column::PersonIndex.eq(index.as_str()))
+            .filter(consent::Column::Status.eq(ConsentStatus::Pending.as_str()))
+            .filter(consent::Column::ExpiresAt.gt(now))
+            .exec(&txn)
+            .await
+            .context("record the answer")?;
+        if answered.rows_affected == 0 {
+            drop(txn);
+            let row = consent::Entity::find_by_id(id)
+                .filter(consent::Column::PersonId.eq(citizen_id))
+                .filter(consent::Column::PersonIndex.eq(index.as_str()))
+                .one(&self.inner.db)
+                .await
+                .context("find the request")?
+                .ok_or(AnswerError::NotFound)?;
+            if ConsentStatus::parse(&row.status) != Some(ConsentStatus::Pending)
+                || now < row.expires_at
+            {
+                return Err(AnswerError::AlreadyAnswered);
+            }
+            let txn = self.inner.db.begin().await.context("begin lapsing")?;
+            lapse(&txn, &row, now).await?;
+            txn.commit().await.context("commit lapsing")?;
+            return Err(AnswerError::Expired);
+        }
+        let row = consent::Entity::find_by_id(id)
+            .one(&txn)
+            .await
+            .context("read the answered request")?
+            .context("the answered request vanished")?;
+        let to = if accept {
+            Delivery::Submitting
+        } else {
+            Delivery::ConsentRefused
+        };
+        if release(&txn, &row.application_id, to, now).await? != 1 {
+            return Err(anyhow::anyhow!(
+                "application {} was not awaiting consent",
+                row.application_id
+            )
+            .into());
+        }
+        if accept {
+            forward::enqueue(&txn, &row.application_id, None, now).await?;
+        }
+        txn.commit().await.context("commit the answer")?;
+        if accept {
+            metrics::counter!("applications_submitted_total").increment(1);
+            self.inner.wake.notify_one();
+        }
+        tracing::info!(status = status.as_str(), "consent request answered");
+        let row = consent::Model {
+            status: status.as_str().to_owned(),
+            answered_at: Some(now),
+            ..row
+        };
+        Ok(self.request_view(&row).await?)
+    }
+
+    /// The blind index of the citizen's verified identity, if they have one.
+    async fn verified_index(&self, citizen_id: i64) -> anyhow::Result<Option<String>> {
+        let row = find_citizen(&self.inner.db, citizen_id)
+            .await
+            .context("find the citizen")?;
+        Ok(row.and_then(|r| proven(&r).ok().map(|p| p.index.to_owned())))
+    }
+
+    async fn request_view(&self, row: &consent::Model) -> anyhow::Result<ConsentRequest> {
+        let app = application::Entity::find_by_id(row.application_id.as_str())
+            .one(&self.inner.db)
+            .await
+            .context("read the application asked about")?
+            .context("the application asked about vanished")?;
+        let requester = find_citizen(&self.inner.db, row.requester_id)
+            .await
+            .context("find the requester")?;
+        let requester_name = match requester.as_ref().and_then(|r| r.name_cipher.as_ref()) {
+            Some(stored) => {
+                let plain = self
+                    .inner
+                    .cipher
+                    .decrypt_string(stored, &field_context(NAME, row.requester_id))
+                    .context("decrypt the requester's name")?;
+                PersonName::parse(&plain).map_or_else(|_| "*".to_owned(), |n| n.masked())
+            }
+            None => "*".to_owned(),
+        };
+        Ok(ConsentRequest {
+            id: row.id.clone(),
+            application_id: row.application_id.clone(),
+            item_code: app.item_code,
+            item_name: app.item_name,
+            requester_name,
+            status: ConsentStatus::parse(&row.status).unwrap_or(ConsentStatus::Pending),
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            answered_at: row.answered_at,
+        })
+    }
+}
