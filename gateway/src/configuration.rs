@@ -76,8 +76,13 @@ pub struct DatabaseSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct RedisSettings {
-    /// Absent: the in-process store (one gateway instance only).
+    /// One Redis. Absent, and no `cluster_urls`: the in-process store (one gateway instance
+    /// only).
     pub url: Option<SecretString>,
+    /// A Redis Cluster instead: some or all of its nodes (`redis://host:port`; as an
+    /// environment variable, comma-separated). Set either this or `url`, not both.
+    #[serde(default)]
+    pub cluster_urls: Vec<SecretString>,
     /// Put before every key, so deployments can share one Redis.
     pub key_prefix: String,
 }
@@ -499,6 +504,7 @@ fn layered(
                 .list_separator(",")
                 .with_list_parse_key("crypto.previous_field_keys")
                 .with_list_parse_key("family.licence_types")
+                .with_list_parse_key("redis.cluster_urls")
                 .try_parsing(true),
         )
         .build()
@@ -661,6 +667,33 @@ mod tests {
         assert!(s.redis.url.is_some());
         assert_eq!(s.crypto.previous_field_keys.len(), 2);
         assert_eq!(s.sessions.idle_ttl_secs, 7200);
+        assert!(s.redis.cluster_urls.is_empty());
+    }
+
+    #[test]
+    fn a_redis_cluster_is_a_comma_separated_list_of_nodes() {
+        use secrecy::ExposeSecret as _;
+        let mut pairs = FULL.to_vec();
+        pairs.push((
+            "APP_REDIS__CLUSTER_URLS",
+            "redis://10.0.0.1:7000,redis://10.0.0.2:7000,redis://10.0.0.3:7000",
+        ));
+        let s = Settings::load_from(None, env(&pairs)).unwrap();
+        let urls: Vec<&str> = s
+            .redis
+            .cluster_urls
+            .iter()
+            .map(|u| u.expose_secret())
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "redis://10.0.0.1:7000",
+                "redis://10.0.0.2:7000",
+                "redis://10.0.0.3:7000"
+            ]
+        );
+        assert!(s.redis.url.is_none());
     }
 
     #[test]

@@ -12,6 +12,10 @@ use miniprogram_api::{ErrorBody, ErrorCode};
 
 use crate::request_id;
 
+/// What a 503 for an unreachable database or store asks the client to wait: about the time a
+/// PostgreSQL restart or a Redis failover takes.
+const OUTAGE_RETRY_AFTER: Duration = Duration::from_secs(2);
+
 /// An error on its way to the client.
 #[derive(Debug)]
 pub struct ApiError {
@@ -59,9 +63,21 @@ impl ApiError {
     }
 
     /// Something went wrong that the citizen cannot fix; `cause` is logged, never sent.
+    ///
+    /// When the cause is that the database or the store cannot be reached (a restart, a
+    /// failover, a lost network: [`services::outage::is_outage`]) the answer is 503
+    /// `SERVICE_UNAVAILABLE` with `Retry-After`, which tells the client to try again, rather
+    /// than a 500, which says the request itself broke something.
     pub fn unexpected(cause: impl Into<anyhow::Error>) -> Self {
+        let cause = cause.into();
+        if services::outage::is_outage(&cause) {
+            return Self {
+                cause: Some(cause),
+                ..Self::new(ErrorCode::ServiceUnavailable).with_retry_after(OUTAGE_RETRY_AFTER)
+            };
+        }
         Self {
-            cause: Some(cause.into()),
+            cause: Some(cause),
             ..Self::new(ErrorCode::Internal)
         }
     }

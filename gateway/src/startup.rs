@@ -657,18 +657,31 @@ pub async fn connect_database(settings: &DatabaseSettings) -> anyhow::Result<Dat
 }
 
 async fn build_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
-    Ok(match &settings.redis.url {
-        Some(url) => {
-            let store =
-                RedisStore::connect(url.expose_secret(), settings.redis.key_prefix.clone()).await?;
-            tracing::info!(prefix = %settings.redis.key_prefix, "store: Redis");
-            Arc::new(store)
-        }
-        None => {
-            tracing::warn!("store: in-process (no APP_REDIS__URL); run only one gateway instance");
-            Arc::new(MemoryStore::new(settings.redis.key_prefix.clone()))
-        }
-    })
+    let prefix = settings.redis.key_prefix.clone();
+    Ok(
+        match (&settings.redis.url, &settings.redis.cluster_urls[..]) {
+            (Some(_), [_, ..]) => {
+                anyhow::bail!("set either redis.url or redis.cluster_urls, not both")
+            }
+            (None, urls @ [_, ..]) => {
+                let urls: Vec<&str> = urls.iter().map(|u| u.expose_secret()).collect();
+                let store = RedisStore::connect_cluster(&urls, prefix).await?;
+                tracing::info!(prefix = %settings.redis.key_prefix, nodes = urls.len(), "store: Redis Cluster");
+                Arc::new(store)
+            }
+            (Some(url), []) => {
+                let store = RedisStore::connect(url.expose_secret(), prefix).await?;
+                tracing::info!(prefix = %settings.redis.key_prefix, "store: Redis");
+                Arc::new(store)
+            }
+            (None, []) => {
+                tracing::warn!(
+                    "store: in-process (no APP_REDIS__URL); run only one gateway instance"
+                );
+                Arc::new(MemoryStore::new(prefix))
+            }
+        },
+    )
 }
 
 fn build_crypto(settings: &CryptoSettings) -> anyhow::Result<(FieldCipher, BlindIndex)> {

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod licences;
 pub mod limits;
 pub mod notify;
+pub mod outage;
 pub mod province;
 pub mod queue;
 pub mod report;

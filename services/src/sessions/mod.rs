@@ -88,8 +88,10 @@ fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// The session's entry. The braces are a Redis Cluster hash tag: the entry and its request
+/// counter (`rl:sess:{…}`) share a slot, so authenticating is one script.
 fn session_entry(hash: &str) -> String {
-    format!("sess:{hash}")
+    format!("sess:{{{hash}}}")
 }
 
 fn citizen_sessions_key(citizen_id: i64) -> String {
@@ -171,7 +173,7 @@ impl Sessions {
             .get_ex_and_hit(
                 &session_entry(&hash),
                 self.config.idle_ttl,
-                &format!("rl:sess:{hash}"),
+                &format!("rl:sess:{{{hash}}}"),
                 self.config.request_budget.window,
             )
             .await?;

@@ -110,8 +110,9 @@ fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// The session's entry; the braces put it and its request counter in one Redis Cluster slot.
 fn session_entry(hash: &str) -> String {
-    format!("staff-sess:{hash}")
+    format!("staff-sess:{{{hash}}}")
 }
 
 fn member_sessions_key(staff_id: i64) -> String {
@@ -203,7 +204,7 @@ impl StaffSessions {
             .get_ex_and_hit(
                 &session_entry(&hash),
                 self.config.idle_ttl,
-                &format!("rl:staff-sess:{hash}"),
+                &format!("rl:staff-sess:{{{hash}}}"),
                 self.config.request_budget.window,
             )
             .await?;

@@ -19,22 +19,57 @@ pub use self::lock::{Lock, LockGuard};
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 
-/// A failure to reach or use the store. Callers treat it as unexpected.
+/// A failure to reach or use the store. Callers treat it as unexpected; the gateway answers
+/// 503 with `Retry-After` for one that [`StoreError::is_unavailable`] (the store could not be
+/// reached or was failing over) and 500 for the rest.
 #[derive(Debug, thiserror::Error)]
 #[error("store operation `{op}` failed")]
 pub struct StoreError {
     op: &'static str,
+    unavailable: bool,
     #[source]
     source: anyhow::Error,
 }
 
 impl StoreError {
     pub(crate) fn new(op: &'static str, source: impl Into<anyhow::Error>) -> Self {
+        let source = source.into();
         Self {
             op,
-            source: source.into(),
+            unavailable: unreachable_cause(&source),
+            source,
         }
     }
+
+    /// The store could not be reached, did not answer in time, or was failing over: trying
+    /// again later may work, nothing is wrong with the request.
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
+    }
+}
+
+/// A lost, refused or timed-out connection, or a Cluster between owners of a slot.
+fn unreachable_cause(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        if let Some(e) = cause.downcast_ref::<::redis::RedisError>() {
+            use ::redis::{ErrorKind, ServerErrorKind};
+            return e.is_io_error()
+                || e.is_timeout()
+                || e.is_connection_dropped()
+                || e.is_connection_refusal()
+                || e.is_cluster_error()
+                || matches!(
+                    e.kind(),
+                    ErrorKind::ClusterConnectionNotFound
+                        | ErrorKind::Server(
+                            ServerErrorKind::BusyLoading
+                                | ServerErrorKind::MasterDown
+                                | ServerErrorKind::ReadOnly
+                        )
+                );
+        }
+        cause.is::<tokio::time::error::Elapsed>() || cause.is::<std::io::Error>()
+    })
 }
 
 /// The wall-clock-aligned window a hit falls in. Every instance counts in the same window, and a

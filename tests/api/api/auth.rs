@@ -242,7 +242,7 @@ async fn a_flushed_store_means_logging_in_again_silently() {
         .await
         .unwrap();
     for hash in sessions {
-        app.store.delete(&format!("sess:{hash}")).await.unwrap();
+        app.store.delete(&format!("sess:{{{hash}}}")).await.unwrap();
     }
     assert_eq!(
         app.get("/api/v1/me", Some(&citizen.token))

@@ -89,6 +89,15 @@ pub fn redis_url() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// `APP_TEST_REDIS_CLUSTER_URLS` (comma-separated nodes): the suite on a Redis Cluster
+/// instead, its store and every gateway instance's.
+pub fn redis_cluster_urls() -> Option<Vec<String>> {
+    std::env::var("APP_TEST_REDIS_CLUSTER_URLS")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.split(',').map(|u| u.trim().to_owned()).collect())
+}
+
 fn with_database(url: &str, name: &str) -> String {
     let (base, query) = url
         .split_once('?')
@@ -238,13 +247,18 @@ impl Deployment {
         let prefix = format!("zsb-test-{}:", uuid::Uuid::new_v4().simple());
         let notifications = Settings::default_notifications().expect("default notifications");
         gateway::demo::register_templates(&wechat, &notifications);
-        let store: Arc<dyn Store> = match redis_url() {
-            Some(url) => Arc::new(
+        let store: Arc<dyn Store> = match (redis_cluster_urls(), redis_url()) {
+            (Some(urls), _) => Arc::new(
+                services::store::RedisStore::connect_cluster(&urls, prefix.clone())
+                    .await
+                    .expect("APP_TEST_REDIS_CLUSTER_URLS is set but the cluster cannot be reached"),
+            ),
+            (None, Some(url)) => Arc::new(
                 services::store::RedisStore::connect(&url, prefix.clone())
                     .await
                     .expect("APP_TEST_REDIS_URL is set but Redis cannot be reached"),
             ),
-            None => Arc::new(MemoryStore::new(prefix.clone())),
+            (None, None) => Arc::new(MemoryStore::new(prefix.clone())),
         };
         Deployment {
             db,
@@ -290,7 +304,9 @@ impl Deployment {
         settings.applications.worker_interval_ms = 50;
         settings.applications.retry_base_ms = 50;
         settings.applications.retry_cap_secs = 1;
-        if let Some(url) = redis_url() {
+        if let Some(urls) = redis_cluster_urls() {
+            settings.redis.cluster_urls = urls.into_iter().map(SecretString::from).collect();
+        } else if let Some(url) = redis_url() {
             settings.redis.url = Some(SecretString::from(url));
         }
         settings

@@ -20,6 +20,7 @@ mod helpers;
 mod identity;
 mod licences;
 mod notify;
+mod outage;
 mod phone;
 mod platform;
 mod queue;

@@ -3,4 +3,5 @@
 //! exercise.
 
 pub mod province;
+pub mod redis_cluster;
 pub mod wechat;
