@@ -14,6 +14,7 @@ mod m20261124_000006_queue;
 mod m20261202_000007_identity_verification;
 mod m20261202_000009_case_number_disputes;
 mod m20261202_000010_counter_spoken_name;
+mod m20261207_000011_evaluations;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_identity_verification::Migration),
             Box::new(m20261202_000009_case_number_disputes::Migration),
             Box::new(m20261202_000010_counter_spoken_name::Migration),
+            Box::new(m20261207_000011_evaluations::Migration),
         ]
     }
 }

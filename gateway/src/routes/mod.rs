@@ -6,6 +6,7 @@ pub mod auth;
 pub mod booking;
 pub mod calendar;
 pub mod catalogue;
+pub mod evaluations;
 pub mod halls;
 pub mod health;
 pub mod licences;
@@ -62,7 +63,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(catalogue::configure_staff)
                 .configure(licences::configure_staff)
                 .configure(queue::configure_staff)
-                .configure(applications::configure_staff),
+                .configure(applications::configure_staff)
+                .configure(evaluations::configure_staff),
         )
         .service(
             web::scope("/api/v1")
@@ -71,6 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(calendar::configure_public)
                 .configure(licences::configure_citizen)
                 .configure(applications::configure_citizen)
+                .configure(evaluations::configure_citizen)
                 .service(resource("/auth/login", [web::post().to(auth::login)]))
                 .service(resource("/auth/logout", [web::post().to(auth::logout)]))
                 .service(resource("/me", [web::get().to(me::get_me)]))

@@ -12,6 +12,7 @@ mod booking_staff;
 mod calendar;
 mod catalogue;
 mod dates;
+mod evaluations;
 mod halls;
 mod helpers;
 mod identity;
