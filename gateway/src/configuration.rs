@@ -37,6 +37,9 @@ pub struct Settings {
     /// Family members on one phone (一部手机绑定多人).
     #[serde(default)]
     pub family: FamilySettings,
+    /// 好差评: the rating window, rectification limits, tags, the forwarder and the worker.
+    #[serde(default)]
+    pub evaluations: EvaluationSettings,
     /// Kinds, templates and the delivery worker; defaults in `config/notifications.toml`.
     pub notifications: services::notify::NotifyConfig,
 }
@@ -337,6 +340,94 @@ impl Default for FamilySettings {
             max_members: services::identity::DEFAULT_MAX_MEMBERS,
             licence_types: Vec::new(),
         }
+    }
+}
+
+/// 好差评 (`APP_EVALUATIONS__…`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct EvaluationSettings {
+    /// Run the forwarder and the worker (defaults, comment re-checks, overdue marks) here.
+    pub worker: bool,
+    /// The worker's round; the forwarder's sleep when idle (a rating wakes it).
+    pub worker_interval_ms: u64,
+    /// The rating window; unrated after it, the default 基本满意 is recorded.
+    pub window_hours: u64,
+    /// Working days to rectify a 差评 at a hall that sets none (online cases too).
+    pub rectify_days: u32,
+    /// Working days to contact the citizen (回访).
+    pub contact_days: u32,
+    /// Tags per grade range, as `"1-2:超时办理|材料超出指南;4-5:一次办好"`; empty: the built-in list.
+    pub tags: String,
+    pub park_after_secs: u64,
+    pub retry_base_ms: u64,
+    pub retry_cap_secs: u64,
+    pub lease_secs: u64,
+}
+
+impl Default for EvaluationSettings {
+    fn default() -> Self {
+        Self {
+            worker: true,
+            worker_interval_ms: 1000,
+            window_hours: 7 * 24,
+            rectify_days: 5,
+            contact_days: 1,
+            tags: String::new(),
+            park_after_secs: 24 * 3600,
+            retry_base_ms: 2000,
+            retry_cap_secs: 60,
+            lease_secs: 60,
+        }
+    }
+}
+
+impl EvaluationSettings {
+    /// # Errors
+    /// `tags` is not of the form `"1-2:a|b;3:c"` with grades 1–5.
+    pub fn config(&self) -> anyhow::Result<services::evaluations::EvaluationConfig> {
+        let base = services::evaluations::EvaluationConfig::default();
+        let tags = if self.tags.trim().is_empty() {
+            base.tags
+        } else {
+            self.tags
+                .split(';')
+                .filter(|part| !part.trim().is_empty())
+                .map(|part| {
+                    let (range, list) = part
+                        .split_once(':')
+                        .with_context(|| format!("evaluations.tags: {part:?} has no `:`"))?;
+                    let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+                    let lo: u8 = lo.trim().parse().context("evaluations.tags: a grade")?;
+                    let hi: u8 = hi.trim().parse().context("evaluations.tags: a grade")?;
+                    anyhow::ensure!(
+                        (1..=5).contains(&lo) && (lo..=5).contains(&hi),
+                        "evaluations.tags: grades are 1 to 5"
+                    );
+                    Ok(services::evaluations::TagRule {
+                        grades: lo..=hi,
+                        tags: list
+                            .split('|')
+                            .map(|t| t.trim().to_owned())
+                            .filter(|t| !t.is_empty())
+                            .collect(),
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?
+        };
+        Ok(services::evaluations::EvaluationConfig {
+            window: Duration::from_secs(self.window_hours.max(1) * 3600),
+            rectify_days: self.rectify_days.max(1),
+            contact_days: self.contact_days.max(1),
+            tags,
+            outbox: services::province::outbox::OutboxConfig {
+                lease: Duration::from_secs(self.lease_secs.max(5)),
+                batch: 32,
+                retry_base: Duration::from_millis(self.retry_base_ms.max(1)),
+                retry_cap: Duration::from_secs(self.retry_cap_secs.max(1)),
+                park_after: Duration::from_secs(self.park_after_secs),
+            },
+        })
     }
 }
 

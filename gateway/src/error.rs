@@ -225,6 +225,14 @@ impl ResponseError for ApiError {
                 StatusCode::CONFLICT
             }
             C::BadSignature | C::StaleRequest | C::ReplayedNonce => StatusCode::UNAUTHORIZED,
+            C::EvaluationSubjectNotFound | C::RectificationNotFound => StatusCode::NOT_FOUND,
+            C::EvaluationNotOpen
+            | C::EvaluationWindowClosed
+            | C::AlreadyEvaluated
+            | C::FollowUpNotAllowed
+            | C::RectificationStateChanged
+            | C::CommentNotInReview => StatusCode::CONFLICT,
+            C::EvaluationCommentRejected => StatusCode::UNPROCESSABLE_ENTITY,
             C::HallCodeTaken
             | C::CategoryCodeTaken
             | C::QueuePrefixTaken

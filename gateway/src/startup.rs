@@ -63,6 +63,8 @@ pub struct AppState {
     pub applications: ApplicationService,
     /// The operator's audit trail of staff actions (`crate::audit` records into it).
     pub audit: AuditLog,
+    /// 好差评: ratings, rectifications, statistics.
+    pub evaluations: services::evaluations::EvaluationService,
     /// Verifies the platform's signed callbacks.
     pub callbacks: Verifier,
     pub metrics: PrometheusHandle,
@@ -85,6 +87,8 @@ pub struct Application {
     worker: Option<(watch::Sender<bool>, JoinHandle<()>)>,
     forwarder: Option<(watch::Sender<bool>, JoinHandle<()>)>,
     applications: ApplicationService,
+    evaluations: services::evaluations::EvaluationService,
+    evaluation_workers: Option<(watch::Sender<bool>, Vec<JoinHandle<()>>)>,
     catalogue_sync: Option<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
@@ -130,6 +134,7 @@ impl Application {
         };
         let (cipher, index) = build_crypto(&settings.crypto)?;
         let cipher = Arc::new(cipher);
+        let evaluation_config = settings.evaluations.config()?;
         let wechat = WechatClient::new(
             WechatConfig {
                 base_url: settings.wechat.base_url.clone(),
@@ -166,7 +171,7 @@ impl Application {
             Arc::clone(&store),
             Arc::clone(&cipher),
             Arc::new(index),
-            wechat,
+            wechat.clone(),
             sessions,
             LoginLimits {
                 per_ip: Quota::per_minute(settings.limits.login_per_ip_per_minute),
@@ -237,6 +242,15 @@ impl Application {
             clock.clone(),
             settings.applications.config(),
         );
+        let evaluations = services::evaluations::EvaluationService::new(
+            db.clone(),
+            wechat.clone(),
+            province.clone(),
+            calendar.clone(),
+            notifications.clone(),
+            clock.clone(),
+            evaluation_config,
+        );
         let callback_creds = settings
             .province
             .callback_app_secret
@@ -257,6 +271,7 @@ impl Application {
             store,
             identity,
             staff,
+            evaluations: evaluations.clone(),
             notifications: notifications.clone(),
             booking: booking.clone(),
             calendar_view: CalendarView::new(db.clone(), calendar.clone()),
@@ -389,6 +404,17 @@ impl Application {
                 tokio::spawn(applications.forwarder().run(every, stopped)),
             )
         });
+        let evaluation_workers = settings.evaluations.worker.then(|| {
+            let (stop, stopped) = watch::channel(false);
+            let every = Duration::from_millis(settings.evaluations.worker_interval_ms.max(10));
+            (
+                stop,
+                vec![
+                    tokio::spawn(evaluations.forwarder().run(every, stopped.clone())),
+                    tokio::spawn(evaluations.worker().run(every, stopped)),
+                ],
+            )
+        });
         tracing::info!(port, admin_port, "gateway listening");
         Ok(Self {
             port,
@@ -402,6 +428,8 @@ impl Application {
             worker,
             forwarder,
             applications,
+            evaluations,
+            evaluation_workers,
             catalogue_sync,
         })
     }
@@ -425,6 +453,11 @@ impl Application {
     /// The application service, for callers outside a request (tests driving the forwarder).
     pub fn applications(&self) -> ApplicationService {
         self.applications.clone()
+    }
+
+    /// The evaluation service, for callers outside a request (tests running the worker).
+    pub fn evaluations(&self) -> services::evaluations::EvaluationService {
+        self.evaluations.clone()
     }
 
     /// The database connection pool.
@@ -478,6 +511,18 @@ impl Application {
                 .is_err()
             {
                 tracing::warn!("application forwarder did not stop in time");
+            }
+        }
+        if let Some((stop, workers)) = self.evaluation_workers {
+            // A send in flight finishes or its lease returns it; a default is one transaction.
+            let _ = stop.send(true);
+            for worker in workers {
+                if tokio::time::timeout(Duration::from_secs(10), worker)
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("an evaluation worker did not stop in time");
+                }
             }
         }
         if let Some((stop, worker)) = self.worker {

@@ -14,6 +14,7 @@ mod m20261124_000006_queue;
 mod m20261202_000007_identity_verification;
 mod m20261202_000009_case_number_disputes;
 mod m20261202_000010_counter_spoken_name;
+mod m20261207_000011_evaluations;
 mod m20261207_000011_family_members;
 mod m20261207_000012_acting_for_members;
 mod m20261207_000013_application_consents;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_acting_for_members::Migration),
             Box::new(m20261207_000013_application_consents::Migration),
             Box::new(m20261207_000020_staff_audit_log::Migration),
+            Box::new(m20261207_000011_evaluations::Migration),
         ]
     }
 }

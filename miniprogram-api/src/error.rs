@@ -305,6 +305,24 @@ error_codes! {
     SupplementAlreadySubmitted => "SUPPLEMENT_ALREADY_SUBMITTED", "补正材料已提交，请勿重复提交";
     /// Nothing of the application is parked (operators).
     ApplicationNotParked => "APPLICATION_NOT_PARKED", "该申请不在待人工处理状态";
+    /// No such subject (ticket, case) or evaluation of this citizen.
+    EvaluationSubjectNotFound => "EVALUATION_SUBJECT_NOT_FOUND", "没有找到可评价的办事记录";
+    /// The ticket is not done, or the case not concluded, yet.
+    EvaluationNotOpen => "EVALUATION_NOT_OPEN", "该事项尚未办结，办结后再来评价";
+    /// The rating window passed (基本满意 was or will be recorded).
+    EvaluationWindowClosed => "EVALUATION_WINDOW_CLOSED", "评价期限已过，系统已默认为基本满意";
+    /// Rated already: one evaluation per service or case.
+    AlreadyEvaluated => "ALREADY_EVALUATED", "您已评价过该事项，每项服务只能评价一次";
+    /// WeChat's content check refused the comment.
+    EvaluationCommentRejected => "EVALUATION_COMMENT_REJECTED", "评价内容含有不当信息，请修改后重新提交";
+    /// A 追评 comes after the rectification, once.
+    FollowUpNotAllowed => "FOLLOW_UP_NOT_ALLOWED", "整改完成后可追加评价一次";
+    /// No such rectification ticket.
+    RectificationNotFound => "RECTIFICATION_NOT_FOUND", "整改工单不存在";
+    /// The ticket is past that step (contacted or rectified already).
+    RectificationStateChanged => "RECTIFICATION_STATE_CHANGED", "整改工单状态已变化，请刷新后重试";
+    /// The comment is not waiting for a decision.
+    CommentNotInReview => "COMMENT_NOT_IN_REVIEW", "该评价内容不在待审核状态";
     /// A callback's signature does not match (the platform's own code).
     BadSignature => "BAD_SIGNATURE", "签名校验失败";
     /// A callback's timestamp is more than 300 s off.

@@ -19,6 +19,7 @@ pub mod booking;
 pub mod calendar;
 pub mod catalogue;
 pub mod error;
+pub mod evaluations;
 pub mod family;
 pub mod halls;
 pub mod licences;

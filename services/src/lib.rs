@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod catalogue;
 pub mod crypto;
 pub mod db;
+pub mod evaluations;
 pub mod halls;
 pub mod identity;
 pub mod licences;

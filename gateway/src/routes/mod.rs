@@ -8,6 +8,7 @@ pub mod booking;
 pub mod calendar;
 pub mod catalogue;
 pub mod consents;
+pub mod evaluations;
 pub mod family;
 pub mod halls;
 pub mod health;
@@ -68,7 +69,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(catalogue::configure_staff)
                 .configure(licences::configure_staff)
                 .configure(queue::configure_staff)
-                .configure(applications::configure_staff),
+                .configure(applications::configure_staff)
+                .configure(evaluations::configure_staff),
         )
         .service(
             web::scope("/api/v1")
@@ -79,6 +81,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(applications::configure_citizen)
                 .configure(family::configure_citizen)
                 .configure(consents::configure_citizen)
+                .configure(evaluations::configure_citizen)
                 .service(resource("/auth/login", [web::post().to(auth::login)]))
                 .service(resource("/auth/logout", [web::post().to(auth::logout)]))
                 .service(resource("/me", [web::get().to(me::get_me)]))

@@ -302,6 +302,16 @@ pub(super) async fn project(
             .await
             .context("notify the case's progress")?;
     }
+    // 一事一评: a concluded or rejected case invites its citizen to rate it (once: the
+    // invitation's unique subject makes a repeat a no-op).
+    if timeline
+        .iter()
+        .any(|e| matches!(e.phase, Phase::Concluded | Phase::Rejected))
+    {
+        crate::evaluations::invite_case(txn, &svc.inner.notifications, &app, now)
+            .await
+            .context("invite to evaluate the case")?;
+    }
     Ok(())
 }
 

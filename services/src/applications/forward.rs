@@ -6,12 +6,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
-use rand::Rng as _;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, DatabaseBackend, DbErr,
-    EntityTrait as _, FromQueryResult, QueryFilter as _, QueryOrder as _, QuerySelect as _,
-    RuntimeErr, Statement, TransactionTrait as _,
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _, FromQueryResult,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _, RuntimeErr, TransactionTrait as _,
 };
 use serde_json::json;
 use tokio::sync::watch;
@@ -21,16 +19,14 @@ use super::{
     private_context,
 };
 use crate::notify::NotificationKind;
+use crate::province::outbox::{self, Lease, Outbox, OutboxConfig, Settle, millis};
 use crate::province::{
     ApplicationRequest, MaterialUpload, ProvinceError, SubmitReceipt, SupplementRequest,
 };
 use crate::report::causes;
 use entities::{application, case_number_dispute, material, province_outbox, supplement};
 
-pub(super) const PENDING: &str = "PENDING";
-pub(super) const SENDING: &str = "SENDING";
-pub(super) const DONE: &str = "DONE";
-pub(super) const PARKED: &str = "PARKED";
+pub(super) use crate::province::outbox::{PARKED, PENDING};
 const APPLICATION: &str = "APPLICATION";
 const SUPPLEMENT: &str = "SUPPLEMENT";
 
@@ -73,20 +69,14 @@ pub(super) async fn unpark(
     application_id: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<u64> {
-    let done = province_outbox::Entity::update_many()
-        .col_expr(province_outbox::Column::Status, Expr::value(PENDING))
-        .col_expr(province_outbox::Column::NextAttemptAt, Expr::value(now))
-        .col_expr(
-            province_outbox::Column::FirstFailureAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
+    let unparked = outbox_of(&super::ApplicationConfig::default())
+        .unpark(
+            txn,
+            Expr::col(province_outbox::Column::ApplicationId).eq(application_id),
+            now,
         )
-        .col_expr(province_outbox::Column::UpdatedAt, Expr::value(now))
-        .filter(province_outbox::Column::ApplicationId.eq(application_id))
-        .filter(province_outbox::Column::Status.eq(PARKED))
-        .exec(txn)
-        .await
-        .context("unpark")?;
-    if done.rows_affected > 0 {
+        .await?;
+    if unparked > 0 {
         application::Entity::update_many()
             .col_expr(
                 application::Column::Status,
@@ -110,7 +100,22 @@ pub(super) async fn unpark(
             .await
             .context("requeue the supplements")?;
     }
-    Ok(done.rows_affected)
+    Ok(unparked)
+}
+
+/// The province outbox of applications and supplements, drained as `config` says.
+fn outbox_of(config: &super::ApplicationConfig) -> Outbox {
+    Outbox::new(
+        "province_outbox",
+        "kind, application_id, supplement_id",
+        OutboxConfig {
+            lease: config.lease,
+            batch: config.batch,
+            retry_base: config.retry_base,
+            retry_cap: config.retry_cap,
+            park_after: config.park_after,
+        },
+    )
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -124,27 +129,15 @@ struct Claimed {
     first_failure_at: Option<DateTime<Utc>>,
 }
 
-const CLAIM_POSTGRES: &str = r"
-UPDATE province_outbox SET status = 'SENDING', claimed_until = $1, attempts = attempts + 1, updated_at = $2
-WHERE id IN (
-    SELECT id FROM province_outbox
-    WHERE (status = 'PENDING' AND next_attempt_at <= $2) OR (status = 'SENDING' AND claimed_until < $2)
-    ORDER BY id LIMIT $3
-    FOR UPDATE SKIP LOCKED)
-RETURNING id, kind, application_id, supplement_id, attempts, claimed_until, first_failure_at";
-
-const CLAIM_SQLITE: &str = r"
-UPDATE province_outbox SET status = 'SENDING', claimed_until = ?, attempts = attempts + 1, updated_at = ?
-WHERE id IN (
-    SELECT id FROM province_outbox
-    WHERE (status = 'PENDING' AND next_attempt_at <= ?) OR (status = 'SENDING' AND claimed_until < ?)
-    ORDER BY id LIMIT ?)
-RETURNING id, kind, application_id, supplement_id, attempts, claimed_until, first_failure_at";
-
-/// Whole milliseconds: stored exactly by PostgreSQL and SQLite alike, so a fenced update
-/// compares equal.
-fn millis(at: DateTime<Utc>) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
+impl Claimed {
+    fn lease(&self) -> Lease {
+        Lease {
+            id: self.id,
+            attempts: self.attempts,
+            claimed_until: self.claimed_until,
+            first_failure_at: self.first_failure_at,
+        }
+    }
 }
 
 /// What happened to one outbox row.
@@ -160,11 +153,13 @@ enum Settled {
 #[derive(Clone)]
 pub struct Forwarder {
     svc: ApplicationService,
+    outbox: Outbox,
 }
 
 impl Forwarder {
     pub(super) fn new(svc: ApplicationService) -> Self {
-        Self { svc }
+        let outbox = outbox_of(&svc.inner.config);
+        Self { svc, outbox }
     }
 
     /// Rounds until `stop` turns true: forwards what is due, polls overdue cases, and sleeps
@@ -226,33 +221,7 @@ impl Forwarder {
             return Ok(0);
         }
         let now = millis(inner.clock.now());
-        let lease = chrono::Duration::from_std(inner.config.lease)
-            .unwrap_or_else(|_| chrono::Duration::seconds(60));
-        let until = millis(now + lease);
-        let backend = inner.db.get_database_backend();
-        let limit = i64::from(inner.config.batch.max(1));
-        let statement = match backend {
-            DatabaseBackend::Sqlite => Statement::from_sql_and_values(
-                backend,
-                CLAIM_SQLITE,
-                [
-                    until.into(),
-                    now.into(),
-                    now.into(),
-                    now.into(),
-                    limit.into(),
-                ],
-            ),
-            _ => Statement::from_sql_and_values(
-                backend,
-                CLAIM_POSTGRES,
-                [until.into(), now.into(), limit.into()],
-            ),
-        };
-        let batch = Claimed::find_by_statement(statement)
-            .all(&inner.db)
-            .await
-            .context("claim outbox rows")?;
+        let batch: Vec<Claimed> = self.outbox.claim(&inner.db, now).await?;
         let n = batch.len();
         let delivered = futures::stream::iter(batch)
             .map(|claimed| async move {
@@ -276,18 +245,9 @@ impl Forwarder {
             // The platform answers again after an outage (the breaker had opened): whatever
             // waits on a backoff may go now. Only then: a row that fails on its own keeps its
             // backoff.
-            let moved = province_outbox::Entity::update_many()
-                .col_expr(province_outbox::Column::NextAttemptAt, Expr::value(now))
-                .filter(province_outbox::Column::Status.eq(PENDING))
-                .filter(province_outbox::Column::NextAttemptAt.gt(now))
-                .exec(&inner.db)
-                .await
-                .context("bring retries forward")?;
-            if moved.rows_affected > 0 {
-                tracing::info!(
-                    moved = moved.rows_affected,
-                    "the platform answers again; retries brought forward"
-                );
+            let moved = self.outbox.bring_forward(&inner.db, now).await?;
+            if moved > 0 {
+                tracing::info!(moved, "the platform answers again; retries brought forward");
             }
         }
         Ok(n)
@@ -311,30 +271,25 @@ impl Forwarder {
         Ok(delivered)
     }
 
-    /// The materials with their bytes. The outer error is transient (the database or the blob
-    /// store failed: the lease returns the row); the inner one settles the row: parked when a
-    /// material's row is gone, retried when its bytes are not in this instance's store.
+    /// Renews the claim; false when another forwarder has the row now.
     async fn renew(&self, claimed: &mut Claimed) -> anyhow::Result<bool> {
         let inner = &self.svc.inner;
-        let lease = chrono::Duration::from_std(inner.config.lease)
-            .unwrap_or_else(|_| chrono::Duration::seconds(60));
-        let until = millis(inner.clock.now() + lease);
-        let done = province_outbox::Entity::update_many()
-            .col_expr(province_outbox::Column::ClaimedUntil, Expr::value(until))
-            .filter(province_outbox::Column::Id.eq(claimed.id))
-            .filter(province_outbox::Column::Status.eq(SENDING))
-            .filter(province_outbox::Column::ClaimedUntil.eq(claimed.claimed_until))
-            .exec(&inner.db)
-            .await
-            .context("renew a claim")?;
-        if done.rows_affected == 1 {
-            claimed.claimed_until = until;
-            Ok(true)
-        } else {
-            Ok(false)
+        match self
+            .outbox
+            .renew(&inner.db, &claimed.lease(), inner.clock.now())
+            .await?
+        {
+            Some(lease) => {
+                claimed.claimed_until = lease.claimed_until;
+                Ok(true)
+            }
+            None => Ok(false),
         }
     }
 
+    /// The materials with their bytes. The outer error is transient (the database or the blob
+    /// store failed: the lease returns the row); the inner one settles the row: parked when a
+    /// material's row is gone, retried when its bytes are not in this instance's store.
     async fn load_materials(
         &self,
         refs: &[MaterialRef],
@@ -621,84 +576,33 @@ impl Forwarder {
         let inner = &self.svc.inner;
         let now = inner.clock.now();
         let txn = inner.db.begin().await?;
-        let fence = Condition::all()
-            .add(province_outbox::Column::Id.eq(claimed.id))
-            .add(province_outbox::Column::Status.eq(SENDING))
-            .add(province_outbox::Column::ClaimedUntil.eq(claimed.claimed_until));
-        let mut update = province_outbox::Entity::update_many()
-            .col_expr(province_outbox::Column::UpdatedAt, Expr::value(now))
-            .col_expr(
-                province_outbox::Column::ClaimedUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            );
-        let (delivery, problem) = match &outcome {
-            Settled::Delivered => {
-                update = update.col_expr(province_outbox::Column::Status, Expr::value(DONE));
-                (None, None)
-            }
-            Settled::Final(problem) => {
-                update = update
-                    .col_expr(province_outbox::Column::Status, Expr::value(DONE))
-                    .col_expr(
-                        province_outbox::Column::LastError,
-                        Expr::value(format!("{}: {}", problem.code, problem.message)),
-                    );
-                (Some(Delivery::Invalid), Some(problem.clone()))
-            }
-            Settled::Park(reason) => {
-                update = update
-                    .col_expr(province_outbox::Column::Status, Expr::value(PARKED))
-                    .col_expr(
-                        province_outbox::Column::LastError,
-                        Expr::value(reason.clone()),
-                    );
-                (Some(Delivery::Parked), Some(parked_problem()))
-            }
-            Settled::Retry(reason) => {
-                let first = claimed.first_failure_at.unwrap_or(now);
-                let failing = (now - first).to_std().unwrap_or_default();
-                if failing >= inner.config.park_after {
-                    update = update
-                        .col_expr(province_outbox::Column::Status, Expr::value(PARKED))
-                        .col_expr(
-                            province_outbox::Column::LastError,
-                            Expr::value(format!(
-                                "failing for {}h: {reason}",
-                                failing.as_secs() / 3600
-                            )),
-                        );
-                    (Some(Delivery::Parked), Some(parked_problem()))
-                } else {
-                    let pause = backoff(
-                        inner.config.retry_base,
-                        inner.config.retry_cap,
-                        u32::try_from(claimed.attempts).unwrap_or(1),
-                    );
-                    update = update
-                        .col_expr(province_outbox::Column::Status, Expr::value(PENDING))
-                        .col_expr(
-                            province_outbox::Column::NextAttemptAt,
-                            Expr::value(
-                                now + chrono::Duration::from_std(pause).unwrap_or_default(),
-                            ),
-                        )
-                        .col_expr(province_outbox::Column::FirstFailureAt, Expr::value(first))
-                        .col_expr(
-                            province_outbox::Column::LastError,
-                            Expr::value(reason.clone()),
-                        );
-                    (Some(Delivery::Queued), None)
-                }
-            }
+        let settle = match &outcome {
+            Settled::Delivered => Settle::Done { note: None },
+            Settled::Final(problem) => Settle::Done {
+                note: Some(format!("{}: {}", problem.code, problem.message)),
+            },
+            Settled::Park(reason) => Settle::Park(reason.clone()),
+            Settled::Retry(reason) => Settle::Retry(reason.clone()),
         };
-        let fenced = update.filter(fence).exec(&txn).await?;
-        if fenced.rows_affected == 0 {
-            tracing::warn!(
-                outbox_id = claimed.id,
-                "lost the claim before settling; leaving the row to its new owner"
-            );
-            return Ok(());
-        }
+        let (delivery, problem) = match self
+            .outbox
+            .settle(&txn, &claimed.lease(), now, &settle)
+            .await?
+        {
+            outbox::Settled::Lost => {
+                tracing::warn!(
+                    outbox_id = claimed.id,
+                    "lost the claim before settling; leaving the row to its new owner"
+                );
+                return Ok(());
+            }
+            outbox::Settled::Done => match &outcome {
+                Settled::Final(problem) => (Some(Delivery::Invalid), Some(problem.clone())),
+                _ => (None, None),
+            },
+            outbox::Settled::Parked => (Some(Delivery::Parked), Some(parked_problem())),
+            outbox::Settled::Retrying => (Some(Delivery::Queued), None),
+        };
         if let Some(delivery) = delivery {
             self.mark(&txn, claimed, delivery, problem.as_ref(), now)
                 .await?;
@@ -935,35 +839,9 @@ fn judge(e: ProvinceError) -> Settled {
     }
 }
 
-/// Exponential backoff with full jitter: a random pause up to `base · 2^(attempt-1)`, capped.
-fn backoff(base: Duration, cap: Duration, attempt: u32) -> Duration {
-    let ceiling = base
-        .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(20)))
-        .min(cap);
-    let ms = u64::try_from(ceiling.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1);
-    Duration::from_millis(rand::rng().random_range(0..=ms))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_is_jittered_below_a_doubling_ceiling_and_capped() {
-        let base = Duration::from_secs(2);
-        let cap = Duration::from_secs(60);
-        for attempt in 1..40 {
-            let ceiling = (base * 2u32.pow((attempt - 1).min(20))).min(cap);
-            for _ in 0..50 {
-                assert!(backoff(base, cap, attempt) <= ceiling);
-            }
-        }
-        let spread: std::collections::HashSet<_> =
-            (0..50).map(|_| backoff(base, cap, 10)).collect();
-        assert!(spread.len() > 10, "full jitter spreads the retries");
-    }
 
     #[test]
     fn a_retry_reason_carries_the_whole_cause_chain_on_one_line() {

@@ -42,6 +42,7 @@ kinds! {
     CaseConcluded => "case_concluded",
     ResultPosted => "result_posted",
     EvaluationInvited => "evaluation_invited",
+    EvaluationRectified => "evaluation_rectified",
     LicenceVerified => "licence_verified",
 }
 
@@ -88,6 +89,8 @@ impl NotificationKind {
             // One evaluation per service at the hall, one per case online (domain-rules.md,
             // 好差评): the invitation follows a served ticket or a concluded application.
             Self::EvaluationInvited => &[Ticket, Application],
+            // The outcome of a 差评's rectification, for the citizen who gave it (inbox only).
+            Self::EvaluationRectified => &[Ticket, Application],
             Self::LicenceVerified => &[Licence],
         }
     }

@@ -12,6 +12,7 @@ mod backoff;
 mod breaker;
 mod client;
 mod error;
+pub mod outbox;
 mod signing;
 mod wire;
 

@@ -1400,7 +1400,24 @@ impl QueueService {
             },
         )
         .await?;
+        // 一次一评: the citizen the ticket was issued to is invited to rate the service.
+        let invited = if to == TicketState::Done {
+            crate::evaluations::invite_ticket(
+                &txn,
+                &self.notifications,
+                &t,
+                &counter,
+                staff_id,
+                now,
+            )
+            .await?
+        } else {
+            false
+        };
         txn.commit().await.context("commit the ticket's change")?;
+        if invited {
+            self.notifications.wake().await;
+        }
         let row = queries::ticket(&self.db, t.id)
             .await?
             .ok_or(TicketError::NotFound)?;

@@ -6,6 +6,7 @@ mod client;
 mod error;
 pub mod face;
 pub mod legacy;
+pub mod security;
 mod token;
 
 pub use client::{SubscribeMessage, UserPhone, WechatClient, WechatConfig, WxSession};

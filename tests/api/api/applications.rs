@@ -273,6 +273,8 @@ fn phases(view: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The titles of the case's progress messages (an invitation to evaluate a concluded case is
+/// the evaluations' own, tested there).
 async fn inbox_titles(app: &TestApp, citizen: &Citizen) -> Vec<String> {
     let reply = app.get("/api/v1/messages", Some(&citizen.token)).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
@@ -281,6 +283,7 @@ async fn inbox_titles(app: &TestApp, citizen: &Citizen) -> Vec<String> {
         .or_else(|| reply.body["items"].as_array())
         .expect("messages")
         .iter()
+        .filter(|m| m["kind"] != "evaluation_invited")
         .map(|m| m["title"].as_str().unwrap_or_default().to_owned())
         .collect()
 }

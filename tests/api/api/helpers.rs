@@ -209,6 +209,8 @@ pub struct TestApp {
     pub applications: services::applications::ApplicationService,
     /// This instance's queue service: for running the end-of-day sweep by hand.
     pub queue: services::queue::QueueService,
+    /// This instance's evaluation service: for running its worker's tasks by hand.
+    pub evaluations: services::evaluations::EvaluationService,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -344,6 +346,7 @@ impl Deployment {
         let booking = app.booking();
         let applications = app.applications();
         let queue = app.queue();
+        let evaluations = app.evaluations();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
@@ -361,6 +364,7 @@ impl Deployment {
             booking,
             applications,
             queue,
+            evaluations,
             handle,
         }
     }

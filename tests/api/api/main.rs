@@ -14,6 +14,7 @@ mod calendar;
 mod catalogue;
 mod consent;
 mod dates;
+mod evaluations;
 mod family;
 mod halls;
 mod helpers;

@@ -9,7 +9,9 @@
 //! simulator's live status call); `applications` times submissions, their forwarding to the
 //! province simulator and the drain of a backlog after an outage, checked for exactly-once;
 //! `queue` times ticket issuing, call-next under twenty busy counters and polling citizens,
-//! and a call's arrival at a thousand WebSocket clients.
+//! and a call's arrival at a thousand WebSocket clients; `evaluations` times a hall's monthly
+//! statistics and open rectifications over a year of evaluations, and ratings per second against a
+//! bare floor.
 //!
 //! A missed target is a result, not a failure: the exit status is non-zero only when the run
 //! itself went wrong (including a load run with errors, whose figures mean nothing, and a
@@ -22,10 +24,12 @@
 //! ./target/release/bench licences
 //! ./target/release/bench applications
 //! ./target/release/bench queue
+//! ./target/release/bench evaluations
 //! ```
 
 mod applications;
 mod backends;
+mod evaluations;
 mod launch;
 mod licences;
 mod me;
@@ -78,6 +82,10 @@ enum Command {
     /// busy while 2,000 citizens poll their position, and the time from a call to its arrival
     /// at 1,000 WebSocket clients on another instance (p99).
     Queue(queue::QueueOptions),
+    /// 好差评: a hall's monthly statistics and its open-rectification list over a year of
+    /// 1,000,000 evaluations (p50, p99), and ratings accepted per second through the gateway
+    /// against bare PostgreSQL transactions in the same run.
+    Evaluations(evaluations::EvaluationsOptions),
 }
 
 /// Where the gateway keeps its state.
@@ -160,6 +168,7 @@ async fn main() -> ExitCode {
         Command::Licences(options) => licences::run(options).await,
         Command::Applications(options) => applications::run(options).await,
         Command::Queue(options) => queue::run(options).await,
+        Command::Evaluations(options) => evaluations::run(options).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

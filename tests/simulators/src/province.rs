@@ -546,6 +546,14 @@ impl ProvinceSim {
         self.shared.world().evaluations()
     }
 
+    /// Requests received for one evaluation `clientRequestId` (repeats included): the ledger
+    /// ([`ProvinceSim::evaluations`]) holds it once whatever this says.
+    pub fn evaluation_submissions(&self, client_request_id: &str) -> u32 {
+        self.shared
+            .world()
+            .evaluation_submissions(client_request_id)
+    }
+
     // ---- faults and stats ----
 
     /// Attaches a fault to a group of endpoints ([`Group::Any`]: all). Counted faults add up.

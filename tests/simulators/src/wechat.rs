@@ -25,10 +25,11 @@
 //! | `POST /__sim/consent` | `{"openid","templateId","times"?}` (`times` defaults to 1) | `{"ok":true,"quota"}` |
 //! | `GET /__sim/messages?openid=` | — (every user's when `openid` is omitted) | `{"messages":[`[`SentMessage`]`…]}` |
 //! | `POST /__sim/face-result` | `{"verifyId"?,"openid"?,"verifyRet"}` (the openid's latest verify_id when `verifyId` is omitted) | `{"ok":true,"verifyId"}` |
+//! | `POST /__sim/sec-check` | `{"suggest":"pass"\|"review"\|"risky","label"?}` (every later `msg_sec_check`'s verdict) | `{"ok":true}` |
 //! | `GET /__sim/stats` | — | [`WechatSimStats`] |
 //!
 //! `endpoint` is one of `code2session`, `token`, `stable_token`, `phone_number`,
-//! `subscribe_send`, `getverifyid`, `queryverifyinfo`, `any`; `fault` one of `busy`,
+//! `subscribe_send`, `getverifyid`, `queryverifyinfo`, `msg_sec_check`, `any`; `fault` one of `busy`,
 //! `minute_quota`, `drop_connection`, `http_5xx`, `user_refused`.
 //! A body a hook cannot read, or a template key of no known type, gets 400 `{"error"}`;
 //! `encrypted-phone` for an unknown user gets 404.
@@ -124,6 +125,9 @@ pub enum Endpoint {
     /// `POST /cityservice/face/identify/queryverifyinfo`
     #[serde(rename = "queryverifyinfo")]
     QueryVerifyInfo,
+    /// `POST /wxa/msg_sec_check`
+    #[serde(rename = "msg_sec_check")]
+    MsgSecCheck,
     /// Every endpoint above.
     #[serde(rename = "any")]
     Any,
@@ -166,6 +170,7 @@ pub struct WechatSimStats {
     pub messages_sent: u64,
     pub getverifyid_calls: u64,
     pub queryverifyinfo_calls: u64,
+    pub msg_sec_check_calls: u64,
 }
 
 /// A subscribe message WeChat accepted, as the citizen would read it.
@@ -385,6 +390,18 @@ impl WechatSim {
     /// another person's face. Returns false when no such verify_id was handed out.
     pub fn set_face_result(&self, verify_id: &str, verify_ret: i64) -> bool {
         self.shared.world().set_face_result(verify_id, verify_ret)
+    }
+
+    /// What every later `msg_sec_check` answers (reference §5): `suggest` `pass`, `review` or
+    /// `risky` with `label` (100 normal, 20003 abuse …). The default is `pass`/100; WeChat down
+    /// is a fault on [`Endpoint::MsgSecCheck`].
+    pub fn set_sec_check(&self, suggest: &str, label: i64) {
+        self.shared.world().set_sec_check(suggest, label);
+    }
+
+    /// Every text `msg_sec_check` was asked about: (openid, scene, content).
+    pub fn sec_checked(&self) -> Vec<(String, i64, String)> {
+        self.shared.world().sec_checked()
     }
 
     /// The verify_ids handed out for `openid`, oldest first.

@@ -281,6 +281,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/evaluations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My evaluations, newest first, with their rectification. */
+        get: operations["evaluationsMine"];
+        put?: never;
+        /** Rate a served ticket or a concluded case, once. */
+        post: operations["evaluationsRate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/pending": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What waits for my rating, with the indicators and tags to offer. */
+        get: operations["evaluationsPending"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/{id}/follow-up": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The one 追评, after the 差评 was rectified. */
+        post: operations["evaluationsFollowUp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/family/members": {
         parameters: {
             query?: never;
@@ -1033,6 +1085,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/staff/v1/evaluations/{id}/comment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Show or hide a comment WeChat sent to review. */
+        post: operations["staffEvaluationsDecideComment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/staff/v1/halls": {
         parameters: {
             query?: never;
@@ -1259,6 +1328,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/staff/v1/halls/{hallId}/evaluation-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set the hall's rectification limit (working days). */
+        put: operations["staffEvaluationsSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/staff/v1/halls/{hallId}/evaluations/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Comments of a hall's evaluations waiting for staff, oldest first. */
+        get: operations["staffEvaluationsInReview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/staff/v1/halls/{hallId}/evaluations/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A hall's statistics over a period, by hall, category, counter, staff member or item; also
+         *     as CSV (`format=csv`). No citizen's identity in it.
+         */
+        get: operations["staffEvaluationsStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/staff/v1/halls/{hallId}/exceptions/{date}": {
         parameters: {
             query?: never;
@@ -1398,6 +1521,60 @@ export interface paths {
          *     logins.
          */
         post: operations["staffChangeOwnPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/staff/v1/rectifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Rectification tickets of a hall (its admins) or the online ones (global admins), overdue
+         *     first, then by deadline.
+         */
+        get: operations["staffEvaluationsRectifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/staff/v1/rectifications/{id}/contact": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record the contact with the citizen (回访). */
+        post: operations["staffEvaluationsContact"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/staff/v1/rectifications/{id}/rectify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record the rectification; the citizen is told and may add one 追评. */
+        post: operations["staffEvaluationsRectify"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1888,6 +2065,29 @@ export interface components {
             /** Format: date */
             date: string;
         };
+        /** @description `POST /staff/v1/evaluations/{id}/comment`. */
+        CommentDecision: {
+            /** @description Show it (`true`) or hide it for good. */
+            visible: boolean;
+        };
+        /** @description A comment waiting for staff. */
+        CommentInReview: {
+            comment: string;
+            /** Format: date-time */
+            createdAt: string;
+            evaluationId: string;
+            /** Format: int32 */
+            grade: number;
+        };
+        /**
+         * @description Where a comment stands.
+         * @enum {string}
+         */
+        CommentStatus: "NONE" | "UNCHECKED" | "PASS" | "REVIEW" | "CLEARED" | "HIDDEN";
+        /** @description `GET /staff/v1/halls/{hallId}/evaluations/review`. */
+        CommentsInReview: {
+            comments: components["schemas"]["CommentInReview"][];
+        };
         /** @description The person whose consent an application for them waits for. */
         ConsentOf: {
             idCardNo: string;
@@ -2143,6 +2343,15 @@ export interface components {
          *     - `SUPPLEMENT_NOT_REQUESTED`: 当前无需补正材料
          *     - `SUPPLEMENT_ALREADY_SUBMITTED`: 补正材料已提交，请勿重复提交
          *     - `APPLICATION_NOT_PARKED`: 该申请不在待人工处理状态
+         *     - `EVALUATION_SUBJECT_NOT_FOUND`: 没有找到可评价的办事记录
+         *     - `EVALUATION_NOT_OPEN`: 该事项尚未办结，办结后再来评价
+         *     - `EVALUATION_WINDOW_CLOSED`: 评价期限已过，系统已默认为基本满意
+         *     - `ALREADY_EVALUATED`: 您已评价过该事项，每项服务只能评价一次
+         *     - `EVALUATION_COMMENT_REJECTED`: 评价内容含有不当信息，请修改后重新提交
+         *     - `FOLLOW_UP_NOT_ALLOWED`: 整改完成后可追加评价一次
+         *     - `RECTIFICATION_NOT_FOUND`: 整改工单不存在
+         *     - `RECTIFICATION_STATE_CHANGED`: 整改工单状态已变化，请刷新后重试
+         *     - `COMMENT_NOT_IN_REVIEW`: 该评价内容不在待审核状态
          *     - `BAD_SIGNATURE`: 签名校验失败
          *     - `STALE_REQUEST`: 请求已过期
          *     - `REPLAYED_NONCE`: 请求重复
@@ -2151,7 +2360,85 @@ export interface components {
          *     - `INTERNAL`: 系统繁忙，请稍后再试
          * @enum {string}
          */
-        ErrorCode: "BAD_REQUEST" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAUTHENTICATED" | "SESSION_EXPIRED" | "RATE_LIMITED" | "VALIDATION_FAILED" | "WECHAT_CODE_INVALID" | "WECHAT_CODE_USED" | "WECHAT_USER_BLOCKED" | "PHONE_CODE_INVALID" | "PHONE_DATA_INVALID" | "INVALID_ID_CARD_NO" | "INVALID_NAME" | "IDENTITY_TAKEN" | "IDENTITY_ALREADY_BOUND" | "IDENTITY_REQUIRED" | "IDENTITY_NOT_VERIFIED" | "FACE_VERIFICATION_REQUIRED" | "VERIFICATION_NOT_FOUND" | "VERIFICATION_FINISHED" | "VERIFICATION_EXPIRED" | "FACE_VERIFY_CANCELLED" | "FACE_CAMERA_NOT_ALLOWED" | "FACE_NOT_MATCHED" | "FACE_VERIFY_TIMEOUT" | "FACE_DEVICE_UNSUPPORTED" | "FACE_VERIFY_SYSTEM_ERROR" | "FACE_VERIFY_REFUSED" | "FAMILY_MEMBER_LIMIT_REACHED" | "FAMILY_MEMBER_ALREADY_ADDED" | "FAMILY_MEMBER_IS_SELF" | "FAMILY_MEMBER_NOT_FOUND" | "ITEM_NOT_FOUND" | "HALL_NOT_FOUND" | "ITEM_NOT_BOOKABLE" | "SLOT_NOT_FOUND" | "SLOT_NOT_FOR_ITEM" | "SLOT_PAST" | "OUTSIDE_BOOKING_WINDOW" | "SLOT_NOT_RELEASED" | "SLOT_TOO_SOON" | "HALL_CLOSED" | "SLOT_FULL" | "ALREADY_BOOKED" | "BOOKING_LIMIT_REACHED" | "BOOKING_BANNED" | "IDEMPOTENCY_KEY_REUSED" | "BOOKING_NOT_FOUND" | "BOOKING_NOT_CHANGEABLE" | "CANCEL_TOO_LATE" | "CHECKIN_TOO_EARLY" | "CHECKIN_TOO_LATE" | "WRONG_HALL" | "HALL_QR_INVALID" | "HALL_CODE_TAKEN" | "CATEGORY_NOT_FOUND" | "CATEGORY_CODE_TAKEN" | "QUEUE_PREFIX_TAKEN" | "COUNTER_NOT_FOUND" | "COUNTER_NUMBER_TAKEN" | "CALENDAR_INVALID" | "SYNC_IN_PROGRESS" | "STAFF_LOGIN_FAILED" | "STAFF_DISABLED" | "FORBIDDEN" | "USERNAME_TAKEN" | "WEAK_PASSWORD" | "STAFF_PASSWORD_WRONG" | "LICENCE_NOT_FOUND" | "LICENCE_HOLDER_MISMATCH" | "LICENCE_HOLDER_ONLY" | "TICKET_NOT_FOUND" | "TICKET_ALREADY_LIVE" | "HALL_NOT_OPEN" | "CATEGORY_NOT_FOR_ITEM" | "NO_TICKET_WAITING" | "TICKET_STATE_CHANGED" | "RECALL_LIMIT_REACHED" | "COUNTER_BUSY" | "COUNTER_INACTIVE" | "NO_COUNTER_OPEN" | "CITIZEN_CODE_INVALID" | "PHONE_REQUIRED" | "ITEM_NOT_ONLINE" | "MATERIALS_INVALID" | "MATERIAL_NOT_FOUND" | "MATERIAL_TOO_LARGE" | "MATERIAL_TYPE_UNSUPPORTED" | "ON_BEHALF_NEEDS_CONSENT" | "CONSENT_PERSON_NOT_FOUND" | "CONSENT_NOT_FOUND" | "CONSENT_ALREADY_ANSWERED" | "CONSENT_EXPIRED" | "APPLICATION_NOT_FOUND" | "SUPPLEMENT_NOT_REQUESTED" | "SUPPLEMENT_ALREADY_SUBMITTED" | "APPLICATION_NOT_PARKED" | "BAD_SIGNATURE" | "STALE_REQUEST" | "REPLAYED_NONCE" | "UPSTREAM_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "INTERNAL";
+        ErrorCode: "BAD_REQUEST" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAUTHENTICATED" | "SESSION_EXPIRED" | "RATE_LIMITED" | "VALIDATION_FAILED" | "WECHAT_CODE_INVALID" | "WECHAT_CODE_USED" | "WECHAT_USER_BLOCKED" | "PHONE_CODE_INVALID" | "PHONE_DATA_INVALID" | "INVALID_ID_CARD_NO" | "INVALID_NAME" | "IDENTITY_TAKEN" | "IDENTITY_ALREADY_BOUND" | "IDENTITY_REQUIRED" | "IDENTITY_NOT_VERIFIED" | "FACE_VERIFICATION_REQUIRED" | "VERIFICATION_NOT_FOUND" | "VERIFICATION_FINISHED" | "VERIFICATION_EXPIRED" | "FACE_VERIFY_CANCELLED" | "FACE_CAMERA_NOT_ALLOWED" | "FACE_NOT_MATCHED" | "FACE_VERIFY_TIMEOUT" | "FACE_DEVICE_UNSUPPORTED" | "FACE_VERIFY_SYSTEM_ERROR" | "FACE_VERIFY_REFUSED" | "FAMILY_MEMBER_LIMIT_REACHED" | "FAMILY_MEMBER_ALREADY_ADDED" | "FAMILY_MEMBER_IS_SELF" | "FAMILY_MEMBER_NOT_FOUND" | "ITEM_NOT_FOUND" | "HALL_NOT_FOUND" | "ITEM_NOT_BOOKABLE" | "SLOT_NOT_FOUND" | "SLOT_NOT_FOR_ITEM" | "SLOT_PAST" | "OUTSIDE_BOOKING_WINDOW" | "SLOT_NOT_RELEASED" | "SLOT_TOO_SOON" | "HALL_CLOSED" | "SLOT_FULL" | "ALREADY_BOOKED" | "BOOKING_LIMIT_REACHED" | "BOOKING_BANNED" | "IDEMPOTENCY_KEY_REUSED" | "BOOKING_NOT_FOUND" | "BOOKING_NOT_CHANGEABLE" | "CANCEL_TOO_LATE" | "CHECKIN_TOO_EARLY" | "CHECKIN_TOO_LATE" | "WRONG_HALL" | "HALL_QR_INVALID" | "HALL_CODE_TAKEN" | "CATEGORY_NOT_FOUND" | "CATEGORY_CODE_TAKEN" | "QUEUE_PREFIX_TAKEN" | "COUNTER_NOT_FOUND" | "COUNTER_NUMBER_TAKEN" | "CALENDAR_INVALID" | "SYNC_IN_PROGRESS" | "STAFF_LOGIN_FAILED" | "STAFF_DISABLED" | "FORBIDDEN" | "USERNAME_TAKEN" | "WEAK_PASSWORD" | "STAFF_PASSWORD_WRONG" | "LICENCE_NOT_FOUND" | "LICENCE_HOLDER_MISMATCH" | "LICENCE_HOLDER_ONLY" | "TICKET_NOT_FOUND" | "TICKET_ALREADY_LIVE" | "HALL_NOT_OPEN" | "CATEGORY_NOT_FOR_ITEM" | "NO_TICKET_WAITING" | "TICKET_STATE_CHANGED" | "RECALL_LIMIT_REACHED" | "COUNTER_BUSY" | "COUNTER_INACTIVE" | "NO_COUNTER_OPEN" | "CITIZEN_CODE_INVALID" | "PHONE_REQUIRED" | "ITEM_NOT_ONLINE" | "MATERIALS_INVALID" | "MATERIAL_NOT_FOUND" | "MATERIAL_TOO_LARGE" | "MATERIAL_TYPE_UNSUPPORTED" | "ON_BEHALF_NEEDS_CONSENT" | "CONSENT_PERSON_NOT_FOUND" | "CONSENT_NOT_FOUND" | "CONSENT_ALREADY_ANSWERED" | "CONSENT_EXPIRED" | "APPLICATION_NOT_FOUND" | "SUPPLEMENT_NOT_REQUESTED" | "SUPPLEMENT_ALREADY_SUBMITTED" | "APPLICATION_NOT_PARKED" | "EVALUATION_SUBJECT_NOT_FOUND" | "EVALUATION_NOT_OPEN" | "EVALUATION_WINDOW_CLOSED" | "ALREADY_EVALUATED" | "EVALUATION_COMMENT_REJECTED" | "FOLLOW_UP_NOT_ALLOWED" | "RECTIFICATION_NOT_FOUND" | "RECTIFICATION_STATE_CHANGED" | "COMMENT_NOT_IN_REVIEW" | "BAD_SIGNATURE" | "STALE_REQUEST" | "REPLAYED_NONCE" | "UPSTREAM_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "INTERNAL";
+        /** @description An evaluation, as its citizen sees it. */
+        Evaluation: {
+            comment?: string | null;
+            commentStatus: components["schemas"]["CommentStatus"];
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The window's default (基本满意), not the citizen's words. */
+            defaulted: boolean;
+            followUp?: null | components["schemas"]["FollowUp"];
+            /** Format: int32 */
+            grade: number;
+            /** @description 非常满意 … 非常不满意. */
+            gradeText: string;
+            id: string;
+            indicators: {
+                [key: string]: number;
+            };
+            rectification?: null | components["schemas"]["Rectification"];
+            subjectId: string;
+            subjectKind: components["schemas"]["SubjectKind"];
+            tags: string[];
+        };
+        /** @description `GET /api/v1/evaluations`. */
+        EvaluationList: {
+            evaluations: components["schemas"]["Evaluation"][];
+        };
+        /** @description `PUT /staff/v1/halls/{hallId}/evaluation-settings`. */
+        EvaluationSettings: {
+            /**
+             * Format: int64
+             * @description Working days to rectify a 差评 (1–30; default 5).
+             */
+            rectifyDays: number;
+        };
+        /** @description The statistics of a period. */
+        EvaluationStats: {
+            by: string;
+            /** Format: date */
+            from: string;
+            rows: components["schemas"]["EvaluationStatsRow"][];
+            /** Format: date */
+            to: string;
+        };
+        /** @description One row of the statistics. */
+        EvaluationStatsRow: {
+            /** Format: int64 */
+            badCount: number;
+            /**
+             * Format: double
+             * @description Share of 1–2.
+             */
+            badRate: number;
+            /** Format: int64 */
+            count: number;
+            /** Format: double */
+            defaultedShare: number;
+            /**
+             * Format: double
+             * @description Share of 4–5.
+             */
+            goodRate: number;
+            /** @description Average per indicator (the citizens' own ratings). */
+            indicators: {
+                [key: string]: number;
+            };
+            /** @description The id (or item code) of what the row stands for. */
+            key: string;
+            name: string;
+            /** Format: int64 */
+            overdue: number;
+            /**
+             * Format: double
+             * @description 差评整改率: rectified within the limit ÷ all 差评.
+             */
+            rectificationRate: number;
+            /** Format: int64 */
+            rectifiedInTime: number;
+        };
         /** @description A family member the citizen may act for (masked). */
         FamilyMember: {
             /** Format: date-time */
@@ -2202,6 +2489,14 @@ export interface components {
         FieldProblem: {
             field: string;
             reason: string;
+        };
+        /** @description The one follow-up rating (追评). */
+        FollowUp: {
+            /** Format: date-time */
+            at: string;
+            comment?: string | null;
+            /** Format: int32 */
+            grade: number;
         };
         /** @description A hall with everything its administrator set (`GET /staff/v1/halls/{hallId}`). */
         Hall: {
@@ -2344,6 +2639,11 @@ export interface components {
             verified: boolean;
             /** Format: date-time */
             verifiedAt?: string | null;
+        };
+        /** @description One indicator of a channel: `key` on the wire, `name` to show. */
+        IndicatorInfo: {
+            key: string;
+            name: string;
         };
         /**
          * @description `POST /staff/v1/halls/{hallId}/tickets`: a walk-in ticket. Unknown fields are refused (a
@@ -2612,6 +2912,30 @@ export interface components {
             /** Format: int64 */
             unread: number;
         };
+        /** @description `POST /api/v1/evaluations`. */
+        NewEvaluation: {
+            /** @description At most 500 characters; checked by WeChat before anyone else sees it. */
+            comment?: string | null;
+            /**
+             * Format: int64
+             * @description 5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意.
+             */
+            grade: number;
+            /** @description Every indicator of the subject's channel, each 1–5 (see `pending`'s `indicators`). */
+            indicators: {
+                [key: string]: number;
+            };
+            subjectId: string;
+            subjectKind: components["schemas"]["SubjectKind"];
+            /** @description Tags offered for the grade. */
+            tags?: string[];
+        };
+        /** @description `POST /api/v1/evaluations/{id}/follow-up`. */
+        NewFollowUp: {
+            comment?: string | null;
+            /** Format: int64 */
+            grade: number;
+        };
         /**
          * @description How to obtain the result: `COLLECT` (窗口领取) or `POST` (邮寄, with `postAddress`).
          * @enum {string}
@@ -2657,6 +2981,28 @@ export interface components {
         /** @description `GET /staff/v1/applications/parked`. */
         ParkedList: {
             applications: components["schemas"]["ParkedApplication"][];
+        };
+        /** @description A subject waiting for my rating. */
+        PendingEvaluation: {
+            /**
+             * Format: date-time
+             * @description Unrated by then, 基本满意 is recorded for it.
+             */
+            dueAt: string;
+            /** @description The indicators to rate, each 1–5. */
+            indicators: components["schemas"]["IndicatorInfo"][];
+            /** Format: date-time */
+            invitedAt: string;
+            itemName?: string | null;
+            /** @description The hall, or online the item's department. */
+            place?: string | null;
+            subjectId: string;
+            subjectKind: components["schemas"]["SubjectKind"];
+            tags: components["schemas"]["TagChoice"][];
+        };
+        /** @description `GET /api/v1/evaluations/pending`. */
+        PendingList: {
+            pending: components["schemas"]["PendingEvaluation"][];
         };
         /** @description Where to post the result. */
         PostAddress: {
@@ -2715,6 +3061,61 @@ export interface components {
             /** Format: int64 */
             hallId: number;
         };
+        /** @description A 差评's rectification ticket (no citizen's identity in it). */
+        Rectification: {
+            /** Format: date-time */
+            contactDueAt: string;
+            /**
+             * Format: date
+             * @description The last working day to contact the citizen (Asia/Shanghai).
+             */
+            contactDueDate: string;
+            contactNote?: string | null;
+            /** Format: date-time */
+            contactedAt?: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description Online: the item's department, as the platform names it. */
+            department?: string | null;
+            evaluationId: string;
+            /** Format: int64 */
+            hallId?: number | null;
+            /** Format: int64 */
+            id: number;
+            /** @description A deadline passed without its step. */
+            overdue: boolean;
+            /**
+             * Format: date-time
+             * @description When the hall's admin was alerted (once).
+             */
+            overdueNotifiedAt?: string | null;
+            /** Format: date-time */
+            rectifiedAt?: string | null;
+            /** Format: date-time */
+            rectifyDueAt: string;
+            /**
+             * Format: date
+             * @description The last working day to rectify.
+             */
+            rectifyDueDate: string;
+            /** @description The outcome, as the citizen is told. */
+            rectifyNote?: string | null;
+            status: components["schemas"]["RectificationStatus"];
+        };
+        /** @description Rectification tickets, overdue first. */
+        RectificationList: {
+            rectifications: components["schemas"]["Rectification"][];
+        };
+        /** @description `POST /staff/v1/rectifications/{id}/contact` and `…/rectify`. */
+        RectificationNote: {
+            /** @description 1–1000 characters: what was said (回访), or what was done (整改). */
+            note: string;
+        };
+        /**
+         * @description Where a rectification stands.
+         * @enum {string}
+         */
+        RectificationStatus: "OPEN" | "CONTACTED" | "RECTIFIED";
         /**
          * @description A material the item asks for: to bring to the hall or to upload (schema `RequiredMaterial`;
          *     an uploaded file is `Material`).
@@ -2910,6 +3311,11 @@ export interface components {
             role: components["schemas"]["StaffRole"];
         };
         /**
+         * @description What is rated.
+         * @enum {string}
+         */
+        SubjectKind: "TICKET" | "CASE";
+        /**
          * @description A citizen's action that leads to notifications. WeChat lets the mini-program ask for
          *     consent (`wx.requestSubscribeMessage`) only from a tap: it asks from the tap that starts the
          *     action, for the templates whose `actions` name it.
@@ -2965,6 +3371,14 @@ export interface components {
              * @description Where the next incremental sync starts.
              */
             watermark: string;
+        };
+        /** @description Tags offered for a grade range. */
+        TagChoice: {
+            /** Format: int32 */
+            maxGrade: number;
+            /** Format: int32 */
+            minGrade: number;
+            tags: string[];
         };
         /** @description `POST /api/v1/halls/{hallCode}/tickets`. */
         TakeTicket: {
@@ -4523,6 +4937,308 @@ export interface operations {
             };
             /** @description CONSENT_ALREADY_ANSWERED, CONSENT_EXPIRED */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    evaluationsMine: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationList"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    evaluationsRate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewEvaluation"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Evaluation"];
+                };
+            };
+            /** @description INVALID_JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description EVALUATION_SUBJECT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description EVALUATION_NOT_OPEN, EVALUATION_WINDOW_CLOSED, ALREADY_EVALUATED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VALIDATION_FAILED (fields name each bad input), EVALUATION_COMMENT_REJECTED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    evaluationsPending: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PendingList"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    evaluationsFollowUp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewFollowUp"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Evaluation"];
+                };
+            };
+            /** @description BAD_REQUEST; INVALID_JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description EVALUATION_SUBJECT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FOLLOW_UP_NOT_ALLOWED (not rectified yet, or followed up already) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VALIDATION_FAILED, EVALUATION_COMMENT_REJECTED */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7711,6 +8427,111 @@ export interface operations {
             };
         };
     };
+    staffEvaluationsDecideComment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CommentDecision"];
+            };
+        };
+        responses: {
+            /** @description Decided */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description BAD_REQUEST; INVALID_JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description EVALUATION_SUBJECT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description COMMENT_NOT_IN_REVIEW */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     staffHallsList: {
         parameters: {
             query?: never;
@@ -9132,6 +9953,263 @@ export interface operations {
             };
         };
     };
+    staffEvaluationsSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hallId: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvaluationSettings"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationSettings"];
+                };
+            };
+            /** @description BAD_REQUEST; INVALID_JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description HALL_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VALIDATION_FAILED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staffEvaluationsInReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hallId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommentsInReview"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staffEvaluationsStats: {
+        parameters: {
+            query: {
+                /** @description First day, `YYYY-MM-DD` (Asia/Shanghai). */
+                from: string;
+                /** @description Last day, inclusive. */
+                to: string;
+                /** @description `hall` (default), `category`, `counter`, `staff` or `item`. */
+                by?: string;
+                /** @description `csv` for the monthly report; JSON otherwise. */
+                format?: string;
+            };
+            header?: never;
+            path: {
+                hallId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or `text/csv` with `format=csv` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationStats"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VALIDATION_FAILED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     staffHallsPutException: {
         parameters: {
             query?: never;
@@ -10007,6 +11085,307 @@ export interface operations {
                 };
             };
             /** @description RATE_LIMITED, with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staffEvaluationsRectifications: {
+        parameters: {
+            query?: {
+                /** @description A hall's tickets (its admins); without it, the online ones (global admins). */
+                hallId?: number;
+                /** @description Online tickets of one department. */
+                department?: string;
+                /** @description `open` (default): not rectified yet; `all`. */
+                status?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RectificationList"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staffEvaluationsContact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RectificationNote"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rectification"];
+                };
+            };
+            /** @description BAD_REQUEST; INVALID_JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RECTIFICATION_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RECTIFICATION_STATE_CHANGED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VALIDATION_FAILED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staffEvaluationsRectify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RectificationNote"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rectification"];
+                };
+            };
+            /** @description BAD_REQUEST; INVALID_JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RECTIFICATION_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RECTIFICATION_STATE_CHANGED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VALIDATION_FAILED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -191,6 +191,8 @@ pub(crate) struct World {
     pub(crate) licence_reads: Vec<LicenceRead>,
     evaluations: HashMap<String, String>,
     evaluation_log: Vec<Value>,
+    /// Requests per evaluation `clientRequestId`, repeats included.
+    evaluation_submissions: HashMap<String, u32>,
     pub(crate) faults: HashMap<Group, FaultState>,
     pub(crate) nonces: NonceMemory,
     requests: BTreeMap<Group, u64>,
@@ -247,6 +249,12 @@ struct SupplementBody {
 struct EvaluationBody {
     client_request_id: String,
     sblsh: Option<String>,
+    #[serde(default)]
+    hall_code: Option<String>,
+    #[serde(default)]
+    window_no: Option<String>,
+    #[serde(default)]
+    channel: String,
     grade: i64,
 }
 
@@ -267,6 +275,7 @@ impl World {
             licence_reads: Vec::new(),
             evaluations: HashMap::new(),
             evaluation_log: Vec::new(),
+            evaluation_submissions: HashMap::new(),
             faults: HashMap::new(),
             nonces: NonceMemory::default(),
             requests: BTreeMap::new(),
@@ -740,6 +749,10 @@ impl World {
         let body: EvaluationBody = serde_json::from_value(raw.clone())
             .map_err(|e| ApiError::bad_request(format!("unreadable evaluation: {e}")))?;
         let hash = canonical_hash(raw);
+        *self
+            .evaluation_submissions
+            .entry(body.client_request_id.clone())
+            .or_default() += 1;
         if let Some(seen) = self.evaluations.get(&body.client_request_id) {
             if *seen != hash {
                 return Err(ApiError::mismatch());
@@ -749,6 +762,19 @@ impl World {
         let mut fields = Vec::new();
         if !(1..=5).contains(&body.grade) {
             fields.push(("grade".to_owned(), "must be 1 to 5".to_owned()));
+        }
+        if body.client_request_id.trim().is_empty() {
+            fields.push(("clientRequestId".to_owned(), "must not be empty".to_owned()));
+        }
+        if body.channel != "3" {
+            fields.push(("channel".to_owned(), "must be \"3\"".to_owned()));
+        }
+        // An evaluation is of a case (sblsh) or of a service at a hall's window.
+        if body.sblsh.is_none() && (body.hall_code.is_none() || body.window_no.is_none()) {
+            fields.push((
+                "sblsh".to_owned(),
+                "either sblsh or hallCode and windowNo".to_owned(),
+            ));
         }
         if let Some(sblsh) = &body.sblsh
             && !self.cases.contains_key(sblsh)
@@ -765,6 +791,13 @@ impl World {
 
     pub(crate) fn evaluations(&self) -> Vec<Value> {
         self.evaluation_log.clone()
+    }
+
+    pub(crate) fn evaluation_submissions(&self, client_request_id: &str) -> u32 {
+        self.evaluation_submissions
+            .get(client_request_id)
+            .copied()
+            .unwrap_or(0)
     }
 }
 

@@ -1,14 +1,14 @@
 //! The route table, and what every WeChat API handler does first: count the call, wait the
 //! configured latency, answer an injected fault.
 //!
-//! One file per API family under `routes/`. Content security (`POST /wxa/msg_sec_check`, §5)
-//! belongs here as `security.rs`, with its own [`Endpoint`] variant, guarded by
-//! [`World::authorize`](super::world::World::authorize) like `phone.rs` and `subscribe.rs`.
+//! One file per API family under `routes/`; each API that takes an access token is guarded by
+//! [`World::authorize`](super::world::World::authorize).
 
 mod face;
 mod hooks;
 mod login;
 mod phone;
+mod security;
 mod subscribe;
 mod token;
 
@@ -50,6 +50,11 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/cityservice/face/identify/queryverifyinfo")
                 .route(web::post().to(face::query_verify_info))
+                .default_service(web::to(require_post)),
+        )
+        .service(
+            web::resource("/wxa/msg_sec_check")
+                .route(web::post().to(security::msg_sec_check))
                 .default_service(web::to(require_post)),
         )
         .service(web::scope("/__sim").configure(hooks::configure));

@@ -40,6 +40,8 @@ pub(crate) enum WxError {
     InvalidOpenid,
     /// `40013`: the appid is not ours.
     InvalidAppId,
+    /// `40129`: the scene of a content check is not 1–4.
+    BadScene,
     /// `40029`: the code is unknown, expired or of the wrong kind.
     InvalidCode,
     /// `40037`: the template id is not one of the app's templates.
@@ -85,6 +87,7 @@ impl WxError {
             Self::InvalidOpenid => 40003,
             Self::InvalidAppId => 40013,
             Self::InvalidCode => 40029,
+            Self::BadScene => 40129,
             Self::InvalidTemplateId => 40037,
             Self::InvalidSecret => 40125,
             Self::CodeUsed => 40163,
@@ -112,6 +115,7 @@ impl WxError {
             Self::InvalidOpenid => "invalid openid",
             Self::InvalidAppId => "invalid appid",
             Self::InvalidCode => "invalid code",
+            Self::BadScene => "invalid scene",
             Self::InvalidTemplateId => "invalid template_id",
             Self::InvalidSecret => "invalid appsecret",
             Self::CodeUsed => "code been used",

@@ -225,6 +225,9 @@ pub(crate) struct World {
     faces: HashMap<String, FaceSession>,
     face_seq: HashMap<String, String>,
     stats: WechatSimStats,
+    /// The verdict `msg_sec_check` gives (`None`: pass, 100), and every text it was asked about.
+    sec_verdict: Option<(String, i64)>,
+    sec_checked: Vec<(String, i64, String)>,
     /// Sends left to answer late, and how late.
     stalls: (u32, Duration),
 }
@@ -241,6 +244,42 @@ impl World {
         self.clock_offset += by;
     }
 
+    pub(crate) fn set_sec_check(&mut self, suggest: &str, label: i64) {
+        self.sec_verdict = Some((suggest.to_owned(), label));
+    }
+
+    pub(crate) fn sec_checked(&self) -> Vec<(String, i64, String)> {
+        self.sec_checked.clone()
+    }
+
+    /// `msg_sec_check` v2 (reference §5): 40129 for a scene not 1–4, 47003 for a missing openid,
+    /// a version not 2 or content past 2,500 characters; otherwise the verdict set by the test.
+    pub(crate) fn msg_sec_check(
+        &mut self,
+        version: Option<i64>,
+        openid: Option<String>,
+        scene: Option<i64>,
+        content: Option<String>,
+    ) -> Result<(String, i64), WxError> {
+        if version != Some(2) {
+            return Err(WxError::ArgumentInvalid("version".into()));
+        }
+        let scene = scene
+            .filter(|s| (1..=4).contains(s))
+            .ok_or(WxError::BadScene)?;
+        let openid = openid
+            .filter(|o| !o.is_empty())
+            .ok_or_else(|| WxError::ArgumentInvalid("openid".into()))?;
+        let content = content
+            .filter(|c| c.chars().count() <= 2500)
+            .ok_or_else(|| WxError::ArgumentInvalid("content".into()))?;
+        self.sec_checked.push((openid, scene, content));
+        Ok(self
+            .sec_verdict
+            .clone()
+            .unwrap_or_else(|| ("pass".to_owned(), 100)))
+    }
+
     /// Counts a call to `endpoint` and returns the latency to add and the fault to answer with,
     /// if one is pending for it.
     pub(crate) fn begin_call(&mut self, endpoint: Endpoint) -> (Duration, Option<Fault>) {
@@ -252,6 +291,7 @@ impl World {
             Endpoint::SubscribeSend => Some(&mut self.stats.subscribe_send_calls),
             Endpoint::GetVerifyId => Some(&mut self.stats.getverifyid_calls),
             Endpoint::QueryVerifyInfo => Some(&mut self.stats.queryverifyinfo_calls),
+            Endpoint::MsgSecCheck => Some(&mut self.stats.msg_sec_check_calls),
             Endpoint::Any => None,
         };
         if let Some(counter) = counter {

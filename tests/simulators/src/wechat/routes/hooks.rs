@@ -28,6 +28,7 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .route("/templates", web::post().to(templates))
         .route("/consent", web::post().to(consent))
         .route("/face-result", web::post().to(face_result))
+        .route("/sec-check", web::post().to(sec_check))
         .route("/messages", web::get().to(messages))
         .route("/stats", web::get().to(stats));
 }
@@ -279,4 +280,22 @@ async fn messages(shared: web::Data<Shared>, query: web::Query<MessagesQuery>) -
 
 async fn stats(shared: web::Data<Shared>) -> HttpResponse {
     HttpResponse::Ok().json(shared.world().stats())
+}
+
+#[derive(Deserialize)]
+struct SecCheckRequest {
+    suggest: String,
+    #[serde(default)]
+    label: Option<i64>,
+}
+
+async fn sec_check(shared: web::Data<Shared>, body: web::Bytes) -> HookResult {
+    let request: SecCheckRequest = parse(&body)?;
+    let label = request.label.unwrap_or(if request.suggest == "pass" {
+        100
+    } else {
+        20003
+    });
+    shared.world().set_sec_check(&request.suggest, label);
+    done()
 }

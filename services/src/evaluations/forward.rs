@@ -1,0 +1,201 @@
+//! Every evaluation (the citizen's or the window's default) to the platform, through the shared
+//! province outbox: `clientRequestId` = the evaluation's id, so lost answers, outages and
+//! restarts leave one ledger entry each.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
+use sea_orm::{EntityTrait as _, FromQueryResult, TransactionTrait as _};
+use tokio::sync::watch;
+
+use super::{CommentStatus, EvaluationService, SubjectKind};
+use crate::province::outbox::{self, Lease, Outbox, Settle, millis};
+use crate::province::{EvaluationRequest, ProvinceError};
+use crate::report::causes;
+use entities::{evaluation, evaluation_invitation};
+
+#[derive(Debug, FromQueryResult)]
+struct Claimed {
+    id: i64,
+    attempts: i32,
+    claimed_until: DateTime<Utc>,
+    first_failure_at: Option<DateTime<Utc>>,
+    evaluation_id: String,
+}
+
+impl Claimed {
+    fn lease(&self) -> Lease {
+        Lease {
+            id: self.id,
+            attempts: self.attempts,
+            claimed_until: self.claimed_until,
+            first_failure_at: self.first_failure_at,
+        }
+    }
+}
+
+/// Drains the evaluation outbox. Run one per instance; any number share the work.
+#[derive(Clone)]
+pub struct EvaluationForwarder {
+    svc: EvaluationService,
+    outbox: Outbox,
+}
+
+impl EvaluationForwarder {
+    pub(super) fn new(svc: EvaluationService) -> Self {
+        let outbox = Outbox::new(
+            "evaluation_outbox",
+            "evaluation_id",
+            svc.inner.config.outbox.clone(),
+        );
+        Self { svc, outbox }
+    }
+
+    /// Rounds until `stop` turns true, sleeping `every` (or until a rating wakes it) when idle.
+    pub async fn run(self, every: Duration, mut stop: watch::Receiver<bool>) {
+        let mut opened = false;
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let handled = match self.forward_once(&mut opened).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "evaluation forwarding round failed");
+                    0
+                }
+            };
+            if handled == 0 {
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    () = self.svc.inner.wake.notified() => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+
+    /// One round: claims due rows and sends them. `opened` remembers an open breaker, so the
+    /// round after it brings the waiting retries forward. Returns how many were handled.
+    ///
+    /// # Errors
+    /// The database failed (leases return what was claimed).
+    pub async fn forward_once(&self, opened: &mut bool) -> anyhow::Result<usize> {
+        let inner = &self.svc.inner;
+        if inner.province.unavailable_for().is_some() {
+            *opened = true;
+            return Ok(0);
+        }
+        let now = millis(inner.clock.now());
+        let batch: Vec<Claimed> = self.outbox.claim(&inner.db, now).await?;
+        let n = batch.len();
+        let delivered = futures::stream::iter(batch)
+            .map(|claimed| async move {
+                let id = claimed.id;
+                match self.handle(claimed).await {
+                    Ok(ok) => ok,
+                    Err(e) => {
+                        tracing::error!(outbox_id = id, error = %format!("{e:#}"), "evaluation forwarding failed; the lease will return it");
+                        false
+                    }
+                }
+            })
+            .buffer_unordered(8)
+            .fold(0usize, |sum, ok| async move { sum + usize::from(ok) })
+            .await;
+        if delivered > 0 && std::mem::take(opened) {
+            self.outbox.bring_forward(&inner.db, now).await?;
+        }
+        Ok(n)
+    }
+
+    async fn handle(&self, claimed: Claimed) -> anyhow::Result<bool> {
+        let inner = &self.svc.inner;
+        let Some(lease) = self
+            .outbox
+            .renew(&inner.db, &claimed.lease(), inner.clock.now())
+            .await?
+        else {
+            return Ok(false);
+        };
+        let settle = self.send(&claimed.evaluation_id).await?;
+        let delivered = matches!(settle, Settle::Done { .. });
+        let txn = inner.db.begin().await.context("begin settling")?;
+        let settled = self
+            .outbox
+            .settle(&txn, &lease, inner.clock.now(), &settle)
+            .await?;
+        txn.commit().await.context("commit settling")?;
+        match (&settle, settled) {
+            (_, outbox::Settled::Lost) => {
+                tracing::warn!(outbox_id = claimed.id, "lost the claim before settling");
+            }
+            (Settle::Retry(reason) | Settle::Park(reason), _) => {
+                metrics::counter!("evaluation_forward_failures_total").increment(1);
+                tracing::warn!(outbox_id = claimed.id, attempts = claimed.attempts, %reason, ?settled, "evaluation forwarding failed");
+            }
+            _ => {
+                metrics::counter!("evaluations_forwarded_total").increment(1);
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// Sends one evaluation; the outcome to settle its row with. The outer error is transient
+    /// (the database): the lease returns the row.
+    async fn send(&self, evaluation_id: &str) -> anyhow::Result<Settle> {
+        let inner = &self.svc.inner;
+        let Some(e) = evaluation::Entity::find_by_id(evaluation_id)
+            .one(&inner.db)
+            .await
+            .context("read the evaluation")?
+        else {
+            return Ok(Settle::Park(format!("evaluation {evaluation_id} is gone")));
+        };
+        let status = CommentStatus::parse(&e.comment_status);
+        if status == CommentStatus::Unchecked {
+            // Not to be shown to anyone before WeChat has looked at it: wait for the worker.
+            return Ok(Settle::Retry("the comment is not checked yet".into()));
+        }
+        let invitation = evaluation_invitation::Entity::find_by_id(e.invitation_id)
+            .one(&inner.db)
+            .await
+            .context("read the invitation")?;
+        let kind = SubjectKind::parse(&e.subject_kind).unwrap_or(SubjectKind::Ticket);
+        let values: BTreeMap<String, u8> = serde_json::from_str(&e.indicators).unwrap_or_default();
+        let indicators: serde_json::Map<String, serde_json::Value> = kind
+            .indicators()
+            .iter()
+            .filter_map(|i| values.get(i.key).map(|v| (i.name.to_owned(), (*v).into())))
+            .collect();
+        let body = EvaluationRequest {
+            client_request_id: e.id.clone(),
+            sblsh: invitation.as_ref().and_then(|i| i.sblsh.clone()),
+            hall_code: invitation.as_ref().and_then(|i| i.hall_code.clone()),
+            window_no: invitation.as_ref().and_then(|i| i.window_no.clone()),
+            channel: "3".into(),
+            grade: u8::try_from(e.grade).unwrap_or(3),
+            indicators: serde_json::Value::Object(indicators),
+            tags: serde_json::from_str(&e.tags).unwrap_or_default(),
+            // Only what may be shown; a comment in review goes without its words.
+            comment: if status.visible() {
+                e.comment.clone().unwrap_or_default()
+            } else {
+                String::new()
+            },
+            evaluated_at: e.created_at,
+        };
+        Ok(match inner.province.submit_evaluation(&body).await {
+            Ok(()) => Settle::Done { note: None },
+            Err(
+                e @ (ProvinceError::Unavailable(_)
+                | ProvinceError::CircuitOpen
+                | ProvinceError::Invalid(_)),
+            ) => Settle::Retry(causes(&e)),
+            Err(e) => Settle::Park(causes(&e)),
+        })
+    }
+}

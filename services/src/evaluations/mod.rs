@@ -1,0 +1,359 @@
+//! 好差评 (domain-rules.md, Evaluation): every served ticket (现场, 一次一评) and every
+//! concluded or rejected case (网上, 一事一评) is rated once by the citizen it was for; every
+//! real-name 差评 opens a rectification ticket counted on the working-day calendar; every rating
+//! reaches the platform (province-api.md, Evaluations) through the shared outbox.
+//!
+//! The decisions a reader needs:
+//! - "Once" is the unique index on `evaluations (subject_kind, subject_id)`: a second rating, two
+//!   racing ratings, and a rating racing the window's default all meet it and one wins. Nothing
+//!   checks first.
+//! - The invitation row (written in the transaction that finished the ticket or recorded the
+//!   conclusion) is the subject's attribution and the start of the window; the rating copies it.
+//! - A comment is shown to others only after WeChat's `msgSecCheck` said `pass` (or staff cleared
+//!   a `review`); `risky` is refused; WeChat down keeps the rating with the comment `UNCHECKED`
+//!   and a worker asks again. The platform gets a comment only once it may be shown.
+
+mod forward;
+mod invite;
+mod rate;
+mod rectify;
+mod stats;
+mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+
+pub use self::forward::EvaluationForwarder;
+pub use self::invite::{invite_case, invite_ticket};
+pub use self::rate::{FollowUpError, NewEvaluation, RateError};
+pub use self::rectify::{
+    CONTACTED, OPEN, RECTIFIED, RectificationView, RectifyError, RectifyFilter,
+};
+pub use self::stats::{GroupBy, StatsRow, csv};
+pub use self::worker::EvaluationWorker;
+use crate::calendar::CalendarStore;
+use crate::notify::Notifications;
+use crate::province::ProvinceClient;
+use crate::province::outbox::OutboxConfig;
+use crate::time::Clock;
+use crate::wechat::WechatClient;
+
+/// The longest comment, in characters.
+pub const MAX_COMMENT_CHARS: usize = 500;
+
+/// What is rated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubjectKind {
+    /// A served queue ticket (现场, 一次一评).
+    Ticket,
+    /// A concluded or rejected application (网上, 一事一评).
+    Case,
+}
+
+impl SubjectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ticket => "TICKET",
+            Self::Case => "CASE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "TICKET" => Some(Self::Ticket),
+            "CASE" => Some(Self::Case),
+            _ => None,
+        }
+    }
+
+    /// The channel's indicators (domain-rules.md): offline for a ticket, online for a case.
+    pub fn indicators(self) -> &'static [Indicator] {
+        match self {
+            Self::Ticket => OFFLINE,
+            Self::Case => ONLINE,
+        }
+    }
+}
+
+/// One indicator of a channel: its key on the wire and its name as the platform reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Indicator {
+    pub key: &'static str,
+    pub name: &'static str,
+}
+
+/// 网上: 整体满意度, 办事效率, 办事指南精确度, 办事便捷度, 平台操作性.
+pub const ONLINE: &[Indicator] = &[
+    Indicator {
+        key: "overall",
+        name: "整体满意度",
+    },
+    Indicator {
+        key: "efficiency",
+        name: "办事效率",
+    },
+    Indicator {
+        key: "guideAccuracy",
+        name: "办事指南精确度",
+    },
+    Indicator {
+        key: "convenience",
+        name: "办事便捷度",
+    },
+    Indicator {
+        key: "usability",
+        name: "平台操作性",
+    },
+];
+
+/// 现场: 整体满意度, 服务效率, 服务水平, 服务态度.
+pub const OFFLINE: &[Indicator] = &[
+    Indicator {
+        key: "overall",
+        name: "整体满意度",
+    },
+    Indicator {
+        key: "efficiency",
+        name: "服务效率",
+    },
+    Indicator {
+        key: "serviceLevel",
+        name: "服务水平",
+    },
+    Indicator {
+        key: "attitude",
+        name: "服务态度",
+    },
+];
+
+/// The grade's words (domain-rules.md).
+pub fn grade_text(grade: u8) -> &'static str {
+    match grade {
+        5 => "非常满意",
+        4 => "满意",
+        3 => "基本满意",
+        2 => "不满意",
+        _ => "非常不满意",
+    }
+}
+
+/// Where a comment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommentStatus {
+    /// No comment.
+    None,
+    /// WeChat could not be asked yet: hidden, asked again by the worker.
+    Unchecked,
+    /// WeChat passed it: shown.
+    Pass,
+    /// WeChat is unsure: hidden until staff clear it.
+    Review,
+    /// Staff cleared a `review`: shown.
+    Cleared,
+    /// Staff (or a later `risky`) hid it for good.
+    Hidden,
+}
+
+impl CommentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "NONE",
+            Self::Unchecked => "UNCHECKED",
+            Self::Pass => "PASS",
+            Self::Review => "REVIEW",
+            Self::Cleared => "CLEARED",
+            Self::Hidden => "HIDDEN",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "UNCHECKED" => Self::Unchecked,
+            "PASS" => Self::Pass,
+            "REVIEW" => Self::Review,
+            "CLEARED" => Self::Cleared,
+            "HIDDEN" => Self::Hidden,
+            _ => Self::None,
+        }
+    }
+
+    /// Whether others (staff statistics, the platform) may read it.
+    pub fn visible(self) -> bool {
+        matches!(self, Self::Pass | Self::Cleared)
+    }
+}
+
+/// Tags offered for a range of grades (差评 tags for 1–2 …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagRule {
+    pub grades: std::ops::RangeInclusive<u8>,
+    pub tags: Vec<String>,
+}
+
+/// How evaluations work here.
+#[derive(Debug, Clone)]
+pub struct EvaluationConfig {
+    /// The rating window; unrated after it, the subject gets the default 基本满意.
+    pub window: Duration,
+    /// Working days to rectify a 差评 when the hall sets none.
+    pub rectify_days: u32,
+    /// Working days to contact the citizen (回访).
+    pub contact_days: u32,
+    pub tags: Vec<TagRule>,
+    /// The forwarder's outbox settings.
+    pub outbox: OutboxConfig,
+}
+
+impl Default for EvaluationConfig {
+    fn default() -> Self {
+        let tags = |grades, list: &[&str]| TagRule {
+            grades,
+            tags: list.iter().map(|t| (*t).to_owned()).collect(),
+        };
+        Self {
+            window: Duration::from_secs(7 * 24 * 3600),
+            rectify_days: 5,
+            contact_days: 1,
+            tags: vec![
+                tags(
+                    1..=2,
+                    &[
+                        "超时办理",
+                        "材料超出指南",
+                        "服务态度差",
+                        "多次跑动",
+                        "等候时间长",
+                        "流程繁琐",
+                    ],
+                ),
+                tags(3..=3, &["等候时间长", "指引不清", "流程繁琐"]),
+                tags(
+                    4..=5,
+                    &["一次办好", "办事效率高", "服务热情", "指引清晰", "材料精简"],
+                ),
+            ],
+            outbox: OutboxConfig {
+                lease: Duration::from_secs(60),
+                batch: 32,
+                retry_base: Duration::from_secs(2),
+                retry_cap: Duration::from_secs(60),
+                park_after: Duration::from_secs(24 * 3600),
+            },
+        }
+    }
+}
+
+impl EvaluationConfig {
+    /// The tags offered for `grade`.
+    pub fn tags_for(&self, grade: u8) -> Vec<String> {
+        self.tags
+            .iter()
+            .filter(|r| r.grades.contains(&grade))
+            .flat_map(|r| r.tags.iter().cloned())
+            .collect()
+    }
+
+    fn window(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.window).unwrap_or_else(|_| chrono::Duration::days(7))
+    }
+}
+
+/// A subject waiting for its citizen's rating.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub kind: SubjectKind,
+    pub subject_id: String,
+    pub item_name: Option<String>,
+    /// The hall's name, or the item's department online.
+    pub place: Option<String>,
+    pub invited_at: chrono::DateTime<chrono::Utc>,
+    /// After this the default 基本满意 is recorded.
+    pub due_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An evaluation as its citizen sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvaluationView {
+    pub id: String,
+    pub kind: SubjectKind,
+    pub subject_id: String,
+    pub grade: u8,
+    pub indicators: BTreeMap<String, u8>,
+    pub tags: Vec<String>,
+    pub comment: Option<String>,
+    pub comment_status: CommentStatus,
+    pub defaulted: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub rectification: Option<RectificationView>,
+    pub follow_up: Option<FollowUp>,
+}
+
+/// The one 追评 after a rectification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowUp {
+    pub grade: u8,
+    pub comment: Option<String>,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The evaluation service; cheap to clone.
+#[derive(Clone)]
+pub struct EvaluationService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DatabaseConnection,
+    wechat: WechatClient,
+    province: ProvinceClient,
+    calendar: CalendarStore,
+    notifications: Notifications,
+    clock: Clock,
+    config: EvaluationConfig,
+    /// Wakes this instance's forwarder after a rating.
+    wake: Notify,
+}
+
+impl EvaluationService {
+    pub fn new(
+        db: DatabaseConnection,
+        wechat: WechatClient,
+        province: ProvinceClient,
+        calendar: CalendarStore,
+        notifications: Notifications,
+        clock: Clock,
+        config: EvaluationConfig,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                wechat,
+                province,
+                calendar,
+                notifications,
+                clock,
+                config,
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &EvaluationConfig {
+        &self.inner.config
+    }
+
+    /// The forwarder to the platform; run one per instance.
+    pub fn forwarder(&self) -> EvaluationForwarder {
+        EvaluationForwarder::new(self.clone())
+    }
+
+    /// The worker for the window's default, comments to check again and overdue rectifications;
+    /// run one per instance.
+    pub fn worker(&self) -> EvaluationWorker {
+        EvaluationWorker::new(self.clone())
+    }
+}

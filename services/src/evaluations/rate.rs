@@ -1,0 +1,544 @@
+//! The citizen's side: what waits for a rating, the rating itself (its comment through
+//! `msgSecCheck` first), my evaluations, and the one 追评 after a rectification.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _, SqlErr, TransactionTrait as _,
+};
+
+use super::{
+    CommentStatus, EvaluationService, EvaluationView, FollowUp, MAX_COMMENT_CHARS, Pending,
+    SubjectKind, rectify,
+};
+use crate::province::outbox::PENDING;
+use crate::wechat::security::{SCENE_COMMENT, Suggest};
+use entities::{
+    application, citizen, evaluation, evaluation_invitation, evaluation_outbox, hall,
+    rectification, ticket,
+};
+
+/// A rating as the citizen gives it; checked by [`EvaluationService::rate`].
+#[derive(Debug, Clone)]
+pub struct NewEvaluation {
+    pub kind: SubjectKind,
+    pub subject_id: String,
+    pub grade: i64,
+    /// Indicator key → 1–5; exactly the channel's indicators.
+    pub indicators: BTreeMap<String, i64>,
+    pub tags: Vec<String>,
+    pub comment: Option<String>,
+}
+
+/// Why a rating was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RateError {
+    /// No such subject of this citizen.
+    #[error("no such subject")]
+    NotFound,
+    /// The ticket is not done, or the case not concluded, yet.
+    #[error("not finished yet")]
+    NotFinished,
+    /// The window passed (the default is or will be recorded).
+    #[error("the window has passed")]
+    WindowClosed,
+    /// Rated already (the unique index said so).
+    #[error("rated already")]
+    AlreadyEvaluated,
+    /// Bad input: (field, reason).
+    #[error("invalid rating")]
+    Invalid(Vec<(String, String)>),
+    /// WeChat judged the comment `risky`.
+    #[error("the comment is not acceptable")]
+    CommentRisky,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Why a 追评 was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowUpError {
+    #[error("no such evaluation")]
+    NotFound,
+    /// Only after the rectification was recorded.
+    #[error("not rectified yet")]
+    NotRectified,
+    #[error("followed up already")]
+    AlreadyFollowedUp,
+    #[error("invalid follow-up")]
+    Invalid(Vec<(String, String)>),
+    #[error("the comment is not acceptable")]
+    CommentRisky,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+fn check_grade(field: &str, grade: i64, problems: &mut Vec<(String, String)>) -> u8 {
+    match u8::try_from(grade) {
+        Ok(g @ 1..=5) => g,
+        _ => {
+            problems.push((field.to_owned(), "须为1至5的整数".to_owned()));
+            0
+        }
+    }
+}
+
+/// The comment, trimmed; `None` when empty.
+fn check_comment(comment: Option<&str>, problems: &mut Vec<(String, String)>) -> Option<String> {
+    let text = comment.map(str::trim).filter(|c| !c.is_empty())?;
+    if text.chars().count() > MAX_COMMENT_CHARS {
+        problems.push((
+            "comment".to_owned(),
+            format!("评价内容不能超过{MAX_COMMENT_CHARS}字"),
+        ));
+        return None;
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n') {
+        problems.push(("comment".to_owned(), "评价内容含有不可见字符".to_owned()));
+        return None;
+    }
+    Some(text.to_owned())
+}
+
+impl EvaluationService {
+    /// What waits for `citizen_id`'s rating, newest first.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn pending(&self, citizen_id: i64) -> anyhow::Result<Vec<Pending>> {
+        let inner = &self.inner;
+        let window = inner.config.window();
+        let since = inner.clock.now() - window;
+        let rows = evaluation_invitation::Entity::find()
+            .filter(evaluation_invitation::Column::CitizenId.eq(citizen_id))
+            .filter(evaluation_invitation::Column::Settled.eq(false))
+            .filter(evaluation_invitation::Column::InvitedAt.gt(since))
+            .order_by_desc(evaluation_invitation::Column::InvitedAt)
+            .limit(100)
+            .all(&inner.db)
+            .await
+            .context("read pending invitations")?;
+        let hall_ids: Vec<i64> = rows.iter().filter_map(|r| r.hall_id).collect();
+        let halls: BTreeMap<i64, String> = if hall_ids.is_empty() {
+            BTreeMap::new()
+        } else {
+            hall::Entity::find()
+                .filter(hall::Column::Id.is_in(hall_ids))
+                .all(&inner.db)
+                .await
+                .context("read the halls")?
+                .into_iter()
+                .map(|h| (h.id, h.name))
+                .collect()
+        };
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(Pending {
+                    kind: SubjectKind::parse(&r.subject_kind)?,
+                    place: r
+                        .hall_id
+                        .and_then(|id| halls.get(&id).cloned())
+                        .or(r.department),
+                    subject_id: r.subject_id,
+                    item_name: r.item_name,
+                    invited_at: r.invited_at,
+                    due_at: r.invited_at + window,
+                })
+            })
+            .collect())
+    }
+
+    /// Records `citizen_id`'s rating of a subject they were invited to rate. The comment is
+    /// asked about first (scene 2, the citizen's `openid`): `risky` is refused, `review` is kept
+    /// hidden, WeChat unreachable keeps it unchecked. A real-name 差评 (1–2) opens a
+    /// rectification ticket; the platform gets the rating through the outbox.
+    ///
+    /// # Errors
+    /// [`RateError::Invalid`] naming each bad field; [`RateError::NotFound`] for a subject that
+    /// is not this citizen's (or does not exist); [`RateError::NotFinished`] for their ticket not
+    /// done or case not concluded; [`RateError::WindowClosed`]; [`RateError::AlreadyEvaluated`]
+    /// (the unique index); [`RateError::CommentRisky`].
+    #[tracing::instrument(skip_all, fields(citizen_id, kind = new.kind.as_str()))]
+    pub async fn rate(
+        &self,
+        citizen_id: i64,
+        new: NewEvaluation,
+    ) -> Result<EvaluationView, RateError> {
+        let inner = &self.inner;
+        let mut problems = Vec::new();
+        let grade = check_grade("grade", new.grade, &mut problems);
+        let expected = new.kind.indicators();
+        let mut indicators = BTreeMap::new();
+        for i in expected {
+            match new.indicators.get(i.key) {
+                Some(v) => {
+                    let v = check_grade(&format!("indicators.{}", i.key), *v, &mut problems);
+                    indicators.insert(i.key.to_owned(), v);
+                }
+                None => problems.push((format!("indicators.{}", i.key), "请评分".to_owned())),
+            }
+        }
+        for key in new.indicators.keys() {
+            if !expected.iter().any(|i| i.key == key) {
+                problems.push((
+                    format!("indicators.{key}"),
+                    "不是该渠道的评价指标".to_owned(),
+                ));
+            }
+        }
+        if grade != 0 {
+            let offered = inner.config.tags_for(grade);
+            for (n, tag) in new.tags.iter().enumerate() {
+                if !offered.contains(tag) {
+                    problems.push((format!("tags[{n}]"), "不是该评分可选的标签".to_owned()));
+                }
+            }
+        }
+        let mut tags = new.tags.clone();
+        tags.dedup();
+        if tags.len() != new.tags.len() || new.tags.len() > 10 {
+            problems.push(("tags".to_owned(), "标签重复或过多".to_owned()));
+        }
+        let comment = check_comment(new.comment.as_deref(), &mut problems);
+        if !problems.is_empty() {
+            return Err(RateError::Invalid(problems));
+        }
+        let invitation = evaluation_invitation::Entity::find()
+            .filter(evaluation_invitation::Column::SubjectKind.eq(new.kind.as_str()))
+            .filter(evaluation_invitation::Column::SubjectId.eq(new.subject_id.as_str()))
+            .one(&inner.db)
+            .await
+            .context("read the invitation")?;
+        let Some(invitation) = invitation.filter(|i| i.citizen_id == citizen_id) else {
+            return Err(if self.owns(citizen_id, &new).await? {
+                RateError::NotFinished
+            } else {
+                RateError::NotFound
+            });
+        };
+        let now = inner.clock.now();
+        if invitation.invited_at + inner.config.window() <= now {
+            // The default may not be recorded yet: a rating now is still a second one.
+            let rated = evaluation::Entity::find()
+                .filter(evaluation::Column::SubjectKind.eq(new.kind.as_str()))
+                .filter(evaluation::Column::SubjectId.eq(new.subject_id.as_str()))
+                .one(&inner.db)
+                .await
+                .context("look for the rating")?;
+            return Err(if rated.is_some() {
+                RateError::AlreadyEvaluated
+            } else {
+                RateError::WindowClosed
+            });
+        }
+        let person = citizen::Entity::find_by_id(citizen_id)
+            .one(&inner.db)
+            .await
+            .context("read the citizen")?
+            .context("the citizen is gone")?;
+        let (status, label) = match &comment {
+            None => (CommentStatus::None, None),
+            Some(text) => match self.check(&person.openid, text).await {
+                Some((Suggest::Risky, _)) => return Err(RateError::CommentRisky),
+                Some((Suggest::Review, label)) => (CommentStatus::Review, Some(label)),
+                Some((Suggest::Pass, label)) => (CommentStatus::Pass, Some(label)),
+                None => (CommentStatus::Unchecked, None),
+            },
+        };
+        let real_name = person.identity_verified_at.is_some();
+        let id = uuid::Uuid::new_v4().to_string();
+        let row = evaluation::ActiveModel {
+            id: Set(id.clone()),
+            subject_kind: Set(invitation.subject_kind.clone()),
+            subject_id: Set(invitation.subject_id.clone()),
+            invitation_id: Set(invitation.id),
+            citizen_id: Set(citizen_id),
+            channel: Set(invitation.channel.clone()),
+            hall_id: Set(invitation.hall_id),
+            counter_id: Set(invitation.counter_id),
+            category_id: Set(invitation.category_id),
+            staff_id: Set(invitation.staff_id),
+            item_code: Set(invitation.item_code.clone()),
+            department: Set(invitation.department.clone()),
+            grade: Set(i32::from(grade)),
+            indicators: Set(serde_json::to_string(&indicators).context("indicators")?),
+            tags: Set(serde_json::to_string(&tags).context("tags")?),
+            comment: Set(comment),
+            comment_status: Set(status.as_str().to_owned()),
+            comment_label: Set(label.and_then(|l| i32::try_from(l).ok())),
+            defaulted: Set(false),
+            real_name: Set(real_name),
+            follow_up_grade: Set(None),
+            follow_up_comment: Set(None),
+            follow_up_status: Set(None),
+            follow_up_at: Set(None),
+            created_at: Set(now),
+        };
+        let txn = inner.db.begin().await.context("begin the rating")?;
+        match evaluation::Entity::insert(row)
+            .exec_without_returning(&txn)
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                return Err(RateError::AlreadyEvaluated);
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("insert the rating").into()),
+        }
+        settled(&txn, &invitation, now).await?;
+        enqueue(&txn, &id, now).await?;
+        if real_name && grade <= 2 {
+            rectify::open(self, &txn, &id, &invitation, now).await?;
+        }
+        txn.commit().await.context("commit the rating")?;
+        inner.wake.notify_one();
+        metrics::counter!("evaluations_total", "kind" => new.kind.as_str(), "grade" => grade.to_string())
+            .increment(1);
+        self.view_of(citizen_id, &id)
+            .await?
+            .context("the rating just stored")
+            .map_err(RateError::from)
+    }
+
+    /// WeChat's verdict, or `None` when it cannot be had now (asked again later).
+    pub(super) async fn check(&self, openid: &str, text: &str) -> Option<(Suggest, i64)> {
+        match self
+            .inner
+            .wechat
+            .msg_sec_check(openid, SCENE_COMMENT, text)
+            .await
+        {
+            Ok(v) => Some((v.suggest, v.label)),
+            Err(e) => {
+                tracing::warn!(error = %crate::report::causes(&e), "msgSecCheck failed; the comment waits, hidden");
+                metrics::counter!("evaluation_comment_unchecked_total").increment(1);
+                None
+            }
+        }
+    }
+
+    /// Whether the subject is `citizen_id`'s at all (to tell "not yet" from "not yours").
+    async fn owns(&self, citizen_id: i64, new: &NewEvaluation) -> anyhow::Result<bool> {
+        let db = &self.inner.db;
+        Ok(match new.kind {
+            SubjectKind::Ticket => match new.subject_id.parse::<i64>() {
+                Ok(id) => ticket::Entity::find_by_id(id)
+                    .one(db)
+                    .await
+                    .context("read the ticket")?
+                    .is_some_and(|t| t.citizen_id == Some(citizen_id)),
+                Err(_) => false,
+            },
+            SubjectKind::Case => application::Entity::find_by_id(new.subject_id.as_str())
+                .one(db)
+                .await
+                .context("read the application")?
+                .is_some_and(|a| a.citizen_id == citizen_id),
+        })
+    }
+
+    /// `citizen_id`'s evaluations, newest first, with their rectifications.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn mine(&self, citizen_id: i64) -> anyhow::Result<Vec<EvaluationView>> {
+        let db = &self.inner.db;
+        let rows = evaluation::Entity::find()
+            .filter(evaluation::Column::CitizenId.eq(citizen_id))
+            .order_by_desc(evaluation::Column::CreatedAt)
+            .limit(200)
+            .all(db)
+            .await
+            .context("read my evaluations")?;
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let tickets: BTreeMap<String, rectification::Model> = if ids.is_empty() {
+            BTreeMap::new()
+        } else {
+            rectification::Entity::find()
+                .filter(rectification::Column::EvaluationId.is_in(ids))
+                .all(db)
+                .await
+                .context("read my rectifications")?
+                .into_iter()
+                .map(|r| (r.evaluation_id.clone(), r))
+                .collect()
+        };
+        let now = self.inner.clock.now();
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let rect = tickets.get(&r.id).map(|t| rectify::view(t, now));
+                view(r, rect)
+            })
+            .collect())
+    }
+
+    /// One of `citizen_id`'s evaluations.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn view_of(
+        &self,
+        citizen_id: i64,
+        id: &str,
+    ) -> anyhow::Result<Option<EvaluationView>> {
+        let db = &self.inner.db;
+        let Some(row) = evaluation::Entity::find_by_id(id)
+            .one(db)
+            .await
+            .context("read the evaluation")?
+            .filter(|r| r.citizen_id == citizen_id)
+        else {
+            return Ok(None);
+        };
+        let rect = rectification::Entity::find()
+            .filter(rectification::Column::EvaluationId.eq(id))
+            .one(db)
+            .await
+            .context("read the rectification")?
+            .map(|t| rectify::view(&t, self.inner.clock.now()));
+        Ok(Some(view(row, rect)))
+    }
+
+    /// The one 追评, after the rectification was recorded.
+    ///
+    /// # Errors
+    /// [`FollowUpError::NotFound`] (not this citizen's), [`FollowUpError::NotRectified`],
+    /// [`FollowUpError::AlreadyFollowedUp`], [`FollowUpError::Invalid`],
+    /// [`FollowUpError::CommentRisky`].
+    pub async fn follow_up(
+        &self,
+        citizen_id: i64,
+        id: &str,
+        grade: i64,
+        comment: Option<&str>,
+    ) -> Result<EvaluationView, FollowUpError> {
+        let inner = &self.inner;
+        let mut problems = Vec::new();
+        let grade = check_grade("grade", grade, &mut problems);
+        let comment = check_comment(comment, &mut problems);
+        if !problems.is_empty() {
+            return Err(FollowUpError::Invalid(problems));
+        }
+        let current = self
+            .view_of(citizen_id, id)
+            .await?
+            .ok_or(FollowUpError::NotFound)?;
+        if current.follow_up.is_some() {
+            return Err(FollowUpError::AlreadyFollowedUp);
+        }
+        if current
+            .rectification
+            .as_ref()
+            .is_none_or(|r| r.status != rectify::RECTIFIED)
+        {
+            return Err(FollowUpError::NotRectified);
+        }
+        let person = citizen::Entity::find_by_id(citizen_id)
+            .one(&inner.db)
+            .await
+            .context("read the citizen")?
+            .context("the citizen is gone")?;
+        let status = match &comment {
+            None => CommentStatus::None,
+            Some(text) => match self.check(&person.openid, text).await {
+                Some((Suggest::Risky, _)) => return Err(FollowUpError::CommentRisky),
+                Some((Suggest::Review, _)) => CommentStatus::Review,
+                Some((Suggest::Pass, _)) => CommentStatus::Pass,
+                None => CommentStatus::Unchecked,
+            },
+        };
+        let now = inner.clock.now();
+        let done = evaluation::Entity::update_many()
+            .col_expr(
+                evaluation::Column::FollowUpGrade,
+                Expr::value(i32::from(grade)),
+            )
+            .col_expr(evaluation::Column::FollowUpComment, Expr::value(comment))
+            .col_expr(
+                evaluation::Column::FollowUpStatus,
+                Expr::value(status.as_str()),
+            )
+            .col_expr(evaluation::Column::FollowUpAt, Expr::value(now))
+            .filter(evaluation::Column::Id.eq(id))
+            .filter(evaluation::Column::FollowUpAt.is_null())
+            .exec(&inner.db)
+            .await
+            .context("record the follow-up")?;
+        if done.rows_affected == 0 {
+            return Err(FollowUpError::AlreadyFollowedUp);
+        }
+        self.view_of(citizen_id, id)
+            .await?
+            .ok_or(FollowUpError::NotFound)
+    }
+}
+
+/// Marks the invitation rated (or defaulted).
+pub(super) async fn settled(
+    txn: &impl ConnectionTrait,
+    invitation: &evaluation_invitation::Model,
+    _now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    evaluation_invitation::Entity::update_many()
+        .col_expr(evaluation_invitation::Column::Settled, Expr::value(true))
+        .filter(evaluation_invitation::Column::Id.eq(invitation.id))
+        .exec(txn)
+        .await
+        .context("settle the invitation")?;
+    Ok(())
+}
+
+/// The evaluation's outbox row, for the platform.
+pub(super) async fn enqueue(
+    txn: &impl ConnectionTrait,
+    evaluation_id: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    evaluation_outbox::Entity::insert(evaluation_outbox::ActiveModel {
+        evaluation_id: Set(evaluation_id.to_owned()),
+        status: Set(PENDING.to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        claimed_until: Set(None),
+        first_failure_at: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(txn)
+    .await
+    .context("enqueue the evaluation for the province")?;
+    Ok(())
+}
+
+fn view(r: evaluation::Model, rectification: Option<super::RectificationView>) -> EvaluationView {
+    let follow_up = match (r.follow_up_grade, r.follow_up_at) {
+        (Some(grade), Some(at)) => Some(FollowUp {
+            grade: u8::try_from(grade).unwrap_or(3),
+            comment: r.follow_up_comment.clone(),
+            at,
+        }),
+        _ => None,
+    };
+    EvaluationView {
+        kind: SubjectKind::parse(&r.subject_kind).unwrap_or(SubjectKind::Ticket),
+        subject_id: r.subject_id,
+        grade: u8::try_from(r.grade).unwrap_or(3),
+        indicators: serde_json::from_str(&r.indicators).unwrap_or_default(),
+        tags: serde_json::from_str(&r.tags).unwrap_or_default(),
+        comment: r.comment,
+        comment_status: CommentStatus::parse(&r.comment_status),
+        defaulted: r.defaulted,
+        created_at: r.created_at,
+        id: r.id,
+        rectification,
+        follow_up,
+    }
+}

@@ -1,0 +1,961 @@
+//! 好差评 over HTTP: a served ticket and a concluded case rated once by their citizen (a second
+//! rating and racing ratings meet the unique index), every bad input named, the window's
+//! default once across instances, the comment through msgSecCheck (pass, review, risky, WeChat
+//! down), a 差评's deadlines across a holiday and a 调休 Saturday with its rectification, 追评
+//! and overdue mark, statistics without identities, and every rating in the province's ledger
+//! exactly once through an outage.
+
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use reqwest::StatusCode;
+use sea_orm::{ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use services::staff::Role;
+use simulators::province::{Fault, Group, Phase, ProvinceSim, ProvinceSimConfig};
+use simulators::wechat::{Endpoint, Fault as WxFault};
+
+use crate::booking_fixture::{HALL, ID_CARD, citizen, id, message_kinds, seed, settings, shanghai};
+use crate::helpers::{Citizen, Deployment, Reply, TestApp, id_card_no, use_province};
+use crate::queue_fixture::{act, called, counter, staff, taken};
+
+/// A deployment with the halls seeded, a province simulator, and the clock at `at`.
+struct World {
+    deployment: Deployment,
+    province: ProvinceSim,
+    app: TestApp,
+    hall_id: i64,
+}
+
+fn customize(
+    province: &ProvinceSim,
+    workers: bool,
+) -> impl FnOnce(&mut gateway::configuration::Settings) + use<> {
+    let (url, key, secret) = (
+        province.base_url(),
+        province.app_key().to_owned(),
+        province.app_secret().to_owned(),
+    );
+    let (cb_key, cb_secret) = (
+        province.callback_app_key().to_owned(),
+        province.callback_app_secret().to_owned(),
+    );
+    move |s| {
+        settings(s);
+        s.province.base_url = url;
+        s.province.app_key = key;
+        s.province.app_secret = SecretString::from(secret);
+        s.province.callback_app_key = cb_key;
+        s.province.callback_app_secret = Some(SecretString::from(cb_secret));
+        s.province.sync_interval_secs = 0;
+        s.province.timeout_ms = 800;
+        s.province.max_attempts = 2;
+        s.province.breaker_cooldown_secs = 1;
+        s.evaluations.worker = workers;
+        s.evaluations.worker_interval_ms = 200;
+        s.evaluations.retry_base_ms = 50;
+        s.evaluations.retry_cap_secs = 1;
+    }
+}
+
+impl World {
+    async fn new(at: chrono::DateTime<chrono::Utc>, workers: bool) -> World {
+        let deployment = Deployment::new().await;
+        let province = ProvinceSim::start(ProvinceSimConfig {
+            callback_retry_base: Duration::from_millis(50),
+            callback_retry_cap: Duration::from_millis(500),
+            ..ProvinceSimConfig::default()
+        })
+        .await
+        .expect("start the province simulator");
+        let app = deployment.instance(customize(&province, workers)).await;
+        let fx = seed(&app.db).await;
+        app.clock.set(at);
+        World {
+            deployment,
+            province,
+            app,
+            hall_id: fx.hall_id,
+        }
+    }
+
+    async fn instance(&self, workers: bool) -> TestApp {
+        self.deployment
+            .instance(customize(&self.province, workers))
+            .await
+    }
+
+    /// A clerk at counter 1 of the hall.
+    async fn clerk(&self, name: &str) -> (String, i64) {
+        let token = staff(&self.app, name, Role::Clerk, self.hall_id).await;
+        (token, counter(&self.app.db, self.hall_id, 1).await)
+    }
+
+    /// The citizen's remote ticket, called, served and (when `finish`) done at counter 1.
+    async fn ticket(&self, c: &Citizen, clerk: &(String, i64), finish: bool) -> i64 {
+        let app = &self.app;
+        let t = taken(app, &c.token, HALL, ID_CARD).await;
+        let called = called(app, &clerk.0, self.hall_id, clerk.1).await;
+        assert_eq!(id(&called), id(&t));
+        let serving = act(
+            app,
+            &clerk.0,
+            self.hall_id,
+            clerk.1,
+            id(&t),
+            "serve",
+            &json!({}),
+        )
+        .await;
+        assert_eq!(serving.status, StatusCode::OK, "{serving:?}");
+        if finish {
+            let done = act(
+                app,
+                &clerk.0,
+                self.hall_id,
+                clerk.1,
+                id(&t),
+                "done",
+                &json!({}),
+            )
+            .await;
+            assert_eq!(done.status, StatusCode::OK, "{done:?}");
+        }
+        id(&t)
+    }
+}
+
+fn offline(grade: i64) -> Value {
+    json!({ "overall": grade, "efficiency": grade, "serviceLevel": grade, "attitude": grade })
+}
+
+fn ticket_rating(ticket_id: i64, grade: i64) -> Value {
+    json!({
+        "subjectKind": "TICKET",
+        "subjectId": ticket_id.to_string(),
+        "grade": grade,
+        "indicators": offline(grade),
+    })
+}
+
+async fn rate(app: &TestApp, c: &Citizen, body: &Value) -> Reply {
+    app.post("/api/v1/evaluations", Some(&c.token), body).await
+}
+
+async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The ledger's entries for one evaluation.
+fn ledger_of(province: &ProvinceSim, evaluation_id: &str) -> Vec<Value> {
+    province
+        .evaluations()
+        .into_iter()
+        .filter(|e| e["clientRequestId"] == evaluation_id)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_served_ticket_is_rated_once_by_its_citizen_and_reaches_the_province() {
+    let world = World::new(crate::booking_fixture::monday_nine(), true).await;
+    let app = &world.app;
+    let clerk = world.clerk("clerk.rate").await;
+    let a = citizen(app, 1).await;
+    let b = citizen(app, 2).await;
+
+    // Not done yet: nothing to rate.
+    let ticket = world.ticket(&a, &clerk, false).await;
+    let early = rate(app, &a, &ticket_rating(ticket, 5)).await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{early:?}");
+    assert_eq!(early.error_code(), "EVALUATION_NOT_OPEN");
+    let pending = app.get("/api/v1/evaluations/pending", Some(&a.token)).await;
+    assert_eq!(pending.body["pending"], json!([]));
+
+    let done = act(
+        app,
+        &clerk.0,
+        world.hall_id,
+        clerk.1,
+        ticket,
+        "done",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{done:?}");
+    // Invited: in the inbox and in the pending list, with the offline indicators.
+    assert!(
+        message_kinds(app, &a.token)
+            .await
+            .contains(&"evaluation_invited".to_owned())
+    );
+    let pending = app.get("/api/v1/evaluations/pending", Some(&a.token)).await;
+    assert_eq!(pending.status, StatusCode::OK, "{pending:?}");
+    let entry = &pending.body["pending"][0];
+    assert_eq!(entry["subjectKind"], "TICKET");
+    assert_eq!(entry["subjectId"], ticket.to_string());
+    assert_eq!(entry["place"], "市民中心政务服务大厅");
+    let keys: Vec<&str> = entry["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["overall", "efficiency", "serviceLevel", "attitude"]);
+
+    // Another citizen's ticket is not found; an unknown one neither.
+    let theirs = rate(app, &b, &ticket_rating(ticket, 1)).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{theirs:?}");
+    assert_eq!(theirs.error_code(), "EVALUATION_SUBJECT_NOT_FOUND");
+    let unknown = rate(app, &a, &ticket_rating(ticket + 1000, 5)).await;
+    assert_eq!(unknown.error_code(), "EVALUATION_SUBJECT_NOT_FOUND");
+
+    // Every bad input is named.
+    let bad = rate(
+        app,
+        &a,
+        &json!({
+            "subjectKind": "TICKET",
+            "subjectId": ticket.to_string(),
+            "grade": 6,
+            "indicators": { "overall": 0, "efficiency": 3, "attitude": 9, "guideAccuracy": 5 },
+            "tags": ["不存在的标签"],
+            "comment": "很".repeat(501),
+        }),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+    assert_eq!(bad.error_code(), "VALIDATION_FAILED");
+    let mut fields: Vec<&str> = bad.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "comment",
+            "grade",
+            "indicators.attitude",
+            "indicators.guideAccuracy",
+            "indicators.overall",
+            "indicators.serviceLevel",
+        ]
+    );
+    // A 差评 tag on a 好评 is refused too.
+    let mut wrong_tag = ticket_rating(ticket, 5);
+    wrong_tag["tags"] = json!(["服务态度差"]);
+    let wrong = rate(app, &a, &wrong_tag).await;
+    assert_eq!(wrong.error_code(), "VALIDATION_FAILED");
+    assert_eq!(wrong.body["fields"][0]["field"], "tags[0]");
+    let unreadable = rate(
+        app,
+        &a,
+        &json!({ "subjectKind": "SOMETHING", "subjectId": "1" }),
+    )
+    .await;
+    assert_eq!(unreadable.status, StatusCode::BAD_REQUEST, "{unreadable:?}");
+
+    let mut good = ticket_rating(ticket, 5);
+    good["tags"] = json!(["一次办好", "服务热情"]);
+    good["comment"] = json!("窗口工作人员很耐心");
+    let rated = rate(app, &a, &good).await;
+    assert_eq!(rated.status, StatusCode::CREATED, "{rated:?}");
+    assert_eq!(rated.body["grade"], 5);
+    assert_eq!(rated.body["gradeText"], "非常满意");
+    assert_eq!(rated.body["commentStatus"], "PASS");
+    assert_eq!(rated.body["defaulted"], false);
+    assert!(rated.body.get("rectification").is_none());
+    let evaluation_id = rated.body["id"].as_str().unwrap().to_owned();
+    // WeChat checked the comment as a comment (scene 2) of the citizen's openid.
+    let checked = app.wechat.sec_checked();
+    assert_eq!(
+        checked.last().unwrap(),
+        &(a.openid.clone(), 2, "窗口工作人员很耐心".to_owned())
+    );
+
+    // Once.
+    let again = rate(app, &a, &ticket_rating(ticket, 1)).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{again:?}");
+    assert_eq!(again.error_code(), "ALREADY_EVALUATED");
+    let pending = app.get("/api/v1/evaluations/pending", Some(&a.token)).await;
+    assert_eq!(pending.body["pending"], json!([]));
+    let mine = app.get("/api/v1/evaluations", Some(&a.token)).await;
+    assert_eq!(mine.body["evaluations"].as_array().unwrap().len(), 1);
+    assert_eq!(mine.body["evaluations"][0]["id"], evaluation_id.as_str());
+    assert_eq!(
+        app.get("/api/v1/evaluations", Some(&b.token)).await.body["evaluations"],
+        json!([])
+    );
+
+    // To the province: channel 3, the hall's code and the counter's number, the indicators by
+    // their names.
+    eventually("the ledger entry", Duration::from_secs(10), || async {
+        !ledger_of(&world.province, &evaluation_id).is_empty()
+    })
+    .await;
+    let sent = ledger_of(&world.province, &evaluation_id);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["channel"], "3");
+    assert_eq!(sent[0]["hallCode"], HALL);
+    assert_eq!(sent[0]["windowNo"], "1");
+    assert_eq!(sent[0]["sblsh"], Value::Null);
+    assert_eq!(sent[0]["grade"], 5);
+    assert_eq!(sent[0]["indicators"]["服务态度"], 5);
+    assert_eq!(sent[0]["comment"], "窗口工作人员很耐心");
+    assert_eq!(world.province.evaluation_submissions(&evaluation_id), 1);
+}
+
+#[tokio::test]
+async fn racing_ratings_of_one_ticket_leave_exactly_one() {
+    let world = World::new(crate::booking_fixture::monday_nine(), false).await;
+    let clerk = world.clerk("clerk.race").await;
+    let a = citizen(&world.app, 1).await;
+    let ticket = world.ticket(&a, &clerk, true).await;
+    let second = world.instance(false).await;
+    let apps = [&world.app, &second];
+    let replies: Vec<Reply> = futures::stream::iter(0..12)
+        .map(|n| {
+            let app = apps[n % 2];
+            let body = ticket_rating(ticket, i64::try_from(n % 5 + 1).unwrap());
+            let a = &a;
+            async move { rate(app, a, &body).await }
+        })
+        .buffer_unordered(12)
+        .collect()
+        .await;
+    let won = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(won, 1, "{replies:?}");
+    for r in replies.iter().filter(|r| r.status != StatusCode::CREATED) {
+        assert_eq!(r.status, StatusCode::CONFLICT, "{r:?}");
+        assert_eq!(r.error_code(), "ALREADY_EVALUATED");
+    }
+    assert_eq!(
+        entities::evaluation::Entity::find()
+            .count(&world.app.db)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        entities::evaluation_outbox::Entity::find()
+            .count(&world.app.db)
+            .await
+            .unwrap(),
+        1,
+        "one outbox row: the loser wrote nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_window_passes_into_one_default_across_two_instances() {
+    let world = World::new(crate::booking_fixture::monday_nine(), false).await;
+    let clerk = world.clerk("clerk.default").await;
+    let a = citizen(&world.app, 1).await;
+    let tickets = [
+        world.ticket(&a, &clerk, true).await,
+        world.ticket(&a, &clerk, true).await,
+        world.ticket(&a, &clerk, true).await,
+    ];
+    let second = world.instance(false).await;
+    // One of three is rated in time.
+    let rated = rate(&world.app, &a, &ticket_rating(tickets[0], 4)).await;
+    assert_eq!(rated.status, StatusCode::CREATED, "{rated:?}");
+
+    // Six days later nothing defaults; past seven days the two instances race.
+    world.app.clock.advance(chrono::Duration::days(6));
+    assert_eq!(
+        world.app.evaluations.worker().default_once().await.unwrap(),
+        0
+    );
+    world
+        .app
+        .clock
+        .advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));
+    let late = rate(&world.app, &a, &ticket_rating(tickets[1], 5)).await;
+    assert_eq!(late.error_code(), "EVALUATION_WINDOW_CLOSED");
+    let (w1, w2) = (world.app.evaluations.worker(), second.evaluations.worker());
+    let (x, y) = tokio::join!(w1.default_once(), w2.default_once());
+    let (x2, y2) = tokio::join!(w1.default_once(), w2.default_once());
+    assert_eq!(
+        x.unwrap() + y.unwrap() + x2.unwrap() + y2.unwrap(),
+        2,
+        "one default for each unrated ticket"
+    );
+    let rows = entities::evaluation::Entity::find()
+        .filter(entities::evaluation::Column::Defaulted.eq(true))
+        .all(&world.app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.grade == 3 && r.comment.is_none()));
+    assert_eq!(
+        entities::evaluation_outbox::Entity::find()
+            .count(&world.app.db)
+            .await
+            .unwrap(),
+        3
+    );
+    // The citizen sees them as defaulted, not as their words; a rating now is a second one.
+    let mine = world.app.get("/api/v1/evaluations", Some(&a.token)).await;
+    let defaulted: Vec<&Value> = mine.body["evaluations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["defaulted"] == true)
+        .collect();
+    assert_eq!(defaulted.len(), 2);
+    assert!(defaulted.iter().all(|e| e["gradeText"] == "基本满意"));
+    let after = rate(&world.app, &a, &ticket_rating(tickets[1], 5)).await;
+    assert_eq!(after.error_code(), "ALREADY_EVALUATED");
+
+    // Both forwarders drain the outbox: three entries, once each.
+    let mut opened = (false, false);
+    for _ in 0..20 {
+        let f1 = world.app.evaluations.forwarder();
+        let f2 = second.evaluations.forwarder();
+        let _ = tokio::join!(
+            f1.forward_once(&mut opened.0),
+            f2.forward_once(&mut opened.1)
+        );
+        if world.province.evaluations().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ledger = world.province.evaluations();
+    assert_eq!(ledger.len(), 3, "{ledger:?}");
+    assert_eq!(ledger.iter().filter(|e| e["grade"] == 3).count(), 2);
+}
+
+#[tokio::test]
+async fn comments_pass_wait_for_review_are_refused_when_risky_and_survive_wechat_down() {
+    let world = World::new(crate::booking_fixture::monday_nine(), true).await;
+    let app = &world.app;
+    let clerk = world.clerk("clerk.comments").await;
+    let admin = staff(app, "admin.comments", Role::Admin, world.hall_id).await;
+    let a = citizen(app, 1).await;
+    let tickets = [
+        world.ticket(&a, &clerk, true).await,
+        world.ticket(&a, &clerk, true).await,
+        world.ticket(&a, &clerk, true).await,
+    ];
+    let with_comment = |t: i64, text: &str| {
+        let mut body = ticket_rating(t, 4);
+        body["comment"] = json!(text);
+        body
+    };
+
+    // Risky: refused with its code, nothing kept; the citizen may write again.
+    app.wechat.set_sec_check("risky", 20003);
+    let risky = rate(app, &a, &with_comment(tickets[0], "骂人的话")).await;
+    assert_eq!(risky.status, StatusCode::UNPROCESSABLE_ENTITY, "{risky:?}");
+    assert_eq!(risky.error_code(), "EVALUATION_COMMENT_REJECTED");
+    assert_eq!(
+        entities::evaluation::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        0
+    );
+
+    // Review: kept, hidden; staff clear it and then it is shown and sent with its words.
+    app.wechat.set_sec_check("review", 20012);
+    let review = rate(app, &a, &with_comment(tickets[0], "有点粗俗的话")).await;
+    assert_eq!(review.status, StatusCode::CREATED, "{review:?}");
+    assert_eq!(review.body["commentStatus"], "REVIEW");
+    let review_id = review.body["id"].as_str().unwrap().to_owned();
+    let listed = app
+        .get(
+            &format!("/staff/v1/halls/{}/evaluations/review", world.hall_id),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        listed.body["comments"][0]["evaluationId"],
+        review_id.as_str()
+    );
+    eventually(
+        "the review's ledger entry",
+        Duration::from_secs(10),
+        || async { !ledger_of(&world.province, &review_id).is_empty() },
+    )
+    .await;
+    assert_eq!(
+        ledger_of(&world.province, &review_id)[0]["comment"],
+        "",
+        "hidden words do not leave"
+    );
+    let clerk_tries = app
+        .post(
+            &format!("/staff/v1/evaluations/{review_id}/comment"),
+            Some(&clerk.0),
+            &json!({ "visible": true }),
+        )
+        .await;
+    assert_eq!(clerk_tries.status, StatusCode::FORBIDDEN);
+    let cleared = app
+        .post(
+            &format!("/staff/v1/evaluations/{review_id}/comment"),
+            Some(&admin),
+            &json!({ "visible": true }),
+        )
+        .await;
+    assert_eq!(cleared.status, StatusCode::NO_CONTENT, "{cleared:?}");
+    let twice = app
+        .post(
+            &format!("/staff/v1/evaluations/{review_id}/comment"),
+            Some(&admin),
+            &json!({ "visible": false }),
+        )
+        .await;
+    assert_eq!(twice.error_code(), "COMMENT_NOT_IN_REVIEW");
+
+    // WeChat down: the rating is kept, its comment unchecked and not sent until WeChat answers.
+    app.wechat.set_sec_check("pass", 100);
+    app.wechat
+        .inject(Endpoint::MsgSecCheck, WxFault::Http5xx, 3);
+    let down = rate(app, &a, &with_comment(tickets[1], "办得很快")).await;
+    assert_eq!(down.status, StatusCode::CREATED, "{down:?}");
+    assert_eq!(down.body["commentStatus"], "UNCHECKED");
+    let down_id = down.body["id"].as_str().unwrap().to_owned();
+    // The worker asks again (WeChat answers now) and the evaluation goes out with its words.
+    eventually(
+        "the comment to be checked",
+        Duration::from_secs(10),
+        || async {
+            app.get("/api/v1/evaluations", Some(&a.token)).await.body["evaluations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["id"] == down_id.as_str() && e["commentStatus"] == "PASS")
+        },
+    )
+    .await;
+    eventually("the ledger entry", Duration::from_secs(10), || async {
+        !ledger_of(&world.province, &down_id).is_empty()
+    })
+    .await;
+    assert_eq!(
+        ledger_of(&world.province, &down_id)[0]["comment"],
+        "办得很快"
+    );
+
+    // No comment: nothing asked of WeChat.
+    let asked = app.wechat.stats().msg_sec_check_calls;
+    let plain = rate(app, &a, &ticket_rating(tickets[2], 5)).await;
+    assert_eq!(plain.body["commentStatus"], "NONE");
+    assert_eq!(app.wechat.stats().msg_sec_check_calls, asked);
+}
+
+#[tokio::test]
+async fn a_bad_rating_is_rectified_on_the_working_day_calendar_and_followed_up_once() {
+    // Wednesday 30 September 2026: 1–7 October are the National Day holiday, Saturday 10 October
+    // is a working day (调休).
+    let world = World::new(shanghai(2026, 9, 30, 10, 0), true).await;
+    let app = &world.app;
+    let clerk = world.clerk("clerk.rectify").await;
+    let admin = staff(app, "admin.rectify", Role::Admin, world.hall_id).await;
+    let a = citizen(app, 1).await;
+    let ticket = world.ticket(&a, &clerk, true).await;
+    let mut body = ticket_rating(ticket, 1);
+    body["tags"] = json!(["服务态度差", "等候时间长"]);
+    let rated = rate(app, &a, &body).await;
+    assert_eq!(rated.status, StatusCode::CREATED, "{rated:?}");
+    let r = &rated.body["rectification"];
+    assert_eq!(r["status"], "OPEN");
+    // Contact within one working day: the holiday is skipped to Thursday 8 October.
+    assert_eq!(r["contactDueDate"], "2026-10-08");
+    // Five working days: 8, 9, Saturday 10 (调休), 12, 13.
+    assert_eq!(r["rectifyDueDate"], "2026-10-13");
+    let rectification_id = r["id"].as_i64().unwrap();
+
+    // A clerk may not handle it; the hall's admin sees it.
+    let refused = app
+        .get(
+            &format!("/staff/v1/rectifications?hallId={}", world.hall_id),
+            Some(&clerk.0),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    // A second 差评, and the clock past the first's contact deadline: the overdue one is first.
+    app.clock.set(shanghai(2026, 10, 9, 10, 0));
+    let ticket2 = world.ticket(&a, &clerk, true).await;
+    let second = rate(app, &a, &ticket_rating(ticket2, 2)).await;
+    assert_eq!(second.status, StatusCode::CREATED, "{second:?}");
+    assert_eq!(second.body["rectification"]["contactDueDate"], "2026-10-10");
+    let list = app
+        .get(
+            &format!("/staff/v1/rectifications?hallId={}", world.hall_id),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{list:?}");
+    let open = list.body["rectifications"].as_array().unwrap();
+    assert_eq!(open.len(), 2);
+    assert_eq!(open[0]["id"], rectification_id);
+    assert_eq!(open[0]["overdue"], true);
+    assert_eq!(open[1]["overdue"], false);
+    assert!(!list.text.contains(&id_card_no(1)) && !list.text.contains(&a.openid));
+    // The hall admin is alerted once.
+    let w = app.evaluations.worker();
+    eventually("the overdue mark", Duration::from_secs(10), || async {
+        app.get(
+            &format!("/staff/v1/rectifications?hallId={}", world.hall_id),
+            Some(&admin),
+        )
+        .await
+        .body["rectifications"][0]["overdueNotifiedAt"]
+            .is_string()
+    })
+    .await;
+    assert_eq!(w.overdue_once().await.unwrap(), 0, "once");
+
+    // 追评 only after the rectification.
+    let evaluation_id = rated.body["id"].as_str().unwrap().to_owned();
+    let early = app
+        .post(
+            &format!("/api/v1/evaluations/{evaluation_id}/follow-up"),
+            Some(&a.token),
+            &json!({ "grade": 4 }),
+        )
+        .await;
+    assert_eq!(early.error_code(), "FOLLOW_UP_NOT_ALLOWED");
+    let contacted = app
+        .post(
+            &format!("/staff/v1/rectifications/{rectification_id}/contact"),
+            Some(&admin),
+            &json!({ "note": "已电话回访，向群众致歉" }),
+        )
+        .await;
+    assert_eq!(contacted.status, StatusCode::OK, "{contacted:?}");
+    assert_eq!(contacted.body["status"], "CONTACTED");
+    let again = app
+        .post(
+            &format!("/staff/v1/rectifications/{rectification_id}/contact"),
+            Some(&admin),
+            &json!({ "note": "再次回访" }),
+        )
+        .await;
+    assert_eq!(again.error_code(), "RECTIFICATION_STATE_CHANGED");
+    let empty = app
+        .post(
+            &format!("/staff/v1/rectifications/{rectification_id}/rectify"),
+            Some(&admin),
+            &json!({ "note": "  " }),
+        )
+        .await;
+    assert_eq!(empty.error_code(), "VALIDATION_FAILED");
+    let rectified = app
+        .post(
+            &format!("/staff/v1/rectifications/{rectification_id}/rectify"),
+            Some(&admin),
+            &json!({ "note": "已对窗口人员进行服务规范培训" }),
+        )
+        .await;
+    assert_eq!(rectified.status, StatusCode::OK, "{rectified:?}");
+    assert_eq!(rectified.body["status"], "RECTIFIED");
+    // The citizen is told and sees the outcome.
+    assert!(
+        message_kinds(app, &a.token)
+            .await
+            .contains(&"evaluation_rectified".to_owned())
+    );
+    let mine = app.get("/api/v1/evaluations", Some(&a.token)).await;
+    let first = mine.body["evaluations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == evaluation_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        first["rectification"]["rectifyNote"],
+        "已对窗口人员进行服务规范培训"
+    );
+    let follow = app
+        .post(
+            &format!("/api/v1/evaluations/{evaluation_id}/follow-up"),
+            Some(&a.token),
+            &json!({ "grade": 4, "comment": "整改后态度好多了" }),
+        )
+        .await;
+    assert_eq!(follow.status, StatusCode::OK, "{follow:?}");
+    assert_eq!(follow.body["followUp"]["grade"], 4);
+    let twice = app
+        .post(
+            &format!("/api/v1/evaluations/{evaluation_id}/follow-up"),
+            Some(&a.token),
+            &json!({ "grade": 5 }),
+        )
+        .await;
+    assert_eq!(twice.error_code(), "FOLLOW_UP_NOT_ALLOWED");
+
+    // Statistics: two 差评, one rectified after the contact deadline but within its limit.
+    let stats = app
+        .get(
+            &format!(
+                "/staff/v1/halls/{}/evaluations/stats?from=2026-09-01&to=2026-10-31&by=counter",
+                world.hall_id
+            ),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(stats.status, StatusCode::OK, "{stats:?}");
+    let row = &stats.body["rows"][0];
+    assert_eq!(row["count"], 2);
+    assert_eq!(row["badRate"], 1.0);
+    assert_eq!(row["rectifiedInTime"], 1);
+    assert_eq!(row["rectificationRate"], 0.5);
+    assert_eq!(row["indicators"]["attitude"], 1.5);
+    let csv = app
+        .get(
+            &format!(
+                "/staff/v1/halls/{}/evaluations/stats?from=2026-09-01&to=2026-10-31&by=staff&format=csv",
+                world.hall_id
+            ),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.text.contains("差评整改率"), "{}", csv.text);
+    assert!(!csv.text.contains(&a.openid) && !csv.text.contains("张三"));
+    let bad_by = app
+        .get(
+            &format!(
+                "/staff/v1/halls/{}/evaluations/stats?from=2026-10-31&to=2026-09-01",
+                world.hall_id
+            ),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(bad_by.error_code(), "VALIDATION_FAILED");
+}
+
+#[tokio::test]
+async fn ratings_through_a_province_outage_reach_its_ledger_once_each() {
+    let world = World::new(crate::booking_fixture::monday_nine(), true).await;
+    let app = &world.app;
+    let clerk = world.clerk("clerk.outage").await;
+    let a = citizen(app, 1).await;
+    let tickets = [
+        world.ticket(&a, &clerk, true).await,
+        world.ticket(&a, &clerk, true).await,
+        world.ticket(&a, &clerk, true).await,
+    ];
+    // The first answer is lost after the platform took it; then the platform is down.
+    world
+        .province
+        .fault(Group::Evaluations, Fault::TimeoutAfterAccept(1));
+    let first = rate(app, &a, &ticket_rating(tickets[0], 5)).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let first_id = first.body["id"].as_str().unwrap().to_owned();
+    eventually(
+        "the lost answer's resend",
+        Duration::from_secs(15),
+        || async { world.province.evaluation_submissions(&first_id) >= 2 },
+    )
+    .await;
+    world.province.fault(Group::Evaluations, Fault::Down);
+    let mut ids = vec![first_id];
+    for t in &tickets[1..] {
+        let r = rate(app, &a, &ticket_rating(*t, 4)).await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "the citizen never waits for the platform"
+        );
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A restart while it is down: a new instance takes over the outbox.
+    app.stop().await;
+    let next = world.instance(true).await;
+    world.province.clear_faults();
+    eventually("every entry", Duration::from_secs(20), || async {
+        world.province.evaluations().len() == 3
+    })
+    .await;
+    for id in &ids {
+        assert_eq!(ledger_of(&world.province, id).len(), 1, "{id}");
+    }
+    eventually("the outbox to settle", Duration::from_secs(10), || async {
+        entities::evaluation_outbox::Entity::find()
+            .filter(entities::evaluation_outbox::Column::Status.ne("DONE"))
+            .count(&next.db)
+            .await
+            .unwrap()
+            == 0
+    })
+    .await;
+}
+
+// ---- 网上: a case ----
+
+const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
+
+async fn upload(app: &TestApp, c: &Citizen, name: &str, bytes: &[u8]) -> Value {
+    let boundary = "----zsb-evaluations";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let reply = app
+        .send(
+            app.http
+                .post(app.url("/api/v1/materials"))
+                .bearer_auth(&c.token)
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    reply.body
+}
+
+#[tokio::test]
+async fn a_concluded_case_is_rated_online_by_its_applicant_with_its_case_number() {
+    let world = World::new(crate::booking_fixture::monday_nine(), true).await;
+    let app = &world.app;
+    world
+        .province
+        .set_callback_url(Some(app.url("/callbacks/province/case-events")));
+    let mut s = world.deployment.settings();
+    use_province(&mut s, &world.province);
+    let (catalogue, client) = gateway::startup::offline_catalogue(&s, app.db.clone())
+        .await
+        .unwrap();
+    catalogue.sync(&client, true).await.unwrap();
+    let item_code = simulators::province::demo_items()
+        .iter()
+        .find(|i| i["name"].as_str().unwrap().contains("查询"))
+        .and_then(|i| i["itemCode"].as_str())
+        .unwrap()
+        .to_owned();
+    let a = citizen(app, 7).await;
+    let phone = app
+        .post(
+            "/api/v1/me/phone",
+            Some(&a.token),
+            &json!({ "code": app.wechat.mint_phone_code("13900000007") }),
+        )
+        .await;
+    assert_eq!(phone.status, StatusCode::OK, "{phone:?}");
+    let form = upload(app, &a, "申请书.pdf", PDF).await;
+    let idc = upload(app, &a, "身份证.png", PNG).await;
+    let submitted = app
+        .post(
+            "/api/v1/applications",
+            Some(&a.token),
+            &json!({
+                "itemCode": item_code,
+                "form": { "purpose": "办理贷款", "parcel": "观山湖区 12-3" },
+                "materials": [
+                    { "code": "M001", "materialId": form["id"] },
+                    { "code": "M002", "materialId": idc["id"] },
+                ],
+                "obtainWay": "COLLECT",
+            }),
+        )
+        .await;
+    assert_eq!(submitted.status, StatusCode::CREATED, "{submitted:?}");
+    let application_id = submitted.body["id"].as_str().unwrap().to_owned();
+    let started = std::time::Instant::now();
+    let sblsh = loop {
+        let view = app
+            .get(
+                &format!("/api/v1/applications/{application_id}"),
+                Some(&a.token),
+            )
+            .await;
+        if let Some(sblsh) = view.body["sblsh"].as_str() {
+            break sblsh.to_owned();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no case number: {view:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let online = json!({
+        "overall": 5, "efficiency": 5, "guideAccuracy": 4, "convenience": 5, "usability": 4
+    });
+    let case_rating = json!({
+        "subjectKind": "CASE", "subjectId": application_id, "grade": 5, "indicators": online,
+    });
+    let early = rate(app, &a, &case_rating).await;
+    assert_eq!(early.error_code(), "EVALUATION_NOT_OPEN");
+
+    world
+        .province
+        .advance(&sblsh, Phase::Accepted, json!({}))
+        .unwrap();
+    world
+        .province
+        .advance(
+            &sblsh,
+            Phase::Concluded,
+            json!({ "result": "6", "licenceIds": [] }),
+        )
+        .unwrap();
+    eventually("the invitation", Duration::from_secs(15), || async {
+        app.get("/api/v1/evaluations/pending", Some(&a.token))
+            .await
+            .body["pending"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|e| e["subjectKind"] == "CASE"))
+    })
+    .await;
+    // Offline indicators do not fit an online case.
+    let wrong = rate(
+        app,
+        &a,
+        &json!({ "subjectKind": "CASE", "subjectId": application_id, "grade": 5, "indicators": offline(5) }),
+    )
+    .await;
+    assert_eq!(wrong.error_code(), "VALIDATION_FAILED");
+    let rated = rate(app, &a, &case_rating).await;
+    assert_eq!(rated.status, StatusCode::CREATED, "{rated:?}");
+    let evaluation_id = rated.body["id"].as_str().unwrap().to_owned();
+    eventually("the ledger entry", Duration::from_secs(10), || async {
+        !ledger_of(&world.province, &evaluation_id).is_empty()
+    })
+    .await;
+    let sent = &ledger_of(&world.province, &evaluation_id)[0];
+    assert_eq!(sent["sblsh"], sblsh.as_str());
+    assert_eq!(sent["hallCode"], Value::Null);
+    assert_eq!(sent["indicators"]["平台操作性"], 4);
+    let again = rate(app, &a, &case_rating).await;
+    assert_eq!(again.error_code(), "ALREADY_EVALUATED");
+    assert_eq!(
+        entities::evaluation_invitation::Entity::find()
+            .filter(entities::evaluation_invitation::Column::SubjectKind.eq("CASE"))
+            .count(&app.db)
+            .await
+            .unwrap(),
+        1,
+        "one invitation whatever the callbacks repeat"
+    );
+}
