@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _, SqlErr, TransactionTrait as _,
+    QueryOrder as _, QuerySelect as _, SqlErr, TransactionTrait as _, TryIntoModel as _,
 };
 
 use super::{
@@ -199,9 +199,9 @@ impl EvaluationService {
                 }
             }
         }
-        let mut tags = new.tags.clone();
-        tags.dedup();
-        if tags.len() != new.tags.len() || new.tags.len() > 10 {
+        let tags = new.tags.clone();
+        let distinct: std::collections::BTreeSet<&String> = tags.iter().collect();
+        if distinct.len() != tags.len() || tags.len() > 10 {
             problems.push(("tags".to_owned(), "标签重复或过多".to_owned()));
         }
         let comment = check_comment(new.comment.as_deref(), &mut problems);
@@ -279,6 +279,7 @@ impl EvaluationService {
             follow_up_at: Set(None),
             created_at: Set(now),
         };
+        let stored = row.clone().try_into_model().context("the rating's row")?;
         let txn = inner.db.begin().await.context("begin the rating")?;
         match evaluation::Entity::insert(row)
             .exec_without_returning(&txn)
@@ -292,17 +293,17 @@ impl EvaluationService {
         }
         settled(&txn, &invitation, now).await?;
         enqueue(&txn, &id, now).await?;
-        if real_name && grade <= 2 {
-            rectify::open(self, &txn, &id, &invitation, now).await?;
-        }
+        let opened = if real_name && grade <= 2 {
+            Some(rectify::open(self, &txn, &id, &invitation, now).await?)
+        } else {
+            None
+        };
         txn.commit().await.context("commit the rating")?;
         inner.wake.notify_one();
         metrics::counter!("evaluations_total", "kind" => new.kind.as_str(), "grade" => grade.to_string())
             .increment(1);
-        self.view_of(citizen_id, &id)
-            .await?
-            .context("the rating just stored")
-            .map_err(RateError::from)
+        // What was just written, as it was written: no second read.
+        Ok(view(stored, opened.map(|r| rectify::view(&r, now))))
     }
 
     /// WeChat's verdict, or `None` when it cannot be had now (asked again later).

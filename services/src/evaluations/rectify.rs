@@ -49,6 +49,7 @@ pub struct RectificationView {
 /// Which tickets to list.
 #[derive(Debug, Clone, Default)]
 pub struct RectifyFilter {
+    /// `None`: the online tickets.
     pub hall_id: Option<i64>,
     pub department: Option<String>,
     /// Only tickets not rectified yet.
@@ -127,14 +128,14 @@ async fn hall_days(db: &impl ConnectionTrait, hall_id: i64) -> anyhow::Result<Op
         .and_then(|d| u32::try_from(d).ok()))
 }
 
-/// Opens the ticket of a real-name 差评 in the rating's transaction.
+/// Opens the ticket of a real-name 差评 in the rating's transaction; returns it.
 pub(super) async fn open(
     svc: &EvaluationService,
     txn: &impl ConnectionTrait,
     evaluation_id: &str,
     invitation: &evaluation_invitation::Model,
     now: DateTime<Utc>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<rectification::Model> {
     let inner = &svc.inner;
     let calendar = inner.calendar.calendar().await?;
     let today = now.with_timezone(&SHANGHAI).date_naive();
@@ -149,13 +150,29 @@ pub(super) async fn open(
     let rectify = calendar
         .add_working_days(today, days)
         .context("count the rectification deadline")?;
-    rectification::Entity::insert(rectification::ActiveModel {
-        evaluation_id: Set(evaluation_id.to_owned()),
-        hall_id: Set(invitation.hall_id),
-        department: Set(invitation.department.clone()),
-        status: Set(OPEN.to_owned()),
-        contact_due_at: Set(end_of(contact)),
-        rectify_due_at: Set(end_of(rectify)),
+    let mut row = rectification::Model {
+        id: 0,
+        evaluation_id: evaluation_id.to_owned(),
+        hall_id: invitation.hall_id,
+        department: invitation.department.clone(),
+        status: OPEN.to_owned(),
+        contact_due_at: end_of(contact),
+        rectify_due_at: end_of(rectify),
+        contacted_at: None,
+        contact_note: None,
+        rectified_at: None,
+        rectify_note: None,
+        handled_by: None,
+        overdue_notified_at: None,
+        created_at: now,
+    };
+    let inserted = rectification::Entity::insert(rectification::ActiveModel {
+        evaluation_id: Set(row.evaluation_id.clone()),
+        hall_id: Set(row.hall_id),
+        department: Set(row.department.clone()),
+        status: Set(row.status.clone()),
+        contact_due_at: Set(row.contact_due_at),
+        rectify_due_at: Set(row.rectify_due_at),
         contacted_at: Set(None),
         contact_note: Set(None),
         rectified_at: Set(None),
@@ -165,11 +182,12 @@ pub(super) async fn open(
         created_at: Set(now),
         ..Default::default()
     })
-    .exec_without_returning(txn)
+    .exec(txn)
     .await
     .context("open the rectification")?;
+    row.id = inserted.last_insert_id;
     metrics::counter!("rectifications_opened_total").increment(1);
-    Ok(())
+    Ok(row)
 }
 
 fn note(field: &str, text: &str) -> Result<String, RectifyError> {
@@ -194,9 +212,11 @@ impl EvaluationService {
         limit: u64,
     ) -> anyhow::Result<Vec<RectificationView>> {
         let mut q = rectification::Entity::find();
-        if let Some(hall_id) = filter.hall_id {
-            q = q.filter(rectification::Column::HallId.eq(hall_id));
-        }
+        // A hall's tickets, or the online ones (no hall: the item's department handles them).
+        q = match filter.hall_id {
+            Some(hall_id) => q.filter(rectification::Column::HallId.eq(hall_id)),
+            None => q.filter(rectification::Column::HallId.is_null()),
+        };
         if let Some(department) = &filter.department {
             q = q.filter(rectification::Column::Department.eq(department.as_str()));
         }

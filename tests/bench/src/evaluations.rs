@@ -360,7 +360,7 @@ async fn seed(db: &DatabaseConnection, options: &EvaluationsOptions) -> anyhow::
              now() - interval '365 days' + (g::float8 / {n} * interval '365 days') \
              FROM (SELECT g, CASE WHEN (g * 7919) % 100 < 55 THEN 5 WHEN (g * 7919) % 100 < 80 THEN 4 \
                    WHEN (g * 7919) % 100 < 92 THEN 3 WHEN (g * 7919) % 100 < 97 THEN 2 ELSE 1 END AS grade \
-                   FROM generate_series(1, {n}) g) s"
+                   FROM generate_series(1::bigint, {n}) g) s"
         ),
     )
     .await?;
