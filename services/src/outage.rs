@@ -27,8 +27,10 @@ fn cause_is_outage(cause: &(dyn std::error::Error + 'static)) -> bool {
 
 fn db_outage(e: &DbErr) -> bool {
     match e {
-        DbErr::ConnectionAcquire(_) => true,
-        DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime) => match runtime {
+        // No connection could be had or made (refused, reset, a server answering nothing or
+        // garbage while it restarts, a pool that timed out): whatever sqlx says went wrong.
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => match runtime {
             RuntimeErr::SqlxError(e) => sqlx_outage(e),
             RuntimeErr::Internal(_) => false,
         },
@@ -77,6 +79,11 @@ mod tests {
             std::io::ErrorKind::ConnectionReset,
         ))));
         assert!(is_outage(&anyhow::Error::from(reset)));
+        // A relay that accepts and hangs up: sqlx reads no answer to its SSLRequest.
+        let garbled = DbErr::Conn(RuntimeErr::SqlxError(Arc::new(
+            sea_orm::sqlx::Error::Protocol("unexpected response from SSLRequest: 0x00".into()),
+        )));
+        assert!(is_outage(&anyhow::Error::from(garbled)));
     }
 
     #[test]
