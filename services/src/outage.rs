@@ -19,6 +19,11 @@ fn cause_is_outage(cause: &(dyn std::error::Error + 'static)) -> bool {
     if let Some(e) = cause.downcast_ref::<DbErr>() {
         return db_outage(e);
     }
+    // An error that wraps a DbErr `#[error(transparent)]` hands on the DbErr's own source, so
+    // the chain shows its RuntimeErr but never the DbErr itself.
+    if let Some(RuntimeErr::SqlxError(e)) = cause.downcast_ref::<RuntimeErr>() {
+        return sqlx_outage(e);
+    }
     if let Some(e) = cause.downcast_ref::<sea_orm::sqlx::Error>() {
         return sqlx_outage(e);
     }
@@ -84,6 +89,22 @@ mod tests {
             sea_orm::sqlx::Error::Protocol("unexpected response from SSLRequest: 0x00".into()),
         )));
         assert!(is_outage(&anyhow::Error::from(garbled)));
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    enum Wrapper {
+        #[error(transparent)]
+        Database(#[from] DbErr),
+    }
+
+    #[test]
+    fn a_database_error_wrapped_transparently_is_still_seen() {
+        let reset = DbErr::Exec(RuntimeErr::SqlxError(Arc::new(io(
+            std::io::ErrorKind::ConnectionReset,
+        ))));
+        let wrapped: Result<(), Wrapper> = Err(Wrapper::from(reset));
+        let e = wrapped.context("notify the call").unwrap_err();
+        assert!(is_outage(&e), "{e:#}");
     }
 
     #[test]
