@@ -149,7 +149,8 @@ async fn book_step(shared: &Shared, me: &Citizen, booking: &mut Option<i64>) -> 
         )
         .await?;
     match (reply.status, reply.code()) {
-        (201, _) => {
+        // 200: the same Idempotency-Key again (an answer lost on the way), the same booking.
+        (200 | 201, _) => {
             let id = reply.body["id"].as_i64().unwrap_or_default();
             ledger.bookings.lock().await.insert(id, Told::Booked);
             *booking = Some(id);
