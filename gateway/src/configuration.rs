@@ -762,6 +762,20 @@ mod tests {
     }
 
     #[test]
+    fn the_example_production_settings_load_with_the_secrets_from_the_environment() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/gateway.toml");
+        let s = Settings::load_from(Some(&file), env(FULL)).unwrap();
+        assert!(s.server.trust_forwarded_for, "behind nginx");
+        assert!(
+            !s.database.migrate_on_start,
+            "migrations run once per rollout"
+        );
+        assert_eq!(s.redis.cluster_urls.len(), 6);
+        assert!(s.redis.url.is_none());
+        assert_eq!(s.notifications.templates.len(), 6);
+    }
+
+    #[test]
     fn a_redis_cluster_is_a_comma_separated_list_of_nodes() {
         use secrecy::ExposeSecret as _;
         let mut pairs = FULL.to_vec();

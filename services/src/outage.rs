@@ -19,6 +19,11 @@ fn cause_is_outage(cause: &(dyn std::error::Error + 'static)) -> bool {
     if let Some(e) = cause.downcast_ref::<DbErr>() {
         return db_outage(e);
     }
+    // An error that wraps a DbErr `#[error(transparent)]` hands on the DbErr's own source, so
+    // the chain shows its RuntimeErr but never the DbErr itself.
+    if let Some(RuntimeErr::SqlxError(e)) = cause.downcast_ref::<RuntimeErr>() {
+        return sqlx_outage(e);
+    }
     if let Some(e) = cause.downcast_ref::<sea_orm::sqlx::Error>() {
         return sqlx_outage(e);
     }
@@ -27,8 +32,10 @@ fn cause_is_outage(cause: &(dyn std::error::Error + 'static)) -> bool {
 
 fn db_outage(e: &DbErr) -> bool {
     match e {
-        DbErr::ConnectionAcquire(_) => true,
-        DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime) => match runtime {
+        // No connection could be had or made (refused, reset, a server answering nothing or
+        // garbage while it restarts, a pool that timed out): whatever sqlx says went wrong.
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => match runtime {
             RuntimeErr::SqlxError(e) => sqlx_outage(e),
             RuntimeErr::Internal(_) => false,
         },
@@ -77,6 +84,27 @@ mod tests {
             std::io::ErrorKind::ConnectionReset,
         ))));
         assert!(is_outage(&anyhow::Error::from(reset)));
+        // A relay that accepts and hangs up: sqlx reads no answer to its SSLRequest.
+        let garbled = DbErr::Conn(RuntimeErr::SqlxError(Arc::new(
+            sea_orm::sqlx::Error::Protocol("unexpected response from SSLRequest: 0x00".into()),
+        )));
+        assert!(is_outage(&anyhow::Error::from(garbled)));
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    enum Wrapper {
+        #[error(transparent)]
+        Database(#[from] DbErr),
+    }
+
+    #[test]
+    fn a_database_error_wrapped_transparently_is_still_seen() {
+        let reset = DbErr::Exec(RuntimeErr::SqlxError(Arc::new(io(
+            std::io::ErrorKind::ConnectionReset,
+        ))));
+        let wrapped: Result<(), Wrapper> = Err(Wrapper::from(reset));
+        let e = wrapped.context("notify the call").unwrap_err();
+        assert!(is_outage(&e), "{e:#}");
     }
 
     #[test]
