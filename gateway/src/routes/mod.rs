@@ -6,6 +6,7 @@ pub mod auth;
 pub mod booking;
 pub mod calendar;
 pub mod catalogue;
+pub mod frontend;
 pub mod halls;
 pub mod health;
 pub mod licences;
@@ -48,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/.well-known/jwks.json",
             [web::get().to(licences::jwks)],
         ))
+        .configure(frontend::configure)
         .service(resource(
             applications::CALLBACK_PATH,
             [web::post().to(applications::case_event)],

@@ -23,3 +23,4 @@ mod queue;
 mod queue_fixture;
 mod queue_race;
 mod staff;
+mod workstation;

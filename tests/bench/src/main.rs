@@ -9,7 +9,8 @@
 //! simulator's live status call); `applications` times submissions, their forwarding to the
 //! province simulator and the drain of a backlog after an outage, checked for exactly-once;
 //! `queue` times ticket issuing, call-next under twenty busy counters and polling citizens,
-//! and a call's arrival at a thousand WebSocket clients.
+//! and a call's arrival at a thousand WebSocket clients; `board` times a call's arrival in the
+//! DOM of twenty display boards in Chromium and sizes the front end's JavaScript.
 //!
 //! A missed target is a result, not a failure: the exit status is non-zero only when the run
 //! itself went wrong (including a load run with errors, whose figures mean nothing, and a
@@ -22,10 +23,12 @@
 //! ./target/release/bench licences
 //! ./target/release/bench applications
 //! ./target/release/bench queue
+//! ./target/release/bench board
 //! ```
 
 mod applications;
 mod backends;
+mod board;
 mod launch;
 mod licences;
 mod me;
@@ -78,6 +81,9 @@ enum Command {
     /// busy while 2,000 citizens poll their position, and the time from a call to its arrival
     /// at 1,000 WebSocket clients on another instance (p99).
     Queue(queue::QueueOptions),
+    /// The hall display board and the staff console in Chromium: call-next to the board's DOM
+    /// (p50, p99) with 20 boards open, the pages' JavaScript gzipped, and time to first render.
+    Board(board::BoardOptions),
 }
 
 /// Where the gateway keeps its state.
@@ -160,6 +166,7 @@ async fn main() -> ExitCode {
         Command::Licences(options) => licences::run(options).await,
         Command::Applications(options) => applications::run(options).await,
         Command::Queue(options) => queue::run(options).await,
+        Command::Board(options) => board::run(options).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
