@@ -183,3 +183,24 @@ pub struct BookingList {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_before: Option<i64>,
 }
+
+/// `GET /staff/v1/halls/{hallId}/bookings/{id}/brief`: a booking as the counter sees it, the
+/// holder's name and phone masked (`张*`, `138****8000`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingBrief {
+    pub booking_id: i64,
+    pub code: String,
+    pub item_name: String,
+    pub category_name: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_in_at: Option<DateTime<Utc>>,
+    /// Masked; absent when the citizen has bound no identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder_name: Option<String>,
+    /// Masked; absent when the citizen has bound no phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}

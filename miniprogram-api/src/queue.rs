@@ -136,6 +136,9 @@ pub struct CounterState {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BoardCall {
+    /// One per call and recall, increasing across the hall: a display announces a call whose id
+    /// is above the highest it announced, and never one it has seen (also after a reconnect).
+    pub call_id: i64,
     pub ticket_id: i64,
     pub number: String,
     pub counter_number: i32,
@@ -221,4 +224,62 @@ pub struct QueueStats {
     pub hall_id: i64,
     pub date: NaiveDate,
     pub categories: Vec<CategoryStats>,
+}
+
+/// `GET /staff/v1/halls/{hallId}/workstation`: what a clerk chooses a counter from.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Workstation {
+    pub hall_id: i64,
+    pub hall_code: String,
+    pub hall_name: String,
+    pub categories: Vec<WorkCategory>,
+    /// By number.
+    pub counters: Vec<WorkCounter>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkCategory {
+    pub id: i64,
+    pub prefix: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkCounter {
+    pub id: i64,
+    pub number: i32,
+    pub name: String,
+    pub active: bool,
+    /// The categories it calls from.
+    pub category_ids: Vec<i64>,
+}
+
+/// One waiting ticket of a counter's line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LineTicket {
+    pub id: i64,
+    pub number: String,
+    pub category_id: i64,
+    pub green_channel: bool,
+    pub source: TicketSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booking_id: Option<i64>,
+    pub issued_at: DateTime<Utc>,
+}
+
+/// A message on the counter's WebSocket (`/staff/v1/halls/{hallId}/counters/{counterId}/live`).
+/// The browser cannot set headers on a WebSocket: it sends `Auth` as its first frame, unless the
+/// upgrade carried `Authorization: Bearer`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum StaffLiveMessage {
+    /// Client → gateway, first frame: the staff token (`zst_…`).
+    Auth { token: String },
+    /// Gateway → client: the waiting line of the counter's categories (at most 100, calling
+    /// order), on connecting and whenever it changed.
+    Line { line: Vec<LineTicket> },
 }

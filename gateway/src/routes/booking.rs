@@ -438,7 +438,49 @@ pub fn configure_staff(cfg: &mut web::ServiceConfig) {
     .service(resource(
         "/halls/{hall_id}/closures",
         [web::post().to(close_day)],
+    ))
+    .service(resource(
+        "/halls/{hall_id}/bookings/{id}/brief",
+        [web::get().to(brief)],
     ));
+}
+
+/// A booking as the counter shows it beside the ticket: item, time, and the holder's name and
+/// phone masked (clerks of the hall).
+#[utoipa::path(
+    get, path = "/staff/v1/halls/{hallId}/bookings/{id}/brief", tag = "staff",
+    params(("hallId" = i64, Path), ("id" = i64, Path)),
+    responses(
+        (status = 200, body = wire::BookingBrief),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "BOOKING_NOT_FOUND (none of this hall)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn brief(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<(i64, i64)>,
+) -> Result<web::Json<wire::BookingBrief>, ApiError> {
+    let (hall_id, booking_id) = path.into_inner();
+    staff.require(Role::Clerk, hall_id)?;
+    let (booking, citizen_id) = state
+        .booking
+        .of_hall(hall_id, booking_id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::BookingNotFound))?;
+    let profile = state.identity.masked_profile(citizen_id).await?;
+    Ok(web::Json(wire::BookingBrief {
+        booking_id: booking.id,
+        code: booking.code,
+        item_name: booking.item_name,
+        category_name: booking.category_name,
+        starts_at: booking.starts_at,
+        ends_at: booking.ends_at,
+        checked_in_at: booking.checked_in_at,
+        holder_name: profile.identity.map(|i| i.name),
+        phone: profile.phone,
+    }))
 }
 
 /// `GET /staff/v1/halls/{hallId}/bookings?date=` query.

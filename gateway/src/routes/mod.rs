@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod consents;
 pub mod evaluations;
 pub mod family;
+pub mod frontend;
 pub mod halls;
 pub mod health;
 pub mod licences;
@@ -52,6 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/.well-known/jwks.json",
             [web::get().to(licences::jwks)],
         ))
+        .configure(frontend::configure)
         .service(resource(
             applications::CALLBACK_PATH,
             [web::post().to(applications::case_event)],

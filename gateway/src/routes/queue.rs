@@ -76,6 +76,7 @@ fn board_to_wire(b: Board) -> wire::Board {
             .calls
             .into_iter()
             .map(|c| wire::BoardCall {
+                call_id: c.call_id,
                 ticket_id: c.ticket_id,
                 number: c.number,
                 counter_number: c.counter_number,
@@ -467,11 +468,12 @@ pub async fn board_live(
                 update = updates.recv() => match update {
                     Ok(update) => {
                         let e = &update.event;
-                        if let (Some(announce), Some(counter_number), Some(counter_name)) =
-                            (e.announce.clone(), e.counter_number, e.counter_name.clone())
+                        if let (Some(call_id), Some(announce), Some(counter_number), Some(counter_name)) =
+                            (e.event_id, e.announce.clone(), e.counter_number, e.counter_name.clone())
                         {
                             let message = wire::LiveMessage::Call {
                                 call: wire::BoardCall {
+                                    call_id,
                                     ticket_id: e.ticket_id,
                                     number: e.number.clone(),
                                     counter_number,
@@ -547,7 +549,223 @@ pub fn configure_staff(cfg: &mut web::ServiceConfig) {
     .service(resource(
         "/halls/{hall_id}/queue/stats",
         [web::get().to(stats)],
+    ))
+    .service(resource(
+        "/halls/{hall_id}/workstation",
+        [web::get().to(workstation)],
+    ))
+    .service(resource(
+        "/halls/{hall_id}/counters/{counter_id}/live",
+        [web::get().to(counter_live)],
     ));
+}
+
+/// The hall's counters and categories, for a clerk choosing their counter (clerks of the hall).
+#[utoipa::path(
+    get, path = "/staff/v1/halls/{hallId}/workstation", tag = "staff",
+    params(("hallId" = i64, Path)),
+    responses(
+        (status = 200, body = wire::Workstation),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "HALL_NOT_FOUND", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn workstation(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<i64>,
+) -> Result<web::Json<wire::Workstation>, ApiError> {
+    let hall_id = path.into_inner();
+    staff.require(Role::Clerk, hall_id)?;
+    let w = state
+        .queue
+        .workstation(hall_id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::HallNotFound))?;
+    Ok(web::Json(wire::Workstation {
+        hall_id: w.hall_id,
+        hall_code: w.hall_code,
+        hall_name: w.hall_name,
+        categories: w
+            .categories
+            .into_iter()
+            .map(|(id, prefix, name)| wire::WorkCategory { id, prefix, name })
+            .collect(),
+        counters: w
+            .counters
+            .into_iter()
+            .map(|c| wire::WorkCounter {
+                id: c.id,
+                number: c.number,
+                name: c.name,
+                active: c.active,
+                category_ids: c.category_ids,
+            })
+            .collect(),
+    }))
+}
+
+fn line_to_wire(line: Vec<services::queue::desk::LineTicket>) -> Vec<wire::LineTicket> {
+    line.into_iter()
+        .map(|t| wire::LineTicket {
+            id: t.id,
+            number: t.number,
+            category_id: t.category_id,
+            green_channel: t.green_channel,
+            source: match t.source {
+                TicketSource::Remote => wire::TicketSource::Remote,
+                TicketSource::WalkIn => wire::TicketSource::WalkIn,
+                TicketSource::Booking => wire::TicketSource::Booking,
+            },
+            booking_id: t.booking_id,
+            issued_at: t.issued_at,
+        })
+        .collect()
+}
+
+/// How long a counter socket may take to send its `auth` frame.
+const AUTH_WITHIN: Duration = Duration::from_secs(10);
+
+/// The staff member of a counter socket: from the upgrade's bearer header, or else from the
+/// first frame (`{"type":"auth","token":"zst_…"}`), since a browser cannot set headers on a
+/// WebSocket and a token in the URL would end up in access logs.
+async fn socket_staff(
+    state: &AppState,
+    header_token: Option<String>,
+    messages: &mut actix_ws::MessageStream,
+) -> Option<(services::staff::StaffSession, String)> {
+    let token = match header_token {
+        Some(t) => t,
+        None => {
+            let first = tokio::time::timeout(AUTH_WITHIN, async {
+                while let Some(Ok(message)) = messages.recv().await {
+                    match message {
+                        Message::Text(text) => return Some(text),
+                        Message::Ping(_) | Message::Pong(_) => {}
+                        _ => return None,
+                    }
+                }
+                None
+            })
+            .await
+            .ok()
+            .flatten()?;
+            match serde_json::from_str::<wire::StaffLiveMessage>(&first) {
+                Ok(wire::StaffLiveMessage::Auth { token }) => token,
+                _ => return None,
+            }
+        }
+    };
+    let session = state.staff.authenticate(&token).await.ok()?;
+    Some((session, token))
+}
+
+/// WebSocket of a counter's waiting line (clerks of the hall): `line` on connecting and whenever
+/// the line of the counter's categories changed, on whichever instance the change was made.
+/// Authenticate with the bearer header, or with an `auth` frame first (browsers): a socket whose
+/// first frame is not a valid staff token of a clerk of the hall is closed with code 1008.
+#[utoipa::path(
+    get, path = "/staff/v1/halls/{hallId}/counters/{counterId}/live", tag = "staff",
+    params(("hallId" = i64, Path), ("counterId" = i64, Path)),
+    responses(
+        (status = 101, description = "WebSocket; JSON text frames of StaffLiveMessage", body = wire::StaffLiveMessage),
+        (status = 404, description = "COUNTER_NOT_FOUND", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn counter_live(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (hall_id, counter_id) = path.into_inner();
+    // The counter exists (a 404 before the upgrade); who asks is checked once upgraded.
+    state
+        .queue
+        .counter_line(hall_id, counter_id)
+        .await
+        .map_err(ticket_error)?;
+    let (response, mut ws, mut messages) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest).caused_by(anyhow::anyhow!("{e}")))?;
+    let header_token = bearer(&req);
+    let state = state.into_inner();
+    actix_web::rt::spawn(async move {
+        let refused = CloseReason {
+            code: CloseCode::Policy,
+            description: Some("UNAUTHENTICATED".to_owned()),
+        };
+        let Some((session, token)) = socket_staff(&state, header_token, &mut messages).await else {
+            let _ = ws.close(Some(refused)).await;
+            return;
+        };
+        if !session.allows(Role::Clerk, hall_id) {
+            let _ = ws
+                .close(Some(CloseReason {
+                    code: CloseCode::Policy,
+                    description: Some("FORBIDDEN".to_owned()),
+                }))
+                .await;
+            return;
+        }
+        let Ok(mut updates) = state.queue_hub.listen(hall_id).await else {
+            let _ = ws.close(Some(CloseReason::from(CloseCode::Restart))).await;
+            return;
+        };
+        // Read once listening: a change after this read comes as an update.
+        let Ok(mut shown) = state.queue.counter_line(hall_id, counter_id).await else {
+            let _ = ws.close(Some(CloseReason::from(CloseCode::Restart))).await;
+            return;
+        };
+        let first = wire::StaffLiveMessage::Line {
+            line: line_to_wire(shown.clone()),
+        };
+        if ws.text(text(&first)).await.is_err() {
+            return;
+        }
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        let mut heard = Instant::now();
+        let reason = loop {
+            tokio::select! {
+                message = messages.recv() => match message {
+                    Some(Ok(Message::Ping(bytes))) => {
+                        heard = Instant::now();
+                        if ws.pong(&bytes).await.is_err() { break None; }
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                    Some(Ok(_)) => heard = Instant::now(),
+                },
+                update = updates.recv() => match update {
+                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                        let Ok(line) = state.queue.counter_line(hall_id, counter_id).await else {
+                            continue;
+                        };
+                        if line == shown { continue; }
+                        shown = line;
+                        let message = wire::StaffLiveMessage::Line { line: line_to_wire(shown.clone()) };
+                        if ws.text(text(&message)).await.is_err() { break None; }
+                    }
+                    Err(RecvError::Closed) => break Some(CloseReason::from(CloseCode::Restart)),
+                },
+                _ = ping.tick() => {
+                    if heard.elapsed() > SILENT_FOR { break None; }
+                    if let Err(AuthError::Expired | AuthError::Malformed) =
+                        state.staff.authenticate(&token).await
+                    {
+                        break Some(CloseReason {
+                            code: CloseCode::Policy,
+                            description: Some("session ended".to_owned()),
+                        });
+                    }
+                    if ws.ping(b"").await.is_err() { break None; }
+                }
+            }
+        };
+        let _ = ws.close(reason).await;
+    });
+    Ok(response)
 }
 
 /// Issue a walk-in ticket (counter or kiosk); green channel goes first. Anonymous, or the

@@ -1050,6 +1050,27 @@ impl BookingService {
         queries::views(&self.db, rows).await
     }
 
+    /// One booking of a hall, for its staff, with the citizen who made it (for the counter's
+    /// masked brief).
+    ///
+    /// # Errors
+    /// The database failed; `Ok(None)` for a booking not of this hall.
+    pub async fn of_hall(
+        &self,
+        hall_id: i64,
+        booking_id: i64,
+    ) -> anyhow::Result<Option<(BookingView, i64)>> {
+        let Some(row) = queries::booking_of_hall(&self.db, hall_id, booking_id).await? else {
+            return Ok(None);
+        };
+        let citizen_id = row.citizen_id;
+        Ok(queries::views(&self.db, vec![row])
+            .await?
+            .into_iter()
+            .next()
+            .map(|v| (v, citizen_id)))
+    }
+
     /// A hall's bookings of a day, for its staff.
     ///
     /// # Errors

@@ -573,6 +573,18 @@ pub async fn booking_of(
         .filter(|b| b.citizen_id == citizen_id))
 }
 
+pub async fn booking_of_hall(
+    conn: &impl ConnectionTrait,
+    hall_id: i64,
+    id: i64,
+) -> anyhow::Result<Option<booking::Model>> {
+    Ok(booking::Entity::find_by_id(id)
+        .one(conn)
+        .await
+        .context("read the hall's booking")?
+        .filter(|b| b.hall_id == hall_id))
+}
+
 pub async fn booking_by_code(
     conn: &impl ConnectionTrait,
     code: &str,

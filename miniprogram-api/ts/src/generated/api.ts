@@ -1155,6 +1155,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/staff/v1/halls/{hallId}/bookings/{id}/brief": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A booking as the counter shows it beside the ticket: item, time, and the holder's name and
+         *     phone masked (clerks of the hall).
+         */
+        get: operations["staffBrief"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/staff/v1/halls/{hallId}/categories": {
         parameters: {
             query?: never;
@@ -1283,6 +1303,28 @@ export interface paths {
         };
         /** The ticket a counter holds (called or serving), if any. */
         get: operations["staffDesk"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/staff/v1/halls/{hallId}/counters/{counterId}/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WebSocket of a counter's waiting line (clerks of the hall): `line` on connecting and whenever
+         *     the line of the counter's categories changed, on whichever instance the change was made.
+         *     Authenticate with the bearer header, or with an `auth` frame first (browsers): a socket whose
+         *     first frame is not a valid staff token of a clerk of the hall is closed with code 1008.
+         */
+        get: operations["staffCounterLive"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1483,6 +1525,23 @@ export interface paths {
          *     citizen's own when they show their code (`citizenCode`).
          */
         post: operations["staffIssue"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/staff/v1/halls/{hallId}/workstation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The hall's counters and categories, for a clerk choosing their counter (clerks of the hall). */
+        get: operations["staffWorkstation"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1839,6 +1898,12 @@ export interface components {
             announce: string;
             /** Format: date-time */
             at: string;
+            /**
+             * Format: int64
+             * @description One per call and recall, increasing across the hall: a display announces a call whose id
+             *     is above the highest it announced, and never one it has seen (also after a reconnect).
+             */
+            callId: number;
             counterName: string;
             /** Format: int32 */
             counterNumber: number;
@@ -1905,6 +1970,27 @@ export interface components {
             startsAt: string;
             status: components["schemas"]["BookingStatus"];
             ticket?: null | components["schemas"]["TicketBrief"];
+        };
+        /**
+         * @description `GET /staff/v1/halls/{hallId}/bookings/{id}/brief`: a booking as the counter sees it, the
+         *     holder's name and phone masked (`张*`, `138****8000`).
+         */
+        BookingBrief: {
+            /** Format: int64 */
+            bookingId: number;
+            categoryName: string;
+            /** Format: date-time */
+            checkedInAt?: string | null;
+            code: string;
+            /** Format: date-time */
+            endsAt: string;
+            /** @description Masked; absent when the citizen has bound no identity. */
+            holderName?: string | null;
+            itemName: string;
+            /** @description Masked; absent when the citizen has bound no phone. */
+            phone?: string | null;
+            /** Format: date-time */
+            startsAt: string;
         };
         BookingList: {
             bookings: components["schemas"]["Booking"][];
@@ -2804,6 +2890,20 @@ export interface components {
         LicenceUses: {
             uses: components["schemas"]["LicenceUse"][];
         };
+        /** @description One waiting ticket of a counter's line. */
+        LineTicket: {
+            /** Format: int64 */
+            bookingId?: number | null;
+            /** Format: int64 */
+            categoryId: number;
+            greenChannel: boolean;
+            /** Format: int64 */
+            id: number;
+            /** Format: date-time */
+            issuedAt: string;
+            number: string;
+            source: components["schemas"]["TicketSource"];
+        };
         /** @description A message on a queue WebSocket (JSON text frames). */
         LiveMessage: {
             ticket: components["schemas"]["Ticket"];
@@ -3258,6 +3358,20 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
+        /**
+         * @description A message on the counter's WebSocket (`/staff/v1/halls/{hallId}/counters/{counterId}/live`).
+         *     The browser cannot set headers on a WebSocket: it sends `Auth` as its first frame, unless the
+         *     upgrade carried `Authorization: Bearer`.
+         */
+        StaffLiveMessage: {
+            token: string;
+            /** @enum {string} */
+            type: "auth";
+        } | {
+            line: components["schemas"]["LineTicket"][];
+            /** @enum {string} */
+            type: "line";
+        };
         /** @description `POST /staff/v1/auth/login` */
         StaffLoginRequest: {
             password: string;
@@ -3572,6 +3686,32 @@ export interface components {
         /** @description `POST /staff/v1/halls/{hallId}/licence-verifications`: the scanned QR content. */
         VerifyRequest: {
             payload: string;
+        };
+        WorkCategory: {
+            /** Format: int64 */
+            id: number;
+            name: string;
+            prefix: string;
+        };
+        WorkCounter: {
+            active: boolean;
+            /** @description The categories it calls from. */
+            categoryIds: number[];
+            /** Format: int64 */
+            id: number;
+            name: string;
+            /** Format: int32 */
+            number: number;
+        };
+        /** @description `GET /staff/v1/halls/{hallId}/workstation`: what a clerk chooses a counter from. */
+        Workstation: {
+            categories: components["schemas"]["WorkCategory"][];
+            /** @description By number. */
+            counters: components["schemas"]["WorkCounter"][];
+            hallCode: string;
+            /** Format: int64 */
+            hallId: number;
+            hallName: string;
         };
     };
     responses: {
@@ -8932,6 +9072,82 @@ export interface operations {
             };
         };
     };
+    staffBrief: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hallId: number;
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BookingBrief"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description BOOKING_NOT_FOUND (none of this hall) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     staffHallsCreateCategory: {
         parameters: {
             query?: never;
@@ -9690,6 +9906,74 @@ export interface operations {
             };
             /** @description FORBIDDEN */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description COUNTER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staffCounterLive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hallId: number;
+                counterId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description WebSocket; JSON text frames of StaffLiveMessage */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffLiveMessage"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10946,6 +11230,81 @@ export interface operations {
                 };
             };
             /** @description RATE_LIMITED: too many citizen codes tried this minute */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staffWorkstation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hallId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workstation"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description HALL_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
             429: {
                 headers: {
                     [name: string]: unknown;
