@@ -11,6 +11,10 @@
 //! - A request lapses `consent_ttl` (72 h) after it was made. Lapsed requests are marked when
 //!   either side looks (their list, the application) or answers: nothing needs a sweeper, since
 //!   nothing is sent without an acceptance made in time.
+//! - Both sides are told through the notification outbox, in the transaction of the change:
+//!   the person of the request (`consent_requested`, with the agent's masked name and the
+//!   item), the agent of the answer (`consent_accepted` / `consent_refused`). The dedup keys
+//!   are the request's id, so each goes out once.
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -22,6 +26,7 @@ use sea_orm::{
 
 use super::{ApplicationService, Delivery, forward};
 use crate::identity::{NAME, PersonName, VerifiedPerson, field_context, find_citizen, proven};
+use crate::notify::{NotificationKind, Notifications};
 use entities::{application, application_consent as consent};
 
 /// Where a consent request stands.
@@ -100,15 +105,25 @@ fn summary(row: &consent::Model) -> ConsentSummary {
     }
 }
 
-/// Records the request of a new application inside the caller's transaction.
+/// What the person asked is told of a request: who asks (masked), for which item.
+pub(super) struct Asking<'a> {
+    pub requester_id: i64,
+    pub requester_name: &'a str,
+    pub item_name: &'a str,
+}
+
+/// Records the request of a new application, and tells the person asked, inside the caller's
+/// transaction. Wake the notifications after committing.
 pub(super) async fn request(
     txn: &impl ConnectionTrait,
+    notifications: &Notifications,
     application_id: &str,
-    requester_id: i64,
+    asking: &Asking<'_>,
     person: &VerifiedPerson,
     now: DateTime<Utc>,
     ttl: std::time::Duration,
 ) -> anyhow::Result<ConsentSummary> {
+    let requester_id = asking.requester_id;
     let expires_at = now + chrono::Duration::from_std(ttl).context("consent ttl")?;
     let row = consent::Model {
         id: uuid::Uuid::now_v7().to_string(),
@@ -125,6 +140,26 @@ pub(super) async fn request(
         .exec_without_returning(txn)
         .await
         .context("record the consent request")?;
+    let requester_name =
+        PersonName::parse(asking.requester_name).map_or_else(|_| "*".to_owned(), |n| n.masked());
+    let payload = serde_json::json!({
+        "requester_name": requester_name,
+        "item_name": asking.item_name,
+        "consent_id": row.id,
+        "application_id": application_id,
+        "at": now.to_rfc3339(),
+        "expires_at": expires_at.to_rfc3339(),
+    });
+    notifications
+        .notify(
+            txn,
+            person.citizen_id,
+            NotificationKind::ConsentRequested,
+            &payload,
+            &format!("consent-request:{}", row.id),
+        )
+        .await
+        .context("tell the person of the request")?;
     Ok(summary(&row))
 }
 
@@ -263,6 +298,8 @@ impl ApplicationService {
         } else {
             ConsentStatus::Refused
         };
+        // Read before the transaction: the agent is told who answered.
+        let person_name = self.masked_name(citizen_id).await?;
         let txn = self.inner.db.begin().await.context("begin the answer")?;
         // The answer is the transaction's first statement, and a write: of answers at once one
         // wins (PostgreSQL's row lock; SQLite's write lock, taken before anything is read, so
@@ -317,7 +354,37 @@ impl ApplicationService {
         if accept {
             forward::enqueue(&txn, &row.application_id, None, now).await?;
         }
+        // The agent is told the answer (once: one answer per request).
+        let item_name = application::Entity::find_by_id(row.application_id.as_str())
+            .one(&txn)
+            .await
+            .context("read the application answered")?
+            .map_or_else(String::new, |a| a.item_name);
+        let payload = serde_json::json!({
+            "person_name": person_name,
+            "item_name": item_name,
+            "consent_id": row.id,
+            "application_id": row.application_id,
+            "at": now.to_rfc3339(),
+        });
+        let kind = if accept {
+            NotificationKind::ConsentAccepted
+        } else {
+            NotificationKind::ConsentRefused
+        };
+        self.inner
+            .notifications
+            .notify(
+                &txn,
+                row.requester_id,
+                kind,
+                &payload,
+                &format!("consent-answer:{}", row.id),
+            )
+            .await
+            .context("tell the agent the answer")?;
         txn.commit().await.context("commit the answer")?;
+        self.inner.notifications.wake().await;
         if accept {
             metrics::counter!("applications_submitted_total").increment(1);
             self.inner.wake.notify_one();
@@ -339,26 +406,33 @@ impl ApplicationService {
         Ok(row.and_then(|r| proven(&r).ok().map(|p| p.index.to_owned())))
     }
 
+    /// The citizen's bound name, masked (`王*`); `*` if they have none.
+    async fn masked_name(&self, citizen_id: i64) -> anyhow::Result<String> {
+        let citizen = find_citizen(&self.inner.db, citizen_id)
+            .await
+            .context("find the citizen named")?;
+        Ok(
+            match citizen.as_ref().and_then(|r| r.name_cipher.as_ref()) {
+                Some(stored) => {
+                    let plain = self
+                        .inner
+                        .cipher
+                        .decrypt_string(stored, &field_context(NAME, citizen_id))
+                        .context("decrypt the citizen's name")?;
+                    PersonName::parse(&plain).map_or_else(|_| "*".to_owned(), |n| n.masked())
+                }
+                None => "*".to_owned(),
+            },
+        )
+    }
+
     async fn request_view(&self, row: &consent::Model) -> anyhow::Result<ConsentRequest> {
         let app = application::Entity::find_by_id(row.application_id.as_str())
             .one(&self.inner.db)
             .await
             .context("read the application asked about")?
             .context("the application asked about vanished")?;
-        let requester = find_citizen(&self.inner.db, row.requester_id)
-            .await
-            .context("find the requester")?;
-        let requester_name = match requester.as_ref().and_then(|r| r.name_cipher.as_ref()) {
-            Some(stored) => {
-                let plain = self
-                    .inner
-                    .cipher
-                    .decrypt_string(stored, &field_context(NAME, row.requester_id))
-                    .context("decrypt the requester's name")?;
-                PersonName::parse(&plain).map_or_else(|_| "*".to_owned(), |n| n.masked())
-            }
-            None => "*".to_owned(),
-        };
+        let requester_name = self.masked_name(row.requester_id).await?;
         Ok(ConsentRequest {
             id: row.id.clone(),
             application_id: row.application_id.clone(),

@@ -668,8 +668,13 @@ impl ApplicationService {
             Some(person) => Some(
                 consent::request(
                     &txn,
+                    &self.inner.notifications,
                     &row.id,
-                    citizen_id,
+                    &consent::Asking {
+                        requester_id: citizen_id,
+                        requester_name: &me.0,
+                        item_name: &row.item_name,
+                    },
                     person,
                     now,
                     self.inner.config.consent_ttl,
@@ -686,6 +691,8 @@ impl ApplicationService {
         if consent.is_none() {
             metrics::counter!("applications_submitted_total").increment(1);
             self.inner.wake.notify_one();
+        } else {
+            self.inner.notifications.wake().await;
         }
         view.consent = consent;
         Ok((view, false))

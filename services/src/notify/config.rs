@@ -44,6 +44,9 @@ kinds! {
     EvaluationInvited => "evaluation_invited",
     EvaluationRectified => "evaluation_rectified",
     LicenceVerified => "licence_verified",
+    ConsentRequested => "consent_requested",
+    ConsentAccepted => "consent_accepted",
+    ConsentRefused => "consent_refused",
 }
 
 /// A citizen's action that leads to notifications. WeChat lets the mini-program ask for a
@@ -92,6 +95,10 @@ impl NotificationKind {
             // The outcome of a 差评's rectification, for the citizen who gave it (inbox only).
             Self::EvaluationRectified => &[Ticket, Application],
             Self::LicenceVerified => &[Licence],
+            // 代办 with consent: the person asked is told of the request on the template a
+            // citizen grants when applying themselves (long-term: one grant lasts); the agent
+            // is told the answer to their own application.
+            Self::ConsentRequested | Self::ConsentAccepted | Self::ConsentRefused => &[Application],
         }
     }
 }

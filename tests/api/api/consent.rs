@@ -62,6 +62,21 @@ async fn outbox_rows(app: &TestApp, application_id: &str) -> u64 {
         .unwrap()
 }
 
+/// The citizen's inbox messages about consent (their other messages left out).
+async fn consent_messages(app: &TestApp, citizen: &Citizen) -> Vec<Value> {
+    let reply = app
+        .get("/api/v1/messages?pageSize=50", Some(&citizen.token))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    reply.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"].as_str().unwrap().starts_with("consent_"))
+        .cloned()
+        .collect()
+}
+
 async fn application(app: &TestApp, citizen: &Citizen, id: &str) -> Value {
     let reply = app
         .get(&format!("/api/v1/applications/{id}"), Some(&citizen.token))
@@ -266,4 +281,67 @@ async fn racing_acceptances_send_the_application_once() {
     let ledger = world.province.ledger();
     assert_eq!(ledger.len(), 1, "{ledger:?}");
     assert_eq!(ledger[0].submissions, 1);
+}
+
+#[tokio::test]
+async fn the_person_is_told_of_the_request_and_the_agent_of_the_answer_once_each() {
+    let world = World::new().await;
+    let app = &world.app;
+    let agent = world.citizen(app, 1531).await;
+    let accepter = world.citizen(app, 1532).await;
+    let refuser = world.citizen(app, 1533).await;
+    let accepted_id = asked(&world, &agent, 1532).await;
+    let refused_id = asked(&world, &agent, 1533).await;
+
+    // The person's inbox has the request, once, naming the agent (masked) and the item, and
+    // opening the request; the agent is told nothing yet.
+    let waiting = pending(app, &accepter).await;
+    let consent = waiting[0]["id"].as_str().unwrap().to_owned();
+    let item_name = waiting[0]["itemName"].as_str().unwrap().to_owned();
+    let told = consent_messages(app, &accepter).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["kind"], "consent_requested");
+    let body = told[0]["body"].as_str().unwrap();
+    assert!(body.contains("王**"), "{body}");
+    assert!(body.contains(&item_name), "{body}");
+    assert!(!body.contains(NAME), "the agent's name is masked: {body}");
+    assert!(
+        told[0]["page"].as_str().unwrap().ends_with(&consent),
+        "{told:?}"
+    );
+    assert!(consent_messages(app, &agent).await.is_empty());
+
+    let accepted = answer(app, &accepter, &consent, "accept").await;
+    assert_eq!(accepted.status, StatusCode::OK, "{accepted:?}");
+    let again = answer(app, &accepter, &consent, "accept").await;
+    assert_eq!(again.error_code(), "CONSENT_ALREADY_ANSWERED");
+    let refused_consent = pending(app, &refuser).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = answer(app, &refuser, &refused_consent, "refuse").await;
+    assert_eq!(refused.status, StatusCode::OK, "{refused:?}");
+    let again = answer(app, &refuser, &refused_consent, "refuse").await;
+    assert_eq!(again.error_code(), "CONSENT_ALREADY_ANSWERED");
+
+    // The agent hears each answer once, opening the application; the persons hear nothing new.
+    let answers = consent_messages(app, &agent).await;
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    let of = |kind: &str| {
+        answers
+            .iter()
+            .filter(|m| m["kind"] == kind)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let yes = of("consent_accepted");
+    assert_eq!(yes.len(), 1, "{answers:?}");
+    assert!(yes[0]["page"].as_str().unwrap().ends_with(&accepted_id));
+    assert!(yes[0]["body"].as_str().unwrap().contains(&item_name));
+    assert!(yes[0]["body"].as_str().unwrap().contains("王**"));
+    let no = of("consent_refused");
+    assert_eq!(no.len(), 1, "{answers:?}");
+    assert!(no[0]["page"].as_str().unwrap().ends_with(&refused_id));
+    assert_eq!(consent_messages(app, &accepter).await.len(), 1);
+    assert_eq!(consent_messages(app, &refuser).await.len(), 1);
 }
