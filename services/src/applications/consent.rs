@@ -21,7 +21,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, QueryOrder as _,
-    TransactionTrait as _,
 };
 
 use super::{ApplicationService, Delivery, forward};
@@ -240,7 +239,9 @@ impl ApplicationService {
             .await
             .context("find lapsed requests")?;
         for row in due {
-            let txn = self.inner.db.begin().await.context("begin lapsing")?;
+            let txn = crate::db::write(&self.inner.db)
+                .await
+                .context("begin lapsing")?;
             lapse(&txn, &row, now).await?;
             txn.commit().await.context("commit lapsing")?;
             tracing::info!(consent_id = %row.id, "consent request expired; nothing was sent");
@@ -300,7 +301,9 @@ impl ApplicationService {
         };
         // Read before the transaction: the agent is told who answered.
         let person_name = self.masked_name(citizen_id).await?;
-        let txn = self.inner.db.begin().await.context("begin the answer")?;
+        let txn = crate::db::write(&self.inner.db)
+            .await
+            .context("begin the answer")?;
         // The answer is the transaction's first statement, and a write: of answers at once one
         // wins (PostgreSQL's row lock; SQLite's write lock, taken before anything is read, so
         // no reader has to upgrade), and the others find it answered.
@@ -329,7 +332,9 @@ impl ApplicationService {
             {
                 return Err(AnswerError::AlreadyAnswered);
             }
-            let txn = self.inner.db.begin().await.context("begin lapsing")?;
+            let txn = crate::db::write(&self.inner.db)
+                .await
+                .context("begin lapsing")?;
             lapse(&txn, &row, now).await?;
             txn.commit().await.context("commit lapsing")?;
             return Err(AnswerError::Expired);

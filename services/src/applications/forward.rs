@@ -9,7 +9,7 @@ use futures::StreamExt as _;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _, FromQueryResult,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _, RuntimeErr, TransactionTrait as _,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _, RuntimeErr,
 };
 use serde_json::json;
 use tokio::sync::watch;
@@ -406,9 +406,7 @@ impl Forwarder {
     ) -> anyhow::Result<()> {
         let inner = &self.svc.inner;
         let now = inner.clock.now();
-        let txn = inner
-            .db
-            .begin()
+        let txn = crate::db::write(&inner.db)
             .await
             .context("begin recording the sblsh")?;
         let recorded = application::Entity::update_many()
@@ -446,7 +444,9 @@ impl Forwarder {
         // An event committed while we recorded the sblsh saw no application, and we did not
         // see it: project once more now that both are visible.
         if recorded.rows_affected == 1 {
-            let again = inner.db.begin().await.context("begin projecting again")?;
+            let again = crate::db::write(&inner.db)
+                .await
+                .context("begin projecting again")?;
             events::project(&self.svc, &again, &receipt.sblsh, None).await?;
             again.commit().await.context("commit projecting again")?;
         }
@@ -478,7 +478,9 @@ impl Forwarder {
             ));
         };
         let now = millis(inner.clock.now());
-        let txn = inner.db.begin().await.context("begin the dispute")?;
+        let txn = crate::db::write(&inner.db)
+            .await
+            .context("begin the dispute")?;
         case_number_dispute::Entity::insert(case_number_dispute::ActiveModel {
             sblsh: Set(receipt.sblsh.clone()),
             held_by: Set(holder.id.clone()),
@@ -575,7 +577,7 @@ impl Forwarder {
     async fn settle(&self, claimed: &Claimed, outcome: Settled) -> anyhow::Result<()> {
         let inner = &self.svc.inner;
         let now = inner.clock.now();
-        let txn = inner.db.begin().await?;
+        let txn = crate::db::write(&inner.db).await?;
         let settle = match &outcome {
             Settled::Delivered => Settle::Done { note: None },
             Settled::Final(problem) => Settle::Done {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
-use sea_orm::{EntityTrait as _, FromQueryResult, TransactionTrait as _};
+use sea_orm::{EntityTrait as _, FromQueryResult};
 use tokio::sync::watch;
 
 use super::{CommentStatus, EvaluationService, SubjectKind};
@@ -123,7 +123,9 @@ impl EvaluationForwarder {
         };
         let settle = self.send(&claimed.evaluation_id).await?;
         let delivered = matches!(settle, Settle::Done { .. });
-        let txn = inner.db.begin().await.context("begin settling")?;
+        let txn = crate::db::write(&inner.db)
+            .await
+            .context("begin settling")?;
         let settled = self
             .outbox
             .settle(&txn, &lease, inner.clock.now(), &settle)

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _, SqlErr, TransactionTrait as _, TryIntoModel as _,
+    QueryOrder as _, QuerySelect as _, SqlErr, TryIntoModel as _,
 };
 
 use super::{
@@ -280,7 +280,9 @@ impl EvaluationService {
             created_at: Set(now),
         };
         let stored = row.clone().try_into_model().context("the rating's row")?;
-        let txn = inner.db.begin().await.context("begin the rating")?;
+        let txn = crate::db::write(&inner.db)
+            .await
+            .context("begin the rating")?;
         match evaluation::Entity::insert(row)
             .exec_without_returning(&txn)
             .await

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _, TransactionTrait as _,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
 use serde_json::json;
 
@@ -288,7 +288,9 @@ impl EvaluationService {
         let text = note("note", text)?;
         let inner = &self.inner;
         let now = inner.clock.now();
-        let txn = inner.db.begin().await.context("begin the rectification")?;
+        let txn = crate::db::write(&inner.db)
+            .await
+            .context("begin the rectification")?;
         let done = rectification::Entity::update_many()
             .col_expr(rectification::Column::Status, Expr::value(RECTIFIED))
             .col_expr(rectification::Column::RectifiedAt, Expr::value(now))

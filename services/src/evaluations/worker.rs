@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _, TransactionTrait as _,
+    QueryOrder as _, QuerySelect as _,
 };
 use tokio::sync::watch;
 
@@ -83,7 +83,9 @@ impl EvaluationWorker {
                 super::SubjectKind::parse(&invitation.subject_kind)
                     .map(|k| k.indicators().iter().map(|i| (i.key, 3u8)).collect())
                     .unwrap_or_default();
-            let txn = inner.db.begin().await.context("begin a default")?;
+            let txn = crate::db::write(&inner.db)
+                .await
+                .context("begin a default")?;
             let inserted = evaluation::Entity::insert(evaluation::ActiveModel {
                 id: Set(id.clone()),
                 subject_kind: Set(invitation.subject_kind.clone()),

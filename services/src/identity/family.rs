@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, PaginatorTrait as _,
-    QueryFilter as _, QueryOrder as _, SqlErr, TransactionTrait as _,
+    QueryFilter as _, QueryOrder as _, SqlErr,
 };
 
 use super::citizens::{self, IdentityGate, NAME, PHONE, proven};
@@ -262,7 +262,9 @@ impl IdentityService {
             return refuse(AddMemberError::IsSelf).await;
         }
         let now = self.clock.now();
-        let txn = self.db.begin().await.context("begin adding a member")?;
+        let txn = crate::db::write(&self.db)
+            .await
+            .context("begin adding a member")?;
         // The citizen's row orders the additions of one account: the count below cannot be
         // passed by two at once (a row lock on PostgreSQL, the write lock on SQLite).
         citizen::Entity::update_many()

@@ -638,7 +638,7 @@ impl LicenceService {
             .context("find the presenter")?;
         // Good signature and time, but we never presented it: our key signed for another
         // deployment sharing it. Refuse without auditing (there is no holder to audit for).
-        let Some(citizen_id) = holder else {
+        let Some((citizen_id, member_id)) = holder else {
             return Ok(Verification {
                 verdict: Verdict::Invalid,
                 reason: Reason::NotFound,
@@ -693,7 +693,14 @@ impl LicenceService {
         let took_jti = jti.is_some();
         let first_use = match self
             .audit_verification(
-                citizen_id, &seen, verifier, &hall, &cause, jti, verdict, now,
+                (citizen_id, member_id),
+                &seen,
+                verifier,
+                &hall,
+                &cause,
+                jti,
+                verdict,
+                now,
             )
             .await
         {
@@ -712,7 +719,7 @@ impl LicenceService {
             // The store forgot the id (flushed), the audit table did not.
             reason = Reason::AlreadyScanned;
             self.audit_verification(
-                citizen_id,
+                (citizen_id, member_id),
                 &seen,
                 verifier,
                 &hall,
@@ -742,7 +749,7 @@ impl LicenceService {
     #[allow(clippy::too_many_arguments)]
     async fn audit_verification(
         &self,
-        citizen_id: i64,
+        (citizen_id, member_id): (i64, Option<i64>),
         seen: &VerifiedLicence,
         verifier: &Verifier,
         hall: &entities::hall::Model,
@@ -763,7 +770,9 @@ impl LicenceService {
             hall_id: Some(hall.id),
             jti,
             verdict: Some(verdict),
-            member_id: None,
+            // A family member's licence shown from the account that presented it: the scan is
+            // recorded with both people, as the presentation was.
+            member_id,
         };
         let id = match uses::record(&txn, row, now).await {
             Ok(id) => id,

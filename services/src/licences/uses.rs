@@ -152,16 +152,17 @@ pub(super) async fn of(
         .collect())
 }
 
-/// The citizen who presented `licence_id` most recently: the holder a verification is told to.
+/// The citizen who presented `licence_id` most recently, and the family member it was shown for
+/// (if any): the holder a verification is told to, and both people its record names.
 pub(super) async fn presenter(
     db: &impl ConnectionTrait,
     licence_id: &str,
-) -> Result<Option<i64>, DbErr> {
+) -> Result<Option<(i64, Option<i64>)>, DbErr> {
     Ok(licence_use::Entity::find()
         .filter(licence_use::Column::LicenceId.eq(licence_id))
         .filter(licence_use::Column::Action.eq(Action::Present.as_str()))
         .order_by_desc(licence_use::Column::Id)
         .one(db)
         .await?
-        .map(|r| r.citizen_id))
+        .map(|r| (r.citizen_id, r.member_id)))
 }

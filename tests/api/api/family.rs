@@ -564,16 +564,37 @@ mod acting {
             )
             .await;
         assert_eq!(own.error_code(), "LICENCE_NOT_FOUND");
-        // The presentation is recorded with both people.
+        // A hall's verifier scans the member's QR: the verdict names the holder, the member.
+        let hall_id = crate::licences::hall(&app, "HALL-FAMILY-1").await;
+        let verifier = crate::queue_fixture::staff(
+            &app,
+            "family.verifier",
+            services::staff::Role::Verifier,
+            hall_id,
+        )
+        .await;
+        let verified = app
+            .post(
+                &format!("/staff/v1/halls/{hall_id}/licence-verifications"),
+                Some(&verifier),
+                &json!({ "payload": shown.body["payload"] }),
+            )
+            .await;
+        assert_eq!(verified.status, StatusCode::OK, "{verified:?}");
+        assert_eq!(verified.body["verdict"], "VALID", "{verified:?}");
+        // The presentation and the scan are each recorded with both people.
         let uses = entities::licence_use::Entity::find()
             .all(&app.db)
             .await
             .unwrap();
-        assert!(
-            uses.iter()
-                .any(|u| u.citizen_id == parent.id() && u.member_id == Some(member)),
-            "{uses:?}"
-        );
+        for action in ["PRESENT", "VERIFY"] {
+            assert!(
+                uses.iter().any(|u| u.action == action
+                    && u.citizen_id == parent.id()
+                    && u.member_id == Some(member)),
+                "{action}: {uses:?}"
+            );
+        }
     }
 }
 

@@ -135,7 +135,7 @@ impl World {
     }
 }
 
-async fn hall(app: &TestApp, code: &str) -> i64 {
+pub(crate) async fn hall(app: &TestApp, code: &str) -> i64 {
     let now = ChronoUtc::now();
     entities::hall::Entity::insert(entities::hall::ActiveModel {
         code: Set(code.to_owned()),
