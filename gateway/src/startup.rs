@@ -227,7 +227,9 @@ impl Application {
             calendar.clone(),
             notifications.clone(),
             clock.clone(),
-        );
+        )
+        // One cache of the halls' read models for every capability.
+        .with_halls(booking.halls().clone());
         let licences = LicenceService::new(
             &deps,
             settings.licences.presentation_keys()?,

@@ -11,187 +11,23 @@ use sea_orm::{
 };
 
 use entities::{
-    booking, booking_ban, booking_holder, category, citizen, counter, counter_category, hall,
-    hall_exception, hall_hours, hall_item, idempotency_key, item, slot,
+    booking, booking_ban, booking_holder, category, citizen, hall, hall_exception, idempotency_key,
+    slot,
 };
 
-use super::rules::{self, DayHours, Exception, Rules};
+use super::rules;
 use super::{BookingStatus, BookingView, COUNTED, checkin_qr};
-use crate::calendar::WorkingCalendar;
-
-/// A hall with what booking needs of it.
-#[derive(Debug, Clone)]
-pub struct HallContext {
-    pub hall: hall::Model,
-    weekly: [Option<DayHours>; 7],
-    exceptions: HashMap<NaiveDate, Exception>,
-    /// Seats per slot of each category.
-    seats: Vec<(i64, i32)>,
-    /// Category names by id.
-    category_names: HashMap<i64, String>,
-    /// The category that handles each item the hall books.
-    items: HashMap<String, i64>,
-}
-
-impl HallContext {
-    pub fn rules(&self) -> Rules {
-        Rules::of(&self.hall)
-    }
-
-    pub fn hours_on(&self, day: NaiveDate, calendar: &WorkingCalendar) -> Option<DayHours> {
-        rules::hours_on(day, calendar, &self.weekly, self.exceptions.get(&day))
-    }
-
-    pub fn category_name(&self, id: i64) -> &str {
-        self.category_names.get(&id).map_or("", String::as_str)
-    }
-
-    /// The category of this hall that handles `item_code`, if the hall books it.
-    pub fn category_of(&self, item_code: &str) -> Option<i64> {
-        self.items.get(item_code).copied()
-    }
-}
-
-fn minute(v: i32) -> u32 {
-    u32::try_from(v).unwrap_or(0)
-}
-
-async fn context(conn: &impl ConnectionTrait, hall: hall::Model) -> anyhow::Result<HallContext> {
-    let mut weekly = [None; 7];
-    for h in hall_hours::Entity::find()
-        .filter(hall_hours::Column::HallId.eq(hall.id))
-        .all(conn)
-        .await
-        .context("read opening hours")?
-    {
-        if let Some(day) = usize::try_from(h.weekday - 1)
-            .ok()
-            .and_then(|i| weekly.get_mut(i))
-        {
-            *day = Some(DayHours {
-                opens: minute(h.opens_minute),
-                closes: minute(h.closes_minute),
-                pause: h
-                    .break_start_minute
-                    .zip(h.break_end_minute)
-                    .map(|(a, b)| (minute(a), minute(b))),
-            });
-        }
-    }
-    let exceptions = hall_exception::Entity::find()
-        .filter(hall_exception::Column::HallId.eq(hall.id))
-        .all(conn)
-        .await
-        .context("read the hall's exceptions")?
-        .into_iter()
-        .map(|e| {
-            let hours = e.opens_minute.zip(e.closes_minute).map(|(o, c)| DayHours {
-                opens: minute(o),
-                closes: minute(c),
-                pause: None,
-            });
-            (
-                e.day,
-                Exception {
-                    closed: e.closed,
-                    hours,
-                },
-            )
-        })
-        .collect();
-    let categories = category::Entity::find()
-        .filter(category::Column::HallId.eq(hall.id))
-        .all(conn)
-        .await
-        .context("read the hall's categories")?;
-    let counters: Vec<i64> = counter::Entity::find()
-        .filter(counter::Column::HallId.eq(hall.id))
-        .filter(counter::Column::Active.eq(true))
-        .select_only()
-        .column(counter::Column::Id)
-        .into_tuple()
-        .all(conn)
-        .await
-        .context("read the hall's counters")?;
-    let serving: Vec<(i64, i64)> = counter_category::Entity::find()
-        .filter(counter_category::Column::CounterId.is_in(counters))
-        .select_only()
-        .column(counter_category::Column::CounterId)
-        .column(counter_category::Column::CategoryId)
-        .into_tuple()
-        .all(conn)
-        .await
-        .context("read which counters serve which categories")?;
-    let seats = categories
-        .iter()
-        .map(|c| {
-            let counters = serving.iter().filter(|(_, cat)| *cat == c.id).count();
-            let default = i32::try_from(counters).unwrap_or(i32::MAX);
-            (c.id, c.seats_per_slot.unwrap_or(default))
-        })
-        .collect();
-    let items = hall_item::Entity::find()
-        .filter(hall_item::Column::HallId.eq(hall.id))
-        .all(conn)
-        .await
-        .context("read the hall's items")?
-        .into_iter()
-        .map(|m| (m.item_code, m.category_id))
-        .collect();
-    let category_names = categories.into_iter().map(|c| (c.id, c.name)).collect();
-    Ok(HallContext {
-        hall,
-        weekly,
-        exceptions,
-        seats,
-        category_names,
-        items,
-    })
-}
-
-pub async fn hall_by_id(
-    conn: &impl ConnectionTrait,
-    id: i64,
-) -> anyhow::Result<Option<HallContext>> {
-    let Some(hall) = hall::Entity::find_by_id(id)
-        .one(conn)
-        .await
-        .context("read the hall")?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(context(conn, hall).await?))
-}
-
-pub async fn active_halls(conn: &impl ConnectionTrait) -> anyhow::Result<Vec<HallContext>> {
-    let halls = hall::Entity::find()
-        .filter(hall::Column::Active.eq(true))
-        .all(conn)
-        .await
-        .context("read the halls")?;
-    let mut out = Vec::with_capacity(halls.len());
-    for hall in halls {
-        out.push(context(conn, hall).await?);
-    }
-    Ok(out)
-}
-
-pub async fn item(conn: &impl ConnectionTrait, code: &str) -> anyhow::Result<Option<item::Model>> {
-    item::Entity::find_by_id(code.to_owned())
-        .one(conn)
-        .await
-        .context("read the item")
-}
+use crate::halls::{DayHours, HallModel, HallRules};
 
 pub async fn insert_slots(
     conn: &impl ConnectionTrait,
-    ctx: &HallContext,
+    ctx: &HallModel,
     day: NaiveDate,
     hours: DayHours,
 ) -> anyhow::Result<()> {
-    let cut = rules::cut_slots(hours, ctx.rules().slot_minutes);
+    let cut = rules::cut_slots(hours, rules::n(ctx.rules.slot_minutes));
     let rows: Vec<slot::ActiveModel> = ctx
-        .seats
+        .seats()
         .iter()
         .filter(|(_, seats)| *seats > 0)
         .flat_map(|&(category_id, seats)| {
@@ -781,14 +617,7 @@ pub async fn views(
     let mut codes: Vec<String> = rows.iter().map(|b| b.item_code.clone()).collect();
     codes.sort_unstable();
     codes.dedup();
-    let items: HashMap<String, String> = item::Entity::find()
-        .filter(item::Column::ItemCode.is_in(codes))
-        .all(conn)
-        .await
-        .context("read items")?
-        .into_iter()
-        .map(|i| (i.item_code, i.name))
-        .collect();
+    let items = crate::catalogue::queries::names(conn, codes).await?;
     let checked_in: Vec<i64> = rows
         .iter()
         .filter(|b| b.status == BookingStatus::CheckedIn.as_str())
@@ -824,8 +653,8 @@ pub fn view_of(
     ends_at: DateTime<Utc>,
     item_name: &str,
 ) -> anyhow::Result<BookingView> {
-    let rules = Rules::of(hall);
-    let minutes = |m: u32| chrono::Duration::minutes(i64::from(m));
+    let rules = HallRules::of(hall);
+    let minutes = |m: i32| chrono::Duration::minutes(i64::from(rules::n(m)));
     Ok(BookingView {
         id: b.id,
         status: BookingStatus::parse(&b.status).context("unknown booking status")?,

@@ -4,70 +4,27 @@
 use chrono::{DateTime, Datelike as _, Duration, NaiveDate, NaiveTime, TimeZone as _, Utc};
 
 use crate::calendar::WorkingCalendar;
+use crate::halls::{DayHours, HallRules as Rules};
 use crate::time::SHANGHAI;
 
-/// Opening hours of one day, in minutes after midnight (Asia/Shanghai).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DayHours {
-    pub opens: u32,
-    pub closes: u32,
-    /// A break (lunch) inside the opening hours.
-    pub pause: Option<(u32, u32)>,
-}
-
-/// A hall's booking rules (domain-rules.md's defaults, changed per hall by its administrator).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rules {
-    pub slot_minutes: u32,
-    pub release_days_ahead: u32,
-    pub release_minute: u32,
-    pub book_min_working_days: u32,
-    pub book_max_working_days: u32,
-    pub cancel_cutoff_minutes: u32,
-    pub checkin_before_minutes: u32,
-    pub checkin_after_minutes: u32,
-    pub weekly_limit: u32,
-    pub monthly_limit: u32,
-    pub no_show_limit: u32,
-    pub cancel_limit: u32,
-    pub penalty_window_days: u32,
-    pub ban_days: u32,
-}
-
-impl Rules {
-    /// From the hall's row; negative numbers (impossible through the admin API) count as 0.
-    pub fn of(hall: &entities::hall::Model) -> Self {
-        let n = |v: i32| u32::try_from(v).unwrap_or(0);
-        Self {
-            slot_minutes: n(hall.slot_minutes).max(1),
-            release_days_ahead: n(hall.release_days_ahead),
-            release_minute: n(hall.release_minute),
-            book_min_working_days: n(hall.book_min_working_days),
-            book_max_working_days: n(hall.book_max_working_days),
-            cancel_cutoff_minutes: n(hall.cancel_cutoff_minutes),
-            checkin_before_minutes: n(hall.checkin_before_minutes),
-            checkin_after_minutes: n(hall.checkin_after_minutes),
-            weekly_limit: n(hall.weekly_limit),
-            monthly_limit: n(hall.monthly_limit),
-            no_show_limit: n(hall.no_show_limit),
-            cancel_limit: n(hall.cancel_limit),
-            penalty_window_days: n(hall.penalty_window_days),
-            ban_days: n(hall.ban_days),
-        }
-    }
+/// A count or length from a hall's rules, as the arithmetic uses it; a negative number
+/// (impossible through the admin API) counts as 0.
+pub fn n(v: i32) -> u32 {
+    u32::try_from(v).unwrap_or(0)
 }
 
 /// The slots of a day: `[start, end)` in minutes, back to back from opening, none crossing the
 /// break or the closing time (a remainder too short for a slot is left unbooked).
 pub fn cut_slots(hours: DayHours, slot_minutes: u32) -> Vec<(u32, u32)> {
     let slot = slot_minutes.max(1);
+    let (opens, closes) = (hours.opens_minute(), hours.closes_minute());
     let mut spans = Vec::with_capacity(2);
-    match hours.pause {
-        Some((from, to)) if hours.opens <= from && from < to && to <= hours.closes => {
-            spans.push((hours.opens, from));
-            spans.push((to, hours.closes));
+    match hours.pause_minutes() {
+        Some((from, to)) if opens <= from && from < to && to <= closes => {
+            spans.push((opens, from));
+            spans.push((to, closes));
         }
-        _ => spans.push((hours.opens, hours.closes)),
+        _ => spans.push((opens, closes)),
     }
     let mut slots = Vec::new();
     for (from, to) in spans {
@@ -78,47 +35,6 @@ pub fn cut_slots(hours: DayHours, slot_minutes: u32) -> Vec<(u32, u32)> {
         }
     }
     slots
-}
-
-/// The hours a hall keeps on `day`, if it opens at all. The calendar decides whether the day
-/// is a working day; on a make-up working day (调休) that falls on a weekend the hall keeps its
-/// Monday hours (or those of its first weekday with hours). An exception overrides both: closed,
-/// or open with the hours it gives (even on a day the calendar has off — the administrator's
-/// explicit choice).
-pub fn hours_on(
-    day: NaiveDate,
-    calendar: &WorkingCalendar,
-    weekly: &[Option<DayHours>; 7],
-    exception: Option<&Exception>,
-) -> Option<DayHours> {
-    let regular = || {
-        if !calendar.is_working_day(day) {
-            return None;
-        }
-        weekly[day.weekday().num_days_from_monday() as usize]
-            .or_else(|| weekly.iter().flatten().next().copied())
-    };
-    match exception {
-        Some(Exception { closed: true, .. }) => None,
-        Some(Exception {
-            hours: Some(hours), ..
-        }) => {
-            // Shortened hours keep the regular break where it still fits.
-            let pause = regular().and_then(|r| r.pause);
-            Some(DayHours {
-                pause: pause.filter(|&(f, t)| hours.opens <= f && t <= hours.closes),
-                ..*hours
-            })
-        }
-        _ => regular(),
-    }
-}
-
-/// A date on which a hall closes or keeps other hours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Exception {
-    pub closed: bool,
-    pub hours: Option<DayHours>,
 }
 
 /// The instant (UTC) of `minute` after midnight of `day` in Asia/Shanghai.
@@ -133,8 +49,8 @@ pub fn at_minute(day: NaiveDate, minute: u32) -> DateTime<Utc> {
 
 /// When the slots of `day` are released.
 pub fn release_at(day: NaiveDate, rules: &Rules) -> DateTime<Utc> {
-    let release_day = day - Duration::days(i64::from(rules.release_days_ahead));
-    at_minute(release_day, rules.release_minute)
+    let release_day = day - Duration::days(i64::from(n(rules.release_days_ahead)));
+    at_minute(release_day, rules.release_time.minute_of_day())
 }
 
 /// The first and last days a citizen may book today: from the `book_min_working_days`-th
@@ -148,10 +64,10 @@ pub fn window(
 ) -> Option<(NaiveDate, NaiveDate)> {
     let first = match rules.book_min_working_days {
         0 => today,
-        n => calendar.add_working_days(today, n).ok()?,
+        days => calendar.add_working_days(today, n(days)).ok()?,
     };
     let last = calendar
-        .add_working_days(today, rules.book_max_working_days.max(1))
+        .add_working_days(today, n(rules.book_max_working_days).max(1))
         .ok()?;
     (first <= last).then_some((first, last))
 }
@@ -210,7 +126,7 @@ pub fn can_cancel(starts_at: DateTime<Utc>, now: DateTime<Utc>, rules: &Rules) -
 
 /// Until when a booking starting at `starts_at` can be cancelled or moved.
 pub fn cancel_deadline(starts_at: DateTime<Utc>, rules: &Rules) -> DateTime<Utc> {
-    starts_at - Duration::minutes(i64::from(rules.cancel_cutoff_minutes))
+    starts_at - Duration::minutes(i64::from(n(rules.cancel_cutoff_minutes)))
 }
 
 /// Where `now` is relative to the check-in window of a slot starting at `starts_at`.
@@ -222,8 +138,8 @@ pub enum CheckinTime {
 }
 
 pub fn checkin_time(starts_at: DateTime<Utc>, now: DateTime<Utc>, rules: &Rules) -> CheckinTime {
-    let opens_at = starts_at - Duration::minutes(i64::from(rules.checkin_before_minutes));
-    let closes_at = starts_at + Duration::minutes(i64::from(rules.checkin_after_minutes));
+    let opens_at = starts_at - Duration::minutes(i64::from(n(rules.checkin_before_minutes)));
+    let closes_at = starts_at + Duration::minutes(i64::from(n(rules.checkin_after_minutes)));
     if now < opens_at {
         CheckinTime::TooEarly { opens_at }
     } else if now > closes_at {
@@ -257,33 +173,21 @@ mod tests {
     use proptest::prelude::*;
 
     fn rules() -> Rules {
-        Rules {
-            slot_minutes: 30,
-            release_days_ahead: 7,
-            release_minute: 8 * 60,
-            book_min_working_days: 1,
-            book_max_working_days: 5,
-            cancel_cutoff_minutes: 120,
-            checkin_before_minutes: 15,
-            checkin_after_minutes: 30,
-            weekly_limit: 2,
-            monthly_limit: 6,
-            no_show_limit: 2,
-            cancel_limit: 5,
-            penalty_window_days: 30,
-            ban_days: 90,
-        }
+        // domain-rules.md's defaults: 30-minute slots released 7 days ahead at 08:00, booked 1
+        // to 5 working days ahead, cancelled up to 120 minutes before, checked in from 15
+        // minutes before to 30 after.
+        Rules::default()
     }
 
     fn date(s: &str) -> NaiveDate {
         s.parse().unwrap()
     }
 
-    const NINE_TO_FIVE: DayHours = DayHours {
-        opens: 9 * 60,
-        closes: 17 * 60,
-        pause: Some((12 * 60, 13 * 60 + 30)),
-    };
+    const NINE_TO_FIVE: DayHours = hours(9 * 60, 17 * 60, Some((12 * 60, 13 * 60 + 30)));
+
+    const fn hours(opens: u32, closes: u32, pause: Option<(u32, u32)>) -> DayHours {
+        DayHours::of_minutes(opens, closes, pause)
+    }
 
     #[test]
     fn slots_stop_at_the_break_and_resume_after_it() {
@@ -298,14 +202,7 @@ mod tests {
 
     #[test]
     fn a_remainder_shorter_than_a_slot_is_not_offered() {
-        let slots = cut_slots(
-            DayHours {
-                opens: 540,
-                closes: 600,
-                pause: None,
-            },
-            40,
-        );
+        let slots = cut_slots(hours(540, 600, None), 40);
         assert_eq!(slots, vec![(540, 580)]);
     }
 
@@ -320,39 +217,6 @@ mod tests {
         assert_eq!(first, date("2026-09-28"));
         // 28, 29, 30 Sep, then the holiday until 10-07, 10-08, 10-09.
         assert_eq!(last, date("2026-10-09"));
-    }
-
-    #[test]
-    fn a_makeup_saturday_opens_with_monday_hours_and_a_holiday_weekday_stays_shut() {
-        let cal = WorkingCalendar::new(
-            [
-                chrono::Weekday::Mon,
-                chrono::Weekday::Tue,
-                chrono::Weekday::Wed,
-                chrono::Weekday::Thu,
-                chrono::Weekday::Fri,
-            ],
-            [date("2026-12-01")],
-            [date("2026-11-28")],
-        )
-        .unwrap();
-        let mut weekly = [None; 7];
-        for day in weekly.iter_mut().take(5) {
-            *day = Some(NINE_TO_FIVE);
-        }
-        assert_eq!(
-            hours_on(date("2026-11-28"), &cal, &weekly, None),
-            Some(NINE_TO_FIVE)
-        );
-        assert_eq!(hours_on(date("2026-12-01"), &cal, &weekly, None), None);
-        let closed = Exception {
-            closed: true,
-            hours: None,
-        };
-        assert_eq!(
-            hours_on(date("2026-11-27"), &cal, &weekly, Some(&closed)),
-            None
-        );
     }
 
     fn demo_2026() -> WorkingCalendar {
@@ -430,15 +294,16 @@ mod tests {
             opens in 0u32..720, len in 0u32..720, pause_at in 0u32..720, pause_len in 0u32..180,
             slot in 5u32..240,
         ) {
-            let hours = DayHours { opens, closes: opens + len, pause: Some((opens + pause_at, opens + pause_at + pause_len)) };
+            let hours = hours(opens, opens + len, Some((opens + pause_at, opens + pause_at + pause_len)));
+            let (o, c) = (hours.opens_minute(), hours.closes_minute());
             let slots = cut_slots(hours, slot);
             for w in slots.windows(2) {
                 prop_assert!(w[0].1 <= w[1].0);
             }
             for &(s, e) in &slots {
                 prop_assert_eq!(e - s, slot);
-                prop_assert!(s >= hours.opens && e <= hours.closes);
-                if let Some((f, t)) = hours.pause.filter(|&(f, t)| hours.opens <= f && f < t && t <= hours.closes) {
+                prop_assert!(s >= o && e <= c);
+                if let Some((f, t)) = hours.pause_minutes().filter(|&(f, t)| o <= f && f < t && t <= c) {
                     prop_assert!(e <= f || s >= t);
                 }
             }

@@ -12,6 +12,7 @@ use chrono::Duration as Span;
 use serde_json::json;
 use tokio::sync::watch;
 
+use super::rules::n;
 use super::{BookingService, BookingStatus, queries};
 use crate::notify::NotificationKind;
 use crate::store::Lock;
@@ -113,13 +114,13 @@ impl BookingWorker {
         let mut halls = std::collections::HashMap::new();
         for booking in candidates {
             if let std::collections::hash_map::Entry::Vacant(e) = halls.entry(booking.hall_id) {
-                e.insert(queries::hall_by_id(&s.db, booking.hall_id).await?);
+                e.insert(crate::halls::queries::model(&s.db, booking.hall_id).await?);
             }
             let Some(Some(ctx)) = halls.get(&booking.hall_id) else {
                 continue;
             };
-            let rules = ctx.rules();
-            if now <= booking.starts_at + Span::minutes(i64::from(rules.checkin_after_minutes)) {
+            let rules = ctx.rules;
+            if now <= booking.starts_at + Span::minutes(i64::from(n(rules.checkin_after_minutes))) {
                 continue;
             }
             let txn = crate::db::write(&s.db).await.context("begin a no-show")?;
@@ -127,17 +128,18 @@ impl BookingWorker {
             if !queries::retire(&txn, booking.id, BookingStatus::NoShow, now, None).await? {
                 continue;
             }
-            let since = now - Span::days(i64::from(rules.penalty_window_days));
+            let since = now - Span::days(i64::from(n(rules.penalty_window_days)));
             let count =
                 queries::count_since(&txn, &booking.identity_index, BookingStatus::NoShow, since)
                     .await?;
-            let banned = rules.no_show_limit > 0 && count >= u64::from(rules.no_show_limit);
-            let until =
-                now.with_timezone(&SHANGHAI).date_naive() + Span::days(i64::from(rules.ban_days));
+            let limit = n(rules.no_show_limit);
+            let banned = limit > 0 && count >= u64::from(limit);
+            let until = now.with_timezone(&SHANGHAI).date_naive()
+                + Span::days(i64::from(n(rules.ban_days)));
             if banned {
                 queries::ban(&txn, &booking.identity_index, until, "NO_SHOWS", now).await?;
             }
-            let item = queries::item(&txn, &booking.item_code).await?;
+            let item = crate::catalogue::queries::item(&txn, &booking.item_code).await?;
             let payload = json!({
                 "booking_id": booking.id,
                 "booking_code": booking.code,
@@ -145,9 +147,9 @@ impl BookingWorker {
                 "item_name": item.map(|i| i.name).unwrap_or_default(),
                 "slot_start": booking.starts_at.to_rfc3339(),
                 "no_shows": count,
-                "limit": rules.no_show_limit,
-                "window_days": rules.penalty_window_days,
-                "ban_days": rules.ban_days,
+                "limit": limit,
+                "window_days": n(rules.penalty_window_days),
+                "ban_days": n(rules.ban_days),
                 "banned_until": if banned { until.to_string() } else { String::new() },
             });
             s.notifications
@@ -196,12 +198,12 @@ impl BookingWorker {
                 continue;
             }
             if !booked_today {
-                let hall = queries::hall_by_id(&txn, booking.hall_id).await?;
-                let item = queries::item(&txn, &booking.item_code).await?;
+                let hall = crate::halls::queries::by_id(&txn, booking.hall_id).await?;
+                let item = crate::catalogue::queries::item(&txn, &booking.item_code).await?;
                 let payload = json!({
                     "booking_id": booking.id,
                     "booking_code": booking.code,
-                    "hall_name": hall.map(|h| h.hall.name).unwrap_or_default(),
+                    "hall_name": hall.map(|h| h.name).unwrap_or_default(),
                     "item_name": item.map(|i| i.name).unwrap_or_default(),
                     "slot_start": booking.starts_at.to_rfc3339(),
                 });
@@ -229,9 +231,9 @@ impl BookingWorker {
     async fn prepare_slots(&self) -> anyhow::Result<usize> {
         let s = &self.service;
         let today = s.clock.today();
-        let halls = queries::active_halls(&s.db).await?;
+        let halls = crate::halls::queries::active_models(&s.db).await?;
         for ctx in &halls {
-            let ahead = i64::from(ctx.rules().release_days_ahead) + 1;
+            let ahead = i64::from(n(ctx.rules.release_days_ahead)) + 1;
             for offset in 1..=ahead {
                 s.ensure_slots(ctx, today + Span::days(offset)).await?;
             }

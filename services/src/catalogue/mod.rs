@@ -7,6 +7,7 @@
 //! a sync is fetched again next time. One sync runs at a time across every instance (a lock in
 //! the shared store); a failed sync keeps the old watermark and records its error.
 
+pub mod queries;
 mod search;
 mod service;
 mod worker;

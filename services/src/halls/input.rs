@@ -44,6 +44,11 @@ impl TimeOfDay {
     pub fn minutes(self) -> i32 {
         i32::from(self.0)
     }
+
+    /// Minutes after midnight, for arithmetic.
+    pub fn minute_of_day(self) -> u32 {
+        u32::from(self.0)
+    }
 }
 
 impl fmt::Display for TimeOfDay {
@@ -184,6 +189,50 @@ impl DayHours {
     /// The break (午休), start and end.
     pub fn pause(&self) -> Option<(TimeOfDay, TimeOfDay)> {
         self.pause
+    }
+
+    /// The same hours with another break (or none): a shortened day keeps the regular break
+    /// only where it still fits, which the caller decides.
+    pub(crate) fn with_pause(self, pause: Option<(TimeOfDay, TimeOfDay)>) -> Self {
+        Self { pause, ..self }
+    }
+
+    /// Hours from minutes after midnight, unchecked (tests of the arithmetic).
+    #[cfg(test)]
+    pub(crate) const fn of_minutes(opens: u32, closes: u32, pause: Option<(u32, u32)>) -> Self {
+        Self {
+            opens: TimeOfDay(opens as u16),
+            closes: TimeOfDay(closes as u16),
+            pause: match pause {
+                Some((from, to)) => Some((TimeOfDay(from as u16), TimeOfDay(to as u16))),
+                None => None,
+            },
+        }
+    }
+
+    /// Opening and closing without a break (a date exception's hours).
+    pub(crate) fn between(opens: TimeOfDay, closes: TimeOfDay) -> Self {
+        Self {
+            opens,
+            closes,
+            pause: None,
+        }
+    }
+
+    /// Opening, in minutes after midnight.
+    pub fn opens_minute(&self) -> u32 {
+        self.opens.minute_of_day()
+    }
+
+    /// Closing, in minutes after midnight.
+    pub fn closes_minute(&self) -> u32 {
+        self.closes.minute_of_day()
+    }
+
+    /// The break, in minutes after midnight.
+    pub fn pause_minutes(&self) -> Option<(u32, u32)> {
+        self.pause
+            .map(|(from, to)| (from.minute_of_day(), to.minute_of_day()))
     }
 }
 

@@ -11,6 +11,11 @@
 
 mod calendar_view;
 pub mod input;
+mod layout;
+mod model;
+mod public;
+pub mod queries;
+mod schedule;
 mod service;
 
 pub use self::calendar_view::{
@@ -20,8 +25,11 @@ pub use self::input::{
     CategoryInput, CounterInput, DayException, DayHours, ExceptionKind, HallCode, HallRules,
     InvalidInput, RulesPatch, Text, TimeOfDay, ValidRules, WeeklyHours,
 };
+pub use self::model::{HALL_CACHE_FOR, HallDirectory, HallModel};
+pub use self::queries::{Which, hall_id_by_code};
+pub use self::schedule::Schedule;
 pub use self::service::{
     Category, CategoryError, Counter, CounterError, CreateHallError, Hall, HallDetail,
     HallEditError, HallItem, HallService, HallUpdate, MapItemError, NewHall, PublicHall,
-    UpdateHallError, hall_id_by_code,
+    UpdateHallError,
 };

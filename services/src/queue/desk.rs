@@ -57,7 +57,7 @@ impl QueueService {
     /// # Errors
     /// The database failed; `Ok(None)` for an unknown hall.
     pub async fn workstation(&self, hall_id: i64) -> anyhow::Result<Option<Workstation>> {
-        let Some(hall) = queries::hall(&self.db, hall_id).await? else {
+        let Some(hall) = crate::halls::queries::by_id(&self.db, hall_id).await? else {
             return Ok(None);
         };
         let categories = queries::categories(&self.db, hall_id)

@@ -12,7 +12,7 @@ use sea_orm::{
 
 use crate::time::SHANGHAI;
 use entities::{
-    category, counter, counter_category, counter_desk, hall, ticket, ticket_event, ticket_sequence,
+    category, counter, counter_category, counter_desk, ticket, ticket_event, ticket_sequence,
 };
 
 use super::TicketState;
@@ -166,25 +166,6 @@ pub async fn record(conn: &impl ConnectionTrait, event: Event) -> anyhow::Result
     .await
     .context("record the ticket's change")?;
     Ok(inserted.last_insert_id)
-}
-
-pub async fn hall(conn: &impl ConnectionTrait, id: i64) -> anyhow::Result<Option<hall::Model>> {
-    hall::Entity::find_by_id(id)
-        .one(conn)
-        .await
-        .context("read the hall")
-}
-
-pub async fn hall_by_code(
-    conn: &impl ConnectionTrait,
-    code: &str,
-) -> anyhow::Result<Option<hall::Model>> {
-    hall::Entity::find()
-        .filter(hall::Column::Code.eq(code))
-        .filter(hall::Column::Active.eq(true))
-        .one(conn)
-        .await
-        .context("read the hall by code")
 }
 
 pub async fn category(

@@ -1,7 +1,50 @@
-//! The queue's pure rules: numbers, the weighted choice of a category, the wait estimate and the
-//! statistics' percentiles. No I/O, so they are tested here.
+//! The queue's pure rules: the ticket's state machine, numbers, the weighted choice of a
+//! category, the wait estimate and the statistics' percentiles. No I/O, so they are tested here.
 
 use std::collections::BTreeMap;
+
+use super::TicketState;
+
+/// What may happen to a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// A counter calls it (the next of its line).
+    Call,
+    /// The counter calls it again.
+    Recall,
+    /// The counter starts serving it.
+    Serve,
+    /// The counter finished it.
+    Finish,
+    /// Called and not come.
+    NoShow,
+    /// The counter sends it to another category: it waits again there.
+    Transfer,
+    /// Its citizen gives it up.
+    Cancel,
+    /// The clerk who held it was deactivated: it waits again.
+    Return,
+    /// Its day ended with it still open.
+    Close,
+}
+
+/// The ticket's state machine: the state a ticket in `from` moves to on `action`, or `None`
+/// when the action is not allowed in that state.
+pub fn transition(from: TicketState, action: Action) -> Option<TicketState> {
+    use TicketState::{Called, Cancelled, Done, NoShow, Serving, Waiting};
+    Some(match (from, action) {
+        (Waiting, Action::Call) => Called,
+        (Called, Action::Recall) => Called,
+        (Called, Action::Serve) => Serving,
+        (Serving, Action::Finish) => Done,
+        (Called, Action::NoShow) => NoShow,
+        (Called | Serving, Action::Transfer | Action::Return) => Waiting,
+        (Waiting | Called, Action::Cancel | Action::Close) => Cancelled,
+        // A ticket still being served when its day ended was served.
+        (Serving, Action::Close) => Done,
+        _ => return None,
+    })
+}
 
 /// Calls a ticket may have: the first and at most two recalls.
 pub const MAX_CALLS: i32 = 3;
