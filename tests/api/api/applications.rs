@@ -13,14 +13,10 @@ use sea_orm::{ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilt
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use services::province::{Credentials, sign};
-use services::staff::{HallScope, Role};
 use simulators::province::{Fault, Group, Phase, ProvinceSim, ProvinceSimConfig};
 
-use crate::helpers::{
-    Citizen, Deployment, Reply, TestApp, id_card_no, postgres_admin_url, staff_token,
-};
+use crate::helpers::{Citizen, Deployment, Reply, TestApp, id_card_no, postgres_admin_url};
 
-const PASSWORD: &str = "a long enough password";
 /// 不动产登记资料查询: online level 4; M001 查询申请书 (PDF, required), M002 申请人身份证明
 /// (images, required).
 const ITEM: &str = "查询";
@@ -158,17 +154,7 @@ impl World {
     }
 
     async fn admin(&self) -> String {
-        let username = format!("admin{}", uuid::Uuid::new_v4().simple());
-        gateway::startup::offline_staff_service(self.app.db.clone())
-            .create(
-                &username,
-                SecretString::from(PASSWORD),
-                "运维",
-                vec![(Role::Admin, HallScope::All)],
-            )
-            .await
-            .expect("create the admin");
-        staff_token(&self.app, &username, PASSWORD).await
+        self.app.admin().await.token
     }
 }
 

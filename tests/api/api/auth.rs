@@ -32,10 +32,10 @@ async fn the_same_wechat_user_is_the_same_citizen_on_every_login() {
     let openid = app.wechat.new_openid();
     let first = app.login_as(&openid).await;
     let second = app.login_as(&openid).await;
-    assert_eq!(first.login["user"]["id"], second.login["user"]["id"]);
+    assert_eq!(first.id(), second.id());
     assert_ne!(first.token, second.token);
     let other = app.login().await;
-    assert_ne!(other.login["user"]["id"], first.login["user"]["id"]);
+    assert_ne!(other.id(), first.id());
 }
 
 #[tokio::test]
@@ -196,7 +196,7 @@ async fn logout_ends_the_session() {
 async fn an_idle_session_expires_and_a_used_one_slides() {
     let app = TestApp::spawn_with(|s| s.sessions.idle_ttl_secs = 2).await;
     let citizen = app.login().await;
-    assert_eq!(citizen.login["expiresIn"], 2);
+    assert_eq!(citizen.login.expires_in, 2);
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(1000)).await;
         assert_eq!(
@@ -238,7 +238,7 @@ async fn a_flushed_store_means_logging_in_again_silently() {
     // Redis flushed: the session is gone (here: removed), the citizen is not.
     let sessions = app
         .store
-        .set_members(&format!("citizen-sessions:{}", citizen.login["user"]["id"]))
+        .set_members(&format!("citizen-sessions:{}", citizen.id()))
         .await
         .unwrap();
     for hash in sessions {
@@ -251,7 +251,7 @@ async fn a_flushed_store_means_logging_in_again_silently() {
         "SESSION_EXPIRED"
     );
     let again = app.login_as(&openid).await;
-    assert_eq!(again.login["user"]["id"], citizen.login["user"]["id"]);
+    assert_eq!(again.id(), citizen.id());
 }
 
 #[tokio::test]

@@ -7,7 +7,6 @@
 
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
-use sea_orm::EntityTrait as _;
 use serde_json::{Value, json};
 
 use crate::booking_fixture::{
@@ -1049,16 +1048,23 @@ async fn the_working_day_before_a_booking_its_citizen_is_reminded_once() {
 async fn a_same_day_slot_past_its_cancel_deadline_is_not_offered_nor_booked() {
     let (app, fx) = start().await;
     // Same-day booking: the hall's nearest bookable day is today.
-    let hall = entities::hall::Entity::find_by_id(fx.hall_id)
-        .one(&app.db)
+    let admin = app.admin().await;
+    let rules = miniprogram_api::halls::RulesPatch {
+        book_min_working_days: Some(0),
+        ..Default::default()
+    };
+    let hall: miniprogram_api::halls::HallSummary = app
+        .put(
+            &format!("/staff/v1/halls/{}", fx.hall_id),
+            Some(&admin.token),
+            &miniprogram_api::halls::UpdateHallRequest {
+                rules,
+                ..Default::default()
+            },
+        )
         .await
-        .unwrap()
-        .unwrap();
-    let mut hall: entities::hall::ActiveModel = hall.into();
-    hall.book_min_working_days = sea_orm::ActiveValue::Set(0);
-    sea_orm::ActiveModelTrait::update(hall, &app.db)
-        .await
-        .unwrap();
+        .ok();
+    assert_eq!(hall.rules.book_min_working_days, 0);
     let c = citizen(&app, 1).await;
 
     // Monday 08:59, cut-off 120 minutes: 11:00 is the first slot that can still be cancelled.
@@ -1141,7 +1147,7 @@ async fn the_reminder_time_is_configured() {
             s.booking.reminder_at = "20:30".into();
         })
         .await;
-    crate::booking_fixture::seed(&app.db).await;
+    crate::booking_fixture::seed(&app).await;
     app.clock.set(monday_nine());
     let c = citizen(&app, 1).await;
     let wednesday = id(&slots(&app, &c.token, HALL, ID_CARD, "2026-11-18").await[0]);

@@ -1,8 +1,8 @@
 //! What the booking tests stand on: two halls with their rules, hours, categories, counters and
 //! items, the 2026 working-day calendar, a fixed "now", and the calls the mini-program makes.
 //!
-//! Halls and staff get their own admin API later; until then the fixture writes the rows an
-//! administrator would have created straight into the app's database. Time is the deployment's
+//! The halls, the calendar and staff are made through the admin API as an administrator makes
+//! them; the catalogue is synced from a simulated province. Time is the deployment's
 //! shared [`Clock`](services::time::Clock), set to a Monday morning in 2026, so no test depends
 //! on today's date.
 
@@ -10,12 +10,12 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone as _, Utc};
 use gateway::configuration::Settings;
 use reqwest::StatusCode;
 use sea_orm::{
-    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, DatabaseConnection,
-    EntityTrait as _, QueryFilter as _, QueryOrder as _,
+    ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _, QueryOrder as _,
 };
 use serde_json::{Value, json};
-use services::calendar::{CalendarStore, DEMO_2026, DEMO_2027};
+use services::calendar::{DEMO_2026, DEMO_2027};
 use services::time::SHANGHAI;
+use support::{HallSpec, SetUpHall, catalogue};
 
 use crate::helpers::{Citizen, Deployment, Reply, TestApp, id_card_no};
 
@@ -23,14 +23,15 @@ use crate::helpers::{Citizen, Deployment, Reply, TestApp, id_card_no};
 pub const HALL: &str = "SZ-SMZX";
 /// A second hall, handling only [`ID_CARD`].
 pub const OTHER_HALL: &str = "SZ-NSQ";
-/// 居民身份证换领: category A of [`HALL`], served by three counters (3 seats a slot).
-pub const ID_CARD: &str = "ITEM-SFZ-HL";
+/// 居民身份证换领 (codes of the province's form: a department's 18-character credit code and
+/// 13 more): category A of [`HALL`], served by three counters (3 seats a slot).
+pub const ID_CARD: &str = "11440300007543291K2000121001000";
 /// 普通护照签发: category B of [`HALL`], one seat a slot.
-pub const PASSPORT: &str = "ITEM-HZ-QF";
+pub const PASSPORT: &str = "11440300007543291K2000124002000";
 /// 不动产登记: category C of [`HALL`], seven seats a slot (the rush tests).
-pub const PROPERTY: &str = "ITEM-BDC-DJ";
+pub const PROPERTY: &str = "11440300007543291K3000117001000";
 /// 社保卡补办: in the catalogue and mapped to [`HALL`], but not bookable.
-pub const NOT_BOOKABLE: &str = "ITEM-SBK-BB";
+pub const NOT_BOOKABLE: &str = "11440300007543291K2000126003000";
 /// Seats a slot of [`PROPERTY`] has.
 pub const PROPERTY_SEATS: i64 = 7;
 
@@ -44,6 +45,9 @@ pub struct Fixture {
     pub hall_qr: String,
     pub other_hall_qr: String,
     pub hall_secret: String,
+    /// [`HALL`] as set up: its categories by code, its counters by number.
+    pub hall: SetUpHall,
+    pub other_hall: SetUpHall,
 }
 
 /// Settings for booking tests: no background workers (a test runs the booking worker's round
@@ -76,170 +80,70 @@ pub fn monday_nine() -> DateTime<Utc> {
 /// One gateway with the halls seeded and the clock on [`monday_nine`].
 pub async fn start() -> (TestApp, Fixture) {
     let app = Deployment::new().await.instance(settings).await;
-    let fixture = seed(&app.db).await;
+    let fixture = seed(&app).await;
     app.clock.set(monday_nine());
     (app, fixture)
 }
 
-async fn hall(db: &DatabaseConnection, code: &str, name: &str, secret: &str) -> i64 {
-    let now = Utc::now();
-    let hall = entities::hall::ActiveModel {
-        code: Set(code.to_owned()),
-        name: Set(name.to_owned()),
-        address: Set("深圳市福田区福中三路市民中心B区".to_owned()),
-        slot_minutes: Set(30),
-        release_days_ahead: Set(7),
-        release_minute: Set(8 * 60),
-        book_min_working_days: Set(1),
-        book_max_working_days: Set(5),
-        cancel_cutoff_minutes: Set(120),
-        checkin_before_minutes: Set(15),
-        checkin_after_minutes: Set(30),
-        weekly_limit: Set(2),
-        monthly_limit: Set(6),
-        no_show_limit: Set(2),
-        cancel_limit: Set(5),
-        penalty_window_days: Set(30),
-        ban_days: Set(90),
-        checkin_secret: Set(secret.to_owned()),
-        active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .unwrap();
-    // Monday to Friday, 09:00–17:00 with a 12:00–13:30 lunch break.
-    for weekday in 1..=5 {
-        entities::hall_hours::ActiveModel {
-            hall_id: Set(hall.id),
-            weekday: Set(weekday),
-            opens_minute: Set(9 * 60),
-            closes_minute: Set(17 * 60),
-            break_start_minute: Set(Some(12 * 60)),
-            break_end_minute: Set(Some(13 * 60 + 30)),
-        }
-        .insert(db)
-        .await
-        .unwrap();
-    }
-    hall.id
+/// One of the fixture's halls: Monday to Friday, 09:00–17:00 with a 12:00–13:30 lunch break,
+/// every rule at its default.
+fn hall(code: &str, name: &str) -> HallSpec {
+    HallSpec::new(code, name, "深圳市福田区福中三路市民中心B区").open(
+        1..=5,
+        "09:00",
+        "17:00",
+        Some(("12:00", "13:30")),
+    )
 }
 
-async fn category(
-    db: &DatabaseConnection,
-    hall_id: i64,
-    code: &str,
-    name: &str,
-    seats: Option<i32>,
-) -> i64 {
-    entities::category::ActiveModel {
-        hall_id: Set(hall_id),
-        code: Set(code.to_owned()),
-        name: Set(name.to_owned()),
-        prefix: Set(code.to_owned()),
-        seats_per_slot: Set(seats),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .unwrap()
-    .id
-}
+/// Seeds the calendar, the catalogue and both halls, through the admin API (the catalogue
+/// through a sync from a simulated province). Call it before the first request that reads the
+/// calendar (an instance caches it for a while).
+pub async fn seed(app: &TestApp) -> Fixture {
+    let admin = app.admin().await;
+    admin.load_calendar(2026, DEMO_2026).await;
+    admin.load_calendar(2027, DEMO_2027).await;
+    let police = "深圳市公安局";
+    support::catalogue::publish(
+        &app.db,
+        &app.store,
+        vec![
+            catalogue::item(ID_CARD, "居民身份证换领", police, true),
+            catalogue::item(PASSPORT, "普通护照签发", police, true),
+            catalogue::item(PROPERTY, "不动产登记", police, true),
+            catalogue::item(NOT_BOOKABLE, "社会保障卡补办", police, false),
+        ],
+    )
+    .await;
 
-async fn counter(db: &DatabaseConnection, hall_id: i64, number: i32, categories: &[i64]) {
-    let counter = entities::counter::ActiveModel {
-        hall_id: Set(hall_id),
-        number: Set(number),
-        name: Set(format!("{number}号窗口")),
-        active: Set(true),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .unwrap();
-    for &category_id in categories {
-        entities::counter_category::ActiveModel {
-            counter_id: Set(counter.id),
-            category_id: Set(category_id),
-            weight: Set(1),
-        }
-        .insert(db)
-        .await
-        .unwrap();
-    }
-}
-
-async fn item(db: &DatabaseConnection, code: &str, name: &str, bookable: bool) {
-    entities::item::ActiveModel {
-        item_code: Set(code.to_owned()),
-        handle_item_code: Set(format!("{code}-01")),
-        name: Set(name.to_owned()),
-        department: Set("深圳市公安局".to_owned()),
-        item_type: Set(2),
-        legal_days: Set(60),
-        promised_days: Set(15),
-        fee: Set("0".to_owned()),
-        materials: Set("[]".to_owned()),
-        online_level: Set(3),
-        bookable: Set(bookable),
-        halls: Set("[]".to_owned()),
-        guide_url: Set(None),
-        synced_at: Set(Utc::now()),
-    }
-    .insert(db)
-    .await
-    .unwrap();
-}
-
-async fn offer(db: &DatabaseConnection, hall_id: i64, item_code: &str, category_id: i64) {
-    entities::hall_item::ActiveModel {
-        hall_id: Set(hall_id),
-        item_code: Set(item_code.to_owned()),
-        category_id: Set(category_id),
-    }
-    .insert(db)
-    .await
-    .unwrap();
-}
-
-/// Seeds the calendar, the catalogue and both halls. Call it before the first request that
-/// reads the calendar (an instance caches it for a while).
-pub async fn seed(db: &DatabaseConnection) -> Fixture {
-    let calendar = CalendarStore::new(db.clone());
-    calendar.load_year(2026, DEMO_2026, None).await.unwrap();
-    calendar.load_year(2027, DEMO_2027, None).await.unwrap();
-    item(db, ID_CARD, "居民身份证换领", true).await;
-    item(db, PASSPORT, "普通护照签发", true).await;
-    item(db, PROPERTY, "不动产登记", true).await;
-    item(db, NOT_BOOKABLE, "社会保障卡补办", false).await;
-
-    let secret = "k3Zq9-hall-secret-smzx".to_owned();
-    let hall_id = hall(db, HALL, "市民中心政务服务大厅", &secret).await;
-    let a = category(db, hall_id, "A", "户籍证件", None).await;
-    let b = category(db, hall_id, "B", "出入境", Some(1)).await;
-    let c = category(db, hall_id, "C", "不动产", Some(7)).await;
-    counter(db, hall_id, 1, &[a]).await;
-    counter(db, hall_id, 2, &[a, b]).await;
-    counter(db, hall_id, 3, &[a, c]).await;
-    offer(db, hall_id, ID_CARD, a).await;
-    offer(db, hall_id, PASSPORT, b).await;
-    offer(db, hall_id, PROPERTY, c).await;
-    offer(db, hall_id, NOT_BOOKABLE, a).await;
-
-    let other_secret = "p7Wm2-hall-secret-nsq".to_owned();
-    let other_hall = hall(db, OTHER_HALL, "南山区政务服务中心", &other_secret).await;
-    let other_a = category(db, other_hall, "A", "户籍证件", Some(2)).await;
-    counter(db, other_hall, 1, &[other_a]).await;
-    offer(db, other_hall, ID_CARD, other_a).await;
+    let main = hall(HALL, "市民中心政务服务大厅")
+        .category("A", "户籍证件", None)
+        .category("B", "出入境", Some(1))
+        .category("C", "不动产", Some(PROPERTY_SEATS))
+        .counter(1, &["A"])
+        .counter(2, &["A", "B"])
+        .counter(3, &["A", "C"])
+        .item(ID_CARD, "A")
+        .item(PASSPORT, "B")
+        .item(PROPERTY, "C")
+        .item(NOT_BOOKABLE, "A")
+        .create(&admin)
+        .await;
+    let other = hall(OTHER_HALL, "南山区政务服务中心")
+        .category("A", "户籍证件", Some(2))
+        .counter(1, &["A"])
+        .item(ID_CARD, "A")
+        .create(&admin)
+        .await;
 
     Fixture {
-        hall_id,
-        id_card_category: a,
-        hall_qr: format!("ZSBHALL:{HALL}:{secret}"),
-        other_hall_qr: format!("ZSBHALL:{OTHER_HALL}:{other_secret}"),
-        hall_secret: secret,
+        hall_id: main.id,
+        id_card_category: main.category("A"),
+        hall_qr: main.qr.clone(),
+        other_hall_qr: other.qr.clone(),
+        hall_secret: main.secret().to_owned(),
+        hall: main,
+        other_hall: other,
     }
 }
 

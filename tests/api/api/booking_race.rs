@@ -38,7 +38,7 @@ async fn two_instances() -> [Arc<TestApp>; 2] {
     let deployment = Deployment::new().await;
     let first = deployment.instance(settings).await;
     let second = deployment.instance(settings).await;
-    seed(&first.db).await;
+    seed(&first).await;
     first.clock.set(monday_nine());
     [Arc::new(first), Arc::new(second)]
 }
@@ -53,7 +53,7 @@ async fn citizens(apps: &[Arc<TestApp>; 2], first: usize, n: usize) -> Vec<Citiz
 }
 
 fn citizen_id(c: &Citizen) -> i64 {
-    c.login["user"]["id"].as_i64().unwrap()
+    c.id()
 }
 
 /// Live bookings of one citizen, from the database.

@@ -2,56 +2,21 @@
 //! an administrator cancels a day, and neither can act at another hall.
 
 use reqwest::StatusCode;
-use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
-use secrecy::SecretString;
 use serde_json::json;
-use services::staff::{HallScope, Role};
+use services::staff::Role;
 
 use crate::booking_fixture::{
-    HALL, ID_CARD, OTHER_HALL, booked, booking, citizen, id, message_kinds, minutes, refused,
-    shanghai, slots, start,
+    HALL, ID_CARD, booked, booking, citizen, id, message_kinds, minutes, refused, shanghai, slots,
+    start,
 };
-use crate::helpers::TestApp;
-
-const PASSWORD: &str = "a long enough password";
-
-async fn staff_token(app: &TestApp, username: &str, role: Role, hall_id: i64) -> String {
-    gateway::startup::offline_staff_service(app.db.clone())
-        .create(
-            username,
-            SecretString::from(PASSWORD),
-            "窗口人员",
-            vec![(role, HallScope::Hall(hall_id))],
-        )
-        .await
-        .expect("create staff");
-    let reply = app
-        .post(
-            "/staff/v1/auth/login",
-            None,
-            &json!({ "username": username, "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    reply.body["token"].as_str().unwrap().to_owned()
-}
-
-async fn hall_id(app: &TestApp, code: &str) -> i64 {
-    entities::hall::Entity::find()
-        .filter(entities::hall::Column::Code.eq(code))
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
+use crate::queue_fixture::staff;
 
 #[tokio::test]
 async fn a_clerk_checks_a_citizen_in_by_code_at_their_own_hall_only() {
     let (app, fx) = start().await;
-    let other = hall_id(&app, OTHER_HALL).await;
-    let clerk = staff_token(&app, "clerk.a", Role::Clerk, fx.hall_id).await;
-    let stranger = staff_token(&app, "clerk.b", Role::Clerk, other).await;
+    let other = fx.other_hall.id;
+    let clerk = staff(&app, "clerk.a", Role::Clerk, fx.hall_id).await;
+    let stranger = staff(&app, "clerk.b", Role::Clerk, other).await;
     let c = citizen(&app, 1).await;
     let slot = slots(&app, &c.token, HALL, ID_CARD, "2026-11-17").await[0].clone();
     let b = booked(&app, &c.token, id(&slot), ID_CARD).await;
@@ -112,8 +77,8 @@ async fn a_clerk_checks_a_citizen_in_by_code_at_their_own_hall_only() {
 #[tokio::test]
 async fn an_admin_cancels_a_day_over_http_and_a_clerk_may_not() {
     let (app, fx) = start().await;
-    let admin = staff_token(&app, "admin.a", Role::Admin, fx.hall_id).await;
-    let clerk = staff_token(&app, "clerk.a", Role::Clerk, fx.hall_id).await;
+    let admin = staff(&app, "admin.a", Role::Admin, fx.hall_id).await;
+    let clerk = staff(&app, "clerk.a", Role::Clerk, fx.hall_id).await;
     let c = citizen(&app, 1).await;
     let slot = slots(&app, &c.token, HALL, ID_CARD, "2026-11-18").await[0].clone();
     let b = booked(&app, &c.token, id(&slot), ID_CARD).await;

@@ -189,7 +189,7 @@ async fn the_days_of_a_year_without_calendar_are_not_released_and_operators_are_
         .await
         .instance(settings)
         .await;
-    seed(&app.db).await;
+    seed(&app).await;
     let admin = global_admin(&app).await;
     let reply = put_year(&app, &admin, 2030, "2030-10-01 holiday 国庆节\n").await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");

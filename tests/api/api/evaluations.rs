@@ -70,7 +70,7 @@ impl World {
         .await
         .expect("start the province simulator");
         let app = deployment.instance(customize(&province, workers)).await;
-        let fx = seed(&app.db).await;
+        let fx = seed(&app).await;
         app.clock.set(at);
         World {
             deployment,
@@ -89,7 +89,7 @@ impl World {
     /// A clerk at counter 1 of the hall.
     async fn clerk(&self, name: &str) -> (String, i64) {
         let token = staff(&self.app, name, Role::Clerk, self.hall_id).await;
-        (token, counter(&self.app.db, self.hall_id, 1).await)
+        (token, counter(&self.app, self.hall_id, 1).await)
     }
 
     /// The citizen's remote ticket, called, served and (when `finish`) done at counter 1.

@@ -3,67 +3,9 @@
 //! and revoked by the citizen or by the member from their own verified account.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{Citizen, FACE_PASSED, TestApp, id_card_no};
-
-impl TestApp {
-    /// A citizen logged in and verified as `name` / `id_card_no(n)`.
-    pub async fn verified_citizen(&self, name: &str, n: u32) -> Citizen {
-        let citizen = self.login().await;
-        let reply = self
-            .verify_identity(&citizen.token, name, &id_card_no(n))
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "verify {name}: {reply:?}");
-        citizen
-    }
-
-    /// Adds a family member the way the mini-program does: starts the member's face
-    /// verification, lets the simulated face come to `verify_ret`, completes it. Returns the
-    /// reply of the step that answered last.
-    pub async fn add_member_with(
-        &self,
-        token: &str,
-        name: &str,
-        id_card_no: &str,
-        verify_ret: i64,
-    ) -> crate::helpers::Reply {
-        let started = self
-            .post(
-                "/api/v1/family/members/verifications",
-                Some(token),
-                &json!({ "name": name, "idCardNo": id_card_no }),
-            )
-            .await;
-        if started.status != StatusCode::CREATED {
-            return started;
-        }
-        let verify_id = started.body["verifyId"].as_str().expect("verifyId");
-        assert!(self.wechat.set_face_result(verify_id, verify_ret));
-        let id = started.body["id"].as_str().expect("id");
-        self.post(
-            &format!("/api/v1/family/members/verifications/{id}/complete"),
-            Some(token),
-            &json!({}),
-        )
-        .await
-    }
-
-    /// Adds a member whose face passes; returns the member's id.
-    pub async fn add_member(&self, token: &str, name: &str, id_card_no: &str) -> i64 {
-        let reply = self
-            .add_member_with(token, name, id_card_no, FACE_PASSED)
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "add {name}: {reply:?}");
-        reply.body["id"].as_i64().expect("member id")
-    }
-
-    pub async fn members(&self, token: &str) -> Value {
-        let reply = self.get("/api/v1/family/members", Some(token)).await;
-        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-        reply.body
-    }
-}
+use crate::helpers::{FACE_PASSED, TestApp, id_card_no};
 
 #[tokio::test]
 async fn a_member_is_added_by_their_face_and_listed_masked() {

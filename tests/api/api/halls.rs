@@ -2,37 +2,34 @@
 //! only admins of that hall (or of every hall) may; citizens see open halls without logging in.
 
 use reqwest::StatusCode;
-use sea_orm::ActiveValue::Set;
-use sea_orm::EntityTrait as _;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use services::staff::{HallScope, Role};
 
 use crate::helpers::{Reply, TestApp};
 
-const PASSWORD: &str = "a long enough password";
-
-/// A staff member with `roles`, logged in; the bearer token.
+/// A staff member with `roles`, created by the deployment's administrator
+/// (`POST /staff/v1/staff`) and logged in; the bearer token.
 pub async fn staff_token(app: &TestApp, roles: Vec<(Role, HallScope)>) -> String {
     let username = format!("s{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    gateway::startup::offline_staff_service(app.db.clone())
-        .create(&username, SecretString::from(PASSWORD), "测试人员", roles)
+    let roles: Vec<_> = roles
+        .into_iter()
+        .map(|(role, scope)| {
+            let hall = match scope {
+                HallScope::All => None,
+                HallScope::Hall(id) => Some(id),
+            };
+            (crate::queue_fixture::wire_role(role), hall)
+        })
+        .collect();
+    app.admin()
         .await
-        .expect("create staff");
-    let reply = app
-        .post(
-            "/staff/v1/auth/login",
-            None,
-            &json!({ "username": username, "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    reply.body["token"].as_str().unwrap().to_owned()
+        .staff_token(&username, "测试人员", &roles)
+        .await
 }
 
-/// An admin of every hall.
+/// An admin of every hall: the deployment's administrator.
 pub async fn global_admin(app: &TestApp) -> String {
-    staff_token(app, vec![(Role::Admin, HallScope::All)]).await
+    app.admin().await.token
 }
 
 /// Creates a hall through the API; its id.
@@ -61,27 +58,12 @@ pub async fn create_category(app: &TestApp, admin: &str, hall: i64, code: &str) 
     reply.body["id"].as_i64().unwrap()
 }
 
-/// An item in the catalogue, written as a sync would (the catalogue is not under test here).
+/// An item in the catalogue, published by a simulated province and synced (the catalogue is
+/// not under test here).
 pub async fn catalogue_item(app: &TestApp, code: &str, name: &str, halls: &[&str]) {
-    entities::item::Entity::insert(entities::item::ActiveModel {
-        item_code: Set(code.to_owned()),
-        handle_item_code: Set(format!("{code}01")),
-        name: Set(name.to_owned()),
-        department: Set("杭州市公安局".into()),
-        item_type: Set(1),
-        legal_days: Set(1),
-        promised_days: Set(1),
-        fee: Set("0".into()),
-        materials: Set("[]".into()),
-        online_level: Set(3),
-        bookable: Set(true),
-        halls: Set(serde_json::to_string(halls).unwrap()),
-        guide_url: Set(None),
-        synced_at: Set(chrono::Utc::now()),
-    })
-    .exec(&app.db)
-    .await
-    .expect("insert item");
+    let mut item = support::catalogue::item(code, name, "杭州市公安局", true);
+    item["halls"] = json!(halls);
+    support::catalogue::publish(&app.db, &app.store, vec![item]).await;
 }
 
 async fn delete(app: &TestApp, path: &str, token: &str) -> Reply {

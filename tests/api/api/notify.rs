@@ -24,7 +24,7 @@ fn booking(n: u32) -> Value {
 }
 
 fn citizen_id(c: &Citizen) -> i64 {
-    c.login["user"]["id"].as_i64().unwrap()
+    c.id()
 }
 
 /// What the mini-program does when the citizen taps "allow": WeChat records the consent, and

@@ -132,7 +132,8 @@ async fn an_unreachable_store_is_a_503_with_retry_after_and_the_session_survives
     }
     let back = back.expect("the store came back within 5 s");
     assert_eq!(
-        back.body["id"], citizen.login["user"]["id"],
+        back.body["id"],
+        citizen.id(),
         "the same session, no new login"
     );
 }

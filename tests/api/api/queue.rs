@@ -6,9 +6,7 @@
 use std::sync::Arc;
 
 use reqwest::StatusCode;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _,
-};
+use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _};
 use serde_json::{Value, json};
 use services::staff::Role;
 use services::store::{MemoryStore, RedisStore, Store};
@@ -18,16 +16,14 @@ use crate::booking_fixture::{
     monday_nine, refused, seed, settings, shanghai, slots, start,
 };
 use crate::helpers::{Deployment, redis_url};
-use crate::queue_fixture::{
-    act, call_next, called, category, counter, hall_id, number, staff, take, taken, walk_in,
-};
+use crate::queue_fixture::{act, call_next, called, counter, number, staff, take, taken, walk_in};
 
 #[tokio::test]
 async fn numbers_run_per_prefix_and_day_and_restart_only_at_midnight_in_shanghai() {
     let (app, fx) = start().await;
     let clerk = staff(&app, "clerk.numbers", Role::Clerk, fx.hall_id).await;
-    let a = category(&app.db, fx.hall_id, "A").await;
-    let b = category(&app.db, fx.hall_id, "B").await;
+    let a = fx.hall.category("A");
+    let b = fx.hall.category("B");
 
     assert_eq!(
         number(&walk_in(&app, &clerk, fx.hall_id, a, false).await),
@@ -87,10 +83,10 @@ async fn numbers_run_per_prefix_and_day_and_restart_only_at_midnight_in_shanghai
 async fn numbers_continue_after_the_store_is_flushed() {
     let mut deployment = Deployment::new().await;
     let first = deployment.instance(settings).await;
-    let fx = seed(&first.db).await;
+    let fx = seed(&first).await;
     first.clock.set(monday_nine());
     let clerk = staff(&first, "clerk.flush", Role::Clerk, fx.hall_id).await;
-    let a = category(&first.db, fx.hall_id, "A").await;
+    let a = fx.hall.category("A");
     for expected in ["A001", "A002", "A003"] {
         assert_eq!(
             number(&walk_in(&first, &clerk, fx.hall_id, a, false).await),
@@ -148,8 +144,8 @@ async fn numbers_continue_after_the_store_is_flushed() {
 async fn green_channel_then_checked_in_bookings_then_time() {
     let (app, fx) = start().await;
     let clerk = staff(&app, "clerk.order", Role::Clerk, fx.hall_id).await;
-    let a = category(&app.db, fx.hall_id, "A").await;
-    let counter1 = counter(&app.db, fx.hall_id, 1).await;
+    let a = fx.hall.category("A");
+    let counter1 = fx.hall.counter(1);
     let booker = citizen(&app, 2).await;
     let slot = slots(&app, &booker.token, HALL, ID_CARD, "2026-11-17").await[0].clone();
     let booking = booked(&app, &booker.token, id(&slot), ID_CARD).await;
@@ -206,17 +202,35 @@ async fn green_channel_then_checked_in_bookings_then_time() {
 async fn a_counter_shares_its_calls_among_its_categories_by_weight() {
     let (app, fx) = start().await;
     let clerk = staff(&app, "clerk.weights", Role::Clerk, fx.hall_id).await;
-    let a = category(&app.db, fx.hall_id, "A").await;
-    let b = category(&app.db, fx.hall_id, "B").await;
-    let counter2 = counter(&app.db, fx.hall_id, 2).await;
-    entities::counter_category::Entity::update(entities::counter_category::ActiveModel {
-        counter_id: Set(counter2),
-        category_id: Set(a),
-        weight: Set(2),
-    })
-    .exec(&app.db)
-    .await
-    .unwrap();
+    let a = fx.hall.category("A");
+    let b = fx.hall.category("B");
+    let counter2 = fx.hall.counter(2);
+    // Counter 2 serves A twice as often as B, as its administrator sets it.
+    let admin = app.admin().await;
+    let weighted: miniprogram_api::halls::Counter = app
+        .put(
+            &format!("/staff/v1/halls/{}/counters/{counter2}", fx.hall_id),
+            Some(&admin.token),
+            &miniprogram_api::halls::CounterRequest {
+                number: 2,
+                name: "2号窗口".into(),
+                active: true,
+                categories: vec![
+                    miniprogram_api::halls::CounterCategory {
+                        category_id: a,
+                        weight: 2,
+                    },
+                    miniprogram_api::halls::CounterCategory {
+                        category_id: b,
+                        weight: 1,
+                    },
+                ],
+                spoken_name: None,
+            },
+        )
+        .await
+        .ok();
+    assert_eq!(weighted.categories.len(), 2);
     for _ in 0..6 {
         walk_in(&app, &clerk, fx.hall_id, a, false).await;
         walk_in(&app, &clerk, fx.hall_id, b, false).await;
@@ -254,14 +268,11 @@ async fn a_counter_shares_its_calls_among_its_categories_by_weight() {
 async fn recall_no_show_transfer_and_cancel_while_called() {
     let (app, fx) = start().await;
     let clerk = staff(&app, "clerk.ops", Role::Clerk, fx.hall_id).await;
-    let other = hall_id(&app.db, OTHER_HALL).await;
+    let other = fx.other_hall.id;
     let stranger = staff(&app, "clerk.other", Role::Clerk, other).await;
-    let a = category(&app.db, fx.hall_id, "A").await;
-    let b = category(&app.db, fx.hall_id, "B").await;
-    let (counter1, counter2) = (
-        counter(&app.db, fx.hall_id, 1).await,
-        counter(&app.db, fx.hall_id, 2).await,
-    );
+    let a = fx.hall.category("A");
+    let b = fx.hall.category("B");
+    let (counter1, counter2) = (fx.hall.counter(1), fx.hall.counter(2));
 
     let c = citizen(&app, 3).await;
     let mine = taken(&app, &c.token, HALL, ID_CARD).await;
@@ -565,7 +576,7 @@ async fn remote_tickets_need_open_hours_and_an_item_of_the_hall() {
 async fn about_three_ahead_and_called_are_told_once_each() {
     let (app, fx) = start().await;
     let clerk = staff(&app, "clerk.notify", Role::Clerk, fx.hall_id).await;
-    let counter1 = counter(&app.db, fx.hall_id, 1).await;
+    let counter1 = fx.hall.counter(1);
     let mut people = Vec::new();
     for n in 0..6u32 {
         let c = citizen(&app, 10 + n).await;
@@ -653,8 +664,8 @@ async fn statistics_measure_waits_and_services_for_the_halls_admins() {
     let (app, fx) = start().await;
     let clerk = staff(&app, "clerk.stats", Role::Clerk, fx.hall_id).await;
     let admin = staff(&app, "admin.stats", Role::Admin, fx.hall_id).await;
-    let a = category(&app.db, fx.hall_id, "A").await;
-    let counter1 = counter(&app.db, fx.hall_id, 1).await;
+    let a = fx.hall.category("A");
+    let counter1 = fx.hall.counter(1);
     for _ in 0..3 {
         walk_in(&app, &clerk, fx.hall_id, a, false).await;
     }
@@ -775,10 +786,10 @@ async fn the_openapi_document_lists_the_queue_api() {
 async fn tickets_left_open_by_yesterday_are_closed_and_free_their_counter_and_citizen() {
     let (app, fx) = start().await;
     let clerk = staff(&app, "clerk.sweep", Role::Clerk, fx.hall_id).await;
-    let counter_1 = counter(&app.db, fx.hall_id, 1).await;
+    let counter_1 = fx.hall.counter(1);
     let c = citizen(&app, 11).await;
     let remote = taken(&app, &c.token, HALL, ID_CARD).await;
-    let a = category(&app.db, fx.hall_id, "A").await;
+    let a = fx.hall.category("A");
     let walk = walk_in(&app, &clerk, fx.hall_id, a, false).await;
     // The counter calls the remote ticket and the day ends with it still called, the walk-in
     // still waiting.
@@ -833,7 +844,7 @@ async fn tickets_left_open_by_yesterday_are_closed_and_free_their_counter_and_ci
 async fn a_clerk_cannot_name_a_citizen_and_learns_nothing_of_which_ids_exist() {
     let (app, fx) = start().await;
     let clerk = staff(&app, "clerk.unknown", Role::Clerk, fx.hall_id).await;
-    let a = category(&app.db, fx.hall_id, "A").await;
+    let a = fx.hall.category("A");
     let c = citizen(&app, 12).await;
     let me = app.get("/api/v1/me", Some(&c.token)).await;
     let real = me.body["id"].as_i64().expect("the citizen's id");
@@ -861,7 +872,7 @@ async fn a_clerk_cannot_name_a_citizen_and_learns_nothing_of_which_ids_exist() {
 async fn a_walk_in_becomes_a_citizens_by_the_code_they_show() {
     let (app, fx) = start().await;
     let clerk = staff(&app, "clerk.codes", Role::Clerk, fx.hall_id).await;
-    let a = category(&app.db, fx.hall_id, "A").await;
+    let a = fx.hall.category("A");
     let c = citizen(&app, 13).await;
     let walk_in_with = |code: String| {
         let (app, clerk) = (&app, clerk.clone());
@@ -967,7 +978,7 @@ async fn set_counter_active(
     categories: &[i64],
     active: bool,
 ) {
-    let id = counter(&app.db, hall_id, number).await;
+    let id = counter(app, hall_id, number).await;
     let reply = app
         .put(
             &format!("/staff/v1/halls/{hall_id}/counters/{id}"),
@@ -990,10 +1001,10 @@ async fn set_counter_active(
 async fn an_inactive_counter_says_so_when_it_calls() {
     let (app, fx) = start().await;
     let admin = staff(&app, "admin.inactive", Role::Admin, fx.hall_id).await;
-    let a = category(&app.db, fx.hall_id, "A").await;
+    let a = fx.hall.category("A");
     walk_in(&app, &admin, fx.hall_id, a, false).await;
     set_counter_active(&app, &admin, fx.hall_id, 1, &[a], false).await;
-    let counter_1 = counter(&app.db, fx.hall_id, 1).await;
+    let counter_1 = fx.hall.counter(1);
 
     let reply = call_next(&app, &admin, fx.hall_id, counter_1).await;
     refused(&reply, StatusCode::CONFLICT, "COUNTER_INACTIVE");
@@ -1009,8 +1020,8 @@ async fn an_inactive_counter_says_so_when_it_calls() {
 async fn no_remote_ticket_is_given_while_no_active_counter_serves_its_category() {
     let (app, fx) = start().await;
     let admin = staff(&app, "admin.closed", Role::Admin, fx.hall_id).await;
-    let a = category(&app.db, fx.hall_id, "A").await;
-    let c_category = category(&app.db, fx.hall_id, "C").await;
+    let a = fx.hall.category("A");
+    let c_category = fx.hall.category("C");
     // 不动产 (category C) is served by counter 3 alone.
     set_counter_active(&app, &admin, fx.hall_id, 3, &[a, c_category], false).await;
 
@@ -1049,7 +1060,7 @@ async fn a_deactivated_clerks_called_ticket_goes_back_to_the_queue() {
     let clerk_id = app.get("/staff/v1/me", Some(&clerk)).await.body["id"]
         .as_i64()
         .unwrap();
-    let counter_1 = counter(&app.db, fx.hall_id, 1).await;
+    let counter_1 = fx.hall.counter(1);
     let c = citizen(&app, 41).await;
     let first = taken(&app, &c.token, HALL, ID_CARD).await;
     let later = taken(&app, &citizen(&app, 42).await.token, HALL, ID_CARD).await;
@@ -1100,7 +1111,7 @@ async fn a_deactivated_clerks_called_ticket_goes_back_to_the_queue() {
 async fn names_are_normalised_and_invisible_characters_never_reach_the_board() {
     let (app, fx) = start().await;
     let admin = staff(&app, "admin.names", Role::Admin, fx.hall_id).await;
-    let a = category(&app.db, fx.hall_id, "A").await;
+    let a = fx.hall.category("A");
     let post = |path: String, body: Value| {
         let (app, admin) = (&app, admin.clone());
         async move { app.post(&path, Some(&admin), &body).await }
@@ -1190,7 +1201,7 @@ async fn the_call_names_the_counter_by_its_spoken_name_else_its_number() {
     let (app, fx) = start().await;
     let admin = staff(&app, "admin.spoken", Role::Admin, fx.hall_id).await;
     let clerk = staff(&app, "clerk.spoken", Role::Clerk, fx.hall_id).await;
-    let a = category(&app.db, fx.hall_id, "A").await;
+    let a = fx.hall.category("A");
     let counters = format!("/staff/v1/halls/{}/counters", fx.hall_id);
     let created = app
         .post(

@@ -1,69 +1,38 @@
 //! What the queue tests stand on: the booking fixture's halls, staff logged in over HTTP, the
 //! counters and categories by their numbers and codes, and the calls the counter makes.
 
+use miniprogram_api::staff::StaffRole;
 use reqwest::StatusCode;
-use sea_orm::{ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _};
-use secrecy::SecretString;
 use serde_json::{Value, json};
-use services::staff::{HallScope, Role};
+use services::staff::Role;
 
 use crate::helpers::{Reply, TestApp};
 
-const PASSWORD: &str = "a long enough password";
-
-/// A staff member with one role at one hall, logged in; returns the token.
+/// A staff member with one role at one hall, created by the deployment's administrator through
+/// `POST /staff/v1/staff` and logged in; returns the token.
 pub async fn staff(app: &TestApp, username: &str, role: Role, hall_id: i64) -> String {
-    gateway::startup::offline_staff_service(app.db.clone())
-        .create(
-            username,
-            SecretString::from(PASSWORD),
-            "窗口人员",
-            vec![(role, HallScope::Hall(hall_id))],
-        )
+    app.admin()
         .await
-        .expect("create staff");
-    let reply = app
-        .post(
-            "/staff/v1/auth/login",
-            None,
-            &json!({ "username": username, "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    reply.body["token"].as_str().unwrap().to_owned()
+        .staff_token(username, "窗口人员", &[(wire_role(role), Some(hall_id))])
+        .await
 }
 
-pub async fn hall_id(db: &DatabaseConnection, code: &str) -> i64 {
-    entities::hall::Entity::find()
-        .filter(entities::hall::Column::Code.eq(code))
-        .one(db)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
+/// A role as the wire spells it.
+pub fn wire_role(role: Role) -> StaffRole {
+    match role {
+        Role::Admin => StaffRole::Admin,
+        Role::Clerk => StaffRole::Clerk,
+        Role::Verifier => StaffRole::Verifier,
+    }
 }
 
-/// A category of a hall by its code.
-pub async fn category(db: &DatabaseConnection, hall_id: i64, code: &str) -> i64 {
-    entities::category::Entity::find()
-        .filter(entities::category::Column::HallId.eq(hall_id))
-        .filter(entities::category::Column::Code.eq(code))
-        .one(db)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
-
-/// A counter of a hall by its number.
-pub async fn counter(db: &DatabaseConnection, hall_id: i64, number: i32) -> i64 {
-    entities::counter::Entity::find()
-        .filter(entities::counter::Column::HallId.eq(hall_id))
-        .filter(entities::counter::Column::Number.eq(number))
-        .one(db)
-        .await
-        .unwrap()
-        .unwrap()
+/// A counter of a hall by its number, as its administrator sees it.
+pub async fn counter(app: &TestApp, hall_id: i64, number: i32) -> i64 {
+    let hall = app.admin().await.hall(hall_id).await;
+    hall.counters
+        .iter()
+        .find(|c| c.number == number)
+        .unwrap_or_else(|| panic!("no counter {number} in {hall:?}"))
         .id
 }
 

@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::booking_fixture::{HALL, ID_CARD, citizen, id, monday_nine, seed, settings};
 use crate::helpers::{Deployment, TestApp, postgres_admin_url};
-use crate::queue_fixture::{act, call_next, called, category, counter, staff, taken, walk_in};
+use crate::queue_fixture::{act, call_next, called, staff, taken, walk_in};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -61,11 +61,11 @@ async fn a_socket_on_one_instance_hears_a_call_made_on_the_other() {
     let deployment = Deployment::new().await;
     let one = deployment.instance(settings).await;
     let two = deployment.instance(settings).await;
-    let fx = seed(&one.db).await;
+    let fx = seed(&one).await;
     one.clock.set(monday_nine());
     let clerk = staff(&two, "clerk.live", Role::Clerk, fx.hall_id).await;
-    let a = category(&two.db, fx.hall_id, "A").await;
-    let counter1 = counter(&two.db, fx.hall_id, 1).await;
+    let a = fx.hall.category("A");
+    let counter1 = fx.hall.counter(1);
     let before = walk_in(&two, &clerk, fx.hall_id, a, false).await;
     one.clock.advance(chrono::Duration::seconds(1));
     let c = citizen(&one, 20).await;
@@ -159,12 +159,12 @@ async fn the_board_hears_every_change_of_a_waiting_count_from_either_instance() 
     let deployment = Deployment::new().await;
     let one = deployment.instance(settings).await;
     let two = deployment.instance(settings).await;
-    let fx = seed(&one.db).await;
+    let fx = seed(&one).await;
     one.clock.set(monday_nine());
     let clerk = staff(&two, "clerk.counts", Role::Clerk, fx.hall_id).await;
-    let a = category(&two.db, fx.hall_id, "A").await;
-    let b = category(&two.db, fx.hall_id, "B").await;
-    let counter1 = counter(&two.db, fx.hall_id, 1).await;
+    let a = fx.hall.category("A");
+    let b = fx.hall.category("B");
+    let counter1 = fx.hall.counter(1);
     let mut board = connect(&one, &format!("/api/v1/halls/{HALL}/board/live"), None)
         .await
         .unwrap();
@@ -272,13 +272,13 @@ async fn twenty_counters_calling_at_once_call_every_ticket_exactly_once_in_order
         Arc::new(app)
     };
     let apps = [instance().await, instance().await];
-    let fx = seed(&apps[0].db).await;
+    let fx = seed(&apps[0]).await;
     apps[0].clock.set(monday_nine());
     let db = apps[0].db.clone();
     let cats = [
-        category(&db, fx.hall_id, "A").await,
-        category(&db, fx.hall_id, "B").await,
-        category(&db, fx.hall_id, "C").await,
+        fx.hall.category("A"),
+        fx.hall.category("B"),
+        fx.hall.category("C"),
     ];
     // Twenty counters: A alone, A and B at 2:1, B and C at 1:3, by turns.
     let mut counters: Vec<(i64, Vec<i64>)> = Vec::new();

@@ -1,48 +1,22 @@
 //! Staff accounts: password login, sessions apart from citizens', roles scoped to halls.
 
 use reqwest::StatusCode;
-use sea_orm::ActiveValue::Set;
-use sea_orm::EntityTrait as _;
-use sea_orm::prelude::ChronoUtc;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use services::staff::{HallScope, Role};
 
-use crate::helpers::{TestApp, fresh_minute};
+use crate::helpers::{ADMIN, TestApp, fresh_minute};
+use support::HallSpec;
 
 const PASSWORD: &str = "a long enough password";
 
-/// A hall inserted directly (the halls admin API is not what is under test here).
+/// A hall made through the admin API by the deployment's administrator (the halls admin API is
+/// not what is under test here).
 async fn hall(app: &TestApp, code: &str) -> i64 {
-    let now = ChronoUtc::now();
-    entities::hall::Entity::insert(entities::hall::ActiveModel {
-        code: Set(code.to_owned()),
-        name: Set(format!("{code} 政务服务大厅")),
-        address: Set("贵阳市观山湖区".into()),
-        slot_minutes: Set(30),
-        release_days_ahead: Set(5),
-        release_minute: Set(8 * 60),
-        book_min_working_days: Set(1),
-        book_max_working_days: Set(5),
-        cancel_cutoff_minutes: Set(120),
-        checkin_before_minutes: Set(15),
-        checkin_after_minutes: Set(15),
-        weekly_limit: Set(3),
-        monthly_limit: Set(6),
-        no_show_limit: Set(3),
-        cancel_limit: Set(5),
-        penalty_window_days: Set(90),
-        ban_days: Set(30),
-        checkin_secret: Set("test-secret".into()),
-        active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    })
-    .exec(&app.db)
-    .await
-    .expect("insert hall")
-    .last_insert_id
+    HallSpec::new(code, &format!("{code} 政务服务大厅"), "贵阳市观山湖区")
+        .create(&app.admin().await)
+        .await
+        .id
 }
 
 /// A staff member created through the service, as `gateway create-staff` does.
@@ -435,14 +409,15 @@ async fn admins_list_the_staff_they_manage() {
         .get("/staff/v1/staff", Some(&token(&app, "root").await))
         .await;
     assert_eq!(all.status, StatusCode::OK, "{all:?}");
-    assert_eq!(all.body["total"], 4);
+    // The deployment's administrator, who made the halls, first.
+    assert_eq!(all.body["total"], 5);
     let names: Vec<&str> = all.body["staff"]
         .as_array()
         .unwrap()
         .iter()
         .map(|m| m["username"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["root", "admin.a", "clerk.a", "clerk.b"]);
+    assert_eq!(names, [ADMIN, "root", "admin.a", "clerk.a", "clerk.b"]);
 
     let at_a = app
         .get(

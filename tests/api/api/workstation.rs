@@ -13,11 +13,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::booking_fixture::{
-    HALL, ID_CARD, OTHER_HALL, booked, check_in, citizen, id, monday_nine, refused, shanghai,
-    slots, start,
+    HALL, ID_CARD, booked, check_in, citizen, id, monday_nine, refused, shanghai, slots, start,
 };
 use crate::helpers::TestApp;
-use crate::queue_fixture::{act, called, category, counter, hall_id, staff, walk_in};
+use crate::queue_fixture::{act, called, staff, walk_in};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -77,8 +76,8 @@ async fn each_call_and_recall_has_its_own_increasing_call_id_on_the_socket_and_t
     let (app, fx) = start().await;
     app.clock.set(monday_nine());
     let clerk = staff(&app, "clerk.callid", Role::Clerk, fx.hall_id).await;
-    let a = category(&app.db, fx.hall_id, "A").await;
-    let counter1 = counter(&app.db, fx.hall_id, 1).await;
+    let a = fx.hall.category("A");
+    let counter1 = fx.hall.counter(1);
     walk_in(&app, &clerk, fx.hall_id, a, false).await;
     walk_in(&app, &clerk, fx.hall_id, a, false).await;
     let mut board = connect(&app, &format!("/api/v1/halls/{HALL}/board/live"), None).await;
@@ -151,9 +150,9 @@ async fn a_counter_socket_shows_the_line_of_its_categories_live_to_a_clerk_of_th
     let (app, fx) = start().await;
     app.clock.set(monday_nine());
     let clerk = staff(&app, "clerk.line", Role::Clerk, fx.hall_id).await;
-    let other_hall = hall_id(&app.db, OTHER_HALL).await;
+    let other_hall = fx.other_hall.id;
     let stranger = staff(&app, "clerk.elsewhere", Role::Clerk, other_hall).await;
-    let counter1 = counter(&app.db, fx.hall_id, 1).await;
+    let counter1 = fx.hall.counter(1);
     let w = app
         .get(
             &format!("/staff/v1/halls/{}/workstation", fx.hall_id),
@@ -287,7 +286,7 @@ async fn the_counter_sees_the_booking_holder_masked() {
     app.clock.set(shanghai(2026, 11, 17, 8, 52));
     let reply = check_in(&app, &booker.token, id(&booking), &fx.hall_qr).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    let counter1 = counter(&app.db, fx.hall_id, 1).await;
+    let counter1 = fx.hall.counter(1);
     let ticket = called(&app, &clerk, fx.hall_id, counter1).await;
     assert_eq!(ticket["bookingId"], booking["id"]);
 
@@ -309,7 +308,7 @@ async fn the_counter_sees_the_booking_holder_masked() {
     assert!(!brief.body.to_string().contains("张三"));
 
     // Not of this hall, or not a clerk of it.
-    let other_hall = hall_id(&app.db, OTHER_HALL).await;
+    let other_hall = fx.other_hall.id;
     let stranger = staff(&app, "clerk.brief.other", Role::Clerk, other_hall).await;
     let refused_other = app
         .get(

@@ -29,11 +29,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use chrono::Utc;
 use clap::Args;
 use futures::{StreamExt as _, TryStreamExt as _};
-use sea_orm::ActiveValue::Set;
-use sea_orm::{Database, EntityTrait as _};
+use sea_orm::Database;
 use serde_json::json;
 use simulators::province::{LicenceReadKind, LicenceSpec, ProvinceSim, ProvinceSimConfig};
 use simulators::wechat::{WechatSim, WechatSimConfig};
@@ -486,41 +484,24 @@ async fn add_licence(http: &reqwest::Client, province: &str, n: usize) -> anyhow
         .to_owned())
 }
 
-/// The hall the verifier works at, written straight into the database.
+/// The hall the verifier works at, written before the gateway starts (see [`support::load`]).
 async fn insert_hall(database_url: &str) -> anyhow::Result<i64> {
-    use entities::hall;
+    use support::load;
     let db = Database::connect(database_url)
         .await
         .context("connect the bench to its database")?;
-    let now = Utc::now();
-    let id = hall::Entity::insert(hall::ActiveModel {
-        code: Set(HALL_CODE.to_owned()),
-        name: Set("压测亮证大厅".to_owned()),
-        address: Set("压测路1号".to_owned()),
-        slot_minutes: Set(30),
-        release_days_ahead: Set(5),
-        release_minute: Set(8 * 60),
-        book_min_working_days: Set(1),
-        book_max_working_days: Set(5),
-        cancel_cutoff_minutes: Set(120),
-        checkin_before_minutes: Set(15),
-        checkin_after_minutes: Set(15),
-        weekly_limit: Set(3),
-        monthly_limit: Set(6),
-        no_show_limit: Set(3),
-        cancel_limit: Set(5),
-        penalty_window_days: Set(90),
-        ban_days: Set(30),
-        checkin_secret: Set("bench-licences".to_owned()),
-        active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    })
-    .exec(&db)
-    .await
-    .context("insert the hall")?
-    .last_insert_id;
+    let mut hall = load::Hall::new(HALL_CODE, "压测亮证大厅", "压测路1号");
+    hall.checkin_secret = "bench-licences".to_owned();
+    hall.rules = load::Rules {
+        release_days_ahead: 5,
+        checkin_after_minutes: 15,
+        weekly_limit: 3,
+        no_show_limit: 3,
+        penalty_window_days: 90,
+        ban_days: 30,
+        ..load::Rules::default()
+    };
+    let id = load::insert(&db, &hall).await?.id;
     db.close().await.context("close the bench's connection")?;
     Ok(id)
 }

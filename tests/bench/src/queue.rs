@@ -37,8 +37,7 @@ use anyhow::{Context as _, bail};
 use chrono::Utc;
 use clap::Args;
 use futures::{StreamExt as _, TryStreamExt as _};
-use sea_orm::ActiveValue::Set;
-use sea_orm::{Database, EntityTrait as _};
+use sea_orm::Database;
 use serde_json::{Value, json};
 use simulators::wechat::{WechatSim, WechatSimConfig};
 use tokio::sync::Mutex;
@@ -593,137 +592,46 @@ struct Setup {
     fanout_counter: i64,
 }
 
-/// The hall, open all day today, its items, categories and counters, written straight into the
-/// database.
+/// The hall, open all day today and tomorrow, its items, categories and counters, written
+/// before the gateway starts (see [`support::load`]: `24:00` is no time an administrator can
+/// set).
 async fn setup(database_url: &str) -> anyhow::Result<Setup> {
-    use entities::{category, counter, counter_category, hall, hall_exception, hall_item, item};
+    use support::load::{self, Item};
     let db = Database::connect(database_url)
         .await
         .context("connect the bench to its database")?;
-    let now = Utc::now();
-    let hall_id = hall::Entity::insert(hall::ActiveModel {
-        code: Set(HALL_CODE.to_owned()),
-        name: Set("压测排队大厅".to_owned()),
-        address: Set("压测路2号".to_owned()),
-        slot_minutes: Set(30),
-        release_days_ahead: Set(5),
-        release_minute: Set(8 * 60),
-        book_min_working_days: Set(1),
-        book_max_working_days: Set(5),
-        cancel_cutoff_minutes: Set(120),
-        checkin_before_minutes: Set(15),
-        checkin_after_minutes: Set(15),
-        weekly_limit: Set(3),
-        monthly_limit: Set(6),
-        no_show_limit: Set(3),
-        cancel_limit: Set(5),
-        penalty_window_days: Set(90),
-        ban_days: Set(30),
-        checkin_secret: Set("bench-queue".to_owned()),
-        active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    })
-    .exec(&db)
-    .await
-    .context("insert the hall")?
-    .last_insert_id;
-    let today = now.with_timezone(&services::time::SHANGHAI).date_naive();
-    for day in [today, today + chrono::Duration::days(1)] {
-        hall_exception::Entity::insert(hall_exception::ActiveModel {
-            hall_id: Set(hall_id),
-            day: Set(day),
-            closed: Set(false),
-            opens_minute: Set(Some(0)),
-            closes_minute: Set(Some(24 * 60)),
-            note: Set("压测全天开放".to_owned()),
-        })
-        .exec_without_returning(&db)
-        .await
-        .context("open the hall all day")?;
-    }
-    let mut categories = Vec::new();
+    let today = Utc::now()
+        .with_timezone(&services::time::SHANGHAI)
+        .date_naive();
+    let mut hall = load::Hall::new(HALL_CODE, "压测排队大厅", "压测路2号")
+        .open_all_day([today, today + chrono::Duration::days(1)], "压测全天开放");
+    hall.checkin_secret = "bench-queue".to_owned();
+    hall.rules = load::Rules {
+        release_days_ahead: 5,
+        checkin_after_minutes: 15,
+        weekly_limit: 3,
+        no_show_limit: 3,
+        penalty_window_days: 90,
+        ban_days: 30,
+        ..load::Rules::default()
+    };
     for code in ["A", "B", "C"] {
-        let id = category::Entity::insert(category::ActiveModel {
-            hall_id: Set(hall_id),
-            code: Set(code.to_owned()),
-            name: Set(format!("压测{code}类")),
-            prefix: Set(code.to_owned()),
-            seats_per_slot: Set(None),
-            ..Default::default()
-        })
-        .exec(&db)
-        .await
-        .context("insert a category")?
-        .last_insert_id;
-        let item_code = format!("QB-{code}");
-        item::Entity::insert(item::ActiveModel {
-            item_code: Set(item_code.clone()),
-            handle_item_code: Set(item_code.clone()),
-            name: Set(format!("压测事项{code}")),
-            department: Set("压测局".to_owned()),
-            item_type: Set(2),
-            legal_days: Set(20),
-            promised_days: Set(5),
-            fee: Set("0".to_owned()),
-            materials: Set("[]".to_owned()),
-            online_level: Set(3),
-            bookable: Set(false),
-            halls: Set("[]".to_owned()),
-            guide_url: Set(None),
-            synced_at: Set(now),
-        })
-        .exec_without_returning(&db)
-        .await
-        .context("insert an item")?;
-        hall_item::Entity::insert(hall_item::ActiveModel {
-            hall_id: Set(hall_id),
-            item_code: Set(item_code),
-            category_id: Set(id),
-        })
-        .exec_without_returning(&db)
-        .await
-        .context("map an item")?;
-        categories.push(id);
+        let item = Item::new(&format!("QB-{code}"), &format!("压测事项{code}"), false);
+        hall = hall.category(code, &format!("压测{code}类"), None, vec![item]);
     }
-    let (a, b, c) = (categories[0], categories[1], categories[2]);
-    let mut counters = Vec::new();
-    for number in 1..=COUNTERS + 1 {
-        let id = counter::Entity::insert(counter::ActiveModel {
-            hall_id: Set(hall_id),
-            number: Set(number),
-            name: Set(format!("{number}号窗口")),
-            active: Set(true),
-            ..Default::default()
-        })
-        .exec(&db)
-        .await
-        .context("insert a counter")?
-        .last_insert_id;
-        let serves = if number <= COUNTERS {
-            vec![(a, 2), (b, 1)]
-        } else {
-            vec![(c, 1)]
-        };
-        for (category_id, weight) in serves {
-            counter_category::Entity::insert(counter_category::ActiveModel {
-                counter_id: Set(id),
-                category_id: Set(category_id),
-                weight: Set(weight),
-            })
-            .exec_without_returning(&db)
-            .await
-            .context("let a counter serve a category")?;
-        }
-        counters.push(id);
+    for number in 1..=COUNTERS {
+        hall = hall.counter(number, &[(0, 2), (1, 1)]);
     }
-    let fanout_counter = counters.pop().context("no counters")?;
+    // One more counter, serving C alone: the fan-out's.
+    hall = hall.counter(COUNTERS + 1, &[(2, 1)]);
+    let inserted = load::insert(&db, &hall).await?;
     db.close().await.context("close the bench's connection")?;
+    let mut counters = inserted.counters;
+    let fanout_counter = counters.pop().context("no counters")?;
     Ok(Setup {
-        hall_id,
-        a,
-        b,
+        hall_id: inserted.id,
+        a: inserted.categories[0],
+        b: inserted.categories[1],
         counters,
         fanout_counter,
     })

@@ -47,13 +47,13 @@ use anyhow::{Context as _, bail};
 use chrono::{DateTime, NaiveDate, Timelike as _, Utc};
 use clap::Args;
 use futures::{StreamExt as _, TryStreamExt as _};
+use rand::Rng as _;
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom as _;
-use rand::{Rng as _, RngCore as _};
 use sea_orm::{
-    ActiveValue::Set, ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection,
-    DbBackend, DbErr, EntityTrait as _, SqlErr, Statement, TransactionTrait as _, Value,
+    ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection, DbBackend, DbErr, SqlErr,
+    Statement, TransactionTrait as _, Value,
 };
 use serde_json::json;
 use services::booking::rules;
@@ -696,111 +696,39 @@ pub(crate) fn id_card_no(n: usize) -> String {
 }
 
 /// The item, the rush's hall (active, released as `release` says) and the floor's hall
-/// (inactive, so the gateway never cuts its slots: the bench does). Returns the rush hall's id.
+/// (inactive, so the gateway never cuts its slots: the bench does), written before the gateway
+/// starts (see [`support::load`]). Returns the rush hall's id.
 async fn create_halls(
     db: &DatabaseConnection,
     options: &RushOptions,
     release: &Release,
 ) -> anyhow::Result<i64> {
-    use entities::{category, hall, hall_hours, hall_item, item};
-    let now = Utc::now();
-    let txn = db.begin().await.context("begin the setup")?;
-    for code in [ITEM_CODE, FLOOR_ITEM_CODE] {
-        item::Entity::insert(item::ActiveModel {
-            item_code: Set(code.to_owned()),
-            handle_item_code: Set(code.to_owned()),
-            name: Set("居民身份证换领".to_owned()),
-            department: Set("公安局".to_owned()),
-            item_type: Set(2),
-            legal_days: Set(20),
-            promised_days: Set(10),
-            fee: Set("0".to_owned()),
-            materials: Set("[]".to_owned()),
-            online_level: Set(1),
-            bookable: Set(true),
-            halls: Set(String::new()),
-            guide_url: Set(None),
-            synced_at: Set(now),
-        })
-        .exec_without_returning(&txn)
-        .await
-        .context("insert the item")?;
-    }
-    let closes = OPENS_MINUTE + options.slots * SLOT_MINUTES;
+    use support::load::{self, Item};
+    let opens = i32::try_from(OPENS_MINUTE)?;
+    let closes = i32::try_from(OPENS_MINUTE + options.slots * SLOT_MINUTES)?;
     let mut ids = Vec::new();
     for (code, item_code, active) in [
         (HALL_CODE, ITEM_CODE, true),
         (FLOOR_HALL_CODE, FLOOR_ITEM_CODE, false),
     ] {
-        let mut secret = [0u8; 16];
-        rand::rng().fill_bytes(&mut secret);
-        let hall_id = hall::Entity::insert(hall::ActiveModel {
-            code: Set(code.to_owned()),
-            name: Set(format!("压测大厅 {code}")),
-            address: Set("压测路1号".to_owned()),
-            slot_minutes: Set(i32::try_from(SLOT_MINUTES)?),
-            release_days_ahead: Set(i32::try_from(release.days_ahead)?),
-            release_minute: Set(i32::try_from(release.minute)?),
-            book_min_working_days: Set(1),
-            book_max_working_days: Set(5),
-            cancel_cutoff_minutes: Set(120),
-            checkin_before_minutes: Set(15),
-            checkin_after_minutes: Set(30),
-            weekly_limit: Set(2),
-            monthly_limit: Set(6),
-            no_show_limit: Set(2),
-            cancel_limit: Set(5),
-            penalty_window_days: Set(30),
-            ban_days: Set(90),
-            checkin_secret: Set(hex(&secret)),
-            active: Set(active),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .exec(&txn)
-        .await
-        .context("insert a hall")?
-        .last_insert_id;
-        hall_hours::Entity::insert_many((1..=7).map(|weekday| hall_hours::ActiveModel {
-            hall_id: Set(hall_id),
-            weekday: Set(weekday),
-            opens_minute: Set(i32::try_from(OPENS_MINUTE).unwrap_or(0)),
-            closes_minute: Set(i32::try_from(closes).unwrap_or(0)),
-            break_start_minute: Set(None),
-            break_end_minute: Set(None),
-        }))
-        .exec_without_returning(&txn)
-        .await
-        .context("insert the opening hours")?;
-        let category_id = category::Entity::insert(category::ActiveModel {
-            hall_id: Set(hall_id),
-            code: Set("A".to_owned()),
-            name: Set("户政".to_owned()),
-            prefix: Set("A".to_owned()),
-            seats_per_slot: Set(Some(i32::try_from(options.seats)?)),
-            ..Default::default()
-        })
-        .exec(&txn)
-        .await
-        .context("insert the category")?
-        .last_insert_id;
-        hall_item::Entity::insert(hall_item::ActiveModel {
-            hall_id: Set(hall_id),
-            item_code: Set(item_code.to_owned()),
-            category_id: Set(category_id),
-        })
-        .exec_without_returning(&txn)
-        .await
-        .context("map the item to the category")?;
-        ids.push(hall_id);
+        let mut hall = load::Hall::new(code, &format!("压测大厅 {code}"), "压测路1号")
+            .open(1..=7, opens, closes)
+            .category(
+                "A",
+                "户政",
+                Some(i32::try_from(options.seats)?),
+                vec![Item::new(item_code, "居民身份证换领", true)],
+            );
+        hall.active = active;
+        hall.rules = load::Rules {
+            slot_minutes: i32::try_from(SLOT_MINUTES)?,
+            release_days_ahead: i32::try_from(release.days_ahead)?,
+            release_minute: i32::try_from(release.minute)?,
+            ..load::Rules::default()
+        };
+        ids.push(load::insert(db, &hall).await?.id);
     }
-    txn.commit().await.context("commit the setup")?;
     ids.first().copied().context("no hall inserted")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Cuts the floor hall's slots of the day, the same shape as the gateway's.

@@ -6,8 +6,7 @@ use std::process::Command;
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, NaiveDate, Timelike as _, Utc};
-use sea_orm::ActiveValue::Set;
-use sea_orm::{ConnectionTrait as _, DatabaseConnection, EntityTrait as _, TransactionTrait as _};
+use sea_orm::{ConnectionTrait as _, DatabaseConnection};
 use services::calendar::CalendarStore;
 use services::time::SHANGHAI;
 
@@ -72,140 +71,50 @@ pub async fn load_calendar(db: &DatabaseConnection) -> anyhow::Result<()> {
 }
 
 /// The hall, open all day every day (today by exception too, whatever the calendar says), its
-/// items, categories and counters.
+/// items, categories and counters: written before the gateway starts (see [`support::load`]).
 pub async fn create_hall(db: &DatabaseConnection, release: &Release) -> anyhow::Result<Hall> {
-    use entities::{
-        category, counter, counter_category, hall, hall_exception, hall_hours, hall_item, item,
-    };
-    let now = Utc::now();
-    let txn = db.begin().await.context("begin the setup")?;
-    let hall_id = hall::Entity::insert(hall::ActiveModel {
-        code: Set(HALL_CODE.to_owned()),
-        name: Set("故障演练大厅".to_owned()),
-        address: Set("演练路1号".to_owned()),
-        slot_minutes: Set(30),
-        release_days_ahead: Set(i32::try_from(release.days_ahead)?),
-        release_minute: Set(i32::try_from(release.minute)?),
-        book_min_working_days: Set(1),
-        book_max_working_days: Set(5),
-        cancel_cutoff_minutes: Set(120),
-        checkin_before_minutes: Set(15),
-        checkin_after_minutes: Set(30),
-        weekly_limit: Set(1000),
-        monthly_limit: Set(1000),
-        no_show_limit: Set(1000),
-        cancel_limit: Set(100_000),
-        penalty_window_days: Set(30),
-        ban_days: Set(1),
-        checkin_secret: Set(uuid::Uuid::new_v4().simple().to_string()),
-        active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    })
-    .exec(&txn)
-    .await
-    .context("insert the hall")?
-    .last_insert_id;
-    hall_hours::Entity::insert_many((1..=7).map(|weekday| hall_hours::ActiveModel {
-        hall_id: Set(hall_id),
-        weekday: Set(weekday),
-        opens_minute: Set(0),
-        closes_minute: Set(24 * 60),
-        break_start_minute: Set(None),
-        break_end_minute: Set(None),
-    }))
-    .exec_without_returning(&txn)
-    .await
-    .context("insert the opening hours")?;
-    let today = now.with_timezone(&SHANGHAI).date_naive();
-    hall_exception::Entity::insert(hall_exception::ActiveModel {
-        hall_id: Set(hall_id),
-        day: Set(today),
-        closed: Set(false),
-        opens_minute: Set(Some(0)),
-        closes_minute: Set(Some(24 * 60)),
-        note: Set("演练全天开放".to_owned()),
-    })
-    .exec_without_returning(&txn)
-    .await
-    .context("open the hall today")?;
-    let mut categories = Vec::new();
-    for (code, item_code, seats, bookable) in [
-        ("A", BOOK_ITEM, Some(SEATS), true),
-        ("Q", QUEUE_ITEMS[0], None, false),
-        ("R", QUEUE_ITEMS[1], None, false),
-    ] {
-        let category_id = category::Entity::insert(category::ActiveModel {
-            hall_id: Set(hall_id),
-            code: Set(code.to_owned()),
-            name: Set(format!("演练{code}类")),
-            prefix: Set(code.to_owned()),
-            seats_per_slot: Set(seats),
-            ..Default::default()
-        })
-        .exec(&txn)
-        .await
-        .context("insert a category")?
-        .last_insert_id;
-        item::Entity::insert(item::ActiveModel {
-            item_code: Set(item_code.to_owned()),
-            handle_item_code: Set(item_code.to_owned()),
-            name: Set(format!("演练事项{code}")),
-            department: Set("演练局".to_owned()),
-            item_type: Set(2),
-            legal_days: Set(20),
-            promised_days: Set(5),
-            fee: Set("0".to_owned()),
-            materials: Set("[]".to_owned()),
-            online_level: Set(1),
-            bookable: Set(bookable),
-            halls: Set(String::new()),
-            guide_url: Set(None),
-            synced_at: Set(now),
-        })
-        .exec_without_returning(&txn)
-        .await
-        .context("insert an item")?;
-        hall_item::Entity::insert(hall_item::ActiveModel {
-            hall_id: Set(hall_id),
-            item_code: Set(item_code.to_owned()),
-            category_id: Set(category_id),
-        })
-        .exec_without_returning(&txn)
-        .await
-        .context("map an item")?;
-        categories.push(category_id);
-    }
-    let mut counters = Vec::new();
+    use support::load::{self, Item};
+    let today = Utc::now().with_timezone(&SHANGHAI).date_naive();
+    let mut hall = load::Hall::new(HALL_CODE, "故障演练大厅", "演练路1号")
+        .open(1..=7, 0, 24 * 60)
+        .open_all_day([today], "演练全天开放")
+        .category(
+            "A",
+            "演练A类",
+            Some(SEATS),
+            vec![Item::new(BOOK_ITEM, "演练事项A", true)],
+        )
+        .category(
+            "Q",
+            "演练Q类",
+            None,
+            vec![Item::new(QUEUE_ITEMS[0], "演练事项Q", false)],
+        )
+        .category(
+            "R",
+            "演练R类",
+            None,
+            vec![Item::new(QUEUE_ITEMS[1], "演练事项R", false)],
+        );
     for number in 1..=COUNTERS {
-        let id = counter::Entity::insert(counter::ActiveModel {
-            hall_id: Set(hall_id),
-            number: Set(number),
-            name: Set(format!("{number}号窗口")),
-            active: Set(true),
-            ..Default::default()
-        })
-        .exec(&txn)
-        .await
-        .context("insert a counter")?
-        .last_insert_id;
-        for (category_id, weight) in [(categories[1], 2), (categories[2], 1)] {
-            counter_category::Entity::insert(counter_category::ActiveModel {
-                counter_id: Set(id),
-                category_id: Set(category_id),
-                weight: Set(weight),
-            })
-            .exec_without_returning(&txn)
-            .await
-            .context("let a counter serve a category")?;
-        }
-        counters.push(id);
+        hall = hall.counter(number, &[(1, 2), (2, 1)]);
     }
-    txn.commit().await.context("commit the setup")?;
+    // Thousands of bookings and cancellations from a few accounts: limits far above what an
+    // administrator may set.
+    hall.rules = load::Rules {
+        release_days_ahead: i32::try_from(release.days_ahead)?,
+        release_minute: i32::try_from(release.minute)?,
+        weekly_limit: 1000,
+        monthly_limit: 1000,
+        no_show_limit: 1000,
+        cancel_limit: 100_000,
+        ban_days: 1,
+        ..load::Rules::default()
+    };
+    let inserted = load::insert(db, &hall).await?;
     Ok(Hall {
-        id: hall_id,
-        counters,
+        id: inserted.id,
+        counters: inserted.counters,
     })
 }
 
