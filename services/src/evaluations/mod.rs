@@ -37,6 +37,7 @@ pub use self::rectify::{
 };
 pub use self::stats::{GroupBy, StatsRow, StatsScope, csv};
 pub use self::worker::EvaluationWorker;
+use crate::Deps;
 use crate::calendar::CalendarStore;
 use crate::notify::Notifications;
 use crate::province::ProvinceClient;
@@ -321,23 +322,15 @@ struct Inner {
 }
 
 impl EvaluationService {
-    pub fn new(
-        db: DatabaseConnection,
-        wechat: WechatClient,
-        province: ProvinceClient,
-        calendar: CalendarStore,
-        notifications: Notifications,
-        clock: Clock,
-        config: EvaluationConfig,
-    ) -> Self {
+    pub fn new(deps: &Deps, config: EvaluationConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
-                db,
-                wechat,
-                province,
-                calendar,
-                notifications,
-                clock,
+                db: deps.db.clone(),
+                wechat: deps.wechat.clone(),
+                province: deps.province.clone(),
+                calendar: deps.calendar.clone(),
+                notifications: deps.notifications.clone(),
+                clock: deps.clock.clone(),
                 config,
                 wake: Notify::new(),
             }),
