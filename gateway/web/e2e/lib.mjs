@@ -101,6 +101,15 @@ export async function startGateway() {
     sim: `http://127.0.0.1:${ports.sim}`,
     province: `http://127.0.0.1:${ports.province}`,
     backend: pgUrl && redisUrl ? 'postgres+redis' : 'embedded',
+    /** Runs one SQL statement on the gateway's database (a test's stand-in for time passing). */
+    sql: (statement) => {
+      if (pgUrl && redisUrl) {
+        const url = new URL(pgUrl)
+        url.pathname = `/${name}`
+        return execFileSync('psql', [url.toString(), '-qtAc', statement], { encoding: 'utf8' })
+      }
+      return execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(data, 'demo.sqlite'), statement], { encoding: 'utf8' })
+    },
     log: () => Buffer.concat(output).toString(),
     restart: async () => {
       await halt()

@@ -19,6 +19,7 @@ const router = createRouter({
     { path: '/admin/hall', component: () => import('./admin/Hall.vue'), meta: { title: '大厅设置' } },
     { path: '/admin/staff', component: () => import('./admin/Staff.vue'), meta: { title: '人员与角色' } },
     { path: '/admin/parked', component: () => import('./admin/Parked.vue'), meta: { title: '挂起的申请' } },
+    { path: '/admin/rectifications', component: () => import('./admin/Rectifications.vue'), meta: { title: '差评整改' } },
     { path: '/:rest(.*)', redirect: '/counter' },
   ],
 })
