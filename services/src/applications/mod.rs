@@ -19,6 +19,7 @@ mod blobs;
 mod consent;
 mod events;
 mod forward;
+mod parts;
 
 use std::sync::Arc;
 use std::time::Duration;
