@@ -386,7 +386,7 @@ async fn map_demo_items(
 
     let halls = HallService::new(db.clone());
     let detail = halls
-        .detail(hall_id, chrono::Utc::now().date_naive())
+        .detail(hall_id, services::time::Clock::system().now().date_naive())
         .await?
         .context("the demo hall is gone")?;
     let category = |code: &str| {

@@ -25,25 +25,10 @@ impl FromRequest for CurrentCitizen {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req).map(str::to_owned);
-        Box::pin(async move {
-            let state =
-                state.ok_or_else(|| ApiError::unexpected(anyhow::anyhow!("no app state")))?;
-            let token = token.ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated))?;
-            let session = state
-                .identity
-                .sessions()
-                .authenticate(&token)
-                .await
-                .map_err(|e| match e {
-                    AuthError::Malformed => ApiError::new(ErrorCode::Unauthenticated),
-                    AuthError::Expired => ApiError::new(ErrorCode::SessionExpired),
-                    AuthError::RateLimited(l) => ApiError::rate_limited(l),
-                    AuthError::Store(e) => ApiError::unexpected(e),
-                })?;
-            Ok(CurrentCitizen(session))
-        })
+        let session = authenticated(req, async |state: &AppState, token: &str| {
+            state.identity.sessions().authenticate(token).await
+        });
+        Box::pin(async move { Ok(CurrentCitizen(session.await?)) })
     }
 }
 
@@ -108,23 +93,12 @@ impl FromRequest for CurrentStaff {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req).map(str::to_owned);
+        let session = authenticated(req, async |state: &AppState, token: &str| {
+            state.staff.authenticate(token).await
+        });
         let req = req.clone();
         Box::pin(async move {
-            let state =
-                state.ok_or_else(|| ApiError::unexpected(anyhow::anyhow!("no app state")))?;
-            let token = token.ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated))?;
-            let session = state
-                .staff
-                .authenticate(&token)
-                .await
-                .map_err(|e| match e {
-                    AuthError::Malformed => ApiError::new(ErrorCode::Unauthenticated),
-                    AuthError::Expired => ApiError::new(ErrorCode::SessionExpired),
-                    AuthError::RateLimited(l) => ApiError::rate_limited(l),
-                    AuthError::Store(e) => ApiError::unexpected(e),
-                })?;
+            let session = session.await?;
             // Who acted, for the audit trail's middleware (`crate::audit`).
             req.extensions_mut().insert(StaffActor {
                 staff_id: session.staff_id,
@@ -135,7 +109,36 @@ impl FromRequest for CurrentStaff {
     }
 }
 
-fn bearer(req: &HttpRequest) -> Option<&str> {
+/// The one shape of every session extractor: the bearer token, opened by `open` (the citizen's
+/// or the staff's store), its failures answered alike — 401 `UNAUTHENTICATED` without a token
+/// or for a malformed one or one of the other kind, 401 `SESSION_EXPIRED` for an ended session,
+/// 429 over the session's request budget.
+fn authenticated<T: 'static>(
+    req: &HttpRequest,
+    open: impl AsyncFnOnce(&AppState, &str) -> Result<T, AuthError> + 'static,
+) -> impl Future<Output = Result<T, ApiError>> + 'static {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let token = bearer(req).map(str::to_owned);
+    async move {
+        let state = state.ok_or_else(|| ApiError::unexpected(anyhow::anyhow!("no app state")))?;
+        let token = token.ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated))?;
+        open(&state, &token).await.map_err(auth_error)
+    }
+}
+
+/// A session that did not open, as the API answers it.
+pub(crate) fn auth_error(e: AuthError) -> ApiError {
+    match e {
+        AuthError::Malformed => ApiError::new(ErrorCode::Unauthenticated),
+        AuthError::Expired => ApiError::new(ErrorCode::SessionExpired),
+        AuthError::RateLimited(l) => ApiError::rate_limited(l),
+        AuthError::Store(e) => ApiError::unexpected(e),
+    }
+}
+
+/// The token of `Authorization: Bearer <token>` (the scheme in any case), for the extractors
+/// and for the WebSockets, which read it before the upgrade.
+pub(crate) fn bearer(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())

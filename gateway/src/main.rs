@@ -270,8 +270,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::VerifyQr { jwks, payload } => {
             let jwks = gateway::verify_qr::load_jwks(&jwks).await?;
-            let outcome =
-                gateway::verify_qr::check(&payload, &jwks, chrono::Utc::now().timestamp());
+            let outcome = gateway::verify_qr::check(
+                &payload,
+                &jwks,
+                services::time::Clock::system().now().timestamp(),
+            );
             say(&outcome.report)?;
             if outcome.valid {
                 Ok(())

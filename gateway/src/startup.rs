@@ -15,6 +15,7 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait as _;
 use secrecy::ExposeSecret as _;
+use services::Deps;
 use services::applications::{ApplicationService, DirBlobStore};
 use services::audit::AuditLog;
 use services::booking::BookingService;
@@ -136,8 +137,8 @@ impl Application {
             None => build_store(&settings).await?,
         };
         let (cipher, index) = build_crypto(&settings.crypto)?;
-        let cipher = Arc::new(cipher);
         let evaluation_config = settings.evaluations.config()?;
+        let clock = overrides.clock.unwrap_or_default();
         let wechat = WechatClient::new(
             WechatConfig {
                 base_url: settings.wechat.base_url.clone(),
@@ -147,17 +148,33 @@ impl Application {
                 max_attempts: settings.wechat.max_attempts.max(1),
             },
             Arc::clone(&store),
+            clock.clone(),
         )?;
         let notifications = Notifications::new(
             db.clone(),
             Arc::clone(&store),
             wechat.clone(),
+            clock.clone(),
             settings.notifications.clone(),
         )
         .context("notification configuration")?;
         if let Some(echo) = overrides.consent_echo {
             notifications.echo_consents_to(echo);
         }
+        let province = ProvinceClient::new(settings.province.client_config())
+            .context("province configuration")?;
+        let deps = Deps {
+            db: db.clone(),
+            store: Arc::clone(&store),
+            clock: clock.clone(),
+            cipher: Arc::new(cipher),
+            index: Arc::new(index),
+            wechat: wechat.clone(),
+            province: province.clone(),
+            calendar: CalendarStore::new(db.clone()).with_clock(clock.clone()),
+            notifications: notifications.clone(),
+        };
+        let calendar = deps.calendar.clone();
         let sessions = Sessions::new(
             Arc::clone(&store),
             SessionConfig {
@@ -168,13 +185,8 @@ impl Application {
                     .unwrap_or(Quota::per_minute(settings.sessions.requests_per_minute)),
             },
         );
-        let clock = overrides.clock.unwrap_or_default();
         let identity = IdentityService::new(
-            db.clone(),
-            Arc::clone(&store),
-            Arc::clone(&cipher),
-            Arc::new(index),
-            wechat.clone(),
+            &deps,
             sessions,
             LoginLimits {
                 per_ip: Quota::per_minute(settings.limits.login_per_ip_per_minute),
@@ -184,12 +196,12 @@ impl Application {
                 settings.limits.face_verifications_per_citizen_per_day,
                 settings.limits.face_verifications_per_id_card_per_day,
             ),
-            clock.clone(),
         )
         .with_family_limit(settings.family.max_members);
         let staff = StaffService::new(
             db.clone(),
             Arc::clone(&store),
+            clock.clone(),
             StaffSessionConfig {
                 idle_ttl: Duration::from_secs(settings.staff.idle_ttl_secs),
                 absolute_ttl: Duration::from_secs(settings.staff.absolute_ttl_secs),
@@ -199,9 +211,6 @@ impl Application {
             },
             settings.staff.login_limits(),
         );
-        let calendar = CalendarStore::new(db.clone());
-        let province = ProvinceClient::new(settings.province.client_config())
-            .context("province configuration")?;
         let catalogue = CatalogueService::new(db.clone(), Arc::clone(&store));
         let reminder_at =
             services::halls::TimeOfDay::parse("booking.reminder_at", &settings.booking.reminder_at)
@@ -223,13 +232,8 @@ impl Application {
             clock.clone(),
         );
         let licences = LicenceService::new(
-            db.clone(),
-            Arc::clone(&store),
-            Some(province.clone()),
-            Arc::clone(&cipher),
+            &deps,
             settings.licences.presentation_keys()?,
-            clock.clone(),
-            notifications.clone(),
             services::licences::LicenceConfig {
                 member_types: settings.family.licence_types.clone(),
                 ..settings.licences.config()
@@ -237,37 +241,16 @@ impl Application {
         );
         let blobs: Arc<dyn services::applications::BlobStore> =
             Arc::new(DirBlobStore::new(&settings.applications.materials_dir));
-        let applications = ApplicationService::new(
-            db.clone(),
-            province.clone(),
-            Arc::clone(&blobs),
-            Arc::clone(&cipher),
-            calendar.clone(),
-            notifications.clone(),
-            clock.clone(),
-            settings.applications.config(),
-        );
+        let applications =
+            ApplicationService::new(&deps, Arc::clone(&blobs), settings.applications.config());
         // 一件事 bundles: their parts are applications (province-api.md, "一件事 bundles").
         let bundles = services::bundles::BundleService::new(
-            db.clone(),
+            &deps,
             applications.clone(),
-            province.clone(),
             blobs,
-            Arc::clone(&cipher),
-            calendar.clone(),
-            notifications.clone(),
-            clock.clone(),
             settings.applications.config(),
         );
-        let evaluations = services::evaluations::EvaluationService::new(
-            db.clone(),
-            wechat.clone(),
-            province.clone(),
-            calendar.clone(),
-            notifications.clone(),
-            clock.clone(),
-            evaluation_config,
-        );
+        let evaluations = services::evaluations::EvaluationService::new(&deps, evaluation_config);
         let callback_creds = settings
             .province
             .callback_app_secret
@@ -672,6 +655,7 @@ pub fn offline_staff_service(db: DatabaseConnection) -> StaffService {
     StaffService::new(
         db,
         Arc::new(MemoryStore::new("offline:")),
+        Clock::system(),
         StaffSessionConfig {
             idle_ttl: Duration::from_secs(defaults.idle_ttl_secs),
             absolute_ttl: Duration::from_secs(defaults.absolute_ttl_secs),

@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod catalogue;
 pub mod crypto;
 pub mod db;
+pub mod deps;
 pub mod evaluations;
 pub mod halls;
 pub mod identity;
@@ -25,3 +26,5 @@ pub mod store;
 pub mod text;
 pub mod time;
 pub mod wechat;
+
+pub use deps::Deps;

@@ -55,6 +55,15 @@ impl Clock {
     }
 }
 
+/// The wall clock, never moved: for a timestamp another party checks against its own clock,
+/// such as the province's `X-Timestamp`, refused more than 300 s off
+/// (/work/shared/reference/province-api.md). The domain's [`Clock`] may run ahead or behind
+/// (tests move it a day to check a booking in, or set it to an evaluation's month), and the
+/// platform's clock does not follow it. Everything the domain decides reads [`Clock::now`].
+pub fn wall_now() -> DateTime<Utc> {
+    Utc::now()
+}
+
 /// A date the service takes from outside (a query, a body, a path, the administrator's calendar):
 /// 1 January 2000 to 31 December 2100, Asia/Shanghai. One range for every input date, so no
 /// date arithmetic past the edge can overflow (chrono panics on `date + days` beyond year

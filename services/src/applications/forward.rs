@@ -107,7 +107,7 @@ pub(super) async fn unpark(
 fn outbox_of(config: &super::ApplicationConfig) -> Outbox {
     Outbox::new(
         "province_outbox",
-        "kind, application_id, supplement_id",
+        &["kind", "application_id", "supplement_id"],
         OutboxConfig {
             lease: config.lease,
             batch: config.batch,

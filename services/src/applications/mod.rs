@@ -390,26 +390,16 @@ struct Inner {
 }
 
 impl ApplicationService {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        db: DatabaseConnection,
-        province: ProvinceClient,
-        blobs: Arc<dyn BlobStore>,
-        cipher: Arc<FieldCipher>,
-        calendar: CalendarStore,
-        notifications: Notifications,
-        clock: Clock,
-        config: ApplicationConfig,
-    ) -> Self {
+    pub fn new(deps: &crate::Deps, blobs: Arc<dyn BlobStore>, config: ApplicationConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
-                db,
-                province,
+                db: deps.db.clone(),
+                province: deps.province.clone(),
                 blobs,
-                cipher,
-                calendar,
-                notifications,
-                clock,
+                cipher: Arc::clone(&deps.cipher),
+                calendar: deps.calendar.clone(),
+                notifications: deps.notifications.clone(),
+                clock: deps.clock.clone(),
                 config,
                 wake: tokio::sync::Notify::new(),
                 breaker_opened: std::sync::atomic::AtomicBool::new(false),

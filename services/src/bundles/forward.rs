@@ -63,7 +63,7 @@ impl BundleForwarder {
         let config = &svc.inner.config;
         let outbox = Outbox::new(
             "bundle_outbox",
-            "bundle_application_id",
+            &["bundle_application_id"],
             OutboxConfig {
                 lease: config.lease,
                 batch: config.batch,

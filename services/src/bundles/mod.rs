@@ -84,28 +84,22 @@ struct Inner {
 }
 
 impl BundleService {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        db: DatabaseConnection,
+        deps: &crate::Deps,
         applications: ApplicationService,
-        province: ProvinceClient,
         blobs: Arc<dyn BlobStore>,
-        cipher: Arc<FieldCipher>,
-        calendar: CalendarStore,
-        notifications: Notifications,
-        clock: Clock,
         config: ApplicationConfig,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                db,
+                db: deps.db.clone(),
                 applications,
-                province,
+                province: deps.province.clone(),
                 blobs,
-                cipher,
-                calendar,
-                notifications,
-                clock,
+                cipher: Arc::clone(&deps.cipher),
+                calendar: deps.calendar.clone(),
+                notifications: deps.notifications.clone(),
+                clock: deps.clock.clone(),
                 config,
                 wake: tokio::sync::Notify::new(),
             }),

@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait as _, QueryOrder as _,
@@ -14,6 +13,7 @@ use sea_orm::{
 use entities::calendar_year;
 
 use super::{CalendarError, WorkingCalendar, YearData};
+use crate::time::Clock;
 
 /// How long an instance trusts its cached calendar; another instance's load is seen within it.
 const CACHE_FOR: Duration = Duration::from_secs(30);
@@ -39,14 +39,25 @@ type Cached = (Instant, Arc<WorkingCalendar>);
 pub struct CalendarStore {
     db: DatabaseConnection,
     cached: Arc<Mutex<Option<Cached>>>,
+    /// Stamps a loaded year.
+    clock: Clock,
 }
 
 impl CalendarStore {
+    /// On the system clock; a gateway hands in its own with [`CalendarStore::with_clock`].
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
             db,
             cached: Arc::default(),
+            clock: Clock::system(),
         }
+    }
+
+    /// Stamps loaded years on `clock` (the deployment's, which tests move).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The calendar with every loaded year.
@@ -93,7 +104,7 @@ impl CalendarStore {
         calendar_year::Entity::insert(calendar_year::ActiveModel {
             year: Set(year),
             source: Set(text.to_owned()),
-            loaded_at: Set(Utc::now()),
+            loaded_at: Set(self.clock.now()),
             loaded_by: Set(staff_id),
         })
         .on_conflict(

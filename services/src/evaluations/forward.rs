@@ -48,7 +48,7 @@ impl EvaluationForwarder {
     pub(super) fn new(svc: EvaluationService) -> Self {
         let outbox = Outbox::new(
             "evaluation_outbox",
-            "evaluation_id",
+            &["evaluation_id"],
             svc.inner.config.outbox.clone(),
         );
         Self { svc, outbox }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _, SqlErr, TryIntoModel as _,
+    QueryOrder as _, QuerySelect as _, TryIntoModel as _,
 };
 
 use super::{
@@ -288,7 +288,7 @@ impl EvaluationService {
             .await
         {
             Ok(_) => {}
-            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(e) if crate::db::unique_violation(&e, None) => {
                 return Err(RateError::AlreadyEvaluated);
             }
             Err(e) => return Err(anyhow::Error::new(e).context("insert the rating").into()),

@@ -1,6 +1,6 @@
 //! Storage queries for citizens.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
@@ -28,8 +28,8 @@ pub async fn upsert_by_openid(
     db: &impl ConnectionTrait,
     openid: &str,
     unionid: Option<&str>,
+    now: DateTime<Utc>,
 ) -> Result<citizen::Model, sea_orm::DbErr> {
-    let now = Utc::now();
     citizen::Entity::insert(citizen::ActiveModel {
         openid: Set(openid.to_owned()),
         unionid: Set(unionid.map(str::to_owned)),

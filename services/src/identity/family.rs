@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, PaginatorTrait as _,
-    QueryFilter as _, QueryOrder as _, SqlErr,
+    QueryFilter as _, QueryOrder as _,
 };
 
 use super::citizens::{self, IdentityGate, NAME, PHONE, proven};
@@ -196,7 +196,8 @@ impl IdentityService {
         id_card_no: &str,
     ) -> Result<StartedVerification, AddMemberError> {
         let name = PersonName::parse(name).map_err(StartVerificationError::from)?;
-        let id_card_no = IdCardNo::parse(id_card_no).map_err(StartVerificationError::from)?;
+        let id_card_no = IdCardNo::parse_as_of(id_card_no, self.clock.today())
+            .map_err(StartVerificationError::from)?;
         let index = self.id_card_index(&id_card_no);
         let me = self.proven_citizen(session.citizen_id).await?;
         if me.id_card_index.as_deref() == Some(index.as_str()) {
@@ -312,7 +313,7 @@ impl IdentityService {
         let inserted = family_member::Entity::insert(model).exec(&txn).await;
         let id = match inserted {
             Ok(done) => done.last_insert_id,
-            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(e) if crate::db::unique_violation(&e, None) => {
                 drop(txn);
                 return refuse(AddMemberError::AlreadyAdded).await;
             }
@@ -492,7 +493,8 @@ impl IdentityService {
             .context("decrypt the member's ID number")?;
         Ok((
             PersonName::parse(&name).context("a stored member name no longer parses")?,
-            IdCardNo::parse(&id_card_no).context("a stored member ID number no longer parses")?,
+            IdCardNo::parse_as_of(&id_card_no, self.clock.today())
+                .context("a stored member ID number no longer parses")?,
         ))
     }
 

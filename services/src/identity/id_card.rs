@@ -8,13 +8,7 @@
 
 use std::fmt;
 
-use chrono::{FixedOffset, NaiveDate, Utc};
-
-/// China Standard Time (Asia/Shanghai has had no daylight saving since 1991).
-const CHINA_STANDARD_TIME: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
-    Some(offset) => offset,
-    None => panic!("UTC+8 is a valid offset"),
-};
+use chrono::NaiveDate;
 
 /// Province-level codes (the first two digits) that GB/T 2260 assigns, plus 71 (Taiwan) and
 /// 81/82/83 (Hong Kong, Macao and Taiwan residence permits, which use the same format).
@@ -62,7 +56,9 @@ pub enum IdCardNoError {
 impl IdCardNo {
     /// Parses a resident ID number as a citizen typed it: surrounding whitespace is ignored and a
     /// lower-case `x` is accepted for the check character. A birth date is "in the future" relative
-    /// to today's date in China (UTC+8).
+    /// to today's date in China (UTC+8) by the system clock: for reading a number already stored
+    /// (masking it); a service checks a number typed now with [`IdCardNo::parse_as_of`] and its
+    /// clock's today.
     ///
     /// # Errors
     /// [`IdCardNoError::Length`] unless it has 18 characters; [`IdCardNoError::Characters`] unless
@@ -71,8 +67,7 @@ impl IdCardNo {
     /// a real date between 1900-01-01 and today; [`IdCardNoError::CheckDigit`] when the MOD 11-2
     /// check character does not match (which catches any single mistyped digit).
     pub fn parse(input: &str) -> Result<Self, IdCardNoError> {
-        let today = Utc::now().with_timezone(&CHINA_STANDARD_TIME).date_naive();
-        Self::parse_as_of(input, today)
+        Self::parse_as_of(input, crate::time::Clock::system().today())
     }
 
     /// [`IdCardNo::parse`] with "today" given, for tests and for checking a number as of a date.

@@ -48,7 +48,7 @@ impl IdentityService {
         id_card_no: &str,
     ) -> Result<VerifiedPerson, LookupError> {
         let name = PersonName::parse(name)?;
-        let id_card_no = IdCardNo::parse(id_card_no)?;
+        let id_card_no = IdCardNo::parse_as_of(id_card_no, self.clock.today())?;
         let index = self.id_card_index(&id_card_no);
         let row = citizen::Entity::find()
             .filter(citizen::Column::IdCardIndex.eq(index.as_str()))

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use chrono::Utc;
 use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait as _};
 use secrecy::{ExposeSecret as _, SecretString};
 
@@ -14,6 +13,7 @@ use super::citizens::{self, PHONE, context};
 use super::profile::{CitizenProfile, profile_of};
 use super::verification::VerificationLimits;
 use super::{PhoneNumber, PhoneNumberError};
+use crate::Deps;
 use crate::crypto::{BlindIndex, FieldCipher};
 use crate::limits::{LimitError, Limited, Quota, RateLimiter};
 use crate::sessions::{Session, Sessions};
@@ -102,28 +102,24 @@ pub struct IdentityService {
 }
 
 impl IdentityService {
-    #[allow(clippy::too_many_arguments)]
+    /// The identity service of `deps`, opening citizens' `sessions`, under `limits` and
+    /// `verification`'s.
     pub fn new(
-        db: DatabaseConnection,
-        store: Arc<dyn Store>,
-        cipher: Arc<FieldCipher>,
-        index: Arc<BlindIndex>,
-        wechat: WechatClient,
+        deps: &Deps,
         sessions: Sessions,
         limits: LoginLimits,
         verification: VerificationLimits,
-        clock: Clock,
     ) -> Self {
         Self {
             verification,
-            clock,
+            clock: deps.clock.clone(),
             family_max: super::DEFAULT_MAX_MEMBERS,
-            limiter: RateLimiter::new(Arc::clone(&store)),
-            db,
-            store,
-            cipher,
-            index,
-            wechat,
+            limiter: RateLimiter::new(Arc::clone(&deps.store)),
+            db: deps.db.clone(),
+            store: Arc::clone(&deps.store),
+            cipher: Arc::clone(&deps.cipher),
+            index: Arc::clone(&deps.index),
+            wechat: deps.wechat.clone(),
             sessions,
             limits,
         }
@@ -176,9 +172,14 @@ impl IdentityService {
             self.limits.per_openid,
         )
         .await?;
-        let row = citizens::upsert_by_openid(&self.db, &wx.openid, wx.unionid.as_deref())
-            .await
-            .context("upsert citizen")?;
+        let row = citizens::upsert_by_openid(
+            &self.db,
+            &wx.openid,
+            wx.unionid.as_deref(),
+            self.clock.now(),
+        )
+        .await
+        .context("upsert citizen")?;
         tracing::Span::current().record("citizen_id", row.id);
 
         let guard = self.profile_lock(row.id).await?;
@@ -256,7 +257,7 @@ impl IdentityService {
         }
         let phone = PhoneNumber::parse(&number)?;
         let id = session.citizen_id;
-        let now = Utc::now();
+        let now = self.clock.now();
         citizen::Entity::update(citizen::ActiveModel {
             id: Set(id),
             phone_cipher: Set(Some(

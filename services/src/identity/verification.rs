@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _,
-    QueryFilter as _, SqlErr,
+    QueryFilter as _,
 };
 
 use super::citizens::{self, ID_CARD, NAME, context};
@@ -240,7 +240,7 @@ impl IdentityService {
         id_card_no: &str,
     ) -> Result<StartedVerification, StartVerificationError> {
         let name = PersonName::parse(name)?;
-        let id_card_no = IdCardNo::parse(id_card_no)?;
+        let id_card_no = IdCardNo::parse_as_of(id_card_no, self.clock.today())?;
         let me = session.citizen_id;
         let index = self.id_card_index(&id_card_no);
         let row = citizens::find(&self.db, me)
@@ -676,9 +676,12 @@ enum BindFailure {
 
 impl BindFailure {
     fn from_db(what: &'static str) -> impl Fn(sea_orm::DbErr) -> Self {
-        move |e| match e.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => Self::Taken,
-            _ => Self::Db(anyhow::Error::new(e).context(what)),
+        move |e| {
+            if crate::db::unique_violation(&e, None) {
+                Self::Taken
+            } else {
+                Self::Db(anyhow::Error::new(e).context(what))
+            }
         }
     }
 }

@@ -20,10 +20,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
 use rand::RngCore as _;
-use sea_orm::{DatabaseConnection, EntityTrait as _, SqlErr};
+use sea_orm::{DatabaseConnection, EntityTrait as _};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::Deps;
 use crate::crypto::FieldCipher;
 use crate::identity::{Acting, ID_CARD, IdentityGate, NAME, field_context, find_citizen};
 use crate::notify::{NotificationKind, Notifications};
@@ -275,26 +276,17 @@ fn jti_key(jti: &str) -> String {
 }
 
 impl LicenceService {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        db: DatabaseConnection,
-        store: Arc<dyn Store>,
-        province: Option<ProvinceClient>,
-        cipher: Arc<FieldCipher>,
-        signer: PresentationKeys,
-        clock: Clock,
-        notifications: Notifications,
-        config: LicenceConfig,
-    ) -> Self {
+    /// The licence service of `deps`, signing presentations with `signer`.
+    pub fn new(deps: &Deps, signer: PresentationKeys, config: LicenceConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
-                db,
-                store,
-                province,
-                cipher,
+                db: deps.db.clone(),
+                store: Arc::clone(&deps.store),
+                province: Some(deps.province.clone()),
+                cipher: Arc::clone(&deps.cipher),
                 signer,
-                clock,
-                notifications,
+                clock: deps.clock.clone(),
+                notifications: deps.notifications.clone(),
                 config,
             }),
         }
@@ -776,7 +768,7 @@ impl LicenceService {
         };
         let id = match uses::record(&txn, row, now).await {
             Ok(id) => id,
-            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(e) if crate::db::unique_violation(&e, None) => {
                 txn.rollback().await.context("roll back a replay")?;
                 return Ok(false);
             }

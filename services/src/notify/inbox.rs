@@ -94,7 +94,7 @@ impl Notifications {
     pub async fn mark_read(&self, citizen_id: i64, message_id: i64) -> Result<(), MarkReadError> {
         let db = &self.inner.db;
         let done = notification::Entity::update_many()
-            .col_expr(notification::Column::ReadAt, Utc::now().into())
+            .col_expr(notification::Column::ReadAt, self.inner.clock.now().into())
             .filter(notification::Column::Id.eq(message_id))
             .filter(notification::Column::CitizenId.eq(citizen_id))
             .filter(notification::Column::ReadAt.is_null())

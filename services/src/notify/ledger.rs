@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context as _;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
@@ -112,7 +112,7 @@ impl Notifications {
         let mut accepted = Vec::new();
         for (template_id, result) in parsed {
             let template_id_for_echo = template_id.clone();
-            let now = Utc::now();
+            let now = self.inner.clock.now();
             let (remaining, banned) = match result {
                 ConsentResult::Accept => (1, false),
                 ConsentResult::Ban => (0, true),
@@ -223,6 +223,7 @@ pub(super) async fn reserve(
     citizen_id: i64,
     template_id: &str,
     long_term: bool,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
     let scope = || {
         consent::Entity::update_many()
@@ -233,7 +234,7 @@ pub(super) async fn reserve(
     };
     let taken = if long_term {
         scope()
-            .col_expr(consent::Column::UpdatedAt, Expr::value(Utc::now()))
+            .col_expr(consent::Column::UpdatedAt, Expr::value(now))
             .exec(db)
             .await
     } else {
@@ -242,7 +243,7 @@ pub(super) async fn reserve(
                 consent::Column::Remaining,
                 Expr::col(consent::Column::Remaining).sub(1),
             )
-            .col_expr(consent::Column::UpdatedAt, Expr::value(Utc::now()))
+            .col_expr(consent::Column::UpdatedAt, Expr::value(now))
             .exec(db)
             .await
     };

@@ -21,6 +21,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
 use crate::store::Store;
+use crate::time::Clock;
 use crate::wechat::WechatClient;
 
 /// Where `wake` reaches the workers of every instance.
@@ -45,6 +46,7 @@ struct Inner {
     db: DatabaseConnection,
     store: Arc<dyn Store>,
     wechat: WechatClient,
+    clock: Clock,
     config: NotifyConfig,
     /// WeChat template id → the template's name in the configuration.
     by_template_id: HashMap<String, String>,
@@ -60,6 +62,7 @@ impl Notifications {
         db: DatabaseConnection,
         store: Arc<dyn Store>,
         wechat: WechatClient,
+        clock: Clock,
         config: NotifyConfig,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
@@ -73,6 +76,7 @@ impl Notifications {
                 db,
                 store,
                 wechat,
+                clock,
                 config,
                 by_template_id,
                 wake: Notify::new(),

@@ -6,8 +6,8 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, DatabaseBackend,
-    EntityTrait as _, FromQueryResult, QueryFilter as _, Statement,
+    ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _,
+    FromQueryResult, QueryFilter as _,
 };
 use serde_json::Value;
 
@@ -103,13 +103,14 @@ impl Notifications {
         let title = text(&shown.title, false);
         let body = text(&shown.body, false);
         let page = shown.page.as_deref().map(|p| text(p, false));
+        let now = self.inner.clock.now();
         let data: BTreeMap<String, String> = shown
             .data
             .iter()
             .filter_map(|(key, template)| {
                 let ty = FieldType::of_key(key)?;
                 let long = matches!(ty, FieldType::Time | FieldType::Date);
-                Some((key.clone(), fit(ty, &text(template, long))))
+                Some((key.clone(), fit(ty, &text(template, long), now)))
             })
             .collect();
         if !missing.is_empty() {
@@ -125,7 +126,6 @@ impl Notifications {
         } else {
             Status::InboxOnly
         };
-        let now = Utc::now();
         let inserted = notification::Entity::insert(notification::ActiveModel {
             citizen_id: Set(citizen_id),
             kind: Set(kind.as_str().to_owned()),
@@ -164,51 +164,33 @@ pub(super) struct Claimed {
     pub claimed_until: DateTime<Utc>,
 }
 
-const CLAIM_POSTGRES: &str = r"
-UPDATE notifications SET status = 'SENDING', claimed_until = $1, attempts = attempts + 1
-WHERE id IN (
-    SELECT id FROM notifications
-    WHERE (status = 'PENDING' AND next_attempt_at <= $2) OR (status = 'SENDING' AND claimed_until < $2)
-    ORDER BY id LIMIT $3
-    FOR UPDATE SKIP LOCKED)
-RETURNING id, citizen_id, template_id, page, data, attempts, claimed_until";
-
-// SQLite runs one writer at a time, and the embedded default runs one instance: no SKIP LOCKED.
-const CLAIM_SQLITE: &str = r"
-UPDATE notifications SET status = 'SENDING', claimed_until = ?, attempts = attempts + 1
-WHERE id IN (
-    SELECT id FROM notifications
-    WHERE (status = 'PENDING' AND next_attempt_at <= ?) OR (status = 'SENDING' AND claimed_until < ?)
-    ORDER BY id LIMIT ?)
-RETURNING id, citizen_id, template_id, page, data, attempts, claimed_until";
-
-/// Claims up to `limit` due notifications for this worker until `until`. A message whose worker
-/// died is claimed again once its lease has ended.
+/// Claims up to `limit` due notifications for this worker until `until` (the one claim of every
+/// outbox, [`crate::db::Claim`]). A message whose worker died is claimed again once its lease
+/// has ended.
 pub(super) async fn claim(
     db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
     until: DateTime<Utc>,
     limit: u32,
 ) -> anyhow::Result<Vec<Claimed>> {
-    let now = Utc::now();
     let until = DateTime::from_timestamp_millis(until.timestamp_millis()).unwrap_or(until);
-    let backend = db.get_database_backend();
-    let statement = match backend {
-        DatabaseBackend::Sqlite => Statement::from_sql_and_values(
-            backend,
-            CLAIM_SQLITE,
-            [
-                until.into(),
-                now.into(),
-                now.into(),
-                i64::from(limit).into(),
-            ],
-        ),
-        _ => Statement::from_sql_and_values(
-            backend,
-            CLAIM_POSTGRES,
-            [until.into(), now.into(), i64::from(limit).into()],
-        ),
-    };
+    let statement = crate::db::Claim {
+        table: "notifications",
+        now,
+        until,
+        limit,
+        touch_updated_at: false,
+        returning: &[
+            "id",
+            "citizen_id",
+            "template_id",
+            "page",
+            "data",
+            "attempts",
+            "claimed_until",
+        ],
+    }
+    .statement(db.get_database_backend());
     Claimed::find_by_statement(statement)
         .all(db)
         .await
@@ -221,9 +203,9 @@ pub(super) async fn claim(
 pub(super) async fn renew(
     db: &impl ConnectionTrait,
     claimed: &mut Claimed,
-    lease: chrono::Duration,
+    until: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    fenced_extend(db, claimed, lease, None)
+    fenced_extend(db, claimed, until, None)
         .await
         .context("renew a claim")
 }
@@ -233,25 +215,24 @@ pub(super) async fn renew(
 pub(super) async fn mark_in_flight(
     db: &impl ConnectionTrait,
     claimed: &mut Claimed,
-    lease: chrono::Duration,
+    until: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    fenced_extend(db, claimed, lease, Some(Status::InFlight))
+    fenced_extend(db, claimed, until, Some(Status::InFlight))
         .await
         .context("mark a notification in flight")
 }
 
-/// The one fenced update behind both: the claim moves on by `lease` (and the status to `status`)
+/// The one fenced update behind both: the claim moves on to `until` (and the status to `status`)
 /// only while the row is still `SENDING` under this worker's claim.
 async fn fenced_extend(
     db: &impl ConnectionTrait,
     claimed: &mut Claimed,
-    lease: chrono::Duration,
+    until: DateTime<Utc>,
     status: Option<Status>,
 ) -> Result<bool, sea_orm::DbErr> {
     // Whole milliseconds: stored exactly by PostgreSQL (microseconds) and SQLite (text) alike,
     // so the next fenced update compares equal.
-    let until = DateTime::from_timestamp_millis((Utc::now() + lease).timestamp_millis())
-        .unwrap_or_else(|| Utc::now() + lease);
+    let until = DateTime::from_timestamp_millis(until.timestamp_millis()).unwrap_or(until);
     let mut update = notification::Entity::update_many()
         .col_expr(notification::Column::ClaimedUntil, until.into());
     if let Some(status) = status {
@@ -272,7 +253,10 @@ async fn fenced_extend(
 
 /// Messages whose worker handed them to WeChat and then lost its lease (it died, or its answer
 /// is very late): probably delivered, never sent again. Returns how many.
-pub(super) async fn give_up_in_flight(db: &impl ConnectionTrait) -> anyhow::Result<u64> {
+pub(super) async fn give_up_in_flight(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> anyhow::Result<u64> {
     let done = notification::Entity::update_many()
         .col_expr(
             notification::Column::Status,
@@ -287,7 +271,7 @@ pub(super) async fn give_up_in_flight(db: &impl ConnectionTrait) -> anyhow::Resu
             Some("the worker sending it lost its lease before WeChat answered").into(),
         )
         .filter(notification::Column::Status.eq(Status::InFlight.as_str()))
-        .filter(notification::Column::ClaimedUntil.lt(Utc::now()))
+        .filter(notification::Column::ClaimedUntil.lt(now))
         .exec(db)
         .await
         .context("give up messages in flight")?;
@@ -307,8 +291,8 @@ pub(super) async fn settle(
     db: &impl ConnectionTrait,
     claimed: &Claimed,
     outcome: Outcome,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    let now = Utc::now();
     let ours = Condition::all()
         .add(
             notification::Column::Status

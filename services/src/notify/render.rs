@@ -72,8 +72,9 @@ fn shorten(s: &str, max: usize) -> String {
     out
 }
 
-/// Makes `value` acceptable for a field of type `ty`.
-pub fn fit(ty: FieldType, value: &str) -> String {
+/// Makes `value` acceptable for a field of type `ty`; a time or date that is not one becomes
+/// `now`, the moment the notification is made.
+pub fn fit(ty: FieldType, value: &str, now: chrono::DateTime<chrono::Utc>) -> String {
     let value = value.trim();
     let out = match ty {
         FieldType::Thing => shorten(value, 20),
@@ -109,7 +110,7 @@ pub fn fit(ty: FieldType, value: &str) -> String {
         // Filled from timestamps by `fill`; anything else (a missing payload field) would be
         // refused by WeChat, so it becomes the moment the notification was made.
         FieldType::Time | FieldType::Date if looks_like_time(value) => value.to_owned(),
-        FieldType::Time | FieldType::Date => chrono::Utc::now()
+        FieldType::Time | FieldType::Date => now
             .with_timezone(&crate::time::SHANGHAI)
             .format("%Y年%-m月%-d日 %H:%M")
             .to_string(),
@@ -249,6 +250,10 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
+    fn fit_now(ty: FieldType, value: &str) -> String {
+        fit(ty, value, crate::time::Clock::system().now())
+    }
+
     #[test]
     fn keys_name_their_types() {
         assert_eq!(FieldType::of_key("thing1"), Some(FieldType::Thing));
@@ -267,50 +272,56 @@ mod tests {
     #[test]
     fn a_long_chinese_item_name_is_shortened_not_refused() {
         let name = "不动产登记（国有建设用地使用权及房屋所有权首次登记）申请";
-        let out = fit(FieldType::Thing, name);
+        let out = fit_now(FieldType::Thing, name);
         assert_eq!(out.chars().count(), 20);
         assert!(out.ends_with('…'));
         assert!(out.starts_with("不动产登记"));
-        assert_eq!(fit(FieldType::Thing, "居民身份证换领"), "居民身份证换领");
+        assert_eq!(
+            fit_now(FieldType::Thing, "居民身份证换领"),
+            "居民身份证换领"
+        );
     }
 
     #[test]
     fn each_type_is_cut_to_its_limit() {
-        assert_eq!(fit(FieldType::Number, "第12.5.6号").as_str(), "12.56");
-        assert_eq!(fit(FieldType::Number, "-3"), "-3");
-        assert_eq!(fit(FieldType::Number, ".5"), "0.5");
+        assert_eq!(fit_now(FieldType::Number, "第12.5.6号").as_str(), "12.56");
+        assert_eq!(fit_now(FieldType::Number, "-3"), "-3");
+        assert_eq!(fit_now(FieldType::Number, ".5"), "0.5");
         assert_eq!(
-            fit(FieldType::Time, "2026年11月24日 09:00~09:30"),
+            fit_now(FieldType::Time, "2026年11月24日 09:00~09:30"),
             "2026年11月24日 09:00~09:30"
         );
         assert!(
-            fit(FieldType::Time, "-").contains('年'),
+            fit_now(FieldType::Time, "-").contains('年'),
             "a missing time becomes now"
         );
-        assert!(fit(FieldType::Date, "明天").contains('年'));
-        assert_eq!(fit(FieldType::Number, &"9".repeat(40)).len(), 32);
-        assert_eq!(fit(FieldType::Letter, "ab1c"), "abc");
-        assert_eq!(fit(FieldType::Symbol, "a-+*/%$"), "-+*/%");
-        assert_eq!(fit(FieldType::CharacterString, "A001 号"), "A001");
-        assert_eq!(fit(FieldType::CharacterString, &"x".repeat(40)).len(), 32);
-        assert_eq!(fit(FieldType::Amount, "¥12.345元"), "¥12.34元");
-        assert_eq!(fit(FieldType::Amount, "免费"), "0");
+        assert!(fit_now(FieldType::Date, "明天").contains('年'));
+        assert_eq!(fit_now(FieldType::Number, &"9".repeat(40)).len(), 32);
+        assert_eq!(fit_now(FieldType::Letter, "ab1c"), "abc");
+        assert_eq!(fit_now(FieldType::Symbol, "a-+*/%$"), "-+*/%");
+        assert_eq!(fit_now(FieldType::CharacterString, "A001 号"), "A001");
         assert_eq!(
-            fit(FieldType::PhoneNumber, "电话 0851-8888 8888 转 123456"),
+            fit_now(FieldType::CharacterString, &"x".repeat(40)).len(),
+            32
+        );
+        assert_eq!(fit_now(FieldType::Amount, "¥12.345元"), "¥12.34元");
+        assert_eq!(fit_now(FieldType::Amount, "免费"), "0");
+        assert_eq!(
+            fit_now(FieldType::PhoneNumber, "电话 0851-8888 8888 转 123456"),
             "0851-8888 8888 12"
         );
-        assert_eq!(fit(FieldType::CarNumber, "贵A 12345 6"), "贵A123456");
-        assert_eq!(fit(FieldType::Name, "张*"), "张");
+        assert_eq!(fit_now(FieldType::CarNumber, "贵A 12345 6"), "贵A123456");
+        assert_eq!(fit_now(FieldType::Name, "张*"), "张");
         assert_eq!(
-            fit(FieldType::Name, "阿依古丽·买买提·艾合买提江"),
+            fit_now(FieldType::Name, "阿依古丽·买买提·艾合买提江"),
             "阿依古丽买买提艾合买"
         );
         assert_eq!(
-            fit(FieldType::Name, "John Smith-Jones 3rd"),
+            fit_now(FieldType::Name, "John Smith-Jones 3rd"),
             "John SmithJones rd"
         );
-        assert_eq!(fit(FieldType::Phrase, "已受理（待审核）"), "已受理待审");
-        assert_eq!(fit(FieldType::Phrase, "ok"), "无");
+        assert_eq!(fit_now(FieldType::Phrase, "已受理（待审核）"), "已受理待审");
+        assert_eq!(fit_now(FieldType::Phrase, "ok"), "无");
     }
 
     #[test]
@@ -349,21 +360,21 @@ mod tests {
     proptest! {
         #[test]
         fn a_fitted_thing_is_never_longer_than_twenty_and_never_empty(s in "\\PC{0,60}") {
-            let out = fit(FieldType::Thing, &s);
+            let out = fit_now(FieldType::Thing, &s);
             prop_assert!(out.chars().count() <= 20);
             prop_assert!(!out.is_empty());
         }
 
         #[test]
         fn a_fitted_character_string_is_ascii_and_short(s in "\\PC{0,60}") {
-            let out = fit(FieldType::CharacterString, &s);
+            let out = fit_now(FieldType::CharacterString, &s);
             prop_assert!(out.chars().count() <= 32);
             prop_assert!(out.chars().all(|c| c.is_ascii_graphic()));
         }
 
         #[test]
         fn a_fitted_phrase_is_at_most_five_chinese_characters(s in "\\PC{0,30}") {
-            let out = fit(FieldType::Phrase, &s);
+            let out = fit_now(FieldType::Phrase, &s);
             prop_assert!(out.chars().count() <= 5);
             prop_assert!(out.chars().all(is_cjk));
         }

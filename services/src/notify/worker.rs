@@ -76,7 +76,8 @@ impl DeliveryWorker {
     /// The database is unreachable.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         let config = &self.n.inner.config;
-        let given_up = outbox::give_up_in_flight(&self.n.inner.db).await?;
+        let given_up =
+            outbox::give_up_in_flight(&self.n.inner.db, self.n.inner.clock.now()).await?;
         if given_up > 0 {
             metrics::counter!("notifications_total", "outcome" => "probably_sent")
                 .increment(given_up);
@@ -85,9 +86,11 @@ impl DeliveryWorker {
                 "messages handed to WeChat by a worker that lost its lease: probably delivered, not sent again"
             );
         }
+        let now = self.n.inner.clock.now();
         let batch = outbox::claim(
             &self.n.inner.db,
-            Utc::now() + self.lease(),
+            now,
+            now + self.lease(),
             config.batch_size.max(1),
         )
         .await?;
@@ -121,7 +124,7 @@ impl DeliveryWorker {
                                 error = format!("{e:#}"),
                                 "delivery failed; the lease will return it"
                             );
-                            held_until = held_until.or(Some(Utc::now() + self.lease()));
+                            held_until = held_until.or(Some(self.until()));
                         }
                     }
                 }
@@ -132,6 +135,11 @@ impl DeliveryWorker {
 
     fn lease(&self) -> chrono::Duration {
         chrono::Duration::seconds(i64::try_from(self.n.inner.config.lease_secs).unwrap_or(60))
+    }
+
+    /// When a claim taken or renewed now ends.
+    fn until(&self) -> chrono::DateTime<Utc> {
+        self.n.inner.clock.now() + self.lease()
     }
 
     /// Puts a message back untouched, to go after an earlier one of the same citizen.
@@ -154,7 +162,7 @@ impl DeliveryWorker {
                 .await?;
             return Ok(None);
         };
-        if !outbox::renew(db, &mut claimed, self.lease()).await? {
+        if !outbox::renew(db, &mut claimed, self.until()).await? {
             tracing::warn!(
                 notification_id = claimed.id,
                 "claim passed to another worker; not sending"
@@ -166,7 +174,15 @@ impl DeliveryWorker {
             .get(&template_id)
             .and_then(|name| inner.config.templates.get(name))
             .is_some_and(|t| t.long_term);
-        if !ledger::reserve(db, claimed.citizen_id, &template_id, long_term).await? {
+        if !ledger::reserve(
+            db,
+            claimed.citizen_id,
+            &template_id,
+            long_term,
+            inner.clock.now(),
+        )
+        .await?
+        {
             metrics::counter!("notifications_total", "outcome" => "no_quota").increment(1);
             tracing::info!(
                 notification_id = claimed.id,
@@ -194,7 +210,7 @@ impl DeliveryWorker {
             }
         };
         // From here WeChat may act on it: a worker that dies now must not have it sent again.
-        if !outbox::mark_in_flight(db, &mut claimed, self.lease()).await? {
+        if !outbox::mark_in_flight(db, &mut claimed, self.until()).await? {
             give_back().await?;
             tracing::warn!(
                 notification_id = claimed.id,
@@ -253,7 +269,7 @@ impl DeliveryWorker {
                     let pause = backoff(&inner.config, claimed.attempts);
                     tracing::warn!(notification_id = claimed.id, error = %crate::report::causes(&e), ?pause, "subscribe message not sent; will retry");
                     metrics::counter!("notifications_total", "outcome" => "retry").increment(1);
-                    let at = Utc::now() + pause;
+                    let at = inner.clock.now() + pause;
                     self.settle(
                         &claimed,
                         Status::Pending,
@@ -297,6 +313,7 @@ impl DeliveryWorker {
                 error,
                 retry_at,
             },
+            self.n.inner.clock.now(),
         )
         .await?;
         if !mine {

@@ -411,7 +411,8 @@ impl ProvinceClient {
             method.as_str(),
             &path_with_query,
             body,
-            Utc::now(),
+            // The platform's clock, not the domain's: see `wall_now`.
+            crate::time::wall_now(),
         );
         let mut request = self.http.request(method.clone(), url.clone());
         for (name, value) in signed.pairs() {

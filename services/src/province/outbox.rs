@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use rand::Rng as _;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query, SimpleExpr};
-use sea_orm::{ConnectionTrait, DatabaseBackend, FromQueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 
 /// Waiting to be sent (now or at `next_attempt_at`).
 pub const PENDING: &str = "PENDING";
@@ -44,8 +44,8 @@ pub struct OutboxConfig {
 #[derive(Debug, Clone)]
 pub struct Outbox {
     table: &'static str,
-    /// The owner's columns `claim` returns besides the lease's.
-    returning: &'static str,
+    /// The columns `claim` returns: the lease's, then the owner's.
+    returning: Vec<&'static str>,
     config: OutboxConfig,
 }
 
@@ -102,11 +102,19 @@ fn col(name: &str) -> Alias {
 }
 
 impl Outbox {
-    /// `table` and `returning` are code, never input: they are spliced into SQL.
-    pub fn new(table: &'static str, returning: &'static str, config: OutboxConfig) -> Self {
+    /// `table` and `returning` (the owner's columns `claim` returns besides the lease's) are
+    /// code, never input.
+    pub fn new(
+        table: &'static str,
+        returning: &'static [&'static str],
+        config: OutboxConfig,
+    ) -> Self {
         Self {
             table,
-            returning,
+            returning: ["id", "attempts", "claimed_until", "first_failure_at"]
+                .into_iter()
+                .chain(returning.iter().copied())
+                .collect(),
             config,
         }
     }
@@ -133,43 +141,19 @@ impl Outbox {
     ) -> anyhow::Result<Vec<T>> {
         let now = millis(now);
         let until = millis(now + self.lease_length());
-        let backend = db.get_database_backend();
-        let limit = i64::from(std::cmp::max(self.config.batch, 1));
-        let (table, returning) = (self.table, self.returning);
-        let statement = match backend {
-            DatabaseBackend::Sqlite => Statement::from_sql_and_values(
-                backend,
-                format!(
-                    "UPDATE {table} SET status = 'SENDING', claimed_until = ?, attempts = attempts + 1, updated_at = ? \
-                     WHERE id IN (SELECT id FROM {table} \
-                     WHERE (status = 'PENDING' AND next_attempt_at <= ?) OR (status = 'SENDING' AND claimed_until < ?) \
-                     ORDER BY id LIMIT ?) \
-                     RETURNING id, attempts, claimed_until, first_failure_at, {returning}"
-                ),
-                [
-                    until.into(),
-                    now.into(),
-                    now.into(),
-                    now.into(),
-                    limit.into(),
-                ],
-            ),
-            _ => Statement::from_sql_and_values(
-                backend,
-                format!(
-                    "UPDATE {table} SET status = 'SENDING', claimed_until = $1, attempts = attempts + 1, updated_at = $2 \
-                     WHERE id IN (SELECT id FROM {table} \
-                     WHERE (status = 'PENDING' AND next_attempt_at <= $2) OR (status = 'SENDING' AND claimed_until < $2) \
-                     ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-                     RETURNING id, attempts, claimed_until, first_failure_at, {returning}"
-                ),
-                [until.into(), now.into(), limit.into()],
-            ),
-        };
+        let statement = crate::db::Claim {
+            table: self.table,
+            now,
+            until,
+            limit: std::cmp::max(self.config.batch, 1),
+            touch_updated_at: true,
+            returning: &self.returning,
+        }
+        .statement(db.get_database_backend());
         T::find_by_statement(statement)
             .all(db)
             .await
-            .with_context(|| format!("claim {table} rows"))
+            .with_context(|| format!("claim {} rows", self.table))
     }
 
     /// Renews a claim just before sending (a row waiting in a batch behind slow sends may have

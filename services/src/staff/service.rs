@@ -23,6 +23,7 @@ use super::sessions::{NewSession, StaffSession, StaffSessionConfig, StaffSession
 use crate::limits::Limited;
 use crate::sessions::AuthError;
 use crate::store::Store;
+use crate::time::Clock;
 use entities::{hall, staff, staff_role};
 
 #[derive(Debug, thiserror::Error)]
@@ -123,17 +124,20 @@ pub struct StaffService {
     db: DatabaseConnection,
     sessions: StaffSessions,
     guard: LoginGuard,
+    clock: Clock,
 }
 
 impl StaffService {
     pub fn new(
         db: DatabaseConnection,
         store: Arc<dyn Store>,
+        clock: Clock,
         sessions: StaffSessionConfig,
         limits: StaffLoginLimits,
     ) -> Self {
         Self {
             db,
+            clock,
             sessions: StaffSessions::new(Arc::clone(&store), sessions),
             guard: LoginGuard::new(store, limits),
         }
@@ -172,7 +176,7 @@ impl StaffService {
         if !halls_exist(&txn, roles.iter().filter_map(|(_, s)| s.hall_id())).await? {
             return Err(CreateStaffError::UnknownHall);
         }
-        let now = Utc::now();
+        let now = self.clock.now();
         let inserted = staff::Entity::insert(staff::ActiveModel {
             username: Set(username.as_str().to_owned()),
             password_hash: Set(hash),
@@ -187,7 +191,7 @@ impl StaffService {
         .await;
         let id = match inserted {
             Ok(done) => done.last_insert_id,
-            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(e) if crate::db::unique_violation(&e, None) => {
                 return Err(CreateStaffError::UsernameTaken);
             }
             Err(e) => return Err(anyhow::Error::new(e).context("insert staff").into()),
@@ -284,7 +288,7 @@ impl StaffService {
         }
         let (token, session) = self.open_session(&row).await?;
         let stamped = staff::Entity::update_many()
-            .col_expr(staff::Column::LastLoginAt, Utc::now().into())
+            .col_expr(staff::Column::LastLoginAt, self.clock.now().into())
             .filter(staff::Column::Id.eq(row.id))
             .exec(&self.db)
             .await;
@@ -444,7 +448,7 @@ impl StaffService {
     pub async fn set_active(&self, staff_id: i64, active: bool) -> Result<(), SetActiveError> {
         let done = staff::Entity::update_many()
             .col_expr(staff::Column::Active, active.into())
-            .col_expr(staff::Column::UpdatedAt, Utc::now().into())
+            .col_expr(staff::Column::UpdatedAt, self.clock.now().into())
             .filter(staff::Column::Id.eq(staff_id))
             .exec(&self.db)
             .await
@@ -474,7 +478,7 @@ impl StaffService {
         let hash = password::hash(&password).await?;
         let done = staff::Entity::update_many()
             .col_expr(staff::Column::PasswordHash, hash.into())
-            .col_expr(staff::Column::UpdatedAt, Utc::now().into())
+            .col_expr(staff::Column::UpdatedAt, self.clock.now().into())
             .filter(staff::Column::Id.eq(staff_id))
             .exec(&self.db)
             .await
@@ -566,7 +570,7 @@ impl StaffService {
             }
         }
         staff::Entity::update_many()
-            .col_expr(staff::Column::UpdatedAt, Utc::now().into())
+            .col_expr(staff::Column::UpdatedAt, self.clock.now().into())
             .filter(staff::Column::Id.eq(staff_id))
             .exec(&txn)
             .await

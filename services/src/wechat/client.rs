@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use super::error::WechatError;
 use super::token::TokenCache;
 use crate::store::Store;
+use crate::time::Clock;
 
 /// Where WeChat is and who we are to it.
 #[derive(Debug, Clone)]
@@ -114,7 +115,7 @@ struct Watermark {
 impl WechatClient {
     /// # Errors
     /// Fails only if the HTTP client cannot be built (TLS backend).
-    pub fn new(config: WechatConfig, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+    pub fn new(config: WechatConfig, store: Arc<dyn Store>, clock: Clock) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(3)))
@@ -123,7 +124,7 @@ impl WechatClient {
         // Every attempt may use the whole timeout, and the pauses between them stay under 1 s.
         let attempts = u32::try_from(config.max_attempts.max(1)).unwrap_or(u32::MAX);
         let longest_fetch = (config.timeout + Duration::from_secs(1)) * attempts;
-        let tokens = TokenCache::new(store, &config.app_id, longest_fetch);
+        let tokens = TokenCache::new(store, clock, &config.app_id, longest_fetch);
         Ok(Self {
             http,
             config: Arc::new(config),

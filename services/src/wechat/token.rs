@@ -8,13 +8,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use super::client::WechatClient;
 use super::error::WechatError;
 use crate::store::{Lock, Store};
+use crate::time::Clock;
 
 /// A token this close to expiry is not handed out.
 const SAFETY: i64 = 30;
@@ -47,15 +47,18 @@ pub(super) struct TokenCache {
     lock: Lock,
     /// How long others wait for the holder of the lock.
     wait: Duration,
+    /// Expiry and refresh moments are read on the domain's clock.
+    clock: Clock,
 }
 
 impl TokenCache {
     /// `longest_fetch`: the most one `stable_token` call may take with its retries. A refresh
     /// may make two (a forced one after a rejected token); the lease outlasts both.
-    pub fn new(store: Arc<dyn Store>, app_id: &str, longest_fetch: Duration) -> Self {
+    pub fn new(store: Arc<dyn Store>, clock: Clock, app_id: &str, longest_fetch: Duration) -> Self {
         let lease = longest_fetch * 2 + Duration::from_secs(5);
         Self {
             store,
+            clock,
             key: format!("wx:access-token:{app_id}"),
             lock: Lock::new(format!("wx:access-token:{app_id}"), lease),
             wait: lease,
@@ -80,7 +83,7 @@ impl TokenCache {
 
     /// A token to use now.
     pub async fn current(&self, client: &WechatClient) -> Result<CachedToken, WechatError> {
-        let now = Utc::now().timestamp();
+        let now = self.clock.now().timestamp();
         match self.read().await? {
             Some(cached) if cached.fresh(now) => Ok(cached),
             Some(cached) if cached.usable(now) => {
@@ -125,7 +128,7 @@ impl TokenCache {
             let pause = rand::rng().random_range(15..45);
             tokio::time::sleep(Duration::from_millis(pause)).await;
             if let Some(cached) = self.read().await?
-                && good_enough(&cached, rejected, Utc::now().timestamp())
+                && good_enough(&cached, rejected, self.clock.now().timestamp())
             {
                 return Ok(cached);
             }
@@ -155,7 +158,7 @@ impl TokenCache {
     ) -> Result<CachedToken, WechatError> {
         // Someone may have refreshed between our read and our lock.
         if let Some(cached) = self.read().await?
-            && good_enough(&cached, rejected, Utc::now().timestamp())
+            && good_enough(&cached, rejected, self.clock.now().timestamp())
         {
             return Ok(cached);
         }
@@ -165,7 +168,7 @@ impl TokenCache {
             tracing::warn!("stable_token returned the rejected token; forcing a refresh");
             body = client.fetch_stable_token(true).await?;
         }
-        let now = Utc::now().timestamp();
+        let now = self.clock.now().timestamp();
         let lifetime = body.expires_in.max(1);
         let early = if lifetime > 600 {
             rand::rng().random_range(200..=300)
@@ -192,5 +195,48 @@ fn good_enough(cached: &CachedToken, rejected: Option<&str>, now: i64) -> bool {
     match rejected {
         Some(bad) => cached.token != bad && cached.usable(now),
         None => cached.fresh(now),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+    use simulators::wechat::{WechatSim, WechatSimConfig};
+
+    use super::*;
+    use crate::store::MemoryStore;
+    use crate::wechat::WechatConfig;
+
+    #[tokio::test]
+    async fn the_token_expires_on_the_domain_clock() {
+        let sim = WechatSim::start(WechatSimConfig::default()).await.unwrap();
+        let clock = Clock::system();
+        let client = WechatClient::new(
+            WechatConfig {
+                base_url: sim.base_url(),
+                app_id: sim.app_id().to_owned(),
+                app_secret: SecretString::from(sim.app_secret().to_owned()),
+                timeout: Duration::from_secs(5),
+                max_attempts: 1,
+            },
+            Arc::new(MemoryStore::new("token-clock:")),
+            clock.clone(),
+        )
+        .unwrap();
+        let first = client.access_token().await.unwrap();
+        assert_eq!(client.access_token().await.unwrap(), first);
+        assert_eq!(sim.stats().stable_token_calls, 1);
+        // Two hours on the domain's clock: the cached token is past its expiry there, though
+        // neither the store's TTL nor WeChat has seen the time pass.
+        clock.advance(chrono::Duration::hours(2));
+        client.access_token().await.unwrap();
+        assert_eq!(sim.stats().stable_token_calls, 2);
+        client.access_token().await.unwrap();
+        assert_eq!(
+            sim.stats().stable_token_calls,
+            2,
+            "fresh again on the moved clock"
+        );
+        sim.stop().await;
     }
 }

@@ -34,6 +34,7 @@ use secrecy::SecretString;
 use serde_json::json;
 use services::notify::{NotificationKind, Notifications, NotifyConfig};
 use services::store::{MemoryStore, RedisStore, Store};
+use services::time::Clock;
 use services::wechat::{WechatClient, WechatConfig};
 use simulators::wechat::{SentMessage, WechatSim, WechatSimConfig};
 
@@ -296,9 +297,11 @@ async fn bench_notifications(
             max_attempts: 1,
         },
         Arc::new(MemoryStore::new(fresh.prefix.clone())),
+        Clock::system(),
     )
     .context("build the bench's WeChat client")?;
-    Notifications::new(db.clone(), store, client, config).context("the notification configuration")
+    Notifications::new(db.clone(), store, client, Clock::system(), config)
+        .context("the notification configuration")
 }
 
 /// Starts `n` gateways one after the other (so only the first migrates), with `extra` settings.

@@ -23,6 +23,7 @@ fn client(sim: &WechatSim) -> WechatClient {
             max_attempts: 3,
         },
         Arc::new(MemoryStore::new("face-test:")),
+        services::time::Clock::system(),
     )
     .unwrap()
 }
