@@ -80,6 +80,8 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<Demo> {
     })
     .await
     .context("start the provincial platform simulator")?;
+    // 一件事: the demo bundle 新生儿出生一件事 and its four items.
+    province.add_demo_bundle().context("add the demo bundle")?;
     let sqlite = options.data_dir.join("demo.sqlite");
     let (database_url, database) = match &options.database_url {
         Some(url) => (url.clone(), "the database of --database-url".to_owned()),

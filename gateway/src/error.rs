@@ -216,6 +216,8 @@ impl ResponseError for ApiError {
             C::MaterialNotFound | C::ApplicationNotFound => StatusCode::NOT_FOUND,
             C::OnBehalfNeedsConsent | C::ConsentPersonNotFound => StatusCode::UNPROCESSABLE_ENTITY,
             C::ConsentNotFound => StatusCode::NOT_FOUND,
+            C::BundleNotFound | C::BundleApplicationNotFound => StatusCode::NOT_FOUND,
+            C::BundleNotOnline | C::BundleConsentUnsupported => StatusCode::UNPROCESSABLE_ENTITY,
             C::ConsentAlreadyAnswered | C::ConsentExpired => StatusCode::CONFLICT,
             C::PhoneRequired => StatusCode::FORBIDDEN,
             C::ItemNotOnline | C::MaterialsInvalid => StatusCode::UNPROCESSABLE_ENTITY,

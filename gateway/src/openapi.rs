@@ -107,6 +107,11 @@ use contract::Contract;
         crate::routes::applications::case_event,
         crate::routes::applications::parked,
         crate::routes::applications::replay,
+        crate::routes::bundles::search,
+        crate::routes::bundles::guide,
+        crate::routes::bundles::apply,
+        crate::routes::bundles::mine,
+        crate::routes::bundles::get,
         crate::routes::evaluations::pending,
         crate::routes::evaluations::rate,
         crate::routes::evaluations::mine,
@@ -193,7 +198,10 @@ mod tests {
             };
             let of = listed["items"]["$ref"].as_str().unwrap_or_default();
             assert!(
-                of.ends_with("/ItemSummary") || of.ends_with("/HallItem"),
+                // A 一件事 bundle's guide lists the service items it joins.
+                of.ends_with("/ItemSummary")
+                    || of.ends_with("/HallItem")
+                    || of.ends_with("/BundleItem"),
                 "{name} lists {of} under `items`"
             );
         }

@@ -62,6 +62,7 @@ pub struct AppState {
     pub queue_hub: QueueHub,
     /// Applications (申办): materials, submitting, forwarding, case events.
     pub applications: ApplicationService,
+    pub bundles: services::bundles::BundleService,
     /// The operator's audit trail of staff actions (`crate::audit` records into it).
     pub audit: AuditLog,
     /// 好差评: ratings, rectifications, statistics.
@@ -87,7 +88,9 @@ pub struct Application {
     db: DatabaseConnection,
     worker: Option<(watch::Sender<bool>, JoinHandle<()>)>,
     forwarder: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+    bundle_forwarder: Option<(watch::Sender<bool>, JoinHandle<()>)>,
     applications: ApplicationService,
+    bundles: services::bundles::BundleService,
     evaluations: services::evaluations::EvaluationService,
     evaluation_workers: Option<(watch::Sender<bool>, Vec<JoinHandle<()>>)>,
     catalogue_sync: Option<(watch::Sender<bool>, JoinHandle<()>)>,
@@ -238,9 +241,15 @@ impl Application {
                 ..settings.licences.config()
             },
         );
-        let applications = ApplicationService::new(
+        let blobs: Arc<dyn services::applications::BlobStore> =
+            Arc::new(DirBlobStore::new(&settings.applications.materials_dir));
+        let applications =
+            ApplicationService::new(&deps, Arc::clone(&blobs), settings.applications.config());
+        // 一件事 bundles: their parts are applications (province-api.md, "一件事 bundles").
+        let bundles = services::bundles::BundleService::new(
             &deps,
-            Arc::new(DirBlobStore::new(&settings.applications.materials_dir)),
+            applications.clone(),
+            blobs,
             settings.applications.config(),
         );
         let evaluations = services::evaluations::EvaluationService::new(&deps, evaluation_config);
@@ -276,6 +285,7 @@ impl Application {
             queue_hub: queue.hub(),
             queue: queue.clone(),
             applications: applications.clone(),
+            bundles: bundles.clone(),
             audit: AuditLog::new(db.clone(), clock),
             callbacks,
             metrics: metrics_handle(),
@@ -397,6 +407,11 @@ impl Application {
                 tokio::spawn(applications.forwarder().run(every, stopped)),
             )
         });
+        let bundle_forwarder = settings.applications.worker.then(|| {
+            let (stop, stopped) = watch::channel(false);
+            let every = Duration::from_millis(settings.applications.worker_interval_ms.max(10));
+            (stop, tokio::spawn(bundles.forwarder().run(every, stopped)))
+        });
         let evaluation_workers = settings.evaluations.worker.then(|| {
             let (stop, stopped) = watch::channel(false);
             let every = Duration::from_millis(settings.evaluations.worker_interval_ms.max(10));
@@ -420,7 +435,9 @@ impl Application {
             db,
             worker,
             forwarder,
+            bundle_forwarder,
             applications,
+            bundles,
             evaluations,
             evaluation_workers,
             catalogue_sync,
@@ -446,6 +463,11 @@ impl Application {
     /// The application service, for callers outside a request (tests driving the forwarder).
     pub fn applications(&self) -> ApplicationService {
         self.applications.clone()
+    }
+
+    /// The bundle service, for callers outside a request (tests driving its forwarder).
+    pub fn bundles(&self) -> services::bundles::BundleService {
+        self.bundles.clone()
     }
 
     /// The evaluation service, for callers outside a request (tests running the worker).
@@ -504,6 +526,16 @@ impl Application {
                 .is_err()
             {
                 tracing::warn!("application forwarder did not stop in time");
+            }
+        }
+        if let Some((stop, forwarder)) = self.bundle_forwarder {
+            // As the application forwarder: a send in flight finishes or its lease returns it.
+            let _ = stop.send(true);
+            if tokio::time::timeout(Duration::from_secs(10), forwarder)
+                .await
+                .is_err()
+            {
+                tracing::warn!("bundle forwarder did not stop in time");
             }
         }
         if let Some((stop, workers)) = self.evaluation_workers {

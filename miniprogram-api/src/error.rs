@@ -289,6 +289,15 @@ error_codes! {
     /// Retired free-text 代办 (`onBehalfOf`): apply for a family member (`?memberId=`) or ask the
     /// person's consent (`consentOf`).
     OnBehalfNeedsConsent => "ON_BEHALF_NEEDS_CONSENT", "为他人代办需经本人同意：请先添加为家庭成员，或填写对方姓名和身份证号发起授权请求";
+    /// No such 一件事 bundle in the catalogue.
+    BundleNotFound => "BUNDLE_NOT_FOUND", "该一件事不存在或已下线";
+    /// The bundle cannot be applied for online (网办深度 below 3): go to a hall.
+    BundleNotOnline => "BUNDLE_NOT_ONLINE", "该一件事暂不支持网上申办，请到大厅办理";
+    /// No such bundle application of this citizen.
+    BundleApplicationNotFound => "BUNDLE_APPLICATION_NOT_FOUND", "该一件事申请不存在";
+    /// A bundle is applied for by the citizen or for a family member (`?memberId=`); asking
+    /// another person's consent (`consentOf`) is for single applications.
+    BundleConsentUnsupported => "BUNDLE_CONSENT_UNSUPPORTED", "一件事暂不支持为他人发起授权代办，请先将对方添加为家庭成员后申办";
     /// No verified 掌上办 account holds this name and ID number: the person verifies first.
     ConsentPersonNotFound => "CONSENT_PERSON_NOT_FOUND", "未找到该办事人已实名认证的账号，请对方先在掌上办完成实名认证";
     /// No such consent request for this account.

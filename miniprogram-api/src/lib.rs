@@ -16,6 +16,7 @@
 pub mod applications;
 pub mod auth;
 pub mod booking;
+pub mod bundles;
 pub mod calendar;
 pub mod catalogue;
 pub mod error;

@@ -4,6 +4,7 @@
 pub mod applications;
 pub mod audit;
 pub mod booking;
+pub mod bundles;
 pub mod cache;
 pub mod calendar;
 pub mod catalogue;

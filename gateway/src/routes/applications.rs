@@ -64,7 +64,7 @@ pub fn configure_staff(cfg: &mut web::ServiceConfig) {
         ));
 }
 
-fn problem_to_wire(p: Problem) -> wire::Problem {
+pub(crate) fn problem_to_wire(p: Problem) -> wire::Problem {
     wire::Problem {
         code: p.code,
         message: p.message,
@@ -79,7 +79,7 @@ fn field_to_wire(f: FieldProblem) -> wire::FieldProblem {
     }
 }
 
-fn delivery_to_wire(d: Delivery) -> wire::DeliveryStatus {
+pub(crate) fn delivery_to_wire(d: Delivery) -> wire::DeliveryStatus {
     match d {
         Delivery::Submitting => wire::DeliveryStatus::Submitting,
         Delivery::Queued => wire::DeliveryStatus::Queued,
@@ -153,7 +153,7 @@ fn supplement_to_wire(s: SupplementView) -> wire::Supplement {
     }
 }
 
-fn to_wire(view: ApplicationView, full: bool) -> wire::Application {
+pub(crate) fn to_wire(view: ApplicationView, full: bool) -> wire::Application {
     let status_text = status_text(&view);
     wire::Application {
         status_text,

@@ -5,6 +5,7 @@ pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod booking;
+pub mod bundles;
 pub mod calendar;
 pub mod catalogue;
 pub mod consents;
@@ -78,9 +79,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .configure(halls::configure_public)
                 .configure(catalogue::configure_public)
+                .configure(bundles::configure_public)
                 .configure(calendar::configure_public)
                 .configure(licences::configure_citizen)
                 .configure(applications::configure_citizen)
+                .configure(bundles::configure_citizen)
                 .configure(family::configure_citizen)
                 .configure(consents::configure_citizen)
                 .configure(evaluations::configure_citizen)

@@ -25,6 +25,7 @@ mod supplement;
 mod view;
 
 use self::check::own_materials;
+mod parts;
 
 use std::sync::Arc;
 use std::time::Duration;

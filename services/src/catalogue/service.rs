@@ -158,6 +158,12 @@ impl CatalogueService {
         };
         let watermark = started - OVERLAP;
         record(&self.db, Some(watermark), None).await?;
+        // 一件事 bundles, after the items they join (province-api.md, "一件事 bundles").
+        match crate::bundles::sync_catalogue(&self.db, client, full).await {
+            Ok(_) => {}
+            Err(crate::bundles::SyncFailure::Province(e)) => return Err(SyncError::Province(e)),
+            Err(crate::bundles::SyncFailure::Unexpected(e)) => return Err(e.into()),
+        }
         Ok(SyncReport {
             full: since.is_none(),
             fetched,

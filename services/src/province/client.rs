@@ -8,6 +8,12 @@
 //! is idempotent on `clientRequestId`: the repeat is answered 200 with the first attempt's result
 //! (`SubmitReceipt::replayed`) and nothing is stored twice.
 
+mod bundles;
+
+pub use self::bundles::{
+    BundleApplicationRequest, BundleCase, BundleItem, BundleReceipt, BundlesPage, CatalogueBundle,
+    SharedMaterial,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

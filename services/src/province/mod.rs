@@ -16,7 +16,10 @@ pub mod outbox;
 mod signing;
 mod wire;
 
-pub use self::client::{ProvinceClient, ProvinceConfig};
+pub use self::client::{
+    BundleApplicationRequest, BundleCase, BundleItem, BundleReceipt, BundlesPage, CatalogueBundle,
+    ProvinceClient, ProvinceConfig, SharedMaterial,
+};
 pub use self::error::ProvinceError;
 pub use self::signing::{
     APP_KEY_HEADER, Credentials, HeaderInput, NONCE_HEADER, SIGNATURE_HEADER, SignedHeaders,

@@ -10,6 +10,7 @@ mod booking;
 mod booking_fixture;
 mod booking_race;
 mod booking_staff;
+mod bundles;
 mod calendar;
 mod catalogue;
 mod consent;

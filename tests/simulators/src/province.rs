@@ -47,6 +47,7 @@
 //! # Ok(()) }
 //! ```
 
+mod bundles;
 mod callbacks;
 mod catalogue;
 mod licences;
@@ -66,7 +67,11 @@ use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use self::bundles::{
+    BIRTH_RECORD, DEMO_BUNDLE_CODE, HOUSEHOLD, PARENTS_ID, PHOTO, demo_bundle, demo_bundle_items,
+};
 pub use self::catalogue::{DEMO_HALL_CODE, demo_items};
+pub use self::world::BundleLedgerEntry;
 use self::world::World;
 
 /// How to start a [`ProvinceSim`].

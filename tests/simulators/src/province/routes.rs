@@ -3,6 +3,7 @@
 //!
 //! The platform's endpoints are in `routes/gov.rs`, the test hooks in `routes/hooks.rs`.
 
+mod bundles;
 mod gov;
 mod hooks;
 
@@ -43,6 +44,15 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .route(
             "/gov/v1/applications/{sblsh}/supplements",
             web::post().to(gov::submit_supplement),
+        )
+        .route("/gov/v1/bundles", web::get().to(bundles::bundles))
+        .route(
+            "/gov/v1/bundle-applications",
+            web::post().to(bundles::submit),
+        )
+        .route(
+            "/gov/v1/bundle-applications/{bundle_no}",
+            web::get().to(bundles::state),
         )
         .route("/gov/v1/licences", web::get().to(gov::licences))
         .route("/gov/v1/licences/{id}", web::get().to(gov::licence))

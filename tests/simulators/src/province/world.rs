@@ -11,6 +11,10 @@ use std::{
     time::Duration,
 };
 
+mod bundles;
+
+pub use self::bundles::BundleLedgerEntry;
+
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
@@ -199,6 +203,8 @@ pub(crate) struct World {
     pub(crate) unauthorised: u64,
     pub(crate) callbacks: Callbacks,
     pub(crate) auto_progress: Option<Vec<(Duration, Phase, Value)>>,
+    /// 一件事 bundles: their catalogue and ledger.
+    bundles: bundles::Bundles,
 }
 
 #[derive(Deserialize)]
@@ -285,6 +291,7 @@ impl World {
                 ..Callbacks::default()
             },
             auto_progress: None,
+            bundles: bundles::Bundles::default(),
         }
     }
 

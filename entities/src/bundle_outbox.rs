@@ -1,0 +1,24 @@
+use sea_orm::entity::prelude::*;
+
+/// One bundle application to send (`POST /gov/v1/bundle-applications`), drained by the shared
+/// province outbox mechanism. `status`: `PENDING`, `SENDING`, `DONE`, `PARKED`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "bundle_outbox")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub bundle_application_id: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTimeUtc,
+    pub claimed_until: Option<DateTimeUtc>,
+    pub first_failure_at: Option<DateTimeUtc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,713 @@
+//! 一件事 bundles (province-api.md, "一件事 bundles"): the demo bundle 新生儿出生一件事 synced
+//! into the catalogue with its guide; one application for several items — an optional item left
+//! out, a shared material serving three items, a material missing for one item named — forwarded
+//! exactly once through lost answers and an outage (the simulator's ledger); followed as one
+//! matter, one part rejected while the others conclude, a supplement for one part; two
+//! concurrent submissions under one key make one bundle.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use simulators::province::{
+    BIRTH_RECORD, DEMO_BUNDLE_CODE, Fault, Group, HOUSEHOLD, PARENTS_ID, PHOTO, Phase, ProvinceSim,
+    ProvinceSimConfig, demo_bundle_items,
+};
+
+use crate::helpers::{Citizen, Deployment, Reply, TestApp, id_card_no};
+
+const CALLBACK: &str = "/callbacks/province/case-events";
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
+
+struct World {
+    deployment: Deployment,
+    province: ProvinceSim,
+    app: TestApp,
+    /// The four items' codes, in the bundle's order (the last optional).
+    items: Vec<String>,
+}
+
+fn settings_for(
+    province: &ProvinceSim,
+) -> impl FnOnce(&mut gateway::configuration::Settings) + use<> {
+    let (base_url, key, secret) = (
+        province.base_url(),
+        province.app_key().to_owned(),
+        province.app_secret().to_owned(),
+    );
+    let (cb_key, cb_secret) = (
+        province.callback_app_key().to_owned(),
+        province.callback_app_secret().to_owned(),
+    );
+    move |s| {
+        s.province.base_url = base_url;
+        s.province.app_key = key;
+        s.province.app_secret = SecretString::from(secret);
+        s.province.callback_app_key = cb_key;
+        s.province.callback_app_secret = Some(SecretString::from(cb_secret));
+        s.province.sync_interval_secs = 0;
+        s.province.timeout_ms = 800;
+        s.province.max_attempts = 2;
+        s.province.breaker_cooldown_secs = 1;
+    }
+}
+
+impl World {
+    async fn new() -> World {
+        let deployment = Deployment::new().await;
+        let province = ProvinceSim::start(ProvinceSimConfig {
+            callback_retry_base: Duration::from_millis(50),
+            callback_retry_cap: Duration::from_millis(500),
+            ..ProvinceSimConfig::default()
+        })
+        .await
+        .expect("start the province simulator");
+        province.add_demo_bundle().expect("the demo bundle");
+        let app = deployment.instance(settings_for(&province)).await;
+        let mut settings = deployment.settings();
+        settings_for(&province)(&mut settings);
+        let (catalogue, client) = gateway::startup::offline_catalogue(&settings, app.db.clone())
+            .await
+            .expect("catalogue");
+        catalogue
+            .sync(&client, true)
+            .await
+            .expect("sync the catalogue");
+        province.set_callback_url(Some(app.url(CALLBACK)));
+        let items = demo_bundle_items()
+            .iter()
+            .map(|i| i["itemCode"].as_str().unwrap().to_owned())
+            .collect();
+        World {
+            deployment,
+            province,
+            app,
+            items,
+        }
+    }
+
+    async fn citizen(&self, n: u32) -> Citizen {
+        let app = &self.app;
+        let citizen = app.login().await;
+        let bound = app
+            .verify_identity(&citizen.token, "王小二", &id_card_no(n))
+            .await;
+        assert_eq!(bound.status, StatusCode::OK, "{bound:?}");
+        let phone = app
+            .post(
+                "/api/v1/me/phone",
+                Some(&citizen.token),
+                &json!({ "code": app.wechat.mint_phone_code(&format!("139{:08}", n)) }),
+            )
+            .await;
+        assert_eq!(phone.status, StatusCode::OK, "{phone:?}");
+        citizen
+    }
+
+    /// One upload per code, as `[{code, materialId}]`.
+    async fn materials(&self, citizen: &Citizen, codes: &[&str]) -> Value {
+        let mut out = Vec::new();
+        for code in codes {
+            let reply = upload(&self.app, citizen, &format!("{code}.png"), PNG).await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+            out.push(json!({ "code": code, "materialId": reply.body["id"] }));
+        }
+        Value::Array(out)
+    }
+
+    fn application(&self, materials: &Value, optional: &[&str]) -> Value {
+        json!({
+            "bundleCode": DEMO_BUNDLE_CODE,
+            "optionalItems": optional,
+            "form": { "childName": "王小宝", "birthDate": "2026-12-01", "hospital": "浙江大学医学院附属妇产科医院" },
+            "materials": materials,
+            "obtainWay": "COLLECT",
+        })
+    }
+
+    async fn apply(&self, citizen: &Citizen, body: &Value, key: Option<&str>) -> Reply {
+        let mut request = self
+            .app
+            .http
+            .post(self.app.url("/api/v1/bundle-applications"))
+            .bearer_auth(&citizen.token)
+            .json(body);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        self.app.send(request).await
+    }
+
+    /// Applies for the three required items (the optional one left out) and waits for the parts.
+    async fn submitted(&self, citizen: &Citizen) -> (String, Value) {
+        let materials = self
+            .materials(citizen, &[PARENTS_ID, BIRTH_RECORD, HOUSEHOLD])
+            .await;
+        let reply = self
+            .apply(citizen, &self.application(&materials, &[]), None)
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        let id = reply.body["id"].as_str().unwrap().to_owned();
+        let view = until(&self.app, citizen, &id, "the parts", |v| {
+            v["parts"].as_array().is_some_and(|p| p.len() == 3)
+        })
+        .await;
+        (id, view)
+    }
+}
+
+fn multipart(field: &str, file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = format!("zsb{}", uuid::Uuid::new_v4().simple());
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(app: &TestApp, citizen: &Citizen, name: &str, bytes: &[u8]) -> Reply {
+    let (content_type, body) = multipart("file", name, bytes);
+    app.send(
+        app.http
+            .post(app.url("/api/v1/materials"))
+            .bearer_auth(&citizen.token)
+            .header("content-type", content_type)
+            .body(body),
+    )
+    .await
+}
+
+async fn until(
+    app: &TestApp,
+    citizen: &Citizen,
+    id: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let path = format!("/api/v1/bundle-applications/{id}");
+    let start = std::time::Instant::now();
+    loop {
+        let reply = app.get(&path, Some(&citizen.token)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        if done(&reply.body) {
+            return reply.body;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {id}: {what}: {:?}",
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The part of `item_code` in a bundle view.
+fn part<'a>(view: &'a Value, item_code: &str) -> &'a Value {
+    view["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["itemCode"] == item_code)
+        .unwrap_or_else(|| panic!("no part {item_code}: {view}"))
+}
+
+fn phases(part: &Value) -> Vec<String> {
+    part["application"]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["phase"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_demo_bundle_is_synced_searchable_and_has_a_guide() {
+    let world = World::new().await;
+    let app = &world.app;
+    let found = app.get("/api/v1/bundles?q=出生", None).await;
+    assert_eq!(found.status, StatusCode::OK, "{found:?}");
+    assert_eq!(found.body["total"], 1);
+    assert_eq!(found.body["bundles"][0]["bundleCode"], DEMO_BUNDLE_CODE);
+    assert_eq!(found.body["bundles"][0]["name"], "新生儿出生一件事");
+    assert_eq!(found.body["bundles"][0]["itemCount"], 4);
+    assert_eq!(
+        app.get("/api/v1/bundles?q=营业执照", None).await.body["total"],
+        0
+    );
+    // Its items are searchable beside it, in the item catalogue.
+    let items = app.get("/api/v1/items?q=出生登记", None).await;
+    assert_eq!(items.body["total"], 1, "{items:?}");
+
+    let guide = app
+        .get(&format!("/api/v1/bundles/{DEMO_BUNDLE_CODE}"), None)
+        .await;
+    assert_eq!(guide.status, StatusCode::OK, "{guide:?}");
+    let g = &guide.body;
+    assert_eq!(g["promisedDays"], 5);
+    assert_eq!(g["totalFee"], "0");
+    let items = g["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    assert_eq!(items.iter().filter(|i| i["required"] == false).count(), 1);
+    assert_eq!(items[3]["name"], "社会保障卡申领");
+    // Each material once, with the items using it: the birth record serves three.
+    let materials = g["materials"].as_array().unwrap();
+    assert_eq!(materials.len(), 4, "{materials:?}");
+    let birth = materials
+        .iter()
+        .find(|m| m["code"] == BIRTH_RECORD)
+        .unwrap();
+    assert_eq!(birth["usedBy"].as_array().unwrap().len(), 3);
+    assert_eq!(birth["shared"], true);
+    let photo = materials.iter().find(|m| m["code"] == PHOTO).unwrap();
+    assert_eq!(photo["required"], false, "only the optional item needs it");
+    assert_eq!(
+        g["halls"],
+        json!([]),
+        "no hall of the gateway handles it yet"
+    );
+
+    // A hall whose one category (无差别综合窗口) handles the three required items offers the
+    // bundle for booking; with one of them mapped elsewhere it does not.
+    let admin = crate::halls::global_admin(app).await;
+    let hall = crate::halls::create_hall(app, &admin, simulators::province::DEMO_HALL_CODE).await;
+    let general = crate::halls::create_category(app, &admin, hall, "A").await;
+    let police = crate::halls::create_category(app, &admin, hall, "B").await;
+    let map = |code: String, category: i64| {
+        let admin = admin.clone();
+        async move {
+            let reply = app
+                .put(
+                    &format!("/staff/v1/halls/{hall}/items/{code}"),
+                    Some(&admin),
+                    &json!({ "categoryId": category }),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        }
+    };
+    map(world.items[0].clone(), general).await;
+    map(world.items[1].clone(), police).await;
+    map(world.items[2].clone(), general).await;
+    let guide_path = format!("/api/v1/bundles/{DEMO_BUNDLE_CODE}");
+    let guide_of = || app.get(&guide_path, None);
+    let halls = guide_of().await.body["halls"].clone();
+    assert_eq!(halls[0]["code"], simulators::province::DEMO_HALL_CODE);
+    assert_eq!(halls[0]["bookable"], false, "two windows: {halls}");
+    map(world.items[1].clone(), general).await;
+    assert_eq!(guide_of().await.body["halls"][0]["bookable"], true);
+
+    let missing = app.get("/api/v1/bundles/NO-SUCH-BUNDLE", None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.error_code(), "BUNDLE_NOT_FOUND");
+    assert!(missing.text.contains("一件事"), "{missing:?}");
+
+    // Incremental: a changed bundle is fetched again, an unchanged one is not.
+    let mut changed = simulators::province::demo_bundle();
+    changed["name"] = json!("出生一件事（新生儿）");
+    world.province.upsert_bundle(changed).unwrap();
+    let mut settings = world.deployment.settings();
+    settings_for(&world.province)(&mut settings);
+    let (catalogue, client) = gateway::startup::offline_catalogue(&settings, app.db.clone())
+        .await
+        .unwrap();
+    catalogue.sync(&client, false).await.unwrap();
+    let found = app.get("/api/v1/bundles?q=新生儿", None).await;
+    assert_eq!(found.body["bundles"][0]["name"], "出生一件事（新生儿）");
+}
+
+#[tokio::test]
+async fn one_application_with_the_optional_item_left_out_makes_three_cases_once() {
+    let world = World::new().await;
+    let a = world.citizen(1).await;
+    // One upload of the birth record serves three items; the optional one is left out, so its
+    // photo is not needed.
+    let (id, view) = world.submitted(&a).await;
+    assert_eq!(view["bundleName"], "新生儿出生一件事");
+    assert_eq!(view["status"], "SUBMITTED");
+    assert_eq!(view["state"], "IN_PROGRESS");
+    assert_eq!(view["itemCodes"].as_array().unwrap().len(), 3);
+    let ledger = world.province.bundle_ledger();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(
+        ledger[0].client_request_id, id,
+        "clientRequestId is the bundle's id"
+    );
+    assert_eq!(ledger[0].submissions, 1);
+    assert_eq!(ledger[0].cases.len(), 3);
+    assert!(
+        !ledger[0]
+            .cases
+            .iter()
+            .any(|(code, _)| *code == world.items[3])
+    );
+    assert_eq!(view["bundleNo"], ledger[0].bundle_no.as_str());
+    for (code, sblsh) in &ledger[0].cases {
+        let p = part(&view, code);
+        assert_eq!(p["sblsh"], sblsh.as_str());
+        assert_eq!(p["application"]["sblsh"], sblsh.as_str());
+        assert!(
+            p["application"]["itemName"]
+                .as_str()
+                .unwrap()
+                .starts_with("新生儿出生一件事·"),
+            "{p}"
+        );
+    }
+    // The parts are the citizen's applications too; no single application reached the platform.
+    assert!(world.province.ledger().is_empty());
+    let list = world
+        .app
+        .get("/api/v1/bundle-applications", Some(&a.token))
+        .await;
+    assert_eq!(list.body["total"], 1);
+    assert_eq!(list.body["bundleApplications"][0]["id"], id.as_str());
+    // Another citizen sees nothing of it.
+    let b = world.citizen(2).await;
+    let theirs = world
+        .app
+        .get(&format!("/api/v1/bundle-applications/{id}"), Some(&b.token))
+        .await;
+    assert_eq!(theirs.error_code(), "BUNDLE_APPLICATION_NOT_FOUND");
+    assert!(!view.to_string().contains(&id_card_no(1)));
+}
+
+#[tokio::test]
+async fn a_material_missing_for_one_item_is_named_with_that_item() {
+    let world = World::new().await;
+    let a = world.citizen(1).await;
+    let optional = world.items[3].clone();
+    // The optional 社保卡 chosen without its photo: 422 naming the photo and the item.
+    let materials = world
+        .materials(&a, &[PARENTS_ID, BIRTH_RECORD, HOUSEHOLD])
+        .await;
+    let reply = world
+        .apply(
+            &a,
+            &world.application(&materials, &[optional.as_str()]),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
+    assert_eq!(reply.error_code(), "MATERIALS_INVALID");
+    let fields = reply.body["fields"].as_array().unwrap();
+    assert_eq!(fields.len(), 1, "{fields:?}");
+    assert_eq!(fields[0]["field"], format!("materials.{PHOTO}"));
+    let reason = fields[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("新生儿近期免冠照片") && reason.contains("社会保障卡申领"),
+        "{reason}"
+    );
+    // The shared birth record missing: named once, with the three items needing it.
+    let without_birth = world.materials(&a, &[PARENTS_ID, HOUSEHOLD]).await;
+    let reply = world
+        .apply(&a, &world.application(&without_birth, &[]), None)
+        .await;
+    assert_eq!(reply.error_code(), "MATERIALS_INVALID");
+    let fields = reply.body["fields"].as_array().unwrap();
+    assert_eq!(fields.len(), 1, "{fields:?}");
+    let reason = fields[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("出生登记")
+            && reason.contains("医疗保险")
+            && !reason.contains("社会保障卡"),
+        "three items, not the one left out: {reason}"
+    );
+    // A material given twice, an item not of the bundle, a required item "chosen".
+    let mut twice = materials.as_array().unwrap().clone();
+    twice.push(twice[0].clone());
+    let reply = world
+        .apply(&a, &world.application(&Value::Array(twice), &[]), None)
+        .await;
+    assert_eq!(reply.error_code(), "MATERIALS_INVALID");
+    assert!(reply.text.contains("只需上传一次"), "{reply:?}");
+    let reply = world
+        .apply(
+            &a,
+            &world.application(&materials, &["NOT-AN-ITEM", world.items[0].as_str()]),
+            None,
+        )
+        .await;
+    assert_eq!(reply.error_code(), "VALIDATION_FAILED");
+    assert_eq!(
+        reply.body["fields"].as_array().unwrap().len(),
+        2,
+        "{reply:?}"
+    );
+    let mut unknown = world.application(&materials, &[]);
+    unknown["bundleCode"] = json!("NO-SUCH-BUNDLE");
+    assert_eq!(
+        world.apply(&a, &unknown, None).await.error_code(),
+        "BUNDLE_NOT_FOUND"
+    );
+    let mut consent = world.application(&materials, &[]);
+    consent["consentOf"] = json!({ "name": "李四", "idCardNo": id_card_no(9) });
+    assert_eq!(
+        world.apply(&a, &consent, None).await.error_code(),
+        "BUNDLE_CONSENT_UNSUPPORTED"
+    );
+    // Nothing was stored or sent.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(world.province.bundle_ledger().is_empty());
+    let list = world
+        .app
+        .get("/api/v1/bundle-applications", Some(&a.token))
+        .await;
+    assert_eq!(list.body["total"], 0);
+
+    // With the photo, all four items: four cases.
+    let all = world
+        .materials(&a, &[PARENTS_ID, BIRTH_RECORD, HOUSEHOLD, PHOTO])
+        .await;
+    let reply = world
+        .apply(&a, &world.application(&all, &[optional.as_str()]), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let id = reply.body["id"].as_str().unwrap();
+    until(&world.app, &a, id, "four parts", |v| {
+        v["parts"].as_array().is_some_and(|p| p.len() == 4)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn lost_answers_and_an_outage_still_reach_the_platform_exactly_once() {
+    let world = World::new().await;
+    let a = world.citizen(1).await;
+    // The platform accepts, and the answer never comes back: sent again, one bundle.
+    world
+        .province
+        .fault(Group::Applications, Fault::TimeoutAfterAccept(1));
+    let (_, view) = world.submitted(&a).await;
+    let ledger = world.province.bundle_ledger();
+    assert_eq!(ledger.len(), 1, "one bundle, whatever the retries");
+    assert!(ledger[0].submissions >= 2, "it was sent again: {ledger:?}");
+    assert_eq!(view["bundleNo"], ledger[0].bundle_no.as_str());
+
+    // Down: kept and shown queued; back: delivered once.
+    world.province.fault(Group::Applications, Fault::Down);
+    let materials = world
+        .materials(&a, &[PARENTS_ID, BIRTH_RECORD, HOUSEHOLD])
+        .await;
+    let reply = world
+        .apply(&a, &world.application(&materials, &[]), Some("outage-1"))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let id = reply.body["id"].as_str().unwrap().to_owned();
+    until(&world.app, &a, &id, "queued", |v| v["status"] == "QUEUED").await;
+    assert_eq!(world.province.bundle_ledger().len(), 1);
+    world.province.clear_faults();
+    let view = until(&world.app, &a, &id, "delivered", |v| {
+        v["parts"].as_array().is_some_and(|p| p.len() == 3)
+    })
+    .await;
+    let ledger = world.province.bundle_ledger();
+    assert_eq!(ledger.len(), 2);
+    assert_eq!(ledger[1].client_request_id, id);
+    assert_eq!(view["bundleNo"], ledger[1].bundle_no.as_str());
+    // Every part's case number is the platform's, once.
+    let db = &world.app.db;
+    use sea_orm::{EntityTrait as _, PaginatorTrait as _};
+    assert_eq!(
+        entities::bundle_part::Entity::find()
+            .count(db)
+            .await
+            .unwrap(),
+        6
+    );
+}
+
+#[tokio::test]
+async fn two_concurrent_submissions_under_one_key_make_one_bundle() {
+    let world = World::new().await;
+    let a = world.citizen(1).await;
+    let materials = world
+        .materials(&a, &[PARENTS_ID, BIRTH_RECORD, HOUSEHOLD])
+        .await;
+    let body = world.application(&materials, &[]);
+    let (first, second) = tokio::join!(
+        world.apply(&a, &body, Some("tap-1")),
+        world.apply(&a, &body, Some("tap-1"))
+    );
+    let mut statuses = [first.status, second.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CREATED],
+        "{first:?} {second:?}"
+    );
+    assert_eq!(first.body["id"], second.body["id"]);
+    let id = first.body["id"].as_str().unwrap();
+    until(&world.app, &a, id, "the parts", |v| {
+        v["parts"].as_array().is_some_and(|p| p.len() == 3)
+    })
+    .await;
+    assert_eq!(world.province.bundle_ledger().len(), 1);
+    // The key with another body is refused.
+    let mut changed = body.clone();
+    changed["form"]["childName"] = json!("王小贝");
+    assert_eq!(
+        world.apply(&a, &changed, Some("tap-1")).await.error_code(),
+        "IDEMPOTENCY_KEY_REUSED"
+    );
+}
+
+#[tokio::test]
+async fn one_part_rejected_while_the_others_conclude_and_each_is_told_once_by_the_bundle_name() {
+    let world = World::new().await;
+    let app = &world.app;
+    let a = world.citizen(1).await;
+    let (id, view) = world.submitted(&a).await;
+    let sim = &world.province;
+    let sblsh = |i: usize| {
+        part(&view, &world.items[i])["sblsh"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    for i in 0..3 {
+        sim.advance(&sblsh(i), Phase::Accepted, json!({})).unwrap();
+    }
+    let view = until(app, &a, &id, "accepted", |v| {
+        v["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["application"]["phase"] == "ACCEPTED")
+    })
+    .await;
+    assert_eq!(view["state"], "IN_PROGRESS");
+    assert_eq!(view["deadline"]["workingDays"], 5);
+    assert!(view["deadline"]["date"].is_string());
+    sim.advance(
+        &sblsh(0),
+        Phase::Concluded,
+        json!({ "result": "0", "licenceIds": [] }),
+    )
+    .unwrap();
+    sim.advance(
+        &sblsh(1),
+        Phase::Rejected,
+        json!({ "reason": "户籍地不符" }),
+    )
+    .unwrap();
+    sim.advance(
+        &sblsh(2),
+        Phase::Concluded,
+        json!({ "result": "6", "licenceIds": [] }),
+    )
+    .unwrap();
+    let view = until(app, &a, &id, "every part ended", |v| {
+        v["state"] != "IN_PROGRESS"
+    })
+    .await;
+    assert_eq!(view["state"], "PARTLY_REJECTED", "{view}");
+    assert_eq!(view["stateText"], "已办结，部分事项不予受理");
+    assert_eq!(
+        phases(part(&view, &world.items[1])).last().unwrap(),
+        "REJECTED"
+    );
+    assert_eq!(
+        phases(part(&view, &world.items[0])).last().unwrap(),
+        "CONCLUDED"
+    );
+    // Told once per event that matters, each naming the bundle.
+    let messages = until_messages(app, &a, 6).await;
+    assert_eq!(
+        messages.len(),
+        6,
+        "3 accepted + 2 concluded + 1 rejected: {messages:?}"
+    );
+    for m in &messages {
+        assert!(m.contains("新生儿出生一件事"), "{m}");
+    }
+}
+
+/// The citizen's case progress messages (not evaluation invitations), once `n` have come.
+async fn until_messages(app: &TestApp, citizen: &Citizen, n: usize) -> Vec<String> {
+    let start = std::time::Instant::now();
+    loop {
+        let reply = app.get("/api/v1/messages", Some(&citizen.token)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        let found: Vec<String> = reply.body["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .filter(|m| m["kind"] != "evaluation_invited")
+            .map(|m| m.to_string())
+            .collect();
+        if found.len() >= n || start.elapsed() > Duration::from_secs(10) {
+            // A moment more: nothing is told twice.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let again = app.get("/api/v1/messages", Some(&citizen.token)).await;
+            return again.body["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["kind"] != "evaluation_invited")
+                .map(|m| m.to_string())
+                .collect();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_supplement_for_one_part_is_answered_on_that_part() {
+    let world = World::new().await;
+    let app = &world.app;
+    let a = world.citizen(1).await;
+    let (id, view) = world.submitted(&a).await;
+    let sim = &world.province;
+    let police = part(&view, &world.items[1]);
+    let sblsh = police["sblsh"].as_str().unwrap().to_owned();
+    let part_id = police["application"]["id"].as_str().unwrap().to_owned();
+    sim.advance(&sblsh, Phase::Accepted, json!({})).unwrap();
+    sim.advance(
+        &sblsh,
+        Phase::SupplementRequired,
+        json!({ "reason": "户口簿页面不清晰", "materials": [HOUSEHOLD] }),
+    )
+    .unwrap();
+    let view = until(app, &a, &id, "a supplement asked", |v| {
+        v["state"] == "SUPPLEMENT_REQUIRED"
+    })
+    .await;
+    let police = part(&view, &world.items[1]);
+    assert_eq!(
+        police["application"]["supplementRequest"]["materials"],
+        json!([HOUSEHOLD])
+    );
+    assert!(part(&view, &world.items[0])["application"]["supplementRequest"].is_null());
+    let again = world.materials(&a, &[HOUSEHOLD]).await;
+    let reply = app
+        .post(
+            &format!("/api/v1/applications/{part_id}/supplements"),
+            Some(&a.token),
+            &json!({ "materials": again, "note": "已重新拍摄" }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let view = until(app, &a, &id, "supplemented", |v| {
+        phases(part(v, &world.items[1])).last().map(String::as_str) == Some("SUPPLEMENTED")
+    })
+    .await;
+    assert_eq!(view["state"], "IN_PROGRESS");
+    // Only that part's case got the supplement.
+    for (i, code) in world.items[..3].iter().enumerate() {
+        let s = part(&view, code)["sblsh"].as_str().unwrap().to_owned();
+        let supplemented = sim
+            .case_events(&s)
+            .unwrap()
+            .iter()
+            .filter(|e| e.phase == Phase::Supplemented)
+            .count();
+        assert_eq!(supplemented, usize::from(i == 1), "part {code}");
+    }
+}
