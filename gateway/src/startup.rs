@@ -211,7 +211,8 @@ impl Application {
             },
             settings.staff.login_limits(),
         );
-        let catalogue = CatalogueService::new(db.clone(), Arc::clone(&store));
+        let catalogue =
+            CatalogueService::new(db.clone(), Arc::clone(&store)).with_clock(clock.clone());
         let reminder_at =
             services::halls::TimeOfDay::parse("booking.reminder_at", &settings.booking.reminder_at)
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.reason))?;
@@ -278,7 +279,7 @@ impl Application {
             booking: booking.clone(),
             calendar_view: CalendarView::new(db.clone(), calendar.clone()),
             calendar,
-            halls: HallService::new(db.clone()),
+            halls: HallService::new(db.clone()).with_clock(clock.clone()),
             catalogue: catalogue.clone(),
             province: province.clone(),
             licences,

@@ -621,7 +621,13 @@ pub async fn case_event(
     // Freshness is judged by the real clock, never the domain's (which tests move).
     state
         .callbacks
-        .verify("POST", path, &headers, &body, chrono::Utc::now())
+        .verify(
+            "POST",
+            path,
+            &headers,
+            &body,
+            services::time::Clock::system().now(),
+        )
         .await
         .map_err(|e| {
             let code = match e {

@@ -78,69 +78,93 @@ pub enum BookError {
     Unexpected(#[from] anyhow::Error),
 }
 
-impl BookError {
-    /// The refusal as stored for an idempotency key: a code and a detail.
-    fn stored(&self) -> Option<(&'static str, String)> {
-        Some(match self {
-            Self::IdentityRequired => ("IDENTITY_REQUIRED", String::new()),
-            Self::IdentityNotVerified => ("IDENTITY_NOT_VERIFIED", String::new()),
-            Self::ItemNotFound => ("ITEM_NOT_FOUND", String::new()),
-            Self::SlotNotFound => ("SLOT_NOT_FOUND", String::new()),
-            Self::SlotNotForItem => ("SLOT_NOT_FOR_ITEM", String::new()),
-            Self::ItemNotBookable => ("ITEM_NOT_BOOKABLE", String::new()),
-            Self::SlotPast => ("SLOT_PAST", String::new()),
-            Self::OutsideWindow => ("OUTSIDE_WINDOW", String::new()),
-            Self::NotReleased { at } => ("NOT_RELEASED", at.to_rfc3339()),
-            Self::NoCalendar { year } => ("NO_CALENDAR", year.to_string()),
-            Self::TooSoon { deadline } => ("TOO_SOON", deadline.to_rfc3339()),
-            Self::HallClosed => ("HALL_CLOSED", String::new()),
-            Self::SlotFull => ("SLOT_FULL", String::new()),
-            Self::AlreadyBooked => ("ALREADY_BOOKED", String::new()),
-            Self::WeeklyLimit { limit } => ("WEEKLY_LIMIT", limit.to_string()),
-            Self::MonthlyLimit { limit } => ("MONTHLY_LIMIT", limit.to_string()),
-            Self::Banned { until } => ("BANNED", until.to_string()),
-            Self::IdempotencyKeyReused
-            | Self::BookingNotFound
-            | Self::NotChangeable
-            | Self::Unexpected(_) => return None,
-        })
-    }
+/// The refusals kept for an idempotency key, each with its stored code and (for those that
+/// carry one) its detail: the one table both directions are generated from, so a code can
+/// never be written that is not read back.
+/// A refusal's detail: its one field shown, or nothing.
+macro_rules! stored_detail {
+    () => {
+        String::new()
+    };
+    ($field:ident) => {
+        Detail::show($field)
+    };
+}
 
-    fn from_stored(code: &str, detail: &str) -> Option<Self> {
-        Some(match code {
-            "IDENTITY_REQUIRED" => Self::IdentityRequired,
-            "IDENTITY_NOT_VERIFIED" => Self::IdentityNotVerified,
-            "ITEM_NOT_FOUND" => Self::ItemNotFound,
-            "SLOT_NOT_FOUND" => Self::SlotNotFound,
-            "SLOT_NOT_FOR_ITEM" => Self::SlotNotForItem,
-            "ITEM_NOT_BOOKABLE" => Self::ItemNotBookable,
-            "SLOT_PAST" => Self::SlotPast,
-            "OUTSIDE_WINDOW" => Self::OutsideWindow,
-            "NOT_RELEASED" => Self::NotReleased {
-                at: DateTime::parse_from_rfc3339(detail).ok()?.to_utc(),
-            },
-            "NO_CALENDAR" => Self::NoCalendar {
-                year: detail.parse().ok()?,
-            },
-            "TOO_SOON" => Self::TooSoon {
-                deadline: DateTime::parse_from_rfc3339(detail).ok()?.to_utc(),
-            },
-            "HALL_CLOSED" => Self::HallClosed,
-            "SLOT_FULL" => Self::SlotFull,
-            "ALREADY_BOOKED" => Self::AlreadyBooked,
-            "WEEKLY_LIMIT" => Self::WeeklyLimit {
-                limit: detail.parse().ok()?,
-            },
-            "MONTHLY_LIMIT" => Self::MonthlyLimit {
-                limit: detail.parse().ok()?,
-            },
-            "BANNED" => Self::Banned {
-                until: detail.parse().ok()?,
-            },
-            _ => return None,
-        })
+macro_rules! stored_refusals {
+    ($($code:literal => $variant:ident $({ $field:ident })?,)*) => {
+        impl BookError {
+            /// The refusal as stored for an idempotency key: a code and a detail.
+            fn stored(&self) -> Option<(&'static str, String)> {
+                match self {
+                    $(Self::$variant $({ $field })? => {
+                        Some(($code, stored_detail!($($field)?)))
+                    })*
+                    _ => None,
+                }
+            }
+
+            fn from_stored(code: &str, detail: &str) -> Option<Self> {
+                let _ = detail;
+                match code {
+                    $($code => Some(Self::$variant $({ $field: Detail::read(detail)? })?),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+stored_refusals! {
+    "IDENTITY_REQUIRED" => IdentityRequired,
+    "IDENTITY_NOT_VERIFIED" => IdentityNotVerified,
+    "ITEM_NOT_FOUND" => ItemNotFound,
+    "SLOT_NOT_FOUND" => SlotNotFound,
+    "SLOT_NOT_FOR_ITEM" => SlotNotForItem,
+    "ITEM_NOT_BOOKABLE" => ItemNotBookable,
+    "SLOT_PAST" => SlotPast,
+    "OUTSIDE_WINDOW" => OutsideWindow,
+    "NOT_RELEASED" => NotReleased { at },
+    "NO_CALENDAR" => NoCalendar { year },
+    "TOO_SOON" => TooSoon { deadline },
+    "HALL_CLOSED" => HallClosed,
+    "SLOT_FULL" => SlotFull,
+    "ALREADY_BOOKED" => AlreadyBooked,
+    "WEEKLY_LIMIT" => WeeklyLimit { limit },
+    "MONTHLY_LIMIT" => MonthlyLimit { limit },
+    "BANNED" => Banned { until },
+}
+
+/// A refusal's detail as stored beside its code.
+trait Detail: Sized {
+    fn show(&self) -> String;
+    fn read(stored: &str) -> Option<Self>;
+}
+
+impl Detail for DateTime<Utc> {
+    fn show(&self) -> String {
+        self.to_rfc3339()
+    }
+    fn read(stored: &str) -> Option<Self> {
+        DateTime::parse_from_rfc3339(stored)
+            .ok()
+            .map(|t| t.to_utc())
     }
 }
+
+macro_rules! detail_by_display {
+    ($($t:ty),*) => {$(
+        impl Detail for $t {
+            fn show(&self) -> String {
+                self.to_string()
+            }
+            fn read(stored: &str) -> Option<Self> {
+                stored.parse().ok()
+            }
+        }
+    )*};
+}
+detail_by_display!(i32, u32, NaiveDate);
 
 /// A successful booking; `replayed` when an `Idempotency-Key` returned an earlier answer.
 #[derive(Debug, Clone)]
@@ -606,5 +630,37 @@ impl BookingService {
         if let Err(e) = self.store.delete(&full_mark(slot_id)).await {
             tracing::warn!(error = %e, slot_id, "could not clear the slot's full mark");
         }
+    }
+}
+
+#[cfg(test)]
+mod stored_tests {
+    use super::*;
+
+    #[test]
+    fn every_stored_refusal_reads_back_as_itself() {
+        let at = DateTime::parse_from_rfc3339("2026-11-24T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let refusals = [
+            BookError::IdentityRequired,
+            BookError::SlotFull,
+            BookError::NotReleased { at },
+            BookError::NoCalendar { year: 2027 },
+            BookError::TooSoon { deadline: at },
+            BookError::WeeklyLimit { limit: 2 },
+            BookError::MonthlyLimit { limit: 6 },
+            BookError::Banned {
+                until: "2027-02-01".parse().unwrap(),
+            },
+        ];
+        for refusal in refusals {
+            let (code, detail) = refusal.stored().unwrap();
+            let back = BookError::from_stored(code, &detail).unwrap();
+            assert_eq!(back.stored(), refusal.stored(), "{code}");
+        }
+        assert!(BookError::NotChangeable.stored().is_none());
+        assert!(BookError::from_stored("WEEKLY_LIMIT", "two").is_none());
+        assert!(BookError::from_stored("NOPE", "").is_none());
     }
 }

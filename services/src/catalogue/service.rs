@@ -94,11 +94,23 @@ pub struct ItemGuide {
 pub struct CatalogueService {
     db: DatabaseConnection,
     store: Arc<dyn Store>,
+    clock: crate::time::Clock,
 }
 
 impl CatalogueService {
     pub fn new(db: DatabaseConnection, store: Arc<dyn Store>) -> Self {
-        Self { db, store }
+        Self {
+            db,
+            store,
+            clock: crate::time::Clock::system(),
+        }
+    }
+
+    /// The same service reading "now" from `clock` (the application's, which tests move).
+    #[must_use]
+    pub fn with_clock(mut self, clock: crate::time::Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Fetches the items changed since the last successful sync (every item when `full`, or
@@ -138,7 +150,7 @@ impl CatalogueService {
         client: &ProvinceClient,
         full: bool,
     ) -> Result<SyncReport, SyncError> {
-        let started = Utc::now();
+        let started = self.clock.now();
         let since = if full {
             None
         } else {
@@ -152,12 +164,12 @@ impl CatalogueService {
         let (fetched, upserted, skipped) = match fetched {
             Ok(counts) => counts,
             Err(e) => {
-                record(&self.db, None, Some(chain(&e))).await?;
+                record(&self.db, None, Some(chain(&e)), self.clock.now()).await?;
                 return Err(e);
             }
         };
         let watermark = started - OVERLAP;
-        record(&self.db, Some(watermark), None).await?;
+        record(&self.db, Some(watermark), None, self.clock.now()).await?;
         // 一件事 bundles, after the items they join (province-api.md, "一件事 bundles").
         match crate::bundles::sync_catalogue(&self.db, client, full).await {
             Ok(_) => {}
@@ -186,7 +198,7 @@ impl CatalogueService {
                 .await
                 .map_err(SyncError::Province)?;
             fetched += batch.items.len();
-            let now = Utc::now();
+            let now = self.clock.now();
             // One row per code, the page's last word on it (PostgreSQL refuses to upsert one
             // row twice in a statement).
             let mut rows: BTreeMap<String, item::ActiveModel> = BTreeMap::new();
@@ -451,6 +463,7 @@ async fn record(
     conn: &impl ConnectionTrait,
     watermark: Option<DateTime<Utc>>,
     error: Option<String>,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let mut columns = vec![sync_state::Column::LastRunAt, sync_state::Column::LastError];
     if watermark.is_some() {
@@ -459,7 +472,7 @@ async fn record(
     sync_state::Entity::insert(sync_state::ActiveModel {
         name: Set(SYNC_NAME.to_owned()),
         watermark: Set(watermark),
-        last_run_at: Set(Some(Utc::now())),
+        last_run_at: Set(Some(now)),
         last_error: Set(error),
     })
     .on_conflict(

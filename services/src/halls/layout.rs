@@ -139,7 +139,7 @@ impl HallService {
         input: &CategoryInput,
     ) -> Result<Category, CategoryError> {
         let txn = crate::db::write(&self.db).await.context("begin")?;
-        if !touch(&txn, hall_id).await? {
+        if !touch(&txn, hall_id, self.clock.now()).await? {
             return Err(CategoryError::HallNotFound);
         }
         prefix_free(&txn, hall_id, input, None).await?;
@@ -182,7 +182,7 @@ impl HallService {
         input: &CategoryInput,
     ) -> Result<Category, CategoryError> {
         let txn = crate::db::write(&self.db).await.context("begin")?;
-        if !touch(&txn, hall_id).await? {
+        if !touch(&txn, hall_id, self.clock.now()).await? {
             return Err(CategoryError::HallNotFound);
         }
         category::Entity::find_by_id(id)
@@ -248,7 +248,7 @@ impl HallService {
         input: &CounterInput,
     ) -> Result<Counter, CounterError> {
         let txn = crate::db::write(&self.db).await.context("begin")?;
-        if !touch(&txn, hall_id).await? {
+        if !touch(&txn, hall_id, self.clock.now()).await? {
             return Err(CounterError::HallNotFound);
         }
         let wanted: BTreeSet<i64> = input.categories.iter().map(|(c, _)| *c).collect();

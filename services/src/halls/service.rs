@@ -98,11 +98,22 @@ pub enum HallEditError {
 #[derive(Clone)]
 pub struct HallService {
     pub(super) db: DatabaseConnection,
+    pub(super) clock: crate::time::Clock,
 }
 
 impl HallService {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            clock: crate::time::Clock::system(),
+        }
+    }
+
+    /// The same service reading "now" from `clock` (the application's, which tests move).
+    #[must_use]
+    pub fn with_clock(mut self, clock: crate::time::Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Creates a hall with no hours, categories or counters yet, and a fresh check-in secret.
@@ -111,7 +122,7 @@ impl HallService {
     /// [`CreateHallError::CodeTaken`] when another hall has the code (the unique index decides).
     #[tracing::instrument(skip_all, fields(hall = new.code.as_str()))]
     pub async fn create(&self, new: NewHall) -> Result<HallDetail, CreateHallError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let rules = new.rules.get();
         let inserted = hall::Entity::insert(hall::ActiveModel {
             code: Set(new.code.as_str().to_owned()),
@@ -155,7 +166,7 @@ impl HallService {
             .map_err(UpdateHallError::Invalid)?;
         let mut model = hall::ActiveModel {
             id: Set(id),
-            updated_at: Set(Utc::now()),
+            updated_at: Set(self.clock.now()),
             ..rules_model(rules.get())
         };
         if let Some(name) = update.name {
@@ -282,7 +293,7 @@ impl HallService {
     #[tracing::instrument(skip_all, fields(hall_id = id))]
     pub async fn set_hours(&self, id: i64, week: &WeeklyHours) -> Result<(), HallEditError> {
         let txn = crate::db::write(&self.db).await.context("begin")?;
-        if !touch(&txn, id).await? {
+        if !touch(&txn, id, self.clock.now()).await? {
             return Err(HallEditError::NotFound);
         }
         hall_hours::Entity::delete_many()
@@ -320,7 +331,7 @@ impl HallService {
         id: i64,
         exception: &DayException,
     ) -> Result<(), HallEditError> {
-        if !touch(&self.db, id).await? {
+        if !touch(&self.db, id, self.clock.now()).await? {
             return Err(HallEditError::NotFound);
         }
         let (closed, opens, closes) = match exception.kind {
@@ -360,7 +371,7 @@ impl HallService {
     /// [`HallEditError::NotFound`].
     #[tracing::instrument(skip_all, fields(hall_id = id, day = %day))]
     pub async fn delete_exception(&self, id: i64, day: NaiveDate) -> Result<bool, HallEditError> {
-        if !touch(&self.db, id).await? {
+        if !touch(&self.db, id, self.clock.now()).await? {
             return Err(HallEditError::NotFound);
         }
         let deleted = hall_exception::Entity::delete_many()
@@ -409,9 +420,13 @@ pub(super) fn is_unique_violation(e: &DbErr) -> bool {
 /// Marks the hall changed; `false` when there is no such hall. Inside a transaction this is
 /// also its lock: on PostgreSQL the row stays locked, on SQLite the write lock is taken, so
 /// checks made after it (a free queue prefix) hold until the commit.
-pub(super) async fn touch(conn: &impl ConnectionTrait, id: i64) -> anyhow::Result<bool> {
+pub(super) async fn touch(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
     let done = hall::Entity::update_many()
-        .col_expr(hall::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(hall::Column::UpdatedAt, Expr::value(now))
         .filter(hall::Column::Id.eq(id))
         .exec(conn)
         .await
