@@ -32,6 +32,7 @@ pub mod rectification;
 pub mod slot;
 pub mod staff;
 pub mod staff_audit_log;
+pub mod staff_inbox;
 pub mod staff_role;
 pub mod subscription_consent;
 pub mod supplement;

@@ -225,7 +225,9 @@ impl ResponseError for ApiError {
                 StatusCode::CONFLICT
             }
             C::BadSignature | C::StaleRequest | C::ReplayedNonce => StatusCode::UNAUTHORIZED,
-            C::EvaluationSubjectNotFound | C::RectificationNotFound => StatusCode::NOT_FOUND,
+            C::EvaluationSubjectNotFound | C::RectificationNotFound | C::InboxEntryNotFound => {
+                StatusCode::NOT_FOUND
+            }
             C::EvaluationNotOpen
             | C::EvaluationWindowClosed
             | C::AlreadyEvaluated

@@ -118,6 +118,9 @@ use contract::Contract;
         crate::routes::evaluations::in_review,
         crate::routes::evaluations::settings,
         crate::routes::evaluations::stats,
+        crate::routes::evaluations::department_stats,
+        crate::routes::evaluations::inbox,
+        crate::routes::evaluations::mark_read,
     ),
     components(schemas(miniprogram_api::ErrorBody, miniprogram_api::ErrorCode)),
     modifiers(&BearerAuth, &Contract)

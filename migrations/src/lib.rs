@@ -19,6 +19,7 @@ mod m20261207_000011_family_members;
 mod m20261207_000012_acting_for_members;
 mod m20261207_000013_application_consents;
 mod m20261207_000020_staff_audit_log;
+mod m20261207_000040_staff_inbox;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_application_consents::Migration),
             Box::new(m20261207_000020_staff_audit_log::Migration),
             Box::new(m20261207_000011_evaluations::Migration),
+            Box::new(m20261207_000040_staff_inbox::Migration),
         ]
     }
 }

@@ -323,6 +323,8 @@ error_codes! {
     RectificationStateChanged => "RECTIFICATION_STATE_CHANGED", "整改工单状态已变化，请刷新后重试";
     /// The comment is not waiting for a decision.
     CommentNotInReview => "COMMENT_NOT_IN_REVIEW", "该评价内容不在待审核状态";
+    /// No such entry in the member's staff inbox.
+    InboxEntryNotFound => "INBOX_ENTRY_NOT_FOUND", "提醒消息不存在";
     /// A callback's signature does not match (the platform's own code).
     BadSignature => "BAD_SIGNATURE", "签名校验失败";
     /// A callback's timestamp is more than 300 s off.

@@ -140,6 +140,26 @@ pub struct Rectification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overdue_notified_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Staff's list only: what was rated (never who).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<RectificationRating>,
+}
+
+/// The 差评 behind a rectification ticket, as staff see it: no citizen's identity; comments
+/// only once WeChat passed them or staff cleared them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RectificationRating {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_name: Option<String>,
+    pub grade: u8,
+    pub grade_text: String,
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// The citizen's 追评 after the rectification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<FollowUp>,
 }
 
 /// The one follow-up rating (追评).
@@ -265,7 +285,8 @@ pub struct StatsQuery {
     pub from: NaiveDate,
     /// Last day, inclusive.
     pub to: NaiveDate,
-    /// `hall` (default), `category`, `counter`, `staff` or `item`.
+    /// A hall's: `hall` (default), `category`, `counter`, `staff` or `item`; online
+    /// (`/staff/v1/evaluations/departments`): `department` (default) or `item`.
     #[serde(default)]
     pub by: Option<String>,
     /// `csv` for the monthly report; JSON otherwise.
@@ -303,4 +324,42 @@ pub struct EvaluationStats {
     pub to: NaiveDate,
     pub by: String,
     pub rows: Vec<EvaluationStatsRow>,
+}
+
+/// `GET /staff/v1/inbox`.
+#[derive(Debug, Clone, Serialize, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct InboxQuery {
+    /// Only the entries nobody opened yet.
+    #[serde(default)]
+    pub unread: Option<bool>,
+}
+
+/// An alert for a hall's administrators (today: a 差评's rectification past a deadline).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxEntry {
+    pub id: i64,
+    /// The hall; absent for online business (global administrators).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hall_id: Option<i64>,
+    /// `RECTIFICATION_OVERDUE`.
+    pub kind: String,
+    /// What it is about: for `RECTIFICATION_OVERDUE`, the rectification's id.
+    pub subject: String,
+    pub title: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    /// When one of the hall's admins opened it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+/// The member's inbox, newest first, with the unread count (the console's badge).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxList {
+    pub entries: Vec<InboxEntry>,
+    pub unread: u64,
 }

@@ -6,10 +6,11 @@ use actix_web::{HttpResponse, web};
 use miniprogram_api::evaluations as wire;
 use miniprogram_api::{ErrorBody, ErrorCode};
 use services::evaluations::{
-    CommentStatus, EvaluationView, FollowUpError, GroupBy, NewEvaluation, RateError,
-    RectificationView, RectifyError, RectifyFilter, SubjectKind, grade_text,
+    CommentStatus, EvaluationView, FollowUpError, GroupBy, InboxEntry, InboxError, InboxScope,
+    NewEvaluation, RateError, RectificationView, RectifyError, RectifyFilter, StatsScope,
+    SubjectKind, grade_text,
 };
-use services::staff::Role;
+use services::staff::{HallScope, Role};
 
 use crate::error::ApiError;
 use crate::extract::{CurrentCitizen, CurrentStaff};
@@ -54,7 +55,13 @@ pub fn configure_staff(cfg: &mut web::ServiceConfig) {
         .service(resource(
             "/halls/{hall_id}/evaluation-settings",
             [web::put().to(settings)],
-        ));
+        ))
+        .service(resource(
+            "/evaluations/departments",
+            [web::get().to(department_stats)],
+        ))
+        .service(resource("/inbox", [web::get().to(inbox)]))
+        .service(resource("/inbox/{id}/read", [web::post().to(mark_read)]));
 }
 
 fn kind_to_wire(k: SubjectKind) -> wire::SubjectKind {
@@ -97,6 +104,21 @@ fn rectification_to_wire(r: RectificationView) -> wire::Rectification {
         overdue: r.overdue,
         overdue_notified_at: r.overdue_notified_at,
         created_at: r.created_at,
+        rating: r.rating.map(|s| wire::RectificationRating {
+            item_name: s.item_name,
+            grade: s.grade,
+            grade_text: grade_text(s.grade).to_owned(),
+            tags: s.tags,
+            comment: s.comment,
+            follow_up: match (s.follow_up_grade, s.follow_up_at) {
+                (Some(grade), Some(at)) => Some(wire::FollowUp {
+                    grade,
+                    comment: s.follow_up_comment,
+                    at,
+                }),
+                _ => None,
+            },
+        }),
     }
 }
 
@@ -524,27 +546,82 @@ pub async fn stats(
 ) -> Result<HttpResponse, ApiError> {
     let hall_id = path.into_inner();
     staff.require(Role::Admin, hall_id)?;
+    statistics(
+        &state,
+        StatsScope::Hall(hall_id),
+        query.into_inner(),
+        "hall",
+        &format!("evaluations-{hall_id}"),
+        SubjectKind::Ticket,
+    )
+    .await
+}
+
+/// The online (case) ratings over a period, by the item's department (default) or by item,
+/// for global administrators; also as CSV (`format=csv`). No citizen's identity in it.
+#[utoipa::path(
+    get, path = "/staff/v1/evaluations/departments", tag = "evaluations",
+    params(wire::StatsQuery),
+    responses(
+        (status = 200, body = wire::EvaluationStats, description = "JSON, or `text/csv` with `format=csv`"),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn department_stats(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    query: web::Query<wire::StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    may_handle(&staff, None)?;
     let query = query.into_inner();
+    if let Some(by) = query.by.as_deref()
+        && !matches!(by, "department" | "item")
+    {
+        return Err(
+            ApiError::new(ErrorCode::ValidationFailed).with_field("by", "须为department或item")
+        );
+    }
+    statistics(
+        &state,
+        StatsScope::Online,
+        query,
+        "department",
+        "evaluations-online",
+        SubjectKind::Case,
+    )
+    .await
+}
+
+async fn statistics(
+    state: &AppState,
+    scope: StatsScope,
+    query: wire::StatsQuery,
+    default_by: &str,
+    file: &str,
+    kind: SubjectKind,
+) -> Result<HttpResponse, ApiError> {
     let from = crate::extract::day("from", query.from)?.date();
     let to = crate::extract::day("to", query.to)?.date();
     if to < from || (to - from).num_days() > 366 {
         return Err(ApiError::new(ErrorCode::ValidationFailed)
             .with_field("to", "须不早于from，且区间不超过一年"));
     }
-    let by_name = query.by.unwrap_or_else(|| "hall".to_owned());
+    let by_name = query.by.unwrap_or_else(|| default_by.to_owned());
     let by = GroupBy::parse(&by_name).ok_or_else(|| {
         ApiError::new(ErrorCode::ValidationFailed)
-            .with_field("by", "须为hall、category、counter、staff或item")
+            .with_field("by", "须为hall、category、counter、staff、item或department")
     })?;
-    let rows = state.evaluations.statistics(hall_id, from, to, by).await?;
+    let rows = state.evaluations.statistics_of(scope, from, to, by).await?;
     if query.format.as_deref() == Some("csv") {
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .insert_header((
                 "content-disposition",
-                format!("attachment; filename=\"evaluations-{hall_id}-{from}-{to}.csv\""),
+                format!("attachment; filename=\"{file}-{from}-{to}.csv\""),
             ))
-            .body(services::evaluations::csv(&rows, SubjectKind::Ticket)));
+            .body(services::evaluations::csv(&rows, kind)));
     }
     Ok(HttpResponse::Ok().json(wire::EvaluationStats {
         from,
@@ -567,4 +644,93 @@ pub async fn stats(
             })
             .collect(),
     }))
+}
+
+/// Whose alerts the member reads: a global admin every one (online business included), a hall
+/// admin those of the halls they administer, anyone else none.
+fn inbox_scope(staff: &CurrentStaff) -> InboxScope {
+    if staff.0.is_global_admin() {
+        return InboxScope::Everything;
+    }
+    InboxScope::Halls(
+        staff
+            .0
+            .roles
+            .iter()
+            .filter_map(|(role, scope)| match (role, scope) {
+                (Role::Admin, HallScope::Hall(id)) => Some(*id),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+fn inbox_to_wire(e: InboxEntry) -> wire::InboxEntry {
+    wire::InboxEntry {
+        id: e.id,
+        hall_id: e.hall_id,
+        kind: e.kind,
+        subject: e.subject,
+        title: e.title,
+        body: e.body,
+        created_at: e.created_at,
+        read_at: e.read_at,
+    }
+}
+
+/// My staff inbox (the halls I administer), newest first, with the unread count: today the
+/// 差评 rectifications that passed a deadline, each alerted once.
+#[utoipa::path(
+    get, path = "/staff/v1/inbox", tag = "inbox",
+    params(wire::InboxQuery),
+    responses((status = 200, body = wire::InboxList)),
+    security(("bearer" = []))
+)]
+pub async fn inbox(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    query: web::Query<wire::InboxQuery>,
+) -> Result<web::Json<wire::InboxList>, ApiError> {
+    let (entries, unread) = state
+        .evaluations
+        .inbox(&inbox_scope(&staff), query.unread.unwrap_or(false), 100)
+        .await?;
+    Ok(web::Json(wire::InboxList {
+        entries: entries.into_iter().map(inbox_to_wire).collect(),
+        unread,
+    }))
+}
+
+/// Mark an alert read, for every admin of its hall (again: it stays as the first reader left it).
+#[utoipa::path(
+    post, path = "/staff/v1/inbox/{id}/read", tag = "inbox",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = wire::InboxEntry),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "INBOX_ENTRY_NOT_FOUND", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn mark_read(
+    state: web::Data<AppState>,
+    staff: CurrentStaff,
+    path: web::Path<i64>,
+) -> Result<web::Json<wire::InboxEntry>, ApiError> {
+    let id = path.into_inner();
+    let current = state
+        .evaluations
+        .inbox_entry(id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::InboxEntryNotFound))?;
+    may_handle(&staff, current.hall_id)?;
+    let entry = state
+        .evaluations
+        .mark_read(id, staff.0.staff_id)
+        .await
+        .map_err(|e| match e {
+            InboxError::NotFound => ApiError::new(ErrorCode::InboxEntryNotFound),
+            InboxError::Unexpected(e) => ApiError::unexpected(e),
+        })?;
+    Ok(web::Json(inbox_to_wire(entry)))
 }

@@ -14,6 +14,7 @@
 //!   and a worker asks again. The platform gets a comment only once it may be shown.
 
 mod forward;
+mod inbox;
 mod invite;
 mod rate;
 mod rectify;
@@ -28,12 +29,13 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
 pub use self::forward::EvaluationForwarder;
+pub use self::inbox::{InboxEntry, InboxError, InboxScope, RECTIFICATION_OVERDUE};
 pub use self::invite::{invite_case, invite_ticket};
 pub use self::rate::{FollowUpError, NewEvaluation, RateError};
 pub use self::rectify::{
-    CONTACTED, OPEN, RECTIFIED, RectificationView, RectifyError, RectifyFilter,
+    CONTACTED, OPEN, RECTIFIED, RatingSummary, RectificationView, RectifyError, RectifyFilter,
 };
-pub use self::stats::{GroupBy, StatsRow, csv};
+pub use self::stats::{GroupBy, StatsRow, StatsScope, csv};
 pub use self::worker::EvaluationWorker;
 use crate::Deps;
 use crate::calendar::CalendarStore;

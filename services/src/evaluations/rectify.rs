@@ -4,6 +4,8 @@
 //! due at the end of that day in Asia/Shanghai. Staff list open tickets overdue first and record
 //! the contact and the rectification; the citizen is told, and may then add one 追评.
 
+use std::collections::BTreeMap;
+
 use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
@@ -44,6 +46,21 @@ pub struct RectificationView {
     pub overdue: bool,
     pub overdue_notified_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// What was rated, for staff's list (never who rated it); `None` where the reader knows it.
+    pub rating: Option<RatingSummary>,
+}
+
+/// The 差评 behind a ticket as staff see it: the item, the grade, the tags, the comment once it
+/// may be shown, and the citizen's 追评 (its comment likewise).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RatingSummary {
+    pub item_name: Option<String>,
+    pub grade: u8,
+    pub tags: Vec<String>,
+    pub comment: Option<String>,
+    pub follow_up_grade: Option<u8>,
+    pub follow_up_comment: Option<String>,
+    pub follow_up_at: Option<DateTime<Utc>>,
 }
 
 /// Which tickets to list.
@@ -112,7 +129,55 @@ pub(super) fn view(r: &rectification::Model, now: DateTime<Utc>) -> Rectificatio
         overdue,
         overdue_notified_at: r.overdue_notified_at,
         created_at: r.created_at,
+        rating: None,
     }
+}
+
+/// The summaries of the evaluations behind `views`, filled in place.
+async fn summarise(
+    db: &impl ConnectionTrait,
+    views: &mut [RectificationView],
+) -> anyhow::Result<()> {
+    if views.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = views.iter().map(|v| v.evaluation_id.clone()).collect();
+    let rows: BTreeMap<String, evaluation::Model> = evaluation::Entity::find()
+        .filter(evaluation::Column::Id.is_in(ids))
+        .all(db)
+        .await
+        .context("read the rated evaluations")?
+        .into_iter()
+        .map(|e| (e.id.clone(), e))
+        .collect();
+    let invitation_ids: Vec<i64> = rows.values().map(|e| e.invitation_id).collect();
+    let items: BTreeMap<i64, Option<String>> = evaluation_invitation::Entity::find()
+        .filter(evaluation_invitation::Column::Id.is_in(invitation_ids))
+        .all(db)
+        .await
+        .context("read the rated subjects")?
+        .into_iter()
+        .map(|i| (i.id, i.item_name))
+        .collect();
+    for v in views.iter_mut() {
+        let Some(e) = rows.get(&v.evaluation_id) else {
+            continue;
+        };
+        let shown = |text: &Option<String>, status: Option<&str>| {
+            text.clone()
+                .filter(|_| status.is_some_and(|s| CommentStatus::parse(s).visible()))
+        };
+        v.rating = Some(RatingSummary {
+            item_name: items.get(&e.invitation_id).cloned().flatten(),
+            grade: u8::try_from(e.grade).unwrap_or(1),
+            tags: serde_json::from_str(&e.tags).unwrap_or_default(),
+            comment: shown(&e.comment, Some(e.comment_status.as_str())),
+            follow_up_grade: e.follow_up_grade.and_then(|g| u8::try_from(g).ok()),
+            follow_up_comment: shown(&e.follow_up_comment, e.follow_up_status.as_deref()),
+            follow_up_at: e.follow_up_at,
+        });
+    }
+    Ok(())
 }
 
 /// The hall's rectification limit in working days, if it set one.
@@ -233,6 +298,7 @@ impl EvaluationService {
         let mut views: Vec<RectificationView> = rows.iter().map(|r| view(r, now)).collect();
         // Stable: within each group the deadline order stays.
         views.sort_by_key(|v| !v.overdue);
+        summarise(&self.inner.db, &mut views).await?;
         Ok(views)
     }
 

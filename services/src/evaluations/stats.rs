@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use chrono::{NaiveDate, Utc};
-use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, QuerySelect as _};
+use sea_orm::{ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _, QuerySelect as _};
 
 use super::{EvaluationService, SubjectKind};
 use crate::time::SHANGHAI;
@@ -20,6 +20,16 @@ pub enum GroupBy {
     Counter,
     Staff,
     Item,
+    /// Online (case) ratings: the item's department, as the platform names it.
+    Department,
+}
+
+/// Whose evaluations: a hall's (on-site tickets and anything attributed to it), or the online
+/// ones (cases, attributed to the item's department and no hall).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsScope {
+    Hall(i64),
+    Online,
 }
 
 impl GroupBy {
@@ -30,6 +40,7 @@ impl GroupBy {
             "counter" => Some(Self::Counter),
             "staff" => Some(Self::Staff),
             "item" => Some(Self::Item),
+            "department" => Some(Self::Department),
             _ => None,
         }
     }
@@ -54,12 +65,13 @@ pub struct StatsRow {
     pub overdue: u64,
 }
 
-/// (id, category, counter, staff, item code, grade, indicators, defaulted).
+/// (id, category, counter, staff, item code, department, grade, indicators, defaulted).
 type Row = (
     String,
     Option<i64>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
     Option<String>,
     i32,
     String,
@@ -100,7 +112,36 @@ impl EvaluationService {
         to: NaiveDate,
         by: GroupBy,
     ) -> anyhow::Result<Vec<StatsRow>> {
+        self.statistics_of(StatsScope::Hall(hall_id), from, to, by)
+            .await
+    }
+
+    /// The evaluations of `scope` from `from` to `to` (inclusive, Asia/Shanghai dates), grouped:
+    /// for [`StatsScope::Online`] by department (or item), the case ratings attributed to the
+    /// item's department.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn statistics_of(
+        &self,
+        scope: StatsScope,
+        from: NaiveDate,
+        to: NaiveDate,
+        by: GroupBy,
+    ) -> anyhow::Result<Vec<StatsRow>> {
         let db = &self.inner.db;
+        let (eval_scope, rect_scope) = match scope {
+            StatsScope::Hall(id) => (
+                Condition::all().add(evaluation::Column::HallId.eq(id)),
+                Condition::all().add(rectification::Column::HallId.eq(id)),
+            ),
+            StatsScope::Online => (
+                Condition::all()
+                    .add(evaluation::Column::HallId.is_null())
+                    .add(evaluation::Column::SubjectKind.eq(SubjectKind::Case.as_str())),
+                Condition::all().add(rectification::Column::HallId.is_null()),
+            ),
+        };
         let start = from
             .and_hms_opt(0, 0, 0)
             .and_then(|t| t.and_local_timezone(SHANGHAI).single())
@@ -119,10 +160,11 @@ impl EvaluationService {
             .column(evaluation::Column::CounterId)
             .column(evaluation::Column::StaffId)
             .column(evaluation::Column::ItemCode)
+            .column(evaluation::Column::Department)
             .column(evaluation::Column::Grade)
             .column(evaluation::Column::Indicators)
             .column(evaluation::Column::Defaulted)
-            .filter(evaluation::Column::HallId.eq(hall_id))
+            .filter(eval_scope)
             .filter(evaluation::Column::CreatedAt.gte(start))
             .filter(evaluation::Column::CreatedAt.lt(end))
             .into_tuple()
@@ -131,7 +173,7 @@ impl EvaluationService {
             .context("read the period's evaluations")?;
         let now = self.inner.clock.now();
         let rects: BTreeMap<String, (bool, bool)> = rectification::Entity::find()
-            .filter(rectification::Column::HallId.eq(hall_id))
+            .filter(rect_scope)
             .filter(rectification::Column::CreatedAt.gte(start))
             .filter(rectification::Column::CreatedAt.lt(end))
             .all(db)
@@ -148,10 +190,25 @@ impl EvaluationService {
             })
             .collect();
         let mut groups: BTreeMap<String, Acc> = BTreeMap::new();
-        for (id, category_id, counter_id, staff_id, item_code, grade, indicators, defaulted) in rows
+        let hall_id = match scope {
+            StatsScope::Hall(id) => Some(id),
+            StatsScope::Online => None,
+        };
+        for (
+            id,
+            category_id,
+            counter_id,
+            staff_id,
+            item_code,
+            department,
+            grade,
+            indicators,
+            defaulted,
+        ) in rows
         {
             let key = match by {
-                GroupBy::Hall => hall_id.to_string(),
+                GroupBy::Hall => hall_id.map_or_else(|| "-".into(), |v| v.to_string()),
+                GroupBy::Department => department.unwrap_or_else(|| "-".into()),
                 GroupBy::Category => category_id.map_or_else(|| "-".into(), |v| v.to_string()),
                 GroupBy::Counter => counter_id.map_or_else(|| "-".into(), |v| v.to_string()),
                 GroupBy::Staff => staff_id.map_or_else(|| "-".into(), |v| v.to_string()),
@@ -181,7 +238,7 @@ impl EvaluationService {
                 acc.overdue += u64::from(*overdue);
             }
         }
-        let names = self.names(hall_id, by, groups.keys()).await?;
+        let names = self.names(scope, by, groups.keys()).await?;
         Ok(groups
             .into_iter()
             .map(|(key, a)| StatsRow {
@@ -210,22 +267,27 @@ impl EvaluationService {
 
     async fn names(
         &self,
-        hall_id: i64,
+        scope: StatsScope,
         by: GroupBy,
         keys: impl Iterator<Item = &String>,
     ) -> anyhow::Result<BTreeMap<String, String>> {
         let db = &self.inner.db;
         let ids: Vec<i64> = match by {
-            GroupBy::Item => Vec::new(),
+            GroupBy::Item | GroupBy::Department => Vec::new(),
             _ => keys.filter_map(|k| k.parse().ok()).collect(),
         };
         Ok(match by {
-            GroupBy::Hall => hall::Entity::find_by_id(hall_id)
-                .one(db)
-                .await?
-                .map(|h| (h.id.to_string(), h.name))
-                .into_iter()
-                .collect(),
+            // The department's name is its key.
+            GroupBy::Department => BTreeMap::new(),
+            GroupBy::Hall => match scope {
+                StatsScope::Hall(hall_id) => hall::Entity::find_by_id(hall_id)
+                    .one(db)
+                    .await?
+                    .map(|h| (h.id.to_string(), h.name))
+                    .into_iter()
+                    .collect(),
+                StatsScope::Online => BTreeMap::new(),
+            },
             GroupBy::Category => category::Entity::find()
                 .filter(category::Column::Id.is_in(ids))
                 .all(db)
@@ -248,7 +310,7 @@ impl EvaluationService {
                 .map(|s| (s.id.to_string(), s.display_name))
                 .collect(),
             GroupBy::Item => item::Entity::find()
-                .filter(item::Column::ItemCode.is_in(self.item_codes(hall_id).await?))
+                .filter(item::Column::ItemCode.is_in(self.item_codes(scope).await?))
                 .all(db)
                 .await?
                 .into_iter()
@@ -257,12 +319,15 @@ impl EvaluationService {
         })
     }
 
-    async fn item_codes(&self, hall_id: i64) -> anyhow::Result<Vec<String>> {
+    async fn item_codes(&self, scope: StatsScope) -> anyhow::Result<Vec<String>> {
         let codes: Vec<Option<String>> = evaluation::Entity::find()
             .select_only()
             .column(evaluation::Column::ItemCode)
             .distinct()
-            .filter(evaluation::Column::HallId.eq(hall_id))
+            .filter(match scope {
+                StatsScope::Hall(id) => evaluation::Column::HallId.eq(id),
+                StatsScope::Online => evaluation::Column::HallId.is_null(),
+            })
             .into_tuple()
             .all(&self.inner.db)
             .await

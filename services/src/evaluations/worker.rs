@@ -14,9 +14,11 @@ use sea_orm::{
 };
 use tokio::sync::watch;
 
+use super::inbox::{RECTIFICATION_OVERDUE, alert};
 use super::rate::{enqueue, settled};
 use super::rectify::{CONTACTED, OPEN};
 use super::{CommentStatus, EvaluationService};
+use crate::time::SHANGHAI;
 use crate::wechat::security::Suggest;
 use entities::{citizen, evaluation, evaluation_invitation, rectification};
 
@@ -215,8 +217,9 @@ impl EvaluationWorker {
         Ok(checked)
     }
 
-    /// Marks, once, each open ticket that passed a deadline, for the hall admin (it is listed
-    /// first and flagged). Returns how many were marked by this instance.
+    /// Alerts the hall's admins (the staff inbox; online tickets: the global admins), once, of
+    /// each open ticket that passed a deadline, and marks it. Returns how many this instance
+    /// alerted.
     ///
     /// # Errors
     /// The database failed.
@@ -241,14 +244,32 @@ impl EvaluationWorker {
             .context("find overdue rectifications")?;
         let mut marked = 0;
         for r in late {
-            let done = rectification::Entity::update_many()
-                .col_expr(rectification::Column::OverdueNotifiedAt, Expr::value(now))
-                .filter(rectification::Column::Id.eq(r.id))
-                .filter(rectification::Column::OverdueNotifiedAt.is_null())
-                .exec(&inner.db)
+            let (title, body) = overdue_words(&self.svc, &r, now).await?;
+            let txn = crate::db::write(&inner.db)
                 .await
-                .context("mark overdue")?;
-            if done.rows_affected == 1 {
+                .context("begin the overdue alert")?;
+            // The unique index on (kind, subject) makes the alert once, whoever is first.
+            let alerted = alert(
+                &txn,
+                r.hall_id,
+                RECTIFICATION_OVERDUE,
+                &r.id.to_string(),
+                &title,
+                &body,
+                now,
+            )
+            .await?;
+            if alerted {
+                rectification::Entity::update_many()
+                    .col_expr(rectification::Column::OverdueNotifiedAt, Expr::value(now))
+                    .filter(rectification::Column::Id.eq(r.id))
+                    .filter(rectification::Column::OverdueNotifiedAt.is_null())
+                    .exec(&txn)
+                    .await
+                    .context("mark overdue")?;
+            }
+            txn.commit().await.context("commit the overdue alert")?;
+            if alerted {
                 marked += 1;
                 tracing::warn!(rectification_id = r.id, hall_id = ?r.hall_id, department = ?r.department, "a 差评's rectification is overdue");
                 metrics::counter!("rectifications_overdue_total").increment(1);
@@ -256,4 +277,46 @@ impl EvaluationWorker {
         }
         Ok(marked)
     }
+}
+
+/// The alert's title and body: which step is late, since when, and what was rated (never who).
+async fn overdue_words(
+    svc: &EvaluationService,
+    r: &rectification::Model,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<(String, String)> {
+    let db = &svc.inner.db;
+    let item = match evaluation::Entity::find_by_id(r.evaluation_id.as_str())
+        .one(db)
+        .await
+        .context("read the evaluation")?
+    {
+        Some(e) => evaluation_invitation::Entity::find_by_id(e.invitation_id)
+            .one(db)
+            .await
+            .context("read the invitation")?
+            .and_then(|i| i.item_name),
+        None => None,
+    }
+    .unwrap_or_else(|| "办事服务".to_owned());
+    let day = |at: chrono::DateTime<chrono::Utc>| {
+        (at - chrono::Duration::seconds(1))
+            .with_timezone(&SHANGHAI)
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let step = if r.status == OPEN && now > r.contact_due_at && now <= r.rectify_due_at {
+        format!("未按期回访（回访期限 {}）", day(r.contact_due_at))
+    } else {
+        format!("未按期整改（整改期限 {}）", day(r.rectify_due_at))
+    };
+    let place = r
+        .department
+        .as_deref()
+        .map(|d| format!("，承办部门：{d}"))
+        .unwrap_or_default();
+    Ok((
+        format!("差评整改超期：第{}号整改单", r.id),
+        format!("「{item}」的差评整改单{step}{place}，请尽快处理。"),
+    ))
 }

@@ -695,6 +695,28 @@ async fn a_bad_rating_is_rectified_on_the_working_day_calendar_and_followed_up_o
         .await;
     assert_eq!(follow.status, StatusCode::OK, "{follow:?}");
     assert_eq!(follow.body["followUp"]["grade"], 4);
+    // Staff see what was rated and the 追评, never who.
+    let all = app
+        .get(
+            &format!(
+                "/staff/v1/rectifications?hallId={}&status=all",
+                world.hall_id
+            ),
+            Some(&admin),
+        )
+        .await;
+    let seen = all.body["rectifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == rectification_id)
+        .unwrap()
+        .clone();
+    assert_eq!(seen["rating"]["grade"], 1, "{seen}");
+    assert_eq!(seen["rating"]["gradeText"], "非常不满意");
+    assert_eq!(seen["rating"]["tags"], json!(["服务态度差", "等候时间长"]));
+    assert_eq!(seen["rating"]["followUp"]["grade"], 4);
+    assert!(!all.text.contains(&a.openid) && !all.text.contains(&id_card_no(1)));
     let twice = app
         .post(
             &format!("/api/v1/evaluations/{evaluation_id}/follow-up"),
@@ -958,4 +980,204 @@ async fn a_concluded_case_is_rated_online_by_its_applicant_with_its_case_number(
         1,
         "one invitation whatever the callbacks repeat"
     );
+
+    // The online ratings by the item's department: global admins only, never an identity.
+    let department = entities::evaluation::Entity::find_by_id(evaluation_id.as_str())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .department
+        .expect("attributed to the item's department");
+    let today = app.clock.now().date_naive();
+    let period = format!(
+        "from={}&to={}",
+        today - chrono::Duration::days(1),
+        today + chrono::Duration::days(1)
+    );
+    let hall_admin = staff(app, "admin.case", Role::Admin, world.hall_id).await;
+    let refused = app
+        .get(
+            &format!("/staff/v1/evaluations/departments?{period}"),
+            Some(&hall_admin),
+        )
+        .await;
+    assert_eq!(refused.error_code(), "FORBIDDEN");
+    let global = global_admin(app, "admin.global").await;
+    let stats = app
+        .get(
+            &format!("/staff/v1/evaluations/departments?{period}"),
+            Some(&global),
+        )
+        .await;
+    assert_eq!(stats.status, StatusCode::OK, "{stats:?}");
+    assert_eq!(stats.body["by"], "department");
+    let rows = stats.body["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["key"], department.as_str());
+    assert_eq!(rows[0]["count"], 1);
+    assert_eq!(rows[0]["goodRate"], 1.0);
+    assert_eq!(rows[0]["indicators"]["usability"], 4.0);
+    let csv = app
+        .get(
+            &format!("/staff/v1/evaluations/departments?{period}&format=csv"),
+            Some(&global),
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.text.contains("平台操作性") && csv.text.contains(&department),
+        "{}",
+        csv.text
+    );
+    for text in [&stats.text, &csv.text] {
+        assert!(!text.contains(&a.openid) && !text.contains(&id_card_no(1)));
+    }
+    let bad_by = app
+        .get(
+            &format!("/staff/v1/evaluations/departments?{period}&by=counter"),
+            Some(&global),
+        )
+        .await;
+    assert_eq!(bad_by.error_code(), "VALIDATION_FAILED");
+}
+
+/// A staff member who administers every hall (and the online business).
+async fn global_admin(app: &TestApp, username: &str) -> String {
+    gateway::startup::offline_staff_service(app.db.clone())
+        .create(
+            username,
+            SecretString::from("a long enough password"),
+            "省级管理员",
+            vec![(Role::Admin, services::staff::HallScope::All)],
+        )
+        .await
+        .expect("create the global admin");
+    let reply = app
+        .post(
+            "/staff/v1/auth/login",
+            None,
+            &json!({ "username": username, "password": "a long enough password" }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    reply.body["token"].as_str().unwrap().to_owned()
+}
+
+// ---- the staff inbox ----
+
+#[tokio::test]
+async fn an_overdue_rectification_alerts_the_hall_admins_once_across_two_instances() {
+    // Wednesday 30 September 2026: the contact deadline is Thursday 8 October (after the
+    // National Day holiday).
+    let world = World::new(shanghai(2026, 9, 30, 10, 0), false).await;
+    let app = &world.app;
+    let clerk = world.clerk("clerk.inbox").await;
+    let admin = staff(app, "admin.inbox", Role::Admin, world.hall_id).await;
+    let other_hall =
+        crate::queue_fixture::hall_id(&app.db, crate::booking_fixture::OTHER_HALL).await;
+    assert_ne!(other_hall, world.hall_id);
+    let other = staff(app, "admin.elsewhere", Role::Admin, other_hall).await;
+    let a = citizen(app, 1).await;
+    let ticket = world.ticket(&a, &clerk, true).await;
+    let rated = rate(app, &a, &ticket_rating(ticket, 1)).await;
+    assert_eq!(rated.status, StatusCode::CREATED, "{rated:?}");
+    let rectification_id = rated.body["rectification"]["id"].as_i64().unwrap();
+    let second = world.instance(false).await;
+
+    // Before the deadline: nothing, on either instance.
+    let (w1, w2) = (app.evaluations.worker(), second.evaluations.worker());
+    app.clock.set(shanghai(2026, 10, 8, 23, 0));
+    let (x, y) = tokio::join!(w1.overdue_once(), w2.overdue_once());
+    assert_eq!(x.unwrap() + y.unwrap(), 0);
+    let empty = app.get("/staff/v1/inbox", Some(&admin)).await;
+    assert_eq!(empty.status, StatusCode::OK, "{empty:?}");
+    assert_eq!(empty.body["unread"], 0);
+
+    // Past the contact deadline the two instances race: one alert.
+    app.clock.set(shanghai(2026, 10, 9, 9, 0));
+    let (x, y) = tokio::join!(w1.overdue_once(), w2.overdue_once());
+    let (x2, y2) = tokio::join!(w1.overdue_once(), w2.overdue_once());
+    assert_eq!(
+        x.unwrap() + y.unwrap() + x2.unwrap() + y2.unwrap(),
+        1,
+        "alerted once"
+    );
+    // Past the rectification deadline too: still the one alert for the ticket.
+    app.clock.set(shanghai(2026, 10, 20, 9, 0));
+    assert_eq!(w2.overdue_once().await.unwrap(), 0);
+    assert_eq!(
+        entities::staff_inbox::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        1
+    );
+
+    let inbox = app.get("/staff/v1/inbox", Some(&admin)).await;
+    assert_eq!(inbox.status, StatusCode::OK, "{inbox:?}");
+    assert_eq!(inbox.body["unread"], 1);
+    let entry = &inbox.body["entries"][0];
+    assert_eq!(entry["kind"], "RECTIFICATION_OVERDUE");
+    assert_eq!(entry["subject"], rectification_id.to_string());
+    assert_eq!(entry["hallId"], world.hall_id);
+    assert!(
+        entry["body"].as_str().unwrap().contains("未按期回访"),
+        "{entry}"
+    );
+    assert!(!inbox.text.contains(&a.openid) && !inbox.text.contains(&id_card_no(1)));
+    // The ticket shows when its admins were alerted.
+    let list = app
+        .get(
+            &format!("/staff/v1/rectifications?hallId={}", world.hall_id),
+            Some(&admin),
+        )
+        .await;
+    assert!(list.body["rectifications"][0]["overdueNotifiedAt"].is_string());
+
+    // Only the hall's admins: a clerk and another hall's admin see nothing and may not mark it.
+    let entry_id = entry["id"].as_i64().unwrap();
+    for token in [&clerk.0, &other] {
+        let theirs = app.get("/staff/v1/inbox", Some(token)).await;
+        assert_eq!(theirs.status, StatusCode::OK);
+        assert_eq!(theirs.body["unread"], 0);
+        assert_eq!(theirs.body["entries"].as_array().unwrap().len(), 0);
+        let refused = app
+            .post(
+                &format!("/staff/v1/inbox/{entry_id}/read"),
+                Some(token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(refused.error_code(), "FORBIDDEN");
+    }
+
+    // Read once for the hall; the unread list empties, the entry stays.
+    let read = app
+        .post(
+            &format!("/staff/v1/inbox/{entry_id}/read"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{read:?}");
+    let read_at = read.body["readAt"].as_str().unwrap().to_owned();
+    let again = app
+        .post(
+            &format!("/staff/v1/inbox/{entry_id}/read"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(again.body["readAt"], read_at.as_str());
+    let unread = app.get("/staff/v1/inbox?unread=true", Some(&admin)).await;
+    assert_eq!(unread.body["unread"], 0);
+    assert_eq!(unread.body["entries"].as_array().unwrap().len(), 0);
+    let all = app.get("/staff/v1/inbox", Some(&admin)).await;
+    assert_eq!(all.body["entries"].as_array().unwrap().len(), 1);
+    let missing = app
+        .post("/staff/v1/inbox/999999/read", Some(&admin), &json!({}))
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.error_code(), "INBOX_ENTRY_NOT_FOUND");
 }

@@ -1085,6 +1085,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/staff/v1/evaluations/departments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The online (case) ratings over a period, by the item's department (default) or by item,
+         *     for global administrators; also as CSV (`format=csv`). No citizen's identity in it.
+         */
+        get: operations["staffEvaluationsDepartmentStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/staff/v1/evaluations/{id}/comment": {
         parameters: {
             query?: never;
@@ -1542,6 +1562,43 @@ export interface paths {
         get: operations["staffWorkstation"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/staff/v1/inbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My staff inbox (the halls I administer), newest first, with the unread count: today the
+         *     差评 rectifications that passed a deadline, each alerted once.
+         */
+        get: operations["staffInbox"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/staff/v1/inbox/{id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark an alert read, for every admin of its hall (again: it stays as the first reader left it). */
+        post: operations["staffInboxMarkRead"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2438,6 +2495,7 @@ export interface components {
          *     - `RECTIFICATION_NOT_FOUND`: 整改工单不存在
          *     - `RECTIFICATION_STATE_CHANGED`: 整改工单状态已变化，请刷新后重试
          *     - `COMMENT_NOT_IN_REVIEW`: 该评价内容不在待审核状态
+         *     - `INBOX_ENTRY_NOT_FOUND`: 提醒消息不存在
          *     - `BAD_SIGNATURE`: 签名校验失败
          *     - `STALE_REQUEST`: 请求已过期
          *     - `REPLAYED_NONCE`: 请求重复
@@ -2446,7 +2504,7 @@ export interface components {
          *     - `INTERNAL`: 系统繁忙，请稍后再试
          * @enum {string}
          */
-        ErrorCode: "BAD_REQUEST" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAUTHENTICATED" | "SESSION_EXPIRED" | "RATE_LIMITED" | "VALIDATION_FAILED" | "WECHAT_CODE_INVALID" | "WECHAT_CODE_USED" | "WECHAT_USER_BLOCKED" | "PHONE_CODE_INVALID" | "PHONE_DATA_INVALID" | "INVALID_ID_CARD_NO" | "INVALID_NAME" | "IDENTITY_TAKEN" | "IDENTITY_ALREADY_BOUND" | "IDENTITY_REQUIRED" | "IDENTITY_NOT_VERIFIED" | "FACE_VERIFICATION_REQUIRED" | "VERIFICATION_NOT_FOUND" | "VERIFICATION_FINISHED" | "VERIFICATION_EXPIRED" | "FACE_VERIFY_CANCELLED" | "FACE_CAMERA_NOT_ALLOWED" | "FACE_NOT_MATCHED" | "FACE_VERIFY_TIMEOUT" | "FACE_DEVICE_UNSUPPORTED" | "FACE_VERIFY_SYSTEM_ERROR" | "FACE_VERIFY_REFUSED" | "FAMILY_MEMBER_LIMIT_REACHED" | "FAMILY_MEMBER_ALREADY_ADDED" | "FAMILY_MEMBER_IS_SELF" | "FAMILY_MEMBER_NOT_FOUND" | "ITEM_NOT_FOUND" | "HALL_NOT_FOUND" | "ITEM_NOT_BOOKABLE" | "SLOT_NOT_FOUND" | "SLOT_NOT_FOR_ITEM" | "SLOT_PAST" | "OUTSIDE_BOOKING_WINDOW" | "SLOT_NOT_RELEASED" | "SLOT_TOO_SOON" | "HALL_CLOSED" | "SLOT_FULL" | "ALREADY_BOOKED" | "BOOKING_LIMIT_REACHED" | "BOOKING_BANNED" | "IDEMPOTENCY_KEY_REUSED" | "BOOKING_NOT_FOUND" | "BOOKING_NOT_CHANGEABLE" | "CANCEL_TOO_LATE" | "CHECKIN_TOO_EARLY" | "CHECKIN_TOO_LATE" | "WRONG_HALL" | "HALL_QR_INVALID" | "HALL_CODE_TAKEN" | "CATEGORY_NOT_FOUND" | "CATEGORY_CODE_TAKEN" | "QUEUE_PREFIX_TAKEN" | "COUNTER_NOT_FOUND" | "COUNTER_NUMBER_TAKEN" | "CALENDAR_INVALID" | "SYNC_IN_PROGRESS" | "STAFF_LOGIN_FAILED" | "STAFF_DISABLED" | "FORBIDDEN" | "USERNAME_TAKEN" | "WEAK_PASSWORD" | "STAFF_PASSWORD_WRONG" | "LICENCE_NOT_FOUND" | "LICENCE_HOLDER_MISMATCH" | "LICENCE_HOLDER_ONLY" | "TICKET_NOT_FOUND" | "TICKET_ALREADY_LIVE" | "HALL_NOT_OPEN" | "CATEGORY_NOT_FOR_ITEM" | "NO_TICKET_WAITING" | "TICKET_STATE_CHANGED" | "RECALL_LIMIT_REACHED" | "COUNTER_BUSY" | "COUNTER_INACTIVE" | "NO_COUNTER_OPEN" | "CITIZEN_CODE_INVALID" | "PHONE_REQUIRED" | "ITEM_NOT_ONLINE" | "MATERIALS_INVALID" | "MATERIAL_NOT_FOUND" | "MATERIAL_TOO_LARGE" | "MATERIAL_TYPE_UNSUPPORTED" | "ON_BEHALF_NEEDS_CONSENT" | "CONSENT_PERSON_NOT_FOUND" | "CONSENT_NOT_FOUND" | "CONSENT_ALREADY_ANSWERED" | "CONSENT_EXPIRED" | "APPLICATION_NOT_FOUND" | "SUPPLEMENT_NOT_REQUESTED" | "SUPPLEMENT_ALREADY_SUBMITTED" | "APPLICATION_NOT_PARKED" | "EVALUATION_SUBJECT_NOT_FOUND" | "EVALUATION_NOT_OPEN" | "EVALUATION_WINDOW_CLOSED" | "ALREADY_EVALUATED" | "EVALUATION_COMMENT_REJECTED" | "FOLLOW_UP_NOT_ALLOWED" | "RECTIFICATION_NOT_FOUND" | "RECTIFICATION_STATE_CHANGED" | "COMMENT_NOT_IN_REVIEW" | "BAD_SIGNATURE" | "STALE_REQUEST" | "REPLAYED_NONCE" | "UPSTREAM_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "INTERNAL";
+        ErrorCode: "BAD_REQUEST" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAUTHENTICATED" | "SESSION_EXPIRED" | "RATE_LIMITED" | "VALIDATION_FAILED" | "WECHAT_CODE_INVALID" | "WECHAT_CODE_USED" | "WECHAT_USER_BLOCKED" | "PHONE_CODE_INVALID" | "PHONE_DATA_INVALID" | "INVALID_ID_CARD_NO" | "INVALID_NAME" | "IDENTITY_TAKEN" | "IDENTITY_ALREADY_BOUND" | "IDENTITY_REQUIRED" | "IDENTITY_NOT_VERIFIED" | "FACE_VERIFICATION_REQUIRED" | "VERIFICATION_NOT_FOUND" | "VERIFICATION_FINISHED" | "VERIFICATION_EXPIRED" | "FACE_VERIFY_CANCELLED" | "FACE_CAMERA_NOT_ALLOWED" | "FACE_NOT_MATCHED" | "FACE_VERIFY_TIMEOUT" | "FACE_DEVICE_UNSUPPORTED" | "FACE_VERIFY_SYSTEM_ERROR" | "FACE_VERIFY_REFUSED" | "FAMILY_MEMBER_LIMIT_REACHED" | "FAMILY_MEMBER_ALREADY_ADDED" | "FAMILY_MEMBER_IS_SELF" | "FAMILY_MEMBER_NOT_FOUND" | "ITEM_NOT_FOUND" | "HALL_NOT_FOUND" | "ITEM_NOT_BOOKABLE" | "SLOT_NOT_FOUND" | "SLOT_NOT_FOR_ITEM" | "SLOT_PAST" | "OUTSIDE_BOOKING_WINDOW" | "SLOT_NOT_RELEASED" | "SLOT_TOO_SOON" | "HALL_CLOSED" | "SLOT_FULL" | "ALREADY_BOOKED" | "BOOKING_LIMIT_REACHED" | "BOOKING_BANNED" | "IDEMPOTENCY_KEY_REUSED" | "BOOKING_NOT_FOUND" | "BOOKING_NOT_CHANGEABLE" | "CANCEL_TOO_LATE" | "CHECKIN_TOO_EARLY" | "CHECKIN_TOO_LATE" | "WRONG_HALL" | "HALL_QR_INVALID" | "HALL_CODE_TAKEN" | "CATEGORY_NOT_FOUND" | "CATEGORY_CODE_TAKEN" | "QUEUE_PREFIX_TAKEN" | "COUNTER_NOT_FOUND" | "COUNTER_NUMBER_TAKEN" | "CALENDAR_INVALID" | "SYNC_IN_PROGRESS" | "STAFF_LOGIN_FAILED" | "STAFF_DISABLED" | "FORBIDDEN" | "USERNAME_TAKEN" | "WEAK_PASSWORD" | "STAFF_PASSWORD_WRONG" | "LICENCE_NOT_FOUND" | "LICENCE_HOLDER_MISMATCH" | "LICENCE_HOLDER_ONLY" | "TICKET_NOT_FOUND" | "TICKET_ALREADY_LIVE" | "HALL_NOT_OPEN" | "CATEGORY_NOT_FOR_ITEM" | "NO_TICKET_WAITING" | "TICKET_STATE_CHANGED" | "RECALL_LIMIT_REACHED" | "COUNTER_BUSY" | "COUNTER_INACTIVE" | "NO_COUNTER_OPEN" | "CITIZEN_CODE_INVALID" | "PHONE_REQUIRED" | "ITEM_NOT_ONLINE" | "MATERIALS_INVALID" | "MATERIAL_NOT_FOUND" | "MATERIAL_TOO_LARGE" | "MATERIAL_TYPE_UNSUPPORTED" | "ON_BEHALF_NEEDS_CONSENT" | "CONSENT_PERSON_NOT_FOUND" | "CONSENT_NOT_FOUND" | "CONSENT_ALREADY_ANSWERED" | "CONSENT_EXPIRED" | "APPLICATION_NOT_FOUND" | "SUPPLEMENT_NOT_REQUESTED" | "SUPPLEMENT_ALREADY_SUBMITTED" | "APPLICATION_NOT_PARKED" | "EVALUATION_SUBJECT_NOT_FOUND" | "EVALUATION_NOT_OPEN" | "EVALUATION_WINDOW_CLOSED" | "ALREADY_EVALUATED" | "EVALUATION_COMMENT_REJECTED" | "FOLLOW_UP_NOT_ALLOWED" | "RECTIFICATION_NOT_FOUND" | "RECTIFICATION_STATE_CHANGED" | "COMMENT_NOT_IN_REVIEW" | "INBOX_ENTRY_NOT_FOUND" | "BAD_SIGNATURE" | "STALE_REQUEST" | "REPLAYED_NONCE" | "UPSTREAM_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "INTERNAL";
         /** @description An evaluation, as its citizen sees it. */
         Evaluation: {
             comment?: string | null;
@@ -2725,6 +2783,35 @@ export interface components {
             verified: boolean;
             /** Format: date-time */
             verifiedAt?: string | null;
+        };
+        /** @description An alert for a hall's administrators (today: a 差评's rectification past a deadline). */
+        InboxEntry: {
+            body: string;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: int64
+             * @description The hall; absent for online business (global administrators).
+             */
+            hallId?: number | null;
+            /** Format: int64 */
+            id: number;
+            /** @description `RECTIFICATION_OVERDUE`. */
+            kind: string;
+            /**
+             * Format: date-time
+             * @description When one of the hall's admins opened it.
+             */
+            readAt?: string | null;
+            /** @description What it is about: for `RECTIFICATION_OVERDUE`, the rectification's id. */
+            subject: string;
+            title: string;
+        };
+        /** @description The member's inbox, newest first, with the unread count (the console's badge). */
+        InboxList: {
+            entries: components["schemas"]["InboxEntry"][];
+            /** Format: int64 */
+            unread: number;
         };
         /** @description One indicator of a channel: `key` on the wire, `name` to show. */
         IndicatorInfo: {
@@ -3189,6 +3276,7 @@ export interface components {
              * @description When the hall's admin was alerted (once).
              */
             overdueNotifiedAt?: string | null;
+            rating?: null | components["schemas"]["RectificationRating"];
             /** Format: date-time */
             rectifiedAt?: string | null;
             /** Format: date-time */
@@ -3210,6 +3298,19 @@ export interface components {
         RectificationNote: {
             /** @description 1–1000 characters: what was said (回访), or what was done (整改). */
             note: string;
+        };
+        /**
+         * @description The 差评 behind a rectification ticket, as staff see it: no citizen's identity; comments
+         *     only once WeChat passed them or staff cleared them.
+         */
+        RectificationRating: {
+            comment?: string | null;
+            followUp?: null | components["schemas"]["FollowUp"];
+            /** Format: int32 */
+            grade: number;
+            gradeText: string;
+            itemName?: string | null;
+            tags: string[];
         };
         /**
          * @description Where a rectification stands.
@@ -8567,6 +8668,92 @@ export interface operations {
             };
         };
     };
+    staffEvaluationsDepartmentStats: {
+        parameters: {
+            query: {
+                /** @description First day, `YYYY-MM-DD` (Asia/Shanghai). */
+                from: string;
+                /** @description Last day, inclusive. */
+                to: string;
+                /**
+                 * @description A hall's: `hall` (default), `category`, `counter`, `staff` or `item`; online
+                 *     (`/staff/v1/evaluations/departments`): `department` (default) or `item`.
+                 */
+                by?: string;
+                /** @description `csv` for the monthly report; JSON otherwise. */
+                format?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or `text/csv` with `format=csv` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationStats"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VALIDATION_FAILED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     staffEvaluationsDecideComment: {
         parameters: {
             query?: never;
@@ -10416,7 +10603,10 @@ export interface operations {
                 from: string;
                 /** @description Last day, inclusive. */
                 to: string;
-                /** @description `hall` (default), `category`, `counter`, `staff` or `item`. */
+                /**
+                 * @description A hall's: `hall` (default), `category`, `counter`, `staff` or `item`; online
+                 *     (`/staff/v1/evaluations/departments`): `department` (default) or `item`.
+                 */
                 by?: string;
                 /** @description `csv` for the monthly report; JSON otherwise. */
                 format?: string;
@@ -11296,6 +11486,139 @@ export interface operations {
                 };
             };
             /** @description HALL_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staffInbox: {
+        parameters: {
+            query?: {
+                /** @description Only the entries nobody opened yet. */
+                unread?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxList"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staffInboxMarkRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxEntry"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INBOX_ENTRY_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
