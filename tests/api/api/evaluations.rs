@@ -1074,11 +1074,7 @@ async fn an_overdue_rectification_alerts_the_hall_admins_once_across_two_instanc
     let app = &world.app;
     let clerk = world.clerk("clerk.inbox").await;
     let admin = staff(app, "admin.inbox", Role::Admin, world.hall_id).await;
-    let other_hall = app
-        .admin()
-        .await
-        .hall_id(crate::booking_fixture::OTHER_HALL)
-        .await;
+    let other_hall = crate::queue_fixture::hall_id(app, crate::booking_fixture::OTHER_HALL).await;
     assert_ne!(other_hall, world.hall_id);
     let other = staff(app, "admin.elsewhere", Role::Admin, other_hall).await;
     let a = citizen(app, 1).await;

@@ -26,6 +26,11 @@ pub fn wire_role(role: Role) -> StaffRole {
     }
 }
 
+/// The id of the hall with `code`, as the deployment's administrator sees it.
+pub async fn hall_id(app: &TestApp, code: &str) -> i64 {
+    app.admin().await.hall_id(code).await
+}
+
 /// A counter of a hall by its number, as its administrator sees it.
 pub async fn counter(app: &TestApp, hall_id: i64, number: i32) -> i64 {
     let hall = app.admin().await.hall(hall_id).await;
