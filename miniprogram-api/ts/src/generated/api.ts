@@ -190,6 +190,85 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/bundle-applications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My bundle applications, newest first (without their parts). */
+        get: operations["bundlesMine"];
+        put?: never;
+        /**
+         * Apply for a bundle: one form, each material once, for the citizen or a family member
+         *     (`?memberId=`); forwarded to the provincial platform exactly once, and on its answer one
+         *     case per item joins the bundle.
+         */
+        post: operations["bundlesApply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bundle-applications/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One of my bundle applications followed as one matter: the overall state, each part's
+         *     timeline, the bundle's deadline in working days.
+         */
+        get: operations["bundlesGet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bundles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Search 一件事 bundles by a keyword in their name or description (none: every bundle). */
+        get: operations["bundlesSearch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bundles/{bundleCode}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A bundle's guide: its items (required and optional), each material once with the items using
+         *     it, fees, the bundle's promise in working days, and the halls that handle it.
+         */
+        get: operations["bundlesGuide"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/calendar": {
         parameters: {
             query?: never;
@@ -2059,6 +2138,173 @@ export interface components {
         };
         /** @enum {string} */
         BookingStatus: "BOOKED" | "CHECKED_IN" | "CANCELLED" | "CANCELLED_BY_HALL" | "RESCHEDULED" | "NO_SHOW";
+        /** @description A bundle application. */
+        BundleApplication: {
+            bundleCode: string;
+            bundleName: string;
+            /** @description The platform's number for the bundle. */
+            bundleNo?: string | null;
+            deadline?: null | components["schemas"]["BundleDeadline"];
+            id: string;
+            /** @description The items applied for (item codes). */
+            itemCodes: string[];
+            materials: components["schemas"]["MaterialRef"][];
+            /** Format: int64 */
+            memberId?: number | null;
+            obtainWay: components["schemas"]["ObtainWay"];
+            onBehalf: boolean;
+            /** @description Each part with its timeline (empty in lists and before the platform answered). */
+            parts: components["schemas"]["BundlePart"][];
+            problem?: null | components["schemas"]["Problem"];
+            /** Format: date-time */
+            receivedAt?: string | null;
+            /** @description The matter as a whole. */
+            state: components["schemas"]["BundleState"];
+            stateText: string;
+            /** @description The delivery to the platform. */
+            status: components["schemas"]["DeliveryStatus"];
+            /** Format: date-time */
+            submittedAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        /** @description `GET /api/v1/bundle-applications`. */
+        BundleApplicationList: {
+            bundleApplications: components["schemas"]["BundleApplication"][];
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description `POST /api/v1/bundle-applications` (add `?memberId=` to apply for a family member). */
+        BundleApplicationRequest: {
+            bundleCode: string;
+            consentOf?: null | components["schemas"]["ConsentOf"];
+            /** @description One form for the whole bundle, as a JSON object. */
+            form: {
+                [key: string]: unknown;
+            };
+            /** @description Each material once, by code: a shared one serves every item using it. */
+            materials?: components["schemas"]["MaterialRef"][];
+            obtainWay: components["schemas"]["ObtainWay"];
+            /** @description The optional items chosen (item codes); the required ones are always applied for. */
+            optionalItems?: string[];
+            postAddress?: null | components["schemas"]["PostAddress"];
+        };
+        /**
+         * @description The bundle's deadline: its promise counted in working days (调休 included) from the day the
+         *     platform received it.
+         */
+        BundleDeadline: {
+            /** Format: date */
+            date: string;
+            /** @description A part waits for a supplement: its clock is stopped. */
+            paused: boolean;
+            /** Format: int32 */
+            workingDays: number;
+        };
+        /** @description `GET /api/v1/bundles/{code}`: the bundle's guide (一件事办事指南). */
+        BundleGuide: {
+            bundleCode: string;
+            description: string;
+            halls: components["schemas"]["BundleHall"][];
+            items: components["schemas"]["BundleItem"][];
+            /** @description Each material once, with the items using it. */
+            materials: components["schemas"]["BundleMaterial"][];
+            name: string;
+            /** Format: int32 */
+            onlineLevel: number;
+            /**
+             * Format: int32
+             * @description The bundle's own promise, in working days.
+             */
+            promisedDays: number;
+            /** Format: date-time */
+            syncedAt: string;
+            /** @description The items' fees together, yuan. */
+            totalFee: string;
+        };
+        /** @description A hall where the bundle can be handled. */
+        BundleHall: {
+            address: string;
+            /** @description One window category of the hall handles every required item (无差别综合窗口). */
+            bookable: boolean;
+            code: string;
+            name: string;
+        };
+        /** @description An item a bundle joins. */
+        BundleItem: {
+            department: string;
+            /** @description Yuan. */
+            fee: string;
+            itemCode: string;
+            /** @description The item's own materials; shared ones (same code) are uploaded once for the bundle. */
+            materials: components["schemas"]["RequiredMaterial"][];
+            name: string;
+            /** Format: int32 */
+            promisedDays: number;
+            /** @description False: the citizen may leave it out (`optionalItems` chooses it). */
+            required: boolean;
+        };
+        /** @description `GET /api/v1/bundles`: a page of bundles, by name. */
+        BundleList: {
+            bundles: components["schemas"]["BundleSummary"][];
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A material of the bundle, uploaded once for every item that uses it. */
+        BundleMaterial: {
+            code: string;
+            formats: string[];
+            /** Format: int32 */
+            maxSizeKb: number;
+            name: string;
+            /** @description Needed by a required item (an optional item's needs count when it is chosen). */
+            required: boolean;
+            /** @description Declared shared by the platform. */
+            shared: boolean;
+            /** @description The items using it (item codes). */
+            usedBy: string[];
+        };
+        /** @description One part: the application (and case) of one item of the bundle. */
+        BundlePart: {
+            /** @description The part's application with its timeline, deadline and supplement request. */
+            application: components["schemas"]["Application"];
+            itemCode: string;
+            sblsh: string;
+        };
+        /**
+         * @description Where a bundle stands as one matter.
+         * @enum {string}
+         */
+        BundleState: "SUBMITTING" | "QUEUED" | "INVALID" | "PARKED" | "IN_PROGRESS" | "SUPPLEMENT_REQUIRED" | "CONCLUDED" | "PARTLY_REJECTED" | "REJECTED";
+        /** @description One bundle of a search. */
+        BundleSummary: {
+            bundleCode: string;
+            description: string;
+            /**
+             * Format: int32
+             * @description Items joined, required and optional.
+             */
+            itemCount: number;
+            name: string;
+            /**
+             * Format: int32
+             * @description 1–4; 4 is fully online.
+             */
+            onlineLevel: number;
+            /**
+             * Format: int32
+             * @description The bundle's promise, in working days.
+             */
+            promisedDays: number;
+        };
         /** @description One date of the public calendar. */
         CalendarDay: {
             /** Format: date */
@@ -2478,6 +2724,10 @@ export interface components {
          *     - `MATERIAL_TOO_LARGE`: 单个材料不能超过8MB
          *     - `MATERIAL_TYPE_UNSUPPORTED`: 仅支持PDF、JPG、PNG格式的材料
          *     - `ON_BEHALF_NEEDS_CONSENT`: 为他人代办需经本人同意：请先添加为家庭成员，或填写对方姓名和身份证号发起授权请求
+         *     - `BUNDLE_NOT_FOUND`: 该一件事不存在或已下线
+         *     - `BUNDLE_NOT_ONLINE`: 该一件事暂不支持网上申办，请到大厅办理
+         *     - `BUNDLE_APPLICATION_NOT_FOUND`: 该一件事申请不存在
+         *     - `BUNDLE_CONSENT_UNSUPPORTED`: 一件事暂不支持为他人发起授权代办，请先将对方添加为家庭成员后申办
          *     - `CONSENT_PERSON_NOT_FOUND`: 未找到该办事人已实名认证的账号，请对方先在掌上办完成实名认证
          *     - `CONSENT_NOT_FOUND`: 授权请求不存在
          *     - `CONSENT_ALREADY_ANSWERED`: 该授权请求已处理
@@ -2504,7 +2754,7 @@ export interface components {
          *     - `INTERNAL`: 系统繁忙，请稍后再试
          * @enum {string}
          */
-        ErrorCode: "BAD_REQUEST" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAUTHENTICATED" | "SESSION_EXPIRED" | "RATE_LIMITED" | "VALIDATION_FAILED" | "WECHAT_CODE_INVALID" | "WECHAT_CODE_USED" | "WECHAT_USER_BLOCKED" | "PHONE_CODE_INVALID" | "PHONE_DATA_INVALID" | "INVALID_ID_CARD_NO" | "INVALID_NAME" | "IDENTITY_TAKEN" | "IDENTITY_ALREADY_BOUND" | "IDENTITY_REQUIRED" | "IDENTITY_NOT_VERIFIED" | "FACE_VERIFICATION_REQUIRED" | "VERIFICATION_NOT_FOUND" | "VERIFICATION_FINISHED" | "VERIFICATION_EXPIRED" | "FACE_VERIFY_CANCELLED" | "FACE_CAMERA_NOT_ALLOWED" | "FACE_NOT_MATCHED" | "FACE_VERIFY_TIMEOUT" | "FACE_DEVICE_UNSUPPORTED" | "FACE_VERIFY_SYSTEM_ERROR" | "FACE_VERIFY_REFUSED" | "FAMILY_MEMBER_LIMIT_REACHED" | "FAMILY_MEMBER_ALREADY_ADDED" | "FAMILY_MEMBER_IS_SELF" | "FAMILY_MEMBER_NOT_FOUND" | "ITEM_NOT_FOUND" | "HALL_NOT_FOUND" | "ITEM_NOT_BOOKABLE" | "SLOT_NOT_FOUND" | "SLOT_NOT_FOR_ITEM" | "SLOT_PAST" | "OUTSIDE_BOOKING_WINDOW" | "SLOT_NOT_RELEASED" | "SLOT_TOO_SOON" | "HALL_CLOSED" | "SLOT_FULL" | "ALREADY_BOOKED" | "BOOKING_LIMIT_REACHED" | "BOOKING_BANNED" | "IDEMPOTENCY_KEY_REUSED" | "BOOKING_NOT_FOUND" | "BOOKING_NOT_CHANGEABLE" | "CANCEL_TOO_LATE" | "CHECKIN_TOO_EARLY" | "CHECKIN_TOO_LATE" | "WRONG_HALL" | "HALL_QR_INVALID" | "HALL_CODE_TAKEN" | "CATEGORY_NOT_FOUND" | "CATEGORY_CODE_TAKEN" | "QUEUE_PREFIX_TAKEN" | "COUNTER_NOT_FOUND" | "COUNTER_NUMBER_TAKEN" | "CALENDAR_INVALID" | "SYNC_IN_PROGRESS" | "STAFF_LOGIN_FAILED" | "STAFF_DISABLED" | "FORBIDDEN" | "USERNAME_TAKEN" | "WEAK_PASSWORD" | "STAFF_PASSWORD_WRONG" | "LICENCE_NOT_FOUND" | "LICENCE_HOLDER_MISMATCH" | "LICENCE_HOLDER_ONLY" | "TICKET_NOT_FOUND" | "TICKET_ALREADY_LIVE" | "HALL_NOT_OPEN" | "CATEGORY_NOT_FOR_ITEM" | "NO_TICKET_WAITING" | "TICKET_STATE_CHANGED" | "RECALL_LIMIT_REACHED" | "COUNTER_BUSY" | "COUNTER_INACTIVE" | "NO_COUNTER_OPEN" | "CITIZEN_CODE_INVALID" | "PHONE_REQUIRED" | "ITEM_NOT_ONLINE" | "MATERIALS_INVALID" | "MATERIAL_NOT_FOUND" | "MATERIAL_TOO_LARGE" | "MATERIAL_TYPE_UNSUPPORTED" | "ON_BEHALF_NEEDS_CONSENT" | "CONSENT_PERSON_NOT_FOUND" | "CONSENT_NOT_FOUND" | "CONSENT_ALREADY_ANSWERED" | "CONSENT_EXPIRED" | "APPLICATION_NOT_FOUND" | "SUPPLEMENT_NOT_REQUESTED" | "SUPPLEMENT_ALREADY_SUBMITTED" | "APPLICATION_NOT_PARKED" | "EVALUATION_SUBJECT_NOT_FOUND" | "EVALUATION_NOT_OPEN" | "EVALUATION_WINDOW_CLOSED" | "ALREADY_EVALUATED" | "EVALUATION_COMMENT_REJECTED" | "FOLLOW_UP_NOT_ALLOWED" | "RECTIFICATION_NOT_FOUND" | "RECTIFICATION_STATE_CHANGED" | "COMMENT_NOT_IN_REVIEW" | "INBOX_ENTRY_NOT_FOUND" | "BAD_SIGNATURE" | "STALE_REQUEST" | "REPLAYED_NONCE" | "UPSTREAM_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "INTERNAL";
+        ErrorCode: "BAD_REQUEST" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAUTHENTICATED" | "SESSION_EXPIRED" | "RATE_LIMITED" | "VALIDATION_FAILED" | "WECHAT_CODE_INVALID" | "WECHAT_CODE_USED" | "WECHAT_USER_BLOCKED" | "PHONE_CODE_INVALID" | "PHONE_DATA_INVALID" | "INVALID_ID_CARD_NO" | "INVALID_NAME" | "IDENTITY_TAKEN" | "IDENTITY_ALREADY_BOUND" | "IDENTITY_REQUIRED" | "IDENTITY_NOT_VERIFIED" | "FACE_VERIFICATION_REQUIRED" | "VERIFICATION_NOT_FOUND" | "VERIFICATION_FINISHED" | "VERIFICATION_EXPIRED" | "FACE_VERIFY_CANCELLED" | "FACE_CAMERA_NOT_ALLOWED" | "FACE_NOT_MATCHED" | "FACE_VERIFY_TIMEOUT" | "FACE_DEVICE_UNSUPPORTED" | "FACE_VERIFY_SYSTEM_ERROR" | "FACE_VERIFY_REFUSED" | "FAMILY_MEMBER_LIMIT_REACHED" | "FAMILY_MEMBER_ALREADY_ADDED" | "FAMILY_MEMBER_IS_SELF" | "FAMILY_MEMBER_NOT_FOUND" | "ITEM_NOT_FOUND" | "HALL_NOT_FOUND" | "ITEM_NOT_BOOKABLE" | "SLOT_NOT_FOUND" | "SLOT_NOT_FOR_ITEM" | "SLOT_PAST" | "OUTSIDE_BOOKING_WINDOW" | "SLOT_NOT_RELEASED" | "SLOT_TOO_SOON" | "HALL_CLOSED" | "SLOT_FULL" | "ALREADY_BOOKED" | "BOOKING_LIMIT_REACHED" | "BOOKING_BANNED" | "IDEMPOTENCY_KEY_REUSED" | "BOOKING_NOT_FOUND" | "BOOKING_NOT_CHANGEABLE" | "CANCEL_TOO_LATE" | "CHECKIN_TOO_EARLY" | "CHECKIN_TOO_LATE" | "WRONG_HALL" | "HALL_QR_INVALID" | "HALL_CODE_TAKEN" | "CATEGORY_NOT_FOUND" | "CATEGORY_CODE_TAKEN" | "QUEUE_PREFIX_TAKEN" | "COUNTER_NOT_FOUND" | "COUNTER_NUMBER_TAKEN" | "CALENDAR_INVALID" | "SYNC_IN_PROGRESS" | "STAFF_LOGIN_FAILED" | "STAFF_DISABLED" | "FORBIDDEN" | "USERNAME_TAKEN" | "WEAK_PASSWORD" | "STAFF_PASSWORD_WRONG" | "LICENCE_NOT_FOUND" | "LICENCE_HOLDER_MISMATCH" | "LICENCE_HOLDER_ONLY" | "TICKET_NOT_FOUND" | "TICKET_ALREADY_LIVE" | "HALL_NOT_OPEN" | "CATEGORY_NOT_FOR_ITEM" | "NO_TICKET_WAITING" | "TICKET_STATE_CHANGED" | "RECALL_LIMIT_REACHED" | "COUNTER_BUSY" | "COUNTER_INACTIVE" | "NO_COUNTER_OPEN" | "CITIZEN_CODE_INVALID" | "PHONE_REQUIRED" | "ITEM_NOT_ONLINE" | "MATERIALS_INVALID" | "MATERIAL_NOT_FOUND" | "MATERIAL_TOO_LARGE" | "MATERIAL_TYPE_UNSUPPORTED" | "ON_BEHALF_NEEDS_CONSENT" | "BUNDLE_NOT_FOUND" | "BUNDLE_NOT_ONLINE" | "BUNDLE_APPLICATION_NOT_FOUND" | "BUNDLE_CONSENT_UNSUPPORTED" | "CONSENT_PERSON_NOT_FOUND" | "CONSENT_NOT_FOUND" | "CONSENT_ALREADY_ANSWERED" | "CONSENT_EXPIRED" | "APPLICATION_NOT_FOUND" | "SUPPLEMENT_NOT_REQUESTED" | "SUPPLEMENT_ALREADY_SUBMITTED" | "APPLICATION_NOT_PARKED" | "EVALUATION_SUBJECT_NOT_FOUND" | "EVALUATION_NOT_OPEN" | "EVALUATION_WINDOW_CLOSED" | "ALREADY_EVALUATED" | "EVALUATION_COMMENT_REJECTED" | "FOLLOW_UP_NOT_ALLOWED" | "RECTIFICATION_NOT_FOUND" | "RECTIFICATION_STATE_CHANGED" | "COMMENT_NOT_IN_REVIEW" | "INBOX_ENTRY_NOT_FOUND" | "BAD_SIGNATURE" | "STALE_REQUEST" | "REPLAYED_NONCE" | "UPSTREAM_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "INTERNAL";
         /** @description An evaluation, as its citizen sees it. */
         Evaluation: {
             comment?: string | null;
@@ -4892,6 +5142,353 @@ export interface operations {
             };
             /** @description RATE_LIMITED */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    bundlesMine: {
+        parameters: {
+            query?: {
+                /** @description 1-based, default 1. */
+                page?: number;
+                /** @description 1–50, default 20. */
+                pageSize?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BundleApplicationList"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    bundlesApply: {
+        parameters: {
+            query?: {
+                /** @description A live family member's id (`GET /api/v1/family/members`); absent: for oneself. */
+                memberId?: number;
+            };
+            header?: {
+                /** @description 1–64 visible ASCII characters; the same key returns the same bundle application */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BundleApplicationRequest"];
+            };
+        };
+        responses: {
+            /** @description an earlier answer to the same Idempotency-Key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BundleApplication"];
+                };
+            };
+            /** @description stored; status SUBMITTING */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BundleApplication"];
+                };
+            };
+            /** @description BAD_REQUEST; INVALID_JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED, PHONE_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description BUNDLE_NOT_FOUND, MATERIAL_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description BUNDLE_NOT_ONLINE, MATERIALS_INVALID (fields name each missing material and the items needing it), VALIDATION_FAILED (fields), IDEMPOTENCY_KEY_REUSED, BUNDLE_CONSENT_UNSUPPORTED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    bundlesGet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BundleApplication"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED, SESSION_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description BUNDLE_APPLICATION_NOT_FOUND (also for another citizen's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    bundlesSearch: {
+        parameters: {
+            query?: {
+                /** @description Part of the bundle's name or description, up to 50 characters. */
+                q?: string;
+                /** @description 1 to 1000, default 1. */
+                page?: number;
+                /** @description 1 to 50, default 20. */
+                pageSize?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BundleList"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VALIDATION_FAILED: keyword over 50 characters, page outside 1–1000, pageSize outside 1–50 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    bundlesGuide: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bundleCode: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BundleGuide"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description BUNDLE_NOT_FOUND */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
