@@ -181,6 +181,7 @@ impl Application {
                     .session_request_budget
                     .unwrap_or(Quota::per_minute(settings.sessions.requests_per_minute)),
             },
+            clock.clone(),
         );
         let identity = IdentityService::new(
             &deps,

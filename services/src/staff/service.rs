@@ -137,8 +137,8 @@ impl StaffService {
     ) -> Self {
         Self {
             db,
+            sessions: StaffSessions::new(Arc::clone(&store), sessions, clock.clone()),
             clock,
-            sessions: StaffSessions::new(Arc::clone(&store), sessions),
             guard: LoginGuard::new(store, limits),
         }
     }
