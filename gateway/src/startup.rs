@@ -184,6 +184,9 @@ impl Application {
                     .session_request_budget
                     .unwrap_or(Quota::per_minute(settings.sessions.requests_per_minute)),
             },
+            // The system clock, as before: tests that move the domain clock by days keep
+            // their sessions (see `StaffService::new`).
+            Clock::system(),
         );
         let identity = IdentityService::new(
             &deps,

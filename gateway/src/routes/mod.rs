@@ -77,6 +77,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/api/v1")
+                // The hottest paths first: actix tries a scope's resources in order, each
+                // dynamic one (`{…}`) a regex match, and every authenticated read pays for
+                // those before its own (a profile of `bench me` put it at 7% of the CPU).
+                // Static paths, so moving them changes no other route's match.
+                .service(resource("/me", [web::get().to(me::get_me)]))
+                .service(resource("/auth/login", [web::post().to(auth::login)]))
+                .service(resource("/auth/logout", [web::post().to(auth::logout)]))
                 .configure(halls::configure_public)
                 .configure(catalogue::configure_public)
                 .configure(bundles::configure_public)
@@ -87,9 +94,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(family::configure_citizen)
                 .configure(consents::configure_citizen)
                 .configure(evaluations::configure_citizen)
-                .service(resource("/auth/login", [web::post().to(auth::login)]))
-                .service(resource("/auth/logout", [web::post().to(auth::logout)]))
-                .service(resource("/me", [web::get().to(me::get_me)]))
                 .service(resource("/me/phone", [web::post().to(me::bind_phone)]))
                 .service(resource("/me/identity", [web::put().to(me::bind_identity)]))
                 .service(resource(

@@ -1,30 +1,30 @@
-//! Citizens' sessions, kept in the store only.
+//! Sessions: citizens' here, staff's in `crate::staff::sessions`, both kept by the one
+//! [`store`] (token, keys, sliding and absolute expiry, per-session budget) behind the one
+//! in-process [`cache`] (whose revocation bound, [`CACHE_DEPTH`], is stated there).
 //!
-//! The bearer token is 256 random bits; the store keeps only its SHA-256, so a copy of Redis opens
-//! no session. A session slides (each use pushes the idle expiry) up to an absolute lifetime, and
-//! carries the citizen's masked profile so an authenticated request costs one store round trip
-//! (which also counts the request against the session's budget). When a profile changes, every
-//! live session of that citizen is rewritten; they are found through a per-citizen set.
+//! A citizen's session carries the citizen's masked profile, so an authenticated request costs
+//! no database query, and — within the cache's depth — no store round trip either. When a
+//! profile changes, every live session of that citizen is rewritten; they are found through a
+//! per-citizen set.
+
+mod cache;
+pub(crate) mod store;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use rand::RngCore as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
+pub use self::cache::CACHE_DEPTH;
+use self::store::{Kind, SessionStore};
 use crate::identity::CitizenProfile;
-use crate::limits::{self, Limited, Quota};
+use crate::limits::{Limited, Quota};
 use crate::store::{Store, StoreError};
+use crate::time::Clock;
 
-const TOKEN_PREFIX: &str = "zsb_";
-const TOKEN_RANDOM_BYTES: usize = 32;
-
-/// How long sessions live and how hard they may be used.
+/// How long sessions live and how hard they may be used (citizens' and staff's alike).
 #[derive(Debug, Clone, Copy)]
 pub struct SessionConfig {
     /// Expiry after the last use.
@@ -49,8 +49,8 @@ pub struct Session {
     token_hash: String,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Stored {
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct Stored {
     cid: i64,
     oid: String,
     sk: String,
@@ -60,6 +60,25 @@ struct Stored {
     #[serde(with = "chrono::serde::ts_milliseconds")]
     exp: DateTime<Utc>,
     profile: CitizenProfile,
+}
+
+/// Citizens' sessions: `zsb_` tokens, `sess:{…}` entries, `citizen-sessions:{id}` sets.
+pub(crate) struct Citizen;
+
+impl Kind for Citizen {
+    const TOKEN_PREFIX: &'static str = "zsb_";
+    const ENTRY: &'static str = "sess";
+    const OWNERS: &'static str = "citizen-sessions";
+    const CHANNEL: &'static str = "sessions:citizen";
+    type Stored = Stored;
+
+    fn owner(stored: &Stored) -> i64 {
+        stored.cid
+    }
+
+    fn expires_at(stored: &Stored) -> DateTime<Utc> {
+        stored.exp
+    }
 }
 
 /// Why a bearer token does not open a session.
@@ -77,43 +96,34 @@ pub enum AuthError {
     Store(#[from] StoreError),
 }
 
-/// The session store.
+/// The citizens' session store.
 #[derive(Clone)]
 pub struct Sessions {
-    store: Arc<dyn Store>,
-    config: SessionConfig,
-}
-
-fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// The session's entry. The braces are a Redis Cluster hash tag: the entry and its request
-/// counter (`rl:sess:{…}`) share a slot, so authenticating is one script.
-fn session_entry(hash: &str) -> String {
-    format!("sess:{{{hash}}}")
-}
-
-fn citizen_sessions_key(citizen_id: i64) -> String {
-    format!("citizen-sessions:{citizen_id}")
-}
-
-fn is_well_formed(token: &str) -> bool {
-    token.strip_prefix(TOKEN_PREFIX).is_some_and(|rest| {
-        rest.len() == 43
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    })
+    inner: SessionStore<Citizen>,
 }
 
 impl Sessions {
-    pub fn new(store: Arc<dyn Store>, config: SessionConfig) -> Self {
-        Self { store, config }
+    pub fn new(store: Arc<dyn Store>, config: SessionConfig, clock: Clock) -> Self {
+        Self {
+            inner: SessionStore::new(store, config, clock),
+        }
+    }
+
+    /// As [`Sessions::new`] with the in-process cache `depth` deep (zero: every request reads
+    /// the store).
+    pub fn with_cache_depth(
+        store: Arc<dyn Store>,
+        config: SessionConfig,
+        clock: Clock,
+        depth: Duration,
+    ) -> Self {
+        Self {
+            inner: SessionStore::with_cache_depth(store, config, clock, depth),
+        }
     }
 
     pub fn config(&self) -> SessionConfig {
-        self.config
+        self.inner.config()
     }
 
     /// Opens a session and returns its bearer token (shown once, stored only as a hash).
@@ -127,34 +137,18 @@ impl Sessions {
         session_key: &SecretString,
         profile: CitizenProfile,
     ) -> Result<(SecretString, Session), StoreError> {
-        let mut random = [0u8; TOKEN_RANDOM_BYTES];
-        rand::rng().fill_bytes(&mut random);
-        let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(random));
-        let hash = hash_token(&token);
-        let now = Utc::now();
-        let expires_at = now + self.config.absolute_ttl;
-        let stored = Stored {
-            cid: citizen_id,
-            oid: openid.to_owned(),
-            sk: session_key.expose_secret().to_owned(),
-            iat: now,
-            exp: expires_at,
-            profile,
-        };
-        let bytes =
-            serde_json::to_vec(&stored).map_err(|e| StoreError::new("encode session", e))?;
-        self.store
-            .set(&session_entry(&hash), &bytes, Some(self.config.idle_ttl))
+        let (token, hash, stored) = self
+            .inner
+            .create(|iat, exp| Stored {
+                cid: citizen_id,
+                oid: openid.to_owned(),
+                sk: session_key.expose_secret().to_owned(),
+                iat,
+                exp,
+                profile,
+            })
             .await?;
-        self.store
-            .set_add(
-                &citizen_sessions_key(citizen_id),
-                &hash,
-                self.config.absolute_ttl,
-            )
-            .await?;
-        let session = into_session(stored, hash);
-        Ok((SecretString::from(token), session))
+        Ok((token, into_session(&stored, hash)))
     }
 
     /// The session behind a bearer token; pushes its idle expiry and counts the request.
@@ -164,65 +158,29 @@ impl Sessions {
     /// asked), [`AuthError::Expired`] for an unknown or expired one, [`AuthError::RateLimited`]
     /// past the per-session request budget.
     pub async fn authenticate(&self, token: &str) -> Result<Session, AuthError> {
-        if !is_well_formed(token) {
-            return Err(AuthError::Malformed);
-        }
-        let hash = hash_token(token);
-        let found = self
-            .store
-            .get_ex_and_hit(
-                &session_entry(&hash),
-                self.config.idle_ttl,
-                &format!("rl:sess:{{{hash}}}"),
-                self.config.request_budget.window,
-            )
-            .await?;
-        let Some((bytes, hit)) = found else {
-            return Err(AuthError::Expired);
-        };
-        let stored: Stored = match serde_json::from_slice(&bytes) {
-            Ok(stored) => stored,
-            Err(e) => {
-                tracing::warn!(error = %e, "unreadable session in the store; treating it as expired");
-                self.store.delete(&session_entry(&hash)).await?;
-                return Err(AuthError::Expired);
-            }
-        };
-        if Utc::now() >= stored.exp {
-            self.store.delete(&session_entry(&hash)).await?;
-            self.store
-                .set_remove(&citizen_sessions_key(stored.cid), &hash)
-                .await?;
-            return Err(AuthError::Expired);
-        }
-        limits::check(hit.count, hit.resets_in, self.config.request_budget)?;
-        Ok(into_session(stored, hash))
+        let (stored, hash) = self.inner.authenticate(token).await?;
+        Ok(into_session(&stored, hash))
     }
 
     /// Whether a session authenticated earlier still stands (not logged out, not expired).
     /// For work that outlasts its request's start, such as an upload still streaming in: it
-    /// neither slides the session nor counts as a request.
+    /// asks the store (not the cache), and neither slides the session nor counts as a request.
     ///
     /// # Errors
     /// The store is unreachable.
     pub async fn is_live(&self, session: &Session) -> Result<bool, StoreError> {
-        let found = self.store.get(&session_entry(&session.token_hash)).await?;
-        Ok(found.is_some() && Utc::now() < session.expires_at)
+        self.inner
+            .is_live(&session.token_hash, session.expires_at)
+            .await
     }
 
-    /// Ends a session.
+    /// Ends a session (on every instance within [`CACHE_DEPTH`], usually at once).
     ///
     /// # Errors
     /// The store is unreachable.
     pub async fn revoke(&self, session: &Session) -> Result<(), StoreError> {
-        self.store
-            .delete(&session_entry(&session.token_hash))
-            .await?;
-        self.store
-            .set_remove(
-                &citizen_sessions_key(session.citizen_id),
-                &session.token_hash,
-            )
+        self.inner
+            .end(session.citizen_id, &session.token_hash)
             .await
     }
 
@@ -232,35 +190,22 @@ impl Sessions {
     /// # Errors
     /// The store is unreachable.
     pub async fn update_profile(&self, profile: &CitizenProfile) -> Result<(), StoreError> {
-        let set = citizen_sessions_key(profile.citizen_id);
-        for hash in self.store.set_members(&set).await? {
-            let key = session_entry(&hash);
-            let Some(bytes) = self.store.get(&key).await? else {
-                self.store.set_remove(&set, &hash).await?;
-                continue;
-            };
-            let Ok(mut stored) = serde_json::from_slice::<Stored>(&bytes) else {
-                continue;
-            };
-            stored.profile = profile.clone();
-            let bytes =
-                serde_json::to_vec(&stored).map_err(|e| StoreError::new("encode session", e))?;
-            if !self.store.replace_keep_ttl(&key, &bytes).await? {
-                self.store.set_remove(&set, &hash).await?;
-            }
-        }
-        Ok(())
+        self.inner
+            .rewrite_all(profile.citizen_id, |stored| {
+                stored.profile = profile.clone()
+            })
+            .await
     }
 }
 
-fn into_session(stored: Stored, token_hash: String) -> Session {
+fn into_session(stored: &Stored, token_hash: String) -> Session {
     Session {
         citizen_id: stored.cid,
-        openid: stored.oid,
-        session_key: SecretString::from(stored.sk),
+        openid: stored.oid.clone(),
+        session_key: SecretString::from(stored.sk.clone()),
         issued_at: stored.iat,
         expires_at: stored.exp,
-        profile: stored.profile,
+        profile: stored.profile.clone(),
         token_hash,
     }
 }
@@ -288,6 +233,7 @@ mod tests {
                 absolute_ttl: absolute,
                 request_budget: Quota::per_minute(rpm),
             },
+            Clock::system(),
         )
     }
 
@@ -394,6 +340,7 @@ mod tests {
                 absolute_ttl: Duration::from_secs(600),
                 request_budget: Quota { max: 2, window },
             },
+            Clock::system(),
         );
         let (token, _) = s
             .create(1, "o", &SecretString::from("k"), profile(1))

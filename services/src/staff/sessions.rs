@@ -1,41 +1,29 @@
-//! Staff sessions, kept in the store apart from citizens' ones: their own token prefix (`zst_`),
-//! their own keys (`staff-sess:{sha256}`), their own per-member set (`staff-sessions:{id}`).
-//! A citizen's token can never open one, nor a staff token a citizen's session.
+//! Staff sessions, kept by the one session store (`crate::sessions::store`) apart from
+//! citizens' ones: their own token prefix (`zst_`), their own keys (`staff-sess:{sha256}`), their
+//! own per-member set (`staff-sessions:{id}`), their own invalidation channel. A citizen's token
+//! can never open one, nor a staff token a citizen's session.
 //!
-//! A session carries a snapshot of the member's roles, so authorising a request costs one store
-//! round trip. The snapshot is never patched: deactivating a member or changing their roles
-//! revokes every one of their sessions, and they log in again.
+//! A session carries a snapshot of the member's roles, so authorising a request costs no
+//! database query (and, within the cache's depth, no store round trip). The snapshot is never
+//! patched: deactivating a member or changing their roles revokes every one of their sessions
+//! (on every instance within `crate::sessions::CACHE_DEPTH`, usually at once), and they log in
+//! again.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use rand::RngCore as _;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
 use super::roles::{self, Grant, HallScope, Role};
-use crate::limits::{self, Quota};
-use crate::sessions::AuthError;
+use crate::sessions::store::{self, Kind, SessionStore};
+use crate::sessions::{AuthError, SessionConfig};
 use crate::store::{Store, StoreError};
+use crate::time::Clock;
 
-const TOKEN_PREFIX: &str = "zst_";
-const TOKEN_RANDOM_BYTES: usize = 32;
-
-/// How long staff sessions live and how hard they may be used.
-#[derive(Debug, Clone, Copy)]
-pub struct StaffSessionConfig {
-    /// Expiry after the last use (a working day's pause: 8 h by default).
-    pub idle_ttl: Duration,
-    /// Expiry after login, however busy (a shift: 12 h by default).
-    pub absolute_ttl: Duration,
-    /// Requests one session may make per window: `staff.requests_per_minute` a minute in every
-    /// deployment; a shorter or larger budget only where a test asks for it.
-    pub request_budget: Quota,
-}
+/// How long staff sessions live and how hard they may be used: the one [`SessionConfig`]
+/// (8 h idle and a 12 h shift by default; `staff.requests_per_minute`).
+pub type StaffSessionConfig = SessionConfig;
 
 /// An authenticated staff member, as they were when they logged in.
 #[derive(Debug, Clone)]
@@ -88,7 +76,7 @@ impl StaffSession {
 }
 
 #[derive(Serialize, Deserialize)]
-struct Stored {
+pub(crate) struct Stored {
     sid: i64,
     usr: String,
     dn: String,
@@ -99,34 +87,34 @@ struct Stored {
     exp: DateTime<Utc>,
 }
 
+/// Staff sessions: `zst_` tokens, `staff-sess:{…}` entries, `staff-sessions:{id}` sets.
+pub(crate) struct Staff;
+
+impl Kind for Staff {
+    const TOKEN_PREFIX: &'static str = "zst_";
+    const ENTRY: &'static str = "staff-sess";
+    const OWNERS: &'static str = "staff-sessions";
+    const CHANNEL: &'static str = "sessions:staff";
+    type Stored = Stored;
+
+    fn owner(stored: &Stored) -> i64 {
+        stored.sid
+    }
+
+    fn expires_at(stored: &Stored) -> DateTime<Utc> {
+        stored.exp
+    }
+}
+
 /// The staff session store.
 #[derive(Clone)]
 pub struct StaffSessions {
-    store: Arc<dyn Store>,
-    config: StaffSessionConfig,
-}
-
-fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// The session's entry; the braces put it and its request counter in one Redis Cluster slot.
-fn session_entry(hash: &str) -> String {
-    format!("staff-sess:{{{hash}}}")
-}
-
-fn member_sessions_key(staff_id: i64) -> String {
-    format!("staff-sessions:{staff_id}")
+    inner: SessionStore<Staff>,
 }
 
 /// Whether `token` looks like one of ours: `zst_` and 43 characters of base64url.
 pub fn is_staff_token(token: &str) -> bool {
-    token.strip_prefix(TOKEN_PREFIX).is_some_and(|rest| {
-        rest.len() == 43
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    })
+    store::is_well_formed(token, Staff::TOKEN_PREFIX)
 }
 
 /// What a new session is made of.
@@ -138,12 +126,14 @@ pub(super) struct NewSession<'a> {
 }
 
 impl StaffSessions {
-    pub fn new(store: Arc<dyn Store>, config: StaffSessionConfig) -> Self {
-        Self { store, config }
+    pub fn new(store: Arc<dyn Store>, config: StaffSessionConfig, clock: Clock) -> Self {
+        Self {
+            inner: SessionStore::new(store, config, clock),
+        }
     }
 
     pub fn config(&self) -> StaffSessionConfig {
-        self.config
+        self.inner.config()
     }
 
     /// Opens a session and returns its bearer token (shown once, stored only as a hash).
@@ -151,41 +141,22 @@ impl StaffSessions {
         &self,
         new: NewSession<'_>,
     ) -> Result<(SecretString, StaffSession), StoreError> {
-        let mut random = [0u8; TOKEN_RANDOM_BYTES];
-        rand::rng().fill_bytes(&mut random);
-        let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(random));
-        let hash = hash_token(&token);
-        let now = Utc::now();
-        let stored = Stored {
-            sid: new.staff_id,
-            usr: new.username.to_owned(),
-            dn: new.display_name.to_owned(),
-            roles: new
-                .roles
-                .iter()
-                .map(|(role, scope)| (*role, scope.hall_id()))
-                .collect(),
-            iat: now,
-            exp: now + self.config.absolute_ttl,
-        };
-        let bytes =
-            serde_json::to_vec(&stored).map_err(|e| StoreError::new("encode session", e))?;
-        // In the set first: a revocation running meanwhile then finds this session too.
-        self.store
-            .set_add(
-                &member_sessions_key(new.staff_id),
-                &hash,
-                self.config.absolute_ttl,
-            )
+        let (token, hash, stored) = self
+            .inner
+            .create(|iat, exp| Stored {
+                sid: new.staff_id,
+                usr: new.username.to_owned(),
+                dn: new.display_name.to_owned(),
+                roles: new
+                    .roles
+                    .iter()
+                    .map(|(role, scope)| (*role, scope.hall_id()))
+                    .collect(),
+                iat,
+                exp,
+            })
             .await?;
-        self.store
-            .set(
-                &session_entry(&hash),
-                &bytes,
-                Some(self.config.idle_ttl.min(self.config.absolute_ttl)),
-            )
-            .await?;
-        Ok((SecretString::from(token), into_session(stored, hash)))
+        Ok((token, into_session(&stored, hash)))
     }
 
     /// The session behind a bearer token; pushes its idle expiry and counts the request.
@@ -195,39 +166,8 @@ impl StaffSessions {
     /// store is not asked), [`AuthError::Expired`] for an unknown, revoked or expired one,
     /// [`AuthError::RateLimited`] past the per-session request budget.
     pub async fn authenticate(&self, token: &str) -> Result<StaffSession, AuthError> {
-        if !is_staff_token(token) {
-            return Err(AuthError::Malformed);
-        }
-        let hash = hash_token(token);
-        let found = self
-            .store
-            .get_ex_and_hit(
-                &session_entry(&hash),
-                self.config.idle_ttl,
-                &format!("rl:staff-sess:{{{hash}}}"),
-                self.config.request_budget.window,
-            )
-            .await?;
-        let Some((bytes, hit)) = found else {
-            return Err(AuthError::Expired);
-        };
-        let stored: Stored = match serde_json::from_slice(&bytes) {
-            Ok(stored) => stored,
-            Err(e) => {
-                tracing::warn!(error = %e, "unreadable staff session in the store; treating it as expired");
-                self.store.delete(&session_entry(&hash)).await?;
-                return Err(AuthError::Expired);
-            }
-        };
-        if Utc::now() >= stored.exp {
-            self.store.delete(&session_entry(&hash)).await?;
-            self.store
-                .set_remove(&member_sessions_key(stored.sid), &hash)
-                .await?;
-            return Err(AuthError::Expired);
-        }
-        limits::check(hit.count, hit.resets_in, self.config.request_budget)?;
-        Ok(into_session(stored, hash))
+        let (stored, hash) = self.inner.authenticate(token).await?;
+        Ok(into_session(&stored, hash))
     }
 
     /// Ends one session.
@@ -235,12 +175,7 @@ impl StaffSessions {
     /// # Errors
     /// The store is unreachable.
     pub async fn revoke(&self, session: &StaffSession) -> Result<(), StoreError> {
-        self.store
-            .delete(&session_entry(&session.token_hash))
-            .await?;
-        self.store
-            .set_remove(&member_sessions_key(session.staff_id), &session.token_hash)
-            .await
+        self.inner.end(session.staff_id, &session.token_hash).await
     }
 
     /// Ends every session of a member.
@@ -248,24 +183,19 @@ impl StaffSessions {
     /// # Errors
     /// The store is unreachable.
     pub async fn revoke_all(&self, staff_id: i64) -> Result<(), StoreError> {
-        let set = member_sessions_key(staff_id);
-        for hash in self.store.set_members(&set).await? {
-            self.store.delete(&session_entry(&hash)).await?;
-            self.store.set_remove(&set, &hash).await?;
-        }
-        Ok(())
+        self.inner.end_all(staff_id).await
     }
 }
 
-fn into_session(stored: Stored, token_hash: String) -> StaffSession {
+fn into_session(stored: &Stored, token_hash: String) -> StaffSession {
     StaffSession {
         staff_id: stored.sid,
-        username: stored.usr,
-        display_name: stored.dn,
+        username: stored.usr.clone(),
+        display_name: stored.dn.clone(),
         roles: stored
             .roles
-            .into_iter()
-            .map(|(role, hall)| (role, HallScope::from_hall_id(hall)))
+            .iter()
+            .map(|(role, hall)| (*role, HallScope::from_hall_id(*hall)))
             .collect(),
         issued_at: stored.iat,
         expires_at: stored.exp,
@@ -277,7 +207,10 @@ fn into_session(stored: Stored, token_hash: String) -> StaffSession {
 mod tests {
     use secrecy::ExposeSecret as _;
 
+    use std::time::Duration;
+
     use super::*;
+    use crate::limits::Quota;
     use crate::store::MemoryStore;
 
     fn sessions(idle: Duration, absolute: Duration) -> StaffSessions {
@@ -288,6 +221,7 @@ mod tests {
                 absolute_ttl: absolute,
                 request_budget: Quota::per_minute(1000),
             },
+            Clock::system(),
         )
     }
 

@@ -83,18 +83,22 @@ impl MemoryStore {
 }
 
 fn counter_hit(map: &mut HashMap<String, Entry>, w: super::Window, now: Instant) -> Hit {
+    counter_add(map, w, now, 1)
+}
+
+fn counter_add(map: &mut HashMap<String, Entry>, w: super::Window, now: Instant, hits: u64) -> Hit {
     let entry = map.entry(w.key).or_insert_with(|| Entry {
         value: Value::Counter(0),
         expires_at: Some(now + w.resets_in),
     });
     let count = match &mut entry.value {
         Value::Counter(n) => {
-            *n += 1;
+            *n += hits;
             *n
         }
         other => {
-            *other = Value::Counter(1);
-            1
+            *other = Value::Counter(hits);
+            hits
         }
     };
     Hit {
@@ -186,6 +190,7 @@ impl Store for MemoryStore {
         ttl: Duration,
         counter: &str,
         window: Duration,
+        hits: u64,
     ) -> Result<Option<(Vec<u8>, Hit)>, StoreError> {
         let w = super::window(&self.key(counter), window);
         Ok(self.with("get_ex_and_hit", key, |map, k, now| {
@@ -202,7 +207,7 @@ impl Store for MemoryStore {
             if map.get(&w.key).is_some_and(|e| !e.live(now)) {
                 map.remove(&w.key);
             }
-            Some((value, counter_hit(map, w, now)))
+            Some((value, counter_add(map, w, now, hits.max(1))))
         }))
     }
 

@@ -6,6 +6,7 @@
 //! database. Keys are given without the deployment prefix; each implementation adds it, so two
 //! deployments can share one Redis.
 
+mod flags;
 mod lock;
 mod memory;
 mod redis;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
+pub use self::flags::{FlagTicket, LocalFlags};
 pub use self::lock::{Lock, LockGuard};
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
@@ -130,14 +132,16 @@ pub trait Store: Send + Sync + 'static {
     async fn hit(&self, counter: &str, window: Duration) -> Result<Hit, StoreError>;
 
     /// In one round trip: the value at `key` with its expiry pushed to `ttl` from now (a sliding
-    /// session), and — only when the key exists, so unknown keys cost no writes — a hit counted
-    /// on `counter` in `window` (the session's request budget).
+    /// session), and — only when the key exists, so unknown keys cost no writes — `hits` hits
+    /// counted on `counter` in `window` (the session's request budget: this request and those
+    /// an instance served from its cache since its last read).
     async fn get_ex_and_hit(
         &self,
         key: &str,
         ttl: Duration,
         counter: &str,
         window: Duration,
+        hits: u64,
     ) -> Result<Option<(Vec<u8>, Hit)>, StoreError>;
 
     /// Adds `member` to the set at `key`; the set lives at least `ttl` from now.
@@ -226,7 +230,7 @@ pub(crate) mod contract {
         );
 
         let missing = store
-            .get_ex_and_hit(&k, Duration::from_secs(60), &c, Duration::from_secs(60))
+            .get_ex_and_hit(&k, Duration::from_secs(60), &c, Duration::from_secs(60), 1)
             .await
             .unwrap();
         assert_eq!(missing, None);
@@ -235,7 +239,7 @@ pub(crate) mod contract {
             .await
             .unwrap();
         let (found, hit) = store
-            .get_ex_and_hit(&k, Duration::from_secs(600), &c, Duration::from_secs(60))
+            .get_ex_and_hit(&k, Duration::from_secs(600), &c, Duration::from_secs(60), 1)
             .await
             .unwrap()
             .unwrap();
@@ -243,6 +247,15 @@ pub(crate) mod contract {
         assert_eq!(
             hit.count, 3,
             "a missing key was not counted, a found one was"
+        );
+        let (_, hit) = store
+            .get_ex_and_hit(&k, Duration::from_secs(600), &c, Duration::from_secs(60), 5)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            hit.count, 8,
+            "hits served from a cache are counted together"
         );
         tokio::time::sleep(Duration::from_millis(1200)).await;
         assert_eq!(

@@ -43,14 +43,23 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 ";
 
-/// A sliding session and its request budget: nothing is counted for an unknown session, so
-/// made-up tokens cost no writes.
+/// A sliding session and its request budget (`ARGV[3]` hits at once): nothing is counted for an
+/// unknown session, so made-up tokens cost no writes.
 const GET_EX_AND_HIT: &str = r"
 local value = redis.call('GETEX', KEYS[1], 'PX', ARGV[1])
 if not value then return false end
-local n = redis.call('INCR', KEYS[2])
-if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+local hits = tonumber(ARGV[3])
+local n = redis.call('INCRBY', KEYS[2], hits)
+if n == hits then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 return {value, n}
+";
+
+/// `ARGV[2]` hits on a counter at once; the window's first write gives it its expiry.
+const HIT_BY: &str = r"
+local hits = tonumber(ARGV[2])
+local n = redis.call('INCRBY', KEYS[1], hits)
+if n == hits then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
 ";
 
 /// A [`Store`] on Redis or on a Redis Cluster.
@@ -63,6 +72,7 @@ pub struct RedisStore {
     next_node: Arc<AtomicUsize>,
     delete_if_eq: Script,
     hit: Script,
+    hit_by: Script,
     get_ex_and_hit: Script,
 }
 
@@ -227,6 +237,7 @@ impl RedisStore {
             next_node: Arc::new(AtomicUsize::new(0)),
             delete_if_eq: Script::new(DELETE_IF_EQ),
             hit: Script::new(HIT),
+            hit_by: Script::new(HIT_BY),
             get_ex_and_hit: Script::new(GET_EX_AND_HIT),
         }
     }
@@ -356,8 +367,10 @@ impl Store for RedisStore {
         ttl: Duration,
         counter: &str,
         window: Duration,
+        hits: u64,
     ) -> Result<Option<(Vec<u8>, Hit)>, StoreError> {
         let mut c = self.conn.clone();
+        let hits = hits.max(1);
         if !self.keys.same_slot(key, counter) {
             // Two slots, maybe two nodes: the session first, then (only when it exists) its
             // request counted, as the script does in one step.
@@ -367,10 +380,25 @@ impl Store for RedisStore {
                 .arg(millis(ttl))
                 .query_async(&mut c)
                 .await;
-            return match done("get_ex_and_hit", r)? {
-                Some(value) => Ok(Some((value, self.hit(counter, window).await?))),
-                None => Ok(None),
+            let Some(value) = done("get_ex_and_hit", r)? else {
+                return Ok(None);
             };
+            let w = super::window(&self.key(counter), window);
+            let r: redis::RedisResult<u64> = self
+                .hit_by
+                .key(&w.key)
+                .arg(millis(w.resets_in + Duration::from_secs(1)))
+                .arg(hits)
+                .invoke_async(&mut c)
+                .await;
+            let count = done("hit", r)?;
+            return Ok(Some((
+                value,
+                Hit {
+                    count,
+                    resets_in: w.resets_in,
+                },
+            )));
         }
         let w = super::window(&self.key(counter), window);
         let r: redis::RedisResult<Option<(Vec<u8>, u64)>> = self
@@ -379,6 +407,7 @@ impl Store for RedisStore {
             .key(&w.key)
             .arg(millis(ttl))
             .arg(millis(w.resets_in + Duration::from_secs(1)))
+            .arg(hits)
             .invoke_async(&mut c)
             .await;
         Ok(done("get_ex_and_hit", r)?.map(|(value, count)| {
@@ -514,6 +543,7 @@ mod tests {
                     Duration::from_secs(600),
                     &format!("rl:{key}"),
                     Duration::from_secs(60),
+                    1,
                 )
                 .await
                 .unwrap()
@@ -577,6 +607,7 @@ mod tests {
                         Duration::from_secs(600),
                         &format!("rl:{key}"),
                         Duration::from_secs(60),
+                        1,
                     )
                     .await
                 {

@@ -28,5 +28,6 @@ mod platform;
 mod queue;
 mod queue_fixture;
 mod queue_race;
+mod session_cache;
 mod staff;
 mod workstation;

@@ -567,7 +567,8 @@ impl fmt::Display for Report {
             f,
             "- gateway: `gateway serve`, {}, default workers (one per core), production log level \
              (info, JSON) {logs}. Per-session and per-IP login limits raised to {UNREACHABLE_LIMIT}/min so \
-             nothing is refused; the per-session counter is still incremented on every request (same work).",
+             nothing is refused; every request is still counted against its session (same work: \
+             locally while the session is cached, sent to Redis with the next read).",
             if self.release {
                 "release build"
             } else {

@@ -91,7 +91,9 @@ const OUTBOX_LIMIT: Duration = Duration::from_secs(120);
 /// (PGSTAT_IDLE_INTERVAL); reads of `pg_stat_database` wait this long after the load.
 const STATS_SETTLE: Duration = Duration::from_millis(11_000);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-const RATIO_TARGET: f64 = 0.50;
+const RATIO_TARGET: f64 = 0.70;
+/// Sold-out refusals a second ÷ the same gateway's `GET /api/v1/me` a second (issue 16).
+const SOLD_OUT_TARGET: f64 = 0.80;
 
 #[derive(Args, Debug, Clone)]
 pub struct RushOptions {
@@ -167,6 +169,8 @@ enum Outcome {
     Booked(i64),
     /// A refusal (a 4xx), with its error code.
     Refused(String),
+    /// A read answered 200 (`GET /api/v1/me`, the sold-out phase's yardstick).
+    Read,
     /// No answer, or one that makes no sense (a 5xx, a transport error, a database error).
     Failed(String),
 }
@@ -177,6 +181,7 @@ impl Outcome {
         match self {
             Self::Booked(_) => "booked".to_owned(),
             Self::Refused(code) => code.clone(),
+            Self::Read => "read".to_owned(),
             Self::Failed(_) => "failed".to_owned(),
         }
     }
@@ -936,6 +941,23 @@ struct GatewayTarget {
 }
 
 impl GatewayTarget {
+    /// `GET /api/v1/me` as the attempt's citizen: the gateway's cheapest authenticated read,
+    /// the yardstick of a sold-out refusal in the same run.
+    async fn me(self, attempt: Attempt) -> Outcome {
+        let Some(token) = self.tokens.get(attempt.citizen) else {
+            return Outcome::Failed("an attempt out of range".to_owned());
+        };
+        let url = self.url.replace("/api/v1/bookings", "/api/v1/me");
+        match self.client.get(url).bearer_auth(token).send().await {
+            Ok(response) if response.status().as_u16() == 200 => match response.bytes().await {
+                Ok(_) => Outcome::Read,
+                Err(e) => Outcome::Failed(format!("200 with an unreadable body: {e}")),
+            },
+            Ok(response) => Outcome::Failed(format!("GET /me answered {}", response.status())),
+            Err(e) => Outcome::Failed(format!("transport: {e}")),
+        }
+    }
+
     async fn book(self, attempt: Attempt) -> Outcome {
         let (Some(token), Some(slot_id)) = (
             self.tokens.get(attempt.citizen),
@@ -1176,6 +1198,8 @@ async fn seats_sold(db: &DatabaseConnection, hall_id: i64) -> anyhow::Result<i64
 /// split and what PostgreSQL counted in the run's database meanwhile.
 struct SoldOut {
     phase: Phase,
+    /// `GET /api/v1/me` right after, the same citizens, client and concurrency.
+    me: Phase,
     slot_full: SlotFull,
     /// Transactions per attempt, the gateway's idle rate taken out.
     transactions: f64,
@@ -1305,6 +1329,12 @@ async fn sold_out(
     );
     tokio::time::sleep(STATS_SETTLE).await;
     let c2 = PgCounts::read(admin, db, &name).await?;
+    eprintln!("bench: the same {count} citizens' GET /api/v1/me, for comparison…");
+    let me = fire(&attempts, options.concurrency, {
+        let target = target.clone();
+        move |a| target.clone().me(a)
+    })
+    .await?;
     let spans = ((c1.at - c0.at).as_secs_f64(), (c2.at - c1.at).as_secs_f64());
     let n = phase.answers.len();
     let tables = BOOKING_TABLES
@@ -1321,6 +1351,7 @@ async fn sold_out(
         })
         .collect();
     Ok(SoldOut {
+        me,
         slot_full: after.since(before),
         transactions: per_attempt(c0.transactions, c1.transactions, c2.transactions, spans, n),
         tables,
@@ -1488,7 +1519,7 @@ impl Report {
             + self
                 .sold_out
                 .as_ref()
-                .map_or(0, |s| s.phase.failures().len());
+                .map_or(0, |s| s.phase.failures().len() + s.me.failures().len());
         if failed > 0 {
             why.push(format!("{failed} gateway attempts got no answer or a 5xx"));
         }
@@ -1543,6 +1574,7 @@ impl fmt::Display for Report {
         let mut phases: Vec<(&str, &Phase)> = vec![("gateway", &self.rush), ("floor", &self.floor)];
         if let Some(s) = sold_out {
             phases.push(("gateway, sold out", &s.phase));
+            phases.push(("gateway, GET /me", &s.me));
         }
         let columns = outcome_columns(&phases.iter().map(|(_, p)| *p).collect::<Vec<_>>());
         write!(
@@ -1583,6 +1615,20 @@ impl fmt::Display for Report {
             "ratio (gateway/floor attempts/s): {ratio:.2}      target ≥ {RATIO_TARGET:.2}   {}",
             verdict(ratio >= RATIO_TARGET)
         )?;
+        if let Some(s) = sold_out {
+            let me = s.me.per_sec();
+            let cheap = if me > 0.0 {
+                s.phase.per_sec() / me
+            } else {
+                0.0
+            };
+            writeln!(
+                f,
+                "sold-out refusals / the gateway's own GET /me (same run, citizens, client and \
+                 concurrency): {cheap:.2}      target ≥ {SOLD_OUT_TARGET:.2}   {}",
+                verdict(cheap >= SOLD_OUT_TARGET)
+            )?;
+        }
         let sold_in = |phase: &Phase| phase.last_booking().map_or_else(|| "-".to_owned(), ms);
         writeln!(
             f,
