@@ -6,7 +6,7 @@ use crate::province::{Agent, MaterialSpec};
 use anyhow::Context as _;
 use chrono::DateTime;
 use entities::{application, item, material};
-use sea_orm::{ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _, SqlErr};
+use sea_orm::{ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _};
 
 use super::check::*;
 use super::view::*;
@@ -234,7 +234,7 @@ impl ApplicationService {
             .exec_without_returning(&txn)
             .await;
         if let Err(e) = inserted {
-            if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+            if crate::db::unique_violation(&e, None)
                 && let Some(key) = &new.idempotency_key
             {
                 drop(txn);

@@ -4,7 +4,7 @@ use crate::province::MaterialSpec;
 use anyhow::Context as _;
 use chrono::DateTime;
 use entities::{application, item, supplement};
-use sea_orm::{ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _, SqlErr};
+use sea_orm::{ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _};
 
 use super::check::*;
 use super::*;
@@ -111,7 +111,7 @@ impl ApplicationService {
         .await;
         match inserted {
             Ok(_) => {}
-            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(e) if crate::db::unique_violation(&e, None) => {
                 return Err(SupplementError::AlreadySubmitted);
             }
             Err(e) => {

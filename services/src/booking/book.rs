@@ -6,7 +6,7 @@ use crate::time::SHANGHAI;
 use anyhow::Context as _;
 use chrono::{DateTime, Datelike as _, NaiveDate, SubsecRound as _, Utc};
 use rand::Rng as _;
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::DbErr;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use std::time::Duration;
@@ -225,15 +225,14 @@ enum Violation {
 }
 
 fn violation(err: &DbErr) -> Option<Violation> {
-    match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(msg)) => Some(if msg.contains("active_key") {
-            Violation::ActiveKey
-        } else if msg.contains("idempotency") {
-            Violation::IdempotencyKey
-        } else {
-            Violation::Code
-        }),
-        _ => None,
+    if !crate::db::unique_violation(err, None) {
+        None
+    } else if crate::db::unique_violation(err, Some("active_key")) {
+        Some(Violation::ActiveKey)
+    } else if crate::db::unique_violation(err, Some("idempotency")) {
+        Some(Violation::IdempotencyKey)
+    } else {
+        Some(Violation::Code)
     }
 }
 

@@ -117,8 +117,9 @@ pub(crate) async fn sync(
     db: &DatabaseConnection,
     client: &ProvinceClient,
     full: bool,
+    clock: &crate::time::Clock,
 ) -> Result<BundleSyncReport, SyncFailure> {
-    let started = Utc::now();
+    let started = clock.now();
     let since = if full {
         None
     } else {
@@ -138,12 +139,12 @@ pub(crate) async fn sync(
         let batch = match client.list_bundles(since, page, SYNC_PAGE_SIZE).await {
             Ok(batch) => batch,
             Err(e) => {
-                record(db, None, Some(chain(&e))).await?;
+                record(db, None, Some(chain(&e)), clock.now()).await?;
                 return Err(SyncFailure::Province(e));
             }
         };
         report.fetched += batch.bundles.len();
-        let now = Utc::now();
+        let now = clock.now();
         let mut rows: BTreeMap<String, bundle::ActiveModel> = BTreeMap::new();
         for b in &batch.bundles {
             match row_of(b, now) {
@@ -166,7 +167,7 @@ pub(crate) async fn sync(
             None => break,
         }
     }
-    record(db, Some(started - OVERLAP), None).await?;
+    record(db, Some(started - OVERLAP), None, clock.now()).await?;
     tracing::info!(
         fetched = report.fetched,
         upserted = report.upserted,
@@ -247,6 +248,7 @@ async fn record(
     conn: &impl ConnectionTrait,
     watermark: Option<DateTime<Utc>>,
     error: Option<String>,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let mut columns = vec![sync_state::Column::LastRunAt, sync_state::Column::LastError];
     if watermark.is_some() {
@@ -255,7 +257,7 @@ async fn record(
     sync_state::Entity::insert(sync_state::ActiveModel {
         name: Set(SYNC_NAME.to_owned()),
         watermark: Set(watermark),
-        last_run_at: Set(Some(Utc::now())),
+        last_run_at: Set(Some(now)),
         last_error: Set(error),
     })
     .on_conflict(

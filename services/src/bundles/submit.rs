@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 use chrono::DateTime;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, SqlErr,
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
 };
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
@@ -428,9 +428,7 @@ impl BundleService {
         .exec_without_returning(&txn)
         .await;
         if let Err(e) = inserted {
-            if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-                && new.idempotency_key.is_some()
-            {
+            if crate::db::unique_violation(&e, None) && new.idempotency_key.is_some() {
                 drop(txn);
                 let found = self
                     .under_key(citizen_id, new.idempotency_key.as_deref())

@@ -171,7 +171,7 @@ impl CatalogueService {
         let watermark = started - OVERLAP;
         record(&self.db, Some(watermark), None, self.clock.now()).await?;
         // 一件事 bundles, after the items they join (province-api.md, "一件事 bundles").
-        match crate::bundles::sync_catalogue(&self.db, client, full).await {
+        match crate::bundles::sync_catalogue(&self.db, client, full, &self.clock).await {
             Ok(_) => {}
             Err(crate::bundles::SyncFailure::Province(e)) => return Err(SyncError::Province(e)),
             Err(crate::bundles::SyncFailure::Unexpected(e)) => return Err(e.into()),

@@ -13,7 +13,7 @@ use rand::distr::Alphanumeric;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QueryOrder as _, SqlErr,
+    EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QueryOrder as _,
 };
 
 use super::input::{
@@ -414,7 +414,7 @@ pub(super) fn new_secret() -> String {
 }
 
 pub(super) fn is_unique_violation(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+    crate::db::unique_violation(e, None)
 }
 
 /// Marks the hall changed; `false` when there is no such hall. Inside a transaction this is

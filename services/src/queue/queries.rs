@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait as _,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _, SqlErr,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
 
 use crate::time::SHANGHAI;
@@ -38,7 +38,7 @@ pub struct NewTicket<'a> {
 
 /// Whether a failed insert hit the live-ticket index.
 pub fn is_live_key_violation(err: &DbErr) -> bool {
-    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(msg)) if msg.contains("live_key"))
+    crate::db::unique_violation(err, Some("live_key"))
 }
 
 /// The live key of a citizen's remote ticket at a hall.

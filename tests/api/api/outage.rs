@@ -115,6 +115,10 @@ async fn an_unreachable_store_is_a_503_with_retry_after_and_the_session_survives
     );
 
     relay.cut();
+    // A session read from the store in the last `CACHE_DEPTH` is still served from this
+    // instance's memory (services/src/sessions/cache.rs); past that depth, every request needs
+    // the store and the outage shows.
+    tokio::time::sleep(services::sessions::CACHE_DEPTH + Duration::from_millis(200)).await;
     assert_unavailable(&app.get("/api/v1/me", Some(&citizen.token)).await);
     let ready = app.admin_get("/readyz").await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE, "{ready:?}");
