@@ -201,6 +201,20 @@ mod tests {
     }
 
     #[test]
+    fn stored_hours_until_midnight_cut_a_whole_day() {
+        // 0–1440: a hall open all day, as the load harnesses store it (the API's HH:MM cannot).
+        let all_day = DayHours::from_minutes(0, 24 * 60, None, None).expect("0–1440 is a day");
+        let slots = cut_slots(all_day, 30);
+        assert_eq!(slots.len(), 48);
+        assert_eq!(slots.last(), Some(&(1410, 1440)));
+        assert_eq!(
+            at_minute(date("2026-12-09"), 1440),
+            at_minute(date("2026-12-10"), 0)
+        );
+        assert!(DayHours::from_minutes(0, 24 * 60 + 1, None, None).is_none());
+    }
+
+    #[test]
     fn a_remainder_shorter_than_a_slot_is_not_offered() {
         let slots = cut_slots(hours(540, 600, None), 40);
         assert_eq!(slots, vec![(540, 580)]);

@@ -33,11 +33,13 @@ impl TimeOfDay {
         Ok(Self(h * 60 + m))
     }
 
-    /// From stored minutes after midnight; `None` outside 0–1439.
+    /// From stored minutes after midnight; `None` outside 0–1440. 1440 is the end of the day:
+    /// a hall open until midnight, as the load harnesses (tests/support `load`) store it, though
+    /// the API's `HH:MM` stops at 23:59; the slots it cuts end at the next midnight.
     pub fn from_minutes(minutes: i32) -> Option<Self> {
         u16::try_from(minutes)
             .ok()
-            .filter(|m| *m < 24 * 60)
+            .filter(|m| *m <= 24 * 60)
             .map(Self)
     }
 
