@@ -28,7 +28,8 @@ after(async () => {
 })
 
 async function newPage(viewport = VIEWPORT) {
-  const context = await browser.newContext({ viewport })
+  // A Chinese counter PC: the browser's own date fields read 年/月/日.
+  const context = await browser.newContext({ viewport, locale: 'zh-CN' })
   const page = await context.newPage()
   watchPage(page, problems)
   return page
