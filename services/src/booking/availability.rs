@@ -77,6 +77,32 @@ impl BookingService {
         Ok(())
     }
 
+    /// A hall's weekly hours or a date's exception changed: the days already cut (the worker
+    /// cuts them up to a week ahead of their release) follow the new hours at once — `day`, or
+    /// with `None` every day from today on. Without this an exception saved for a day already
+    /// cut (tomorrow, say, opened all day) kept that day's old slots. See
+    /// [`queries::recut_day`] for what happens to each slot.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn hours_changed(&self, hall_id: i64, day: Option<NaiveDate>) -> anyhow::Result<()> {
+        self.halls.forget(hall_id);
+        let Some(ctx) = crate::halls::queries::model(&self.db, hall_id).await? else {
+            return Ok(());
+        };
+        let calendar = self.calendar.calendar().await?;
+        let days = match day {
+            Some(day) => vec![day],
+            None => queries::cut_days(&self.db, hall_id, self.clock.today()).await?,
+        };
+        for day in days {
+            if calendar.covers(day.year()) {
+                queries::recut_day(&self.db, &ctx, day, ctx.hours_on(day, &calendar)).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Days from `from` to `to` at a hall for an item: for each, its slots with seats left, or
     /// why it cannot be booked now (not released yet, outside the window, closed, past).
     ///

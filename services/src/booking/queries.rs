@@ -63,6 +63,74 @@ pub async fn insert_slots(
     Ok(())
 }
 
+/// The days of a hall from `from` on whose slots are cut already.
+pub async fn cut_days(
+    conn: &impl ConnectionTrait,
+    hall_id: i64,
+    from: NaiveDate,
+) -> anyhow::Result<Vec<NaiveDate>> {
+    slot::Entity::find()
+        .select_only()
+        .column(slot::Column::Day)
+        .distinct()
+        .filter(slot::Column::HallId.eq(hall_id))
+        .filter(slot::Column::Day.gte(from))
+        .into_tuple()
+        .all(conn)
+        .await
+        .context("read the days cut")
+}
+
+/// Makes the slots already cut for `day` follow the hours the hall now keeps (`None`: closed):
+/// a slot the hours no longer hold stops taking bookings (CLOSED; a booking made in it stands,
+/// as the hall cancels bookings only by closing the day, with a notice), one they hold is
+/// opened again, and the ones missing are cut. A day not cut yet is left to be cut on first
+/// sight. Returns whether the day had been cut.
+pub async fn recut_day(
+    conn: &impl ConnectionTrait,
+    ctx: &HallModel,
+    day: NaiveDate,
+    hours: Option<DayHours>,
+) -> anyhow::Result<bool> {
+    let cut = slot::Entity::find()
+        .filter(slot::Column::HallId.eq(ctx.hall.id))
+        .filter(slot::Column::Day.eq(day))
+        .count(conn)
+        .await
+        .context("count the day's slots")?;
+    if cut == 0 {
+        return Ok(false);
+    }
+    let starts: Vec<DateTime<Utc>> = hours
+        .map(|h| rules::cut_slots(h, rules::n(ctx.rules.slot_minutes)))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(start, _)| rules::at_minute(day, start))
+        .collect();
+    slot::Entity::update_many()
+        .col_expr(slot::Column::Status, Expr::value("CLOSED"))
+        .filter(slot::Column::HallId.eq(ctx.hall.id))
+        .filter(slot::Column::Day.eq(day))
+        .filter(slot::Column::Status.eq("OPEN"))
+        .filter(slot::Column::StartsAt.is_not_in(starts.clone()))
+        .exec(conn)
+        .await
+        .context("close the slots outside the new hours")?;
+    if let Some(hours) = hours {
+        slot::Entity::update_many()
+            .col_expr(slot::Column::Status, Expr::value("OPEN"))
+            .filter(slot::Column::HallId.eq(ctx.hall.id))
+            .filter(slot::Column::Day.eq(day))
+            .filter(slot::Column::Status.eq("CLOSED"))
+            .filter(slot::Column::StartsAt.is_in(starts))
+            .exec(conn)
+            .await
+            .context("open the slots inside the new hours")?;
+        insert_slots(conn, ctx, day, hours).await?;
+    }
+    Ok(true)
+}
+
 pub async fn open_slots(
     conn: &impl ConnectionTrait,
     hall_id: i64,

@@ -1250,3 +1250,39 @@ async fn a_hall_change_applies_at_once_on_the_instance_that_made_it() {
     );
     assert_eq!(day(&after, "2026-11-17")["state"], "CLOSED", "{after:?}");
 }
+
+/// 17: an exception saved for a day whose slots are cut already (the worker cuts them a week
+/// ahead of their release) applies to its slots at once: the old hours' slots outside the new
+/// ones stop being offered, the new hours' slots are cut; removing the exception brings the
+/// regular hours back. (The browser test opened tomorrow all day and still found tomorrow's
+/// first slot at 09:00.)
+#[tokio::test]
+async fn an_exception_for_a_day_already_cut_recuts_its_slots() {
+    let (app, fx) = start().await;
+    let admin = app.admin().await;
+    let c = citizen(&app, 1).await;
+    let starts = |slots: &[Value]| -> Vec<DateTime<Utc>> {
+        slots.iter().map(|s| instant(&s["startsAt"])).collect()
+    };
+    // Tuesday's slots cut with the regular hours, 09:00–17:00 with the lunch break.
+    let before = starts(&slots(&app, &c.token, HALL, ID_CARD, "2026-11-17").await);
+    assert_eq!(before.first(), Some(&shanghai(2026, 11, 17, 9, 0)));
+    assert_eq!(before.last(), Some(&shanghai(2026, 11, 17, 16, 30)));
+
+    let path = format!("/staff/v1/halls/{}/exceptions/2026-11-17", fx.hall_id);
+    let body = json!({ "closed": false, "opens": "08:00", "closes": "11:00", "note": "半天" });
+    let reply = app.put(&path, Some(&admin.token), &body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let half = starts(&slots(&app, &c.token, HALL, ID_CARD, "2026-11-17").await);
+    let expected: Vec<_> = (0..6)
+        .map(|i| shanghai(2026, 11, 17, 8, 0) + chrono::Duration::minutes(30 * i))
+        .collect();
+    assert_eq!(half, expected);
+
+    let reply = app
+        .send(app.http.delete(app.url(&path)).bearer_auth(&admin.token))
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
+    let again = starts(&slots(&app, &c.token, HALL, ID_CARD, "2026-11-17").await);
+    assert_eq!(again, before);
+}

@@ -181,6 +181,8 @@ pub async fn set_hours(
         .set_hours(hall_id, &week)
         .await
         .map_err(edit_error)?;
+    // The days already cut follow the new hours.
+    state.booking.hours_changed(hall_id, None).await?;
     Ok(web::Json(wire::SetHoursRequest {
         days: hours_to_wire(&week),
     }))
@@ -220,6 +222,11 @@ pub async fn put_exception(
         .put_exception(hall_id, &exception)
         .await
         .map_err(edit_error)?;
+    // The day's slots, if cut already, follow the exception.
+    state
+        .booking
+        .hours_changed(hall_id, Some(exception.day))
+        .await?;
     Ok(web::Json(exception_to_wire(&exception)))
 }
 
@@ -247,6 +254,7 @@ pub async fn delete_exception(
         .delete_exception(hall_id, day)
         .await
         .map_err(edit_error)?;
+    state.booking.hours_changed(hall_id, Some(day)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
