@@ -10,6 +10,7 @@ mod booking;
 mod booking_fixture;
 mod booking_race;
 mod booking_staff;
+mod bundle_booking;
 mod bundles;
 mod calendar;
 mod catalogue;
