@@ -177,7 +177,9 @@ pub struct Booked {
 #[derive(Debug, Clone)]
 pub struct BookRequest {
     pub slot_id: i64,
+    /// The item's code, or the bundle's when `bundle` (see `bundle.rs`).
     pub item_code: String,
+    pub bundle: bool,
     /// The `Idempotency-Key` header, already checked to be 1–64 visible ASCII characters.
     pub idempotency_key: Option<String>,
     /// Booking for a family member rather than for oneself: the booking counts as the member's
@@ -288,6 +290,7 @@ impl BookingService {
         let request = BookRequest {
             slot_id,
             item_code: old.item_code.clone(),
+            bundle: super::bundle::is_bundle(&self.db, &old.item_code).await?,
             idempotency_key: None,
             // A member's booking moves as the member's.
             for_member: old.member_id.map(|member_id| BookingFor {
@@ -407,17 +410,8 @@ impl BookingService {
             .await?
             .ok_or(BookError::SlotNotFound)?;
         let item = self
-            .item(&request.item_code)
-            .await?
-            .ok_or(BookError::ItemNotFound)?;
-        match ctx.category_of(&item.item_code) {
-            _ if !item.bookable || !ctx.hall.active => return Err(BookError::ItemNotBookable),
-            None => return Err(BookError::SlotNotForItem),
-            Some(category) if category != slot.category_id => {
-                return Err(BookError::SlotNotForItem);
-            }
-            Some(_) => {}
-        }
+            .subject_of_slot(&ctx, request, slot.category_id)
+            .await?;
         // Microseconds: what the database keeps, so the answer reads as the row does later.
         let now = self.clock.now().trunc_subsecs(6);
         let rules = ctx.rules;
@@ -522,7 +516,7 @@ impl BookingService {
                 member_id: request.for_member.as_ref().map(|m| m.member_id),
                 identity_index: &identity,
                 slot: &slot,
-                item_code: &item.item_code,
+                item_code: &item.code,
                 now,
             },
         )
@@ -582,7 +576,7 @@ impl BookingService {
             hall_id: slot.hall_id,
             category_id: slot.category_id,
             slot_id: slot.id,
-            item_code: item.item_code.clone(),
+            item_code: item.code.clone(),
             day: slot.day,
             starts_at: slot.starts_at,
             status: BookingStatus::Booked.as_str().to_owned(),
@@ -597,13 +591,14 @@ impl BookingService {
             rescheduled_to: None,
             member_id: request.for_member.as_ref().map(|m| m.member_id),
         };
-        let booking = queries::view_of(
+        let mut booking = queries::view_of(
             row,
             &ctx.hall,
             ctx.category_name(slot.category_id),
             slot.ends_at,
             &item.name,
         )?;
+        booking.bundle = item.bundle;
         Ok(Booked {
             booking,
             replayed: false,

@@ -12,6 +12,7 @@
 
 mod availability;
 mod book;
+mod bundle;
 mod cancel;
 mod checkin;
 mod close_day;
@@ -107,6 +108,8 @@ pub struct BookingView {
     pub rescheduled_to: Option<i64>,
     /// The family member it is for, when the account booked for one.
     pub member_id: Option<i64>,
+    /// `item_code` and `item_name` are a 一件事 bundle's (see `bundle.rs`).
+    pub bundle: bool,
     /// What the check-in QR code holds (staff scan it).
     pub checkin_qr: String,
     /// The queue ticket the check-in turned the booking into.

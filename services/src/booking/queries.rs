@@ -617,7 +617,9 @@ pub async fn views(
     let mut codes: Vec<String> = rows.iter().map(|b| b.item_code.clone()).collect();
     codes.sort_unstable();
     codes.dedup();
-    let items = crate::catalogue::queries::names(conn, codes).await?;
+    let items = crate::catalogue::queries::names(conn, codes.clone()).await?;
+    // A booking's subject is an item, or a 一件事 bundle (`bundle.rs`).
+    let bundles = crate::bundles::names(conn, codes).await?;
     let checked_in: Vec<i64> = rows
         .iter()
         .filter(|b| b.status == BookingStatus::CheckedIn.as_str())
@@ -637,8 +639,16 @@ pub async fn views(
                 .map_or("", String::as_str)
                 .to_owned();
             let ends_at = slots.get(&b.slot_id).copied().unwrap_or(b.starts_at);
-            let item_name = items.get(&b.item_code).cloned().unwrap_or_default();
+            let bundle = bundles
+                .get(&b.item_code)
+                .filter(|_| !items.contains_key(&b.item_code));
+            let item_name = items
+                .get(&b.item_code)
+                .or(bundle)
+                .cloned()
+                .unwrap_or_default();
             let mut view = view_of(b, hall, &category, ends_at, &item_name)?;
+            view.bundle = bundle.is_some();
             view.ticket = ticket;
             Ok(view)
         })
@@ -679,6 +689,7 @@ pub fn view_of(
         checked_in_at: b.checked_in_at,
         rescheduled_to: b.rescheduled_to,
         member_id: b.member_id,
+        bundle: false,
         ticket: None,
     })
 }

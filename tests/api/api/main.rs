@@ -10,6 +10,8 @@ mod booking;
 mod booking_fixture;
 mod booking_race;
 mod booking_staff;
+mod bundle_booking;
+mod bundle_member;
 mod bundles;
 mod calendar;
 mod catalogue;
