@@ -375,8 +375,9 @@ async fn ensure_demo_hall(db: &sea_orm::DatabaseConnection) -> anyhow::Result<i6
     Ok(id)
 }
 
-/// Maps each catalogue item naming the demo hall that is not mapped yet: police items to 公安户政,
-/// land items to 不动产, the rest to 综合受理.
+/// Maps each catalogue item naming the demo hall that is not mapped yet: the demo bundle's items
+/// to 综合受理 (its 无差别综合窗口, so the hall offers the bundle as one booking), police items to
+/// 公安户政, land items to 不动产, the rest to 综合受理.
 async fn map_demo_items(
     db: &sea_orm::DatabaseConnection,
     catalogue: &services::catalogue::CatalogueService,
@@ -398,12 +399,19 @@ async fn map_demo_items(
     };
     let mapped: std::collections::BTreeSet<&str> =
         detail.items.iter().map(|i| i.item_code.as_str()).collect();
+    let bundle_items: std::collections::BTreeSet<String> =
+        simulators::province::demo_bundle_items()
+            .iter()
+            .filter_map(|i| i["itemCode"].as_str().map(str::to_owned))
+            .collect();
     let mut count = 0;
     for (item_code, department) in catalogue.items_at_hall(DEMO_HALL_CODE).await? {
         if mapped.contains(item_code.as_str()) {
             continue;
         }
-        let code = if department.contains("公安") {
+        let code = if bundle_items.contains(&item_code) {
+            "A"
+        } else if department.contains("公安") {
             "B"
         } else if department.contains("自然资源") || department.contains("不动产") {
             "C"

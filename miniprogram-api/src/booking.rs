@@ -9,8 +9,10 @@ use utoipa::{IntoParams, ToSchema};
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct AvailabilityQuery {
-    /// The item to book.
-    pub item_code: String,
+    /// The item to book; exactly one of `itemCode` and `bundleCode`.
+    pub item_code: Option<String>,
+    /// A 一件事 bundle to book as one (`bookable` halls of its guide), instead of an item.
+    pub bundle_code: Option<String>,
     /// First day (`YYYY-MM-DD`, Asia/Shanghai); today when omitted.
     pub from: Option<NaiveDate>,
     /// Last day; 13 days after `from` when omitted; at most 31 days in all.
@@ -22,7 +24,11 @@ pub struct AvailabilityQuery {
 #[serde(rename_all = "camelCase")]
 pub struct Availability {
     pub hall_code: String,
+    /// The item asked for, or the bundle's code when `bundleCode` was asked for.
     pub item_code: String,
+    /// Set when the slots are a 一件事 bundle's: those of the one category that handles it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_code: Option<String>,
     pub days: Vec<DayView>,
 }
 
@@ -71,7 +77,14 @@ pub struct SlotView {
 #[serde(rename_all = "camelCase")]
 pub struct BookRequest {
     pub slot_id: i64,
-    pub item_code: String,
+    /// The item to book; exactly one of `itemCode` and `bundleCode`
+    /// (`ITEM_OR_BUNDLE_REQUIRED` otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_code: Option<String>,
+    /// A 一件事 bundle: one booking for all its items, at the one counter category of the hall
+    /// that handles every required item (`BUNDLE_NOT_BOOKABLE` at a hall that does not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_code: Option<String>,
 }
 
 /// `POST /api/v1/bookings/{id}/reschedule`
@@ -133,9 +146,14 @@ pub struct Booking {
     pub hall_code: String,
     pub hall_name: String,
     pub hall_address: String,
+    /// The item's code, or the bundle's for a bundle booking (then `bundleCode` is set too).
     pub item_code: String,
+    /// The item's name, or the bundle's.
     pub item_name: String,
     pub category_name: String,
+    /// Set for a 一件事 bundle booking: one booking (and one ticket) for all its items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_code: Option<String>,
     pub slot_id: i64,
     pub date: NaiveDate,
     pub starts_at: DateTime<Utc>,
@@ -191,8 +209,12 @@ pub struct BookingList {
 pub struct BookingBrief {
     pub booking_id: i64,
     pub code: String,
+    /// The item's name, or the bundle's.
     pub item_name: String,
     pub category_name: String,
+    /// For a 一件事 bundle booking: the bundle and the items it joins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<BookedBundle>,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,4 +225,22 @@ pub struct BookingBrief {
     /// Masked; absent when the citizen has bound no phone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+}
+
+/// The 一件事 bundle a booking is for, as the counter sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BookedBundle {
+    pub bundle_code: String,
+    pub name: String,
+    /// Every item of the bundle; the optional ones the citizen may have left out.
+    pub items: Vec<BookedBundleItem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BookedBundleItem {
+    pub item_code: String,
+    pub name: String,
+    pub required: bool,
 }

@@ -293,6 +293,10 @@ error_codes! {
     BundleNotFound => "BUNDLE_NOT_FOUND", "该一件事不存在或已下线";
     /// The bundle cannot be applied for online (网办深度 below 3): go to a hall.
     BundleNotOnline => "BUNDLE_NOT_ONLINE", "该一件事暂不支持网上申办，请到大厅办理";
+    /// A booking (or a slot query) names neither an item nor a bundle, or both.
+    ItemOrBundleRequired => "ITEM_OR_BUNDLE_REQUIRED", "请选择要预约的事项或一件事（二者选一）";
+    /// No category of the hall handles every required item of the bundle: not bookable there.
+    BundleNotBookable => "BUNDLE_NOT_BOOKABLE", "该一件事在此大厅暂不支持预约，请选择办事指南中可预约的大厅";
     /// No such bundle application of this citizen.
     BundleApplicationNotFound => "BUNDLE_APPLICATION_NOT_FOUND", "该一件事申请不存在";
     /// A bundle is applied for by the citizen or for a family member (`?memberId=`); asking

@@ -33,6 +33,7 @@ pub fn to_wire(b: BookingView) -> wire::Booking {
         hall_code: b.hall_code,
         hall_name: b.hall_name,
         hall_address: b.hall_address,
+        bundle_code: b.bundle.then(|| b.item_code.clone()),
         item_code: b.item_code,
         item_name: b.item_name,
         category_name: b.category_name,
@@ -105,6 +106,33 @@ pub fn book_error(e: BookError) -> ApiError {
     }
 }
 
+/// A booking's subject from the request: exactly one of an item and a 一件事 bundle (its code,
+/// and whether it is a bundle). One endpoint for both, because a bundle booking *is* a booking:
+/// the same list, cancel, move, check-in, limits and idempotency.
+fn subject(item_code: Option<&str>, bundle_code: Option<&str>) -> Result<(String, bool), ApiError> {
+    fn code(c: Option<&str>) -> Option<&str> {
+        c.map(str::trim).filter(|c| !c.is_empty())
+    }
+    match (code(item_code), code(bundle_code)) {
+        (Some(item), None) => Ok((item.to_owned(), false)),
+        (None, Some(bundle)) => Ok((bundle.to_owned(), true)),
+        (Some(_), Some(_)) => Err(ApiError::new(ErrorCode::ItemOrBundleRequired)
+            .with_message("事项和一件事只能选择其一")
+            .with_field("bundleCode", "不能与itemCode同时填写")),
+        (None, None) => Err(ApiError::new(ErrorCode::ItemOrBundleRequired)
+            .with_field("itemCode", "请填写itemCode或bundleCode")),
+    }
+}
+
+/// A refusal of a bundle booking says "bundle" where an item's says "item".
+fn bundle_book_error(e: BookError) -> ApiError {
+    match e {
+        BookError::ItemNotFound => ApiError::new(ErrorCode::BundleNotFound),
+        BookError::ItemNotBookable => ApiError::new(ErrorCode::BundleNotBookable),
+        e => book_error(e),
+    }
+}
+
 pub fn check_in_error(e: CheckInError) -> ApiError {
     match e {
         CheckInError::NotFound => ApiError::new(ErrorCode::BookingNotFound),
@@ -124,14 +152,14 @@ pub fn check_in_error(e: CheckInError) -> ApiError {
     }
 }
 
-/// Slots of a hall for an item over a range of days.
+/// Slots of a hall for an item (or a 一件事 bundle) over a range of days.
 #[utoipa::path(
     get, path = "/api/v1/halls/{hallCode}/slots", tag = "booking",
     params(("hallCode" = String, Path), wire::AvailabilityQuery),
     responses(
         (status = 200, body = wire::Availability),
-        (status = 404, description = "HALL_NOT_FOUND, ITEM_NOT_FOUND", body = ErrorBody),
-        (status = 422, description = "ITEM_NOT_BOOKABLE, VALIDATION_FAILED (range)", body = ErrorBody),
+        (status = 404, description = "HALL_NOT_FOUND, ITEM_NOT_FOUND, BUNDLE_NOT_FOUND", body = ErrorBody),
+        (status = 422, description = "ITEM_NOT_BOOKABLE, BUNDLE_NOT_BOOKABLE (no category of the hall handles every required item), ITEM_OR_BUNDLE_REQUIRED (neither or both), VALIDATION_FAILED (range)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -143,6 +171,7 @@ pub async fn availability(
 ) -> Result<web::Json<wire::Availability>, ApiError> {
     let hall_code = path.into_inner();
     let query = query.into_inner();
+    let (code, bundle) = subject(query.item_code.as_deref(), query.bundle_code.as_deref())?;
     let from = day(
         "from",
         query.from.unwrap_or_else(|| state.booking.clock().today()),
@@ -153,11 +182,15 @@ pub async fn availability(
     };
     let days = state
         .booking
-        .availability(&hall_code, &query.item_code, from, to)
+        .availability(&hall_code, &code, bundle, from, to)
         .await
         .map_err(|e| match e {
             AvailabilityError::HallNotFound => ApiError::new(ErrorCode::HallNotFound),
+            AvailabilityError::ItemNotFound if bundle => ApiError::new(ErrorCode::BundleNotFound),
             AvailabilityError::ItemNotFound => ApiError::new(ErrorCode::ItemNotFound),
+            AvailabilityError::ItemNotBookableHere if bundle => {
+                ApiError::new(ErrorCode::BundleNotBookable)
+            }
             AvailabilityError::ItemNotBookableHere => ApiError::new(ErrorCode::ItemNotBookable),
             AvailabilityError::BadRange => ApiError::new(ErrorCode::ValidationFailed)
                 .with_message("日期范围不正确：结束日期不能早于开始日期，且最多查询31天")
@@ -197,12 +230,13 @@ pub async fn availability(
         .collect();
     Ok(web::Json(wire::Availability {
         hall_code,
-        item_code: query.item_code,
+        bundle_code: bundle.then(|| code.clone()),
+        item_code: code,
         days,
     }))
 }
 
-/// Book a slot.
+/// Book a slot for an item, or for a 一件事 bundle (one booking for all its items).
 #[utoipa::path(
     post, path = "/api/v1/bookings", tag = "booking",
     request_body = wire::BookRequest,
@@ -211,9 +245,9 @@ pub async fn availability(
         (status = 201, body = wire::Booking),
         (status = 200, description = "an earlier answer to the same Idempotency-Key", body = wire::Booking),
         (status = 403, description = "IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED, BOOKING_BANNED (until: the ban's last day; the member's, when booking for one)", body = ErrorBody),
-        (status = 404, description = "ITEM_NOT_FOUND, SLOT_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND (memberId is not a live family member)", body = ErrorBody),
-        (status = 409, description = "SLOT_FULL, ALREADY_BOOKED", body = ErrorBody),
-        (status = 422, description = "SLOT_NOT_FOR_ITEM, ITEM_NOT_BOOKABLE, SLOT_PAST, OUTSIDE_BOOKING_WINDOW, SLOT_NOT_RELEASED (also while the day's year has no calendar), SLOT_TOO_SOON (inside the cancellation cut-off; until: the cut-off), HALL_CLOSED, BOOKING_LIMIT_REACHED, IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
+        (status = 404, description = "ITEM_NOT_FOUND, BUNDLE_NOT_FOUND, SLOT_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND (memberId is not a live family member)", body = ErrorBody),
+        (status = 409, description = "SLOT_FULL, ALREADY_BOOKED (the same person, item or bundle, and day)", body = ErrorBody),
+        (status = 422, description = "ITEM_OR_BUNDLE_REQUIRED (neither or both), SLOT_NOT_FOR_ITEM, ITEM_NOT_BOOKABLE, BUNDLE_NOT_BOOKABLE (no category of the hall handles every required item), SLOT_PAST, OUTSIDE_BOOKING_WINDOW, SLOT_NOT_RELEASED (also while the day's year has no calendar), SLOT_TOO_SOON (inside the cancellation cut-off; until: the cut-off), HALL_CLOSED, BOOKING_LIMIT_REACHED, IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -225,9 +259,13 @@ pub async fn book(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
     let body = body.into_inner();
-    let item_code = body.item_code.trim();
-    if item_code.is_empty() || item_code.len() > 64 {
-        return Err(ApiError::new(ErrorCode::ItemNotFound));
+    let (code, bundle) = subject(body.item_code.as_deref(), body.bundle_code.as_deref())?;
+    if code.len() > 64 {
+        return Err(ApiError::new(if bundle {
+            ErrorCode::BundleNotFound
+        } else {
+            ErrorCode::ItemNotFound
+        }));
     }
     let booked = state
         .booking
@@ -237,13 +275,18 @@ pub async fn book(
             },
             &BookRequest {
                 slot_id: body.slot_id,
-                item_code: item_code.to_owned(),
+                item_code: code,
+                bundle,
                 idempotency_key: key,
                 for_member: acting.member.as_ref().map(BookingFor::from),
             },
         )
         .await
-        .map_err(book_error)?;
+        .map_err(if bundle {
+            bundle_book_error
+        } else {
+            book_error
+        })?;
     let mut response = if booked.replayed {
         HttpResponse::Ok()
     } else {
@@ -470,11 +513,33 @@ pub async fn brief(
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::BookingNotFound))?;
     let profile = state.identity.masked_profile(citizen_id).await?;
+    // A bundle booking: the counter sees the bundle and every item it joins.
+    let bundle = match booking.bundle {
+        false => None,
+        true => state
+            .bundles
+            .guide(&booking.item_code)
+            .await?
+            .map(|g| wire::BookedBundle {
+                bundle_code: g.bundle_code,
+                name: g.name,
+                items: g
+                    .items
+                    .into_iter()
+                    .map(|i| wire::BookedBundleItem {
+                        item_code: i.item_code,
+                        name: i.name,
+                        required: i.required,
+                    })
+                    .collect(),
+            }),
+    };
     Ok(web::Json(wire::BookingBrief {
         booking_id: booking.id,
         code: booking.code,
         item_name: booking.item_name,
         category_name: booking.category_name,
+        bundle,
         starts_at: booking.starts_at,
         ends_at: booking.ends_at,
         checked_in_at: booking.checked_in_at,

@@ -116,6 +116,7 @@ impl BookingService {
         &self,
         hall_code: &str,
         item_code: &str,
+        bundle: bool,
         from: Day,
         to: Day,
     ) -> Result<Vec<DayAvailability>, AvailabilityError> {
@@ -130,14 +131,12 @@ impl BookingService {
             .hall(hall_id)
             .await?
             .ok_or(AvailabilityError::HallNotFound)?;
-        let item = self
-            .item(item_code)
-            .await?
-            .ok_or(AvailabilityError::ItemNotFound)?;
-        let category_id = ctx
-            .category_of(item_code)
-            .filter(|_| item.bookable && ctx.hall.active)
-            .ok_or(AvailabilityError::ItemNotBookableHere)?;
+        // An item, or a 一件事 bundle in the one category that handles all it needs (`bundle.rs`).
+        let category_id = match self.subject_at(&ctx, item_code, bundle).await? {
+            super::bundle::AtHall::Unknown => return Err(AvailabilityError::ItemNotFound),
+            super::bundle::AtHall::Handled(_, Some(category)) => category,
+            _ => return Err(AvailabilityError::ItemNotBookableHere),
+        };
         let calendar = self.calendar.calendar().await?;
         let now = self.clock.now();
         let rules = ctx.rules;

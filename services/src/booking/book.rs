@@ -9,13 +9,8 @@ use rand::Rng as _;
 use sea_orm::DbErr;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
-use std::time::Duration;
 
 use super::*;
-
-/// How long the store remembers that a slot was found full. A seat given back (a cancellation,
-/// a move) clears the mark at once; the expiry only bounds a mark whose clearing failed.
-const FULL_MARK_TTL: Duration = Duration::from_secs(60);
 
 /// Why a booking (or a move to another slot) was refused.
 #[derive(Debug, thiserror::Error)]
@@ -177,7 +172,9 @@ pub struct Booked {
 #[derive(Debug, Clone)]
 pub struct BookRequest {
     pub slot_id: i64,
+    /// The item's code, or the bundle's when `bundle` (see `bundle.rs`).
     pub item_code: String,
+    pub bundle: bool,
     /// The `Idempotency-Key` header, already checked to be 1–64 visible ASCII characters.
     pub idempotency_key: Option<String>,
     /// Booking for a family member rather than for oneself: the booking counts as the member's
@@ -201,10 +198,6 @@ impl From<&crate::identity::ActingMember> for BookingFor {
             index: m.index.clone(),
         }
     }
-}
-
-fn full_mark(slot_id: i64) -> String {
-    format!("slot-full:{slot_id}")
 }
 
 /// An 8-character code from an alphabet without look-alikes (no 0/O, 1/I/L), easy to read
@@ -288,6 +281,7 @@ impl BookingService {
         let request = BookRequest {
             slot_id,
             item_code: old.item_code.clone(),
+            bundle: super::bundle::is_bundle(&self.db, &old.item_code).await?,
             idempotency_key: None,
             // A member's booking moves as the member's.
             for_member: old.member_id.map(|member_id| BookingFor {
@@ -296,7 +290,7 @@ impl BookingService {
             }),
         };
         let booked = self.book_once(who, &request, "", Some(old.clone())).await?;
-        self.clear_full_mark(old.slot_id).await;
+        self.seats_given_back(&[old.slot_id]).await;
         Ok(booked)
     }
 
@@ -370,11 +364,14 @@ impl BookingService {
         fingerprint: &str,
         moving: Option<entities::booking::Model>,
     ) -> Result<Booked, BookError> {
-        // A slot known to be full is refused before anything reaches the database.
-        if self.known_full(request.slot_id).await {
-            metrics::counter!("booking_slot_full_total", "decided_by" => "store").increment(1);
+        // A slot this instance found full a moment ago is refused from memory, before any
+        // round trip; the ticket, taken before the reads below, keeps a seat given back
+        // meanwhile from being flagged full again by them.
+        if self.full.is_raised(request.slot_id) {
+            metrics::counter!("booking_slot_full_total", "decided_by" => "memory").increment(1);
             return Err(BookError::SlotFull);
         }
+        let flag_ticket = self.full.ticket();
         let identity = match &request.for_member {
             Some(member) => member.index.clone(),
             None => match queries::identity_index(&self.db, who.citizen_id).await? {
@@ -407,17 +404,8 @@ impl BookingService {
             .await?
             .ok_or(BookError::SlotNotFound)?;
         let item = self
-            .item(&request.item_code)
-            .await?
-            .ok_or(BookError::ItemNotFound)?;
-        match ctx.category_of(&item.item_code) {
-            _ if !item.bookable || !ctx.hall.active => return Err(BookError::ItemNotBookable),
-            None => return Err(BookError::SlotNotForItem),
-            Some(category) if category != slot.category_id => {
-                return Err(BookError::SlotNotForItem);
-            }
-            Some(_) => {}
-        }
+            .subject_of_slot(&ctx, request, slot.category_id)
+            .await?;
         // Microseconds: what the database keeps, so the answer reads as the row does later.
         let now = self.clock.now().trunc_subsecs(6);
         let rules = ctx.rules;
@@ -451,7 +439,7 @@ impl BookingService {
         }
         if slot.booked >= slot.capacity {
             metrics::counter!("booking_slot_full_total", "decided_by" => "database").increment(1);
-            self.mark_full(slot.id).await;
+            self.full.raise(slot.id, flag_ticket);
             return Err(BookError::SlotFull);
         }
         if let Some(old) = &moving
@@ -502,7 +490,7 @@ impl BookingService {
                 return Err(BookError::HallClosed);
             }
             metrics::counter!("booking_slot_full_total", "decided_by" => "database").increment(1);
-            self.mark_full(slot.id).await;
+            self.full.raise(slot.id, flag_ticket);
             return Err(BookError::SlotFull);
         }
         if let Some(old_slot) = give_back.filter(|&o| o > slot.id) {
@@ -522,7 +510,7 @@ impl BookingService {
                 member_id: request.for_member.as_ref().map(|m| m.member_id),
                 identity_index: &identity,
                 slot: &slot,
-                item_code: &item.item_code,
+                item_code: &item.code,
                 now,
             },
         )
@@ -582,7 +570,7 @@ impl BookingService {
             hall_id: slot.hall_id,
             category_id: slot.category_id,
             slot_id: slot.id,
-            item_code: item.item_code.clone(),
+            item_code: item.code.clone(),
             day: slot.day,
             starts_at: slot.starts_at,
             status: BookingStatus::Booked.as_str().to_owned(),
@@ -597,37 +585,28 @@ impl BookingService {
             rescheduled_to: None,
             member_id: request.for_member.as_ref().map(|m| m.member_id),
         };
-        let booking = queries::view_of(
+        let mut booking = queries::view_of(
             row,
             &ctx.hall,
             ctx.category_name(slot.category_id),
             slot.ends_at,
             &item.name,
         )?;
+        booking.bundle = item.bundle;
         Ok(Booked {
             booking,
             replayed: false,
         })
     }
 
-    pub(super) async fn known_full(&self, slot_id: i64) -> bool {
-        // A store that fails only sends the request on to the database.
-        matches!(self.store.get(&full_mark(slot_id)).await, Ok(Some(_)))
-    }
-
-    pub(super) async fn mark_full(&self, slot_id: i64) {
-        if let Err(e) = self
-            .store
-            .set(&full_mark(slot_id), b"1", Some(FULL_MARK_TTL))
-            .await
-        {
-            tracing::warn!(error = %e, slot_id, "could not mark the slot full");
-        }
-    }
-
-    pub(super) async fn clear_full_mark(&self, slot_id: i64) {
-        if let Err(e) = self.store.delete(&full_mark(slot_id)).await {
-            tracing::warn!(error = %e, slot_id, "could not clear the slot's full mark");
+    /// Tells every instance that `slot_ids` have a seat again (or closed): their full flags go.
+    pub(super) async fn seats_given_back(&self, slot_ids: &[i64]) {
+        if let Err(e) = self.full.clear_many(slot_ids).await {
+            tracing::warn!(
+                error = %e,
+                ?slot_ids,
+                "could not publish that seats were given back; other instances see them within the flag's ttl"
+            );
         }
     }
 }

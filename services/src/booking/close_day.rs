@@ -61,12 +61,12 @@ impl BookingService {
                 continue;
             }
             cancelled += 1;
-            let item = crate::catalogue::queries::item(&txn, &booking.item_code).await?;
+            let item = super::bundle::subject_name(&txn, &booking.item_code).await?;
             let payload = json!({
                 "booking_id": booking.id,
                 "booking_code": booking.code,
                 "hall_name": ctx.hall.name,
-                "item_name": item.map(|i| i.name).unwrap_or_default(),
+                "item_name": item,
                 "slot_start": booking.starts_at.to_rfc3339(),
                 "reason": reason,
             });
@@ -81,7 +81,10 @@ impl BookingService {
                 .await
                 .context("notify the cancellation")?;
         }
+        let slots = queries::slot_ids_of_day(&txn, hall_id, day).await?;
         txn.commit().await.context("commit closing the day")?;
+        // A slot flagged full anywhere now answers that the hall is closed.
+        self.seats_given_back(&slots).await;
         self.materialized
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

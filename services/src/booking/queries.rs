@@ -596,6 +596,23 @@ pub async fn close_day(
     Ok(())
 }
 
+/// The ids of a hall's slots of a day.
+pub async fn slot_ids_of_day(
+    conn: &impl ConnectionTrait,
+    hall_id: i64,
+    day: NaiveDate,
+) -> anyhow::Result<Vec<i64>> {
+    slot::Entity::find()
+        .filter(slot::Column::HallId.eq(hall_id))
+        .filter(slot::Column::Day.eq(day))
+        .select_only()
+        .column(slot::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await
+        .context("read the day's slot ids")
+}
+
 /// Live bookings whose start is before `before`: candidates for a no-show.
 pub async fn started_bookings(
     conn: &impl ConnectionTrait,
@@ -685,7 +702,9 @@ pub async fn views(
     let mut codes: Vec<String> = rows.iter().map(|b| b.item_code.clone()).collect();
     codes.sort_unstable();
     codes.dedup();
-    let items = crate::catalogue::queries::names(conn, codes).await?;
+    let items = crate::catalogue::queries::names(conn, codes.clone()).await?;
+    // A booking's subject is an item, or a 一件事 bundle (`bundle.rs`).
+    let bundles = crate::bundles::names(conn, codes).await?;
     let checked_in: Vec<i64> = rows
         .iter()
         .filter(|b| b.status == BookingStatus::CheckedIn.as_str())
@@ -705,8 +724,16 @@ pub async fn views(
                 .map_or("", String::as_str)
                 .to_owned();
             let ends_at = slots.get(&b.slot_id).copied().unwrap_or(b.starts_at);
-            let item_name = items.get(&b.item_code).cloned().unwrap_or_default();
+            let bundle = bundles
+                .get(&b.item_code)
+                .filter(|_| !items.contains_key(&b.item_code));
+            let item_name = items
+                .get(&b.item_code)
+                .or(bundle)
+                .cloned()
+                .unwrap_or_default();
             let mut view = view_of(b, hall, &category, ends_at, &item_name)?;
+            view.bundle = bundle.is_some();
             view.ticket = ticket;
             Ok(view)
         })
@@ -747,6 +774,7 @@ pub fn view_of(
         checked_in_at: b.checked_in_at,
         rescheduled_to: b.rescheduled_to,
         member_id: b.member_id,
+        bundle: false,
         ticket: None,
     })
 }

@@ -139,12 +139,12 @@ impl BookingWorker {
             if banned {
                 queries::ban(&txn, &booking.identity_index, until, "NO_SHOWS", now).await?;
             }
-            let item = crate::catalogue::queries::item(&txn, &booking.item_code).await?;
+            let item = super::bundle::subject_name(&txn, &booking.item_code).await?;
             let payload = json!({
                 "booking_id": booking.id,
                 "booking_code": booking.code,
                 "hall_name": ctx.hall.name,
-                "item_name": item.map(|i| i.name).unwrap_or_default(),
+                "item_name": item,
                 "slot_start": booking.starts_at.to_rfc3339(),
                 "no_shows": count,
                 "limit": limit,
@@ -199,12 +199,12 @@ impl BookingWorker {
             }
             if !booked_today {
                 let hall = crate::halls::queries::by_id(&txn, booking.hall_id).await?;
-                let item = crate::catalogue::queries::item(&txn, &booking.item_code).await?;
+                let item = super::bundle::subject_name(&txn, &booking.item_code).await?;
                 let payload = json!({
                     "booking_id": booking.id,
                     "booking_code": booking.code,
                     "hall_name": hall.map(|h| h.name).unwrap_or_default(),
-                    "item_name": item.map(|i| i.name).unwrap_or_default(),
+                    "item_name": item,
                     "slot_start": booking.starts_at.to_rfc3339(),
                 });
                 s.notifications

@@ -107,6 +107,74 @@ pub struct BundleGuide {
     pub synced_at: DateTime<Utc>,
 }
 
+/// What booking a bundle at a hall needs to know of it (issue 19 item 4): its name and the
+/// items the citizen cannot leave out.
+#[derive(Debug, Clone)]
+pub(crate) struct BookingTerms {
+    pub bundle_code: String,
+    pub name: String,
+    pub required: Vec<String>,
+}
+
+impl BookingTerms {
+    /// The rule of a hall offering a bundle, the one the guide's `bookable` halls and the
+    /// booking both apply: **one category of the hall is mapped to every required item of the
+    /// bundle** (无差别综合窗口), and that category takes the booking. The optional items go to the
+    /// same counter; a bundle without required items is offered nowhere.
+    pub fn category_at(&self, category_of: impl Fn(&str) -> Option<i64>) -> Option<i64> {
+        let (first, rest) = self.required.split_first()?;
+        let category = category_of(first)?;
+        rest.iter()
+            .all(|code| category_of(code) == Some(category))
+            .then_some(category)
+    }
+}
+
+/// A bundle's booking terms; `None` for a code not in the catalogue.
+///
+/// # Errors
+/// The database cannot be read, or the stored items are not what the sync wrote.
+pub(crate) async fn booking_terms(
+    conn: &impl ConnectionTrait,
+    bundle_code: &str,
+) -> anyhow::Result<Option<BookingTerms>> {
+    let Some(row) = bundle::Entity::find_by_id(bundle_code.to_owned())
+        .one(conn)
+        .await
+        .context("read the bundle")?
+    else {
+        return Ok(None);
+    };
+    let (members, _) = parts_of(&row)?;
+    Ok(Some(BookingTerms {
+        bundle_code: row.bundle_code,
+        name: row.name,
+        required: members
+            .into_iter()
+            .filter(|m| m.required)
+            .map(|m| m.item_code)
+            .collect(),
+    }))
+}
+
+/// The names of the bundles among `codes` (a booking's subject is an item or a bundle).
+///
+/// # Errors
+/// The database cannot be read.
+pub(crate) async fn names(
+    conn: &impl ConnectionTrait,
+    codes: impl IntoIterator<Item = String>,
+) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    Ok(bundle::Entity::find()
+        .filter(bundle::Column::BundleCode.is_in(codes))
+        .all(conn)
+        .await
+        .context("read the bundles' names")?
+        .into_iter()
+        .map(|b| (b.bundle_code, b.name))
+        .collect())
+}
+
 /// Syncs the bundles changed since the last successful bundle sync (every bundle when `full`).
 /// Called by the catalogue sync, under its lock, after the items.
 ///
@@ -512,31 +580,30 @@ impl BundleService {
             .all(db)
             .await
             .context("read the bundle's halls")?;
-        let required: Vec<&str> = members
-            .iter()
-            .filter(|m| m.required)
-            .map(|m| m.item_code.as_str())
-            .collect();
+        let terms = BookingTerms {
+            bundle_code: String::new(),
+            name: String::new(),
+            required: members
+                .iter()
+                .filter(|m| m.required)
+                .map(|m| m.item_code.clone())
+                .collect(),
+        };
         let mappings = hall_item::Entity::find()
             .filter(hall_item::Column::HallId.is_in(halls.iter().map(|h| h.id)))
-            .filter(hall_item::Column::ItemCode.is_in(required.iter().copied()))
+            .filter(hall_item::Column::ItemCode.is_in(terms.required.iter().cloned()))
             .all(db)
             .await
             .context("read the halls' categories")?;
         Ok(halls
             .into_iter()
             .map(|h| {
-                // category → the required items it handles at this hall
-                let mut by_category: BTreeMap<i64, BTreeSet<&str>> = BTreeMap::new();
-                for m in mappings.iter().filter(|m| m.hall_id == h.id) {
-                    by_category
-                        .entry(m.category_id)
-                        .or_default()
-                        .insert(m.item_code.as_str());
-                }
-                let bookable = by_category
-                    .values()
-                    .any(|items| items.len() == required.len());
+                let here: BTreeMap<&str, i64> = mappings
+                    .iter()
+                    .filter(|m| m.hall_id == h.id)
+                    .map(|m| (m.item_code.as_str(), m.category_id))
+                    .collect();
+                let bookable = terms.category_at(|code| here.get(code).copied()).is_some();
                 BundleHall {
                     code: h.code,
                     name: h.name,

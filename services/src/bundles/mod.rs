@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use self::catalogue::{
     BundleGuide, BundleGuideItem, BundleHall, BundleSummary, BundleSyncReport, GuideMaterial,
 };
-pub(crate) use self::catalogue::{SyncFailure, sync as sync_catalogue};
+pub(crate) use self::catalogue::{SyncFailure, booking_terms, names, sync as sync_catalogue};
 pub use self::forward::BundleForwarder;
 pub use self::submit::{BundleApplyError, NewBundleApplication};
 pub use self::view::{BundlePartView, BundleState, BundleView};

@@ -20,12 +20,12 @@ use crate::helpers::{Citizen, Deployment, Reply, TestApp, id_card_no};
 const CALLBACK: &str = "/callbacks/province/case-events";
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
 
-struct World {
+pub(crate) struct World {
     deployment: Deployment,
-    province: ProvinceSim,
-    app: TestApp,
+    pub(crate) province: ProvinceSim,
+    pub(crate) app: TestApp,
     /// The four items' codes, in the bundle's order (the last optional).
-    items: Vec<String>,
+    pub(crate) items: Vec<String>,
 }
 
 fn settings_for(
@@ -54,7 +54,7 @@ fn settings_for(
 }
 
 impl World {
-    async fn new() -> World {
+    pub(crate) async fn new() -> World {
         let deployment = Deployment::new().await;
         let province = ProvinceSim::start(ProvinceSimConfig {
             callback_retry_base: Duration::from_millis(50),
@@ -87,7 +87,7 @@ impl World {
         }
     }
 
-    async fn citizen(&self, n: u32) -> Citizen {
+    pub(crate) async fn citizen(&self, n: u32) -> Citizen {
         let app = &self.app;
         let citizen = app.login().await;
         let bound = app
@@ -106,7 +106,7 @@ impl World {
     }
 
     /// One upload per code, as `[{code, materialId}]`.
-    async fn materials(&self, citizen: &Citizen, codes: &[&str]) -> Value {
+    pub(crate) async fn materials(&self, citizen: &Citizen, codes: &[&str]) -> Value {
         let mut out = Vec::new();
         for code in codes {
             let reply = upload(&self.app, citizen, &format!("{code}.png"), PNG).await;
@@ -116,7 +116,7 @@ impl World {
         Value::Array(out)
     }
 
-    fn application(&self, materials: &Value, optional: &[&str]) -> Value {
+    pub(crate) fn application(&self, materials: &Value, optional: &[&str]) -> Value {
         json!({
             "bundleCode": DEMO_BUNDLE_CODE,
             "optionalItems": optional,
@@ -184,7 +184,7 @@ async fn upload(app: &TestApp, citizen: &Citizen, name: &str, bytes: &[u8]) -> R
     .await
 }
 
-async fn until(
+pub(crate) async fn until(
     app: &TestApp,
     citizen: &Citizen,
     id: &str,
@@ -209,7 +209,7 @@ async fn until(
 }
 
 /// The part of `item_code` in a bundle view.
-fn part<'a>(view: &'a Value, item_code: &str) -> &'a Value {
+pub(crate) fn part<'a>(view: &'a Value, item_code: &str) -> &'a Value {
     view["parts"]
         .as_array()
         .unwrap()

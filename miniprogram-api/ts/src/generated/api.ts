@@ -114,7 +114,7 @@ export interface paths {
         /** My bookings, newest first. */
         get: operations["bookingMine"];
         put?: never;
-        /** Book a slot. */
+        /** Book a slot for an item, or for a 一件事 bundle (one booking for all its items). */
         post: operations["bookingBook"];
         delete?: never;
         options?: never;
@@ -600,7 +600,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Slots of a hall for an item over a range of days. */
+        /** Slots of a hall for an item (or a 一件事 bundle) over a range of days. */
         get: operations["bookingAvailability"];
         put?: never;
         post?: never;
@@ -1997,8 +1997,11 @@ export interface components {
         };
         /** @description `GET /api/v1/halls/{hallCode}/slots` */
         Availability: {
+            /** @description Set when the slots are a 一件事 bundle's: those of the one category that handles it. */
+            bundleCode?: string | null;
             days: components["schemas"]["DayView"][];
             hallCode: string;
+            /** @description The item asked for, or the bundle's code when `bundleCode` was asked for. */
             itemCode: string;
         };
         /**
@@ -2052,12 +2055,35 @@ export interface components {
          *     the same answer).
          */
         BookRequest: {
-            itemCode: string;
+            /**
+             * @description A 一件事 bundle: one booking for all its items, at the one counter category of the hall
+             *     that handles every required item (`BUNDLE_NOT_BOOKABLE` at a hall that does not).
+             */
+            bundleCode?: string | null;
+            /**
+             * @description The item to book; exactly one of `itemCode` and `bundleCode`
+             *     (`ITEM_OR_BUNDLE_REQUIRED` otherwise).
+             */
+            itemCode?: string | null;
             /** Format: int64 */
             slotId: number;
         };
+        /** @description The 一件事 bundle a booking is for, as the counter sees it. */
+        BookedBundle: {
+            bundleCode: string;
+            /** @description Every item of the bundle; the optional ones the citizen may have left out. */
+            items: components["schemas"]["BookedBundleItem"][];
+            name: string;
+        };
+        BookedBundleItem: {
+            itemCode: string;
+            name: string;
+            required: boolean;
+        };
         /** @description A booking. */
         Booking: {
+            /** @description Set for a 一件事 bundle booking: one booking (and one ticket) for all its items. */
+            bundleCode?: string | null;
             /**
              * Format: date-time
              * @description Until when it can be cancelled or moved.
@@ -2088,7 +2114,9 @@ export interface components {
             hallName: string;
             /** Format: int64 */
             id: number;
+            /** @description The item's code, or the bundle's for a bundle booking (then `bundleCode` is set too). */
             itemCode: string;
+            /** @description The item's name, or the bundle's. */
             itemName: string;
             /**
              * Format: int64
@@ -2114,6 +2142,7 @@ export interface components {
         BookingBrief: {
             /** Format: int64 */
             bookingId: number;
+            bundle?: null | components["schemas"]["BookedBundle"];
             categoryName: string;
             /** Format: date-time */
             checkedInAt?: string | null;
@@ -2122,6 +2151,7 @@ export interface components {
             endsAt: string;
             /** @description Masked; absent when the citizen has bound no identity. */
             holderName?: string | null;
+            /** @description The item's name, or the bundle's. */
             itemName: string;
             /** @description Masked; absent when the citizen has bound no phone. */
             phone?: string | null;
@@ -2726,6 +2756,8 @@ export interface components {
          *     - `ON_BEHALF_NEEDS_CONSENT`: 为他人代办需经本人同意：请先添加为家庭成员，或填写对方姓名和身份证号发起授权请求
          *     - `BUNDLE_NOT_FOUND`: 该一件事不存在或已下线
          *     - `BUNDLE_NOT_ONLINE`: 该一件事暂不支持网上申办，请到大厅办理
+         *     - `ITEM_OR_BUNDLE_REQUIRED`: 请选择要预约的事项或一件事（二者选一）
+         *     - `BUNDLE_NOT_BOOKABLE`: 该一件事在此大厅暂不支持预约，请选择办事指南中可预约的大厅
          *     - `BUNDLE_APPLICATION_NOT_FOUND`: 该一件事申请不存在
          *     - `BUNDLE_CONSENT_UNSUPPORTED`: 一件事暂不支持为他人发起授权代办，请先将对方添加为家庭成员后申办
          *     - `CONSENT_PERSON_NOT_FOUND`: 未找到该办事人已实名认证的账号，请对方先在掌上办完成实名认证
@@ -2754,7 +2786,7 @@ export interface components {
          *     - `INTERNAL`: 系统繁忙，请稍后再试
          * @enum {string}
          */
-        ErrorCode: "BAD_REQUEST" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAUTHENTICATED" | "SESSION_EXPIRED" | "RATE_LIMITED" | "VALIDATION_FAILED" | "WECHAT_CODE_INVALID" | "WECHAT_CODE_USED" | "WECHAT_USER_BLOCKED" | "PHONE_CODE_INVALID" | "PHONE_DATA_INVALID" | "INVALID_ID_CARD_NO" | "INVALID_NAME" | "IDENTITY_TAKEN" | "IDENTITY_ALREADY_BOUND" | "IDENTITY_REQUIRED" | "IDENTITY_NOT_VERIFIED" | "FACE_VERIFICATION_REQUIRED" | "VERIFICATION_NOT_FOUND" | "VERIFICATION_FINISHED" | "VERIFICATION_EXPIRED" | "FACE_VERIFY_CANCELLED" | "FACE_CAMERA_NOT_ALLOWED" | "FACE_NOT_MATCHED" | "FACE_VERIFY_TIMEOUT" | "FACE_DEVICE_UNSUPPORTED" | "FACE_VERIFY_SYSTEM_ERROR" | "FACE_VERIFY_REFUSED" | "FAMILY_MEMBER_LIMIT_REACHED" | "FAMILY_MEMBER_ALREADY_ADDED" | "FAMILY_MEMBER_IS_SELF" | "FAMILY_MEMBER_NOT_FOUND" | "ITEM_NOT_FOUND" | "HALL_NOT_FOUND" | "ITEM_NOT_BOOKABLE" | "SLOT_NOT_FOUND" | "SLOT_NOT_FOR_ITEM" | "SLOT_PAST" | "OUTSIDE_BOOKING_WINDOW" | "SLOT_NOT_RELEASED" | "SLOT_TOO_SOON" | "HALL_CLOSED" | "SLOT_FULL" | "ALREADY_BOOKED" | "BOOKING_LIMIT_REACHED" | "BOOKING_BANNED" | "IDEMPOTENCY_KEY_REUSED" | "BOOKING_NOT_FOUND" | "BOOKING_NOT_CHANGEABLE" | "CANCEL_TOO_LATE" | "CHECKIN_TOO_EARLY" | "CHECKIN_TOO_LATE" | "WRONG_HALL" | "HALL_QR_INVALID" | "HALL_CODE_TAKEN" | "CATEGORY_NOT_FOUND" | "CATEGORY_CODE_TAKEN" | "QUEUE_PREFIX_TAKEN" | "COUNTER_NOT_FOUND" | "COUNTER_NUMBER_TAKEN" | "CALENDAR_INVALID" | "SYNC_IN_PROGRESS" | "STAFF_LOGIN_FAILED" | "STAFF_DISABLED" | "FORBIDDEN" | "USERNAME_TAKEN" | "WEAK_PASSWORD" | "STAFF_PASSWORD_WRONG" | "LICENCE_NOT_FOUND" | "LICENCE_HOLDER_MISMATCH" | "LICENCE_HOLDER_ONLY" | "TICKET_NOT_FOUND" | "TICKET_ALREADY_LIVE" | "HALL_NOT_OPEN" | "CATEGORY_NOT_FOR_ITEM" | "NO_TICKET_WAITING" | "TICKET_STATE_CHANGED" | "RECALL_LIMIT_REACHED" | "COUNTER_BUSY" | "COUNTER_INACTIVE" | "NO_COUNTER_OPEN" | "CITIZEN_CODE_INVALID" | "PHONE_REQUIRED" | "ITEM_NOT_ONLINE" | "MATERIALS_INVALID" | "MATERIAL_NOT_FOUND" | "MATERIAL_TOO_LARGE" | "MATERIAL_TYPE_UNSUPPORTED" | "ON_BEHALF_NEEDS_CONSENT" | "BUNDLE_NOT_FOUND" | "BUNDLE_NOT_ONLINE" | "BUNDLE_APPLICATION_NOT_FOUND" | "BUNDLE_CONSENT_UNSUPPORTED" | "CONSENT_PERSON_NOT_FOUND" | "CONSENT_NOT_FOUND" | "CONSENT_ALREADY_ANSWERED" | "CONSENT_EXPIRED" | "APPLICATION_NOT_FOUND" | "SUPPLEMENT_NOT_REQUESTED" | "SUPPLEMENT_ALREADY_SUBMITTED" | "APPLICATION_NOT_PARKED" | "EVALUATION_SUBJECT_NOT_FOUND" | "EVALUATION_NOT_OPEN" | "EVALUATION_WINDOW_CLOSED" | "ALREADY_EVALUATED" | "EVALUATION_COMMENT_REJECTED" | "FOLLOW_UP_NOT_ALLOWED" | "RECTIFICATION_NOT_FOUND" | "RECTIFICATION_STATE_CHANGED" | "COMMENT_NOT_IN_REVIEW" | "INBOX_ENTRY_NOT_FOUND" | "BAD_SIGNATURE" | "STALE_REQUEST" | "REPLAYED_NONCE" | "UPSTREAM_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "INTERNAL";
+        ErrorCode: "BAD_REQUEST" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAUTHENTICATED" | "SESSION_EXPIRED" | "RATE_LIMITED" | "VALIDATION_FAILED" | "WECHAT_CODE_INVALID" | "WECHAT_CODE_USED" | "WECHAT_USER_BLOCKED" | "PHONE_CODE_INVALID" | "PHONE_DATA_INVALID" | "INVALID_ID_CARD_NO" | "INVALID_NAME" | "IDENTITY_TAKEN" | "IDENTITY_ALREADY_BOUND" | "IDENTITY_REQUIRED" | "IDENTITY_NOT_VERIFIED" | "FACE_VERIFICATION_REQUIRED" | "VERIFICATION_NOT_FOUND" | "VERIFICATION_FINISHED" | "VERIFICATION_EXPIRED" | "FACE_VERIFY_CANCELLED" | "FACE_CAMERA_NOT_ALLOWED" | "FACE_NOT_MATCHED" | "FACE_VERIFY_TIMEOUT" | "FACE_DEVICE_UNSUPPORTED" | "FACE_VERIFY_SYSTEM_ERROR" | "FACE_VERIFY_REFUSED" | "FAMILY_MEMBER_LIMIT_REACHED" | "FAMILY_MEMBER_ALREADY_ADDED" | "FAMILY_MEMBER_IS_SELF" | "FAMILY_MEMBER_NOT_FOUND" | "ITEM_NOT_FOUND" | "HALL_NOT_FOUND" | "ITEM_NOT_BOOKABLE" | "SLOT_NOT_FOUND" | "SLOT_NOT_FOR_ITEM" | "SLOT_PAST" | "OUTSIDE_BOOKING_WINDOW" | "SLOT_NOT_RELEASED" | "SLOT_TOO_SOON" | "HALL_CLOSED" | "SLOT_FULL" | "ALREADY_BOOKED" | "BOOKING_LIMIT_REACHED" | "BOOKING_BANNED" | "IDEMPOTENCY_KEY_REUSED" | "BOOKING_NOT_FOUND" | "BOOKING_NOT_CHANGEABLE" | "CANCEL_TOO_LATE" | "CHECKIN_TOO_EARLY" | "CHECKIN_TOO_LATE" | "WRONG_HALL" | "HALL_QR_INVALID" | "HALL_CODE_TAKEN" | "CATEGORY_NOT_FOUND" | "CATEGORY_CODE_TAKEN" | "QUEUE_PREFIX_TAKEN" | "COUNTER_NOT_FOUND" | "COUNTER_NUMBER_TAKEN" | "CALENDAR_INVALID" | "SYNC_IN_PROGRESS" | "STAFF_LOGIN_FAILED" | "STAFF_DISABLED" | "FORBIDDEN" | "USERNAME_TAKEN" | "WEAK_PASSWORD" | "STAFF_PASSWORD_WRONG" | "LICENCE_NOT_FOUND" | "LICENCE_HOLDER_MISMATCH" | "LICENCE_HOLDER_ONLY" | "TICKET_NOT_FOUND" | "TICKET_ALREADY_LIVE" | "HALL_NOT_OPEN" | "CATEGORY_NOT_FOR_ITEM" | "NO_TICKET_WAITING" | "TICKET_STATE_CHANGED" | "RECALL_LIMIT_REACHED" | "COUNTER_BUSY" | "COUNTER_INACTIVE" | "NO_COUNTER_OPEN" | "CITIZEN_CODE_INVALID" | "PHONE_REQUIRED" | "ITEM_NOT_ONLINE" | "MATERIALS_INVALID" | "MATERIAL_NOT_FOUND" | "MATERIAL_TOO_LARGE" | "MATERIAL_TYPE_UNSUPPORTED" | "ON_BEHALF_NEEDS_CONSENT" | "BUNDLE_NOT_FOUND" | "BUNDLE_NOT_ONLINE" | "ITEM_OR_BUNDLE_REQUIRED" | "BUNDLE_NOT_BOOKABLE" | "BUNDLE_APPLICATION_NOT_FOUND" | "BUNDLE_CONSENT_UNSUPPORTED" | "CONSENT_PERSON_NOT_FOUND" | "CONSENT_NOT_FOUND" | "CONSENT_ALREADY_ANSWERED" | "CONSENT_EXPIRED" | "APPLICATION_NOT_FOUND" | "SUPPLEMENT_NOT_REQUESTED" | "SUPPLEMENT_ALREADY_SUBMITTED" | "APPLICATION_NOT_PARKED" | "EVALUATION_SUBJECT_NOT_FOUND" | "EVALUATION_NOT_OPEN" | "EVALUATION_WINDOW_CLOSED" | "ALREADY_EVALUATED" | "EVALUATION_COMMENT_REJECTED" | "FOLLOW_UP_NOT_ALLOWED" | "RECTIFICATION_NOT_FOUND" | "RECTIFICATION_STATE_CHANGED" | "COMMENT_NOT_IN_REVIEW" | "INBOX_ENTRY_NOT_FOUND" | "BAD_SIGNATURE" | "STALE_REQUEST" | "REPLAYED_NONCE" | "UPSTREAM_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "INTERNAL";
         /** @description An evaluation, as its citizen sees it. */
         Evaluation: {
             comment?: string | null;
@@ -4732,7 +4764,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description ITEM_NOT_FOUND, SLOT_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND (memberId is not a live family member) */
+            /** @description ITEM_NOT_FOUND, BUNDLE_NOT_FOUND, SLOT_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND (memberId is not a live family member) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4741,7 +4773,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description SLOT_FULL, ALREADY_BOOKED */
+            /** @description SLOT_FULL, ALREADY_BOOKED (the same person, item or bundle, and day) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4768,7 +4800,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description SLOT_NOT_FOR_ITEM, ITEM_NOT_BOOKABLE, SLOT_PAST, OUTSIDE_BOOKING_WINDOW, SLOT_NOT_RELEASED (also while the day's year has no calendar), SLOT_TOO_SOON (inside the cancellation cut-off; until: the cut-off), HALL_CLOSED, BOOKING_LIMIT_REACHED, IDEMPOTENCY_KEY_REUSED; VALIDATION_FAILED */
+            /** @description ITEM_OR_BUNDLE_REQUIRED (neither or both), SLOT_NOT_FOR_ITEM, ITEM_NOT_BOOKABLE, BUNDLE_NOT_BOOKABLE (no category of the hall handles every required item), SLOT_PAST, OUTSIDE_BOOKING_WINDOW, SLOT_NOT_RELEASED (also while the day's year has no calendar), SLOT_TOO_SOON (inside the cancellation cut-off; until: the cut-off), HALL_CLOSED, BOOKING_LIMIT_REACHED, IDEMPOTENCY_KEY_REUSED; VALIDATION_FAILED */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6719,9 +6751,11 @@ export interface operations {
     };
     bookingAvailability: {
         parameters: {
-            query: {
-                /** @description The item to book. */
-                itemCode: string;
+            query?: {
+                /** @description The item to book; exactly one of `itemCode` and `bundleCode`. */
+                itemCode?: string;
+                /** @description A 一件事 bundle to book as one (`bookable` halls of its guide), instead of an item. */
+                bundleCode?: string;
                 /** @description First day (`YYYY-MM-DD`, Asia/Shanghai); today when omitted. */
                 from?: string;
                 /** @description Last day; 13 days after `from` when omitted; at most 31 days in all. */
@@ -6761,7 +6795,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description HALL_NOT_FOUND, ITEM_NOT_FOUND */
+            /** @description HALL_NOT_FOUND, ITEM_NOT_FOUND, BUNDLE_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6770,7 +6804,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description ITEM_NOT_BOOKABLE, VALIDATION_FAILED (range) */
+            /** @description ITEM_NOT_BOOKABLE, BUNDLE_NOT_BOOKABLE (no category of the hall handles every required item), ITEM_OR_BUNDLE_REQUIRED (neither or both), VALIDATION_FAILED (range) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -24,6 +24,9 @@ pub struct BundleLedgerEntry {
     pub received_at: DateTime<Utc>,
     /// How many POSTs carried this `clientRequestId` (the first included).
     pub submissions: u32,
+    /// The applicant's certificate number, and the agent's (代办人) when one was named.
+    pub applicant_cert_no: String,
+    pub agent_cert_no: Option<String>,
 }
 
 struct StoredBundle {
@@ -183,6 +186,8 @@ impl World {
                 self.bundles.sequence % 1_000_000
             ),
             cases: cases.clone(),
+            applicant_cert_no: body.applicant.cert_no.clone(),
+            agent_cert_no: body.agent.as_ref().map(|a| a.cert_no.clone()),
             received_at,
             submissions: 1,
         };

@@ -1,0 +1,84 @@
+//! A family member's 一件事 end to end (issue 19, the demo case 新生儿出生一件事): the parent
+//! adds the newborn as a family member, applies for the bundle with `?memberId=`, and the
+//! platform receives it with the child as the applicant and the parent as the agent (代办人).
+
+use reqwest::StatusCode;
+use sea_orm::EntityTrait as _;
+use simulators::province::{BIRTH_RECORD, HOUSEHOLD, PARENTS_ID};
+
+use crate::bundles::{World, until};
+use crate::helpers::id_card_no;
+
+#[tokio::test]
+async fn a_newborns_bundle_is_applied_for_by_the_parent_as_agent_and_listed_as_the_members() {
+    let world = World::new().await;
+    let app = &world.app;
+    let parent = world.citizen(1931).await;
+    let child = id_card_no(1932);
+    let member = app.add_member(&parent.token, "王小宝", &child).await;
+    let materials = world
+        .materials(&parent, &[PARENTS_ID, BIRTH_RECORD, HOUSEHOLD])
+        .await;
+    let reply = app
+        .post(
+            &format!("/api/v1/bundle-applications?memberId={member}"),
+            Some(&parent.token),
+            &world.application(&materials, &[]),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(reply.body["memberId"], member);
+    let id = reply.body["id"].as_str().unwrap().to_owned();
+    let view = until(app, &parent, &id, "the parts", |v| {
+        v["parts"].as_array().is_some_and(|p| p.len() == 3)
+    })
+    .await;
+    assert_eq!(view["memberId"], member);
+
+    // Forwarded once, the child as the applicant and the parent as the agent.
+    let ledger = world.province.bundle_ledger();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].client_request_id, id);
+    assert_eq!(ledger[0].applicant_cert_no, child);
+    assert_eq!(
+        ledger[0].agent_cert_no.as_deref(),
+        Some(id_card_no(1931).as_str())
+    );
+    // Stored encrypted: neither number is in the row in the clear.
+    let row = entities::bundle_application::Entity::find_by_id(id.clone())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.member_id, Some(member));
+    assert_eq!(row.citizen_id, parent.id());
+    assert!(row.on_behalf);
+    assert!(!row.private_cipher.contains(&child));
+    assert!(!row.private_cipher.contains(&id_card_no(1931)));
+
+    // The parent's lists: the bundle, marked as the member's …
+    let bundles = app
+        .get("/api/v1/bundle-applications", Some(&parent.token))
+        .await;
+    assert_eq!(bundles.body["total"], 1, "{bundles:?}");
+    assert_eq!(bundles.body["bundleApplications"][0]["id"], id.as_str());
+    assert_eq!(bundles.body["bundleApplications"][0]["memberId"], member);
+    // … and its parts among the applications, each the member's too.
+    let applications = app.get("/api/v1/applications", Some(&parent.token)).await;
+    assert_eq!(applications.status, StatusCode::OK, "{applications:?}");
+    let parts: Vec<_> = applications.body["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| {
+            a["itemName"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("新生儿出生一件事·"))
+        })
+        .collect();
+    assert_eq!(parts.len(), 3, "{applications:?}");
+    assert!(parts.iter().all(|p| p["memberId"] == member), "{parts:?}");
+    // The view never shows the child's ID number in the clear.
+    assert!(!view.to_string().contains(&child));
+    assert!(!bundles.body.to_string().contains(&child));
+}
