@@ -11,6 +11,7 @@ mod booking_fixture;
 mod booking_race;
 mod booking_staff;
 mod bundle_booking;
+mod bundle_consent;
 mod bundle_member;
 mod bundles;
 mod calendar;
