@@ -282,7 +282,9 @@ impl Application {
             booking: booking.clone(),
             calendar_view: CalendarView::new(db.clone(), calendar.clone()),
             calendar,
-            halls: HallService::new(db.clone()).with_clock(clock.clone()),
+            halls: HallService::new(db.clone())
+                .with_clock(clock.clone())
+                .with_directory(booking.halls().clone()),
             catalogue: catalogue.clone(),
             province: province.clone(),
             licences,

@@ -9,13 +9,8 @@ use rand::Rng as _;
 use sea_orm::DbErr;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
-use std::time::Duration;
 
 use super::*;
-
-/// How long the store remembers that a slot was found full. A seat given back (a cancellation,
-/// a move) clears the mark at once; the expiry only bounds a mark whose clearing failed.
-const FULL_MARK_TTL: Duration = Duration::from_secs(60);
 
 /// Why a booking (or a move to another slot) was refused.
 #[derive(Debug, thiserror::Error)]
@@ -205,10 +200,6 @@ impl From<&crate::identity::ActingMember> for BookingFor {
     }
 }
 
-fn full_mark(slot_id: i64) -> String {
-    format!("slot-full:{slot_id}")
-}
-
 /// An 8-character code from an alphabet without look-alikes (no 0/O, 1/I/L), easy to read
 /// out at a counter: 32^8 ≈ 10^12, unguessable enough behind a staff login.
 fn new_code() -> String {
@@ -299,7 +290,7 @@ impl BookingService {
             }),
         };
         let booked = self.book_once(who, &request, "", Some(old.clone())).await?;
-        self.clear_full_mark(old.slot_id).await;
+        self.seats_given_back(&[old.slot_id]).await;
         Ok(booked)
     }
 
@@ -373,11 +364,14 @@ impl BookingService {
         fingerprint: &str,
         moving: Option<entities::booking::Model>,
     ) -> Result<Booked, BookError> {
-        // A slot known to be full is refused before anything reaches the database.
-        if self.known_full(request.slot_id).await {
-            metrics::counter!("booking_slot_full_total", "decided_by" => "store").increment(1);
+        // A slot this instance found full a moment ago is refused from memory, before any
+        // round trip; the ticket, taken before the reads below, keeps a seat given back
+        // meanwhile from being flagged full again by them.
+        if self.full.is_raised(request.slot_id) {
+            metrics::counter!("booking_slot_full_total", "decided_by" => "memory").increment(1);
             return Err(BookError::SlotFull);
         }
+        let flag_ticket = self.full.ticket();
         let identity = match &request.for_member {
             Some(member) => member.index.clone(),
             None => match queries::identity_index(&self.db, who.citizen_id).await? {
@@ -445,7 +439,7 @@ impl BookingService {
         }
         if slot.booked >= slot.capacity {
             metrics::counter!("booking_slot_full_total", "decided_by" => "database").increment(1);
-            self.mark_full(slot.id).await;
+            self.full.raise(slot.id, flag_ticket);
             return Err(BookError::SlotFull);
         }
         if let Some(old) = &moving
@@ -496,7 +490,7 @@ impl BookingService {
                 return Err(BookError::HallClosed);
             }
             metrics::counter!("booking_slot_full_total", "decided_by" => "database").increment(1);
-            self.mark_full(slot.id).await;
+            self.full.raise(slot.id, flag_ticket);
             return Err(BookError::SlotFull);
         }
         if let Some(old_slot) = give_back.filter(|&o| o > slot.id) {
@@ -605,24 +599,14 @@ impl BookingService {
         })
     }
 
-    pub(super) async fn known_full(&self, slot_id: i64) -> bool {
-        // A store that fails only sends the request on to the database.
-        matches!(self.store.get(&full_mark(slot_id)).await, Ok(Some(_)))
-    }
-
-    pub(super) async fn mark_full(&self, slot_id: i64) {
-        if let Err(e) = self
-            .store
-            .set(&full_mark(slot_id), b"1", Some(FULL_MARK_TTL))
-            .await
-        {
-            tracing::warn!(error = %e, slot_id, "could not mark the slot full");
-        }
-    }
-
-    pub(super) async fn clear_full_mark(&self, slot_id: i64) {
-        if let Err(e) = self.store.delete(&full_mark(slot_id)).await {
-            tracing::warn!(error = %e, slot_id, "could not clear the slot's full mark");
+    /// Tells every instance that `slot_ids` have a seat again (or closed): their full flags go.
+    pub(super) async fn seats_given_back(&self, slot_ids: &[i64]) {
+        if let Err(e) = self.full.clear_many(slot_ids).await {
+            tracing::warn!(
+                error = %e,
+                ?slot_ids,
+                "could not publish that seats were given back; other instances see them within the flag's ttl"
+            );
         }
     }
 }

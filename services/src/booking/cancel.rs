@@ -72,7 +72,7 @@ impl BookingService {
             queries::ban(&txn, &booking.identity_index, until, "CANCELLATIONS", now).await?;
         }
         txn.commit().await.context("commit the cancellation")?;
-        self.clear_full_mark(booking.slot_id).await;
+        self.seats_given_back(&[booking.slot_id]).await;
         self.view(who.citizen_id, booking.id)
             .await?
             .ok_or(CancelError::NotFound)

@@ -81,7 +81,10 @@ impl BookingService {
                 .await
                 .context("notify the cancellation")?;
         }
+        let slots = queries::slot_ids_of_day(&txn, hall_id, day).await?;
         txn.commit().await.context("commit closing the day")?;
+        // A slot flagged full anywhere now answers that the hall is closed.
+        self.seats_given_back(&slots).await;
         self.materialized
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -6,9 +6,11 @@
 //! are counted one booking at a time, whichever WeChat account or gateway instance it comes
 //! through), (2) takes a seat with `UPDATE slots SET booked = booked + 1 WHERE booked <
 //! capacity`, and (3) inserts the booking, whose unique `active_key` is the last word on "one per
-//! identity, item and day". The store only remembers slots found full for a few seconds, so that
-//! the rush after a release is turned away without reaching the database; it never grants a
-//! seat, and a seat freed by a cancellation clears the mark.
+//! identity, item and day". Each instance only remembers, in memory, the slots it found full, for
+//! at most [`FULL_FLAG_TTL`] (a [`LocalFlags`]), so that the rush after a release is turned
+//! away without a round trip to anything; the flag never grants a seat, and every seat given
+//! back (a cancellation, a move away, a hall closing the day) clears it on every instance
+//! through the store's pub/sub.
 
 mod availability;
 mod book;
@@ -28,7 +30,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::calendar::CalendarStore;
 use crate::notify::Notifications;
-use crate::store::Store;
+use crate::store::{LocalFlags, Store};
 use crate::time::{Clock, Day};
 
 pub use availability::{AvailabilityError, DayAvailability, MAX_RANGE_DAYS, SlotView};
@@ -142,7 +144,18 @@ pub struct BookingService {
     items: TtlCache<String, entities::item::Model>,
     /// When reminders go out on the working day before, minutes after midnight (Shanghai).
     reminder_minute: u32,
+    /// Slots this instance found full a moment ago (see [`FULL_FLAG_TTL`]).
+    full: LocalFlags,
 }
+
+/// How long an instance believes, without asking the database, that a slot it found full is
+/// still full: the bound within which a seat given back on another instance becomes bookable
+/// everywhere when the store's pub/sub message is lost (it usually arrives within
+/// milliseconds, and the instance that gave the seat back drops its flag at once).
+pub const FULL_FLAG_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The store's channel on which a seat given back clears the slot's flag everywhere.
+const FULL_FLAG_CHANNEL: &str = "booking:slot-full";
 
 /// Reminders go out at 18:00 the working day before, unless configured otherwise.
 pub const DEFAULT_REMINDER_MINUTE: u32 = 18 * 60;
@@ -156,6 +169,7 @@ impl BookingService {
         clock: Clock,
     ) -> Self {
         let halls = HallDirectory::new(db.clone());
+        let full = LocalFlags::new(Arc::clone(&store), FULL_FLAG_CHANNEL, FULL_FLAG_TTL);
         Self {
             db,
             store,
@@ -167,6 +181,7 @@ impl BookingService {
             // An item is trusted as long as a hall's configuration.
             items: TtlCache::new(HALL_CACHE_FOR, 10_000),
             reminder_minute: DEFAULT_REMINDER_MINUTE,
+            full,
         }
     }
 

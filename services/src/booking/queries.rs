@@ -528,6 +528,23 @@ pub async fn close_day(
     Ok(())
 }
 
+/// The ids of a hall's slots of a day.
+pub async fn slot_ids_of_day(
+    conn: &impl ConnectionTrait,
+    hall_id: i64,
+    day: NaiveDate,
+) -> anyhow::Result<Vec<i64>> {
+    slot::Entity::find()
+        .filter(slot::Column::HallId.eq(hall_id))
+        .filter(slot::Column::Day.eq(day))
+        .select_only()
+        .column(slot::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await
+        .context("read the day's slot ids")
+}
+
 /// Live bookings whose start is before `before`: candidates for a no-show.
 pub async fn started_bookings(
     conn: &impl ConnectionTrait,

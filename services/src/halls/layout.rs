@@ -160,6 +160,7 @@ impl HallService {
         };
         txn.commit().await.context("commit the category")?;
         tracing::info!(category_id = id, "category created");
+        self.changed(hall_id);
         Ok(Category {
             id,
             code: input.code.as_str().to_owned(),
@@ -209,6 +210,7 @@ impl HallService {
         };
         txn.commit().await.context("commit the category")?;
         tracing::info!("category updated");
+        self.changed(hall_id);
         Ok(category_of(row))
     }
 
@@ -317,6 +319,7 @@ impl HallService {
         }
         txn.commit().await.context("commit the counter")?;
         tracing::info!(counter_id = id, "counter saved");
+        self.changed(hall_id);
         let mut categories = input.categories.clone();
         categories.sort_unstable();
         Ok(Counter {
@@ -367,6 +370,7 @@ impl HallService {
         .await
         .context("map the item")?;
         tracing::info!("item mapped to a category");
+        self.changed(hall_id);
         Ok(())
     }
 
@@ -384,6 +388,7 @@ impl HallService {
             .exec(&self.db)
             .await
             .context("unmap the item")?;
+        self.changed(hall_id);
         Ok(deleted.rows_affected > 0)
     }
 }

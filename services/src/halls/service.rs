@@ -99,6 +99,11 @@ pub enum HallEditError {
 pub struct HallService {
     pub(super) db: DatabaseConnection,
     pub(super) clock: crate::time::Clock,
+    /// The halls' read models the booking and queue services of this instance read (cached for
+    /// [`super::HALL_CACHE_FOR`]): every change forgets the hall there, so the instance that
+    /// made it applies it at once — rules saved and then a slots request a second later must
+    /// not see the old rules (a `bookMinWorkingDays: 0` read as 1 makes today "past").
+    pub(super) directory: Option<super::HallDirectory>,
 }
 
 impl HallService {
@@ -106,6 +111,22 @@ impl HallService {
         Self {
             db,
             clock: crate::time::Clock::system(),
+            directory: None,
+        }
+    }
+
+    /// The same service forgetting a changed hall in `directory` (the instance's shared cache
+    /// of halls' read models), so the change applies at once on this instance.
+    #[must_use]
+    pub fn with_directory(mut self, directory: super::HallDirectory) -> Self {
+        self.directory = Some(directory);
+        self
+    }
+
+    /// A hall was changed: read it afresh on its next use here.
+    pub(super) fn changed(&self, id: i64) {
+        if let Some(directory) = &self.directory {
+            directory.forget(id);
         }
     }
 
@@ -183,6 +204,7 @@ impl HallService {
             .await
             .context("update the hall")?;
         tracing::info!("hall updated");
+        self.changed(id);
         Ok(hall_of(row))
     }
 
@@ -318,6 +340,7 @@ impl HallService {
         }
         txn.commit().await.context("commit the hours")?;
         tracing::info!("opening hours replaced");
+        self.changed(id);
         Ok(())
     }
 
@@ -362,6 +385,7 @@ impl HallService {
         .await
         .context("store the exception")?;
         tracing::info!("date exception set");
+        self.changed(id);
         Ok(())
     }
 
@@ -380,6 +404,7 @@ impl HallService {
             .exec(&self.db)
             .await
             .context("delete the exception")?;
+        self.changed(id);
         Ok(deleted.rows_affected > 0)
     }
 

@@ -151,11 +151,32 @@ impl LocalFlags {
     /// The store could not publish the clear (the other instances then drop the flag within
     /// their `ttl`).
     pub async fn clear(&self, id: i64) -> Result<(), StoreError> {
-        self.inner.drop_flag(id);
-        self.store
-            .publish(&self.channel, id.to_string().as_bytes())
-            .await
+        self.clear_many(&[id]).await
     }
+
+    /// Clears the flags of `ids` here at once and on every instance on receipt, in one message.
+    ///
+    /// # Errors
+    /// As [`LocalFlags::clear`].
+    pub async fn clear_many(&self, ids: &[i64]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for &id in ids {
+            self.inner.drop_flag(id);
+        }
+        let message = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        self.store.publish(&self.channel, message.as_bytes()).await
+    }
+}
+
+/// The ids of a clear message: `7` or `7,8,9`; `None` for anything else.
+fn ids_of(message: &[u8]) -> Option<Vec<i64>> {
+    std::str::from_utf8(message)
+        .ok()?
+        .split(',')
+        .map(|id| id.trim().parse().ok())
+        .collect()
 }
 
 async fn listen(inner: Weak<Inner>, store: Arc<dyn Store>, channel: String) {
@@ -177,11 +198,8 @@ async fn listen(inner: Weak<Inner>, store: Arc<dyn Store>, channel: String) {
         }
         while let Some(message) = messages.next().await {
             let Some(inner) = inner.upgrade() else { return };
-            match std::str::from_utf8(&message)
-                .ok()
-                .and_then(|s| s.parse().ok())
-            {
-                Some(id) => inner.drop_flag(id),
+            match ids_of(&message) {
+                Some(ids) => ids.into_iter().for_each(|id| inner.drop_flag(id)),
                 None => {
                     tracing::warn!(channel, "unreadable flag clear; dropping every flag");
                     inner.stop();
@@ -234,6 +252,25 @@ mod tests {
         two.clear(7).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!one.is_raised(7), "a clear elsewhere drops it");
+    }
+
+    #[tokio::test]
+    async fn one_message_clears_many_flags_on_another_instance() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new("t:"));
+        let one = LocalFlags::new(Arc::clone(&store), "full", Duration::from_secs(30));
+        let two = LocalFlags::new(Arc::clone(&store), "full", Duration::from_secs(30));
+        subscribed(&one).await;
+        subscribed(&two).await;
+        for id in [1, 2, 3] {
+            one.raise(id, one.ticket());
+        }
+        two.clear_many(&[1, 3]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!one.is_raised(1));
+        assert!(one.is_raised(2), "a flag not named stays");
+        assert!(!one.is_raised(3));
+        assert_eq!(ids_of(b"4"), Some(vec![4]));
+        assert_eq!(ids_of(b"4,x"), None);
     }
 
     #[tokio::test]

@@ -1204,3 +1204,49 @@ async fn a_cancellation_by_the_hall_does_not_count_towards_a_ban() {
         "BOOKING_BANNED",
     );
 }
+
+/// 16: the instance that saves a hall's rules or an exception applies them at once, although it
+/// keeps the halls' read models for a few seconds: a slots request just before the change must
+/// not serve the next one from the old model. (The browser test's check-in found no slot within
+/// four hours: a call-next had just read the hall with `bookMinWorkingDays: 1`, so right after
+/// the administrator's `0` today was still "past" and the next slot was tomorrow at 09:00.)
+#[tokio::test]
+async fn a_hall_change_applies_at_once_on_the_instance_that_made_it() {
+    let (app, fx) = start().await;
+    let admin = app.admin().await;
+    let c = citizen(&app, 1).await;
+    // Monday 08:59: the hall's model is read (and kept) with today not bookable.
+    app.clock.set(shanghai(2026, 11, 16, 8, 59));
+    let before = days(&app, &c.token, HALL, ID_CARD, "2026-11-16", "2026-11-17").await;
+    assert_eq!(day(&before, "2026-11-16")["state"], "PAST", "{before:?}");
+    assert_eq!(day(&before, "2026-11-17")["state"], "OPEN", "{before:?}");
+
+    let reply = app
+        .put(
+            &format!("/staff/v1/halls/{}", fx.hall_id),
+            Some(&admin.token),
+            &json!({ "rules": { "bookMinWorkingDays": 0 } }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let reply = app
+        .put(
+            &format!("/staff/v1/halls/{}/exceptions/2026-11-17", fx.hall_id),
+            Some(&admin.token),
+            &json!({ "closed": true, "note": "设备检修" }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+
+    // At once, not after the cache's few seconds: today opens from 11:00 (the cancellation
+    // cut-off is 120 minutes), tomorrow is closed.
+    let after = days(&app, &c.token, HALL, ID_CARD, "2026-11-16", "2026-11-17").await;
+    let today = day(&after, "2026-11-16");
+    assert_eq!(today["state"], "OPEN", "{after:?}");
+    assert_eq!(
+        instant(&today["slots"][0]["startsAt"]),
+        shanghai(2026, 11, 16, 11, 0),
+        "{today}"
+    );
+    assert_eq!(day(&after, "2026-11-17")["state"], "CLOSED", "{after:?}");
+}

@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod booking;
 mod booking_fixture;
+mod booking_flags;
 mod booking_race;
 mod booking_staff;
 mod bundle_booking;

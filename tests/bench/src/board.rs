@@ -11,7 +11,10 @@
 //! driving Debian's `chromium`): this subcommand runs it against the release `gateway demo` next
 //! to the bench, on a fresh PostgreSQL database and Redis prefix, and passes its report through.
 //! Each call-next there goes over a fresh connection, so no reused keep-alive socket can fail a
-//! measurement. Needs Node 20+, `npm ci` in `gateway/web` and `apt-get install -y chromium`.
+//! measurement. Sizes are of the committed `gateway/web/dist`, gzipped file by file: the
+//! console's first load (its index's scripts and their static imports) and, separately, all it
+//! can ever fetch (every lazy screen's chunk too), both held to 350 KB; the board's every chunk.
+//! Needs Node 20+, `npm ci` in `gateway/web` and `apt-get install -y chromium`.
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -130,6 +130,8 @@ struct Report {
     sockets: usize,
     poll_interval_ms: u64,
     remote: (usize, Duration),
+    /// The first part of `remote`: the tickets of category C alone.
+    one_category: (usize, Duration),
     walk_ins: (usize, Duration),
     calls: Timings,
     calling: Duration,
@@ -235,21 +237,26 @@ async fn measure_with(
     );
     let mut errors = Vec::new();
     let started = Instant::now();
-    let taken: Vec<anyhow::Result<i64>> = futures::stream::iter(tokens.iter().enumerate())
-        .map(|(i, (_, token))| {
-            let url = &urls[i % 2];
-            let item = if i < options.sockets {
-                "QB-C"
-            } else if i % 3 == 0 {
-                "QB-B"
-            } else {
-                "QB-A"
-            };
-            async move { take(http, url, token, item).await }
-        })
-        .buffered(options.concurrency)
-        .collect()
-        .await;
+    // The first `sockets` citizens, all of category C, alone: one category's opening minute.
+    let take_all = |range: std::ops::Range<usize>| {
+        futures::stream::iter(tokens[range.clone()].iter().zip(range))
+            .map(|((_, token), i)| {
+                let url = &urls[i % 2];
+                let item = if i < options.sockets {
+                    "QB-C"
+                } else if i % 3 == 0 {
+                    "QB-B"
+                } else {
+                    "QB-A"
+                };
+                async move { take(http, url, token, item).await }
+            })
+            .buffered(options.concurrency)
+            .collect::<Vec<anyhow::Result<i64>>>()
+    };
+    let mut taken = take_all(0..options.sockets).await;
+    let one_category = (taken.len(), started.elapsed());
+    taken.extend(take_all(options.sockets..tokens.len()).await);
     let remote = (taken.len(), started.elapsed());
     let mut tickets = Vec::with_capacity(taken.len());
     for t in taken {
@@ -489,6 +496,7 @@ async fn measure_with(
         sockets: options.sockets,
         poll_interval_ms: options.poll_interval_ms,
         remote,
+        one_category,
         walk_ins,
         calls,
         calling,
@@ -705,6 +713,13 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
+            "remote tickets of one category     {:.0}/s ({} of C in {:.2} s; target ≥ 1000/s)",
+            rate(self.one_category),
+            self.one_category.0,
+            self.one_category.1.as_secs_f64()
+        )?;
+        writeln!(
+            f,
             "call-next, {COUNTERS} counters busy        p50 {}, p99 {} ({} calls in {:.1} s)",
             ms(self.calls.percentile(0.50)),
             ms(self.calls.percentile(0.99)),
@@ -747,9 +762,11 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "- Issuing: POST /api/v1/halls/{{code}}/tickets by each citizen once, then POST \
-             /staff/v1/halls/{{id}}/tickets by one clerk; per second = tickets / wall time, the \
-             two instances in turn."
+            "- Issuing: POST /api/v1/halls/{{code}}/tickets by each citizen once (the {} of \
+             category C first, timed alone as \"one category\", then the others of A and B), \
+             then POST /staff/v1/halls/{{id}}/tickets by one clerk; per second = tickets / wall \
+             time, the two instances in turn.",
+            self.sockets
         )?;
         writeln!(
             f,

@@ -1115,7 +1115,7 @@ impl SlotFull {
                 continue;
             };
             let value = value.trim().parse::<f64>().unwrap_or(0.0) as u64;
-            if labels.contains("decided_by=\"store\"") {
+            if labels.contains("decided_by=\"memory\"") || labels.contains("decided_by=\"store\"") {
                 counts.store += value;
             } else if labels.contains("decided_by=\"database\"") {
                 counts.database += value;
@@ -1658,7 +1658,7 @@ impl fmt::Display for Report {
         let full = self.slot_full;
         writeln!(
             f,
-            "SLOT_FULL during the rush: {} — {} ({:.0}%) decided by the store, {} by the database",
+            "SLOT_FULL during the rush: {} — {} ({:.0}%) decided from memory (the full-slot flag), {} by the database",
             full.total(),
             full.store,
             full.store_share() * 100.0,
@@ -1671,7 +1671,7 @@ impl fmt::Display for Report {
                 writeln!(
                     f,
                     "once sold out ({} attempts, {} refused): SLOT_FULL {} — {} ({:.0}%) decided \
-                     by the store, {} by the database",
+                     from memory (the full-slot flag), {} by the database",
                     s.phase.answers.len(),
                     refused,
                     s.slot_full.total(),

@@ -1,0 +1,151 @@
+//! A slot found full is refused from the instance's memory for at most
+//! `services::booking::FULL_FLAG_TTL`, with the answer the database would give; a seat given back
+//! on one instance (a cancellation, a hall closing the day) clears the flag on every instance
+//! through the store's pub/sub, so the other instance books it (or says the hall is closed) at
+//! once, and never later than the bound.
+//!
+//! "From memory" is shown as the session cache's tests show it: the database is changed behind
+//! the gateways' backs (no message published), and the instance still answers from its flag.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use sea_orm::{ActiveModelTrait as _, ActiveValue::Set, IntoActiveModel as _};
+use serde_json::Value;
+use services::booking::FULL_FLAG_TTL;
+
+use crate::booking_fixture::{
+    Fixture, HALL, PASSPORT, book, booked, cancel, citizen, date, id, monday_nine, refused, seed,
+    settings, slot_row, slots,
+};
+use crate::helpers::{Deployment, Reply, TestApp};
+
+/// Two instances of one deployment, seeded, the clock on Monday 09:00, both subscribed.
+async fn two_instances() -> (TestApp, TestApp, Fixture) {
+    let deployment = Deployment::new().await;
+    let one = deployment.instance(settings).await;
+    let two = deployment.instance(settings).await;
+    let fixture = seed(&one).await;
+    one.clock.set(monday_nine());
+    // Instances subscribe to the clears as they start; until then they keep no flags.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (one, two, fixture)
+}
+
+/// Sets a slot's seat count behind the gateways' backs (no clear is published).
+async fn set_booked(app: &TestApp, slot_id: i64, booked: i32) {
+    let mut row = slot_row(&app.db, slot_id).await.into_active_model();
+    row.booked = Set(booked);
+    row.update(&app.db).await.unwrap();
+}
+
+/// An error body without its request id, to compare two answers.
+fn without_request_id(reply: &Reply) -> Value {
+    let mut body = reply.body.clone();
+    body.as_object_mut().unwrap().remove("requestId");
+    body
+}
+
+/// Books until the answer is no longer `SLOT_FULL`; panics if it still is after the flag's ttl
+/// (and a margin for a loaded machine).
+async fn until_not_full(app: &TestApp, token: &str, slot_id: i64) -> Reply {
+    let deadline = Instant::now() + FULL_FLAG_TTL + Duration::from_secs(2);
+    loop {
+        let reply = book(app, token, slot_id, PASSPORT).await;
+        if reply.body["code"] != "SLOT_FULL" {
+            return reply;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still SLOT_FULL past the flag's ttl: {reply:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A full slot of one seat (PASSPORT) on Tuesday, booked by a first citizen through `one`;
+/// a second citizen is refused through `flagged`, which raises that instance's flag. Returns
+/// the slot, the second citizen's token, when the refusal was sent, and the refusal.
+async fn full_and_flagged(one: &TestApp, flagged: &TestApp) -> (i64, String, Instant, Reply) {
+    let (first, second) = (citizen(one, 1).await, citizen(one, 2).await);
+    let slot = id(&slots(one, &first.token, HALL, PASSPORT, "2026-11-17").await[0]);
+    booked(one, &first.token, slot, PASSPORT).await;
+    let sent = Instant::now();
+    let from_db = book(flagged, &second.token, slot, PASSPORT).await;
+    refused(&from_db, StatusCode::CONFLICT, "SLOT_FULL");
+    (slot, second.token, sent, from_db)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_found_full_is_refused_from_memory_with_the_databases_answer() {
+    let (one, _two, _) = two_instances().await;
+    let (slot, token, sent, from_db) = full_and_flagged(&one, &one).await;
+
+    // The seat comes back behind the gateway's back: only the flag can still refuse it.
+    set_booked(&one, slot, 0).await;
+    let from_memory = book(&one, &token, slot, PASSPORT).await;
+
+    if sent.elapsed() < FULL_FLAG_TTL {
+        refused(&from_memory, StatusCode::CONFLICT, "SLOT_FULL");
+        assert_eq!(
+            without_request_id(&from_memory),
+            without_request_id(&from_db),
+            "the same body from memory as from the database"
+        );
+    }
+    // Past the flag's ttl the database is asked again (and, here, has a seat).
+    let reply = until_not_full(&one, &token, slot).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancellation_on_one_instance_lets_the_other_book_the_seat() {
+    let (one, two, _) = two_instances().await;
+    let first = citizen(&one, 1).await;
+    let second = citizen(&one, 2).await;
+    let slot = id(&slots(&one, &first.token, HALL, PASSPORT, "2026-11-17").await[0]);
+    let booking = booked(&one, &first.token, slot, PASSPORT).await;
+    let sent = Instant::now();
+    refused(
+        &book(&two, &second.token, slot, PASSPORT).await,
+        StatusCode::CONFLICT,
+        "SLOT_FULL",
+    );
+    // The second instance now holds the flag (shown behind its back, while it is fresh).
+    set_booked(&one, slot, 0).await;
+    if sent.elapsed() < FULL_FLAG_TTL {
+        refused(
+            &book(&two, &second.token, slot, PASSPORT).await,
+            StatusCode::CONFLICT,
+            "SLOT_FULL",
+        );
+    }
+    set_booked(&one, slot, 1).await;
+
+    let cancelled = cancel(&one, &first.token, id(&booking)).await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{cancelled:?}");
+    let reply = until_not_full(&two, &second.token, slot).await;
+
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(slot_row(&one.db, slot).await.booked, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_closed_on_one_instance_is_closed_not_full_on_the_other() {
+    let (one, two, fixture) = two_instances().await;
+    let (slot, token, _, _) = full_and_flagged(&one, &two).await;
+
+    let cancelled = one
+        .booking
+        .close_day(
+            fixture.hall_id,
+            services::time::Day::new(date("2026-11-17")).unwrap(),
+            "系统升级",
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(cancelled, 1);
+    let reply = until_not_full(&two, &token, slot).await;
+    refused(&reply, StatusCode::UNPROCESSABLE_ENTITY, "HALL_CLOSED");
+}
