@@ -217,10 +217,9 @@ impl ResponseError for ApiError {
             C::OnBehalfNeedsConsent | C::ConsentPersonNotFound => StatusCode::UNPROCESSABLE_ENTITY,
             C::ConsentNotFound => StatusCode::NOT_FOUND,
             C::BundleNotFound | C::BundleApplicationNotFound => StatusCode::NOT_FOUND,
-            C::BundleNotOnline
-            | C::BundleConsentUnsupported
-            | C::ItemOrBundleRequired
-            | C::BundleNotBookable => StatusCode::UNPROCESSABLE_ENTITY,
+            C::BundleNotOnline | C::ItemOrBundleRequired | C::BundleNotBookable => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             C::ConsentAlreadyAnswered | C::ConsentExpired => StatusCode::CONFLICT,
             C::PhoneRequired => StatusCode::FORBIDDEN,
             C::ItemNotOnline | C::MaterialsInvalid => StatusCode::UNPROCESSABLE_ENTITY,

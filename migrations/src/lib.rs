@@ -21,6 +21,7 @@ mod m20261207_000013_application_consents;
 mod m20261207_000020_staff_audit_log;
 mod m20261207_000030_bundles;
 mod m20261207_000040_staff_inbox;
+mod m20261207_000050_bundle_consents;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000011_evaluations::Migration),
             Box::new(m20261207_000030_bundles::Migration),
             Box::new(m20261207_000040_staff_inbox::Migration),
+            Box::new(m20261207_000050_bundle_consents::Migration),
         ]
     }
 }

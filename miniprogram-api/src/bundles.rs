@@ -128,8 +128,9 @@ pub struct BundleApplicationRequest {
     pub materials: Vec<MaterialRef>,
     pub obtain_way: ObtainWay,
     pub post_address: Option<PostAddress>,
-    /// Not for bundles: refused with `BUNDLE_CONSENT_UNSUPPORTED` (add the person as a family
-    /// member and use `?memberId=`).
+    /// For someone not on this phone (代办): their name and ID number; they must hold a verified
+    /// account (`CONSENT_PERSON_NOT_FOUND` otherwise) and accept the consent request from it
+    /// before anything is sent, exactly as for an application. Not with `?memberId=`.
     #[serde(default)]
     pub consent_of: Option<ConsentOf>,
 }
@@ -150,6 +151,12 @@ pub enum BundleState {
     /// Every part ended; one or more were rejected, the others concluded.
     PartlyRejected,
     Rejected,
+    /// For someone not on this phone (`consentOf`): waits for their consent; nothing is sent yet.
+    AwaitingConsent,
+    /// They refused: never sent.
+    ConsentRefused,
+    /// They did not answer in time: never sent.
+    ConsentExpired,
 }
 
 /// The bundle's deadline: its promise counted in working days (调休 included) from the day the
@@ -193,6 +200,10 @@ pub struct BundleApplication {
     pub obtain_way: ObtainWay,
     pub on_behalf: bool,
     pub member_id: Option<i64>,
+    /// For someone not on this phone (`consentOf`): the consent it waits for (or got), the same
+    /// request an application asks; answered at `POST /api/v1/consents/{id}/accept|refuse`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<crate::applications::ApplicationConsent>,
     pub problem: Option<Problem>,
     pub submitted_at: DateTime<Utc>,
     pub received_at: Option<DateTime<Utc>>,

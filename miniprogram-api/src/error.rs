@@ -299,9 +299,6 @@ error_codes! {
     BundleNotBookable => "BUNDLE_NOT_BOOKABLE", "该一件事在此大厅暂不支持预约，请选择办事指南中可预约的大厅";
     /// No such bundle application of this citizen.
     BundleApplicationNotFound => "BUNDLE_APPLICATION_NOT_FOUND", "该一件事申请不存在";
-    /// A bundle is applied for by the citizen or for a family member (`?memberId=`); asking
-    /// another person's consent (`consentOf`) is for single applications.
-    BundleConsentUnsupported => "BUNDLE_CONSENT_UNSUPPORTED", "一件事暂不支持为他人发起授权代办，请先将对方添加为家庭成员后申办";
     /// No verified 掌上办 account holds this name and ID number: the person verifies first.
     ConsentPersonNotFound => "CONSENT_PERSON_NOT_FOUND", "未找到该办事人已实名认证的账号，请对方先在掌上办完成实名认证";
     /// No such consent request for this account.

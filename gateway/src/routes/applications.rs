@@ -439,23 +439,7 @@ pub async fn submit(
             "请改为添加家庭成员，或通过 consentOf 请对方授权",
         ));
     }
-    let consent_of = match &body.consent_of {
-        None => None,
-        Some(person) => Some(
-            state
-                .identity
-                .verified_person(&person.name, &person.id_card_no)
-                .await
-                .map_err(|e| match e {
-                    LookupError::Name(e) => ApiError::new(ErrorCode::ValidationFailed)
-                        .with_field("consentOf.name", e.to_string()),
-                    LookupError::IdCardNo(e) => ApiError::new(ErrorCode::ValidationFailed)
-                        .with_field("consentOf.idCardNo", e.to_string()),
-                    LookupError::NotFound => ApiError::new(ErrorCode::ConsentPersonNotFound),
-                    LookupError::Unexpected(e) => ApiError::unexpected(e),
-                })?,
-        ),
-    };
+    let consent_of = consent_person(&state, body.consent_of.as_ref()).await?;
     let new = NewApplication {
         item_code,
         form: body.form,
@@ -731,4 +715,28 @@ pub async fn replay(
     })?;
     tracing::info!(application_id = %id, staff_id = staff.0.staff_id, "parked application replayed");
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The person named in `consentOf` (代办 with consent): a verified account holding that name and
+/// ID number. Applications and 一件事 bundles ask consent the same way.
+pub(crate) async fn consent_person(
+    state: &AppState,
+    consent_of: Option<&miniprogram_api::applications::ConsentOf>,
+) -> Result<Option<services::identity::VerifiedPerson>, ApiError> {
+    let Some(person) = consent_of else {
+        return Ok(None);
+    };
+    state
+        .identity
+        .verified_person(&person.name, &person.id_card_no)
+        .await
+        .map(Some)
+        .map_err(|e| match e {
+            LookupError::Name(e) => ApiError::new(ErrorCode::ValidationFailed)
+                .with_field("consentOf.name", e.to_string()),
+            LookupError::IdCardNo(e) => ApiError::new(ErrorCode::ValidationFailed)
+                .with_field("consentOf.idCardNo", e.to_string()),
+            LookupError::NotFound => ApiError::new(ErrorCode::ConsentPersonNotFound),
+            LookupError::Unexpected(e) => ApiError::unexpected(e),
+        })
 }

@@ -109,6 +109,11 @@ fn state_to_wire(s: BundleState) -> (wire::BundleState, &'static str) {
             "已办结，部分事项不予受理",
         ),
         BundleState::Rejected => (wire::BundleState::Rejected, "不予受理"),
+        BundleState::AwaitingConsent => (wire::BundleState::AwaitingConsent, "等待办事人授权"),
+        BundleState::ConsentRefused => {
+            (wire::BundleState::ConsentRefused, "办事人拒绝授权，未提交")
+        }
+        BundleState::ConsentExpired => (wire::BundleState::ConsentExpired, "授权已过期，未提交"),
     }
 }
 
@@ -138,6 +143,14 @@ fn view_to_wire(v: BundleView) -> wire::BundleApplication {
         },
         on_behalf: v.on_behalf,
         member_id: v.member_id,
+        consent: v
+            .consent
+            .map(|c| miniprogram_api::applications::ApplicationConsent {
+                id: c.id,
+                status: super::applications::consent_status_to_wire(c.status),
+                expires_at: c.expires_at,
+                answered_at: c.answered_at,
+            }),
         problem: v.problem.map(problem_to_wire),
         submitted_at: v.submitted_at,
         received_at: v.received_at,
@@ -249,11 +262,11 @@ pub async fn guide(
     request_body = wire::BundleApplicationRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "1–64 visible ASCII characters; the same key returns the same bundle application"), miniprogram_api::family::ForMember),
     responses(
-        (status = 201, description = "stored; status SUBMITTING", body = wire::BundleApplication),
+        (status = 201, description = "stored; status SUBMITTING (AWAITING_CONSENT with consentOf: sent only once the person accepts)", body = wire::BundleApplication),
         (status = 200, description = "an earlier answer to the same Idempotency-Key", body = wire::BundleApplication),
         (status = 403, description = "IDENTITY_REQUIRED, IDENTITY_NOT_VERIFIED, PHONE_REQUIRED", body = ErrorBody),
         (status = 404, description = "BUNDLE_NOT_FOUND, MATERIAL_NOT_FOUND, FAMILY_MEMBER_NOT_FOUND", body = ErrorBody),
-        (status = 422, description = "BUNDLE_NOT_ONLINE, MATERIALS_INVALID (fields name each missing material and the items needing it), VALIDATION_FAILED (fields), IDEMPOTENCY_KEY_REUSED, BUNDLE_CONSENT_UNSUPPORTED", body = ErrorBody),
+        (status = 422, description = "BUNDLE_NOT_ONLINE, MATERIALS_INVALID (fields name each missing material and the items needing it), VALIDATION_FAILED (fields), IDEMPOTENCY_KEY_REUSED, CONSENT_PERSON_NOT_FOUND (consentOf names no verified account)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -269,10 +282,8 @@ pub async fn apply(
     if bundle_code.is_empty() || bundle_code.chars().count() > 64 {
         return Err(ApiError::new(ErrorCode::BundleNotFound));
     }
-    if body.consent_of.is_some() {
-        return Err(ApiError::new(ErrorCode::BundleConsentUnsupported)
-            .with_field("consentOf", "请将对方添加为家庭成员后以 memberId 申办"));
-    }
+    // 代办 with consent, asked and checked as for an application.
+    let consent_of = super::applications::consent_person(&state, body.consent_of.as_ref()).await?;
     if body.materials.len() > 50 || body.optional_items.len() > 50 {
         return Err(ApiError::new(ErrorCode::ValidationFailed)
             .with_message("材料或可选事项最多50项")
@@ -312,6 +323,7 @@ pub async fn apply(
             .collect(),
         obtain,
         for_member: acting.member,
+        consent_of,
         idempotency_key: key,
     };
     let (view, replayed) = state

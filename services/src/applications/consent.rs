@@ -104,8 +104,9 @@ fn summary(row: &consent::Model) -> ConsentSummary {
     }
 }
 
-/// What the person asked is told of a request: who asks (masked), for which item.
-pub(super) struct Asking<'a> {
+/// What the person asked is told of a request: who asks (masked), for which item (or 一件事
+/// bundle: bundle applications ask consent through the same requests, keyed by their id).
+pub(crate) struct Asking<'a> {
     pub requester_id: i64,
     pub requester_name: &'a str,
     pub item_name: &'a str,
@@ -113,7 +114,7 @@ pub(super) struct Asking<'a> {
 
 /// Records the request of a new application, and tells the person asked, inside the caller's
 /// transaction. Wake the notifications after committing.
-pub(super) async fn request(
+pub(crate) async fn request(
     txn: &impl ConnectionTrait,
     notifications: &Notifications,
     application_id: &str,
@@ -163,7 +164,7 @@ pub(super) async fn request(
 }
 
 /// The consent request of an application, if it has one.
-pub(super) async fn of_application(
+pub(crate) async fn of_application(
     db: &impl ConnectionTrait,
     application_id: &str,
 ) -> anyhow::Result<Option<ConsentSummary>> {
@@ -199,8 +200,41 @@ async fn lapse(
     Ok(())
 }
 
-/// Moves an application out of `AWAITING_CONSENT`; the number of rows moved (0 or 1).
+/// Moves an application (or a 一件事 bundle application, whose consent is asked the same way)
+/// out of `AWAITING_CONSENT`, and on an acceptance (`to` = `SUBMITTING`) writes its outbox row
+/// in the same transaction; the number of rows moved (0 or 1).
 async fn release(
+    conn: &impl ConnectionTrait,
+    application_id: &str,
+    to: Delivery,
+    now: DateTime<Utc>,
+) -> anyhow::Result<u64> {
+    let moved = release_application(conn, application_id, to, now).await?;
+    if moved == 0 {
+        return crate::bundles::release_consented(conn, application_id, to, now).await;
+    }
+    if to == Delivery::Submitting {
+        forward::enqueue(conn, application_id, None, now).await?;
+    }
+    Ok(moved)
+}
+
+/// What a request asks about: the item's code and name, or the bundle's.
+async fn asked_about(
+    conn: &impl ConnectionTrait,
+    application_id: &str,
+) -> anyhow::Result<Option<(String, String)>> {
+    if let Some(app) = application::Entity::find_by_id(application_id)
+        .one(conn)
+        .await
+        .context("read the application asked about")?
+    {
+        return Ok(Some((app.item_code, app.item_name)));
+    }
+    crate::bundles::asked_about(conn, application_id).await
+}
+
+async fn release_application(
     conn: &impl ConnectionTrait,
     application_id: &str,
     to: Delivery,
@@ -218,14 +252,14 @@ async fn release(
 }
 
 /// Whose requests to look at.
-pub(super) enum Side {
+pub(crate) enum Side {
     Requester(i64),
     Person(i64),
 }
 
 impl ApplicationService {
     /// Marks the side's lapsed requests expired (and their applications `CONSENT_EXPIRED`).
-    pub(super) async fn lapse_due(&self, side: Side) -> anyhow::Result<()> {
+    pub(crate) async fn lapse_due(&self, side: Side) -> anyhow::Result<()> {
         let now = self.inner.clock.now();
         let query = consent::Entity::find()
             .filter(consent::Column::Status.eq(ConsentStatus::Pending.as_str()))
@@ -356,15 +390,10 @@ impl ApplicationService {
             )
             .into());
         }
-        if accept {
-            forward::enqueue(&txn, &row.application_id, None, now).await?;
-        }
         // The agent is told the answer (once: one answer per request).
-        let item_name = application::Entity::find_by_id(row.application_id.as_str())
-            .one(&txn)
-            .await
-            .context("read the application answered")?
-            .map_or_else(String::new, |a| a.item_name);
+        let item_name = asked_about(&txn, &row.application_id)
+            .await?
+            .map_or_else(String::new, |(_, name)| name);
         let payload = serde_json::json!({
             "person_name": person_name,
             "item_name": item_name,
@@ -432,17 +461,15 @@ impl ApplicationService {
     }
 
     async fn request_view(&self, row: &consent::Model) -> anyhow::Result<ConsentRequest> {
-        let app = application::Entity::find_by_id(row.application_id.as_str())
-            .one(&self.inner.db)
-            .await
-            .context("read the application asked about")?
+        let (item_code, item_name) = asked_about(&self.inner.db, &row.application_id)
+            .await?
             .context("the application asked about vanished")?;
         let requester_name = self.masked_name(row.requester_id).await?;
         Ok(ConsentRequest {
             id: row.id.clone(),
             application_id: row.application_id.clone(),
-            item_code: app.item_code,
-            item_name: app.item_name,
+            item_code,
+            item_name,
             requester_name,
             status: ConsentStatus::parse(&row.status).unwrap_or(ConsentStatus::Pending),
             created_at: row.created_at,

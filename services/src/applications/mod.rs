@@ -41,6 +41,10 @@ use serde_json::Value;
 
 pub use self::blobs::{BlobStore, DirBlobStore, MaterialType, address_of};
 pub use self::consent::{AnswerError, ConsentRequest, ConsentStatus, ConsentSummary};
+// 一件事 bundles ask a person's consent through the same requests (`bundles::submit`).
+pub(crate) use self::consent::{
+    Asking, Side, of_application as consent_of, request as request_consent,
+};
 pub use self::events::{EventSource, RecordError, RecordOutcome, result_text};
 pub use self::forward::Forwarder;
 use crate::calendar::CalendarStore;

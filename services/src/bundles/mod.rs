@@ -29,6 +29,7 @@ pub use self::catalogue::{
 pub(crate) use self::catalogue::{SyncFailure, booking_terms, names, sync as sync_catalogue};
 pub use self::forward::BundleForwarder;
 pub use self::submit::{BundleApplyError, NewBundleApplication};
+pub(crate) use self::submit::{asked_about, release_consented};
 pub use self::view::{BundlePartView, BundleState, BundleView};
 use crate::applications::{ApplicationConfig, ApplicationService, BlobStore};
 use crate::calendar::CalendarStore;

@@ -18,8 +18,8 @@ use crate::applications::{
     MaterialType, Obtain,
 };
 use crate::identity::{
-    ActingMember, ID_CARD, IdentityGate, NAME, PHONE, PhoneNumber, field_context, find_citizen,
-    proven,
+    ActingMember, ID_CARD, IdentityGate, NAME, PHONE, PhoneNumber, VerifiedPerson, field_context,
+    find_citizen, proven,
 };
 use crate::province::{Agent, Applicant, MaterialSpec, PostAddress};
 use entities::{bundle, bundle_application, bundle_outbox, item, material};
@@ -37,6 +37,10 @@ pub struct NewBundleApplication {
     pub obtain: Obtain,
     /// Applying for a family member on the citizen's phone: the member is the applicant.
     pub for_member: Option<ActingMember>,
+    /// Applying for someone not on the phone (代办): they consent from their own verified
+    /// account first, through the same consent request an application asks
+    /// (`applications::consent`); the citizen is the agent.
+    pub consent_of: Option<VerifiedPerson>,
     pub idempotency_key: Option<String>,
 }
 
@@ -234,6 +238,10 @@ fn fingerprint(new: &NewBundleApplication) -> String {
         h.update(b"member");
         h.update(m.id.to_be_bytes());
     }
+    if let Some(p) = &new.consent_of {
+        h.update(b"consent");
+        h.update(p.citizen_id.to_be_bytes());
+    }
     hex::encode(h.finalize())
 }
 
@@ -376,18 +384,40 @@ impl BundleService {
             decrypt(id_cipher, ID_CARD)?,
             decrypt(phone_cipher, PHONE)?,
         );
-        let (applicant, agent) = match &new.for_member {
+        let agent_of = |me: &(String, String, String)| Agent {
+            name: me.0.clone(),
+            cert_type: "111".into(),
+            cert_no: me.1.clone(),
+            phone: me.2.clone(),
+        };
+        // As an application's (`applications::submit`): a member, or a person who consents.
+        let (applicant, agent) = match (&new.for_member, &new.consent_of) {
+            (Some(_), Some(_)) => {
+                return Err(BundleApplyError::Invalid(vec![problem(
+                    "consentOf",
+                    "为家庭成员申办时不能再填写代办对象",
+                )]));
+            }
             // The member has no phone here: the platform reaches them through the agent's.
-            Some(member) => (
+            (Some(member), None) => (
                 person(member.name.as_str(), member.id_card_no.as_str(), &me.2),
-                Some(Agent {
-                    name: me.0.clone(),
-                    cert_type: "111".into(),
-                    cert_no: me.1.clone(),
-                    phone: me.2.clone(),
-                }),
+                Some(agent_of(&me)),
             ),
-            None => (person(&me.0, &me.1, &me.2), None),
+            (None, Some(p)) if p.citizen_id == citizen_id || p.id_card_no.as_str() == me.1 => {
+                return Err(BundleApplyError::Invalid(vec![problem(
+                    "consentOf.idCardNo",
+                    "代办对象不能是您本人",
+                )]));
+            }
+            (None, Some(p)) => (
+                person(
+                    p.name.as_str(),
+                    p.id_card_no.as_str(),
+                    p.phone.as_ref().map_or(me.2.as_str(), |n| n.as_str()),
+                ),
+                Some(agent_of(&me)),
+            ),
+            (None, None) => (person(&me.0, &me.1, &me.2), None),
         };
         let private = serde_json::to_string(&Private {
             applicant,
@@ -410,9 +440,15 @@ impl BundleService {
             materials: serde_json::to_string(&new.materials).context("encode materials")?,
             obtain_way: i16::from(matches!(new.obtain, Obtain::Post(_))),
             private_cipher: cipher.encrypt_str(&private, &bundle_private_context(citizen_id)),
-            on_behalf: new.for_member.is_some(),
+            on_behalf: new.for_member.is_some() || new.consent_of.is_some(),
             member_id: new.for_member.as_ref().map(|m| m.id),
-            status: Delivery::Submitting.as_str().to_owned(),
+            status: if new.consent_of.is_some() {
+                Delivery::AwaitingConsent
+            } else {
+                Delivery::Submitting
+            }
+            .as_str()
+            .to_owned(),
             bundle_no: None,
             received_at: None,
             problem: None,
@@ -440,13 +476,41 @@ impl BundleService {
                 .context("insert the bundle application")
                 .into());
         }
-        enqueue(&txn, &model.id, now).await?;
+        // For someone not on the phone: a consent request, and no outbox row until they accept.
+        let consent = match &new.consent_of {
+            Some(person) => Some(
+                crate::applications::request_consent(
+                    &txn,
+                    &self.inner.notifications,
+                    &model.id,
+                    &crate::applications::Asking {
+                        requester_id: citizen_id,
+                        requester_name: &me.0,
+                        item_name: &model.bundle_name,
+                    },
+                    person,
+                    now,
+                    self.inner.config.consent_ttl,
+                )
+                .await?,
+            ),
+            None => {
+                enqueue(&txn, &model.id, now).await?;
+                None
+            }
+        };
         txn.commit()
             .await
             .context("commit the bundle application")?;
-        metrics::counter!("bundle_applications_submitted_total").increment(1);
-        self.inner.wake.notify_one();
-        Ok((self.plain(model), false))
+        let mut view = self.plain(model);
+        if consent.is_none() {
+            metrics::counter!("bundle_applications_submitted_total").increment(1);
+            self.inner.wake.notify_one();
+        } else {
+            self.inner.notifications.wake().await;
+        }
+        view.consent = consent;
+        Ok((view, false))
     }
 
     async fn under_key(
@@ -500,4 +564,48 @@ async fn enqueue(
     .await
     .context("enqueue the bundle for the province")?;
     Ok(())
+}
+
+/// Moves a bundle application out of `AWAITING_CONSENT` once its person answered (or the request
+/// lapsed), inside the consent's transaction (`applications::consent`); on an acceptance
+/// (`SUBMITTING`) its outbox row is written there too. The number of rows moved (0 or 1).
+///
+/// # Errors
+/// The database failed.
+pub(crate) async fn release_consented(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    to: Delivery,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<u64> {
+    use sea_orm::sea_query::Expr;
+    let moved = bundle_application::Entity::update_many()
+        .col_expr(bundle_application::Column::Status, Expr::value(to.as_str()))
+        .col_expr(bundle_application::Column::UpdatedAt, Expr::value(now))
+        .filter(bundle_application::Column::Id.eq(id))
+        .filter(bundle_application::Column::Status.eq(Delivery::AwaitingConsent.as_str()))
+        .exec(conn)
+        .await
+        .context("release the bundle application")?
+        .rows_affected;
+    if moved == 1 && to == Delivery::Submitting {
+        enqueue(conn, id, now).await?;
+        metrics::counter!("bundle_applications_submitted_total").increment(1);
+    }
+    Ok(moved)
+}
+
+/// What a consent request about a bundle application asks: the bundle's code and name.
+///
+/// # Errors
+/// The database failed.
+pub(crate) async fn asked_about(
+    conn: &impl ConnectionTrait,
+    id: &str,
+) -> anyhow::Result<Option<(String, String)>> {
+    Ok(bundle_application::Entity::find_by_id(id)
+        .one(conn)
+        .await
+        .context("read the bundle application asked about")?
+        .map(|b| (b.bundle_code, b.bundle_name)))
 }

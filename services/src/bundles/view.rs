@@ -8,7 +8,9 @@ use sea_orm::{
 };
 
 use super::BundleService;
-use crate::applications::{ApplicationView, Deadline, Delivery, MaterialRef, Problem};
+use crate::applications::{
+    ApplicationView, ConsentSummary, Deadline, Delivery, MaterialRef, Problem,
+};
 use crate::province::Phase;
 use crate::time::SHANGHAI;
 use entities::{bundle, bundle_application, bundle_part};
@@ -34,6 +36,12 @@ pub enum BundleState {
     PartlyRejected,
     /// Every part rejected.
     Rejected,
+    /// For someone who must consent first: nothing is sent until they accept.
+    AwaitingConsent,
+    /// They refused: never sent.
+    ConsentRefused,
+    /// They did not answer in time: never sent.
+    ConsentExpired,
 }
 
 impl BundleState {
@@ -48,6 +56,9 @@ impl BundleState {
             Self::Concluded => "CONCLUDED",
             Self::PartlyRejected => "PARTLY_REJECTED",
             Self::Rejected => "REJECTED",
+            Self::AwaitingConsent => "AWAITING_CONSENT",
+            Self::ConsentRefused => "CONSENT_REFUSED",
+            Self::ConsentExpired => "CONSENT_EXPIRED",
         }
     }
 }
@@ -77,6 +88,9 @@ pub struct BundleView {
     pub obtain_way: u8,
     pub on_behalf: bool,
     pub member_id: Option<i64>,
+    /// For someone not on the phone (代办 with consent): their consent request, the one an
+    /// application asks (`applications::consent`); nothing is sent before it is accepted.
+    pub consent: Option<ConsentSummary>,
     pub problem: Option<Problem>,
     pub submitted_at: chrono::DateTime<chrono::Utc>,
     pub received_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -94,6 +108,9 @@ fn delivery_state(status: Delivery) -> BundleState {
         Delivery::Invalid => BundleState::Invalid,
         Delivery::Parked => BundleState::Parked,
         Delivery::Submitted => BundleState::InProgress,
+        Delivery::AwaitingConsent => BundleState::AwaitingConsent,
+        Delivery::ConsentRefused => BundleState::ConsentRefused,
+        Delivery::ConsentExpired => BundleState::ConsentExpired,
         _ => BundleState::Submitting,
     }
 }
@@ -148,6 +165,7 @@ impl BundleService {
             bundle_no: row.bundle_no,
             on_behalf: row.on_behalf,
             member_id: row.member_id,
+            consent: None,
             submitted_at: row.submitted_at,
             received_at: row.received_at,
             updated_at: row.updated_at,
@@ -163,7 +181,11 @@ impl BundleService {
     ) -> anyhow::Result<BundleView> {
         let inner = &self.inner;
         let citizen_id = row.citizen_id;
+        let on_behalf = row.on_behalf && row.member_id.is_none();
         let mut view = self.plain(row);
+        if on_behalf {
+            view.consent = crate::applications::consent_of(&inner.db, &view.id).await?;
+        }
         // The parts are written with the bundle's number, in one transaction: a row read before
         // that shows none, whatever committed since.
         if view.bundle_no.is_none() {
@@ -237,6 +259,11 @@ impl BundleService {
     /// # Errors
     /// The database cannot be read.
     pub async fn get(&self, citizen_id: i64, id: &str) -> anyhow::Result<Option<BundleView>> {
+        // A consent request that lapsed is marked when its requester looks, as for applications.
+        self.inner
+            .applications
+            .lapse_due(crate::applications::Side::Requester(citizen_id))
+            .await?;
         let Some(row) = bundle_application::Entity::find_by_id(id)
             .filter(bundle_application::Column::CitizenId.eq(citizen_id))
             .one(&self.inner.db)
@@ -258,6 +285,10 @@ impl BundleService {
         page: u64,
         page_size: u64,
     ) -> anyhow::Result<(Vec<BundleView>, u64)> {
+        self.inner
+            .applications
+            .lapse_due(crate::applications::Side::Requester(citizen_id))
+            .await?;
         let query = bundle_application::Entity::find()
             .filter(bundle_application::Column::CitizenId.eq(citizen_id))
             .order_by_desc(bundle_application::Column::SubmittedAt)

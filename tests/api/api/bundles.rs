@@ -126,7 +126,7 @@ impl World {
         })
     }
 
-    async fn apply(&self, citizen: &Citizen, body: &Value, key: Option<&str>) -> Reply {
+    pub(crate) async fn apply(&self, citizen: &Citizen, body: &Value, key: Option<&str>) -> Reply {
         let mut request = self
             .app
             .http
@@ -447,10 +447,11 @@ async fn a_material_missing_for_one_item_is_named_with_that_item() {
         "BUNDLE_NOT_FOUND"
     );
     let mut consent = world.application(&materials, &[]);
+    // 代办 with consent needs a verified account of that person (see `bundle_consent.rs`).
     consent["consentOf"] = json!({ "name": "李四", "idCardNo": id_card_no(9) });
     assert_eq!(
         world.apply(&a, &consent, None).await.error_code(),
-        "BUNDLE_CONSENT_UNSUPPORTED"
+        "CONSENT_PERSON_NOT_FOUND"
     );
     // Nothing was stored or sent.
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -12,6 +12,7 @@ mod booking_flags;
 mod booking_race;
 mod booking_staff;
 mod bundle_booking;
+mod bundle_consent;
 mod bundle_member;
 mod bundles;
 mod calendar;
