@@ -17,6 +17,7 @@ pub mod citizen_code;
 mod counter;
 pub mod desk;
 mod live;
+mod numbers;
 pub(crate) mod queries;
 pub mod rules;
 mod sweep;
@@ -262,6 +263,13 @@ pub struct QueueService {
     /// instance (and at once after a change): a thousand citizens polling cost one query a
     /// second, not a thousand.
     snapshots: Snapshots,
+    /// This instance's blocks of queue numbers.
+    numbers: numbers::Numbers,
+    /// Active halls' ids by code, items known to the catalogue, and categories an active
+    /// counter serves, as read a moment ago (`HALL_CACHE_FOR`): what a take checks.
+    hall_ids: TtlCache<String, i64>,
+    items: TtlCache<String, ()>,
+    served: TtlCache<i64, ()>,
 }
 
 /// Every waiting ticket's position, by ticket id.
@@ -312,6 +320,7 @@ impl QueueService {
         clock: Clock,
     ) -> Self {
         let halls = HallDirectory::new(db.clone());
+        let numbers = numbers::Numbers::new(db.clone());
         Self {
             db,
             store,
@@ -321,6 +330,10 @@ impl QueueService {
             halls,
             estimates: TtlCache::new(ESTIMATE_FOR, 10_000),
             snapshots: Arc::default(),
+            numbers,
+            hall_ids: TtlCache::new(crate::halls::HALL_CACHE_FOR, 10_000),
+            items: TtlCache::new(crate::halls::HALL_CACHE_FOR, 10_000),
+            served: TtlCache::new(crate::halls::HALL_CACHE_FOR, 10_000),
         }
     }
 

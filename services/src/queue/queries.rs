@@ -53,7 +53,9 @@ pub fn member_live_key(member_id: i64, hall_id: i64) -> String {
 
 /// Takes the next number of (hall, day, prefix) in the caller's transaction: an upsert that
 /// increments the row, so two transactions never get the same number (the second waits for the
-/// first's row lock on PostgreSQL; SQLite has one writer at a time).
+/// first's row lock on PostgreSQL; SQLite has one writer at a time). Used by a booking's
+/// check-in; takes and walk-ins use blocks (`super::numbers`), which increment the same row, so
+/// the two never overlap.
 pub async fn next_seq(
     conn: &impl ConnectionTrait,
     hall_id: i64,
@@ -84,14 +86,59 @@ pub async fn next_seq(
     Ok(row.last)
 }
 
-/// Inserts a ticket with the next number of its category's prefix, and its first event.
+/// Reserves the next `n` numbers of (hall, day, prefix) in a statement of its own (committed
+/// before any is used; see `super::numbers`) and returns the last of them.
+pub async fn reserve_numbers(
+    conn: &impl ConnectionTrait,
+    hall_id: i64,
+    day: NaiveDate,
+    prefix: &str,
+    n: i32,
+) -> anyhow::Result<i32> {
+    let row = ticket_sequence::Entity::insert(ticket_sequence::ActiveModel {
+        hall_id: Set(hall_id),
+        day: Set(day),
+        prefix: Set(prefix.to_owned()),
+        last: Set(n),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            ticket_sequence::Column::HallId,
+            ticket_sequence::Column::Day,
+            ticket_sequence::Column::Prefix,
+        ])
+        .value(
+            ticket_sequence::Column::Last,
+            Expr::col((ticket_sequence::Entity, ticket_sequence::Column::Last)).add(n),
+        )
+        .to_owned(),
+    )
+    .exec_with_returning(conn)
+    .await
+    .context("reserve queue numbers")?;
+    Ok(row.last)
+}
+
+/// A ticket's number: given (from this instance's block, see `super::numbers`), or taken from
+/// the sequence row inside the ticket's transaction.
+#[derive(Debug, Clone, Copy)]
+pub enum Seq {
+    Given(i32),
+    InTransaction,
+}
+
+/// Inserts a ticket with its number of its category's prefix, and its first event.
 pub async fn insert_ticket(
     conn: &impl ConnectionTrait,
     new: NewTicket<'_>,
+    seq: Seq,
 ) -> Result<ticket::Model, DbErr> {
-    let seq = next_seq(conn, new.hall_id, new.day, &new.category.prefix)
-        .await
-        .map_err(|e| DbErr::Custom(format!("{e:#}")))?;
+    let seq = match seq {
+        Seq::Given(n) => n,
+        Seq::InTransaction => next_seq(conn, new.hall_id, new.day, &new.category.prefix)
+            .await
+            .map_err(|e| DbErr::Custom(format!("{e:#}")))?,
+    };
     let row = ticket::Entity::insert(ticket::ActiveModel {
         hall_id: Set(new.hall_id),
         category_id: Set(new.category.id),

@@ -89,6 +89,8 @@ pub(crate) async fn issue_for_booking(
             issued_by: staff_id,
             now,
         },
+        // Inside the check-in's transaction, which holds the booking: not from a block.
+        queries::Seq::InTransaction,
     )
     .await
     .context("issue the booking's ticket")
@@ -134,30 +136,28 @@ impl QueueService {
         hall_code: &str,
         item_code: &str,
     ) -> Result<TicketView, TakeError> {
-        let hall = halls::queries::by_code(&self.db, hall_code, Which::Active)
+        // The hall, the item and the category's counters as read a moment ago (at most
+        // `HALL_CACHE_FOR`): the opening minute reads them a thousand times a second.
+        let hall = self
+            .active_hall(hall_code)
             .await?
             .ok_or(TakeError::HallNotFound)?;
-        let ctx = halls::queries::model(&self.db, hall.id)
-            .await?
-            .ok_or(TakeError::HallNotFound)?;
-        if crate::catalogue::queries::item(&self.db, item_code)
-            .await?
-            .is_none()
-        {
+        if !self.item_exists(item_code).await? {
             return Err(TakeError::ItemNotFound);
         }
-        let category_id = ctx
+        let category_id = hall
             .category_of(item_code)
             .ok_or(TakeError::CategoryNotForItem)?;
-        let category = queries::category(&self.db, category_id)
-            .await?
+        let category = hall
+            .categories
+            .get(&category_id)
+            .cloned()
             .ok_or(TakeError::CategoryNotForItem)?;
-        if queries::counters_of_category(&self.db, category_id)
-            .await?
-            .is_empty()
-        {
+        if !self.has_counter(category_id).await? {
             return Err(TakeError::NoCounterOpen);
         }
+        let ctx = &hall;
+        let hall = &hall.hall;
         let now = self.clock.now();
         let local = now.with_timezone(&SHANGHAI);
         let day = local.date_naive();
@@ -167,6 +167,7 @@ impl QueueService {
             Some(hours) if hours.opens_minute() <= minute && minute < hours.closes_minute() => {}
             _ => return Err(TakeError::HallNotOpen),
         }
+        let seq = self.numbers.next(hall.id, day, &category.prefix).await?;
         let txn = crate::db::write(&self.db)
             .await
             .context("begin taking a ticket")?;
@@ -192,16 +193,22 @@ impl QueueService {
                 issued_by: None,
                 now,
             },
+            queries::Seq::Given(seq),
         )
         .await;
         let row = match inserted {
             Ok(row) => row,
-            Err(e) if queries::is_live_key_violation(&e) => return Err(TakeError::AlreadyLive),
+            Err(e) if queries::is_live_key_violation(&e) => {
+                drop(txn);
+                self.numbers.give_back(hall.id, day, &category.prefix, seq);
+                return Err(TakeError::AlreadyLive);
+            }
             Err(e) => return Err(anyhow::Error::new(e).context("insert the ticket").into()),
         };
         txn.commit().await.context("commit the ticket")?;
         metrics::counter!("queue_tickets_total", "source" => "remote").increment(1);
-        self.forget_positions(row.hall_id).await;
+        // A ticket of normal rank goes behind everyone waiting: nobody's position changed, so
+        // the positions snapshot stays (the new ticket counts its own, see `view`).
         announce(self.store.as_ref(), &event_of(&row, None, now)).await;
         Ok(self.view(row).await?)
     }
@@ -250,6 +257,7 @@ impl QueueService {
         };
         let now = self.clock.now();
         let day = now.with_timezone(&SHANGHAI).date_naive();
+        let seq = self.numbers.next(hall_id, day, &category.prefix).await?;
         let txn = crate::db::write(&self.db)
             .await
             .context("begin issuing a ticket")?;
@@ -274,14 +282,69 @@ impl QueueService {
                 issued_by: Some(staff_id),
                 now,
             },
+            queries::Seq::Given(seq),
         )
         .await
         .context("insert the walk-in ticket")?;
         txn.commit().await.context("commit the walk-in ticket")?;
         metrics::counter!("queue_tickets_total", "source" => "walk_in").increment(1);
-        self.forget_positions(row.hall_id).await;
+        // Only a green-channel ticket goes before others (see `take`).
+        if green_channel {
+            self.forget_positions(row.hall_id).await;
+        }
         announce(self.store.as_ref(), &event_of(&row, None, now)).await;
         Ok(self.view(row).await?)
+    }
+
+    /// The read model of the active hall with `code`, as read at most `HALL_CACHE_FOR` ago.
+    async fn active_hall(
+        &self,
+        code: &str,
+    ) -> anyhow::Result<Option<Arc<crate::halls::HallModel>>> {
+        let id = match self.hall_ids.get(&code.to_owned()) {
+            Some(id) => *id,
+            None => {
+                let Some(hall) = halls::queries::by_code(&self.db, code, Which::Active).await?
+                else {
+                    return Ok(None);
+                };
+                self.hall_ids.put(code.to_owned(), Arc::new(hall.id));
+                hall.id
+            }
+        };
+        Ok(self
+            .halls
+            .get(id)
+            .await?
+            .filter(|h| h.hall.active && h.hall.code == code))
+    }
+
+    /// Whether the catalogue has `code` (a yes is kept for `HALL_CACHE_FOR`).
+    async fn item_exists(&self, code: &str) -> anyhow::Result<bool> {
+        if self.items.get(&code.to_owned()).is_some() {
+            return Ok(true);
+        }
+        let found = crate::catalogue::queries::item(&self.db, code)
+            .await?
+            .is_some();
+        if found {
+            self.items.put(code.to_owned(), Arc::new(()));
+        }
+        Ok(found)
+    }
+
+    /// Whether an active counter serves the category (a yes is kept for `HALL_CACHE_FOR`).
+    async fn has_counter(&self, category_id: i64) -> anyhow::Result<bool> {
+        if self.served.get(&category_id).is_some() {
+            return Ok(true);
+        }
+        let served = !queries::counters_of_category(&self.db, category_id)
+            .await?
+            .is_empty();
+        if served {
+            self.served.put(category_id, Arc::new(()));
+        }
+        Ok(served)
     }
 
     pub(super) async fn redeem_citizen_code(

@@ -31,6 +31,7 @@ mod phone;
 mod platform;
 mod queue;
 mod queue_fixture;
+mod queue_numbers;
 mod queue_race;
 mod session_cache;
 mod staff;
