@@ -67,8 +67,6 @@ pub enum BundleApplyError {
     Unexpected(#[from] anyhow::Error),
 }
 
-const OUTBOX_PENDING: &str = "PENDING";
-
 fn problem(field: &str, reason: &str) -> FieldProblem {
     FieldProblem {
         field: field.to_owned(),
@@ -412,7 +410,7 @@ impl BundleService {
             private_cipher: cipher.encrypt_str(&private, &bundle_private_context(citizen_id)),
             on_behalf: new.for_member.is_some(),
             member_id: new.for_member.as_ref().map(|m| m.id),
-            status: Delivery::Submitting.as_str().to_owned(),
+            status: Delivery::Submitting,
             bundle_no: None,
             received_at: None,
             problem: None,
@@ -486,7 +484,7 @@ async fn enqueue(
 ) -> anyhow::Result<()> {
     bundle_outbox::Entity::insert(bundle_outbox::ActiveModel {
         bundle_application_id: Set(bundle_application_id.to_owned()),
-        status: Set(OUTBOX_PENDING.to_owned()),
+        status: Set(crate::province::outbox::OutboxStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
         claimed_until: Set(None),
