@@ -20,7 +20,7 @@ pub struct Model {
     pub obtain_way: i16,
     pub private_cipher: String,
     pub on_behalf: bool,
-    pub status: String,
+    pub status: crate::status::Delivery,
     pub phase: Option<String>,
     pub case_version: i64,
     #[sea_orm(unique)]

@@ -16,7 +16,7 @@ pub struct Model {
     pub person_id: i64,
     /// The blind index of the person's ID number when asked.
     pub person_index: String,
-    pub status: String,
+    pub status: crate::status::ConsentStatus,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub answered_at: Option<DateTimeUtc>,

@@ -17,7 +17,7 @@ pub struct Model {
     pub item_code: String,
     pub day: Date,
     pub starts_at: DateTimeUtc,
-    pub status: String,
+    pub status: crate::status::BookingStatus,
     #[sea_orm(unique)]
     pub active_key: Option<String>,
     pub created_at: DateTimeUtc,

@@ -21,7 +21,7 @@ pub struct Model {
     pub private_cipher: String,
     pub on_behalf: bool,
     pub member_id: Option<i64>,
-    pub status: String,
+    pub status: crate::status::Delivery,
     pub bundle_no: Option<String>,
     pub received_at: Option<DateTimeUtc>,
     pub problem: Option<String>,

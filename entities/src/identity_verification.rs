@@ -18,7 +18,7 @@ pub struct Model {
     pub verify_id: Option<String>,
     pub expires_at: Option<DateTimeUtc>,
     /// `STARTING`, `PENDING`, `PASSED`, `FAILED`, `EXPIRED`.
-    pub status: String,
+    pub status: crate::status::VerificationStatus,
     pub verify_ret: Option<i64>,
     pub errcode: Option<i64>,
     pub created_at: DateTimeUtc,

@@ -38,6 +38,7 @@ pub mod staff;
 pub mod staff_audit_log;
 pub mod staff_inbox;
 pub mod staff_role;
+pub mod status;
 pub mod subscription_consent;
 pub mod supplement;
 pub mod sync_state;

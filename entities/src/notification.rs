@@ -17,7 +17,7 @@ pub struct Model {
     pub template_id: Option<String>,
     /// The subscribe message's `data`, rendered and cut to WeChat's limits (JSON).
     pub data: String,
-    pub status: String,
+    pub status: crate::status::NotificationStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     pub claimed_until: Option<DateTimeUtc>,

@@ -10,7 +10,7 @@ pub struct Model {
     pub kind: String,
     pub application_id: String,
     pub supplement_id: Option<String>,
-    pub status: String,
+    pub status: crate::status::OutboxStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     pub claimed_until: Option<DateTimeUtc>,

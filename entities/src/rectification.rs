@@ -11,7 +11,7 @@ pub struct Model {
     pub evaluation_id: String,
     pub hall_id: Option<i64>,
     pub department: Option<String>,
-    pub status: String,
+    pub status: crate::status::RectificationStatus,
     pub contact_due_at: DateTimeUtc,
     pub rectify_due_at: DateTimeUtc,
     pub contacted_at: Option<DateTimeUtc>,

@@ -14,7 +14,7 @@ pub struct Model {
     pub capacity: i32,
     pub booked: i32,
     /// `OPEN` or `CLOSED` (the hall cancelled the day).
-    pub status: String,
+    pub status: crate::status::SlotStatus,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

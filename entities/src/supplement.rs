@@ -11,7 +11,7 @@ pub struct Model {
     pub requested_version: i64,
     pub materials: String,
     pub note: Option<String>,
-    pub status: String,
+    pub status: crate::status::Delivery,
     pub result_version: Option<i64>,
     pub problem: Option<String>,
     pub created_at: DateTimeUtc,

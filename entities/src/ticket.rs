@@ -12,7 +12,7 @@ pub struct Model {
     pub day: Date,
     pub seq: i32,
     pub number: String,
-    pub source: String,
+    pub source: crate::status::TicketSource,
     pub priority: i32,
     pub green_channel: bool,
     pub citizen_id: Option<i64>,
@@ -20,7 +20,7 @@ pub struct Model {
     /// The family member it is for (`family_members.id`); `citizen_id` is the account.
     pub member_id: Option<i64>,
     pub item_code: Option<String>,
-    pub state: String,
+    pub state: crate::status::TicketState,
     #[sea_orm(unique)]
     pub live_key: Option<String>,
     pub counter_id: Option<i64>,

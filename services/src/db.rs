@@ -82,6 +82,9 @@ pub struct Claim<'a> {
     pub touch_updated_at: bool,
     /// The columns the claim returns.
     pub returning: &'a [&'a str],
+    /// The table's stored strings for "due" and "claimed" (each outbox's own vocabulary).
+    pub pending: &'static str,
+    pub sending: &'static str,
 }
 
 impl Claim<'_> {
@@ -95,12 +98,12 @@ impl Claim<'_> {
                 sea_orm::Condition::any()
                     .add(
                         col("status")
-                            .eq("PENDING")
+                            .eq(self.pending)
                             .and(col("next_attempt_at").lte(self.now)),
                     )
                     .add(
                         col("status")
-                            .eq("SENDING")
+                            .eq(self.sending)
                             .and(col("claimed_until").lt(self.now)),
                     ),
             )
@@ -111,7 +114,7 @@ impl Claim<'_> {
         let mut claim = Query::update();
         claim
             .table(Alias::new(self.table))
-            .value(Alias::new("status"), "SENDING")
+            .value(Alias::new("status"), self.sending)
             .value(Alias::new("claimed_until"), self.until)
             .value(Alias::new("attempts"), col("attempts").add(1));
         if self.touch_updated_at {
@@ -126,6 +129,7 @@ impl Claim<'_> {
 
 #[cfg(test)]
 mod tests {
+    use entities::status::OutboxStatus;
     use sea_orm::{ConnectionTrait as _, Database, FromQueryResult as _};
 
     use super::*;
@@ -192,6 +196,8 @@ mod tests {
             limit,
             touch_updated_at: false,
             returning: &["id", "attempts"],
+            pending: OutboxStatus::Pending.as_str(),
+            sending: OutboxStatus::Sending.as_str(),
         };
         let postgres = claim(2).statement(DatabaseBackend::Postgres).sql;
         assert!(postgres.contains("FOR UPDATE SKIP LOCKED"), "{postgres}");
@@ -209,17 +215,22 @@ mod tests {
         .unwrap();
         let minute = chrono::Duration::seconds(60);
         let rows = [
-            (1, "PENDING", now - minute, None),
-            (2, "PENDING", now + minute, None),
+            (1, OutboxStatus::Pending.as_str(), now - minute, None),
+            (2, OutboxStatus::Pending.as_str(), now + minute, None),
             (
                 3,
-                "SENDING",
+                OutboxStatus::Sending.as_str(),
                 now - minute,
                 Some(now - chrono::Duration::seconds(1)),
             ),
-            (4, "SENDING", now - minute, Some(now + minute)),
-            (5, "DONE", now - minute, None),
-            (6, "PENDING", now, None),
+            (
+                4,
+                OutboxStatus::Sending.as_str(),
+                now - minute,
+                Some(now + minute),
+            ),
+            (5, OutboxStatus::Done.as_str(), now - minute, None),
+            (6, OutboxStatus::Pending.as_str(), now, None),
         ];
         for (id, status, next, until) in rows {
             let insert = Query::insert()

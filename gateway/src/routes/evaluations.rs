@@ -89,9 +89,13 @@ fn rectification_to_wire(r: RectificationView) -> wire::Rectification {
         hall_id: r.hall_id,
         department: r.department,
         status: match r.status {
-            services::evaluations::CONTACTED => wire::RectificationStatus::Contacted,
-            services::evaluations::RECTIFIED => wire::RectificationStatus::Rectified,
-            _ => wire::RectificationStatus::Open,
+            services::evaluations::RectificationStatus::Open => wire::RectificationStatus::Open,
+            services::evaluations::RectificationStatus::Contacted => {
+                wire::RectificationStatus::Contacted
+            }
+            services::evaluations::RectificationStatus::Rectified => {
+                wire::RectificationStatus::Rectified
+            }
         },
         contact_due_date: r.contact_due_date,
         contact_due_at: r.contact_due_at,

@@ -28,31 +28,7 @@ use crate::identity::{NAME, PersonName, VerifiedPerson, field_context, find_citi
 use crate::notify::{NotificationKind, Notifications};
 use entities::{application, application_consent as consent};
 
-/// Where a consent request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConsentStatus {
-    Pending,
-    Accepted,
-    Refused,
-    Expired,
-}
-
-impl ConsentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Accepted => "ACCEPTED",
-            Self::Refused => "REFUSED",
-            Self::Expired => "EXPIRED",
-        }
-    }
-
-    fn parse(stored: &str) -> Option<Self> {
-        [Self::Pending, Self::Accepted, Self::Refused, Self::Expired]
-            .into_iter()
-            .find(|s| s.as_str() == stored)
-    }
-}
+pub use entities::status::ConsentStatus;
 
 /// The consent of an application, as its requester sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +74,7 @@ pub enum AnswerError {
 fn summary(row: &consent::Model) -> ConsentSummary {
     ConsentSummary {
         id: row.id.clone(),
-        status: ConsentStatus::parse(&row.status).unwrap_or(ConsentStatus::Pending),
+        status: row.status,
         expires_at: row.expires_at,
         answered_at: row.answered_at,
     }
@@ -131,7 +107,7 @@ pub(crate) async fn request(
         requester_id,
         person_id: person.citizen_id,
         person_index: person.index.clone(),
-        status: ConsentStatus::Pending.as_str().to_owned(),
+        status: ConsentStatus::Pending,
         created_at: now,
         expires_at,
         answered_at: None,
@@ -185,12 +161,9 @@ async fn lapse(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let done = consent::Entity::update_many()
-        .col_expr(
-            consent::Column::Status,
-            Expr::value(ConsentStatus::Expired.as_str()),
-        )
+        .col_expr(consent::Column::Status, Expr::value(ConsentStatus::Expired))
         .filter(consent::Column::Id.eq(row.id.as_str()))
-        .filter(consent::Column::Status.eq(ConsentStatus::Pending.as_str()))
+        .filter(consent::Column::Status.eq(ConsentStatus::Pending))
         .exec(conn)
         .await
         .context("mark the request expired")?;
@@ -244,7 +217,7 @@ async fn release_application(
         .col_expr(application::Column::Status, Expr::value(to.as_str()))
         .col_expr(application::Column::UpdatedAt, Expr::value(now))
         .filter(application::Column::Id.eq(application_id))
-        .filter(application::Column::Status.eq(Delivery::AwaitingConsent.as_str()))
+        .filter(application::Column::Status.eq(Delivery::AwaitingConsent))
         .exec(conn)
         .await
         .context("release the application")?
@@ -262,7 +235,7 @@ impl ApplicationService {
     pub(crate) async fn lapse_due(&self, side: Side) -> anyhow::Result<()> {
         let now = self.inner.clock.now();
         let query = consent::Entity::find()
-            .filter(consent::Column::Status.eq(ConsentStatus::Pending.as_str()))
+            .filter(consent::Column::Status.eq(ConsentStatus::Pending))
             .filter(consent::Column::ExpiresAt.lte(now));
         let query = match side {
             Side::Requester(id) => query.filter(consent::Column::RequesterId.eq(id)),
@@ -295,7 +268,7 @@ impl ApplicationService {
         let rows = consent::Entity::find()
             .filter(consent::Column::PersonId.eq(citizen_id))
             .filter(consent::Column::PersonIndex.eq(index))
-            .filter(consent::Column::Status.eq(ConsentStatus::Pending.as_str()))
+            .filter(consent::Column::Status.eq(ConsentStatus::Pending))
             .order_by_asc(consent::Column::CreatedAt)
             .all(&self.inner.db)
             .await
@@ -342,12 +315,12 @@ impl ApplicationService {
         // wins (PostgreSQL's row lock; SQLite's write lock, taken before anything is read, so
         // no reader has to upgrade), and the others find it answered.
         let answered = consent::Entity::update_many()
-            .col_expr(consent::Column::Status, Expr::value(status.as_str()))
+            .col_expr(consent::Column::Status, Expr::value(status))
             .col_expr(consent::Column::AnsweredAt, Expr::value(now))
             .filter(consent::Column::Id.eq(id))
             .filter(consent::Column::PersonId.eq(citizen_id))
             .filter(consent::Column::PersonIndex.eq(index.as_str()))
-            .filter(consent::Column::Status.eq(ConsentStatus::Pending.as_str()))
+            .filter(consent::Column::Status.eq(ConsentStatus::Pending))
             .filter(consent::Column::ExpiresAt.gt(now))
             .exec(&txn)
             .await
@@ -361,9 +334,7 @@ impl ApplicationService {
                 .await
                 .context("find the request")?
                 .ok_or(AnswerError::NotFound)?;
-            if ConsentStatus::parse(&row.status) != Some(ConsentStatus::Pending)
-                || now < row.expires_at
-            {
+            if row.status != ConsentStatus::Pending || now < row.expires_at {
                 return Err(AnswerError::AlreadyAnswered);
             }
             let txn = crate::db::write(&self.inner.db)
@@ -425,7 +396,7 @@ impl ApplicationService {
         }
         tracing::info!(status = status.as_str(), "consent request answered");
         let row = consent::Model {
-            status: status.as_str().to_owned(),
+            status,
             answered_at: Some(now),
             ..row
         };
@@ -471,7 +442,7 @@ impl ApplicationService {
             item_code,
             item_name,
             requester_name,
-            status: ConsentStatus::parse(&row.status).unwrap_or(ConsentStatus::Pending),
+            status: row.status,
             created_at: row.created_at,
             expires_at: row.expires_at,
             answered_at: row.answered_at,

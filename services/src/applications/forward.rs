@@ -1,11 +1,11 @@
 //! The forwarder: drains the province outbox, exactly once per application as the platform sees
 //! it, and the reconciler that polls cases whose callbacks are overdue.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use futures::StreamExt as _;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _, FromQueryResult,
@@ -19,14 +19,16 @@ use super::{
     private_context,
 };
 use crate::notify::NotificationKind;
-use crate::province::outbox::{self, Lease, Outbox, OutboxConfig, Settle, millis};
+use crate::province::outbox::{
+    self, Claimed as _, Drain, Forward, Lease, Outbox, OutboxConfig, Settle, millis,
+};
 use crate::province::{
     ApplicationRequest, MaterialUpload, ProvinceError, SubmitReceipt, SupplementRequest,
 };
 use crate::report::causes;
 use entities::{application, case_number_dispute, material, province_outbox, supplement};
 
-pub(super) use crate::province::outbox::{PARKED, PENDING};
+pub(super) use crate::province::outbox::OutboxStatus;
 const APPLICATION: &str = "APPLICATION";
 const SUPPLEMENT: &str = "SUPPLEMENT";
 
@@ -47,7 +49,7 @@ pub(super) async fn enqueue(
         .to_owned()),
         application_id: Set(application_id.to_owned()),
         supplement_id: Set(supplement_id.map(str::to_owned)),
-        status: Set(PENDING.to_owned()),
+        status: Set(OutboxStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
         claimed_until: Set(None),
@@ -78,24 +80,18 @@ pub(super) async fn unpark(
         .await?;
     if unparked > 0 {
         application::Entity::update_many()
-            .col_expr(
-                application::Column::Status,
-                Expr::value(Delivery::Queued.as_str()),
-            )
+            .col_expr(application::Column::Status, Expr::value(Delivery::Queued))
             .col_expr(application::Column::UpdatedAt, Expr::value(now))
             .filter(application::Column::Id.eq(application_id))
-            .filter(application::Column::Status.eq(Delivery::Parked.as_str()))
+            .filter(application::Column::Status.eq(Delivery::Parked))
             .exec(txn)
             .await
             .context("requeue the application")?;
         supplement::Entity::update_many()
-            .col_expr(
-                supplement::Column::Status,
-                Expr::value(Delivery::Queued.as_str()),
-            )
+            .col_expr(supplement::Column::Status, Expr::value(Delivery::Queued))
             .col_expr(supplement::Column::UpdatedAt, Expr::value(now))
             .filter(supplement::Column::ApplicationId.eq(application_id))
-            .filter(supplement::Column::Status.eq(Delivery::Parked.as_str()))
+            .filter(supplement::Column::Status.eq(Delivery::Parked))
             .exec(txn)
             .await
             .context("requeue the supplements")?;
@@ -119,7 +115,8 @@ fn outbox_of(config: &super::ApplicationConfig) -> Outbox {
 }
 
 #[derive(Debug, FromQueryResult)]
-struct Claimed {
+/// A claimed row.
+pub struct Claimed {
     id: i64,
     kind: String,
     application_id: String,
@@ -129,7 +126,7 @@ struct Claimed {
     first_failure_at: Option<DateTime<Utc>>,
 }
 
-impl Claimed {
+impl outbox::Claimed for Claimed {
     fn lease(&self) -> Lease {
         Lease {
             id: self.id,
@@ -154,113 +151,74 @@ enum Settled {
 pub struct Forwarder {
     svc: ApplicationService,
     outbox: Outbox,
+    /// When this forwarder last polled overdue cases.
+    last_reconcile: Arc<Mutex<tokio::time::Instant>>,
 }
 
 impl Forwarder {
     pub(super) fn new(svc: ApplicationService) -> Self {
         let outbox = outbox_of(&svc.inner.config);
-        Self { svc, outbox }
+        Self {
+            svc,
+            outbox,
+            last_reconcile: Arc::new(Mutex::new(tokio::time::Instant::now())),
+        }
     }
 
     /// Rounds until `stop` turns true: forwards what is due, polls overdue cases, and sleeps
     /// `every` (or until woken by a submission) when there was nothing to do.
-    pub async fn run(self, every: Duration, mut stop: watch::Receiver<bool>) {
-        let mut last_reconcile = tokio::time::Instant::now();
-        loop {
-            if *stop.borrow() {
-                return;
-            }
-            let handled = match self.forward_once().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "forwarding round failed");
-                    0
-                }
-            };
-            if last_reconcile.elapsed() >= every.max(Duration::from_secs(10)) {
-                last_reconcile = tokio::time::Instant::now();
-                if let Err(e) = self.reconcile_once().await {
-                    tracing::error!(error = %format!("{e:#}"), "reconciling round failed");
-                }
-            }
-            if handled == 0 {
-                tokio::select! {
-                    () = tokio::time::sleep(every) => {}
-                    () = self.svc.inner.wake.notified() => {}
-                    _ = stop.changed() => {}
-                }
-            }
-        }
+    pub async fn run(self, every: Duration, stop: watch::Receiver<bool>) {
+        outbox::run(self, every, stop).await;
     }
 
-    /// One round: claims a batch of due rows and sends them. Returns how many it handled.
+    /// One round ([`outbox::round`]): claims a batch of due rows and sends them. Returns how
+    /// many it handled.
     ///
     /// # Errors
     /// The database cannot be reached (nothing is lost: leases return what was claimed).
     pub async fn forward_once(&self) -> anyhow::Result<usize> {
+        outbox::round(self).await
+    }
+}
+
+impl Forward for Forwarder {
+    type Row = Claimed;
+
+    fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    fn drain(&self) -> Drain<'_> {
         let inner = &self.svc.inner;
-        if inner.province.unavailable_for().is_some() {
-            // The platform is down and the breaker says so: claiming rows now would only turn
-            // each into a failed attempt. Wait for the breaker's probe instead.
-            inner
-                .breaker_opened
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-            // Citizens see what is true: theirs waits for the platform (a cheap indexed update,
-            // nothing when nothing is new).
-            let now = inner.clock.now();
-            application::Entity::update_many()
-                .col_expr(
-                    application::Column::Status,
-                    Expr::value(Delivery::Queued.as_str()),
-                )
-                .col_expr(application::Column::UpdatedAt, Expr::value(now))
-                .filter(application::Column::Status.eq(Delivery::Submitting.as_str()))
-                .exec(&inner.db)
-                .await
-                .context("show waiting applications as queued")?;
-            return Ok(0);
+        Drain {
+            db: &inner.db,
+            clock: &inner.clock,
+            province: &inner.province,
+            wake: &inner.wake,
+            opened: &inner.breaker_opened,
+            concurrency: inner.config.concurrency,
+            what: "application",
         }
-        let now = millis(inner.clock.now());
-        let batch: Vec<Claimed> = self.outbox.claim(&inner.db, now).await?;
-        let n = batch.len();
-        let delivered = futures::stream::iter(batch)
-            .map(|claimed| async move {
-                let id = claimed.id;
-                match self.handle(claimed).await {
-                    Ok(delivered) => delivered,
-                    Err(e) => {
-                        tracing::error!(outbox_id = id, error = %format!("{e:#}"), "forwarding failed; the lease will return it");
-                        false
-                    }
-                }
-            })
-            .buffer_unordered(inner.config.concurrency.max(1))
-            .fold(0usize, |sum, ok| async move { sum + usize::from(ok) })
-            .await;
-        if delivered > 0
-            && inner
-                .breaker_opened
-                .swap(false, std::sync::atomic::Ordering::Relaxed)
-        {
-            // The platform answers again after an outage (the breaker had opened): whatever
-            // waits on a backoff may go now. Only then: a row that fails on its own keeps its
-            // backoff.
-            let moved = self.outbox.bring_forward(&inner.db, now).await?;
-            if moved > 0 {
-                tracing::info!(moved, "the platform answers again; retries brought forward");
-            }
-        }
-        Ok(n)
+    }
+
+    /// Citizens see what is true: theirs waits for the platform (a cheap indexed update,
+    /// nothing when nothing is new).
+    async fn while_unavailable(&self) -> anyhow::Result<()> {
+        let inner = &self.svc.inner;
+        let now = inner.clock.now();
+        application::Entity::update_many()
+            .col_expr(application::Column::Status, Expr::value(Delivery::Queued))
+            .col_expr(application::Column::UpdatedAt, Expr::value(now))
+            .filter(application::Column::Status.eq(Delivery::Submitting))
+            .exec(&inner.db)
+            .await
+            .context("show waiting applications as queued")?;
+        Ok(())
     }
 
     /// Sends one claimed row and records the outcome; true when the platform took it.
-    async fn handle(&self, mut claimed: Claimed) -> anyhow::Result<bool> {
-        // A row waiting in the batch behind slow sends may have outlived its lease: renew it
-        // just before sending, and leave it alone if another forwarder has it now.
-        if !self.renew(&mut claimed).await? {
-            tracing::debug!(outbox_id = claimed.id, "claim lost before sending");
-            return Ok(false);
-        }
+    async fn forward(&self, mut claimed: Claimed, lease: Lease) -> anyhow::Result<bool> {
+        claimed.claimed_until = lease.claimed_until;
         let outcome = match claimed.kind.as_str() {
             APPLICATION => self.send_application(&claimed).await?,
             SUPPLEMENT => self.send_supplement(&claimed).await?,
@@ -271,22 +229,26 @@ impl Forwarder {
         Ok(delivered)
     }
 
-    /// Renews the claim; false when another forwarder has the row now.
-    async fn renew(&self, claimed: &mut Claimed) -> anyhow::Result<bool> {
-        let inner = &self.svc.inner;
-        match self
-            .outbox
-            .renew(&inner.db, &claimed.lease(), inner.clock.now())
-            .await?
-        {
-            Some(lease) => {
-                claimed.claimed_until = lease.claimed_until;
-                Ok(true)
+    /// Polls overdue cases, at most every `every` (and every 10 s).
+    async fn between_rounds(&self, every: Duration) {
+        let due = {
+            let mut last = self
+                .last_reconcile
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let due = last.elapsed() >= every.max(Duration::from_secs(10));
+            if due {
+                *last = tokio::time::Instant::now();
             }
-            None => Ok(false),
+            due
+        };
+        if due && let Err(e) = self.reconcile_once().await {
+            tracing::error!(error = %format!("{e:#}"), "reconciling round failed");
         }
     }
+}
 
+impl Forwarder {
     /// The materials with their bytes. The outer error is transient (the database or the blob
     /// store failed: the lease returns the row); the inner one settles the row: parked when a
     /// material's row is gone, retried when its bytes are not in this instance's store.
@@ -420,7 +382,7 @@ impl Forwarder {
             )
             .col_expr(
                 application::Column::Status,
-                Expr::value(Delivery::Submitted.as_str()),
+                Expr::value(Delivery::Submitted),
             )
             .col_expr(
                 application::Column::Problem,
@@ -552,10 +514,7 @@ impl Forwarder {
             Ok(version) => {
                 let now = inner.clock.now();
                 supplement::Entity::update_many()
-                    .col_expr(
-                        supplement::Column::Status,
-                        Expr::value(Delivery::Submitted.as_str()),
-                    )
+                    .col_expr(supplement::Column::Status, Expr::value(Delivery::Submitted))
                     .col_expr(
                         supplement::Column::ResultVersion,
                         Expr::value(i64::try_from(version).unwrap_or(i64::MAX)),
@@ -633,18 +592,14 @@ impl Forwarder {
         let problem_text = problem.map(|p| serde_json::to_string(p).unwrap_or_default());
         // Never step back from a later state; and a queued one stays queued without a write per
         // failed attempt.
-        let changeable: &[&str] = if delivery == Delivery::Queued {
-            &[Delivery::Submitting.as_str()]
+        let changeable: &[Delivery] = if delivery == Delivery::Queued {
+            &[Delivery::Submitting]
         } else {
-            &[
-                Delivery::Submitting.as_str(),
-                Delivery::Queued.as_str(),
-                Delivery::Parked.as_str(),
-            ]
+            &[Delivery::Submitting, Delivery::Queued, Delivery::Parked]
         };
         if let Some(supplement_id) = &claimed.supplement_id {
             supplement::Entity::update_many()
-                .col_expr(supplement::Column::Status, Expr::value(delivery.as_str()))
+                .col_expr(supplement::Column::Status, Expr::value(delivery))
                 .col_expr(supplement::Column::Problem, Expr::value(problem_text))
                 .col_expr(supplement::Column::UpdatedAt, Expr::value(now))
                 .filter(supplement::Column::Id.eq(supplement_id.as_str()))
@@ -807,7 +762,7 @@ pub(super) fn reconcile_after(config: &super::ApplicationConfig) -> chrono::Dura
 
 fn parked_problem() -> Problem {
     Problem {
-        code: "PARKED".into(),
+        code: Delivery::Parked.as_str().into(),
         message: "提交遇到问题，工作人员正在处理，无需重复提交".into(),
         fields: Vec::new(),
     }

@@ -99,57 +99,7 @@ impl Default for ApplicationConfig {
     }
 }
 
-/// Where the delivery of an application (or a supplement) to the platform stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Delivery {
-    /// Stored, not yet tried.
-    Submitting,
-    /// Tried and the platform could not be reached; it will be sent when it can.
-    Queued,
-    /// The platform has it (an application has its `sblsh`).
-    Submitted,
-    /// The platform refused it for good (422 with field reasons, 413).
-    Invalid,
-    /// Failing for too long, or refused in a way the citizen cannot fix: an operator decides.
-    Parked,
-    /// For someone not on the citizen's phone: waits for that person's consent; nothing is sent.
-    AwaitingConsent,
-    /// The person refused: it is never sent.
-    ConsentRefused,
-    /// The person did not answer in time: it is never sent.
-    ConsentExpired,
-}
-
-impl Delivery {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Submitting => "SUBMITTING",
-            Self::Queued => "QUEUED",
-            Self::Submitted => "SUBMITTED",
-            Self::Invalid => "INVALID",
-            Self::Parked => "PARKED",
-            Self::AwaitingConsent => "AWAITING_CONSENT",
-            Self::ConsentRefused => "CONSENT_REFUSED",
-            Self::ConsentExpired => "CONSENT_EXPIRED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Submitting,
-            Self::Queued,
-            Self::Submitted,
-            Self::Invalid,
-            Self::Parked,
-            Self::AwaitingConsent,
-            Self::ConsentRefused,
-            Self::ConsentExpired,
-        ]
-        .into_iter()
-        .find(|d| d.as_str() == s)
-    }
-}
+pub use entities::status::Delivery;
 
 /// A field the platform (or our own check) found wrong, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -424,7 +374,7 @@ impl ApplicationService {
     /// The database cannot be read.
     pub async fn parked(&self, limit: u64) -> anyhow::Result<Vec<ParkedEntry>> {
         let rows = province_outbox::Entity::find()
-            .filter(province_outbox::Column::Status.eq(forward::PARKED))
+            .filter(province_outbox::Column::Status.eq(forward::OutboxStatus::Parked))
             .order_by_asc(province_outbox::Column::Id)
             .limit(limit)
             .all(&self.inner.db)

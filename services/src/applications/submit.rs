@@ -212,9 +212,7 @@ impl ApplicationService {
                 Delivery::AwaitingConsent
             } else {
                 Delivery::Submitting
-            }
-            .as_str()
-            .to_owned(),
+            },
             phase: None,
             case_version: 0,
             sblsh: None,

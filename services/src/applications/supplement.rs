@@ -91,7 +91,7 @@ impl ApplicationService {
         supplement::Entity::delete_many()
             .filter(supplement::Column::ApplicationId.eq(view.id.as_str()))
             .filter(supplement::Column::RequestedVersion.eq(requested))
-            .filter(supplement::Column::Status.eq(Delivery::Invalid.as_str()))
+            .filter(supplement::Column::Status.eq(Delivery::Invalid))
             .exec(&txn)
             .await
             .context("clear a refused supplement")?;
@@ -101,7 +101,7 @@ impl ApplicationService {
             requested_version: Set(requested),
             materials: Set(serde_json::to_string(&materials).context("encode materials")?),
             note: Set(note),
-            status: Set(Delivery::Submitting.as_str().to_owned()),
+            status: Set(Delivery::Submitting),
             result_version: Set(None),
             problem: Set(None),
             created_at: Set(now),

@@ -24,7 +24,7 @@ pub(super) fn to_material(row: material::Model) -> Material {
 
 pub(super) fn plain_view(row: application::Model) -> ApplicationView {
     ApplicationView {
-        status: Delivery::parse(&row.status).unwrap_or(Delivery::Submitting),
+        status: row.status,
         phase: row.phase.as_deref().and_then(events::parse_phase),
         problem: row
             .problem
@@ -162,7 +162,7 @@ impl ApplicationService {
             .map(|s| SupplementView {
                 id: s.id,
                 requested_version: u64::try_from(s.requested_version).unwrap_or(0),
-                status: Delivery::parse(&s.status).unwrap_or(Delivery::Submitting),
+                status: s.status,
                 problem: s
                     .problem
                     .as_deref()

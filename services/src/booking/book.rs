@@ -390,7 +390,7 @@ impl BookingService {
                 .hall(old.hall_id)
                 .await?
                 .ok_or(BookError::BookingNotFound)?;
-            if old.status != BookingStatus::Booked.as_str()
+            if old.status != BookingStatus::Booked
                 || !rules::can_cancel(old.starts_at, self.clock.now(), &old_hall.rules)
             {
                 return Err(BookError::NotChangeable);
@@ -434,7 +434,7 @@ impl BookingService {
                 deadline: rules::cancel_deadline(slot.starts_at, &rules),
             });
         }
-        if slot.status != "OPEN" {
+        if slot.status != SlotStatus::Open {
             return Err(BookError::HallClosed);
         }
         if slot.booked >= slot.capacity {
@@ -485,7 +485,7 @@ impl BookingService {
             // The hall may have closed the day since the slot was read.
             if queries::slot(&self.db, slot.id)
                 .await?
-                .is_some_and(|s| s.status != "OPEN")
+                .is_some_and(|s| s.status != SlotStatus::Open)
             {
                 return Err(BookError::HallClosed);
             }
@@ -573,7 +573,7 @@ impl BookingService {
             item_code: item.code.clone(),
             day: slot.day,
             starts_at: slot.starts_at,
-            status: BookingStatus::Booked.as_str().to_owned(),
+            status: BookingStatus::Booked,
             active_key: None,
             created_at: now,
             cancelled_at: None,

@@ -32,7 +32,7 @@ impl BookingService {
         let booking = queries::booking_of(&self.db, who.citizen_id, booking_id)
             .await?
             .ok_or(CancelError::NotFound)?;
-        if booking.status != BookingStatus::Booked.as_str() {
+        if booking.status != BookingStatus::Booked {
             return Err(CancelError::NotActive);
         }
         let ctx = self

@@ -94,7 +94,7 @@ impl BookingService {
         ctx: &HallModel,
         staff_id: Option<i64>,
     ) -> Result<BookingView, CheckInError> {
-        let status = BookingStatus::parse(&booking.status).context("unknown booking status")?;
+        let status = booking.status;
         if status == BookingStatus::CheckedIn {
             // Scanning twice is not an error: the citizen is in.
             return queries::views(&self.db, vec![booking])
@@ -129,7 +129,7 @@ impl BookingService {
             drop(txn);
             let status = queries::booking_by_code(&self.db, &booking.code)
                 .await?
-                .and_then(|b| BookingStatus::parse(&b.status))
+                .map(|b| b.status)
                 .unwrap_or(BookingStatus::Cancelled);
             if status != BookingStatus::CheckedIn {
                 return Err(CheckInError::NotActive { status });

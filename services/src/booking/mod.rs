@@ -44,44 +44,14 @@ pub use worker::{BookingWorker, WorkerReport};
 use crate::cache::TtlCache;
 use crate::halls::{HALL_CACHE_FOR, HallDirectory, HallModel};
 
-/// A booking's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BookingStatus {
-    Booked,
-    CheckedIn,
-    Cancelled,
-    CancelledByHall,
-    Rescheduled,
-    NoShow,
-}
-
-impl BookingStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Booked => "BOOKED",
-            Self::CheckedIn => "CHECKED_IN",
-            Self::Cancelled => "CANCELLED",
-            Self::CancelledByHall => "CANCELLED_BY_HALL",
-            Self::Rescheduled => "RESCHEDULED",
-            Self::NoShow => "NO_SHOW",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "BOOKED" => Self::Booked,
-            "CHECKED_IN" => Self::CheckedIn,
-            "CANCELLED" => Self::Cancelled,
-            "CANCELLED_BY_HALL" => Self::CancelledByHall,
-            "RESCHEDULED" => Self::Rescheduled,
-            "NO_SHOW" => Self::NoShow,
-            _ => return None,
-        })
-    }
-}
+pub use entities::status::{BookingStatus, SlotStatus};
 
 /// Statuses that count towards the weekly and monthly limits: what was booked and not given up.
-const COUNTED: [&str; 3] = ["BOOKED", "CHECKED_IN", "NO_SHOW"];
+const COUNTED: [BookingStatus; 3] = [
+    BookingStatus::Booked,
+    BookingStatus::CheckedIn,
+    BookingStatus::NoShow,
+];
 
 /// A booking as its citizen (or the hall's staff) sees it.
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ use entities::{
 };
 
 use super::rules;
-use super::{BookingStatus, BookingView, COUNTED, checkin_qr};
+use super::{BookingStatus, BookingView, COUNTED, SlotStatus, checkin_qr};
 use crate::halls::{DayHours, HallModel, HallRules};
 
 pub async fn insert_slots(
@@ -39,7 +39,7 @@ pub async fn insert_slots(
                 ends_at: Set(rules::at_minute(day, end)),
                 capacity: Set(seats),
                 booked: Set(0),
-                status: Set("OPEN".to_owned()),
+                status: Set(SlotStatus::Open),
                 ..Default::default()
             })
         })
@@ -142,7 +142,7 @@ pub async fn open_slots(
         .filter(slot::Column::HallId.eq(hall_id))
         .filter(slot::Column::Day.between(first, last))
         .filter(slot::Column::CategoryId.eq(category_id))
-        .filter(slot::Column::Status.eq("OPEN"))
+        .filter(slot::Column::Status.eq(SlotStatus::Open))
         .order_by_asc(slot::Column::StartsAt)
         .all(conn)
         .await
@@ -265,7 +265,7 @@ pub async fn count_since(
     };
     booking::Entity::find()
         .filter(booking::Column::IdentityIndex.eq(identity))
-        .filter(booking::Column::Status.eq(status.as_str()))
+        .filter(booking::Column::Status.eq(status))
         .filter(at.gte(since))
         .count(conn)
         .await
@@ -281,7 +281,7 @@ pub async fn retire(
     reason: Option<&str>,
 ) -> anyhow::Result<bool> {
     let mut update = booking::Entity::update_many()
-        .col_expr(booking::Column::Status, Expr::value(status.as_str()))
+        .col_expr(booking::Column::Status, Expr::value(status))
         .col_expr(
             booking::Column::ActiveKey,
             Expr::value(Option::<String>::None),
@@ -297,7 +297,7 @@ pub async fn retire(
     };
     let result = update
         .filter(booking::Column::Id.eq(id))
-        .filter(booking::Column::Status.eq(BookingStatus::Booked.as_str()))
+        .filter(booking::Column::Status.eq(BookingStatus::Booked))
         .exec(conn)
         .await
         .context("end the booking")?;
@@ -309,7 +309,7 @@ pub async fn take_seat(conn: &impl ConnectionTrait, slot_id: i64) -> anyhow::Res
     let result = slot::Entity::update_many()
         .col_expr(slot::Column::Booked, Expr::col(slot::Column::Booked).add(1))
         .filter(slot::Column::Id.eq(slot_id))
-        .filter(slot::Column::Status.eq("OPEN"))
+        .filter(slot::Column::Status.eq(SlotStatus::Open))
         .filter(Expr::col(slot::Column::Booked).lt(Expr::col(slot::Column::Capacity)))
         .exec(conn)
         .await
@@ -355,7 +355,7 @@ pub async fn insert_booking(
         item_code: Set(new.item_code.to_owned()),
         day: Set(new.slot.day),
         starts_at: Set(new.slot.starts_at),
-        status: Set(BookingStatus::Booked.as_str().to_owned()),
+        status: Set(BookingStatus::Booked),
         active_key: Set(Some(active_key)),
         created_at: Set(new.now),
         ..Default::default()
@@ -388,12 +388,12 @@ pub async fn mark_checked_in(
     let result = booking::Entity::update_many()
         .col_expr(
             booking::Column::Status,
-            Expr::value(BookingStatus::CheckedIn.as_str()),
+            Expr::value(BookingStatus::CheckedIn),
         )
         .col_expr(booking::Column::CheckedInAt, Expr::value(now))
         .col_expr(booking::Column::CheckedInBy, Expr::value(staff_id))
         .filter(booking::Column::Id.eq(id))
-        .filter(booking::Column::Status.eq(BookingStatus::Booked.as_str()))
+        .filter(booking::Column::Status.eq(BookingStatus::Booked))
         .exec(conn)
         .await
         .context("check in")?;
@@ -541,7 +541,7 @@ pub async fn live_bookings_of_day(
     booking::Entity::find()
         .filter(booking::Column::HallId.eq(hall_id))
         .filter(booking::Column::Day.eq(day))
-        .filter(booking::Column::Status.eq(BookingStatus::Booked.as_str()))
+        .filter(booking::Column::Status.eq(BookingStatus::Booked))
         .all(conn)
         .await
         .context("read the day's live bookings")
@@ -587,7 +587,7 @@ pub async fn close_day(
             .context("lock the day's slots")?;
     }
     slot::Entity::update_many()
-        .col_expr(slot::Column::Status, Expr::value("CLOSED"))
+        .col_expr(slot::Column::Status, Expr::value(SlotStatus::Closed))
         .filter(slot::Column::HallId.eq(hall_id))
         .filter(slot::Column::Day.eq(day))
         .exec(conn)
@@ -620,7 +620,7 @@ pub async fn started_bookings(
     limit: u64,
 ) -> anyhow::Result<Vec<booking::Model>> {
     booking::Entity::find()
-        .filter(booking::Column::Status.eq(BookingStatus::Booked.as_str()))
+        .filter(booking::Column::Status.eq(BookingStatus::Booked))
         .filter(booking::Column::StartsAt.lt(before))
         .order_by_asc(booking::Column::StartsAt)
         .limit(limit)
@@ -636,7 +636,7 @@ pub async fn unreminded(
     limit: u64,
 ) -> anyhow::Result<Vec<booking::Model>> {
     booking::Entity::find()
-        .filter(booking::Column::Status.eq(BookingStatus::Booked.as_str()))
+        .filter(booking::Column::Status.eq(BookingStatus::Booked))
         .filter(booking::Column::Day.eq(day))
         .filter(booking::Column::RemindedAt.is_null())
         .order_by_asc(booking::Column::Id)
@@ -707,7 +707,7 @@ pub async fn views(
     let bundles = crate::bundles::names(conn, codes).await?;
     let checked_in: Vec<i64> = rows
         .iter()
-        .filter(|b| b.status == BookingStatus::CheckedIn.as_str())
+        .filter(|b| b.status == BookingStatus::CheckedIn)
         .map(|b| b.id)
         .collect();
     let mut tickets = if checked_in.is_empty() {
@@ -752,7 +752,7 @@ pub fn view_of(
     let minutes = |m: i32| chrono::Duration::minutes(i64::from(rules::n(m)));
     Ok(BookingView {
         id: b.id,
-        status: BookingStatus::parse(&b.status).context("unknown booking status")?,
+        status: b.status,
         checkin_qr: checkin_qr(&b.code),
         code: b.code,
         hall_code: hall.code.clone(),

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use futures::StreamExt as _;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, FromQueryResult,
@@ -17,13 +16,14 @@ use tokio::sync::watch;
 
 use super::{BundleService, Private, bundle_private_context, part_private_context};
 use crate::applications::{Delivery, FieldProblem, MaterialRef, Problem};
-use crate::province::outbox::{self, Lease, Outbox, OutboxConfig, Settle, millis};
+use crate::province::outbox::{self, Drain, Forward, Lease, Outbox, OutboxConfig, Settle, millis};
 use crate::province::{BundleApplicationRequest, BundleReceipt, MaterialUpload, ProvinceError};
 use crate::report::causes;
 use entities::{application, bundle_application, bundle_part, item, material};
 
 #[derive(Debug, FromQueryResult)]
-struct Claimed {
+/// A claimed row.
+pub struct Claimed {
     id: i64,
     attempts: i32,
     claimed_until: DateTime<Utc>,
@@ -31,7 +31,7 @@ struct Claimed {
     bundle_application_id: String,
 }
 
-impl Claimed {
+impl outbox::Claimed for Claimed {
     fn lease(&self) -> Lease {
         Lease {
             id: self.id,
@@ -77,86 +77,60 @@ impl BundleForwarder {
 
     /// Rounds until `stop` turns true, sleeping `every` (or until a submission wakes it) when
     /// idle.
-    pub async fn run(self, every: Duration, mut stop: watch::Receiver<bool>) {
-        let mut opened = false;
-        loop {
-            if *stop.borrow() {
-                return;
-            }
-            let handled = match self.forward_once(&mut opened).await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "bundle forwarding round failed");
-                    0
-                }
-            };
-            if handled == 0 {
-                tokio::select! {
-                    () = tokio::time::sleep(every) => {}
-                    () = self.svc.inner.wake.notified() => {}
-                    _ = stop.changed() => {}
-                }
-            }
-        }
+    pub async fn run(self, every: Duration, stop: watch::Receiver<bool>) {
+        outbox::run(self, every, stop).await;
     }
 
-    /// One round: claims due rows and sends them. `opened` remembers an open breaker, so the
-    /// round after it brings the waiting retries forward. Returns how many were handled.
+    /// One round ([`outbox::round`]). Returns how many were handled.
     ///
     /// # Errors
     /// The database failed (leases return what was claimed).
-    pub async fn forward_once(&self, opened: &mut bool) -> anyhow::Result<usize> {
-        let inner = &self.svc.inner;
-        if inner.province.unavailable_for().is_some() {
-            *opened = true;
-            // Citizens see what is true: theirs waits for the platform.
-            bundle_application::Entity::update_many()
-                .col_expr(
-                    bundle_application::Column::Status,
-                    Expr::value(Delivery::Queued.as_str()),
-                )
-                .col_expr(
-                    bundle_application::Column::UpdatedAt,
-                    Expr::value(inner.clock.now()),
-                )
-                .filter(bundle_application::Column::Status.eq(Delivery::Submitting.as_str()))
-                .exec(&inner.db)
-                .await
-                .context("show waiting bundles as queued")?;
-            return Ok(0);
-        }
-        let now = millis(inner.clock.now());
-        let batch: Vec<Claimed> = self.outbox.claim(&inner.db, now).await?;
-        let n = batch.len();
-        let delivered = futures::stream::iter(batch)
-            .map(|claimed| async move {
-                let id = claimed.id;
-                match self.handle(claimed).await {
-                    Ok(ok) => ok,
-                    Err(e) => {
-                        tracing::error!(outbox_id = id, error = %format!("{e:#}"), "bundle forwarding failed; the lease will return it");
-                        false
-                    }
-                }
-            })
-            .buffer_unordered(inner.config.concurrency.max(1))
-            .fold(0usize, |sum, ok| async move { sum + usize::from(ok) })
-            .await;
-        if delivered > 0 && std::mem::take(opened) {
-            self.outbox.bring_forward(&inner.db, now).await?;
-        }
-        Ok(n)
+    pub async fn forward_once(&self) -> anyhow::Result<usize> {
+        outbox::round(self).await
+    }
+}
+
+impl Forward for BundleForwarder {
+    type Row = Claimed;
+
+    fn outbox(&self) -> &Outbox {
+        &self.outbox
     }
 
-    async fn handle(&self, claimed: Claimed) -> anyhow::Result<bool> {
+    fn drain(&self) -> Drain<'_> {
         let inner = &self.svc.inner;
-        let Some(lease) = self
-            .outbox
-            .renew(&inner.db, &claimed.lease(), inner.clock.now())
-            .await?
-        else {
-            return Ok(false);
-        };
+        Drain {
+            db: &inner.db,
+            clock: &inner.clock,
+            province: &inner.province,
+            wake: &inner.wake,
+            opened: &inner.breaker_opened,
+            concurrency: inner.config.concurrency,
+            what: "bundle",
+        }
+    }
+
+    /// Citizens see what is true: theirs waits for the platform.
+    async fn while_unavailable(&self) -> anyhow::Result<()> {
+        let inner = &self.svc.inner;
+        bundle_application::Entity::update_many()
+            .col_expr(
+                bundle_application::Column::Status,
+                Expr::value(Delivery::Queued),
+            )
+            .col_expr(
+                bundle_application::Column::UpdatedAt,
+                Expr::value(inner.clock.now()),
+            )
+            .filter(bundle_application::Column::Status.eq(Delivery::Submitting))
+            .exec(&inner.db)
+            .await
+            .context("show waiting bundles as queued")?;
+        Ok(())
+    }
+
+    async fn forward(&self, claimed: Claimed, lease: Lease) -> anyhow::Result<bool> {
+        let inner = &self.svc.inner;
         let sent = self.send(&claimed.bundle_application_id).await?;
         let delivered = matches!(sent, Sent::Delivered);
         let settle = match &sent {
@@ -184,7 +158,7 @@ impl BundleForwarder {
             (outbox::Settled::Parked, _) => Some((
                 Delivery::Parked,
                 Some(Problem {
-                    code: "PARKED".into(),
+                    code: Delivery::Parked.as_str().into(),
                     message: "暂时无法提交到省政务服务平台，工作人员正在处理".into(),
                     fields: Vec::new(),
                 }),
@@ -194,10 +168,7 @@ impl BundleForwarder {
         if let Some((delivery, problem)) = mark {
             // Never step back from a later state.
             let mut update = bundle_application::Entity::update_many()
-                .col_expr(
-                    bundle_application::Column::Status,
-                    Expr::value(delivery.as_str()),
-                )
+                .col_expr(bundle_application::Column::Status, Expr::value(delivery))
                 .col_expr(bundle_application::Column::UpdatedAt, Expr::value(now))
                 .filter(bundle_application::Column::Id.eq(claimed.bundle_application_id.as_str()))
                 .filter(bundle_application::Column::BundleNo.is_null());
@@ -216,7 +187,9 @@ impl BundleForwarder {
         }
         Ok(delivered)
     }
+}
 
+impl BundleForwarder {
     /// Sends one bundle application. The outer error is transient (the database, the blob
     /// store): the lease returns the row.
     async fn send(&self, id: &str) -> anyhow::Result<Sent> {
@@ -356,7 +329,7 @@ impl BundleForwarder {
             )
             .col_expr(
                 bundle_application::Column::Status,
-                Expr::value(Delivery::Submitted.as_str()),
+                Expr::value(Delivery::Submitted),
             )
             .col_expr(
                 bundle_application::Column::Problem,
@@ -402,7 +375,7 @@ impl BundleForwarder {
                         .cipher
                         .encrypt_str(&private_text, &part_private_context(app.citizen_id)),
                     on_behalf: app.on_behalf,
-                    status: Delivery::Submitted.as_str().to_owned(),
+                    status: Delivery::Submitted,
                     phase: None,
                     case_version: 0,
                     sblsh: Some(case.sblsh.clone()),

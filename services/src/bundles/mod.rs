@@ -82,6 +82,8 @@ struct Inner {
     clock: Clock,
     config: ApplicationConfig,
     wake: tokio::sync::Notify,
+    /// The platform's breaker opened since the last delivery ([`crate::province::outbox::round`]).
+    breaker_opened: std::sync::atomic::AtomicBool,
 }
 
 impl BundleService {
@@ -103,6 +105,7 @@ impl BundleService {
                 clock: deps.clock.clone(),
                 config,
                 wake: tokio::sync::Notify::new(),
+                breaker_opened: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }

@@ -71,8 +71,6 @@ pub enum BundleApplyError {
     Unexpected(#[from] anyhow::Error),
 }
 
-const OUTBOX_PENDING: &str = "PENDING";
-
 fn problem(field: &str, reason: &str) -> FieldProblem {
     FieldProblem {
         field: field.to_owned(),
@@ -446,9 +444,7 @@ impl BundleService {
                 Delivery::AwaitingConsent
             } else {
                 Delivery::Submitting
-            }
-            .as_str()
-            .to_owned(),
+            },
             bundle_no: None,
             received_at: None,
             problem: None,
@@ -550,7 +546,7 @@ async fn enqueue(
 ) -> anyhow::Result<()> {
     bundle_outbox::Entity::insert(bundle_outbox::ActiveModel {
         bundle_application_id: Set(bundle_application_id.to_owned()),
-        status: Set(OUTBOX_PENDING.to_owned()),
+        status: Set(crate::province::outbox::OutboxStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
         claimed_until: Set(None),

@@ -44,25 +44,6 @@ pub enum BundleState {
     ConsentExpired,
 }
 
-impl BundleState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Submitting => "SUBMITTING",
-            Self::Queued => "QUEUED",
-            Self::Invalid => "INVALID",
-            Self::Parked => "PARKED",
-            Self::InProgress => "IN_PROGRESS",
-            Self::SupplementRequired => "SUPPLEMENT_REQUIRED",
-            Self::Concluded => "CONCLUDED",
-            Self::PartlyRejected => "PARTLY_REJECTED",
-            Self::Rejected => "REJECTED",
-            Self::AwaitingConsent => "AWAITING_CONSENT",
-            Self::ConsentRefused => "CONSENT_REFUSED",
-            Self::ConsentExpired => "CONSENT_EXPIRED",
-        }
-    }
-}
-
 /// One part of a bundle: the application of one item.
 #[derive(Debug, Clone)]
 pub struct BundlePartView {
@@ -148,7 +129,7 @@ fn parts_state(parts: &[BundlePartView]) -> BundleState {
 
 impl BundleService {
     pub(super) fn plain(&self, row: bundle_application::Model) -> BundleView {
-        let status = Delivery::parse(&row.status).unwrap_or(Delivery::Submitting);
+        let status = row.status;
         BundleView {
             state: delivery_state(status),
             status,

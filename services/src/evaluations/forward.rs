@@ -7,18 +7,18 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use futures::StreamExt as _;
 use sea_orm::{EntityTrait as _, FromQueryResult};
 use tokio::sync::watch;
 
 use super::{CommentStatus, EvaluationService, SubjectKind};
-use crate::province::outbox::{self, Lease, Outbox, Settle, millis};
+use crate::province::outbox::{self, Drain, Forward, Lease, Outbox, Settle};
 use crate::province::{EvaluationRequest, ProvinceError};
 use crate::report::causes;
 use entities::{evaluation, evaluation_invitation};
 
 #[derive(Debug, FromQueryResult)]
-struct Claimed {
+/// A claimed row.
+pub struct Claimed {
     id: i64,
     attempts: i32,
     claimed_until: DateTime<Utc>,
@@ -26,7 +26,7 @@ struct Claimed {
     evaluation_id: String,
 }
 
-impl Claimed {
+impl outbox::Claimed for Claimed {
     fn lease(&self) -> Lease {
         Lease {
             id: self.id,
@@ -55,72 +55,41 @@ impl EvaluationForwarder {
     }
 
     /// Rounds until `stop` turns true, sleeping `every` (or until a rating wakes it) when idle.
-    pub async fn run(self, every: Duration, mut stop: watch::Receiver<bool>) {
-        let mut opened = false;
-        loop {
-            if *stop.borrow() {
-                return;
-            }
-            let handled = match self.forward_once(&mut opened).await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "evaluation forwarding round failed");
-                    0
-                }
-            };
-            if handled == 0 {
-                tokio::select! {
-                    () = tokio::time::sleep(every) => {}
-                    () = self.svc.inner.wake.notified() => {}
-                    _ = stop.changed() => {}
-                }
-            }
-        }
+    pub async fn run(self, every: Duration, stop: watch::Receiver<bool>) {
+        outbox::run(self, every, stop).await;
     }
 
-    /// One round: claims due rows and sends them. `opened` remembers an open breaker, so the
-    /// round after it brings the waiting retries forward. Returns how many were handled.
+    /// One round ([`outbox::round`]). Returns how many were handled.
     ///
     /// # Errors
     /// The database failed (leases return what was claimed).
-    pub async fn forward_once(&self, opened: &mut bool) -> anyhow::Result<usize> {
-        let inner = &self.svc.inner;
-        if inner.province.unavailable_for().is_some() {
-            *opened = true;
-            return Ok(0);
-        }
-        let now = millis(inner.clock.now());
-        let batch: Vec<Claimed> = self.outbox.claim(&inner.db, now).await?;
-        let n = batch.len();
-        let delivered = futures::stream::iter(batch)
-            .map(|claimed| async move {
-                let id = claimed.id;
-                match self.handle(claimed).await {
-                    Ok(ok) => ok,
-                    Err(e) => {
-                        tracing::error!(outbox_id = id, error = %format!("{e:#}"), "evaluation forwarding failed; the lease will return it");
-                        false
-                    }
-                }
-            })
-            .buffer_unordered(8)
-            .fold(0usize, |sum, ok| async move { sum + usize::from(ok) })
-            .await;
-        if delivered > 0 && std::mem::take(opened) {
-            self.outbox.bring_forward(&inner.db, now).await?;
-        }
-        Ok(n)
+    pub async fn forward_once(&self) -> anyhow::Result<usize> {
+        outbox::round(self).await
+    }
+}
+
+impl Forward for EvaluationForwarder {
+    type Row = Claimed;
+
+    fn outbox(&self) -> &Outbox {
+        &self.outbox
     }
 
-    async fn handle(&self, claimed: Claimed) -> anyhow::Result<bool> {
+    fn drain(&self) -> Drain<'_> {
         let inner = &self.svc.inner;
-        let Some(lease) = self
-            .outbox
-            .renew(&inner.db, &claimed.lease(), inner.clock.now())
-            .await?
-        else {
-            return Ok(false);
-        };
+        Drain {
+            db: &inner.db,
+            clock: &inner.clock,
+            province: &inner.province,
+            wake: &inner.wake,
+            opened: &inner.breaker_opened,
+            concurrency: 8,
+            what: "evaluation",
+        }
+    }
+
+    async fn forward(&self, claimed: Claimed, lease: Lease) -> anyhow::Result<bool> {
+        let inner = &self.svc.inner;
         let settle = self.send(&claimed.evaluation_id).await?;
         let delivered = matches!(settle, Settle::Done { .. });
         let txn = crate::db::write(&inner.db)
@@ -145,7 +114,9 @@ impl EvaluationForwarder {
         }
         Ok(delivered)
     }
+}
 
+impl EvaluationForwarder {
     /// Sends one evaluation; the outcome to settle its row with. The outer error is transient
     /// (the database): the lease returns the row.
     async fn send(&self, evaluation_id: &str) -> anyhow::Result<Settle> {
@@ -157,7 +128,7 @@ impl EvaluationForwarder {
         else {
             return Ok(Settle::Park(format!("evaluation {evaluation_id} is gone")));
         };
-        let status = CommentStatus::parse(&e.comment_status);
+        let status = e.comment_status;
         if status == CommentStatus::Unchecked {
             // Not to be shown to anyone before WeChat has looked at it: wait for the worker.
             return Ok(Settle::Retry("the comment is not checked yet".into()));

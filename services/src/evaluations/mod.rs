@@ -33,7 +33,7 @@ pub use self::inbox::{InboxEntry, InboxError, InboxScope, RECTIFICATION_OVERDUE}
 pub use self::invite::{invite_case, invite_ticket};
 pub use self::rate::{FollowUpError, NewEvaluation, RateError};
 pub use self::rectify::{
-    CONTACTED, OPEN, RECTIFIED, RatingSummary, RectificationView, RectifyError, RectifyFilter,
+    RatingSummary, RectificationStatus, RectificationView, RectifyError, RectifyFilter,
 };
 pub use self::stats::{GroupBy, StatsRow, StatsScope, csv};
 pub use self::worker::EvaluationWorker;
@@ -144,51 +144,7 @@ pub fn grade_text(grade: u8) -> &'static str {
     }
 }
 
-/// Where a comment stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommentStatus {
-    /// No comment.
-    None,
-    /// WeChat could not be asked yet: hidden, asked again by the worker.
-    Unchecked,
-    /// WeChat passed it: shown.
-    Pass,
-    /// WeChat is unsure: hidden until staff clear it.
-    Review,
-    /// Staff cleared a `review`: shown.
-    Cleared,
-    /// Staff (or a later `risky`) hid it for good.
-    Hidden,
-}
-
-impl CommentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "NONE",
-            Self::Unchecked => "UNCHECKED",
-            Self::Pass => "PASS",
-            Self::Review => "REVIEW",
-            Self::Cleared => "CLEARED",
-            Self::Hidden => "HIDDEN",
-        }
-    }
-
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "UNCHECKED" => Self::Unchecked,
-            "PASS" => Self::Pass,
-            "REVIEW" => Self::Review,
-            "CLEARED" => Self::Cleared,
-            "HIDDEN" => Self::Hidden,
-            _ => Self::None,
-        }
-    }
-
-    /// Whether others (staff statistics, the platform) may read it.
-    pub fn visible(self) -> bool {
-        matches!(self, Self::Pass | Self::Cleared)
-    }
-}
+pub use entities::status::CommentStatus;
 
 /// Tags offered for a range of grades (差评 tags for 1–2 …).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -319,6 +275,8 @@ struct Inner {
     config: EvaluationConfig,
     /// Wakes this instance's forwarder after a rating.
     wake: Notify,
+    /// The platform's breaker opened since the last delivery ([`crate::province::outbox::round`]).
+    breaker_opened: std::sync::atomic::AtomicBool,
 }
 
 impl EvaluationService {
@@ -333,6 +291,7 @@ impl EvaluationService {
                 clock: deps.clock.clone(),
                 config,
                 wake: Notify::new(),
+                breaker_opened: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }

@@ -15,7 +15,7 @@ use super::{
     CommentStatus, EvaluationService, EvaluationView, FollowUp, MAX_COMMENT_CHARS, Pending,
     SubjectKind, rectify,
 };
-use crate::province::outbox::PENDING;
+use crate::province::outbox::OutboxStatus;
 use crate::wechat::security::{SCENE_COMMENT, Suggest};
 use entities::{
     application, citizen, evaluation, evaluation_invitation, evaluation_outbox, hall,
@@ -269,7 +269,7 @@ impl EvaluationService {
             indicators: Set(serde_json::to_string(&indicators).context("indicators")?),
             tags: Set(serde_json::to_string(&tags).context("tags")?),
             comment: Set(comment),
-            comment_status: Set(status.as_str().to_owned()),
+            comment_status: Set(status),
             comment_label: Set(label.and_then(|l| i32::try_from(l).ok())),
             defaulted: Set(false),
             real_name: Set(real_name),
@@ -438,7 +438,7 @@ impl EvaluationService {
         if current
             .rectification
             .as_ref()
-            .is_none_or(|r| r.status != rectify::RECTIFIED)
+            .is_none_or(|r| r.status != rectify::RectificationStatus::Rectified)
         {
             return Err(FollowUpError::NotRectified);
         }
@@ -463,10 +463,7 @@ impl EvaluationService {
                 Expr::value(i32::from(grade)),
             )
             .col_expr(evaluation::Column::FollowUpComment, Expr::value(comment))
-            .col_expr(
-                evaluation::Column::FollowUpStatus,
-                Expr::value(status.as_str()),
-            )
+            .col_expr(evaluation::Column::FollowUpStatus, Expr::value(status))
             .col_expr(evaluation::Column::FollowUpAt, Expr::value(now))
             .filter(evaluation::Column::Id.eq(id))
             .filter(evaluation::Column::FollowUpAt.is_null())
@@ -505,7 +502,7 @@ pub(super) async fn enqueue(
 ) -> anyhow::Result<()> {
     evaluation_outbox::Entity::insert(evaluation_outbox::ActiveModel {
         evaluation_id: Set(evaluation_id.to_owned()),
-        status: Set(PENDING.to_owned()),
+        status: Set(OutboxStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
         claimed_until: Set(None),
@@ -537,7 +534,7 @@ fn view(r: evaluation::Model, rectification: Option<super::RectificationView>) -
         indicators: serde_json::from_str(&r.indicators).unwrap_or_default(),
         tags: serde_json::from_str(&r.tags).unwrap_or_default(),
         comment: r.comment,
-        comment_status: CommentStatus::parse(&r.comment_status),
+        comment_status: r.comment_status,
         defaulted: r.defaulted,
         created_at: r.created_at,
         id: r.id,

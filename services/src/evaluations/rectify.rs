@@ -20,9 +20,7 @@ use crate::notify::NotificationKind;
 use crate::time::SHANGHAI;
 use entities::{evaluation, evaluation_invitation, hall, rectification};
 
-pub const OPEN: &str = "OPEN";
-pub const CONTACTED: &str = "CONTACTED";
-pub const RECTIFIED: &str = "RECTIFIED";
+pub use entities::status::RectificationStatus;
 
 /// A rectification ticket, as staff (and, for their own, the citizen) see it. No citizen's
 /// identity in it.
@@ -32,8 +30,7 @@ pub struct RectificationView {
     pub evaluation_id: String,
     pub hall_id: Option<i64>,
     pub department: Option<String>,
-    /// `OPEN`, `CONTACTED`, `RECTIFIED`.
-    pub status: &'static str,
+    pub status: RectificationStatus,
     pub contact_due_date: NaiveDate,
     pub contact_due_at: DateTime<Utc>,
     pub rectify_due_date: NaiveDate,
@@ -104,11 +101,7 @@ fn day_of(at: DateTime<Utc>) -> NaiveDate {
 }
 
 pub(super) fn view(r: &rectification::Model, now: DateTime<Utc>) -> RectificationView {
-    let status = match r.status.as_str() {
-        CONTACTED => CONTACTED,
-        RECTIFIED => RECTIFIED,
-        _ => OPEN,
-    };
+    let status = r.status;
     let overdue = (r.contacted_at.is_none() && r.rectified_at.is_none() && now > r.contact_due_at)
         || (r.rectified_at.is_none() && now > r.rectify_due_at)
         || r.rectified_at.is_some_and(|at| at > r.rectify_due_at);
@@ -163,17 +156,17 @@ async fn summarise(
         let Some(e) = rows.get(&v.evaluation_id) else {
             continue;
         };
-        let shown = |text: &Option<String>, status: Option<&str>| {
+        let shown = |text: &Option<String>, status: Option<CommentStatus>| {
             text.clone()
-                .filter(|_| status.is_some_and(|s| CommentStatus::parse(s).visible()))
+                .filter(|_| status.is_some_and(CommentStatus::visible))
         };
         v.rating = Some(RatingSummary {
             item_name: items.get(&e.invitation_id).cloned().flatten(),
             grade: u8::try_from(e.grade).unwrap_or(1),
             tags: serde_json::from_str(&e.tags).unwrap_or_default(),
-            comment: shown(&e.comment, Some(e.comment_status.as_str())),
+            comment: shown(&e.comment, Some(e.comment_status)),
             follow_up_grade: e.follow_up_grade.and_then(|g| u8::try_from(g).ok()),
-            follow_up_comment: shown(&e.follow_up_comment, e.follow_up_status.as_deref()),
+            follow_up_comment: shown(&e.follow_up_comment, e.follow_up_status),
             follow_up_at: e.follow_up_at,
         });
     }
@@ -220,7 +213,7 @@ pub(super) async fn open(
         evaluation_id: evaluation_id.to_owned(),
         hall_id: invitation.hall_id,
         department: invitation.department.clone(),
-        status: OPEN.to_owned(),
+        status: RectificationStatus::Open,
         contact_due_at: end_of(contact),
         rectify_due_at: end_of(rectify),
         contacted_at: None,
@@ -235,7 +228,7 @@ pub(super) async fn open(
         evaluation_id: Set(row.evaluation_id.clone()),
         hall_id: Set(row.hall_id),
         department: Set(row.department.clone()),
-        status: Set(row.status.clone()),
+        status: Set(row.status),
         contact_due_at: Set(row.contact_due_at),
         rectify_due_at: Set(row.rectify_due_at),
         contacted_at: Set(None),
@@ -286,7 +279,10 @@ impl EvaluationService {
             q = q.filter(rectification::Column::Department.eq(department.as_str()));
         }
         if filter.open_only {
-            q = q.filter(rectification::Column::Status.is_in([OPEN, CONTACTED]));
+            q = q.filter(
+                rectification::Column::Status
+                    .is_in([RectificationStatus::Open, RectificationStatus::Contacted]),
+            );
         }
         let rows = q
             .order_by_asc(rectification::Column::RectifyDueAt)
@@ -328,12 +324,15 @@ impl EvaluationService {
         let text = note("note", text)?;
         let now = self.inner.clock.now();
         let done = rectification::Entity::update_many()
-            .col_expr(rectification::Column::Status, Expr::value(CONTACTED))
+            .col_expr(
+                rectification::Column::Status,
+                Expr::value(RectificationStatus::Contacted),
+            )
             .col_expr(rectification::Column::ContactedAt, Expr::value(now))
             .col_expr(rectification::Column::ContactNote, Expr::value(text))
             .col_expr(rectification::Column::HandledBy, Expr::value(staff_id))
             .filter(rectification::Column::Id.eq(id))
-            .filter(rectification::Column::Status.eq(OPEN))
+            .filter(rectification::Column::Status.eq(RectificationStatus::Open))
             .exec(&self.inner.db)
             .await
             .context("record the contact")?;
@@ -358,7 +357,10 @@ impl EvaluationService {
             .await
             .context("begin the rectification")?;
         let done = rectification::Entity::update_many()
-            .col_expr(rectification::Column::Status, Expr::value(RECTIFIED))
+            .col_expr(
+                rectification::Column::Status,
+                Expr::value(RectificationStatus::Rectified),
+            )
             .col_expr(rectification::Column::RectifiedAt, Expr::value(now))
             .col_expr(
                 rectification::Column::RectifyNote,
@@ -366,7 +368,10 @@ impl EvaluationService {
             )
             .col_expr(rectification::Column::HandledBy, Expr::value(staff_id))
             .filter(rectification::Column::Id.eq(id))
-            .filter(rectification::Column::Status.is_in([OPEN, CONTACTED]))
+            .filter(
+                rectification::Column::Status
+                    .is_in([RectificationStatus::Open, RectificationStatus::Contacted]),
+            )
             .exec(&txn)
             .await
             .context("record the rectification")?;
@@ -468,8 +473,7 @@ impl EvaluationService {
             .col_expr(evaluation::Column::CommentStatus, Expr::value(to.as_str()))
             .filter(evaluation::Column::Id.eq(id))
             .filter(
-                Condition::any()
-                    .add(evaluation::Column::CommentStatus.eq(CommentStatus::Review.as_str())),
+                Condition::any().add(evaluation::Column::CommentStatus.eq(CommentStatus::Review)),
             )
             .exec(&self.inner.db)
             .await
@@ -515,7 +519,7 @@ impl EvaluationService {
         hall_id: Option<i64>,
     ) -> anyhow::Result<Vec<(String, u8, String, DateTime<Utc>)>> {
         let mut q = evaluation::Entity::find()
-            .filter(evaluation::Column::CommentStatus.eq(CommentStatus::Review.as_str()));
+            .filter(evaluation::Column::CommentStatus.eq(CommentStatus::Review));
         q = match hall_id {
             Some(id) => q.filter(evaluation::Column::HallId.eq(id)),
             None => q.filter(evaluation::Column::HallId.is_null()),

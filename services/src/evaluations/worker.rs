@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use super::inbox::{RECTIFICATION_OVERDUE, alert};
 use super::rate::{enqueue, settled};
-use super::rectify::{CONTACTED, OPEN};
+use super::rectify::RectificationStatus;
 use super::{CommentStatus, EvaluationService};
 use crate::time::SHANGHAI;
 use crate::wechat::security::Suggest;
@@ -105,7 +105,7 @@ impl EvaluationWorker {
                 indicators: Set(serde_json::to_string(&indicators).context("indicators")?),
                 tags: Set("[]".to_owned()),
                 comment: Set(None),
-                comment_status: Set(CommentStatus::None.as_str().to_owned()),
+                comment_status: Set(CommentStatus::None),
                 comment_label: Set(None),
                 defaulted: Set(true),
                 real_name: Set(false),
@@ -147,7 +147,7 @@ impl EvaluationWorker {
     /// The database failed.
     pub async fn recheck_once(&self) -> anyhow::Result<usize> {
         let inner = &self.svc.inner;
-        let unchecked = CommentStatus::Unchecked.as_str();
+        let unchecked = CommentStatus::Unchecked;
         let rows = evaluation::Entity::find()
             .filter(
                 Condition::any()
@@ -181,9 +181,9 @@ impl EvaluationWorker {
                 ),
             ] {
                 let current = if is_main {
-                    Some(row.comment_status.as_str())
+                    Some(row.comment_status)
                 } else {
-                    row.follow_up_status.as_deref()
+                    row.follow_up_status
                 };
                 let (Some(text), Some(current)) = (text, current) else {
                     continue;
@@ -228,13 +228,16 @@ impl EvaluationWorker {
         let now = inner.clock.now();
         let late = rectification::Entity::find()
             .filter(rectification::Column::OverdueNotifiedAt.is_null())
-            .filter(rectification::Column::Status.is_in([OPEN, CONTACTED]))
+            .filter(
+                rectification::Column::Status
+                    .is_in([RectificationStatus::Open, RectificationStatus::Contacted]),
+            )
             .filter(
                 Condition::any()
                     .add(rectification::Column::RectifyDueAt.lt(now))
                     .add(
                         Condition::all()
-                            .add(rectification::Column::Status.eq(OPEN))
+                            .add(rectification::Column::Status.eq(RectificationStatus::Open))
                             .add(rectification::Column::ContactDueAt.lt(now)),
                     ),
             )
@@ -305,7 +308,10 @@ async fn overdue_words(
             .format("%Y-%m-%d")
             .to_string()
     };
-    let step = if r.status == OPEN && now > r.contact_due_at && now <= r.rectify_due_at {
+    let step = if r.status == RectificationStatus::Open
+        && now > r.contact_due_at
+        && now <= r.rectify_due_at
+    {
         format!("未按期回访（回访期限 {}）", day(r.contact_due_at))
     } else {
         format!("未按期整改（整改期限 {}）", day(r.rectify_due_at))

@@ -61,41 +61,7 @@ impl VerificationLimits {
     }
 }
 
-/// The state of one attempt, as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VerificationStatus {
-    /// Recorded, WeChat not asked yet (or it failed to answer).
-    Starting,
-    /// WeChat gave a verify_id; waiting for the mini-program.
-    Pending,
-    Passed,
-    Failed,
-    Expired,
-}
-
-impl VerificationStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Starting => "STARTING",
-            Self::Pending => "PENDING",
-            Self::Passed => "PASSED",
-            Self::Failed => "FAILED",
-            Self::Expired => "EXPIRED",
-        }
-    }
-
-    fn parse(stored: &str) -> Option<Self> {
-        [
-            Self::Starting,
-            Self::Pending,
-            Self::Passed,
-            Self::Failed,
-            Self::Expired,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == stored)
-    }
-}
+pub use entities::status::VerificationStatus;
 
 /// Whose identity a verification proves: the account's own, or a family member's on its phone
 /// (`family.rs`). The same attempts and limits; a different effect when the face passes.
@@ -287,7 +253,7 @@ impl IdentityService {
                 .cipher
                 .encrypt(id_card_no.as_str().as_bytes(), &field(ID_CARD, me))),
             id_card_index: Set(index),
-            status: Set(VerificationStatus::Starting.as_str().to_owned()),
+            status: Set(VerificationStatus::Starting),
             created_at: Set(now),
             purpose: Set(purpose.as_str().to_owned()),
             ..Default::default()
@@ -310,7 +276,7 @@ impl IdentityService {
             Err(e) => {
                 let finished = verification::ActiveModel {
                     id: Set(row_id),
-                    status: Set(VerificationStatus::Failed.as_str().to_owned()),
+                    status: Set(VerificationStatus::Failed),
                     errcode: Set(e.errcode()),
                     completed_at: Set(Some(self.clock.now())),
                     ..Default::default()
@@ -332,7 +298,7 @@ impl IdentityService {
             id: Set(row_id),
             verify_id: Set(Some(verify.verify_id.clone())),
             expires_at: Set(Some(expires_at)),
-            status: Set(VerificationStatus::Pending.as_str().to_owned()),
+            status: Set(VerificationStatus::Pending),
             ..Default::default()
         })
         .exec(&self.db)
@@ -402,11 +368,7 @@ impl IdentityService {
             .await
             .context("load the verification")?
             .ok_or(CompleteVerificationError::NotFound)?;
-        let (verify_id, expires_at) = match (
-            VerificationStatus::parse(&row.status),
-            &row.verify_id,
-            row.expires_at,
-        ) {
+        let (verify_id, expires_at) = match (Some(row.status), &row.verify_id, row.expires_at) {
             (Some(VerificationStatus::Passed), _, _) => return Ok(Passed::Before(row)),
             (Some(VerificationStatus::Pending), Some(verify_id), Some(expires_at)) => {
                 (verify_id.clone(), expires_at)
@@ -470,7 +432,7 @@ impl IdentityService {
         let claimed = verification::Entity::update_many()
             .col_expr(
                 verification::Column::Status,
-                Expr::value(VerificationStatus::Passed.as_str()),
+                Expr::value(VerificationStatus::Passed),
             )
             .col_expr(verification::Column::VerifyRet, Expr::value(PASSED))
             .col_expr(
@@ -478,7 +440,7 @@ impl IdentityService {
                 Expr::value(self.clock.now()),
             )
             .filter(verification::Column::Id.eq(row.id))
-            .filter(verification::Column::Status.eq(VerificationStatus::Pending.as_str()))
+            .filter(verification::Column::Status.eq(VerificationStatus::Pending))
             .exec(txn)
             .await?;
         Ok(claimed.rows_affected == 1)
@@ -493,7 +455,7 @@ impl IdentityService {
         errcode: Option<i64>,
     ) -> anyhow::Result<()> {
         verification::Entity::update_many()
-            .col_expr(verification::Column::Status, Expr::value(status.as_str()))
+            .col_expr(verification::Column::Status, Expr::value(status))
             .col_expr(verification::Column::VerifyRet, Expr::value(verify_ret))
             .col_expr(verification::Column::Errcode, Expr::value(errcode))
             .col_expr(
@@ -501,7 +463,7 @@ impl IdentityService {
                 Expr::value(self.clock.now()),
             )
             .filter(verification::Column::Id.eq(row.id))
-            .filter(verification::Column::Status.eq(VerificationStatus::Pending.as_str()))
+            .filter(verification::Column::Status.eq(VerificationStatus::Pending))
             .exec(&self.db)
             .await
             .context("end the verification")?;
@@ -718,19 +680,6 @@ mod tests {
             90007, 90012, 90018, 90104, 90105, 90106, 90108, 90110, 90199, 0, -1,
         ] {
             assert_eq!(classify(ret), Err(FaceFailure::System), "{ret}");
-        }
-    }
-
-    #[test]
-    fn statuses_round_trip() {
-        for status in [
-            VerificationStatus::Starting,
-            VerificationStatus::Pending,
-            VerificationStatus::Passed,
-            VerificationStatus::Failed,
-            VerificationStatus::Expired,
-        ] {
-            assert_eq!(VerificationStatus::parse(status.as_str()), Some(status));
         }
     }
 }

@@ -16,45 +16,7 @@ use super::config::NotificationKind;
 use super::render::{FieldType, fill, fit};
 use entities::notification;
 
-/// Where a notification stands. Every status but `Pending`, `Sending` and `InFlight` is final;
-/// every notification is in the inbox whatever its status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Waiting for the worker.
-    Pending,
-    /// Claimed by a worker until its lease ends.
-    Sending,
-    /// Handed to WeChat and not answered yet. A worker that dies now leaves it here: when the
-    /// lease passes it becomes `ProbablySent`, never sent again.
-    InFlight,
-    /// WeChat accepted it.
-    Sent,
-    /// The request reached WeChat but no answer did (a timeout, a cut connection, a worker that
-    /// died mid-send): probably delivered. Not sent again, since WeChat has no idempotency key
-    /// and a resend would be a second message on a second consent; the inbox has it.
-    ProbablySent,
-    /// The citizen has no consent left for its template: inbox only.
-    NoQuota,
-    /// The kind has no template: inbox only.
-    InboxOnly,
-    /// WeChat refused it for good, or it ran out of attempts: inbox only.
-    Failed,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "PENDING",
-            Status::Sending => "SENDING",
-            Status::InFlight => "IN_FLIGHT",
-            Status::Sent => "SENT",
-            Status::ProbablySent => "PROBABLY_SENT",
-            Status::NoQuota => "NO_QUOTA",
-            Status::InboxOnly => "INBOX_ONLY",
-            Status::Failed => "FAILED",
-        }
-    }
-}
+pub use entities::status::NotificationStatus as Status;
 
 /// The longest `dedup_key` (the column's width on every database).
 pub const MAX_DEDUP_KEY: usize = 200;
@@ -135,7 +97,7 @@ impl Notifications {
             page: Set(page),
             template_id: Set(template_id),
             data: Set(serde_json::to_string(&data).unwrap_or_else(|_| "{}".into())),
-            status: Set(status.as_str().to_owned()),
+            status: Set(status),
             attempts: Set(0),
             next_attempt_at: Set(now),
             created_at: Set(now),
@@ -180,6 +142,8 @@ pub(super) async fn claim(
         until,
         limit,
         touch_updated_at: false,
+        pending: Status::Pending.as_str(),
+        sending: Status::Sending.as_str(),
         returning: &[
             "id",
             "citizen_id",
@@ -236,11 +200,14 @@ async fn fenced_extend(
     let mut update = notification::Entity::update_many()
         .col_expr(notification::Column::ClaimedUntil, until.into());
     if let Some(status) = status {
-        update = update.col_expr(notification::Column::Status, status.as_str().into());
+        update = update.col_expr(
+            notification::Column::Status,
+            sea_orm::sea_query::Expr::value(status),
+        );
     }
     let done = update
         .filter(notification::Column::Id.eq(claimed.id))
-        .filter(notification::Column::Status.eq(Status::Sending.as_str()))
+        .filter(notification::Column::Status.eq(Status::Sending))
         .filter(notification::Column::ClaimedUntil.eq(claimed.claimed_until))
         .exec(db)
         .await?;
@@ -270,7 +237,7 @@ pub(super) async fn give_up_in_flight(
             notification::Column::LastError,
             Some("the worker sending it lost its lease before WeChat answered").into(),
         )
-        .filter(notification::Column::Status.eq(Status::InFlight.as_str()))
+        .filter(notification::Column::Status.eq(Status::InFlight))
         .filter(notification::Column::ClaimedUntil.lt(now))
         .exec(db)
         .await
@@ -294,22 +261,22 @@ pub(super) async fn settle(
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
     let ours = Condition::all()
-        .add(
-            notification::Column::Status
-                .is_in([Status::Sending.as_str(), Status::InFlight.as_str()]),
-        )
+        .add(notification::Column::Status.is_in([Status::Sending, Status::InFlight]))
         .add(notification::Column::ClaimedUntil.eq(claimed.claimed_until));
     // WeChat's late "sent" still counts after the lease passed and the message was given up as
     // probably sent; nothing else overwrites that.
     let fence = if outcome.status == Status::Sent {
         Condition::any()
             .add(ours)
-            .add(notification::Column::Status.eq(Status::ProbablySent.as_str()))
+            .add(notification::Column::Status.eq(Status::ProbablySent))
     } else {
         ours
     };
     let mut update = notification::Entity::update_many()
-        .col_expr(notification::Column::Status, outcome.status.as_str().into())
+        .col_expr(
+            notification::Column::Status,
+            sea_orm::sea_query::Expr::value(outcome.status),
+        )
         .col_expr(
             notification::Column::ClaimedUntil,
             Option::<DateTime<Utc>>::None.into(),

@@ -1,6 +1,8 @@
-//! The outbox mechanism every forwarder to the platform shares (applications, evaluations):
-//! a table of rows to send, each claimed under a lease, retried with jittered backoff, parked
-//! for an operator after failing for `park_after`, settled with a write fenced by the claim.
+//! The outbox mechanism every forwarder to the platform shares (applications, evaluations,
+//! bundles): a table of rows to send, each claimed under a lease, retried with jittered backoff,
+//! parked for an operator after failing for `park_after`, settled with a write fenced by the
+//! claim; and the loop that drains it ([`run`], [`round`]): each forwarder says only what its row
+//! is and how it is sent ([`Forward`]).
 //!
 //! The decision a reader needs: exactly-once as the platform sees it comes from the platform's
 //! idempotency on `clientRequestId`, not from here. Here a row is never sent by two forwarders
@@ -9,22 +11,28 @@
 //! table must have the columns `id, status, attempts, next_attempt_at, claimed_until,
 //! first_failure_at, last_error, updated_at`; what else it holds is its owner's.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
 use rand::Rng as _;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query, SimpleExpr};
-use sea_orm::{ConnectionTrait, FromQueryResult, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, Value};
+use tokio::sync::{Notify, watch};
 
-/// Waiting to be sent (now or at `next_attempt_at`).
-pub const PENDING: &str = "PENDING";
-/// Claimed by a forwarder until `claimed_until`.
-pub const SENDING: &str = "SENDING";
-/// Settled: the platform has it (or refused it for good).
-pub const DONE: &str = "DONE";
-/// Failing for too long, or refused in a way only an operator can fix.
-pub const PARKED: &str = "PARKED";
+use super::ProvinceClient;
+use crate::time::Clock;
+
+pub use entities::status::OutboxStatus;
+
+// The statuses as the hand-built statements below bind them (the enum's own strings).
+const PENDING: &str = OutboxStatus::Pending.as_str();
+const SENDING: &str = OutboxStatus::Sending.as_str();
+const DONE: &str = OutboxStatus::Done.as_str();
+const PARKED: &str = OutboxStatus::Parked.as_str();
 
 /// How one outbox is drained.
 #[derive(Debug, Clone)]
@@ -148,6 +156,8 @@ impl Outbox {
             limit: std::cmp::max(self.config.batch, 1),
             touch_updated_at: true,
             returning: &self.returning,
+            pending: PENDING,
+            sending: SENDING,
         }
         .statement(db.get_database_backend());
         T::find_by_statement(statement)
@@ -308,6 +318,143 @@ impl Outbox {
             .and_where(Expr::col(col("claimed_until")).eq(Value::from(lease.claimed_until)));
         let done = db.execute(&update).await.context(what)?;
         Ok(done.rows_affected())
+    }
+}
+
+/// A claimed row: the lease's columns, and whatever else its owner reads.
+pub trait Claimed: FromQueryResult + Send {
+    fn lease(&self) -> Lease;
+}
+
+/// What a forwarder drains with: borrowed from its service.
+pub struct Drain<'a> {
+    pub db: &'a DatabaseConnection,
+    pub clock: &'a Clock,
+    pub province: &'a ProvinceClient,
+    /// Woken by a new row.
+    pub wake: &'a Notify,
+    /// Set while the platform's breaker is open, taken by the first round that delivers again
+    /// (kept by the service, so every forwarder of it shares it).
+    pub opened: &'a AtomicBool,
+    /// Rows sent at once.
+    pub concurrency: usize,
+    /// For the logs: "application", "evaluation", "bundle".
+    pub what: &'static str,
+}
+
+/// One forwarder's own part: what its row is, how one is sent and settled, and what its
+/// citizens see while the platform is down. The claim, the renewal, the concurrency, the
+/// breaker and the sleep are [`round`]'s and [`run`]'s.
+pub trait Forward: Send + Sync {
+    type Row: Claimed;
+
+    fn outbox(&self) -> &Outbox;
+
+    fn drain(&self) -> Drain<'_>;
+
+    /// While the platform's breaker is open (nothing is claimed): show what waits as waiting.
+    fn while_unavailable(&self) -> impl Future<Output = anyhow::Result<()>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Sends one row, whose claim was just renewed to `lease`, and settles it (through
+    /// [`Outbox::settle`] with the owner's own marks). True when the platform has it. The
+    /// error is transient: the lease returns the row.
+    fn forward(
+        &self,
+        row: Self::Row,
+        lease: Lease,
+    ) -> impl Future<Output = anyhow::Result<bool>> + Send;
+
+    /// Between rounds (the applications' reconciliation of overdue cases).
+    fn between_rounds(&self, _every: Duration) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
+
+/// One round: claims due rows and sends them, `concurrency` at once. After an outage (the
+/// breaker had opened), the first round that delivers brings the waiting retries forward; only
+/// then, so a row that fails on its own keeps its backoff. Returns how many were handled.
+///
+/// # Errors
+/// The database failed (leases return what was claimed).
+pub async fn round<F: Forward>(f: &F) -> anyhow::Result<usize> {
+    let drain = f.drain();
+    if drain.province.unavailable_for().is_some() {
+        // Claiming rows now would only turn each into a failed attempt: wait for the breaker's
+        // probe instead.
+        drain.opened.store(true, Ordering::Relaxed);
+        f.while_unavailable().await?;
+        return Ok(0);
+    }
+    let now = millis(drain.clock.now());
+    let batch: Vec<F::Row> = f.outbox().claim(drain.db, now).await?;
+    let n = batch.len();
+    let what = drain.what;
+    let delivered = futures::stream::iter(batch)
+        .map(|row| async move {
+            let lease = row.lease();
+            match sent(f, row, lease).await {
+                Ok(ok) => ok,
+                Err(e) => {
+                    tracing::error!(outbox_id = lease.id, what, error = %format!("{e:#}"), "forwarding failed; the lease will return it");
+                    false
+                }
+            }
+        })
+        .buffer_unordered(drain.concurrency.max(1))
+        .fold(0usize, |sum, ok| async move { sum + usize::from(ok) })
+        .await;
+    if delivered > 0 && drain.opened.swap(false, Ordering::Relaxed) {
+        let moved = f.outbox().bring_forward(drain.db, now).await?;
+        if moved > 0 {
+            tracing::info!(
+                moved,
+                what,
+                "the platform answers again; retries brought forward"
+            );
+        }
+    }
+    Ok(n)
+}
+
+/// Renews the claim just before sending (a row waiting in the batch behind slow sends may have
+/// outlived its lease), and leaves the row alone if another forwarder has it now.
+async fn sent<F: Forward>(f: &F, row: F::Row, lease: Lease) -> anyhow::Result<bool> {
+    let drain = f.drain();
+    let Some(lease) = f
+        .outbox()
+        .renew(drain.db, &lease, drain.clock.now())
+        .await?
+    else {
+        tracing::debug!(outbox_id = lease.id, "claim lost before sending");
+        return Ok(false);
+    };
+    f.forward(row, lease).await
+}
+
+/// Rounds until `stop` turns true, sleeping `every` (or until a new row wakes it) when a round
+/// had nothing to do. Run one per instance; any number share the work.
+pub async fn run<F: Forward>(f: F, every: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let handled = match round(&f).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(what = f.drain().what, error = %format!("{e:#}"), "forwarding round failed");
+                0
+            }
+        };
+        f.between_rounds(every).await;
+        if handled == 0 {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = f.drain().wake.notified() => {}
+                _ = stop.changed() => {}
+            }
+        }
     }
 }
 

@@ -247,7 +247,7 @@ impl QueueService {
             .map(|c| {
                 let n = tickets
                     .values()
-                    .filter(|t| t.category_id == c.id && t.state == TicketState::Waiting.as_str())
+                    .filter(|t| t.category_id == c.id && t.state == TicketState::Waiting)
                     .count();
                 CategoryWaiting {
                     category_id: c.id,
@@ -299,14 +299,14 @@ impl QueueService {
                 .map(|c| {
                     let mine: Vec<&ticket::Model> =
                         tickets.iter().filter(|t| t.category_id == c.id).collect();
-                    let of = |s: TicketState| mine.iter().filter(|t| t.state == s.as_str()).count();
+                    let of = |s: TicketState| mine.iter().filter(|t| t.state == s).count();
                     let mut waits: Vec<f64> = mine
                         .iter()
                         .filter_map(|t| Some(queries::secs(t.first_called_at? - t.issued_at)))
                         .collect();
                     let mut services: Vec<f64> = mine
                         .iter()
-                        .filter(|t| t.state == TicketState::Done.as_str())
+                        .filter(|t| t.state == TicketState::Done)
                         .filter_map(|t| Some(queries::secs(t.finished_at? - t.serving_at?)))
                         .collect();
                     let wait = rules::avg_p90(&mut waits);

@@ -179,7 +179,7 @@ impl QueueService {
         metrics::counter!("queue_calls_total").increment(1);
         self.notifications.wake().await;
         let row = ticket::Model {
-            state: TicketState::Called.as_str().to_owned(),
+            state: TicketState::Called,
             counter_id: Some(counter_id),
             calls: 1,
             called_at: Some(now),
@@ -220,7 +220,7 @@ impl QueueService {
             .await?
             .filter(|t| t.hall_id == hall_id)
             .ok_or(TicketError::NotFound)?;
-        let state = ticket_state(&t)?;
+        let state = t.state;
         if t.counter_id != Some(counter_id) {
             return Err(TicketError::StateChanged { state });
         }
@@ -368,7 +368,7 @@ impl QueueService {
             let Some(t) = queries::ticket(&self.db, ticket_id).await? else {
                 continue;
             };
-            let state = ticket_state(&t)?;
+            let state = t.state;
             let Some(to) = rules::transition(state, Action::Return) else {
                 continue;
             };

@@ -115,7 +115,7 @@ impl QueueService {
         let rows = ticket::Entity::find()
             .filter(ticket::Column::HallId.eq(hall_id))
             .filter(ticket::Column::Day.eq(self.clock.today()))
-            .filter(ticket::Column::State.eq(TicketState::Waiting.as_str()))
+            .filter(ticket::Column::State.eq(TicketState::Waiting))
             .filter(ticket::Column::CategoryId.is_in(categories))
             .order_by_asc(ticket::Column::Priority)
             .order_by_asc(ticket::Column::IssuedAt)
@@ -128,7 +128,7 @@ impl QueueService {
             .map(|t| {
                 Ok(LineTicket {
                     id: t.id,
-                    source: TicketSource::parse(&t.source).context("unknown ticket source")?,
+                    source: t.source,
                     number: t.number,
                     category_id: t.category_id,
                     green_channel: t.green_channel,

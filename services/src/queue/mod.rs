@@ -50,76 +50,7 @@ pub use live::{HallUpdate, Position, QueueHub};
 pub use take::{IssueError, TakeError};
 pub(crate) use take::{briefs_of_bookings, issue_for_booking};
 
-/// A ticket's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TicketState {
-    Waiting,
-    Called,
-    Serving,
-    Done,
-    NoShow,
-    Cancelled,
-}
-
-impl TicketState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Waiting => "WAITING",
-            Self::Called => "CALLED",
-            Self::Serving => "SERVING",
-            Self::Done => "DONE",
-            Self::NoShow => "NO_SHOW",
-            Self::Cancelled => "CANCELLED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "WAITING" => Self::Waiting,
-            "CALLED" => Self::Called,
-            "SERVING" => Self::Serving,
-            "DONE" => Self::Done,
-            "NO_SHOW" => Self::NoShow,
-            "CANCELLED" => Self::Cancelled,
-            _ => return None,
-        })
-    }
-
-    /// Still in the hall's hands: waiting, called or being served.
-    pub fn is_live(self) -> bool {
-        matches!(self, Self::Waiting | Self::Called | Self::Serving)
-    }
-}
-
-/// How a ticket was taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TicketSource {
-    /// By the citizen in the mini-program (线上取号).
-    Remote,
-    /// At a counter or the kiosk (现场取号).
-    WalkIn,
-    /// By checking in a booking (预约签到).
-    Booking,
-}
-
-impl TicketSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Remote => "REMOTE",
-            Self::WalkIn => "WALK_IN",
-            Self::Booking => "BOOKING",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "REMOTE" => Self::Remote,
-            "WALK_IN" => Self::WalkIn,
-            "BOOKING" => Self::Booking,
-            _ => return None,
-        })
-    }
-}
+pub use entities::status::{TicketSource, TicketState};
 
 /// A ticket as its citizen (or the hall's staff) sees it.
 #[derive(Debug, Clone)]
@@ -162,7 +93,7 @@ pub struct QueueEvent {
     pub ticket_id: i64,
     pub number: String,
     pub category_id: i64,
-    pub state: String,
+    pub state: TicketState,
     pub counter_number: Option<i32>,
     pub counter_name: Option<String>,
     pub calls: i32,
@@ -206,8 +137,8 @@ pub(crate) fn event_of(
     counter: Option<&entities::counter::Model>,
     at: DateTime<Utc>,
 ) -> QueueEvent {
-    let state = t.state.clone();
-    let announce = (state == TicketState::Called.as_str())
+    let state = t.state;
+    let announce = (state == TicketState::Called)
         .then(|| counter.map(|c| call_text(&t.number, c)))
         .flatten();
     QueueEvent {
@@ -280,10 +211,6 @@ type Snapshots = Arc<tokio::sync::Mutex<HashMap<(i64, NaiveDate), (Instant, Arc<
 /// How long a positions snapshot serves polls.
 const SNAPSHOT_FOR: Duration = Duration::from_secs(1);
 
-fn ticket_state(t: &ticket::Model) -> anyhow::Result<TicketState> {
-    TicketState::parse(&t.state).context("unknown ticket state")
-}
-
 /// A compare-and-set on a ticket: applies `sets` and `to` only while the ticket still has the
 /// version (and so the state) it was read with. `false`: someone changed it first.
 async fn cas(
@@ -293,7 +220,7 @@ async fn cas(
     sets: Vec<(ticket::Column, SimpleExpr)>,
 ) -> anyhow::Result<bool> {
     let mut update = ticket::Entity::update_many()
-        .col_expr(ticket::Column::State, Expr::value(to.as_str()))
+        .col_expr(ticket::Column::State, Expr::value(to))
         .col_expr(
             ticket::Column::Version,
             Expr::col(ticket::Column::Version).add(1),
@@ -304,7 +231,7 @@ async fn cas(
     let result = update
         .filter(ticket::Column::Id.eq(t.id))
         .filter(ticket::Column::Version.eq(t.version))
-        .filter(ticket::Column::State.eq(t.state.as_str()))
+        .filter(ticket::Column::State.eq(t.state))
         .exec(conn)
         .await
         .context("change the ticket's state")?;
@@ -364,7 +291,7 @@ impl QueueService {
             .names(t.hall_id)
             .await?
             .context("a ticket's hall vanished")?;
-        let state = ticket_state(&t)?;
+        let state = t.state;
         let position = if state == TicketState::Waiting {
             match self.positions(t.hall_id, t.day, false).await?.get(&t.id) {
                 Some(p) => Some(*p),
@@ -382,7 +309,7 @@ impl QueueService {
         Ok(TicketView {
             id: t.id,
             state,
-            source: TicketSource::parse(&t.source).context("unknown ticket source")?,
+            source: t.source,
             green_channel: t.green_channel,
             hall_id: t.hall_id,
             hall_code: names.hall.code.clone(),
@@ -408,10 +335,7 @@ impl QueueService {
 
     async fn changed(&self, ticket_id: i64) -> TicketError {
         match queries::ticket(&self.db, ticket_id).await {
-            Ok(Some(t)) => match ticket_state(&t) {
-                Ok(state) => TicketError::StateChanged { state },
-                Err(e) => e.into(),
-            },
+            Ok(Some(t)) => TicketError::StateChanged { state: t.state },
             Ok(None) => TicketError::NotFound,
             Err(e) => e.into(),
         }

@@ -15,14 +15,14 @@ use entities::{
     category, counter, counter_category, counter_desk, ticket, ticket_event, ticket_sequence,
 };
 
-use super::TicketState;
+use super::{TicketSource, TicketState};
 
 /// A new ticket, before it has a number.
 pub struct NewTicket<'a> {
     pub hall_id: i64,
     pub category: &'a category::Model,
     pub day: NaiveDate,
-    pub source: &'static str,
+    pub source: TicketSource,
     pub priority: i32,
     pub green_channel: bool,
     pub citizen_id: Option<i64>,
@@ -145,14 +145,14 @@ pub async fn insert_ticket(
         day: Set(new.day),
         seq: Set(seq),
         number: Set(super::rules::number(&new.category.prefix, seq)),
-        source: Set(new.source.to_owned()),
+        source: Set(new.source),
         priority: Set(new.priority),
         green_channel: Set(new.green_channel),
         citizen_id: Set(new.citizen_id),
         member_id: Set(new.member_id),
         booking_id: Set(new.booking_id),
         item_code: Set(new.item_code),
-        state: Set(TicketState::Waiting.as_str().to_owned()),
+        state: Set(TicketState::Waiting),
         live_key: Set(new.live_key),
         counter_id: Set(None),
         calls: Set(0),
@@ -457,7 +457,7 @@ pub async fn waiting_summary(
     ticket::Entity::find()
         .filter(ticket::Column::HallId.eq(hall_id))
         .filter(ticket::Column::Day.eq(day))
-        .filter(ticket::Column::State.eq(TicketState::Waiting.as_str()))
+        .filter(ticket::Column::State.eq(TicketState::Waiting))
         .filter(ticket::Column::CategoryId.is_in(categories))
         .select_only()
         .column(ticket::Column::CategoryId)
@@ -481,7 +481,7 @@ pub async fn first_waiting(
     let mut query = ticket::Entity::find()
         .filter(ticket::Column::HallId.eq(hall_id))
         .filter(ticket::Column::Day.eq(day))
-        .filter(ticket::Column::State.eq(TicketState::Waiting.as_str()))
+        .filter(ticket::Column::State.eq(TicketState::Waiting))
         .filter(ticket::Column::CategoryId.eq(category_id))
         .order_by_asc(ticket::Column::Priority)
         .order_by_asc(ticket::Column::IssuedAt)
@@ -504,7 +504,7 @@ pub async fn line_head(
     ticket::Entity::find()
         .filter(ticket::Column::HallId.eq(hall_id))
         .filter(ticket::Column::Day.eq(day))
-        .filter(ticket::Column::State.eq(TicketState::Waiting.as_str()))
+        .filter(ticket::Column::State.eq(TicketState::Waiting))
         .filter(ticket::Column::CategoryId.eq(category_id))
         .order_by_asc(ticket::Column::Priority)
         .order_by_asc(ticket::Column::IssuedAt)
@@ -575,7 +575,7 @@ pub async fn ahead_of(conn: &impl ConnectionTrait, t: &ticket::Model) -> anyhow:
     ticket::Entity::find()
         .filter(ticket::Column::HallId.eq(t.hall_id))
         .filter(ticket::Column::Day.eq(t.day))
-        .filter(ticket::Column::State.eq(TicketState::Waiting.as_str()))
+        .filter(ticket::Column::State.eq(TicketState::Waiting))
         .filter(ticket::Column::CategoryId.eq(t.category_id))
         .filter(before)
         .count(conn)
@@ -592,7 +592,7 @@ pub async fn waiting_line(
     ticket::Entity::find()
         .filter(ticket::Column::HallId.eq(hall_id))
         .filter(ticket::Column::Day.eq(day))
-        .filter(ticket::Column::State.eq(TicketState::Waiting.as_str()))
+        .filter(ticket::Column::State.eq(TicketState::Waiting))
         .order_by_asc(ticket::Column::CategoryId)
         .order_by_asc(ticket::Column::Priority)
         .order_by_asc(ticket::Column::IssuedAt)
@@ -619,7 +619,7 @@ pub async fn service_times(
         // The days the window touches: the line index's (hall, day) prefix, not the whole history.
         .filter(ticket::Column::Day.gte(since.with_timezone(&SHANGHAI).date_naive()))
         .filter(ticket::Column::CategoryId.eq(category_id))
-        .filter(ticket::Column::State.eq(TicketState::Done.as_str()))
+        .filter(ticket::Column::State.eq(TicketState::Done))
         .filter(ticket::Column::FinishedAt.gte(since))
         .select_only()
         .column(ticket::Column::ServingAt)
@@ -687,7 +687,7 @@ pub async fn recent_calls(
     }
     ticket_event::Entity::find()
         .filter(ticket_event::Column::TicketId.is_in(ids))
-        .filter(ticket_event::Column::ToState.eq(TicketState::Called.as_str()))
+        .filter(ticket_event::Column::ToState.eq(TicketState::Called))
         .order_by_desc(ticket_event::Column::Id)
         .limit(limit)
         .all(conn)

@@ -33,7 +33,7 @@ impl QueueService {
             .context("find tickets left open by earlier days")?;
         let mut closed = 0;
         for t in stale {
-            let state = ticket_state(&t)?;
+            let state = t.state;
             let Some(to) = rules::transition(state, Action::Close) else {
                 continue;
             };

@@ -78,7 +78,7 @@ pub(crate) async fn issue_for_booking(
             hall_id: booking.hall_id,
             category: &category,
             day,
-            source: TicketSource::Booking.as_str(),
+            source: TicketSource::Booking,
             priority: rules::RANK_BOOKING,
             green_channel: false,
             citizen_id: Some(booking.citizen_id),
@@ -108,7 +108,7 @@ pub(crate) async fn briefs_of_bookings(
         };
         let brief = TicketBrief {
             id: t.id,
-            state: ticket_state(&t)?,
+            state: t.state,
             number: t.number,
         };
         if out.get(&booking_id).is_none_or(|(id, _)| *id < t.id) {
@@ -177,7 +177,7 @@ impl QueueService {
                 hall_id: hall.id,
                 category: &category,
                 day,
-                source: TicketSource::Remote.as_str(),
+                source: TicketSource::Remote,
                 priority: rules::RANK_NORMAL,
                 green_channel: false,
                 citizen_id: Some(citizen_id),
@@ -267,7 +267,7 @@ impl QueueService {
                 hall_id,
                 category: &category,
                 day,
-                source: TicketSource::WalkIn.as_str(),
+                source: TicketSource::WalkIn,
                 priority: if green_channel {
                     rules::RANK_GREEN
                 } else {
@@ -414,7 +414,7 @@ impl QueueService {
             .await?
             .filter(|t| t.citizen_id == Some(citizen_id))
             .ok_or(TicketError::NotFound)?;
-        let state = ticket_state(&t)?;
+        let state = t.state;
         let to =
             rules::transition(state, Action::Cancel).ok_or(TicketError::StateChanged { state })?;
         let now = self.clock.now();

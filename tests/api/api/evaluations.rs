@@ -423,14 +423,10 @@ async fn the_window_passes_into_one_default_across_two_instances() {
     assert_eq!(after.error_code(), "ALREADY_EVALUATED");
 
     // Both forwarders drain the outbox: three entries, once each.
-    let mut opened = (false, false);
     for _ in 0..20 {
         let f1 = world.app.evaluations.forwarder();
         let f2 = second.evaluations.forwarder();
-        let _ = tokio::join!(
-            f1.forward_once(&mut opened.0),
-            f2.forward_once(&mut opened.1)
-        );
+        let _ = tokio::join!(f1.forward_once(), f2.forward_once());
         if world.province.evaluations().len() == 3 {
             break;
         }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _};
 use serde_json::{Value, json};
+use services::queue::TicketState;
 use services::staff::Role;
 use services::store::{MemoryStore, RedisStore, Store};
 
@@ -817,7 +818,7 @@ async fn tickets_left_open_by_yesterday_are_closed_and_free_their_counter_and_ci
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(row.state, "CANCELLED", "{row:?}");
+        assert_eq!(row.state, TicketState::Cancelled, "{row:?}");
         assert!(row.live_key.is_none());
         if let Some(token) = by {
             let mine = app.get(&format!("/api/v1/tickets/{id}"), Some(token)).await;

@@ -16,6 +16,7 @@ use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _,
 };
 use serde_json::{Value, json};
+use services::queue::TicketState;
 use services::staff::Role;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -374,9 +375,9 @@ async fn twenty_counters_calling_at_once_call_every_ticket_exactly_once_in_order
     let distinct: HashSet<i64> = all.iter().copied().collect();
     assert_eq!(all.len(), distinct.len(), "a ticket was called twice");
     assert_eq!(distinct.len(), tickets, "every ticket was called");
-    assert!(rows.values().all(|t| t.state == "NO_SHOW"));
+    assert!(rows.values().all(|t| t.state == TicketState::NoShow));
     let call_events = entities::ticket_event::Entity::find()
-        .filter(entities::ticket_event::Column::ToState.eq("CALLED"))
+        .filter(entities::ticket_event::Column::ToState.eq(TicketState::Called.as_str()))
         .all(&db)
         .await
         .unwrap();
