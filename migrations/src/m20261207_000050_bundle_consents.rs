@@ -7,7 +7,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::columns::{at, at_null, big, fk, index, string};
+use crate::columns::{at, at_null, big, fk, string};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -96,17 +96,28 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(ConsentsBefore::Table).to_owned())
             .await?;
-        index(
-            manager,
-            "idx_application_consents_person",
-            ApplicationConsents::Table,
-            vec![
-                ApplicationConsents::PersonId.into_iden(),
-                ApplicationConsents::Status.into_iden(),
-            ],
-            false,
-        )
-        .await
+        // Under a name of its own: the old one may linger on SQLite (seen once, with two
+        // instances on one file), and a clash must not stop the gateway.
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_application_consents_person")
+                    .table(ApplicationConsents::Table)
+                    .if_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_consents_person_status")
+                    .table(ApplicationConsents::Table)
+                    .col(ApplicationConsents::PersonId)
+                    .col(ApplicationConsents::Status)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
