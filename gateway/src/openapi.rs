@@ -198,10 +198,12 @@ mod tests {
             };
             let of = listed["items"]["$ref"].as_str().unwrap_or_default();
             assert!(
-                // A 一件事 bundle's guide lists the service items it joins.
+                // A 一件事 bundle's guide, and a booking of a bundle, list the service items
+                // it joins.
                 of.ends_with("/ItemSummary")
                     || of.ends_with("/HallItem")
-                    || of.ends_with("/BundleItem"),
+                    || of.ends_with("/BundleItem")
+                    || of.ends_with("/BookedBundleItem"),
                 "{name} lists {of} under `items`"
             );
         }
