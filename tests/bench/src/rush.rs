@@ -1785,10 +1785,10 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "- SLOT_FULL split: the gateway's booking_slot_full_total{{decided_by}} (/metrics) \
-             before and after. Sold out: after {} s of quiet (the store's full marks last 60 s and \
-             a freed seat clears its mark; once one expires, the next request reads the slot row, \
-             refuses before any transaction and marks it again), random citizens at random \
-             (full) slots. PostgreSQL's own counts for the run's database: transactions \
+             before and after. Sold out: after {} s of quiet (each instance's full-slot flags last \
+             5 s and a freed seat clears them through pub/sub; once one lapses, the next request \
+             reads the slot row, refuses before any transaction and raises it again), random \
+             citizens at random (full) slots. PostgreSQL's own counts for the run's database: transactions \
              (pg_stat_database xact_commit + xact_rollback), scans (seq_scan + idx_scan) and rows \
              written (n_tup_ins + upd + del) of pg_stat_user_tables, read {} s after the load (the \
              backends' report delay), less what it counts with the gateway idle over the next \
