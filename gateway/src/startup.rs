@@ -28,6 +28,7 @@ use services::licences::LicenceService;
 use services::limits::Quota;
 use services::notify::Notifications;
 use services::province::ProvinceClient;
+use services::province::outbox::Forward as _;
 use services::province::{Credentials, Verifier};
 use services::queue::{QueueHub, QueueService};
 use services::sessions::{SessionConfig, Sessions};
