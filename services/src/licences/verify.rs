@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::EntityTrait as _;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::uses::{self, Action};
@@ -23,13 +22,8 @@ pub struct Verifier {
     pub hall_id: i64,
 }
 
-/// Valid or not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Verdict {
-    Valid,
-    Invalid,
-}
+/// Valid or not: the stored vocabulary (`licence_uses.verdict`).
+pub use entities::status::LicenceVerdict as Verdict;
 
 /// Why a verdict is what it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
