@@ -389,7 +389,13 @@ mod acting {
         assert!(reply.on_behalf);
         assert_eq!(reply.member_id, Some(member));
         let id = reply.id;
-        until_status(app, &parent, &id, "SUBMITTED").await;
+        until_status(
+            app,
+            &parent,
+            &id,
+            miniprogram_api::applications::DeliveryStatus::Submitted,
+        )
+        .await;
         assert_eq!(world.province.ledger_len(), 1);
         // Audits "stored and never shown": the case is the account's, for the member, and the
         // member's ID number is stored only encrypted.
