@@ -112,7 +112,13 @@ async fn an_accepted_request_is_sent_to_the_platform_exactly_once() {
     assert_eq!(accepted.status, StatusCode::OK, "{accepted:?}");
     assert_eq!(accepted.body["status"], "ACCEPTED");
     assert!(accepted.body["answeredAt"].is_string());
-    until_status(app, &agent, &id, "SUBMITTED").await;
+    until_status(
+        app,
+        &agent,
+        &id,
+        miniprogram_api::applications::DeliveryStatus::Submitted,
+    )
+    .await;
     // Answering again changes nothing.
     let again = answer(app, &person, &consent, "accept").await;
     assert_eq!(again.status, StatusCode::CONFLICT);
@@ -275,7 +281,13 @@ async fn racing_acceptances_send_the_application_once() {
     for r in replies.iter().filter(|r| r.status != StatusCode::OK) {
         assert_eq!(r.error_code(), "CONSENT_ALREADY_ANSWERED", "{r:?}");
     }
-    until_status(app, &agent, &id, "SUBMITTED").await;
+    until_status(
+        app,
+        &agent,
+        &id,
+        miniprogram_api::applications::DeliveryStatus::Submitted,
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(outbox_rows(app, &id).await, 1);
     let ledger = world.province.ledger();
