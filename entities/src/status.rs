@@ -86,6 +86,25 @@ vocabulary! {
         Invalid = "INVALID",
     }
 
+    /// Who revoked a family relation (`family_members.revoked_by`).
+    pub enum RevokedBy {
+        /// The citizen whose phone held the member.
+        Citizen = "CITIZEN",
+        /// The member, from their own account.
+        Member = "MEMBER",
+    }
+
+    /// What `wx.requestSubscribeMessage` answered for one template
+    /// (`subscription_consents.last_result`), spelled as WeChat spells it.
+    pub enum ConsentResult {
+        Accept = "accept",
+        Reject = "reject",
+        /// The citizen turned the template off in WeChat's settings.
+        Ban = "ban",
+        /// WeChat filtered the template (similar titles).
+        Filter = "filter",
+    }
+
     /// A ticket's state (`tickets.state`); the live hub's events carry it as its stored string.
     #[derive(Serialize, Deserialize)]
     #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
