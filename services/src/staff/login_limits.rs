@@ -10,7 +10,7 @@
 //! costs one read and no password hash.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::limits::{Limited, Quota};
 use crate::store::{Store, StoreError};
@@ -73,11 +73,10 @@ pub(crate) struct LoginGuard {
     limits: StaffLoginLimits,
 }
 
+/// Milliseconds of the wall clock: a stop is stored in the shared store and read by every
+/// instance, so it is counted on the clock they share, not the domain's.
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or_default()
+    u64::try_from(crate::time::wall_now().timestamp_millis()).unwrap_or_default()
 }
 
 impl LoginGuard {

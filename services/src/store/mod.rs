@@ -84,10 +84,8 @@ pub(crate) struct Window {
 }
 
 pub(crate) fn window(counter: &str, length: Duration) -> Window {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis();
+    // The wall clock: every instance must fall in the same window.
+    let now = u128::try_from(crate::time::wall_now().timestamp_millis()).unwrap_or_default();
     let length = length.as_millis().max(1);
     let index = now / length;
     let left = (index + 1) * length - now;
