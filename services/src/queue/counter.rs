@@ -173,10 +173,18 @@ impl QueueService {
                 .await
                 .context("notify the call")?;
         }
-        self.tell_the_near(&txn, hall_id, day, t.category_id, now)
-            .await?;
         txn.commit().await.context("commit the call")?;
         metrics::counter!("queue_calls_total").increment(1);
+        // After the call's commit, in a transaction of its own, so that the call holds its
+        // desk and ticket locks no longer than it must. Each near ticket's mark makes it once
+        // whoever tells it; a telling lost here (an error, a crash) is made by the category's
+        // next call, which tells the untold among the first four.
+        if let Err(e) = self
+            .tell_the_near_now(hall_id, day, t.category_id, now)
+            .await
+        {
+            tracing::warn!(error = %format!("{e:#}"), hall_id, "could not tell the near tickets");
+        }
         self.notifications.wake().await;
         let row = ticket::Model {
             state: TicketState::Called,

@@ -474,6 +474,24 @@ impl QueueService {
     /// Tells the first people of a category's line, once each, that about three are ahead of
     /// them; in the caller's transaction, marked on the ticket with a compare-and-set so two
     /// instances never tell the same ticket twice.
+    /// [`Self::tell_the_near`] in a write transaction of its own.
+    pub(super) async fn tell_the_near_now(
+        &self,
+        hall_id: i64,
+        day: NaiveDate,
+        category_id: i64,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let txn = crate::db::write(&self.db)
+            .await
+            .context("begin telling the near tickets")?;
+        self.tell_the_near(&txn, hall_id, day, category_id, now)
+            .await?;
+        txn.commit()
+            .await
+            .context("commit telling the near tickets")
+    }
+
     pub(super) async fn tell_the_near(
         &self,
         txn: &impl ConnectionTrait,
@@ -509,9 +527,9 @@ impl QueueService {
             }
             if hall_name.is_none() {
                 hall_name = Some(
-                    halls::queries::by_id(txn, hall_id)
+                    self.names(hall_id)
                         .await?
-                        .map(|h| h.name)
+                        .map(|h| h.hall.name.clone())
                         .unwrap_or_default(),
                 );
             }
