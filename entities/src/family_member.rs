@@ -1,8 +1,10 @@
 use sea_orm::entity::prelude::*;
 
+use crate::status::RevokedBy;
+
 /// A family member on a citizen's phone (一部手机绑定多人), face-verified there. `member_index`
 /// is the blind index of the member's ID number (as `citizens.id_card_index`); the name and ID
-/// number are encrypted. Live while `active_key` is set; `revoked_by` is `CITIZEN` or `MEMBER`.
+/// number are encrypted. Live while `active_key` is set.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "family_members")]
 pub struct Model {
@@ -18,7 +20,7 @@ pub struct Model {
     pub active_key: Option<String>,
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
-    pub revoked_by: Option<String>,
+    pub revoked_by: Option<RevokedBy>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

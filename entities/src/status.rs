@@ -68,6 +68,43 @@ vocabulary! {
         NoShow = "NO_SHOW",
     }
 
+    /// What was done with a licence (`licence_uses.action`).
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    pub enum LicenceAction {
+        Display = "DISPLAY",
+        Reveal = "REVEAL",
+        Present = "PRESENT",
+        Verify = "VERIFY",
+    }
+
+    /// A licence verification's verdict (`licence_uses.verdict`).
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    pub enum LicenceVerdict {
+        Valid = "VALID",
+        Invalid = "INVALID",
+    }
+
+    /// Who revoked a family relation (`family_members.revoked_by`).
+    pub enum RevokedBy {
+        /// The citizen whose phone held the member.
+        Citizen = "CITIZEN",
+        /// The member, from their own account.
+        Member = "MEMBER",
+    }
+
+    /// What `wx.requestSubscribeMessage` answered for one template
+    /// (`subscription_consents.last_result`), spelled as WeChat spells it.
+    pub enum ConsentResult {
+        Accept = "accept",
+        Reject = "reject",
+        /// The citizen turned the template off in WeChat's settings.
+        Ban = "ban",
+        /// WeChat filtered the template (similar titles).
+        Filter = "filter",
+    }
+
     /// A ticket's state (`tickets.state`); the live hub's events carry it as its stored string.
     #[derive(Serialize, Deserialize)]
     #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

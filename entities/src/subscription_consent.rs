@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::status::ConsentResult;
+
 /// How many subscribe messages of one template a citizen has allowed (one per `accept`).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "subscription_consents")]
@@ -10,7 +12,7 @@ pub struct Model {
     pub template_id: String,
     pub remaining: i32,
     pub banned: bool,
-    pub last_result: Option<String>,
+    pub last_result: Option<ConsentResult>,
     pub updated_at: DateTimeUtc,
 }
 

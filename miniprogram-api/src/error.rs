@@ -40,6 +40,19 @@ macro_rules! error_codes {
             $( $(#[$doc])* #[serde(rename = $code)] $variant, )*
         }
 
+        /// A code compares with its wire text, so a test reads `assert_eq!(err.code, "SLOT_FULL")`.
+        impl PartialEq<&str> for ErrorCode {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl PartialEq<str> for ErrorCode {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
         impl ErrorCode {
             /// Every code, for documentation and for tests that check each has a message.
             pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];

@@ -22,7 +22,7 @@ fn to_wire(templates: Vec<TemplateStatus>) -> Subscriptions {
                 actions: t.actions.into_iter().map(action_to_wire).collect(),
                 long_term: t.long_term,
                 remaining: t.remaining,
-                last_result: t.last_result,
+                last_result: t.last_result.map(|r| r.as_str().to_owned()),
                 ask_again: t.ask_again,
             })
             .collect(),

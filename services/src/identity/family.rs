@@ -39,23 +39,8 @@ const TABLE: &str = "family_members";
 /// Members one account may hold unless configured otherwise.
 pub const DEFAULT_MAX_MEMBERS: u32 = 5;
 
-/// Who revoked a relation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RevokedBy {
-    /// The citizen whose phone held the member.
-    Citizen,
-    /// The member, from their own account.
-    Member,
-}
-
-impl RevokedBy {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Citizen => "CITIZEN",
-            Self::Member => "MEMBER",
-        }
-    }
-}
+/// Who revoked a relation: the stored vocabulary (`family_members.revoked_by`).
+pub use entities::status::RevokedBy;
 
 /// A family member, as the citizen holding them sees it (masked).
 #[derive(Debug, Clone, PartialEq)]

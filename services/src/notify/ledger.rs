@@ -14,37 +14,9 @@ use sea_orm::{
 use super::{NotificationKind, Notifications, SubscribeAction};
 use entities::subscription_consent as consent;
 
-/// What `wx.requestSubscribeMessage` answered for one template.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConsentResult {
-    Accept,
-    Reject,
-    /// The citizen turned the template off in WeChat's settings.
-    Ban,
-    /// WeChat filtered the template (similar titles).
-    Filter,
-}
-
-impl ConsentResult {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "accept" => Self::Accept,
-            "reject" => Self::Reject,
-            "ban" => Self::Ban,
-            "filter" => Self::Filter,
-            _ => return None,
-        })
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Accept => "accept",
-            Self::Reject => "reject",
-            Self::Ban => "ban",
-            Self::Filter => "filter",
-        }
-    }
-}
+/// What `wx.requestSubscribeMessage` answered for one template: the stored vocabulary
+/// (`subscription_consents.last_result`).
+pub use entities::status::ConsentResult;
 
 /// One template as the mini-program needs to know it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +29,7 @@ pub struct TemplateStatus {
     pub long_term: bool,
     /// Messages that may still be sent (long-term: 1 once accepted).
     pub remaining: i32,
-    pub last_result: Option<String>,
+    pub last_result: Option<ConsentResult>,
     /// Worth asking the citizen again with `wx.requestSubscribeMessage`.
     pub ask_again: bool,
 }
@@ -144,7 +116,7 @@ impl Notifications {
                 template_id: Set(template_id),
                 remaining: Set(remaining),
                 banned: Set(banned),
-                last_result: Set(Some(result.as_str().to_owned())),
+                last_result: Set(Some(result)),
                 updated_at: Set(now),
             })
             .on_conflict(on_conflict.to_owned())
@@ -208,7 +180,7 @@ impl Notifications {
                     } else {
                         remaining
                     },
-                    last_result: row.and_then(|r| r.last_result.clone()),
+                    last_result: row.and_then(|r| r.last_result),
                     ask_again: !banned && remaining == 0,
                 }
             })

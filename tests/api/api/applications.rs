@@ -8,10 +8,15 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 
+use miniprogram_api::applications::{
+    Application, ApplicationList, CasePhase, DeliveryStatus, Material, ParkedList,
+};
+use miniprogram_api::notify::Messages;
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use services::province::outbox::Forward as _;
 use services::province::{Credentials, sign};
 use simulators::province::{Fault, Group, Phase, ProvinceSim, ProvinceSimConfig};
 
@@ -69,16 +74,8 @@ impl World {
         .await
         .expect("start the province simulator");
         let app = deployment.instance(settings_for(&province)).await;
-        // The catalogue, through the production client.
-        let mut settings = deployment.settings();
-        settings_for(&province)(&mut settings);
-        let (catalogue, client) = gateway::startup::offline_catalogue(&settings, app.db.clone())
-            .await
-            .expect("catalogue");
-        catalogue
-            .sync(&client, true)
-            .await
-            .expect("sync the catalogue");
+        // The catalogue, as an administrator syncs it from the platform.
+        sync_catalogue(&app).await;
         let item_code = simulators::province::demo_items()
             .iter()
             .find(|i| i["name"].as_str().unwrap().contains(ITEM))
@@ -118,13 +115,11 @@ impl World {
 
     /// The two required materials of the item, uploaded.
     pub(crate) async fn materials(&self, app: &TestApp, citizen: &Citizen) -> Value {
-        let form = upload(app, citizen, "申请书.pdf", PDF).await;
-        assert_eq!(form.status, StatusCode::CREATED, "{form:?}");
-        let id = upload(app, citizen, "身份证.png", PNG).await;
-        assert_eq!(id.status, StatusCode::CREATED, "{id:?}");
+        let form: Material = upload(app, citizen, "申请书.pdf", PDF).await.created();
+        let id: Material = upload(app, citizen, "身份证.png", PNG).await.created();
         json!([
-            { "code": "M001", "materialId": form.body["id"] },
-            { "code": "M002", "materialId": id.body["id"] },
+            { "code": "M001", "materialId": form.id },
+            { "code": "M002", "materialId": id.id },
         ])
     }
 
@@ -137,25 +132,37 @@ impl World {
         })
     }
 
-    async fn submitted(&self, citizen: &Citizen) -> (String, Value) {
+    async fn submitted(&self, citizen: &Citizen) -> (String, Application) {
         let materials = self.materials(&self.app, citizen).await;
-        let reply = self
+        let reply: Application = self
             .app
             .post(
                 "/api/v1/applications",
                 Some(&citizen.token),
                 &self.application(&materials),
             )
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-        let id = reply.body["id"].as_str().unwrap().to_owned();
-        let view = until_status(&self.app, citizen, &id, "SUBMITTED").await;
-        (id, view)
+            .await
+            .created();
+        let view = until_status(&self.app, citizen, &reply.id, DeliveryStatus::Submitted).await;
+        (reply.id, view)
     }
 
     async fn admin(&self) -> String {
         self.app.admin().await.token
     }
+}
+
+/// `POST /staff/v1/catalogue/sync?full=true`, as an administrator.
+async fn sync_catalogue(app: &TestApp) {
+    let admin = app.admin().await;
+    let _: miniprogram_api::catalogue::SyncReport = app
+        .post(
+            "/staff/v1/catalogue/sync?full=true",
+            Some(&admin.token),
+            &json!({}),
+        )
+        .await
+        .ok();
 }
 
 /// A multipart/form-data body with one file field, as wx.uploadFile sends it.
@@ -204,20 +211,18 @@ pub(crate) async fn until_view(
     citizen: &Citizen,
     id: &str,
     what: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
+    done: impl Fn(&Application) -> bool,
+) -> Application {
     let path = format!("/api/v1/applications/{id}");
     let start = std::time::Instant::now();
     loop {
-        let reply = app.get(&path, Some(&citizen.token)).await;
-        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-        if done(&reply.body) {
-            return reply.body;
+        let view: Application = app.get(&path, Some(&citizen.token)).await.ok();
+        if done(&view) {
+            return view;
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {id} {what}: {:?}",
-            reply.body
+            "timed out waiting for {id} {what}: {view:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -227,50 +232,52 @@ pub(crate) async fn until_status(
     app: &TestApp,
     citizen: &Citizen,
     id: &str,
-    status: &str,
-) -> Value {
-    until_view(app, citizen, id, &format!("to be {status}"), |v| {
-        v["status"] == status
+    status: DeliveryStatus,
+) -> Application {
+    until_view(app, citizen, id, &format!("to be {status:?}"), |v| {
+        v.status == status
     })
     .await
 }
 
-async fn until_phase(app: &TestApp, citizen: &Citizen, id: &str, version: u64) -> Value {
+async fn until_phase(app: &TestApp, citizen: &Citizen, id: &str, version: u64) -> Application {
     until_view(
         app,
         citizen,
         id,
         &format!("to reach version {version}"),
         |v| {
-            v["timeline"]
-                .as_array()
+            v.timeline
+                .as_ref()
                 .is_some_and(|t| t.len() as u64 >= version)
         },
     )
     .await
 }
 
-fn phases(view: &Value) -> Vec<String> {
-    view["timeline"]
-        .as_array()
-        .unwrap()
+fn phases(view: &Application) -> Vec<CasePhase> {
+    view.timeline
+        .as_ref()
+        .expect("a single case's view has its timeline")
         .iter()
-        .map(|e| e["phase"].as_str().unwrap().to_owned())
+        .map(|e| e.phase)
         .collect()
+}
+
+/// The case's id and the sblsh the platform gave it.
+fn sblsh(view: &Application) -> String {
+    view.sblsh.clone().expect("the platform's case number")
 }
 
 /// The titles of the case's progress messages (an invitation to evaluate a concluded case is
 /// the evaluations' own, tested there).
 async fn inbox_titles(app: &TestApp, citizen: &Citizen) -> Vec<String> {
-    let reply = app.get("/api/v1/messages", Some(&citizen.token)).await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    reply.body["messages"]
-        .as_array()
-        .or_else(|| reply.body["items"].as_array())
-        .expect("messages")
-        .iter()
-        .filter(|m| m["kind"] != "evaluation_invited")
-        .map(|m| m["title"].as_str().unwrap_or_default().to_owned())
+    let inbox: Messages = app.get("/api/v1/messages", Some(&citizen.token)).await.ok();
+    inbox
+        .messages
+        .into_iter()
+        .filter(|m| m.kind != "evaluation_invited")
+        .map(|m| m.title)
         .collect()
 }
 
@@ -281,20 +288,19 @@ async fn uploads_are_recognised_by_content_and_kept_to_their_owner() {
     let a = world.citizen(app, 1).await;
     let b = world.citizen(app, 2).await;
 
-    let pdf = upload(app, &a, "申请书.pdf", PDF).await;
-    assert_eq!(pdf.status, StatusCode::CREATED, "{pdf:?}");
-    assert_eq!(pdf.body["contentType"], "application/pdf");
-    assert_eq!(pdf.body["size"], PDF.len());
+    let pdf: Material = upload(app, &a, "申请书.pdf", PDF).await.created();
+    assert_eq!(pdf.content_type, "application/pdf");
+    assert_eq!(pdf.size, PDF.len() as u64);
     assert_eq!(
-        pdf.body["sha256"],
+        pdf.sha256,
         services::applications::address_of(PDF),
         "content-addressed"
     );
     // The name says PDF, the content says PNG: the content wins.
-    let png = upload(app, &a, "scan.pdf", PNG).await;
-    assert_eq!(png.body["contentType"], "image/png");
-    let jpeg = upload(app, &a, "photo.jpg", JPEG).await;
-    assert_eq!(jpeg.body["contentType"], "image/jpeg");
+    let png: Material = upload(app, &a, "scan.pdf", PNG).await.created();
+    assert_eq!(png.content_type, "image/png");
+    let jpeg: Material = upload(app, &a, "photo.jpg", JPEG).await.created();
+    assert_eq!(jpeg.content_type, "image/jpeg");
     // A program named like a photo, and a text file named like a PDF.
     for (name, bytes) in [
         ("photo.jpg", &b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff"[..]),
@@ -363,11 +369,12 @@ async fn uploads_are_recognised_by_content_and_kept_to_their_owner() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 
     // Only the owner sees it, or uses it.
-    let id = pdf.body["id"].as_str().unwrap();
-    let mine = app
+    let id = pdf.id.as_str();
+    let mine: Material = app
         .get(&format!("/api/v1/materials/{id}"), Some(&a.token))
-        .await;
-    assert_eq!(mine.status, StatusCode::OK);
+        .await
+        .ok();
+    assert_eq!(mine.id, pdf.id);
     let theirs = app
         .get(&format!("/api/v1/materials/{id}"), Some(&b.token))
         .await;
@@ -404,10 +411,10 @@ async fn an_application_is_answered_at_once_and_reaches_the_platform_exactly_onc
                 .json(&body),
         )
         .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-    assert_eq!(reply.body["status"], "SUBMITTING");
-    assert_eq!(reply.body["statusText"], "提交中");
-    let id = reply.body["id"].as_str().unwrap().to_owned();
+    let reply: Application = reply.created();
+    assert_eq!(reply.status, DeliveryStatus::Submitting);
+    assert_eq!(reply.status_text, "提交中");
+    let id = reply.id;
 
     // A double tap under the same key: the same application, 200.
     let again = app
@@ -419,8 +426,8 @@ async fn an_application_is_answered_at_once_and_reaches_the_platform_exactly_onc
                 .json(&body),
         )
         .await;
-    assert_eq!(again.status, StatusCode::OK, "{again:?}");
-    assert_eq!(again.body["id"], id.as_str());
+    let again: Application = again.ok();
+    assert_eq!(again.id, id);
     let mut changed = body.clone();
     changed["form"]["purpose"] = json!("其他");
     let reused = app
@@ -434,7 +441,7 @@ async fn an_application_is_answered_at_once_and_reaches_the_platform_exactly_onc
         .await;
     assert_eq!(reused.error_code(), "IDEMPOTENCY_KEY_REUSED");
 
-    let view = until_status(app, &a, &id, "SUBMITTED").await;
+    let view = until_status(app, &a, &id, DeliveryStatus::Submitted).await;
     let ledger = world.province.ledger();
     assert_eq!(ledger.len(), 1);
     assert_eq!(
@@ -442,28 +449,34 @@ async fn an_application_is_answered_at_once_and_reaches_the_platform_exactly_onc
         "clientRequestId is the application id"
     );
     assert_eq!(ledger[0].submissions, 1);
-    assert_eq!(view["sblsh"], ledger[0].sblsh.as_str());
-    assert_eq!(view["form"]["purpose"], "办理贷款");
-    assert!(view["timeline"].as_array().unwrap().is_empty());
+    assert_eq!(view.sblsh.as_deref(), Some(ledger[0].sblsh.as_str()));
+    assert_eq!(
+        view.form.as_ref().and_then(|f| f.get("purpose")),
+        Some(&json!("办理贷款"))
+    );
+    assert_eq!(view.timeline.as_deref().map(<[_]>::len), Some(0));
 
     let list = app.get("/api/v1/applications", Some(&a.token)).await;
-    assert_eq!(list.body["total"], 1);
-    // Lists are named after what they list, as bookings, tickets and halls are.
+    // Lists are named after what they list, as bookings, tickets and halls are (the exact shape).
     assert!(list.body.get("items").is_none(), "{list:?}");
-    assert_eq!(list.body["applications"][0]["id"], id.as_str());
-    assert!(list.body["applications"][0].get("timeline").is_none());
+    let list: ApplicationList = list.ok();
+    assert_eq!(list.total, 1);
+    assert_eq!(list.applications[0].id, id);
+    assert!(list.applications[0].timeline.is_none());
     // Another citizen sees nothing of it.
     let theirs = app
         .get(&format!("/api/v1/applications/{id}"), Some(&b.token))
         .await;
     assert_eq!(theirs.status, StatusCode::NOT_FOUND);
     assert_eq!(theirs.error_code(), "APPLICATION_NOT_FOUND");
-    assert_eq!(
-        app.get("/api/v1/applications", Some(&b.token)).await.body["total"],
-        0
-    );
+    let theirs: ApplicationList = app.get("/api/v1/applications", Some(&b.token)).await.ok();
+    assert_eq!(theirs.total, 0);
     // No ID number in any answer.
-    assert!(!view.to_string().contains(&id_card_no(1)));
+    assert!(
+        !serde_json::to_string(&view)
+            .unwrap()
+            .contains(&id_card_no(1))
+    );
 }
 
 #[tokio::test]
@@ -479,8 +492,8 @@ async fn a_lost_answer_is_sent_again_and_the_platform_keeps_one_case() {
     assert_eq!(ledger.len(), 1, "one case, whatever the retries");
     assert!(ledger[0].submissions >= 2, "it was sent again: {ledger:?}");
     assert_eq!(
-        view["sblsh"],
-        ledger[0].sblsh.as_str(),
+        view.sblsh.as_deref(),
+        Some(ledger[0].sblsh.as_str()),
         "the retry got the same sblsh"
     );
 }
@@ -532,24 +545,17 @@ async fn bad_applications_are_refused_before_anything_is_stored() {
         post(token.clone(), unknown).await.error_code(),
         "ITEM_NOT_FOUND"
     );
-    // 居民身份证换领 is online level 3 … but level 2 items cannot be applied for online.
-    entities::item::Entity::update_many()
-        .col_expr(
-            entities::item::Column::OnlineLevel,
-            sea_orm::sea_query::Expr::value(2),
-        )
-        .filter(entities::item::Column::ItemCode.ne(world.item_code.as_str()))
-        .exec(&app.db)
-        .await
+    // 居民身份证换领 is online level 3 … but level 2 items cannot be applied for online: the
+    // platform publishes one such and the catalogue is synced again.
+    let mut offline = simulators::province::demo_items()
+        .into_iter()
+        .find(|i| i["itemCode"] != world.item_code.as_str())
         .unwrap();
-    let offline = entities::item::Entity::find()
-        .filter(entities::item::Column::ItemCode.ne(world.item_code.as_str()))
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    offline["onlineLevel"] = json!(2);
+    world.province.upsert_item(offline.clone()).unwrap();
+    sync_catalogue(app).await;
     let mut body = world.application(&materials);
-    body["itemCode"] = json!(offline.item_code);
+    body["itemCode"] = offline["itemCode"].clone();
     let reply = post(token.clone(), body).await;
     assert_eq!(reply.error_code(), "ITEM_NOT_ONLINE");
 
@@ -602,7 +608,7 @@ async fn bad_applications_are_refused_before_anything_is_stored() {
     let reply = post(token.clone(), body).await;
     assert!(reply.text.contains("本人"), "{reply:?}");
 
-    // Nothing of all this was stored.
+    // Audits "refused before anything is stored": no application, no outbox entry.
     assert_eq!(
         entities::application::Entity::find()
             .count(&app.db)
@@ -626,19 +632,21 @@ async fn a_refusal_by_the_platform_is_final_and_says_what_to_fix() {
     // The platform no longer knows the item: 422 VALIDATION with the field.
     world.province.remove_all_items();
     let materials = world.materials(&world.app, &a).await;
-    let reply = world
+    let id = world
         .app
         .post(
             "/api/v1/applications",
             Some(&a.token),
             &world.application(&materials),
         )
-        .await;
-    let id = reply.body["id"].as_str().unwrap().to_owned();
-    let view = until_status(&world.app, &a, &id, "INVALID").await;
-    assert_eq!(view["problem"]["code"], "VALIDATION");
-    assert_eq!(view["problem"]["fields"][0]["field"], "itemCode");
-    assert!(view["sblsh"].is_null());
+        .await
+        .created::<Application>()
+        .id;
+    let view = until_status(&world.app, &a, &id, DeliveryStatus::Invalid).await;
+    let problem = view.problem.as_ref().expect("what to fix");
+    assert_eq!(problem.code, "VALIDATION");
+    assert_eq!(problem.fields[0].field, "itemCode");
+    assert!(view.sblsh.is_none());
     assert_eq!(world.province.ledger_len(), 0);
     // Sent once: a final refusal is not retried.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -661,30 +669,33 @@ async fn an_outage_queues_then_parks_after_a_day_and_an_operator_replays() {
             &world.application(&materials),
         )
         .await;
-    let id = reply.body["id"].as_str().unwrap().to_owned();
-    let view = until_status(app, &a, &id, "QUEUED").await;
-    assert_eq!(view["statusText"], "排队等待提交至省平台");
+    let id = reply.created::<Application>().id;
+    let view = until_status(app, &a, &id, DeliveryStatus::Queued).await;
+    assert_eq!(view.status_text, "排队等待提交至省平台");
 
     // A day later it is still failing: parked for an operator.
     app.clock.advance(chrono::Duration::hours(25));
-    let view = until_status(app, &a, &id, "PARKED").await;
+    let view = until_status(app, &a, &id, DeliveryStatus::Parked).await;
     assert!(
-        view["problem"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("工作人员")
+        view.problem
+            .as_ref()
+            .is_some_and(|p| p.message.contains("工作人员")),
+        "{view:?}"
     );
     let admin = world.admin().await;
-    let parked = app.get("/staff/v1/applications/parked", Some(&admin)).await;
-    assert_eq!(parked.status, StatusCode::OK, "{parked:?}");
-    let items = parked.body["applications"].as_array().unwrap();
+    let parked: ParkedList = app
+        .get("/staff/v1/applications/parked", Some(&admin))
+        .await
+        .ok();
+    let items = &parked.applications;
     assert_eq!(items.len(), 1);
-    assert_eq!(items[0]["applicationId"], id.as_str());
+    assert_eq!(items[0].application_id, id);
     assert!(
-        items[0]["lastError"]
-            .as_str()
-            .unwrap()
-            .contains("failing for")
+        items[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("failing for")),
+        "{parked:?}"
     );
     // Parked means left alone.
     let before = world.province.requests(Group::Applications);
@@ -700,7 +711,7 @@ async fn an_outage_queues_then_parks_after_a_day_and_an_operator_replays() {
     world.province.clear_faults();
     let reply = app.post(&replay, Some(&admin), &json!({})).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
-    until_status(app, &a, &id, "SUBMITTED").await;
+    until_status(app, &a, &id, DeliveryStatus::Submitted).await;
     assert_eq!(world.province.ledger_len(), 1);
     assert_eq!(
         app.post(&replay, Some(&admin), &json!({}))
@@ -747,7 +758,7 @@ async fn callbacks_are_verified_before_anything_is_stored() {
     let app = &world.app;
     let a = world.citizen(app, 1).await;
     let (id, view) = world.submitted(&a).await;
-    let sblsh = view["sblsh"].as_str().unwrap();
+    let sblsh = sblsh(&view);
     let event = json!({ "eventId": "forged-1", "sblsh": sblsh, "version": 1, "phase": "REJECTED",
         "at": "2026-11-23T10:00:00Z", "handler": "冒充者", "detail": { "reason": "伪造" } });
     let secret = world.province.callback_app_secret().to_owned();
@@ -777,6 +788,7 @@ async fn callbacks_are_verified_before_anything_is_stored() {
         .send(good.body(serde_json::to_vec(&tampered).unwrap()))
         .await;
     assert_eq!(reply.error_code(), "BAD_SIGNATURE");
+    // Audits "nothing stored from a refused callback", and below exactly one entry per event.
     assert_eq!(
         entities::case_event::Entity::find()
             .count(&app.db)
@@ -818,10 +830,11 @@ async fn callbacks_are_verified_before_anything_is_stored() {
     broken["version"] = json!(2);
     let (bad, _) = signed(app, &world, &broken, &secret, chrono::Utc::now());
     assert_eq!(app.send(bad).await.status, StatusCode::BAD_REQUEST);
-    let view = app
+    let view: Application = app
         .get(&format!("/api/v1/applications/{id}"), Some(&a.token))
-        .await;
-    assert_eq!(phases(&view.body), vec!["REJECTED"]);
+        .await
+        .ok();
+    assert_eq!(phases(&view), vec![CasePhase::Rejected]);
 }
 
 #[tokio::test]
@@ -830,7 +843,7 @@ async fn duplicates_and_disorder_still_make_one_timeline_in_version_order() {
     let app = &world.app;
     let a = world.citizen(app, 1).await;
     let (id, view) = world.submitted(&a).await;
-    let sblsh = view["sblsh"].as_str().unwrap().to_owned();
+    let sblsh = sblsh(&view);
     let sim = &world.province;
 
     // Each callback delivered twice, and the lot released newest first.
@@ -859,32 +872,34 @@ async fn duplicates_and_disorder_still_make_one_timeline_in_version_order() {
         sim.callbacks_delivered().delivered >= 10
     })
     .await;
-    let view = {
+    let view: Application = {
         let _ = view;
         app.get(&format!("/api/v1/applications/{id}"), Some(&a.token))
             .await
-            .body
+            .ok()
     };
     assert_eq!(
         phases(&view),
         vec![
-            "PRE_ACCEPTED",
-            "ACCEPTED",
-            "IN_REVIEW",
-            "CONCLUDED",
-            "DELIVERED"
+            CasePhase::PreAccepted,
+            CasePhase::Accepted,
+            CasePhase::InReview,
+            CasePhase::Concluded,
+            CasePhase::Delivered
         ]
     );
-    let versions: Vec<u64> = view["timeline"]
-        .as_array()
+    let versions: Vec<u64> = view
+        .timeline
+        .as_ref()
         .unwrap()
         .iter()
-        .map(|e| e["version"].as_u64().unwrap())
+        .map(|e| e.version)
         .collect();
     assert_eq!(versions, vec![1, 2, 3, 4, 5]);
-    assert_eq!(view["phase"], "DELIVERED");
-    assert_eq!(view["trackingNo"], "SF1234567890");
-    assert_eq!(view["statusText"], "已寄出");
+    assert_eq!(view.phase, Some(CasePhase::Delivered));
+    assert_eq!(view.tracking_no.as_deref(), Some("SF1234567890"));
+    assert_eq!(view.status_text, "已寄出");
+    // Audits exactly once below the API: one stored event per version, duplicates dropped.
     assert_eq!(
         entities::case_event::Entity::find()
             .filter(entities::case_event::Column::Sblsh.eq(sblsh.as_str()))
@@ -911,7 +926,7 @@ async fn a_case_view_never_shows_a_timeline_ahead_of_its_phase() {
     let app = &world.app;
     let a = world.citizen(app, 1).await;
     let (id, view) = world.submitted(&a).await;
-    let sblsh = view["sblsh"].as_str().unwrap().to_owned();
+    let sblsh = sblsh(&view);
     const EVENTS: usize = 12;
     let sim = world.province.clone();
     let advancing = tokio::spawn(async move {
@@ -930,28 +945,20 @@ async fn a_case_view_never_shows_a_timeline_ahead_of_its_phase() {
     let start = std::time::Instant::now();
     let mut reads = 0;
     loop {
-        let reply = app.get(&path, Some(&a.token)).await;
-        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        let view: Application = app.get(&path, Some(&a.token)).await.ok();
         reads += 1;
-        let timeline = reply.body["timeline"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+        let timeline = view.timeline.clone().unwrap_or_default();
         if let Some(newest) = timeline.last() {
             assert_eq!(
-                reply.body["phase"], newest["phase"],
-                "read {reads}: the phase is not the newest event's: {:?}",
-                reply.body
+                view.phase,
+                Some(newest.phase),
+                "read {reads}: the phase is not the newest event's: {view:?}"
             );
         }
         if timeline.len() == EVENTS {
             break;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{:?}",
-            reply.body
-        );
+        assert!(start.elapsed() < Duration::from_secs(30), "{view:?}");
     }
     advancing.await.unwrap();
 }
@@ -962,7 +969,7 @@ async fn a_supplement_is_asked_for_sent_once_and_pauses_the_deadline() {
     let app = &world.app;
     let a = world.citizen(app, 1).await;
     let (id, view) = world.submitted(&a).await;
-    let sblsh = view["sblsh"].as_str().unwrap().to_owned();
+    let sblsh = sblsh(&view);
     let sim = &world.province;
     let path = format!("/api/v1/applications/{id}");
     let supplements = format!("{path}/supplements");
@@ -979,9 +986,10 @@ async fn a_supplement_is_asked_for_sent_once_and_pauses_the_deadline() {
 
     sim.advance(&sblsh, Phase::Accepted, json!({})).unwrap();
     let view = until_phase(app, &a, &id, 1).await;
-    let promised = view["deadline"]["date"].as_str().unwrap().to_owned();
-    assert_eq!(view["deadline"]["paused"], false);
-    assert_eq!(view["deadline"]["workingDays"], 1);
+    let deadline = view.deadline.clone().expect("a deadline once accepted");
+    let promised = deadline.date;
+    assert!(!deadline.paused);
+    assert_eq!(deadline.working_days, 1);
     sim.advance(
         &sblsh,
         Phase::SupplementRequired,
@@ -989,11 +997,13 @@ async fn a_supplement_is_asked_for_sent_once_and_pauses_the_deadline() {
     )
     .unwrap();
     let view = until_phase(app, &a, &id, 2).await;
-    assert_eq!(view["phase"], "SUPPLEMENT_REQUIRED");
-    assert_eq!(view["supplementRequest"]["materials"], json!(["M002"]));
-    assert_eq!(view["supplementRequest"]["reason"], "身份证明不清晰");
-    assert_eq!(view["deadline"]["paused"], true);
-    assert!(view["deadline"]["date"].as_str().unwrap() >= promised.as_str());
+    assert_eq!(view.phase, Some(CasePhase::SupplementRequired));
+    let request = view.supplement_request.clone().expect("asked");
+    assert_eq!(request.materials, vec!["M002"]);
+    assert_eq!(request.reason, "身份证明不清晰");
+    let deadline = view.deadline.clone().expect("a deadline");
+    assert!(deadline.paused);
+    assert!(deadline.date >= promised);
 
     // The asked-for material is required; B cannot supplement A's case.
     let wrong = json!({ "materials": [materials[0].clone()] });
@@ -1023,13 +1033,16 @@ async fn a_supplement_is_asked_for_sent_once_and_pauses_the_deadline() {
     // Forwarded exactly once; the platform answers SUPPLEMENTED by callback.
     until_phase(app, &a, &id, 3).await;
     let view = until_view(app, &a, &id, "supplement delivered", |v| {
-        v["supplements"][0]["status"] == "SUBMITTED"
+        v.supplements
+            .as_ref()
+            .and_then(|s| s.first())
+            .is_some_and(|s| s.status == DeliveryStatus::Submitted)
     })
     .await;
-    assert_eq!(phases(&view).last().unwrap(), "SUPPLEMENTED");
-    assert_eq!(view["supplements"].as_array().unwrap().len(), 1);
-    assert!(view["supplementRequest"].is_null());
-    assert_eq!(view["deadline"]["paused"], false);
+    assert_eq!(phases(&view).last(), Some(&CasePhase::Supplemented));
+    assert_eq!(view.supplements.as_ref().map(Vec::len), Some(1));
+    assert!(view.supplement_request.is_none());
+    assert!(!view.deadline.expect("a deadline").paused);
     let events = sim.case_events(&sblsh).unwrap();
     assert_eq!(
         events
@@ -1057,7 +1070,7 @@ async fn lost_callbacks_are_recovered_by_polling() {
     let app = &world.app;
     let a = world.citizen(app, 1).await;
     let (id, view) = world.submitted(&a).await;
-    let sblsh = view["sblsh"].as_str().unwrap().to_owned();
+    let sblsh = sblsh(&view);
     // The callbacks go nowhere.
     world.province.set_callback_url(None);
     world
@@ -1079,12 +1092,16 @@ async fn lost_callbacks_are_recovered_by_polling() {
     assert_eq!(forwarder.reconcile_once().await.unwrap(), 1);
     // Polled once per interval, not every round.
     assert_eq!(forwarder.reconcile_once().await.unwrap(), 0);
-    let view = app
+    let view: Application = app
         .get(&format!("/api/v1/applications/{id}"), Some(&a.token))
         .await
-        .body;
-    assert_eq!(phases(&view), vec!["ACCEPTED", "CONCLUDED"]);
-    assert_eq!(view["statusText"], "已办结");
+        .ok();
+    assert_eq!(
+        phases(&view),
+        vec![CasePhase::Accepted, CasePhase::Concluded]
+    );
+    assert_eq!(view.status_text, "已办结");
+    // Audits where the stored events came from: every one by polling, none by callback.
     let sources: HashSet<String> = entities::case_event::Entity::find()
         .all(&app.db)
         .await
@@ -1133,7 +1150,8 @@ async fn submissions_through_an_outage_two_instances_and_a_restart_arrive_exactl
         0,
         "nothing got through the outage"
     );
-    // Kept, and shown to their citizens as queued for the platform.
+    // Kept, and shown to their citizens as queued for the platform. The counts below audit
+    // exactly once across instances and a restart (every application kept, each sent once).
     let queued_now = || async {
         entities::application::Entity::find()
             .filter(entities::application::Column::Status.eq("QUEUED"))
@@ -1235,8 +1253,7 @@ async fn submit_half(
                     &world.application(materials),
                 )
                 .await;
-            assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-            reply.body["id"].as_str().unwrap().to_owned()
+            reply.created::<Application>().id
         })
         .buffer_unordered(32)
         .collect()
@@ -1291,7 +1308,7 @@ async fn a_supplement_request_arriving_late_is_still_told() {
     let app = &world.app;
     let a = world.citizen(app, 1).await;
     let (id, view) = world.submitted(&a).await;
-    let sblsh = view["sblsh"].as_str().unwrap().to_owned();
+    let sblsh = sblsh(&view);
     let sim = &world.province;
     sim.hold_callbacks(true);
     sim.advance(&sblsh, Phase::Accepted, json!({})).unwrap();
@@ -1310,8 +1327,8 @@ async fn a_supplement_request_arriving_late_is_still_told() {
     // Newest first: the special procedure, then the request, then the acceptance.
     assert_eq!(sim.release_callbacks_reversed(), 3);
     let view = until_phase(app, &a, &id, 3).await;
-    assert_eq!(view["phase"], "SPECIAL_PROCEDURE");
-    assert_eq!(view["supplementRequest"]["version"], 2);
+    assert_eq!(view.phase, Some(CasePhase::SpecialProcedure));
+    assert_eq!(view.supplement_request.map(|r| r.version), Some(2));
     eventually("the notification", Duration::from_secs(5), || async {
         !inbox_titles(app, &a).await.is_empty()
     })
@@ -1362,6 +1379,7 @@ async fn an_upload_that_outlives_its_session_is_refused_and_nothing_is_stored() 
 
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     assert!(answer.contains(r#""code":"SESSION_EXPIRED""#), "{answer}");
+    // Audits "nothing of a refused upload is kept": no route lists another's materials.
     let stored = entities::material::Entity::find()
         .count(&app.db)
         .await
@@ -1393,7 +1411,7 @@ async fn a_case_number_already_held_parks_the_application_and_attaches_its_event
     let app = &world.app;
     let a = world.citizen(app, 1).await;
     let (first_id, first) = world.submitted(&a).await;
-    let sblsh = first["sblsh"].as_str().unwrap().to_owned();
+    let sblsh = sblsh(&first);
 
     world.province.set_sequence(0);
     let b = world.citizen(app, 2).await;
@@ -1405,15 +1423,13 @@ async fn a_case_number_already_held_parks_the_application_and_attaches_its_event
             &world.application(&materials),
         )
         .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-    let second_id = reply.body["id"].as_str().unwrap().to_owned();
-    let view = until_status(app, &b, &second_id, "PARKED").await;
-    assert_eq!(view["sblsh"], Value::Null, "{view:?}");
+    let second_id = reply.created::<Application>().id;
+    let view = until_status(app, &b, &second_id, DeliveryStatus::Parked).await;
+    assert_eq!(view.sblsh, None, "{view:?}");
     assert!(
-        view["problem"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("工作人员"),
+        view.problem
+            .as_ref()
+            .is_some_and(|p| p.message.contains("工作人员")),
         "{view:?}"
     );
     let reissued = world
@@ -1442,11 +1458,14 @@ async fn a_case_number_already_held_parks_the_application_and_attaches_its_event
 
     // The operator sees why.
     let admin = world.admin().await;
-    let parked = app.get("/staff/v1/applications/parked", Some(&admin)).await;
-    let items = parked.body["applications"].as_array().unwrap();
+    let parked: ParkedList = app
+        .get("/staff/v1/applications/parked", Some(&admin))
+        .await
+        .ok();
+    let items = &parked.applications;
     assert_eq!(items.len(), 1, "{parked:?}");
-    assert_eq!(items[0]["applicationId"], second_id.as_str());
-    let reason = items[0]["lastError"].as_str().unwrap();
+    assert_eq!(items[0].application_id, second_id);
+    let reason = items[0].last_error.as_deref().unwrap();
     assert!(reason.contains(&sblsh), "{reason}");
     assert!(reason.contains(&first_id), "{reason}");
 
@@ -1463,20 +1482,24 @@ async fn a_case_number_already_held_parks_the_application_and_attaches_its_event
         world.province.callbacks_delivered().delivered >= 2
     })
     .await;
-    let first = app
+    let first: Application = app
         .get(&format!("/api/v1/applications/{first_id}"), Some(&a.token))
         .await
-        .body;
-    assert_eq!(first["timeline"], json!([]), "{first:?}");
-    assert_eq!(first["status"], "SUBMITTED");
+        .ok();
+    assert_eq!(
+        first.timeline.as_deref().map(<[_]>::len),
+        Some(0),
+        "{first:?}"
+    );
+    assert_eq!(first.status, DeliveryStatus::Submitted);
     assert!(inbox_titles(app, &a).await.is_empty());
-    let second = app
+    let second: Application = app
         .get(&format!("/api/v1/applications/{second_id}"), Some(&b.token))
         .await
-        .body;
-    assert_eq!(second["status"], "PARKED");
+        .ok();
+    assert_eq!(second.status, DeliveryStatus::Parked);
     assert!(
-        second["timeline"].as_array().is_none_or(|t| t.is_empty()),
+        second.timeline.as_ref().is_none_or(|t| t.is_empty()),
         "{second:?}"
     );
 }
@@ -1494,7 +1517,7 @@ async fn racing_callbacks_of_one_case_never_tell_accepted_after_concluded() {
     let mut cases = Vec::new();
     for _ in 0..CASES {
         let (_, view) = world.submitted(&citizen).await;
-        cases.push(view["sblsh"].as_str().unwrap().to_owned());
+        cases.push(sblsh(&view));
     }
     let secret = world.province.callback_app_secret().to_owned();
     for (n, sblsh) in cases.iter().enumerate() {
@@ -1510,6 +1533,7 @@ async fn racing_callbacks_of_one_case_never_tell_accepted_after_concluded() {
         assert_eq!(a.status, StatusCode::OK, "{a:?}");
         assert_eq!(b.status, StatusCode::OK, "{b:?}");
     }
+    // Audits the order of what was told: the notifications' ids, which no route shows.
     let told: HashMap<String, i64> = entities::notification::Entity::find()
         .all(&one.db)
         .await

@@ -2,6 +2,7 @@
 //! something is appended with who, when, from where, what and the answer; an administrator of
 //! every hall lists and exports it; nothing in it can be updated or deleted.
 
+use miniprogram_api::staff::{AuditEntry, AuditLogPage, StaffMember};
 use reqwest::StatusCode;
 use sea_orm::ConnectionTrait as _;
 use secrecy::SecretString;
@@ -12,6 +13,9 @@ use crate::helpers::{TestApp, staff_token};
 
 const PASSWORD: &str = "a long enough password";
 
+/// A staff member created as `gateway create-staff` does, outside the API: the audit log under
+/// test holds only the test's own changes (an administrator's `POST /staff/v1/staff` would be
+/// one more entry).
 async fn staff(app: &TestApp, username: &str, roles: Vec<(Role, HallScope)>) -> i64 {
     gateway::startup::offline_staff_service(app.db.clone())
         .create(username, SecretString::from(PASSWORD), "测试人员", roles)
@@ -19,12 +23,11 @@ async fn staff(app: &TestApp, username: &str, roles: Vec<(Role, HallScope)>) -> 
         .expect("create staff")
 }
 
-async fn entries(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
-    let reply = app
-        .get(&format!("/staff/v1/audit-log{query}"), Some(token))
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    reply.body["entries"].as_array().expect("entries").clone()
+async fn entries(app: &TestApp, token: &str, query: &str) -> Vec<AuditEntry> {
+    app.get(&format!("/staff/v1/audit-log{query}"), Some(token))
+        .await
+        .ok::<AuditLogPage>()
+        .entries
 }
 
 #[tokio::test]
@@ -61,15 +64,16 @@ async fn a_staff_change_is_recorded_with_who_where_what_and_the_answer_and_secre
     let log = entries(&app, &admin, "").await;
     assert_eq!(log.len(), 1, "{log:#?}");
     let entry = &log[0];
-    assert_eq!(entry["staffId"], admin_id);
-    assert_eq!(entry["actor"], "audit.admin");
-    assert_eq!(entry["address"], "127.0.0.1");
-    assert_eq!(entry["method"], "POST");
-    assert_eq!(entry["route"], "/staff/v1/staff");
-    assert_eq!(entry["path"], "/staff/v1/staff");
-    assert_eq!(entry["status"], 201);
-    assert_eq!(entry["requestId"], request_id.as_str());
-    let body: Value = serde_json::from_str(entry["body"].as_str().unwrap()).unwrap();
+    assert_eq!(entry.staff_id, Some(admin_id));
+    assert_eq!(entry.actor, "audit.admin");
+    assert_eq!(entry.address.as_deref(), Some("127.0.0.1"));
+    assert_eq!(entry.method, "POST");
+    assert_eq!(entry.route, "/staff/v1/staff");
+    assert_eq!(entry.path, "/staff/v1/staff");
+    assert_eq!(entry.status, 201);
+    assert_eq!(entry.request_id.as_deref(), Some(request_id.as_str()));
+    // The recorded body is the request's JSON, as the staff member sent it (redacted).
+    let body: Value = serde_json::from_str(entry.body.as_deref().unwrap()).unwrap();
     assert_eq!(body["username"], "new.clerk");
     assert_eq!(body["displayName"], "新窗口人员");
     assert_eq!(body["password"], "[已隐去]");
@@ -115,13 +119,7 @@ async fn a_staff_change_is_recorded_with_who_where_what_and_the_answer_and_secre
     let log = entries(&app, &admin, "").await;
     let summary: Vec<(String, String, u64)> = log
         .iter()
-        .map(|e| {
-            (
-                e["actor"].as_str().unwrap().to_owned(),
-                e["route"].as_str().unwrap().to_owned(),
-                e["status"].as_u64().unwrap(),
-            )
-        })
+        .map(|e| (e.actor.clone(), e.route.clone(), u64::from(e.status)))
         .collect();
     assert_eq!(
         summary,
@@ -162,7 +160,7 @@ async fn the_address_is_the_one_the_trusted_proxy_appended() {
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
     let log = entries(&app, &admin, "").await;
-    assert_eq!(log[0]["address"], "203.0.113.7");
+    assert_eq!(log[0].address.as_deref(), Some("203.0.113.7"));
 }
 
 #[tokio::test]
@@ -187,23 +185,22 @@ async fn only_an_administrator_of_every_hall_reads_pages_and_exports_the_trail()
                 }),
             )
             .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-        ids.push(reply.body["id"].as_i64().unwrap());
+        ids.push(reply.created::<StaffMember>().id);
     }
 
     // Pages of two, newest first, until the last one says there is no next.
     let mut seen = Vec::new();
     let mut query = "?limit=2".to_owned();
     loop {
-        let reply = app
+        let page: AuditLogPage = app
             .get(&format!("/staff/v1/audit-log{query}"), Some(&admin))
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-        for e in reply.body["entries"].as_array().unwrap() {
-            let body: Value = serde_json::from_str(e["body"].as_str().unwrap()).unwrap();
+            .await
+            .ok();
+        for e in &page.entries {
+            let body: Value = serde_json::from_str(e.body.as_deref().unwrap()).unwrap();
             seen.push(body["username"].as_str().unwrap().to_owned());
         }
-        match reply.body["nextBefore"].as_i64() {
+        match page.next_before {
             Some(before) => query = format!("?limit=2&before={before}"),
             None => break,
         }
@@ -272,6 +269,7 @@ async fn the_trail_refuses_every_update_and_delete_in_the_database_itself() {
         .await;
     assert_eq!(reply.status, StatusCode::CREATED);
 
+    // Audits the log's append-only guarantee, which only the database can show.
     for sql in [
         "UPDATE staff_audit_log SET actor = 'someone else'",
         "DELETE FROM staff_audit_log",
@@ -282,5 +280,5 @@ async fn the_trail_refuses_every_update_and_delete_in_the_database_itself() {
     }
     let log = entries(&app, &admin, "").await;
     assert_eq!(log.len(), 1);
-    assert_eq!(log[0]["actor"], "ledger.admin");
+    assert_eq!(log[0].actor, "ledger.admin");
 }

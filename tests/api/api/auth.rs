@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use miniprogram_api::auth::LoginResponse;
+use miniprogram_api::me::Me;
 use reqwest::StatusCode;
 use serde_json::json;
 use simulators::wechat::{Endpoint, Fault};
@@ -12,18 +14,19 @@ use crate::helpers::{TestApp, fresh_minute};
 async fn a_citizen_logs_in_with_a_wx_login_code_and_sees_themselves() {
     let app = TestApp::spawn().await;
     let openid = app.wechat.new_openid();
-    let reply = app.login_code(&app.wechat.mint_login_code(&openid)).await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    let token = reply.body["token"].as_str().unwrap();
+    let login: LoginResponse = app
+        .login_code(&app.wechat.mint_login_code(&openid))
+        .await
+        .ok();
+    let token = login.token.as_str();
     assert!(token.len() >= 40, "a token of at least 128 random bits");
-    assert_eq!(reply.body["expiresIn"], 7200);
-    assert!(reply.body["user"]["id"].as_i64().unwrap() > 0);
-    assert!(reply.body["user"]["phone"].is_null());
-    assert!(reply.body["user"]["identity"].is_null());
+    assert_eq!(login.expires_in, 7200);
+    assert!(login.user.id > 0);
+    assert!(login.user.phone.is_none());
+    assert!(login.user.identity.is_none());
 
-    let me = app.get("/api/v1/me", Some(token)).await;
-    assert_eq!(me.status, StatusCode::OK);
-    assert_eq!(me.body, reply.body["user"]);
+    let me: Me = app.get("/api/v1/me", Some(token)).await.ok();
+    assert_eq!(me, login.user);
 }
 
 #[tokio::test]

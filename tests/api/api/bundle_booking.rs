@@ -4,8 +4,9 @@
 //! bundle counted as one subject; the check-in gives one ticket; the clerk's brief names the
 //! bundle and its items; a family member's bundle booking counts as the member's.
 
+use miniprogram_api::booking::{Availability, Booking, BookingBrief, BookingList};
 use reqwest::StatusCode;
-use sea_orm::{ActiveValue::Set, EntityTrait as _};
+use sea_orm::EntityTrait as _;
 use serde_json::{Value, json};
 
 use crate::booking_fixture::{
@@ -21,27 +22,23 @@ use services::staff::Role;
 const BUNDLE: &str = "BUNDLE-TEST-ZJYJS";
 const BUNDLE_NAME: &str = "证件补换一件事";
 
-/// The bundle as the catalogue sync writes it (province-api.md: `items` [{itemCode, required}]).
+/// The bundle, published by the province and synced (province-api.md: `items`
+/// [{itemCode, required}]).
 async fn publish_bundle(app: &TestApp) {
-    entities::bundle::Entity::insert(entities::bundle::ActiveModel {
-        bundle_code: Set(BUNDLE.into()),
-        name: Set(BUNDLE_NAME.into()),
-        description: Set("身份证、社保卡一次办".into()),
-        items: Set(json!([
+    let bundle = json!({
+        "bundleCode": BUNDLE,
+        "name": BUNDLE_NAME,
+        "description": "身份证、社保卡一次办",
+        "items": [
             { "itemCode": ID_CARD, "required": true },
             { "itemCode": NOT_BOOKABLE, "required": true },
             { "itemCode": PASSPORT, "required": false },
-        ])
-        .to_string()),
-        shared_materials: Set("[]".into()),
-        promised_days: Set(5),
-        online_level: Set(3),
-        updated_at: Set(None),
-        synced_at: Set(chrono::Utc::now()),
-    })
-    .exec(&app.db)
-    .await
-    .expect("publish the bundle");
+        ],
+        "sharedMaterials": [],
+        "promisedDays": 5,
+        "onlineLevel": 3,
+    });
+    support::catalogue::publish_with_bundles(&app.db, &app.store, Vec::new(), vec![bundle]).await;
 }
 
 async fn bundle_slots(app: &TestApp, token: &str, hall: &str, date: &str) -> Reply {
@@ -64,8 +61,9 @@ async fn book_bundle(app: &TestApp, token: &str, slot_id: i64, query: &str) -> R
 /// The open slots of the bundle at [`HALL`] on `date`.
 async fn open_slots(app: &TestApp, token: &str, date: &str) -> Vec<Value> {
     let reply = bundle_slots(app, token, HALL, date).await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["bundleCode"], BUNDLE);
+    let availability: Availability = reply.ok();
+    assert_eq!(availability.bundle_code.as_deref(), Some(BUNDLE));
+    // The day as JSON, for the booking fixture's helpers.
     let days = reply.body["days"].as_array().unwrap().clone();
     let d = day(&days, date);
     assert_eq!(d["state"], "OPEN", "{d}");
@@ -87,15 +85,18 @@ async fn a_bundle_is_booked_once_at_the_hall_whose_category_handles_all_its_requ
     );
 
     let reply = book_bundle(&app, &c.token, id(&bundle[0]), "").await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-    let b = reply.body;
-    assert_eq!(b["bundleCode"], BUNDLE);
-    assert_eq!(b["itemCode"], BUNDLE);
-    assert_eq!(b["itemName"], BUNDLE_NAME);
-    assert_eq!(b["categoryName"], "户籍证件");
+    let b: Booking = reply.created();
+    assert_eq!(b.bundle_code.as_deref(), Some(BUNDLE));
+    assert_eq!(b.item_code, BUNDLE);
+    assert_eq!(b.item_name, BUNDLE_NAME);
+    assert_eq!(b.category_name, "户籍证件");
     // Listed among the citizen's bookings as the bundle's.
-    let mine = app.get("/api/v1/bookings", Some(&c.token)).await;
-    assert_eq!(mine.body["bookings"][0]["bundleCode"], BUNDLE, "{mine:?}");
+    let mine: BookingList = app.get("/api/v1/bookings", Some(&c.token)).await.ok();
+    assert_eq!(
+        mine.bookings[0].bundle_code.as_deref(),
+        Some(BUNDLE),
+        "{mine:?}"
+    );
 
     // One booking per person, subject and day: the bundle is one subject …
     let again = book_bundle(&app, &c.token, id(&bundle[1]), "").await;
@@ -114,20 +115,21 @@ async fn a_bundle_is_booked_once_at_the_hall_whose_category_handles_all_its_requ
 
     // Checked in once: one ticket, of category A, for the whole bundle.
     app.clock.set(shanghai(2026, 11, 17, 8, 50));
-    let checked = check_in(&app, &c.token, id(&b), &fx.hall_qr).await;
-    assert_eq!(checked.status, StatusCode::OK, "{checked:?}");
-    assert_eq!(checked.body["status"], "CHECKED_IN");
-    let number = checked.body["ticket"]["number"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let checked: Booking = check_in(&app, &c.token, b.id, &fx.hall_qr).await.ok();
+    assert_eq!(
+        checked.status,
+        miniprogram_api::booking::BookingStatus::CheckedIn
+    );
+    let number = checked.ticket.expect("a ticket").number;
     assert!(number.starts_with('A'), "{number}");
+    // Audits "one ticket for the whole bundle": every ticket of the booking, which no route
+    // lists.
     let tickets: Vec<_> = entities::ticket::Entity::find()
         .all(&app.db)
         .await
         .unwrap()
         .into_iter()
-        .filter(|t| t.booking_id == Some(id(&b)))
+        .filter(|t| t.booking_id == Some(b.id))
         .collect();
     assert_eq!(tickets.len(), 1, "{tickets:?}");
     assert_eq!(tickets[0].category_id, fx.id_card_category);
@@ -136,23 +138,18 @@ async fn a_bundle_is_booked_once_at_the_hall_whose_category_handles_all_its_requ
     let clerk = staff(&app, "clerk.bundle", Role::Clerk, fx.hall_id).await;
     let brief = app
         .get(
-            &format!("/staff/v1/halls/{}/bookings/{}/brief", fx.hall_id, id(&b)),
+            &format!("/staff/v1/halls/{}/bookings/{}/brief", fx.hall_id, b.id),
             Some(&clerk),
         )
         .await;
-    assert_eq!(brief.status, StatusCode::OK, "{brief:?}");
-    assert_eq!(brief.body["itemName"], BUNDLE_NAME);
-    assert_eq!(brief.body["bundle"]["bundleCode"], BUNDLE);
-    let items: Vec<(String, bool)> = brief.body["bundle"]["items"]
-        .as_array()
-        .unwrap()
+    let brief: BookingBrief = brief.ok();
+    assert_eq!(brief.item_name, BUNDLE_NAME);
+    let bundle = brief.bundle.expect("the bundle");
+    assert_eq!(bundle.bundle_code, BUNDLE);
+    let items: Vec<(String, bool)> = bundle
+        .items
         .iter()
-        .map(|i| {
-            (
-                i["itemCode"].as_str().unwrap().to_owned(),
-                i["required"] == true,
-            )
-        })
+        .map(|i| (i.item_code.clone(), i.required))
         .collect();
     assert_eq!(
         items,
@@ -162,7 +159,7 @@ async fn a_bundle_is_booked_once_at_the_hall_whose_category_handles_all_its_requ
             (PASSPORT.to_owned(), false)
         ]
     );
-    assert_eq!(brief.body["bundle"]["items"][0]["name"], "居民身份证换领");
+    assert_eq!(bundle.items[0].name, "居民身份证换领");
     // An item booking's brief has no bundle.
     let plain = app
         .get(
@@ -176,7 +173,7 @@ async fn a_bundle_is_booked_once_at_the_hall_whose_category_handles_all_its_requ
         .await;
     assert!(plain.body.get("bundle").is_none(), "{plain:?}");
     // And the booking as the citizen reads it again.
-    let read = booking(&app, &c.token, id(&b)).await;
+    let read = booking(&app, &c.token, b.id).await;
     assert_eq!(read["bundleCode"], BUNDLE);
     assert_eq!(read["ticket"]["number"], number.as_str());
 }
@@ -277,8 +274,8 @@ async fn a_hall_that_does_not_offer_the_bundle_and_a_request_naming_neither_or_b
         "ITEM_OR_BUNDLE_REQUIRED",
     );
     // Nothing was booked by any of these.
-    let mine = app.get("/api/v1/bookings", Some(&c.token)).await;
-    assert_eq!(mine.body["bookings"], json!([]), "{mine:?}");
+    let mine: BookingList = app.get("/api/v1/bookings", Some(&c.token)).await.ok();
+    assert!(mine.bookings.is_empty(), "{mine:?}");
 }
 
 #[tokio::test]
@@ -292,10 +289,11 @@ async fn a_members_bundle_booking_counts_as_the_members_and_moves_as_a_bundle() 
     let tuesday = open_slots(&app, &parent.token, "2026-11-17").await;
     let for_member = format!("?memberId={member}");
 
-    let booked = book_bundle(&app, &parent.token, id(&tuesday[0]), &for_member).await;
-    assert_eq!(booked.status, StatusCode::CREATED, "{booked:?}");
-    assert_eq!(booked.body["memberId"], member);
-    assert_eq!(booked.body["bundleCode"], BUNDLE);
+    let booked: Booking = book_bundle(&app, &parent.token, id(&tuesday[0]), &for_member)
+        .await
+        .created();
+    assert_eq!(booked.member_id, Some(member));
+    assert_eq!(booked.bundle_code.as_deref(), Some(BUNDLE));
     // The parent is another person: their own bundle booking that day stands beside.
     let own = book_bundle(&app, &parent.token, id(&tuesday[0]), "").await;
     assert_eq!(own.status, StatusCode::CREATED, "{own:?}");
@@ -310,13 +308,13 @@ async fn a_members_bundle_booking_counts_as_the_members_and_moves_as_a_bundle() 
     // Moved, it stays the member's bundle booking.
     let moved = app
         .post(
-            &format!("/api/v1/bookings/{}/reschedule", id(&booked.body)),
+            &format!("/api/v1/bookings/{}/reschedule", booked.id),
             Some(&parent.token),
             &json!({ "slotId": id(&tuesday[2]) }),
         )
         .await;
-    assert_eq!(moved.status, StatusCode::CREATED, "{moved:?}");
-    assert_eq!(moved.body["bundleCode"], BUNDLE);
-    assert_eq!(moved.body["itemName"], BUNDLE_NAME);
-    assert_eq!(moved.body["memberId"], member);
+    let moved: Booking = moved.created();
+    assert_eq!(moved.bundle_code.as_deref(), Some(BUNDLE));
+    assert_eq!(moved.item_name, BUNDLE_NAME);
+    assert_eq!(moved.member_id, Some(member));
 }

@@ -6,9 +6,13 @@
 
 use std::time::Duration;
 
+use miniprogram_api::applications::{
+    ConsentRequest, ConsentRequestList, ConsentStatus, DeliveryStatus,
+};
+use miniprogram_api::bundles::{BundleApplication, BundleApplicationList, BundleState};
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
-use serde_json::{Value, json};
+use serde_json::json;
 use simulators::province::{BIRTH_RECORD, HOUSEHOLD, PARENTS_ID};
 
 use crate::bundles::{World, until};
@@ -23,10 +27,11 @@ async fn for_person(world: &World, agent: &Citizen, n: u32, key: &str) -> Reply 
     world.apply(agent, &body, Some(key)).await
 }
 
-async fn pending(app: &TestApp, citizen: &Citizen) -> Vec<Value> {
-    let reply = app.get("/api/v1/consents", Some(&citizen.token)).await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    reply.body["consents"].as_array().unwrap().clone()
+async fn pending(app: &TestApp, citizen: &Citizen) -> Vec<ConsentRequest> {
+    app.get("/api/v1/consents", Some(&citizen.token))
+        .await
+        .ok::<ConsentRequestList>()
+        .consents
 }
 
 async fn answer(app: &TestApp, citizen: &Citizen, id: &str, verb: &str) -> Reply {
@@ -38,17 +43,17 @@ async fn answer(app: &TestApp, citizen: &Citizen, id: &str, verb: &str) -> Reply
     .await
 }
 
-async fn bundle(app: &TestApp, citizen: &Citizen, id: &str) -> Value {
-    let reply = app
-        .get(
-            &format!("/api/v1/bundle-applications/{id}"),
-            Some(&citizen.token),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    reply.body
+async fn bundle(app: &TestApp, citizen: &Citizen, id: &str) -> BundleApplication {
+    app.get(
+        &format!("/api/v1/bundle-applications/{id}"),
+        Some(&citizen.token),
+    )
+    .await
+    .ok()
 }
 
+/// The bundle application's outbox entries: audits "nothing is sent before the person accepts,
+/// and then exactly once" below the API.
 async fn outbox_rows(app: &TestApp, id: &str) -> u64 {
     entities::bundle_outbox::Entity::find()
         .filter(entities::bundle_outbox::Column::BundleApplicationId.eq(id))
@@ -64,13 +69,15 @@ async fn a_consented_bundle_is_forwarded_with_the_agent_and_the_consent_serves_o
     let agent = world.citizen(1941).await;
     let person = world.citizen(1942).await;
 
-    let reply = for_person(&world, &agent, 1942, "consent-1").await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-    assert_eq!(reply.body["status"], "AWAITING_CONSENT");
-    assert_eq!(reply.body["state"], "AWAITING_CONSENT");
-    assert_eq!(reply.body["onBehalf"], true);
-    assert_eq!(reply.body["consent"]["status"], "PENDING");
-    let id = reply.body["id"].as_str().unwrap().to_owned();
+    let reply: BundleApplication = for_person(&world, &agent, 1942, "consent-1")
+        .await
+        .created();
+    assert_eq!(reply.status, DeliveryStatus::AwaitingConsent);
+    assert_eq!(reply.state, BundleState::AwaitingConsent);
+    assert!(reply.on_behalf);
+    let asked_for = reply.consent.clone().expect("a consent asked for");
+    assert_eq!(asked_for.status, ConsentStatus::Pending);
+    let id = reply.id.clone();
     // Nothing is sent before the person accepts.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(world.province.bundle_ledger().is_empty());
@@ -79,10 +86,10 @@ async fn a_consented_bundle_is_forwarded_with_the_agent_and_the_consent_serves_o
     // The person sees the request, naming the bundle, from their own account …
     let asked = pending(app, &person).await;
     assert_eq!(asked.len(), 1, "{asked:?}");
-    assert_eq!(asked[0]["applicationId"], id.as_str());
-    assert_eq!(asked[0]["itemName"], "新生儿出生一件事");
-    let consent = asked[0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(consent, reply.body["consent"]["id"].as_str().unwrap());
+    assert_eq!(asked[0].application_id, id);
+    assert_eq!(asked[0].item_name, "新生儿出生一件事");
+    let consent = asked[0].id.clone();
+    assert_eq!(consent, asked_for.id);
     // … and nobody else can answer it.
     let stranger = world.citizen(1943).await;
     let theirs = answer(app, &stranger, &consent, "accept").await;
@@ -91,12 +98,12 @@ async fn a_consented_bundle_is_forwarded_with_the_agent_and_the_consent_serves_o
     assert_eq!(accepted.status, StatusCode::OK, "{accepted:?}");
 
     // Forwarded once: the person as the applicant, the citizen who applied as the agent.
-    let view = until(app, &agent, &id, "the parts", |v| {
-        v["parts"].as_array().is_some_and(|p| p.len() == 3)
-    })
-    .await;
-    assert_eq!(view["consent"]["status"], "ACCEPTED");
-    assert_eq!(view["state"], "IN_PROGRESS");
+    let view = until(app, &agent, &id, "the parts", |v| v.parts.len() == 3).await;
+    assert_eq!(
+        view.consent.as_ref().map(|c| c.status),
+        Some(ConsentStatus::Accepted)
+    );
+    assert_eq!(view.state, BundleState::InProgress);
     let ledger = world.province.bundle_ledger();
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0].client_request_id, id);
@@ -109,10 +116,11 @@ async fn a_consented_bundle_is_forwarded_with_the_agent_and_the_consent_serves_o
 
     // That consent was for that bundle application only: another one for the same person waits
     // for its own, and answering the first again changes nothing.
-    let second = for_person(&world, &agent, 1942, "consent-2").await;
-    assert_eq!(second.status, StatusCode::CREATED, "{second:?}");
-    assert_eq!(second.body["status"], "AWAITING_CONSENT");
-    let second_id = second.body["id"].as_str().unwrap().to_owned();
+    let second: BundleApplication = for_person(&world, &agent, 1942, "consent-2")
+        .await
+        .created();
+    assert_eq!(second.status, DeliveryStatus::AwaitingConsent);
+    let second_id = second.id;
     let again = answer(app, &person, &consent, "accept").await;
     assert_eq!(again.error_code(), "CONSENT_ALREADY_ANSWERED");
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -120,15 +128,20 @@ async fn a_consented_bundle_is_forwarded_with_the_agent_and_the_consent_serves_o
     assert_eq!(outbox_rows(app, &second_id).await, 0);
     assert_eq!(pending(app, &person).await.len(), 1);
     // The agent's list shows both, the second still waiting.
-    let list = app
+    let list: BundleApplicationList = app
         .get("/api/v1/bundle-applications", Some(&agent.token))
-        .await;
-    assert_eq!(list.body["total"], 2, "{list:?}");
+        .await
+        .ok();
+    assert_eq!(list.total, 2, "{list:?}");
     assert_eq!(
-        list.body["bundleApplications"][0]["state"],
-        "AWAITING_CONSENT"
+        list.bundle_applications[0].state,
+        BundleState::AwaitingConsent
     );
-    assert!(!view.to_string().contains(&id_card_no(1942)));
+    assert!(
+        !serde_json::to_string(&view)
+            .unwrap()
+            .contains(&id_card_no(1942))
+    );
 }
 
 #[tokio::test]
@@ -139,25 +152,24 @@ async fn a_refused_or_lapsed_consent_sends_nothing_and_the_person_is_checked_as_
     let person = world.citizen(1952).await;
 
     // Refused: never sent.
-    let refused = for_person(&world, &agent, 1952, "refused").await;
-    assert_eq!(refused.status, StatusCode::CREATED, "{refused:?}");
-    let refused_id = refused.body["id"].as_str().unwrap().to_owned();
-    let consent = refused.body["consent"]["id"].as_str().unwrap().to_owned();
+    let refused: BundleApplication = for_person(&world, &agent, 1952, "refused").await.created();
+    let refused_id = refused.id;
+    let consent = refused.consent.expect("a consent asked for").id;
     let no = answer(app, &person, &consent, "refuse").await;
     assert_eq!(no.status, StatusCode::OK, "{no:?}");
     let view = bundle(app, &agent, &refused_id).await;
-    assert_eq!(view["state"], "CONSENT_REFUSED");
-    assert_eq!(view["consent"]["status"], "REFUSED");
+    assert_eq!(view.state, BundleState::ConsentRefused);
+    assert_eq!(view.consent.map(|c| c.status), Some(ConsentStatus::Refused));
 
     // Lapsed after 72 hours: the agent sees it expired, the person can no longer accept.
-    let silent = for_person(&world, &agent, 1952, "silent").await;
-    let silent_id = silent.body["id"].as_str().unwrap().to_owned();
-    let silent_consent = silent.body["consent"]["id"].as_str().unwrap().to_owned();
+    let silent: BundleApplication = for_person(&world, &agent, 1952, "silent").await.created();
+    let silent_id = silent.id;
+    let silent_consent = silent.consent.expect("a consent asked for").id;
     app.clock.advance(chrono::Duration::hours(73));
     let view = bundle(app, &agent, &silent_id).await;
-    assert_eq!(view["status"], "CONSENT_EXPIRED");
-    assert_eq!(view["state"], "CONSENT_EXPIRED");
-    assert_eq!(view["consent"]["status"], "EXPIRED");
+    assert_eq!(view.status, DeliveryStatus::ConsentExpired);
+    assert_eq!(view.state, BundleState::ConsentExpired);
+    assert_eq!(view.consent.map(|c| c.status), Some(ConsentStatus::Expired));
     let late = answer(app, &person, &silent_consent, "accept").await;
     assert_eq!(late.error_code(), "CONSENT_ALREADY_ANSWERED");
     assert!(pending(app, &person).await.is_empty());

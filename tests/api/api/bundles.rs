@@ -7,6 +7,12 @@
 
 use std::time::Duration;
 
+use miniprogram_api::applications::{CasePhase, DeliveryStatus, Material};
+use miniprogram_api::bundles::{
+    BundleApplication, BundleApplicationList, BundleGuide, BundleList, BundlePart, BundleState,
+};
+use miniprogram_api::catalogue::ItemList;
+use miniprogram_api::notify::Messages;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -21,7 +27,8 @@ const CALLBACK: &str = "/callbacks/province/case-events";
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
 
 pub(crate) struct World {
-    deployment: Deployment,
+    /// Kept for as long as the world lives: the deployment the app is an instance of.
+    _deployment: Deployment,
     pub(crate) province: ProvinceSim,
     pub(crate) app: TestApp,
     /// The four items' codes, in the bundle's order (the last optional).
@@ -65,22 +72,14 @@ impl World {
         .expect("start the province simulator");
         province.add_demo_bundle().expect("the demo bundle");
         let app = deployment.instance(settings_for(&province)).await;
-        let mut settings = deployment.settings();
-        settings_for(&province)(&mut settings);
-        let (catalogue, client) = gateway::startup::offline_catalogue(&settings, app.db.clone())
-            .await
-            .expect("catalogue");
-        catalogue
-            .sync(&client, true)
-            .await
-            .expect("sync the catalogue");
+        sync_catalogue(&app, true).await;
         province.set_callback_url(Some(app.url(CALLBACK)));
         let items = demo_bundle_items()
             .iter()
             .map(|i| i["itemCode"].as_str().unwrap().to_owned())
             .collect();
         World {
-            deployment,
+            _deployment: deployment,
             province,
             app,
             items,
@@ -109,9 +108,10 @@ impl World {
     pub(crate) async fn materials(&self, citizen: &Citizen, codes: &[&str]) -> Value {
         let mut out = Vec::new();
         for code in codes {
-            let reply = upload(&self.app, citizen, &format!("{code}.png"), PNG).await;
-            assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-            out.push(json!({ "code": code, "materialId": reply.body["id"] }));
+            let uploaded: Material = upload(&self.app, citizen, &format!("{code}.png"), PNG)
+                .await
+                .created();
+            out.push(json!({ "code": code, "materialId": uploaded.id }));
         }
         Value::Array(out)
     }
@@ -140,21 +140,31 @@ impl World {
     }
 
     /// Applies for the three required items (the optional one left out) and waits for the parts.
-    async fn submitted(&self, citizen: &Citizen) -> (String, Value) {
+    async fn submitted(&self, citizen: &Citizen) -> (String, BundleApplication) {
         let materials = self
             .materials(citizen, &[PARENTS_ID, BIRTH_RECORD, HOUSEHOLD])
             .await;
-        let reply = self
+        let id = self
             .apply(citizen, &self.application(&materials, &[]), None)
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-        let id = reply.body["id"].as_str().unwrap().to_owned();
-        let view = until(&self.app, citizen, &id, "the parts", |v| {
-            v["parts"].as_array().is_some_and(|p| p.len() == 3)
-        })
-        .await;
+            .await
+            .created::<BundleApplication>()
+            .id;
+        let view = until(&self.app, citizen, &id, "the parts", |v| v.parts.len() == 3).await;
         (id, view)
     }
+}
+
+/// `POST /staff/v1/catalogue/sync?full=…`, as an administrator.
+async fn sync_catalogue(app: &TestApp, full: bool) {
+    let admin = app.admin().await;
+    let _: miniprogram_api::catalogue::SyncReport = app
+        .post(
+            &format!("/staff/v1/catalogue/sync?full={full}"),
+            Some(&admin.token),
+            &json!({}),
+        )
+        .await
+        .ok();
 }
 
 fn multipart(field: &str, file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
@@ -189,41 +199,38 @@ pub(crate) async fn until(
     citizen: &Citizen,
     id: &str,
     what: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
+    done: impl Fn(&BundleApplication) -> bool,
+) -> BundleApplication {
     let path = format!("/api/v1/bundle-applications/{id}");
     let start = std::time::Instant::now();
     loop {
-        let reply = app.get(&path, Some(&citizen.token)).await;
-        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-        if done(&reply.body) {
-            return reply.body;
+        let view: BundleApplication = app.get(&path, Some(&citizen.token)).await.ok();
+        if done(&view) {
+            return view;
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {id}: {what}: {:?}",
-            reply.body
+            "timed out waiting for {id}: {what}: {view:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 /// The part of `item_code` in a bundle view.
-pub(crate) fn part<'a>(view: &'a Value, item_code: &str) -> &'a Value {
-    view["parts"]
-        .as_array()
-        .unwrap()
+pub(crate) fn part<'a>(view: &'a BundleApplication, item_code: &str) -> &'a BundlePart {
+    view.parts
         .iter()
-        .find(|p| p["itemCode"] == item_code)
-        .unwrap_or_else(|| panic!("no part {item_code}: {view}"))
+        .find(|p| p.item_code == item_code)
+        .unwrap_or_else(|| panic!("no part {item_code}: {view:?}"))
 }
 
-fn phases(part: &Value) -> Vec<String> {
-    part["application"]["timeline"]
-        .as_array()
-        .unwrap()
+fn phases(part: &BundlePart) -> Vec<CasePhase> {
+    part.application
+        .timeline
+        .as_ref()
+        .expect("a part's view has its timeline")
         .iter()
-        .map(|e| e["phase"].as_str().unwrap().to_owned())
+        .map(|e| e.phase)
         .collect()
 }
 
@@ -231,47 +238,36 @@ fn phases(part: &Value) -> Vec<String> {
 async fn the_demo_bundle_is_synced_searchable_and_has_a_guide() {
     let world = World::new().await;
     let app = &world.app;
-    let found = app.get("/api/v1/bundles?q=出生", None).await;
-    assert_eq!(found.status, StatusCode::OK, "{found:?}");
-    assert_eq!(found.body["total"], 1);
-    assert_eq!(found.body["bundles"][0]["bundleCode"], DEMO_BUNDLE_CODE);
-    assert_eq!(found.body["bundles"][0]["name"], "新生儿出生一件事");
-    assert_eq!(found.body["bundles"][0]["itemCount"], 4);
-    assert_eq!(
-        app.get("/api/v1/bundles?q=营业执照", None).await.body["total"],
-        0
-    );
+    let found: BundleList = app.get("/api/v1/bundles?q=出生", None).await.ok();
+    assert_eq!(found.total, 1);
+    assert_eq!(found.bundles[0].bundle_code, DEMO_BUNDLE_CODE);
+    assert_eq!(found.bundles[0].name, "新生儿出生一件事");
+    assert_eq!(found.bundles[0].item_count, 4);
+    let none: BundleList = app.get("/api/v1/bundles?q=营业执照", None).await.ok();
+    assert_eq!(none.total, 0);
     // Its items are searchable beside it, in the item catalogue.
-    let items = app.get("/api/v1/items?q=出生登记", None).await;
-    assert_eq!(items.body["total"], 1, "{items:?}");
+    let items: ItemList = app.get("/api/v1/items?q=出生登记", None).await.ok();
+    assert_eq!(items.total, 1, "{items:?}");
 
-    let guide = app
+    let g: BundleGuide = app
         .get(&format!("/api/v1/bundles/{DEMO_BUNDLE_CODE}"), None)
-        .await;
-    assert_eq!(guide.status, StatusCode::OK, "{guide:?}");
-    let g = &guide.body;
-    assert_eq!(g["promisedDays"], 5);
-    assert_eq!(g["totalFee"], "0");
-    let items = g["items"].as_array().unwrap();
+        .await
+        .ok();
+    assert_eq!(g.promised_days, 5);
+    assert_eq!(g.total_fee, "0");
+    let items = &g.items;
     assert_eq!(items.len(), 4);
-    assert_eq!(items.iter().filter(|i| i["required"] == false).count(), 1);
-    assert_eq!(items[3]["name"], "社会保障卡申领");
+    assert_eq!(items.iter().filter(|i| !i.required).count(), 1);
+    assert_eq!(items[3].name, "社会保障卡申领");
     // Each material once, with the items using it: the birth record serves three.
-    let materials = g["materials"].as_array().unwrap();
+    let materials = &g.materials;
     assert_eq!(materials.len(), 4, "{materials:?}");
-    let birth = materials
-        .iter()
-        .find(|m| m["code"] == BIRTH_RECORD)
-        .unwrap();
-    assert_eq!(birth["usedBy"].as_array().unwrap().len(), 3);
-    assert_eq!(birth["shared"], true);
-    let photo = materials.iter().find(|m| m["code"] == PHOTO).unwrap();
-    assert_eq!(photo["required"], false, "only the optional item needs it");
-    assert_eq!(
-        g["halls"],
-        json!([]),
-        "no hall of the gateway handles it yet"
-    );
+    let birth = materials.iter().find(|m| m.code == BIRTH_RECORD).unwrap();
+    assert_eq!(birth.used_by.len(), 3);
+    assert!(birth.shared);
+    let photo = materials.iter().find(|m| m.code == PHOTO).unwrap();
+    assert!(!photo.required, "only the optional item needs it");
+    assert!(g.halls.is_empty(), "no hall of the gateway handles it yet");
 
     // A hall whose one category (无差别综合窗口) handles the three required items offers the
     // bundle for booking; with one of them mapped elsewhere it does not.
@@ -297,11 +293,11 @@ async fn the_demo_bundle_is_synced_searchable_and_has_a_guide() {
     map(world.items[2].clone(), general).await;
     let guide_path = format!("/api/v1/bundles/{DEMO_BUNDLE_CODE}");
     let guide_of = || app.get(&guide_path, None);
-    let halls = guide_of().await.body["halls"].clone();
-    assert_eq!(halls[0]["code"], simulators::province::DEMO_HALL_CODE);
-    assert_eq!(halls[0]["bookable"], false, "two windows: {halls}");
+    let halls = guide_of().await.ok::<BundleGuide>().halls;
+    assert_eq!(halls[0].code, simulators::province::DEMO_HALL_CODE);
+    assert!(!halls[0].bookable, "two windows: {halls:?}");
     map(world.items[1].clone(), general).await;
-    assert_eq!(guide_of().await.body["halls"][0]["bookable"], true);
+    assert!(guide_of().await.ok::<BundleGuide>().halls[0].bookable);
 
     let missing = app.get("/api/v1/bundles/NO-SUCH-BUNDLE", None).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
@@ -312,14 +308,9 @@ async fn the_demo_bundle_is_synced_searchable_and_has_a_guide() {
     let mut changed = simulators::province::demo_bundle();
     changed["name"] = json!("出生一件事（新生儿）");
     world.province.upsert_bundle(changed).unwrap();
-    let mut settings = world.deployment.settings();
-    settings_for(&world.province)(&mut settings);
-    let (catalogue, client) = gateway::startup::offline_catalogue(&settings, app.db.clone())
-        .await
-        .unwrap();
-    catalogue.sync(&client, false).await.unwrap();
-    let found = app.get("/api/v1/bundles?q=新生儿", None).await;
-    assert_eq!(found.body["bundles"][0]["name"], "出生一件事（新生儿）");
+    sync_catalogue(app, false).await;
+    let found: BundleList = app.get("/api/v1/bundles?q=新生儿", None).await.ok();
+    assert_eq!(found.bundles[0].name, "出生一件事（新生儿）");
 }
 
 #[tokio::test]
@@ -329,10 +320,10 @@ async fn one_application_with_the_optional_item_left_out_makes_three_cases_once(
     // One upload of the birth record serves three items; the optional one is left out, so its
     // photo is not needed.
     let (id, view) = world.submitted(&a).await;
-    assert_eq!(view["bundleName"], "新生儿出生一件事");
-    assert_eq!(view["status"], "SUBMITTED");
-    assert_eq!(view["state"], "IN_PROGRESS");
-    assert_eq!(view["itemCodes"].as_array().unwrap().len(), 3);
+    assert_eq!(view.bundle_name, "新生儿出生一件事");
+    assert_eq!(view.status, DeliveryStatus::Submitted);
+    assert_eq!(view.state, BundleState::InProgress);
+    assert_eq!(view.item_codes.len(), 3);
     let ledger = world.province.bundle_ledger();
     assert_eq!(ledger.len(), 1);
     assert_eq!(
@@ -347,27 +338,28 @@ async fn one_application_with_the_optional_item_left_out_makes_three_cases_once(
             .iter()
             .any(|(code, _)| *code == world.items[3])
     );
-    assert_eq!(view["bundleNo"], ledger[0].bundle_no.as_str());
+    assert_eq!(
+        view.bundle_no.as_deref(),
+        Some(ledger[0].bundle_no.as_str())
+    );
     for (code, sblsh) in &ledger[0].cases {
         let p = part(&view, code);
-        assert_eq!(p["sblsh"], sblsh.as_str());
-        assert_eq!(p["application"]["sblsh"], sblsh.as_str());
+        assert_eq!(&p.sblsh, sblsh);
+        assert_eq!(p.application.sblsh.as_ref(), Some(sblsh));
         assert!(
-            p["application"]["itemName"]
-                .as_str()
-                .unwrap()
-                .starts_with("新生儿出生一件事·"),
-            "{p}"
+            p.application.item_name.starts_with("新生儿出生一件事·"),
+            "{p:?}"
         );
     }
     // The parts are the citizen's applications too; no single application reached the platform.
     assert!(world.province.ledger().is_empty());
-    let list = world
+    let list: BundleApplicationList = world
         .app
         .get("/api/v1/bundle-applications", Some(&a.token))
-        .await;
-    assert_eq!(list.body["total"], 1);
-    assert_eq!(list.body["bundleApplications"][0]["id"], id.as_str());
+        .await
+        .ok();
+    assert_eq!(list.total, 1);
+    assert_eq!(list.bundle_applications[0].id, id);
     // Another citizen sees nothing of it.
     let b = world.citizen(2).await;
     let theirs = world
@@ -375,7 +367,11 @@ async fn one_application_with_the_optional_item_left_out_makes_three_cases_once(
         .get(&format!("/api/v1/bundle-applications/{id}"), Some(&b.token))
         .await;
     assert_eq!(theirs.error_code(), "BUNDLE_APPLICATION_NOT_FOUND");
-    assert!(!view.to_string().contains(&id_card_no(1)));
+    assert!(
+        !serde_json::to_string(&view)
+            .unwrap()
+            .contains(&id_card_no(1))
+    );
 }
 
 #[tokio::test]
@@ -395,11 +391,12 @@ async fn a_material_missing_for_one_item_is_named_with_that_item() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
-    assert_eq!(reply.error_code(), "MATERIALS_INVALID");
-    let fields = reply.body["fields"].as_array().unwrap();
+    let error = reply.error();
+    assert_eq!(error.code, "MATERIALS_INVALID");
+    let fields = &error.fields;
     assert_eq!(fields.len(), 1, "{fields:?}");
-    assert_eq!(fields[0]["field"], format!("materials.{PHOTO}"));
-    let reason = fields[0]["reason"].as_str().unwrap();
+    assert_eq!(fields[0].field, format!("materials.{PHOTO}"));
+    let reason = fields[0].reason.as_str();
     assert!(
         reason.contains("新生儿近期免冠照片") && reason.contains("社会保障卡申领"),
         "{reason}"
@@ -409,10 +406,11 @@ async fn a_material_missing_for_one_item_is_named_with_that_item() {
     let reply = world
         .apply(&a, &world.application(&without_birth, &[]), None)
         .await;
-    assert_eq!(reply.error_code(), "MATERIALS_INVALID");
-    let fields = reply.body["fields"].as_array().unwrap();
+    let error = reply.error();
+    assert_eq!(error.code, "MATERIALS_INVALID");
+    let fields = &error.fields;
     assert_eq!(fields.len(), 1, "{fields:?}");
-    let reason = fields[0]["reason"].as_str().unwrap();
+    let reason = fields[0].reason.as_str();
     assert!(
         reason.contains("出生登记")
             && reason.contains("医疗保险")
@@ -434,12 +432,9 @@ async fn a_material_missing_for_one_item_is_named_with_that_item() {
             None,
         )
         .await;
-    assert_eq!(reply.error_code(), "VALIDATION_FAILED");
-    assert_eq!(
-        reply.body["fields"].as_array().unwrap().len(),
-        2,
-        "{reply:?}"
-    );
+    let error = reply.error();
+    assert_eq!(error.code, "VALIDATION_FAILED");
+    assert_eq!(error.fields.len(), 2, "{reply:?}");
     let mut unknown = world.application(&materials, &[]);
     unknown["bundleCode"] = json!("NO-SUCH-BUNDLE");
     assert_eq!(
@@ -456,11 +451,12 @@ async fn a_material_missing_for_one_item_is_named_with_that_item() {
     // Nothing was stored or sent.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(world.province.bundle_ledger().is_empty());
-    let list = world
+    let list: BundleApplicationList = world
         .app
         .get("/api/v1/bundle-applications", Some(&a.token))
-        .await;
-    assert_eq!(list.body["total"], 0);
+        .await
+        .ok();
+    assert_eq!(list.total, 0);
 
     // With the photo, all four items: four cases.
     let all = world
@@ -469,12 +465,8 @@ async fn a_material_missing_for_one_item_is_named_with_that_item() {
     let reply = world
         .apply(&a, &world.application(&all, &[optional.as_str()]), None)
         .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-    let id = reply.body["id"].as_str().unwrap();
-    until(&world.app, &a, id, "four parts", |v| {
-        v["parts"].as_array().is_some_and(|p| p.len() == 4)
-    })
-    .await;
+    let id = reply.created::<BundleApplication>().id;
+    until(&world.app, &a, &id, "four parts", |v| v.parts.len() == 4).await;
 }
 
 #[tokio::test]
@@ -489,7 +481,10 @@ async fn lost_answers_and_an_outage_still_reach_the_platform_exactly_once() {
     let ledger = world.province.bundle_ledger();
     assert_eq!(ledger.len(), 1, "one bundle, whatever the retries");
     assert!(ledger[0].submissions >= 2, "it was sent again: {ledger:?}");
-    assert_eq!(view["bundleNo"], ledger[0].bundle_no.as_str());
+    assert_eq!(
+        view.bundle_no.as_deref(),
+        Some(ledger[0].bundle_no.as_str())
+    );
 
     // Down: kept and shown queued; back: delivered once.
     world.province.fault(Group::Applications, Fault::Down);
@@ -499,20 +494,22 @@ async fn lost_answers_and_an_outage_still_reach_the_platform_exactly_once() {
     let reply = world
         .apply(&a, &world.application(&materials, &[]), Some("outage-1"))
         .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-    let id = reply.body["id"].as_str().unwrap().to_owned();
-    until(&world.app, &a, &id, "queued", |v| v["status"] == "QUEUED").await;
-    assert_eq!(world.province.bundle_ledger().len(), 1);
-    world.province.clear_faults();
-    let view = until(&world.app, &a, &id, "delivered", |v| {
-        v["parts"].as_array().is_some_and(|p| p.len() == 3)
+    let id = reply.created::<BundleApplication>().id;
+    until(&world.app, &a, &id, "queued", |v| {
+        v.status == DeliveryStatus::Queued
     })
     .await;
+    assert_eq!(world.province.bundle_ledger().len(), 1);
+    world.province.clear_faults();
+    let view = until(&world.app, &a, &id, "delivered", |v| v.parts.len() == 3).await;
     let ledger = world.province.bundle_ledger();
     assert_eq!(ledger.len(), 2);
     assert_eq!(ledger[1].client_request_id, id);
-    assert_eq!(view["bundleNo"], ledger[1].bundle_no.as_str());
-    // Every part's case number is the platform's, once.
+    assert_eq!(
+        view.bundle_no.as_deref(),
+        Some(ledger[1].bundle_no.as_str())
+    );
+    // Audits exactly once below the API: one stored part per case, six for the two bundles.
     let db = &world.app.db;
     use sea_orm::{EntityTrait as _, PaginatorTrait as _};
     assert_eq!(
@@ -543,12 +540,10 @@ async fn two_concurrent_submissions_under_one_key_make_one_bundle() {
         [StatusCode::OK, StatusCode::CREATED],
         "{first:?} {second:?}"
     );
-    assert_eq!(first.body["id"], second.body["id"]);
-    let id = first.body["id"].as_str().unwrap();
-    until(&world.app, &a, id, "the parts", |v| {
-        v["parts"].as_array().is_some_and(|p| p.len() == 3)
-    })
-    .await;
+    let (first, second): (BundleApplication, BundleApplication) = (first.json(), second.json());
+    assert_eq!(first.id, second.id);
+    let id = first.id;
+    until(&world.app, &a, &id, "the parts", |v| v.parts.len() == 3).await;
     assert_eq!(world.province.bundle_ledger().len(), 1);
     // The key with another body is refused.
     let mut changed = body.clone();
@@ -566,26 +561,18 @@ async fn one_part_rejected_while_the_others_conclude_and_each_is_told_once_by_th
     let a = world.citizen(1).await;
     let (id, view) = world.submitted(&a).await;
     let sim = &world.province;
-    let sblsh = |i: usize| {
-        part(&view, &world.items[i])["sblsh"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let sblsh = |i: usize| part(&view, &world.items[i]).sblsh.clone();
     for i in 0..3 {
         sim.advance(&sblsh(i), Phase::Accepted, json!({})).unwrap();
     }
     let view = until(app, &a, &id, "accepted", |v| {
-        v["parts"]
-            .as_array()
-            .unwrap()
+        v.parts
             .iter()
-            .all(|p| p["application"]["phase"] == "ACCEPTED")
+            .all(|p| p.application.phase == Some(CasePhase::Accepted))
     })
     .await;
-    assert_eq!(view["state"], "IN_PROGRESS");
-    assert_eq!(view["deadline"]["workingDays"], 5);
-    assert!(view["deadline"]["date"].is_string());
+    assert_eq!(view.state, BundleState::InProgress);
+    assert_eq!(view.deadline.map(|d| d.working_days), Some(5));
     sim.advance(
         &sblsh(0),
         Phase::Concluded,
@@ -605,18 +592,18 @@ async fn one_part_rejected_while_the_others_conclude_and_each_is_told_once_by_th
     )
     .unwrap();
     let view = until(app, &a, &id, "every part ended", |v| {
-        v["state"] != "IN_PROGRESS"
+        v.state != BundleState::InProgress
     })
     .await;
-    assert_eq!(view["state"], "PARTLY_REJECTED", "{view}");
-    assert_eq!(view["stateText"], "已办结，部分事项不予受理");
+    assert_eq!(view.state, BundleState::PartlyRejected, "{view:?}");
+    assert_eq!(view.state_text, "已办结，部分事项不予受理");
     assert_eq!(
-        phases(part(&view, &world.items[1])).last().unwrap(),
-        "REJECTED"
+        phases(part(&view, &world.items[1])).last(),
+        Some(&CasePhase::Rejected)
     );
     assert_eq!(
-        phases(part(&view, &world.items[0])).last().unwrap(),
-        "CONCLUDED"
+        phases(part(&view, &world.items[0])).last(),
+        Some(&CasePhase::Concluded)
     );
     // Told once per event that matters, each naming the bundle.
     let messages = until_messages(app, &a, 6).await;
@@ -633,27 +620,21 @@ async fn one_part_rejected_while_the_others_conclude_and_each_is_told_once_by_th
 /// The citizen's case progress messages (not evaluation invitations), once `n` have come.
 async fn until_messages(app: &TestApp, citizen: &Citizen, n: usize) -> Vec<String> {
     let start = std::time::Instant::now();
+    let progress = || async {
+        let inbox: Messages = app.get("/api/v1/messages", Some(&citizen.token)).await.ok();
+        inbox
+            .messages
+            .into_iter()
+            .filter(|m| m.kind != "evaluation_invited")
+            .map(|m| format!("{}: {}", m.title, m.body))
+            .collect::<Vec<String>>()
+    };
     loop {
-        let reply = app.get("/api/v1/messages", Some(&citizen.token)).await;
-        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-        let found: Vec<String> = reply.body["messages"]
-            .as_array()
-            .expect("messages")
-            .iter()
-            .filter(|m| m["kind"] != "evaluation_invited")
-            .map(|m| m.to_string())
-            .collect();
+        let found = progress().await;
         if found.len() >= n || start.elapsed() > Duration::from_secs(10) {
             // A moment more: nothing is told twice.
             tokio::time::sleep(Duration::from_millis(300)).await;
-            let again = app.get("/api/v1/messages", Some(&citizen.token)).await;
-            return again.body["messages"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|m| m["kind"] != "evaluation_invited")
-                .map(|m| m.to_string())
-                .collect();
+            return progress().await;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -667,8 +648,8 @@ async fn a_supplement_for_one_part_is_answered_on_that_part() {
     let (id, view) = world.submitted(&a).await;
     let sim = &world.province;
     let police = part(&view, &world.items[1]);
-    let sblsh = police["sblsh"].as_str().unwrap().to_owned();
-    let part_id = police["application"]["id"].as_str().unwrap().to_owned();
+    let sblsh = police.sblsh.clone();
+    let part_id = police.application.id.clone();
     sim.advance(&sblsh, Phase::Accepted, json!({})).unwrap();
     sim.advance(
         &sblsh,
@@ -677,15 +658,24 @@ async fn a_supplement_for_one_part_is_answered_on_that_part() {
     )
     .unwrap();
     let view = until(app, &a, &id, "a supplement asked", |v| {
-        v["state"] == "SUPPLEMENT_REQUIRED"
+        v.state == BundleState::SupplementRequired
     })
     .await;
     let police = part(&view, &world.items[1]);
     assert_eq!(
-        police["application"]["supplementRequest"]["materials"],
-        json!([HOUSEHOLD])
+        police
+            .application
+            .supplement_request
+            .as_ref()
+            .map(|r| r.materials.clone()),
+        Some(vec![HOUSEHOLD.to_owned()])
     );
-    assert!(part(&view, &world.items[0])["application"]["supplementRequest"].is_null());
+    assert!(
+        part(&view, &world.items[0])
+            .application
+            .supplement_request
+            .is_none()
+    );
     let again = world.materials(&a, &[HOUSEHOLD]).await;
     let reply = app
         .post(
@@ -696,13 +686,13 @@ async fn a_supplement_for_one_part_is_answered_on_that_part() {
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
     let view = until(app, &a, &id, "supplemented", |v| {
-        phases(part(v, &world.items[1])).last().map(String::as_str) == Some("SUPPLEMENTED")
+        phases(part(v, &world.items[1])).last() == Some(&CasePhase::Supplemented)
     })
     .await;
-    assert_eq!(view["state"], "IN_PROGRESS");
+    assert_eq!(view.state, BundleState::InProgress);
     // Only that part's case got the supplement.
     for (i, code) in world.items[..3].iter().enumerate() {
-        let s = part(&view, code)["sblsh"].as_str().unwrap().to_owned();
+        let s = part(&view, code).sblsh.clone();
         let supplemented = sim
             .case_events(&s)
             .unwrap()

@@ -1,9 +1,9 @@
 //! The working-day calendar: a global admin loads a year as text, bad text is refused naming its
 //! line, and citizens read which dates the halls work.
 
+use miniprogram_api::calendar::{CalendarDay, CalendarDays, CalendarYear, DayKind};
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
-use serde_json::Value;
 use services::calendar::DEMO_2026;
 use services::staff::{HallScope, Role};
 
@@ -21,12 +21,10 @@ async fn put_year(app: &TestApp, token: &str, year: i32, text: &str) -> Reply {
     .await
 }
 
-fn day<'a>(days: &'a Value, date: &str) -> &'a Value {
-    days["days"]
-        .as_array()
-        .unwrap()
+fn day<'a>(days: &'a CalendarDays, date: &str) -> &'a CalendarDay {
+    days.days
         .iter()
-        .find(|d| d["date"] == date)
+        .find(|d| d.date.to_string() == date)
         .unwrap_or_else(|| panic!("{date} not listed"))
 }
 
@@ -36,59 +34,66 @@ async fn a_loaded_year_moves_working_days_for_everyone() {
     let admin = global_admin(&app).await;
 
     // Before any year is loaded, only the weekdays decide.
-    let reply = app
+    let listed: CalendarDays = app
         .get("/api/v1/calendar?from=2026-10-01&to=2026-10-10", None)
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(day(&reply.body, "2026-10-01")["isWorkingDay"], true);
-    assert_eq!(day(&reply.body, "2026-10-10")["isWorkingDay"], false);
+        .await
+        .ok();
+    assert!(day(&listed, "2026-10-01").is_working_day);
+    assert!(!day(&listed, "2026-10-10").is_working_day);
 
-    let reply = put_year(&app, &admin, 2026, DEMO_2026).await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["year"], 2026);
-    assert_eq!(reply.body["entries"].as_array().unwrap().len(), 33 + 6);
-    assert!(reply.body["loadedBy"].is_i64());
+    let loaded: CalendarYear = put_year(&app, &admin, 2026, DEMO_2026).await.ok();
+    assert_eq!(loaded.year, 2026);
+    assert_eq!(loaded.entries.len(), 33 + 6);
+    assert!(loaded.loaded_by.is_some(), "{loaded:?}");
 
-    let reply = app.get("/staff/v1/calendar/2026", Some(&admin)).await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["source"], DEMO_2026);
-    let national_day = reply.body["entries"]
-        .as_array()
-        .unwrap()
+    let stored: CalendarYear = app.get("/staff/v1/calendar/2026", Some(&admin)).await.ok();
+    assert_eq!(stored.source, DEMO_2026);
+    let national_day = stored
+        .entries
         .iter()
-        .find(|e| e["date"] == "2026-10-01")
+        .find(|e| e.date.to_string() == "2026-10-01")
         .unwrap();
-    assert_eq!(national_day["kind"], "holiday");
-    assert_eq!(national_day["note"], "国庆节");
+    assert_eq!(national_day.kind, DayKind::Holiday);
+    assert_eq!(national_day.note, "国庆节");
 
     // 国庆节: Thursday 1 October off, Saturday 10 October a make-up working day.
     let reply = app
         .get("/api/v1/calendar?from=2026-09-28&to=2026-10-11", None)
         .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["days"].as_array().unwrap().len(), 14);
-    let monday = day(&reply.body, "2026-09-28");
-    assert_eq!(monday["isWorkingDay"], true);
-    assert_eq!(monday["weekday"], 1);
-    assert!(monday.get("holiday").is_none());
-    let thursday = day(&reply.body, "2026-10-01");
-    assert_eq!(thursday["isWorkingDay"], false);
-    assert_eq!(thursday["holiday"], "国庆节");
-    assert_eq!(thursday["kind"], "holiday");
-    let saturday = day(&reply.body, "2026-10-10");
-    assert_eq!(saturday["weekday"], 6);
-    assert_eq!(saturday["isWorkingDay"], true);
-    assert_eq!(saturday["kind"], "workday");
-    assert!(saturday.get("holiday").is_none());
-    assert_eq!(day(&reply.body, "2026-10-11")["isWorkingDay"], false);
+    // The exact shape: an ordinary day has no `holiday` key at all.
+    assert!(
+        reply
+            .body
+            .get("days")
+            .and_then(|d| d.get(0))
+            .is_some_and(|monday| monday.get("holiday").is_none()),
+        "{reply:?}"
+    );
+    let listed: CalendarDays = reply.ok();
+    assert_eq!(listed.days.len(), 14);
+    let monday = day(&listed, "2026-09-28");
+    assert!(monday.is_working_day);
+    assert_eq!(monday.weekday, 1);
+    assert!(monday.holiday.is_none());
+    let thursday = day(&listed, "2026-10-01");
+    assert!(!thursday.is_working_day);
+    assert_eq!(thursday.holiday.as_deref(), Some("国庆节"));
+    assert_eq!(thursday.kind, Some(DayKind::Holiday));
+    let saturday = day(&listed, "2026-10-10");
+    assert_eq!(saturday.weekday, 6);
+    assert!(saturday.is_working_day);
+    assert_eq!(saturday.kind, Some(DayKind::Workday));
+    assert!(saturday.holiday.is_none());
+    assert!(!day(&listed, "2026-10-11").is_working_day);
 
     // Loading the year again replaces it.
     let reply = put_year(&app, &admin, 2026, "2026-10-01 holiday 国庆节").await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    let reply = app
+    let listed: CalendarDays = app
         .get("/api/v1/calendar?from=2026-10-10&to=2026-10-10", None)
-        .await;
-    assert_eq!(day(&reply.body, "2026-10-10")["isWorkingDay"], false);
+        .await
+        .ok();
+    assert!(!day(&listed, "2026-10-10").is_working_day);
 }
 
 #[tokio::test]
@@ -98,13 +103,15 @@ async fn bad_calendar_text_is_refused_naming_the_line() {
 
     let reply = put_year(&app, &admin, 2026, "2026-10-01 holiday\n2026-13-01 holiday").await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
-    assert_eq!(reply.error_code(), "CALENDAR_INVALID");
-    let message = reply.body["message"].as_str().unwrap();
+    let error = reply.error();
+    assert_eq!(error.code, "CALENDAR_INVALID");
+    let message = error.message;
     assert!(message.contains("第2行"), "{message}");
 
     let reply = put_year(&app, &admin, 2026, "2026-10-01 vacation").await;
-    assert_eq!(reply.error_code(), "CALENDAR_INVALID");
-    assert!(reply.body["message"].as_str().unwrap().contains("vacation"));
+    let error = reply.error();
+    assert_eq!(error.code, "CALENDAR_INVALID");
+    assert!(error.message.contains("vacation"), "{error:?}");
 
     let reply = put_year(&app, &admin, 2026, "# nothing\n").await;
     assert_eq!(reply.error_code(), "CALENDAR_INVALID");
@@ -112,8 +119,9 @@ async fn bad_calendar_text_is_refused_naming_the_line() {
     // The data of 2026 is not the data of 2027.
     let reply = put_year(&app, &admin, 2027, DEMO_2026).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
-    assert_eq!(reply.error_code(), "CALENDAR_INVALID");
-    let message = reply.body["message"].as_str().unwrap();
+    let error = reply.error();
+    assert_eq!(error.code, "CALENDAR_INVALID");
+    let message = error.message;
     assert!(
         message.contains("2026") && message.contains("2027"),
         "{message}"
@@ -160,8 +168,7 @@ async fn the_public_calendar_lists_at_most_62_days() {
     let reply = app
         .get("/api/v1/calendar?from=2026-01-01&to=2026-03-03", None)
         .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["days"].as_array().unwrap().len(), 62);
+    assert_eq!(reply.ok::<CalendarDays>().days.len(), 62);
 
     for query in [
         "from=2026-01-01&to=2026-03-04",
@@ -204,6 +211,8 @@ async fn the_days_of_a_year_without_calendar_are_not_released_and_operators_are_
         assert!(d.get("releasesAt").is_none(), "{date}: {d}");
         assert_eq!(d["slots"].as_array().unwrap().len(), 0);
     }
+    // Audits "nothing is cut for a year without calendar": the slot rows, not only what the
+    // availability route shows.
     let no_slots = entities::slot::Entity::find()
         .filter(entities::slot::Column::Day.gte(crate::booking_fixture::date("2031-01-01")))
         .all(&app.db)
@@ -211,7 +220,7 @@ async fn the_days_of_a_year_without_calendar_are_not_released_and_operators_are_
         .unwrap();
     assert!(no_slots.is_empty(), "nothing cut for 2031: {no_slots:?}");
 
-    // /readyz: still ready, with the warning.
+    // /readyz: still ready, with the warning (the admin listener's JSON, no wire type).
     let ready = app.admin_get("/readyz").await;
     assert_eq!(ready.status, StatusCode::OK, "{ready:?}");
     assert_eq!(ready.body["calendar"]["status"], "missing", "{ready:?}");

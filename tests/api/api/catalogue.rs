@@ -1,6 +1,7 @@
 //! The service catalogue: synced from the provincial platform simulator through the real client,
 //! then only what changed; searched by citizens without logging in.
 
+use miniprogram_api::catalogue::{ItemGuide, ItemHall, ItemList, SyncReport};
 use reqwest::StatusCode;
 use sea_orm::sea_query::Expr;
 use sea_orm::{EntityTrait as _, QueryFilter as _};
@@ -54,12 +55,16 @@ async fn sync(app: &TestApp, admin: &str, full: bool) -> Reply {
 }
 
 fn names(reply: &Reply) -> Vec<String> {
-    reply.body["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{reply:?}"))
-        .iter()
-        .map(|i| i["name"].as_str().unwrap().to_owned())
+    reply
+        .ok::<ItemList>()
+        .items
+        .into_iter()
+        .map(|i| i.name)
         .collect()
+}
+
+fn total(reply: &Reply) -> u64 {
+    reply.ok::<ItemList>().total
 }
 
 async fn search(app: &TestApp, query: &str) -> Reply {
@@ -87,28 +92,24 @@ async fn the_catalogue_syncs_everything_then_only_what_changed() {
             .unwrap();
     }
 
-    let reply = sync(&app, &admin, false).await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(
-        reply.body["full"], true,
-        "nothing synced before: everything"
-    );
-    assert_eq!(reply.body["fetched"], 118);
-    assert_eq!(reply.body["upserted"], 118);
-    assert_eq!(reply.body["skipped"], 0);
+    let report: SyncReport = sync(&app, &admin, false).await.ok();
+    assert!(report.full, "nothing synced before: everything");
+    assert_eq!(report.fetched, 118);
+    assert_eq!(report.upserted, 118);
+    assert_eq!(report.skipped, 0);
     assert!(sim.requests(Group::Items) >= 2, "paged");
     // The next sync reaches five minutes back before this one started.
-    let watermark: chrono::DateTime<chrono::Utc> =
-        reply.body["watermark"].as_str().unwrap().parse().unwrap();
+    let watermark = report.watermark;
     let age = chrono::Utc::now() - watermark;
     assert!(
         age > chrono::Duration::minutes(5) && age < chrono::Duration::minutes(6),
         "{age}"
     );
-    let reply = search(&app, "pageSize=1").await;
-    assert_eq!(reply.body["total"], 118);
+    assert_eq!(total(&search(&app, "pageSize=1").await), 118);
 
     // Time passes (the watermark moves past every item), then the platform changes one item.
+    // Database access on purpose: no route moves the watermark; this stands for the minutes
+    // that pass between two syncs.
     entities::sync_state::Entity::update_many()
         .col_expr(
             entities::sync_state::Column::Watermark,
@@ -128,26 +129,25 @@ async fn the_catalogue_syncs_everything_then_only_what_changed() {
     changed["promisedDays"] = json!(7);
     sim.upsert_item(changed).unwrap();
 
-    let reply = sync(&app, &admin, false).await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["full"], false);
-    assert_eq!(reply.body["fetched"], 1, "only what changed: {reply:?}");
-    let reply = app.get(&format!("/api/v1/items/{code}"), None).await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["name"], "居民身份证换领（含临时身份证）");
-    assert_eq!(reply.body["promisedDays"], 7);
+    let report: SyncReport = sync(&app, &admin, false).await.ok();
+    assert!(!report.full);
+    assert_eq!(report.fetched, 1, "only what changed: {report:?}");
+    let guide: ItemGuide = app.get(&format!("/api/v1/items/{code}"), None).await.ok();
+    assert_eq!(guide.name, "居民身份证换领（含临时身份证）");
+    assert_eq!(guide.promised_days, 7);
 
     // A full sync ignores the watermark.
-    let reply = sync(&app, &admin, true).await;
-    assert_eq!(reply.body["full"], true);
-    assert_eq!(reply.body["fetched"], 118);
-    assert_eq!(search(&app, "pageSize=1").await.body["total"], 118);
+    let report: SyncReport = sync(&app, &admin, true).await.ok();
+    assert!(report.full);
+    assert_eq!(report.fetched, 118);
+    assert_eq!(total(&search(&app, "pageSize=1").await), 118);
 
     // A failing platform: 503, and the next sync starts from the same place.
     sim.fault(Group::Items, Fault::Http5xx(10));
     let reply = sync(&app, &admin, false).await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{reply:?}");
     assert_eq!(reply.error_code(), "UPSTREAM_UNAVAILABLE");
+    // Audits "a failed sync is recorded and moves nothing": no route shows the sync state.
     let state = entities::sync_state::Entity::find_by_id("items".to_owned())
         .one(&app.db)
         .await
@@ -188,18 +188,18 @@ async fn citizens_search_by_name_or_department_and_read_the_guide() {
     assert_eq!(names(&reply), vec!["居民身份证换领"]);
     // By department: 杭州市公安局 and 杭州市公安局交通管理局.
     let reply = search(&app, &format!("q={}", encode(" 公安局 "))).await;
-    assert_eq!(reply.body["total"], 2);
+    assert_eq!(total(&reply), 2);
     let mut found = names(&reply);
     found.sort();
     assert_eq!(found, vec!["居民身份证换领", "机动车驾驶证换证"]);
     let reply = search(&app, &format!("q={}", encode("人力资源"))).await;
-    assert_eq!(reply.body["total"], 2);
+    assert_eq!(total(&reply), 2);
 
     // LIKE's wildcards match only themselves.
     let reply = search(&app, &format!("q={}", encode("%_"))).await;
     assert_eq!(names(&reply), vec!["100%_减免_申请"]);
     let reply = search(&app, &format!("q={}", encode("0_"))).await;
-    assert_eq!(reply.body["total"], 0, "{reply:?}");
+    assert_eq!(total(&reply), 0, "{reply:?}");
     let reply = search(&app, &format!("q={}", encode("\\"))).await;
     assert_eq!(names(&reply), vec!["路径\\查询"]);
     let reply = search(&app, &format!("q={}", encode("%"))).await;
@@ -207,7 +207,7 @@ async fn citizens_search_by_name_or_department_and_read_the_guide() {
 
     // Paging: a stable order by name, and bounds.
     let reply = search(&app, "page=1&pageSize=50").await;
-    assert_eq!(reply.body["total"], 11);
+    assert_eq!(total(&reply), 11);
     let all = names(&reply);
     assert_eq!(all.len(), 11);
     let first = names(&search(&app, "page=1&pageSize=4").await);
@@ -228,8 +228,9 @@ async fn citizens_search_by_name_or_department_and_read_the_guide() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "{query}: {reply:?}"
         );
-        assert_eq!(reply.error_code(), "VALIDATION_FAILED");
-        assert_eq!(reply.body["fields"][0]["field"], field);
+        let error = reply.error();
+        assert_eq!(error.code, "VALIDATION_FAILED");
+        assert_eq!(error.fields[0].field, field);
     }
     let reply = search(&app, &format!("q={}", encode(&"事".repeat(50)))).await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -252,36 +253,53 @@ async fn citizens_search_by_name_or_department_and_read_the_guide() {
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     }
-    let reply = app.get(&format!("/api/v1/items/{id_card}"), None).await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    let guide = &reply.body;
-    assert_eq!(guide["department"], "杭州市公安局");
-    assert_eq!(guide["itemType"], 2);
-    assert_eq!(guide["itemTypeName"], "承诺件");
-    assert_eq!(guide["legalDays"], 60);
-    assert_eq!(guide["promisedDays"], 15);
-    assert_eq!(guide["fee"], "0");
-    assert_eq!(guide["onlineLevel"], 3);
-    assert_eq!(guide["materials"].as_array().unwrap().len(), 3);
-    assert_eq!(guide["materials"][1]["note"], "有效期满前三个月内可换领");
-    assert_eq!(guide["materials"][0]["maxSizeKb"], 4096);
-    assert!(guide["guideUrl"].as_str().unwrap().starts_with("https://"));
+    let guide: ItemGuide = app
+        .get(&format!("/api/v1/items/{id_card}"), None)
+        .await
+        .ok();
+    assert_eq!(guide.department, "杭州市公安局");
+    assert_eq!(guide.item_type, 2);
+    assert_eq!(guide.item_type_name, "承诺件");
+    assert_eq!(guide.legal_days, 60);
+    assert_eq!(guide.promised_days, 15);
+    assert_eq!(guide.fee, "0");
+    assert_eq!(guide.online_level, 3);
+    assert_eq!(guide.materials.len(), 3);
     assert_eq!(
-        guide["halls"],
-        json!([{ "code": DEMO_HALL_CODE, "name": format!("{DEMO_HALL_CODE} 政务服务中心"), "address": "杭州市上城区", "bookable": true }])
+        guide.materials[1].note.as_deref(),
+        Some("有效期满前三个月内可换领")
+    );
+    assert_eq!(guide.materials[0].max_size_kb, 4096);
+    assert!(
+        guide
+            .guide_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://")),
+        "{guide:?}"
+    );
+    assert_eq!(
+        guide.halls,
+        vec![ItemHall {
+            code: DEMO_HALL_CODE.to_owned(),
+            name: format!("{DEMO_HALL_CODE} 政务服务中心"),
+            address: "杭州市上城区".to_owned(),
+            bookable: true
+        }]
     );
     // 生育登记 is mapped but not bookable; the other item is bookable but not mapped.
-    let reply = app.get(&format!("/api/v1/items/{birth}"), None).await;
-    assert_eq!(reply.body["halls"][0]["bookable"], false);
-    let reply = app
+    let birth: ItemGuide = app.get(&format!("/api/v1/items/{birth}"), None).await.ok();
+    assert!(!birth.halls[0].bookable);
+    let passport_like: ItemGuide = app
         .get(&format!("/api/v1/items/{passport_like}"), None)
-        .await;
-    assert_eq!(reply.body["bookable"], true);
-    assert_eq!(reply.body["halls"][0]["bookable"], false);
+        .await
+        .ok();
+    assert!(passport_like.bookable);
+    assert!(!passport_like.halls[0].bookable);
 
     // Unknown item: 404 with a message for the citizen.
     let reply = app.get("/api/v1/items/NO-SUCH-ITEM", None).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
-    assert_eq!(reply.error_code(), "ITEM_NOT_FOUND");
-    assert_eq!(reply.body["message"], "该事项不存在或已下线");
+    let error = reply.error();
+    assert_eq!(error.code, "ITEM_NOT_FOUND");
+    assert_eq!(error.message, "该事项不存在或已下线");
 }

@@ -2,6 +2,8 @@
 //! chrono can parse but the service cannot count with (`+262142-12-31`, the last one it knows)
 //! is a 422 `VALIDATION_FAILED` naming its field, never a panic, a dropped connection or a row.
 
+use miniprogram_api::booking::Availability;
+use miniprogram_api::calendar::CalendarDays;
 use reqwest::StatusCode;
 use sea_orm::EntityTrait as _;
 use serde_json::json;
@@ -17,9 +19,10 @@ const FAR: [&str; 4] = ["%2B262142-12-31", "-0001-01-01", "1999-12-31", "2101-01
 
 fn refused_naming(reply: &Reply, field: &str) {
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
-    assert_eq!(reply.error_code(), "VALIDATION_FAILED", "{reply:?}");
+    let error = reply.error();
+    assert_eq!(error.code, "VALIDATION_FAILED", "{reply:?}");
     assert!(
-        reply.body["fields"].to_string().contains(field),
+        error.fields.iter().any(|f| f.field.contains(field)),
         "names {field}: {reply:?}"
     );
 }
@@ -100,7 +103,8 @@ async fn a_date_outside_2000_to_2100_is_refused_wherever_it_enters() {
             .await;
         refused_naming(&reply, "year");
     }
-    // Nothing was stored and the gateway still answers.
+    // Nothing was stored (audited in the table: no route lists another hall's exceptions of
+    // such dates) and the gateway still answers.
     let stored = entities::hall_exception::Entity::find()
         .all(&app.db)
         .await
@@ -126,13 +130,12 @@ async fn the_last_days_of_the_range_are_listed_without_running_past_it() {
             Some(&c.token),
         )
         .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    let days = reply.body["days"].as_array().unwrap();
+    let days = reply.ok::<Availability>().days;
     assert_eq!(days.len(), 1, "{reply:?}");
-    assert_eq!(days[0]["date"], "2100-12-31");
-    let reply = app
+    assert_eq!(days[0].date.to_string(), "2100-12-31");
+    let listed: CalendarDays = app
         .get("/api/v1/calendar?from=2100-12-01&to=2100-12-31", None)
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["days"].as_array().unwrap().len(), 31);
+        .await
+        .ok();
+    assert_eq!(listed.days.len(), 31);
 }

@@ -2,6 +2,8 @@
 //! the citizen's phone (through the WeChat simulator's hook), listed masked, limited in number,
 //! and revoked by the citizen or by the member from their own verified account.
 
+use miniprogram_api::family::{FamilyMember, FamilyRelationList};
+use miniprogram_api::me::{Me, VerificationStarted};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -13,40 +15,40 @@ async fn a_member_is_added_by_their_face_and_listed_masked() {
     let parent = app.verified_citizen("张三", 1301).await;
     let child = id_card_no(1302);
 
-    let started = app
+    let started: VerificationStarted = app
         .post(
             "/api/v1/family/members/verifications",
             Some(&parent.token),
             &json!({ "name": "张小明", "idCardNo": child }),
         )
-        .await;
-    assert_eq!(started.status, StatusCode::CREATED, "{started:?}");
+        .await
+        .created();
     // Not a member before the face has passed.
-    assert_eq!(app.members(&parent.token).await["members"], json!([]));
-    let verify_id = started.body["verifyId"].as_str().unwrap();
-    app.wechat.set_face_result(verify_id, FACE_PASSED);
-    let id = started.body["id"].as_str().unwrap();
-    let path = format!("/api/v1/family/members/verifications/{id}/complete");
-    let added = app.post(&path, Some(&parent.token), &json!({})).await;
-    assert_eq!(added.status, StatusCode::OK, "{added:?}");
-    assert_eq!(added.body["name"], "张**");
+    assert_eq!(app.members(&parent.token).await.members, vec![]);
+    app.wechat.set_face_result(&started.verify_id, FACE_PASSED);
+    let path = format!(
+        "/api/v1/family/members/verifications/{}/complete",
+        started.id
+    );
+    let added: FamilyMember = app.post(&path, Some(&parent.token), &json!({})).await.ok();
+    assert_eq!(added.name, "张**");
     assert_eq!(
-        added.body["idCardNo"],
+        added.id_card_no,
         format!("{}***********{}", &child[..3], &child[14..])
     );
     // Completing again (a lost answer) answers the same member, and adds nobody.
-    let again = app.post(&path, Some(&parent.token), &json!({})).await;
-    assert_eq!(again.status, StatusCode::OK, "{again:?}");
-    assert_eq!(again.body["id"], added.body["id"]);
+    let again: FamilyMember = app.post(&path, Some(&parent.token), &json!({})).await.ok();
+    assert_eq!(again.id, added.id);
 
-    let listed = app.members(&parent.token).await;
-    assert_eq!(listed["members"], json!([added.body]));
-    assert_eq!(listed["maxMembers"], 5);
-    // The member's verification is not the parent's identity: the parent is still 张三.
-    let me = app.get("/api/v1/me", Some(&parent.token)).await;
-    assert_eq!(me.body["identity"]["name"], "张*");
+    let listed = app.get("/api/v1/family/members", Some(&parent.token)).await;
     // And the plain ID number never left the server.
-    assert!(!listed.to_string().contains(&child));
+    assert!(!listed.text.contains(&child));
+    let listed: miniprogram_api::family::FamilyMemberList = listed.ok();
+    assert_eq!(listed.members, vec![added]);
+    assert_eq!(listed.max_members, 5);
+    // The member's verification is not the parent's identity: the parent is still 张三.
+    let me: Me = app.get("/api/v1/me", Some(&parent.token)).await.ok();
+    assert_eq!(me.identity.expect("bound").name, "张*");
 }
 
 #[tokio::test]
@@ -56,25 +58,25 @@ async fn a_face_that_does_not_pass_adds_nobody_and_own_verification_ids_do_not_m
     let reply = app
         .add_member_with(&parent.token, "王小五", &id_card_no(1312), 10001)
         .await;
-    assert_eq!(reply.error_code(), "FACE_NOT_MATCHED");
-    assert_eq!(app.members(&parent.token).await["members"], json!([]));
+    assert_eq!(reply.error().code, "FACE_NOT_MATCHED");
+    assert_eq!(app.members(&parent.token).await.members, vec![]);
 
     // A member's verification cannot be completed as one's own, and the other way round.
-    let started = app
+    let started: VerificationStarted = app
         .post(
             "/api/v1/family/members/verifications",
             Some(&parent.token),
             &json!({ "name": "王小五", "idCardNo": id_card_no(1312) }),
         )
-        .await;
-    app.wechat
-        .set_face_result(started.body["verifyId"].as_str().unwrap(), FACE_PASSED);
-    let id = started.body["id"].as_str().unwrap();
-    let own = app.complete_verification(&parent.token, id).await;
-    assert_eq!(own.error_code(), "VERIFICATION_NOT_FOUND");
-    let me = app.get("/api/v1/me", Some(&parent.token)).await;
+        .await
+        .created();
+    app.wechat.set_face_result(&started.verify_id, FACE_PASSED);
+    let own = app.complete_verification(&parent.token, &started.id).await;
+    assert_eq!(own.error().code, "VERIFICATION_NOT_FOUND");
+    let me: Me = app.get("/api/v1/me", Some(&parent.token)).await.ok();
     assert_eq!(
-        me.body["identity"]["name"], "王*",
+        me.identity.expect("bound").name,
+        "王*",
         "the parent's identity is untouched"
     );
 }
@@ -87,14 +89,14 @@ async fn adding_needs_ones_own_verified_identity_and_never_oneself_or_twice() {
         .add_member_with(&stranger.token, "赵六", &id_card_no(1321), FACE_PASSED)
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
-    assert_eq!(reply.error_code(), "IDENTITY_REQUIRED");
+    assert_eq!(reply.error().code, "IDENTITY_REQUIRED");
 
     let parent = app.verified_citizen("赵六", 1322).await;
     let reply = app
         .add_member_with(&parent.token, "赵六", &id_card_no(1322), FACE_PASSED)
         .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(reply.error_code(), "FAMILY_MEMBER_IS_SELF");
+    assert_eq!(reply.error().code, "FAMILY_MEMBER_IS_SELF");
 
     app.add_member(&parent.token, "赵小六", &id_card_no(1323))
         .await;
@@ -102,14 +104,8 @@ async fn adding_needs_ones_own_verified_identity_and_never_oneself_or_twice() {
         .add_member_with(&parent.token, "赵小六", &id_card_no(1323), FACE_PASSED)
         .await;
     assert_eq!(reply.status, StatusCode::CONFLICT);
-    assert_eq!(reply.error_code(), "FAMILY_MEMBER_ALREADY_ADDED");
-    assert_eq!(
-        app.members(&parent.token).await["members"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(reply.error().code, "FAMILY_MEMBER_ALREADY_ADDED");
+    assert_eq!(app.members(&parent.token).await.members.len(), 1);
 }
 
 #[tokio::test]
@@ -135,15 +131,12 @@ async fn an_account_holds_at_most_the_configured_number_of_members() {
             .await
         }
     };
-    let second = start(1333, "钱二").await;
-    let third = start(1334, "钱三").await;
-    assert_eq!(second.status, StatusCode::CREATED, "{second:?}");
-    assert_eq!(third.status, StatusCode::CREATED, "{third:?}");
+    let second: VerificationStarted = start(1333, "钱二").await.created();
+    let third: VerificationStarted = start(1334, "钱三").await.created();
     let mut outcomes = Vec::new();
     for started in [&second, &third] {
-        app.wechat
-            .set_face_result(started.body["verifyId"].as_str().unwrap(), FACE_PASSED);
-        let id = started.body["id"].as_str().unwrap();
+        app.wechat.set_face_result(&started.verify_id, FACE_PASSED);
+        let id = &started.id;
         let reply = app
             .post(
                 &format!("/api/v1/family/members/verifications/{id}/complete"),
@@ -153,25 +146,17 @@ async fn an_account_holds_at_most_the_configured_number_of_members() {
             .await;
         outcomes.push(reply.status);
         if reply.status != StatusCode::OK {
-            assert_eq!(reply.error_code(), "FAMILY_MEMBER_LIMIT_REACHED");
+            assert_eq!(reply.error().code, "FAMILY_MEMBER_LIMIT_REACHED");
         }
     }
     assert_eq!(outcomes, vec![StatusCode::OK, StatusCode::CONFLICT]);
     // Full: a new one is refused before WeChat is asked.
     let reply = start(1335, "钱四").await;
     assert_eq!(reply.status, StatusCode::CONFLICT);
-    assert_eq!(reply.error_code(), "FAMILY_MEMBER_LIMIT_REACHED");
-    assert_eq!(
-        app.members(&parent.token).await["members"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(reply.error().code, "FAMILY_MEMBER_LIMIT_REACHED");
+    assert_eq!(app.members(&parent.token).await.members.len(), 2);
     // Revoking one makes room again.
-    let first = app.members(&parent.token).await["members"][0]["id"]
-        .as_i64()
-        .unwrap();
+    let first = app.members(&parent.token).await.members[0].id;
     let revoked = app
         .post(
             &format!("/api/v1/family/members/{first}/revoke"),
@@ -193,20 +178,21 @@ async fn the_member_sees_who_holds_them_and_revokes_it() {
 
     // The father has his own verified account: he sees the relation.
     let father = app.verified_citizen("孙父", 1342).await;
-    let relations = app
+    let relations: FamilyRelationList = app
         .get("/api/v1/family/relations", Some(&father.token))
-        .await;
-    assert_eq!(relations.status, StatusCode::OK, "{relations:?}");
-    let listed = relations.body["relations"].as_array().unwrap();
+        .await
+        .ok();
+    let listed = &relations.relations;
     assert_eq!(listed.len(), 1, "{relations:?}");
-    assert_eq!(listed[0]["id"], member);
-    assert_eq!(listed[0]["holderName"], "孙*");
+    assert_eq!(listed[0].id, member);
+    assert_eq!(listed[0].holder_name, "孙*");
     // Someone else sees nothing, and cannot revoke it.
     let other = app.verified_citizen("李四", 1343).await;
-    let none = app
+    let none: FamilyRelationList = app
         .get("/api/v1/family/relations", Some(&other.token))
-        .await;
-    assert_eq!(none.body["relations"], json!([]));
+        .await
+        .ok();
+    assert_eq!(none.relations, vec![]);
     let refused = app
         .post(
             &format!("/api/v1/family/relations/{member}/revoke"),
@@ -215,7 +201,7 @@ async fn the_member_sees_who_holds_them_and_revokes_it() {
         )
         .await;
     assert_eq!(refused.status, StatusCode::NOT_FOUND);
-    assert_eq!(refused.error_code(), "FAMILY_MEMBER_NOT_FOUND");
+    assert_eq!(refused.error().code, "FAMILY_MEMBER_NOT_FOUND");
     // Nor can another citizen remove the daughter's member.
     let refused = app
         .post(
@@ -224,7 +210,7 @@ async fn the_member_sees_who_holds_them_and_revokes_it() {
             &json!({}),
         )
         .await;
-    assert_eq!(refused.error_code(), "FAMILY_MEMBER_NOT_FOUND");
+    assert_eq!(refused.error().code, "FAMILY_MEMBER_NOT_FOUND");
 
     let revoked = app
         .post(
@@ -234,11 +220,12 @@ async fn the_member_sees_who_holds_them_and_revokes_it() {
         )
         .await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{revoked:?}");
-    assert_eq!(app.members(&daughter.token).await["members"], json!([]));
-    let relations = app
+    assert_eq!(app.members(&daughter.token).await.members, vec![]);
+    let relations: FamilyRelationList = app
         .get("/api/v1/family/relations", Some(&father.token))
-        .await;
-    assert_eq!(relations.body["relations"], json!([]));
+        .await
+        .ok();
+    assert_eq!(relations.relations, vec![]);
     // Revoked is revoked: twice is a 404.
     let again = app
         .post(
@@ -247,13 +234,19 @@ async fn the_member_sees_who_holds_them_and_revokes_it() {
             &json!({}),
         )
         .await;
-    assert_eq!(again.error_code(), "FAMILY_MEMBER_NOT_FOUND");
+    assert_eq!(again.error().code, "FAMILY_MEMBER_NOT_FOUND");
 }
 
 // ---------------------------------------------------------------------------------------------
 // Acting for a member (`?memberId=`): bookings, tickets, applications, licences.
 
 mod acting {
+    use miniprogram_api::applications::Application;
+    use miniprogram_api::booking::{Booking, BookingList};
+    use miniprogram_api::licences::{
+        LicenceList, PresentationResponse, Verdict, VerificationResponse,
+    };
+    use miniprogram_api::queue::Ticket;
     use reqwest::StatusCode;
     use sea_orm::EntityTrait as _;
     use serde_json::json;
@@ -283,45 +276,47 @@ mod acting {
                 .await
             }
         };
-        let booked = for_member(ID_CARD).await;
-        assert_eq!(booked.status, StatusCode::CREATED, "{booked:?}");
-        assert_eq!(booked.body["memberId"], member);
+        let booked: Booking = for_member(ID_CARD).await.created();
+        assert_eq!(booked.member_id, Some(member));
         // The parent is another person: their own booking of the item that day stands beside.
         let own = book(&app, &parent.token, slot, ID_CARD).await;
-        assert_eq!(own.status, StatusCode::CREATED, "{own:?}");
+        // The exact shape: no `memberId` key on one's own booking.
         assert!(own.body.get("memberId").is_none(), "{own:?}");
+        let own: Booking = own.created();
+        assert_eq!(own.member_id, None);
         // The member has theirs: a second is refused, through the parent's phone …
         let again = for_member(ID_CARD).await;
         assert_eq!(again.status, StatusCode::CONFLICT);
-        assert_eq!(again.error_code(), "ALREADY_BOOKED");
+        assert_eq!(again.error().code, "ALREADY_BOOKED");
         // … and through the member's own account: the booking counts as the member's.
         let member_account = app.verified_citizen("张小红", 1402).await;
         let theirs = book(&app, &member_account.token, slot, ID_CARD).await;
-        assert_eq!(theirs.error_code(), "ALREADY_BOOKED");
+        assert_eq!(theirs.error().code, "ALREADY_BOOKED");
         // The account follows both, each telling whom it is for.
-        let listed = app.get("/api/v1/bookings", Some(&parent.token)).await;
-        let bookings = listed.body["bookings"].as_array().unwrap();
+        let listed: BookingList = app.get("/api/v1/bookings", Some(&parent.token)).await.ok();
+        let bookings = &listed.bookings;
         assert_eq!(bookings.len(), 2, "{listed:?}");
-        assert!(bookings.iter().any(|b| b["memberId"] == member));
+        assert!(bookings.iter().any(|b| b.member_id == Some(member)));
 
         // A remote ticket for the member, and one for the parent: one live ticket per person.
-        let ticket = app
+        let ticket: Ticket = app
             .post(
                 &format!("/api/v1/halls/{HALL}/tickets?memberId={member}"),
                 Some(&parent.token),
                 &json!({ "itemCode": ID_CARD }),
             )
-            .await;
-        assert_eq!(ticket.status, StatusCode::CREATED, "{ticket:?}");
-        assert_eq!(ticket.body["memberId"], member);
-        let own_ticket = app
+            .await
+            .created();
+        assert_eq!(ticket.member_id, Some(member));
+        let own_ticket: Ticket = app
             .post(
                 &format!("/api/v1/halls/{HALL}/tickets"),
                 Some(&parent.token),
                 &json!({ "itemCode": ID_CARD }),
             )
-            .await;
-        assert_eq!(own_ticket.status, StatusCode::CREATED, "{own_ticket:?}");
+            .await
+            .created();
+        assert_eq!(own_ticket.member_id, None);
 
         // The member revokes the relation: the parent can no longer act for them.
         let revoked = app
@@ -334,17 +329,17 @@ mod acting {
         assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{revoked:?}");
         let refused = for_member(PASSPORT).await;
         assert_eq!(refused.status, StatusCode::NOT_FOUND, "{refused:?}");
-        assert_eq!(refused.error_code(), "FAMILY_MEMBER_NOT_FOUND");
+        assert_eq!(refused.error().code, "FAMILY_MEMBER_NOT_FOUND");
         // Nor move the member's booking (it would be booked as the member's).
         let later = id(&slots(&app, &parent.token, HALL, ID_CARD, "2026-11-18").await[0]);
         let moved = app
             .post(
-                &format!("/api/v1/bookings/{}/reschedule", booked.body["id"]),
+                &format!("/api/v1/bookings/{}/reschedule", booked.id),
                 Some(&parent.token),
                 &json!({ "slotId": later }),
             )
             .await;
-        assert_eq!(moved.error_code(), "FAMILY_MEMBER_NOT_FOUND");
+        assert_eq!(moved.error().code, "FAMILY_MEMBER_NOT_FOUND");
         let refused = app
             .post(
                 &format!("/api/v1/halls/{HALL}/tickets?memberId={member}"),
@@ -352,7 +347,7 @@ mod acting {
                 &json!({ "itemCode": PASSPORT }),
             )
             .await;
-        assert_eq!(refused.error_code(), "FAMILY_MEMBER_NOT_FOUND");
+        assert_eq!(refused.error().code, "FAMILY_MEMBER_NOT_FOUND");
         // Another account's member, or a malformed id, is no member of this one.
         let stranger = citizen(&app, 1403).await;
         let other = app
@@ -362,7 +357,7 @@ mod acting {
                 &json!({ "slotId": slot, "itemCode": PASSPORT }),
             )
             .await;
-        assert_eq!(other.error_code(), "FAMILY_MEMBER_NOT_FOUND");
+        assert_eq!(other.error().code, "FAMILY_MEMBER_NOT_FOUND");
         let malformed = app
             .post(
                 "/api/v1/bookings?memberId=abc",
@@ -371,7 +366,7 @@ mod acting {
             )
             .await;
         assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
-        assert_eq!(malformed.error_code(), "BAD_REQUEST");
+        assert_eq!(malformed.error().code, "BAD_REQUEST");
     }
 
     #[tokio::test]
@@ -383,19 +378,27 @@ mod acting {
             .add_member(&parent.token, "王老汉", &id_card_no(1412))
             .await;
         let materials = world.materials(app, &parent).await;
-        let reply = app
+        let reply: Application = app
             .post(
                 &format!("/api/v1/applications?memberId={member}"),
                 Some(&parent.token),
                 &world.application(&materials),
             )
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-        assert_eq!(reply.body["onBehalf"], true);
-        assert_eq!(reply.body["memberId"], member);
-        let id = reply.body["id"].as_str().unwrap().to_owned();
-        until_status(app, &parent, &id, "SUBMITTED").await;
+            .await
+            .created();
+        assert!(reply.on_behalf);
+        assert_eq!(reply.member_id, Some(member));
+        let id = reply.id;
+        until_status(
+            app,
+            &parent,
+            &id,
+            miniprogram_api::applications::DeliveryStatus::Submitted,
+        )
+        .await;
         assert_eq!(world.province.ledger_len(), 1);
+        // Audits "stored and never shown": the case is the account's, for the member, and the
+        // member's ID number is stored only encrypted.
         let row = entities::application::Entity::find_by_id(id.clone())
             .one(&app.db)
             .await
@@ -404,8 +407,11 @@ mod acting {
         assert_eq!(row.member_id, Some(member));
         assert_eq!(row.citizen_id, parent.id());
         assert!(!row.private_cipher.contains(&id_card_no(1412)));
-        let listed = app.get("/api/v1/applications", Some(&parent.token)).await;
-        assert_eq!(listed.body["applications"][0]["memberId"], member);
+        let listed: miniprogram_api::applications::ApplicationList = app
+            .get("/api/v1/applications", Some(&parent.token))
+            .await
+            .ok();
+        assert_eq!(listed.applications[0].member_id, Some(member));
 
         let revoked = app
             .post(
@@ -422,7 +428,7 @@ mod acting {
                 &world.application(&materials),
             )
             .await;
-        assert_eq!(refused.error_code(), "FAMILY_MEMBER_NOT_FOUND");
+        assert_eq!(refused.error().code, "FAMILY_MEMBER_NOT_FOUND");
         assert_eq!(world.province.ledger_len(), 1, "nothing more was sent");
         // The case already made stays the account's to follow.
         let view = app
@@ -457,30 +463,30 @@ mod acting {
             },
         );
 
-        let listed = app
+        let listed: LicenceList = app
             .get(
                 &format!("/api/v1/licences?memberId={member}"),
                 Some(&parent.token),
             )
-            .await;
-        assert_eq!(listed.status, StatusCode::OK, "{listed:?}");
-        let licences = listed.body["licences"].as_array().unwrap();
+            .await
+            .ok();
+        let licences = &listed.licences;
         assert_eq!(
             licences.len(),
             1,
             "only the types shown for members: {listed:?}"
         );
-        assert_eq!(licences[0]["licenceId"], driving.as_str());
+        assert_eq!(licences[0].licence_id, driving);
 
-        let shown = app
+        let shown: PresentationResponse = app
             .post(
                 &format!("/api/v1/licences/{driving}/presentations?memberId={member}"),
                 Some(&parent.token),
                 &json!({}),
             )
-            .await;
-        assert_eq!(shown.status, StatusCode::CREATED, "{shown:?}");
-        assert!(shown.body["watermark"].as_str().unwrap().ends_with("李*"));
+            .await
+            .created();
+        assert!(shown.watermark.ends_with("李*"), "{shown:?}");
         let refused = app
             .post(
                 &format!("/api/v1/licences/{id_card}/presentations?memberId={member}"),
@@ -489,14 +495,14 @@ mod acting {
             )
             .await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
-        assert_eq!(refused.error_code(), "LICENCE_HOLDER_ONLY");
+        assert_eq!(refused.error().code, "LICENCE_HOLDER_ONLY");
         let refused = app
             .get(
                 &format!("/api/v1/licences/{id_card}?memberId={member}"),
                 Some(&parent.token),
             )
             .await;
-        assert_eq!(refused.error_code(), "LICENCE_HOLDER_ONLY");
+        assert_eq!(refused.error().code, "LICENCE_HOLDER_ONLY");
         // The member's licence is not the parent's own.
         let own = app
             .post(
@@ -505,7 +511,7 @@ mod acting {
                 &json!({}),
             )
             .await;
-        assert_eq!(own.error_code(), "LICENCE_NOT_FOUND");
+        assert_eq!(own.error().code, "LICENCE_NOT_FOUND");
         // A hall's verifier scans the member's QR: the verdict names the holder, the member.
         let hall_id = crate::licences::hall(&app, "HALL-FAMILY-1").await;
         let verifier = crate::queue_fixture::staff(
@@ -515,21 +521,27 @@ mod acting {
             hall_id,
         )
         .await;
-        let verified = app
+        let verified: VerificationResponse = app
             .post(
                 &format!("/staff/v1/halls/{hall_id}/licence-verifications"),
                 Some(&verifier),
-                &json!({ "payload": shown.body["payload"] }),
+                &miniprogram_api::licences::VerifyRequest {
+                    payload: shown.payload.clone(),
+                },
             )
-            .await;
-        assert_eq!(verified.status, StatusCode::OK, "{verified:?}");
-        assert_eq!(verified.body["verdict"], "VALID", "{verified:?}");
-        // The presentation and the scan are each recorded with both people.
+            .await
+            .ok();
+        assert_eq!(verified.verdict, Verdict::Valid, "{verified:?}");
+        // Audits the use ledger (用证留痕): the presentation and the scan are each recorded with
+        // both people; the citizen's `uses` route does not show who acted for whom.
         let uses = entities::licence_use::Entity::find()
             .all(&app.db)
             .await
             .unwrap();
-        for action in ["PRESENT", "VERIFY"] {
+        for action in [
+            entities::status::LicenceAction::Present,
+            entities::status::LicenceAction::Verify,
+        ] {
             assert!(
                 uses.iter().any(|u| u.action == action
                     && u.citizen_id == parent.id()
@@ -552,17 +564,16 @@ async fn racing_completions_never_pass_the_member_limit() {
     let parent = app.verified_citizen("周八", 1351).await;
     let mut started = Vec::new();
     for n in 0..8 {
-        let reply = app
+        let reply: VerificationStarted = app
             .post(
                 "/api/v1/family/members/verifications",
                 Some(&parent.token),
                 &json!({ "name": "周小八", "idCardNo": id_card_no(1360 + n) }),
             )
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-        app.wechat
-            .set_face_result(reply.body["verifyId"].as_str().unwrap(), FACE_PASSED);
-        started.push(reply.body["id"].as_str().unwrap().to_owned());
+            .await
+            .created();
+        app.wechat.set_face_result(&reply.verify_id, FACE_PASSED);
+        started.push(reply.id);
     }
     let completions = started.iter().map(|id| {
         let app = &app;
@@ -582,14 +593,8 @@ async fn racing_completions_never_pass_the_member_limit() {
         .filter(|r| r.status == StatusCode::OK)
         .count();
     for r in replies.iter().filter(|r| r.status != StatusCode::OK) {
-        assert_eq!(r.error_code(), "FAMILY_MEMBER_LIMIT_REACHED", "{r:?}");
+        assert_eq!(r.error().code, "FAMILY_MEMBER_LIMIT_REACHED", "{r:?}");
     }
     assert_eq!(added, 3, "{replies:?}");
-    assert_eq!(
-        app.members(&parent.token).await["members"]
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(app.members(&parent.token).await.members.len(), 3);
 }

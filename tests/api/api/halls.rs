@@ -1,6 +1,10 @@
 //! Halls: administrators set a hall up through `/staff/v1/halls…`, each refusal with its code;
 //! only admins of that hall (or of every hall) may; citizens see open halls without logging in.
 
+use miniprogram_api::halls::{
+    Category, CheckInQr, Counter, CounterCategory, Hall, HallItem, HallList, HallSummary,
+    OpeningHours, PublicHall, PublicHallList,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use services::staff::{HallScope, Role};
@@ -41,8 +45,7 @@ pub async fn create_hall(app: &TestApp, admin: &str, code: &str) -> i64 {
             &json!({ "code": code, "name": format!("{code} 政务服务中心"), "address": "杭州市上城区" }),
         )
         .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-    reply.body["id"].as_i64().unwrap()
+    reply.created::<Hall>().id
 }
 
 /// Creates a category through the API; its id.
@@ -54,8 +57,7 @@ pub async fn create_category(app: &TestApp, admin: &str, hall: i64, code: &str) 
             &json!({ "code": code, "name": format!("{code} 类"), "prefix": code }),
         )
         .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-    reply.body["id"].as_i64().unwrap()
+    reply.created::<Category>().id
 }
 
 /// An item in the catalogue, published by a simulated province and synced (the catalogue is
@@ -79,16 +81,11 @@ fn assert_refused(reply: &Reply, status: StatusCode, code: &str) {
 /// 422 `VALIDATION_FAILED` naming `field`.
 fn assert_invalid(reply: &Reply, field: &str) {
     assert_refused(reply, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
-    assert_eq!(reply.body["fields"][0]["field"], field, "{reply:?}");
+    assert_eq!(reply.error().fields[0].field, field, "{reply:?}");
 }
 
-fn weekdays(body: &Value) -> Vec<i64> {
-    body["hours"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["weekday"].as_i64().unwrap())
-        .collect()
+fn weekdays(hours: &[OpeningHours]) -> Vec<i64> {
+    hours.iter().map(|d| d.weekday).collect()
 }
 
 #[tokio::test]
@@ -107,12 +104,12 @@ async fn an_admin_sets_up_a_hall_that_citizens_then_see() {
             }),
         )
         .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-    let hall = reply.body["id"].as_i64().unwrap();
-    assert_eq!(reply.body["rules"]["slotMinutes"], 40);
-    assert_eq!(reply.body["rules"]["releaseTime"], "07:30");
-    assert_eq!(reply.body["rules"]["bookMaxWorkingDays"], 5);
-    assert_eq!(reply.body["rules"]["banDays"], 90);
+    let created: Hall = reply.created();
+    let hall = created.id;
+    assert_eq!(created.rules.slot_minutes, 40);
+    assert_eq!(created.rules.release_time, "07:30");
+    assert_eq!(created.rules.book_max_working_days, 5);
+    assert_eq!(created.rules.ban_days, 90);
 
     // Hours: Monday to Friday with a lunch break.
     let days: Vec<Value> = (1..=5)
@@ -177,8 +174,7 @@ async fn an_admin_sets_up_a_hall_that_citizens_then_see() {
             &json!({ "code": "HUZHENG", "name": "公安户政", "prefix": "B", "seatsPerSlot": 4 }),
         )
         .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-    let b = reply.body["id"].as_i64().unwrap();
+    let b = reply.created::<Category>().id;
     let reply = app
         .put(
             &format!("/staff/v1/halls/{hall}/categories/{b}"),
@@ -186,9 +182,9 @@ async fn an_admin_sets_up_a_hall_that_citizens_then_see() {
             &json!({ "code": "HUZHENG", "name": "公安户政业务", "prefix": "BH", "seatsPerSlot": null }),
         )
         .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["prefix"], "BH");
-    assert_eq!(reply.body["seatsPerSlot"], Value::Null);
+    let category: Category = reply.ok();
+    assert_eq!(category.prefix, "BH");
+    assert_eq!(category.seats_per_slot, None);
 
     let reply = app
         .post(
@@ -199,9 +195,9 @@ async fn an_admin_sets_up_a_hall_that_citizens_then_see() {
             ] }),
         )
         .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-    let counter = reply.body["id"].as_i64().unwrap();
-    assert_eq!(reply.body["active"], true);
+    let created: Counter = reply.created();
+    let counter = created.id;
+    assert!(created.active);
     let reply = app
         .put(
             &format!("/staff/v1/halls/{hall}/counters/{counter}"),
@@ -237,56 +233,69 @@ async fn an_admin_sets_up_a_hall_that_citizens_then_see() {
     let reply = app
         .get(&format!("/staff/v1/halls/{hall}"), Some(&admin))
         .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    let body = &reply.body;
-    assert_eq!(weekdays(body), vec![1, 5]);
-    assert_eq!(body["hours"][0]["opens"], "08:30");
-    assert_eq!(body["hours"][0]["breakEnd"], "13:00");
-    assert_eq!(body["hours"][1]["opens"], "09:00");
-    assert!(body["hours"][1].get("breakStart").is_none());
-    let exceptions = body["exceptions"].as_array().unwrap();
-    assert_eq!(exceptions.len(), 2, "{body}");
-    assert_eq!(exceptions[0]["date"], "2099-10-01");
-    assert_eq!(exceptions[0]["closed"], true);
-    assert_eq!(exceptions[0]["note"], "国庆节闭厅");
-    assert_eq!(exceptions[1]["closes"], "12:00");
-    assert_eq!(body["categories"].as_array().unwrap().len(), 2);
-    assert_eq!(body["counters"][0]["number"], 2);
-    assert_eq!(body["counters"][0]["active"], false);
+    // The exact shape: a day without a break has no `breakStart` key.
+    assert!(
+        reply
+            .body
+            .get("hours")
+            .and_then(|h| h.get(1))
+            .is_some_and(|d| d.get("breakStart").is_none()),
+        "{reply:?}"
+    );
+    let body: Hall = reply.ok();
+    assert_eq!(weekdays(&body.hours), vec![1, 5]);
+    assert_eq!(body.hours[0].opens, "08:30");
+    assert_eq!(body.hours[0].break_end.as_deref(), Some("13:00"));
+    assert_eq!(body.hours[1].opens, "09:00");
+    assert_eq!(body.hours[1].break_start, None);
+    let exceptions = &body.exceptions;
+    assert_eq!(exceptions.len(), 2, "{body:?}");
+    assert_eq!(exceptions[0].date.to_string(), "2099-10-01");
+    assert!(exceptions[0].closed);
+    assert_eq!(exceptions[0].note, "国庆节闭厅");
+    assert_eq!(exceptions[1].closes.as_deref(), Some("12:00"));
+    assert_eq!(body.categories.len(), 2);
+    assert_eq!(body.counters[0].number, 2);
+    assert!(!body.counters[0].active);
     assert_eq!(
-        body["counters"][0]["categories"],
-        json!([{ "categoryId": b, "weight": 10 }])
+        body.counters[0].categories,
+        vec![CounterCategory {
+            category_id: b,
+            weight: 10
+        }]
     );
     assert_eq!(
-        body["items"],
-        json!([{ "itemCode": item, "itemName": "居民身份证换领", "categoryId": b }])
+        body.items,
+        vec![HallItem {
+            item_code: item.to_owned(),
+            item_name: Some("居民身份证换领".to_owned()),
+            category_id: b
+        }]
     );
 
     // The check-in QR for the wall.
     let reply = app
         .get(&format!("/staff/v1/halls/{hall}/check-in-qr"), Some(&admin))
         .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    let payload = reply.body["payload"].as_str().unwrap();
+    let qr: CheckInQr = reply.ok();
+    let payload = qr.payload.as_str();
     let secret = payload.strip_prefix("ZSBHALL:HALL-0571-01:").unwrap();
     assert_eq!(secret.len(), 32);
     assert!(secret.chars().all(|c| c.is_ascii_alphanumeric()));
 
     // Citizens, without logging in.
     let reply = app.get("/api/v1/halls", None).await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    let halls = reply.body["halls"].as_array().unwrap();
-    assert_eq!(halls.len(), 1);
-    assert_eq!(halls[0]["code"], "HALL-0571-01");
-    assert_eq!(halls[0]["address"], "杭州市上城区解放东路18号");
-    assert_eq!(weekdays(&halls[0]), vec![1, 5]);
     assert!(
         !reply.text.contains(secret),
         "the check-in secret is not public"
     );
-    let reply = app.get("/api/v1/halls/HALL-0571-01", None).await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["name"], "杭州市民中心");
+    let halls = reply.ok::<PublicHallList>().halls;
+    assert_eq!(halls.len(), 1);
+    assert_eq!(halls[0].code, "HALL-0571-01");
+    assert_eq!(halls[0].address, "杭州市上城区解放东路18号");
+    assert_eq!(weekdays(&halls[0].hours), vec![1, 5]);
+    let one: PublicHall = app.get("/api/v1/halls/HALL-0571-01", None).await.ok();
+    assert_eq!(one.name, "杭州市民中心");
 
     // Renamed and deactivated: gone from the citizens' list.
     let reply = app
@@ -296,13 +305,13 @@ async fn an_admin_sets_up_a_hall_that_citizens_then_see() {
             &json!({ "name": "杭州市民中心（东区）", "active": false, "rules": { "weeklyLimit": 3 } }),
         )
         .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let updated: HallSummary = reply.ok();
     // Names are NFKC-normalised: full-width brackets are stored as plain ones.
-    assert_eq!(reply.body["name"], "杭州市民中心(东区)");
-    assert_eq!(reply.body["rules"]["weeklyLimit"], 3);
-    assert_eq!(reply.body["rules"]["slotMinutes"], 40, "other rules stay");
-    let reply = app.get("/api/v1/halls", None).await;
-    assert_eq!(reply.body["halls"], json!([]));
+    assert_eq!(updated.name, "杭州市民中心(东区)");
+    assert_eq!(updated.rules.weekly_limit, 3);
+    assert_eq!(updated.rules.slot_minutes, 40, "other rules stay");
+    let listed: PublicHallList = app.get("/api/v1/halls", None).await.ok();
+    assert_eq!(listed.halls, vec![]);
     let reply = app.get("/api/v1/halls/HALL-0571-01", None).await;
     assert_refused(&reply, StatusCode::NOT_FOUND, "HALL_NOT_FOUND");
 }
@@ -508,8 +517,7 @@ async fn each_bad_input_is_refused_with_its_code() {
             &counter(1, json!([{ "categoryId": a, "weight": 1 }])),
         )
         .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-    let first = reply.body["id"].as_i64().unwrap();
+    let first = reply.created::<Counter>().id;
     let reply = app
         .post(&counters, Some(&admin), &counter(1, json!([])))
         .await;
@@ -553,7 +561,7 @@ async fn each_bad_input_is_refused_with_its_code() {
         )
         .await;
     assert_refused(&reply, StatusCode::NOT_FOUND, "ITEM_NOT_FOUND");
-    assert!(reply.body["message"].as_str().unwrap().contains("事项"));
+    assert!(reply.error().message.contains("事项"), "{reply:?}");
     catalogue_item(&app, item, "居民身份证换领", &["HZ-01"]).await;
     let reply = app
         .put(
@@ -632,11 +640,11 @@ async fn only_admins_of_the_hall_may_change_it() {
 
     // Each lists the halls they have a role at.
     let codes = |reply: &Reply| -> Vec<String> {
-        reply.body["halls"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h["code"].as_str().unwrap().to_owned())
+        reply
+            .ok::<HallList>()
+            .halls
+            .into_iter()
+            .map(|h| h.code)
             .collect()
     };
     let reply = app.get("/staff/v1/halls", Some(&clerk)).await;
@@ -656,7 +664,6 @@ async fn an_unknown_hall_is_not_found_for_citizens() {
     let app = TestApp::spawn().await;
     let reply = app.get("/api/v1/halls/NO-SUCH-HALL", None).await;
     assert_refused(&reply, StatusCode::NOT_FOUND, "HALL_NOT_FOUND");
-    let reply = app.get("/api/v1/halls", None).await;
-    assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(reply.body["halls"], json!([]));
+    let listed: PublicHallList = app.get("/api/v1/halls", None).await.ok();
+    assert_eq!(listed.halls, vec![]);
 }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use miniprogram_api::me::{IdentityNoticeKind, Me, VerificationStarted};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -17,47 +18,59 @@ async fn a_verified_identity_is_bound_and_shown_masked() {
     let app = TestApp::spawn().await;
     let citizen = app.login().await;
     let id = id_card_no(1);
-    let started = app.start_verification(&citizen.token, "张三", &id).await;
-    assert_eq!(started.status, StatusCode::CREATED, "{started:?}");
-    assert!(started.body["id"].is_string());
-    assert!(started.body["expiresAt"].is_string());
-    let verify_id = started.body["verifyId"].as_str().unwrap();
-    assert_eq!(app.wechat.verify_ids_of(&citizen.openid), vec![verify_id]);
+    let started: VerificationStarted = app
+        .start_verification(&citizen.token, "张三", &id)
+        .await
+        .created();
+    assert!(!started.id.is_empty());
+    assert!(started.expires_at > chrono::Utc::now());
+    assert_eq!(
+        app.wechat.verify_ids_of(&citizen.openid),
+        vec![started.verify_id.clone()]
+    );
     // Not bound before the face has passed.
-    let me = app.get("/api/v1/me", Some(&citizen.token)).await;
-    assert!(me.body["identity"].is_null(), "{me:?}");
+    let me: Me = app.get("/api/v1/me", Some(&citizen.token)).await.ok();
+    assert!(me.identity.is_none(), "{me:?}");
 
-    app.wechat.set_face_result(verify_id, FACE_PASSED);
-    let reply = app
-        .complete_verification(&citizen.token, started.body["id"].as_str().unwrap())
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    let shown = reply.body["identity"]["idCardNo"].as_str().unwrap();
-    assert_eq!(shown, format!("{}***********{}", &id[..3], &id[14..]));
-    assert_eq!(reply.body["identity"]["name"], "张*");
-    assert_eq!(reply.body["identity"]["verified"], true);
-    assert!(reply.body["identity"]["verifiedAt"].is_string());
-    assert!(reply.body["identity"]["boundAt"].is_string());
+    app.wechat.set_face_result(&started.verify_id, FACE_PASSED);
+    let reply: Me = app
+        .complete_verification(&citizen.token, &started.id)
+        .await
+        .ok();
+    let identity = reply.identity.clone().expect("bound");
+    assert_eq!(
+        identity.id_card_no,
+        format!("{}***********{}", &id[..3], &id[14..])
+    );
+    assert_eq!(identity.name, "张*");
+    assert!(identity.verified);
+    assert!(identity.verified_at.is_some());
     let me = app.get("/api/v1/me", Some(&citizen.token)).await;
-    assert_eq!(me.body["identity"], reply.body["identity"]);
-    assert!(me.body.get("identityNotice").is_none());
+    // The exact shape: no `identityNotice` key at all when there is nothing to tell.
+    assert!(me.body.get("identityNotice").is_none(), "{me:?}");
+    let me: Me = me.ok();
+    assert_eq!(me.identity, reply.identity);
 }
 
 #[tokio::test]
 async fn completing_twice_answers_the_same_binding() {
     let app = TestApp::spawn().await;
     let citizen = app.login().await;
-    let started = app
+    let started: VerificationStarted = app
         .start_verification(&citizen.token, "张三", &id_card_no(11))
-        .await;
-    app.wechat
-        .set_face_result(started.body["verifyId"].as_str().unwrap(), FACE_PASSED);
-    let id = started.body["id"].as_str().unwrap();
-    let first = app.complete_verification(&citizen.token, id).await;
-    let again = app.complete_verification(&citizen.token, id).await;
-    assert_eq!(first.status, StatusCode::OK);
-    assert_eq!(again.status, StatusCode::OK, "{again:?}");
-    assert_eq!(again.body["identity"], first.body["identity"]);
+        .await
+        .created();
+    app.wechat.set_face_result(&started.verify_id, FACE_PASSED);
+    let first: Me = app
+        .complete_verification(&citizen.token, &started.id)
+        .await
+        .ok();
+    let again: Me = app
+        .complete_verification(&citizen.token, &started.id)
+        .await
+        .ok();
+    assert!(first.identity.is_some(), "{first:?}");
+    assert_eq!(again.identity, first.identity);
 }
 
 #[tokio::test]
@@ -72,20 +85,20 @@ async fn put_identity_is_gone_and_binds_nothing() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::GONE, "{reply:?}");
-    assert_eq!(reply.error_code(), "FACE_VERIFICATION_REQUIRED");
-    let me = app.get("/api/v1/me", Some(&citizen.token)).await;
-    assert!(me.body["identity"].is_null());
+    assert_eq!(reply.error().code, "FACE_VERIFICATION_REQUIRED");
+    let me: Me = app.get("/api/v1/me", Some(&citizen.token)).await.ok();
+    assert!(me.identity.is_none(), "{me:?}");
 }
 
 #[tokio::test]
 async fn a_lowercase_x_check_digit_is_accepted() {
     let app = TestApp::spawn().await;
     let citizen = app.login().await;
-    let reply = app
+    let reply: Me = app
         .verify_identity(&citizen.token, "李四", "11010519491231002x")
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["identity"]["idCardNo"], "110***********002X");
+        .await
+        .ok();
+    assert_eq!(reply.identity.unwrap().id_card_no, "110***********002X");
 }
 
 #[tokio::test]
@@ -110,8 +123,9 @@ async fn invalid_id_numbers_are_422_with_the_reason_and_wechat_is_not_asked() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "{id}: {reply:?}"
         );
-        assert_eq!(reply.error_code(), "INVALID_ID_CARD_NO");
-        assert_eq!(reply.body["fields"][0]["field"], "idCardNo");
+        let error = reply.error();
+        assert_eq!(error.code, "INVALID_ID_CARD_NO");
+        assert_eq!(error.fields[0].field, "idCardNo");
     }
     assert_eq!(app.wechat.stats().getverifyid_calls, 0);
 }
@@ -166,37 +180,33 @@ async fn every_failed_face_has_its_own_code_and_binds_nothing() {
         (90199, "FACE_VERIFY_SYSTEM_ERROR"),
     ];
     for (verify_ret, code) in cases {
-        let started = app
+        let started: VerificationStarted = app
             .start_verification(&citizen.token, "张三", &id_card_no(12))
-            .await;
-        assert_eq!(started.status, StatusCode::CREATED, "{started:?}");
-        app.wechat
-            .set_face_result(started.body["verifyId"].as_str().unwrap(), verify_ret);
-        let id = started.body["id"].as_str().unwrap();
-        let reply = app.complete_verification(&citizen.token, id).await;
+            .await
+            .created();
+        app.wechat.set_face_result(&started.verify_id, verify_ret);
+        let reply = app.complete_verification(&citizen.token, &started.id).await;
         assert_eq!(
             reply.status,
             StatusCode::UNPROCESSABLE_ENTITY,
             "{verify_ret}: {reply:?}"
         );
-        assert_eq!(reply.error_code(), code, "{verify_ret}");
+        assert_eq!(reply.error().code, code, "{verify_ret}");
         // The attempt is over: the same verify_id cannot be turned into a pass afterwards.
-        app.wechat
-            .set_face_result(started.body["verifyId"].as_str().unwrap(), FACE_PASSED);
-        let again = app.complete_verification(&citizen.token, id).await;
+        app.wechat.set_face_result(&started.verify_id, FACE_PASSED);
+        let again = app.complete_verification(&citizen.token, &started.id).await;
         assert_eq!(again.status, StatusCode::CONFLICT, "{again:?}");
-        assert_eq!(again.error_code(), "VERIFICATION_FINISHED");
+        assert_eq!(again.error().code, "VERIFICATION_FINISHED");
     }
     // A verification the mini-program never ran reads as cancelled.
-    let started = app
+    let started: VerificationStarted = app
         .start_verification(&citizen.token, "张三", &id_card_no(12))
-        .await;
-    let reply = app
-        .complete_verification(&citizen.token, started.body["id"].as_str().unwrap())
-        .await;
-    assert_eq!(reply.error_code(), "FACE_VERIFY_CANCELLED");
-    let me = app.get("/api/v1/me", Some(&citizen.token)).await;
-    assert!(me.body["identity"].is_null(), "{me:?}");
+        .await
+        .created();
+    let reply = app.complete_verification(&citizen.token, &started.id).await;
+    assert_eq!(reply.error().code, "FACE_VERIFY_CANCELLED");
+    let me: Me = app.get("/api/v1/me", Some(&citizen.token)).await.ok();
+    assert!(me.identity.is_none(), "{me:?}");
 }
 
 /// WeChat answers a non-zero errcode when the cert_hash is not the one of step 1: here the
@@ -206,32 +216,33 @@ async fn a_cert_hash_that_is_not_step_ones_is_refused_and_binds_nothing() {
     use sea_orm::ConnectionTrait as _;
     let app = TestApp::spawn().await;
     let citizen = app.login().await;
-    let zhang = app
+    let zhang: VerificationStarted = app
         .start_verification(&citizen.token, "张三", &id_card_no(13))
-        .await;
-    let li = app
+        .await
+        .created();
+    let li: VerificationStarted = app
         .start_verification(&citizen.token, "李四", &id_card_no(14))
-        .await;
-    app.wechat
-        .set_face_result(zhang.body["verifyId"].as_str().unwrap(), FACE_PASSED);
+        .await
+        .created();
+    app.wechat.set_face_result(&zhang.verify_id, FACE_PASSED);
+    // Audits "only the person WeChat verified is bound": the tampered attempt (another person
+    // stored with step 1's verify_id) cannot be made through any route.
     app.db
         .execute_unprepared(&format!(
             "UPDATE identity_verifications SET \
              name_cipher = (SELECT name_cipher FROM identity_verifications WHERE out_seq_no = '{li}'), \
              id_card_cipher = (SELECT id_card_cipher FROM identity_verifications WHERE out_seq_no = '{li}') \
              WHERE out_seq_no = '{zhang}'",
-            li = li.body["id"].as_str().unwrap(),
-            zhang = zhang.body["id"].as_str().unwrap(),
+            li = li.id,
+            zhang = zhang.id,
         ))
         .await
         .unwrap();
-    let reply = app
-        .complete_verification(&citizen.token, zhang.body["id"].as_str().unwrap())
-        .await;
+    let reply = app.complete_verification(&citizen.token, &zhang.id).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
-    assert_eq!(reply.error_code(), "FACE_VERIFY_REFUSED");
-    let me = app.get("/api/v1/me", Some(&citizen.token)).await;
-    assert!(me.body["identity"].is_null(), "{me:?}");
+    assert_eq!(reply.error().code, "FACE_VERIFY_REFUSED");
+    let me: Me = app.get("/api/v1/me", Some(&citizen.token)).await.ok();
+    assert!(me.identity.is_none(), "{me:?}");
 }
 
 #[tokio::test]
@@ -239,39 +250,37 @@ async fn another_account_cannot_complete_my_verification() {
     let app = TestApp::spawn().await;
     let mine = app.login().await;
     let other = app.login().await;
-    let started = app
+    let started: VerificationStarted = app
         .start_verification(&mine.token, "张三", &id_card_no(15))
-        .await;
-    app.wechat
-        .set_face_result(started.body["verifyId"].as_str().unwrap(), FACE_PASSED);
-    let reply = app
-        .complete_verification(&other.token, started.body["id"].as_str().unwrap())
-        .await;
+        .await
+        .created();
+    app.wechat.set_face_result(&started.verify_id, FACE_PASSED);
+    let reply = app.complete_verification(&other.token, &started.id).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
-    assert_eq!(reply.error_code(), "VERIFICATION_NOT_FOUND");
-    let me = app.get("/api/v1/me", Some(&other.token)).await;
-    assert!(me.body["identity"].is_null());
+    assert_eq!(reply.error().code, "VERIFICATION_NOT_FOUND");
+    let me: Me = app.get("/api/v1/me", Some(&other.token)).await.ok();
+    assert!(me.identity.is_none(), "{me:?}");
 }
 
 #[tokio::test]
 async fn an_expired_verify_id_binds_nothing() {
     let app = TestApp::spawn().await;
     let citizen = app.login().await;
-    let started = app
+    let started: VerificationStarted = app
         .start_verification(&citizen.token, "张三", &id_card_no(16))
-        .await;
-    app.wechat
-        .set_face_result(started.body["verifyId"].as_str().unwrap(), FACE_PASSED);
+        .await
+        .created();
+    app.wechat.set_face_result(&started.verify_id, FACE_PASSED);
     app.clock.advance(chrono::Duration::seconds(3601));
     app.wechat.advance_clock(Duration::from_secs(3601));
-    let id = started.body["id"].as_str().unwrap();
+    let id = &started.id;
     let reply = app.complete_verification(&citizen.token, id).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
-    assert_eq!(reply.error_code(), "VERIFICATION_EXPIRED");
+    assert_eq!(reply.error().code, "VERIFICATION_EXPIRED");
     let again = app.complete_verification(&citizen.token, id).await;
-    assert_eq!(again.error_code(), "VERIFICATION_FINISHED");
-    let me = app.get("/api/v1/me", Some(&citizen.token)).await;
-    assert!(me.body["identity"].is_null());
+    assert_eq!(again.error().code, "VERIFICATION_FINISHED");
+    let me: Me = app.get("/api/v1/me", Some(&citizen.token)).await.ok();
+    assert!(me.identity.is_none(), "{me:?}");
 }
 
 /// The daily limits are counted in the shared store: two instances, one count.
@@ -301,7 +310,7 @@ async fn attempts_are_limited_per_account_and_per_id_number_across_instances() {
     );
     let third = one.start_verification(&b.token, "张三", &shared_id).await;
     assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS, "{third:?}");
-    assert_eq!(third.error_code(), "RATE_LIMITED");
+    assert_eq!(third.error().code, "RATE_LIMITED");
     assert!(third.headers.get("retry-after").is_some());
 
     // a has used one of three; two more for other people, then the fourth is refused.
@@ -335,7 +344,7 @@ async fn an_account_keeps_its_verified_identity_but_may_verify_it_again() {
         .start_verification(&citizen.token, "赵六", &id_card_no(6))
         .await;
     assert_eq!(other.status, StatusCode::CONFLICT);
-    assert_eq!(other.error_code(), "IDENTITY_ALREADY_BOUND");
+    assert_eq!(other.error().code, "IDENTITY_ALREADY_BOUND");
 }
 
 #[tokio::test]
@@ -345,12 +354,13 @@ async fn an_unverified_identity_may_be_replaced_by_a_verified_one() {
     app.verify_identity(&citizen.token, "赵六", &id_card_no(21))
         .await;
     unverify(&app, &citizen).await;
-    let reply = app
+    let reply: Me = app
         .verify_identity(&citizen.token, "钱七", &id_card_no(22))
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["identity"]["name"], "钱*");
-    assert_eq!(reply.body["identity"]["verified"], true);
+        .await
+        .ok();
+    let identity = reply.identity.expect("bound");
+    assert_eq!(identity.name, "钱*");
+    assert!(identity.verified);
 }
 
 #[tokio::test]
@@ -361,8 +371,8 @@ async fn a_change_reaches_every_session_of_the_citizen() {
     let pc_session = app.login_as(&openid).await;
     app.verify_identity(&phone_session.token, "孙七", &id_card_no(7))
         .await;
-    let seen = app.get("/api/v1/me", Some(&pc_session.token)).await;
-    assert_eq!(seen.body["identity"]["name"], "孙*");
+    let seen: Me = app.get("/api/v1/me", Some(&pc_session.token)).await.ok();
+    assert_eq!(seen.identity.expect("bound").name, "孙*");
 }
 
 /// A verified binding wins over an unverified one (bound before face verification existed) on
@@ -376,19 +386,13 @@ async fn a_verified_binding_takes_the_identity_from_an_unverified_one() {
     app.verify_identity(&impostor.token, "王五", &id).await;
     unverify(&app, &impostor).await;
 
-    let reply = app.verify_identity(&owner.token, "王五", &id).await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["identity"]["verified"], true);
-    let lost = app.get("/api/v1/me", Some(&impostor.token)).await;
-    assert!(lost.body["identity"].is_null(), "{lost:?}");
-    assert_eq!(lost.body["identityNotice"]["kind"], "VERIFIED_ELSEWHERE");
-    assert!(lost.body["identityNotice"]["at"].is_string());
-    assert!(
-        lost.body["identityNotice"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("人脸核验")
-    );
+    let reply: Me = app.verify_identity(&owner.token, "王五", &id).await.ok();
+    assert!(reply.identity.expect("bound").verified);
+    let lost: Me = app.get("/api/v1/me", Some(&impostor.token)).await.ok();
+    assert!(lost.identity.is_none(), "{lost:?}");
+    let notice = lost.identity_notice.expect("told");
+    assert_eq!(notice.kind, IdentityNoticeKind::VerifiedElsewhere);
+    assert!(notice.message.contains("人脸核验"), "{notice:?}");
 }
 
 /// A newer verification of the same person from a second account moves the identity (the face
@@ -402,15 +406,22 @@ async fn a_newer_verification_moves_the_identity_and_tells_the_first_account() {
     app.verify_identity(&old_phone.token, "王五", &id).await;
     let moved = app.verify_identity(&new_phone.token, "王五", &id).await;
     assert_eq!(moved.status, StatusCode::OK, "{moved:?}");
-    let told = app.get("/api/v1/me", Some(&old_phone.token)).await;
-    assert!(told.body["identity"].is_null(), "{told:?}");
-    assert_eq!(told.body["identityNotice"]["kind"], "MOVED");
+    let told: Me = app.get("/api/v1/me", Some(&old_phone.token)).await.ok();
+    assert!(told.identity.is_none(), "{told:?}");
+    assert_eq!(
+        told.identity_notice.map(|n| n.kind),
+        Some(IdentityNoticeKind::Moved)
+    );
 
     let back = app.verify_identity(&old_phone.token, "王五", &id).await;
     assert_eq!(back.status, StatusCode::OK);
+    // The exact shape: the cleared notice is no key at all.
     assert!(back.body.get("identityNotice").is_none(), "{back:?}");
-    let now_told = app.get("/api/v1/me", Some(&new_phone.token)).await;
-    assert_eq!(now_told.body["identityNotice"]["kind"], "MOVED");
+    let now_told: Me = app.get("/api/v1/me", Some(&new_phone.token)).await.ok();
+    assert_eq!(
+        now_told.identity_notice.map(|n| n.kind),
+        Some(IdentityNoticeKind::Moved)
+    );
 }
 
 /// Accounts on two instances complete verifications of one person at once: the unique index
@@ -429,16 +440,14 @@ async fn racing_verifications_leave_exactly_one_account_holding_the_identity() {
     for i in 0..12 {
         let app = if i % 2 == 0 { &one } else { &two };
         let citizen = app.login().await;
-        let started = app.start_verification(&citizen.token, "周八", &id).await;
-        assert_eq!(started.status, StatusCode::CREATED, "{started:?}");
+        let started: VerificationStarted = app
+            .start_verification(&citizen.token, "周八", &id)
+            .await
+            .created();
         deployment
             .wechat
-            .set_face_result(started.body["verifyId"].as_str().unwrap(), FACE_PASSED);
-        attempts.push((
-            app,
-            citizen,
-            started.body["id"].as_str().unwrap().to_owned(),
-        ));
+            .set_face_result(&started.verify_id, FACE_PASSED);
+        attempts.push((app, citizen, started.id));
     }
     let replies = futures::future::join_all(
         attempts
@@ -451,15 +460,20 @@ async fn racing_verifications_leave_exactly_one_account_holding_the_identity() {
     }
     let mut holders = 0;
     for (app, citizen, _) in &attempts {
-        let me = app.get("/api/v1/me", Some(&citizen.token)).await;
-        if me.body["identity"].is_object() {
+        let me: Me = app.get("/api/v1/me", Some(&citizen.token)).await.ok();
+        if me.identity.is_some() {
             holders += 1;
-            assert!(me.body.get("identityNotice").is_none(), "{me:?}");
+            assert!(me.identity_notice.is_none(), "{me:?}");
         } else {
-            assert_eq!(me.body["identityNotice"]["kind"], "MOVED", "{me:?}");
+            assert_eq!(
+                me.identity_notice.as_ref().map(|n| n.kind),
+                Some(IdentityNoticeKind::Moved),
+                "{me:?}"
+            );
         }
     }
     assert_eq!(holders, 1);
+    // Audits "one account per identity" below the API: exactly one row holds the index.
     let bound = entities::citizen::Entity::find()
         .filter(entities::citizen::Column::IdCardIndex.is_not_null())
         .count(&one.db)

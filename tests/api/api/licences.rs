@@ -4,6 +4,10 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use miniprogram_api::halls::RulesPatch;
+use miniprogram_api::licences::{
+    LicenceDetail, LicenceList, LicenceUses, PresentationResponse, Verdict, VerificationResponse,
+};
+use miniprogram_api::me::{IdentityNoticeKind, Me};
 use miniprogram_api::staff::StaffRole;
 use reqwest::StatusCode;
 use secrecy::SecretString;
@@ -107,9 +111,10 @@ impl World {
     }
 
     async fn payload(&self, citizen: &Citizen, licence: &str) -> String {
-        let reply = self.present(citizen, licence).await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-        reply.body["payload"].as_str().unwrap().to_owned()
+        self.present(citizen, licence)
+            .await
+            .created::<PresentationResponse>()
+            .payload
     }
 
     async fn verify_at(&self, app: &TestApp, token: &str, payload: &str) -> crate::helpers::Reply {
@@ -121,10 +126,10 @@ impl World {
         .await
     }
 
-    async fn verify(&self, payload: &str) -> Value {
-        let reply = self.verify_at(&self.app, &self.verifier, payload).await;
-        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-        reply.body
+    async fn verify(&self, payload: &str) -> VerificationResponse {
+        self.verify_at(&self.app, &self.verifier, payload)
+            .await
+            .ok()
     }
 }
 
@@ -147,13 +152,8 @@ pub(crate) async fn hall(app: &TestApp, code: &str) -> i64 {
         .id
 }
 
-fn actions(uses: &Value) -> Vec<&str> {
-    uses["uses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["action"].as_str().unwrap())
-        .collect()
+fn actions(uses: &LicenceUses) -> Vec<&str> {
+    uses.uses.iter().map(|u| u.action.as_str()).collect()
 }
 
 #[tokio::test]
@@ -161,28 +161,36 @@ async fn the_holder_sees_licences_masked_and_reveals_a_field_on_request_only() {
     let w = World::new().await;
     let (citizen, id_no, licence) = w.holder(301, "张三").await;
 
-    let list = w.app.get("/api/v1/licences", Some(&citizen.token)).await;
-    assert_eq!(list.status, StatusCode::OK, "{list:?}");
-    let first = &list.body["licences"][0];
-    assert_eq!(first["licenceId"], licence.as_str());
-    assert_eq!(first["typeName"], "居民身份证");
-    assert_eq!(first["holderName"], "张*");
-    assert_eq!(first["status"], "VALID");
-    assert!(first["issuer"].is_string() && first["validUntil"].is_string());
+    let list: LicenceList = w
+        .app
+        .get("/api/v1/licences", Some(&citizen.token))
+        .await
+        .ok();
+    let first = &list.licences[0];
+    assert_eq!(first.licence_id, licence);
+    assert_eq!(first.type_name, "居民身份证");
+    assert_eq!(first.holder_name, "张*");
+    assert_eq!(
+        first.status,
+        miniprogram_api::licences::LicenceStatus::Valid
+    );
+    assert!(
+        !first.issuer.is_empty() && first.valid_until.is_some(),
+        "{first:?}"
+    );
 
     let detail = w
         .app
         .get(&format!("/api/v1/licences/{licence}"), Some(&citizen.token))
         .await;
-    assert_eq!(detail.status, StatusCode::OK, "{detail:?}");
-    let fields = detail.body["fields"].as_array().unwrap();
-    let id_field = fields.iter().find(|f| f["key"] == "idNo").unwrap();
-    assert_eq!(
-        id_field["value"],
-        format!("{}***********{}", &id_no[..3], &id_no[14..])
-    );
     assert!(!detail.text.contains(&id_no));
     assert!(!detail.text.contains("张三"), "names are masked too");
+    let detail: LicenceDetail = detail.ok();
+    let id_field = detail.fields.iter().find(|f| f.key == "idNo").unwrap();
+    assert_eq!(
+        id_field.value,
+        format!("{}***********{}", &id_no[..3], &id_no[14..])
+    );
 
     let revealed = w
         .app
@@ -192,8 +200,8 @@ async fn the_holder_sees_licences_masked_and_reveals_a_field_on_request_only() {
             &json!({ "field": "idNo" }),
         )
         .await;
-    assert_eq!(revealed.status, StatusCode::OK, "{revealed:?}");
-    assert_eq!(revealed.body["value"], id_no.as_str());
+    let revealed: miniprogram_api::licences::LicenceField = revealed.ok();
+    assert_eq!(revealed.value, id_no);
     let unknown = w
         .app
         .post(
@@ -205,17 +213,17 @@ async fn the_holder_sees_licences_masked_and_reveals_a_field_on_request_only() {
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.error_code(), "LICENCE_NOT_FOUND");
 
-    let uses = w
+    let uses: LicenceUses = w
         .app
         .get(
             &format!("/api/v1/licences/{licence}/uses"),
             Some(&citizen.token),
         )
-        .await;
-    assert_eq!(uses.status, StatusCode::OK, "{uses:?}");
-    assert_eq!(actions(&uses.body), ["REVEAL", "DISPLAY"]);
-    assert_eq!(uses.body["uses"][0]["cause"], "REVEAL:idNo");
-    assert_eq!(uses.body["uses"][1]["cause"], "HOLDER_DISPLAY");
+        .await
+        .ok();
+    assert_eq!(actions(&uses), ["REVEAL", "DISPLAY"]);
+    assert_eq!(uses.uses[0].cause, "REVEAL:idNo");
+    assert_eq!(uses.uses[1].cause, "HOLDER_DISPLAY");
 
     // Every read at the province carried the holder's use cause; the list is cached.
     let reads = w.province.licence_reads();
@@ -305,8 +313,8 @@ async fn the_impostor_journey_ends_in_refusals_at_every_step() {
         assert_eq!(face.status, StatusCode::UNPROCESSABLE_ENTITY, "{face:?}");
         assert_eq!(face.error_code(), "FACE_NOT_MATCHED");
     }
-    let me = w.app.get("/api/v1/me", Some(&impostor.token)).await;
-    assert!(me.body["identity"].is_null());
+    let me: Me = w.app.get("/api/v1/me", Some(&impostor.token)).await.ok();
+    assert!(me.identity.is_none(), "{me:?}");
     // Without an identity: no licence to list, reveal or present.
     for reply in [
         w.app.get("/api/v1/licences", Some(&impostor.token)).await,
@@ -340,17 +348,20 @@ async fn the_impostor_journey_ends_in_refusals_at_every_step() {
     let zhang = w.app.login().await;
     let proven = w.app.verify_identity(&zhang.token, "张三", number).await;
     assert_eq!(proven.status, StatusCode::OK, "{proven:?}");
-    let lost = w.app.get("/api/v1/me", Some(&old.token)).await;
-    assert!(lost.body["identity"].is_null());
-    assert_eq!(lost.body["identityNotice"]["kind"], "VERIFIED_ELSEWHERE");
+    let lost: Me = w.app.get("/api/v1/me", Some(&old.token)).await.ok();
+    assert!(lost.identity.is_none(), "{lost:?}");
+    assert_eq!(
+        lost.identity_notice.map(|n| n.kind),
+        Some(IdentityNoticeKind::VerifiedElsewhere)
+    );
     let after = w.app.get("/api/v1/licences", Some(&old.token)).await;
     assert_eq!(after.error_code(), "IDENTITY_REQUIRED");
 
     // 张三 shows his card; the verifier sees the holder's name.
     let payload = w.payload(&zhang, &card).await;
     let verdict = w.verify(&payload).await;
-    assert_eq!(verdict["verdict"], "VALID", "{verdict}");
-    assert_eq!(verdict["licence"]["holderName"], "张*");
+    assert_eq!(verdict.verdict, Verdict::Valid, "{verdict:?}");
+    assert_eq!(verdict.licence.expect("shown").holder_name, "张*");
 }
 
 #[tokio::test]
@@ -358,12 +369,11 @@ async fn a_presentation_is_small_and_verifies_once_at_the_hall() {
     let w = World::new().await;
     let (citizen, id_no, licence) = w.holder(302, "王小明").await;
 
-    let shown = w.present(&citizen, &licence).await;
-    assert_eq!(shown.status, StatusCode::CREATED, "{shown:?}");
-    let payload = shown.body["payload"].as_str().unwrap();
+    let shown: PresentationResponse = w.present(&citizen, &licence).await.created();
+    let payload = shown.payload.as_str();
     assert!(payload.len() <= 300, "{} characters", payload.len());
-    assert!(shown.body["watermark"].as_str().unwrap().ends_with("王**"));
-    assert!(shown.body["expiresAt"].is_string());
+    assert!(shown.watermark.ends_with("王**"), "{shown:?}");
+    assert!(shown.expires_at > chrono::Utc::now(), "{shown:?}");
     let claims = URL_SAFE_NO_PAD
         .decode(payload.split('.').nth(1).unwrap())
         .unwrap();
@@ -374,12 +384,16 @@ async fn a_presentation_is_small_and_verifies_once_at_the_hall() {
     );
 
     let verdict = w.verify(payload).await;
-    assert_eq!(verdict["verdict"], "VALID", "{verdict}");
-    assert_eq!(verdict["reason"], "VALID");
-    assert_eq!(verdict["licence"]["licenceId"], licence.as_str());
-    assert_eq!(verdict["licence"]["holderName"], "王**");
-    assert_eq!(verdict["licence"]["typeName"], "居民身份证");
-    assert_eq!(verdict["licence"]["status"], "VALID");
+    assert_eq!(verdict.verdict, Verdict::Valid, "{verdict:?}");
+    assert_eq!(verdict.reason, "VALID");
+    let shown = verdict.licence.expect("shown");
+    assert_eq!(shown.licence_id, licence);
+    assert_eq!(shown.holder_name, "王**");
+    assert_eq!(shown.type_name.as_deref(), Some("居民身份证"));
+    assert_eq!(
+        shown.status,
+        Some(miniprogram_api::licences::LicenceStatus::Valid)
+    );
     let verify_reads: Vec<_> = w
         .province
         .licence_reads()
@@ -395,21 +409,22 @@ async fn a_presentation_is_small_and_verifies_once_at_the_hall() {
 
     // A screenshot scanned again is refused.
     let again = w.verify(payload).await;
-    assert_eq!(again["verdict"], "INVALID");
-    assert_eq!(again["reason"], "ALREADY_SCANNED");
+    assert_eq!(again.verdict, Verdict::Invalid);
+    assert_eq!(again.reason, "ALREADY_SCANNED");
 
     // The holder sees who checked, and is told.
-    let uses = w
+    let uses: LicenceUses = w
         .app
         .get(
             &format!("/api/v1/licences/{licence}/uses"),
             Some(&citizen.token),
         )
-        .await;
-    assert_eq!(actions(&uses.body), ["VERIFY", "VERIFY", "PRESENT"]);
-    assert_eq!(uses.body["uses"][1]["verdict"], "VALID");
-    assert_eq!(uses.body["uses"][1]["cause"], format!("VERIFY:{HALL_CODE}"));
-    assert_eq!(uses.body["uses"][1]["hallId"], w.hall_id);
+        .await
+        .ok();
+    assert_eq!(actions(&uses), ["VERIFY", "VERIFY", "PRESENT"]);
+    assert_eq!(uses.uses[1].verdict, Some(Verdict::Valid));
+    assert_eq!(uses.uses[1].cause, format!("VERIFY:{HALL_CODE}"));
+    assert_eq!(uses.uses[1].hall_id, Some(w.hall_id));
     let inbox = w.app.get("/api/v1/messages", Some(&citizen.token)).await;
     assert_eq!(inbox.status, StatusCode::OK, "{inbox:?}");
     assert!(inbox.text.contains("核验"), "{}", inbox.text);
@@ -430,10 +445,10 @@ async fn tampered_foreign_and_expired_payloads_are_invalid() {
     let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
     let tampered = format!("{}.{forged}.{}", parts[0], parts[2]);
     let v = w.verify(&tampered).await;
-    assert_eq!(v["verdict"], "INVALID");
-    assert_eq!(v["reason"], "SIGNATURE_INVALID");
+    assert_eq!(v.verdict, Verdict::Invalid);
+    assert_eq!(v.reason, "SIGNATURE_INVALID");
     assert!(
-        v["licence"].is_null(),
+        v.licence.is_none(),
         "nothing of an untrusted payload is shown"
     );
 
@@ -442,16 +457,16 @@ async fn tampered_foreign_and_expired_payloads_are_invalid() {
     let v = w
         .verify(&format!("{header}.{}.{}", parts[1], parts[2]))
         .await;
-    assert_eq!(v["reason"], "UNKNOWN_KEY");
+    assert_eq!(v.reason, "UNKNOWN_KEY");
 
     let v = w.verify("not a payload").await;
-    assert_eq!(v["reason"], "MALFORMED");
+    assert_eq!(v.reason, "MALFORMED");
 
     // Expired: the gateway's clock moves past the 60 s.
     w.app.clock.advance(chrono::Duration::seconds(61));
     let v = w.verify(&payload).await;
-    assert_eq!(v["verdict"], "INVALID");
-    assert_eq!(v["reason"], "EXPIRED");
+    assert_eq!(v.verdict, Verdict::Invalid);
+    assert_eq!(v.reason, "EXPIRED");
 }
 
 #[tokio::test]
@@ -465,8 +480,8 @@ async fn a_revoked_or_suspended_licence_is_invalid_though_its_signature_is_good(
         let payload = w.payload(&citizen, &licence).await;
         w.province.set_licence_status(&licence, status).unwrap();
         let v = w.verify(&payload).await;
-        assert_eq!(v["verdict"], "INVALID", "{v}");
-        assert_eq!(v["reason"], reason);
+        assert_eq!(v.verdict, Verdict::Invalid, "{v:?}");
+        assert_eq!(v.reason, reason);
         w.province
             .set_licence_status(&licence, LicenceStatus::Valid)
             .unwrap();
@@ -482,6 +497,7 @@ async fn a_payload_of_the_previous_key_verifies_after_rotation_and_jwks_lists_bo
     let rotated = instance(&w.deployment, &w.province, &[key("k2", 2), key("k1", 1)]).await;
     let jwks = rotated.get("/.well-known/jwks.json", None).await;
     assert_eq!(jwks.status, StatusCode::OK);
+    // The JWKS is RFC 7517's shape, not a miniprogram-api type: read as JSON.
     let kids: Vec<&str> = jwks.body["keys"]
         .as_array()
         .unwrap()
@@ -493,7 +509,11 @@ async fn a_payload_of_the_previous_key_verifies_after_rotation_and_jwks_lists_bo
     assert_eq!(jwks.body["keys"][0]["crv"], "Ed25519");
 
     let v = w.verify_at(&rotated, &w.verifier, &old).await;
-    assert_eq!(v.body["verdict"], "VALID", "{v:?}");
+    assert_eq!(
+        v.ok::<VerificationResponse>().verdict,
+        Verdict::Valid,
+        "{v:?}"
+    );
     let fresh = rotated
         .post(
             &format!("/api/v1/licences/{licence}/presentations"),
@@ -501,12 +521,8 @@ async fn a_payload_of_the_previous_key_verifies_after_rotation_and_jwks_lists_bo
             &json!({}),
         )
         .await;
-    let header = fresh.body["payload"]
-        .as_str()
-        .unwrap()
-        .split('.')
-        .next()
-        .unwrap();
+    let fresh: PresentationResponse = fresh.created();
+    let header = fresh.payload.split('.').next().unwrap();
     let header = String::from_utf8(URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
     assert!(header.contains(r#""kid":"k2""#), "{header}");
 
@@ -514,7 +530,11 @@ async fn a_payload_of_the_previous_key_verifies_after_rotation_and_jwks_lists_bo
     let later = w.payload(&citizen, &licence).await;
     let retired = instance(&w.deployment, &w.province, &[key("k2", 2)]).await;
     let v = w.verify_at(&retired, &w.verifier, &later).await;
-    assert_eq!(v.body["reason"], "UNKNOWN_KEY", "{v:?}");
+    assert_eq!(
+        v.ok::<VerificationResponse>().reason,
+        "UNKNOWN_KEY",
+        "{v:?}"
+    );
 }
 
 #[tokio::test]
@@ -584,8 +604,9 @@ async fn no_full_id_number_reaches_a_response_or_a_log_line() {
         .get(&format!("/api/v1/licences/{licence}"), Some(&citizen.token))
         .await;
     let shown = w.present(&citizen, &licence).await;
-    let payload = shown.body["payload"].as_str().unwrap();
-    let verdict = w.verify(payload).await;
+    let payload = shown.json::<PresentationResponse>().payload;
+    let verdict = w.verify_at(&w.app, &w.verifier, &payload).await;
+    assert_eq!(verdict.status, StatusCode::OK, "{verdict:?}");
     let uses = w
         .app
         .get(
@@ -597,7 +618,7 @@ async fn no_full_id_number_reaches_a_response_or_a_log_line() {
         &list.text,
         &detail.text,
         &shown.text,
-        &verdict.to_string(),
+        &verdict.text,
         &uses.text,
     ] {
         assert!(!text.contains(&id_no), "{text}");
@@ -618,7 +639,7 @@ async fn a_payload_is_refused_the_second_time_even_when_the_store_forgot_it() {
     let w = World::new().await;
     let (citizen, _, licence) = w.holder(310, "陈三").await;
     let payload = w.payload(&citizen, &licence).await;
-    assert_eq!(w.verify(&payload).await["verdict"], "VALID");
+    assert_eq!(w.verify(&payload).await.verdict, Verdict::Valid);
 
     // The store is flushed: the audit table's unique jti is the last word.
     let claims: Value = serde_json::from_slice(
@@ -636,8 +657,8 @@ async fn a_payload_is_refused_the_second_time_even_when_the_store_forgot_it() {
             .unwrap()
     );
     let again = w.verify(&payload).await;
-    assert_eq!(again["verdict"], "INVALID", "{again}");
-    assert_eq!(again["reason"], "ALREADY_SCANNED");
+    assert_eq!(again.verdict, Verdict::Invalid, "{again:?}");
+    assert_eq!(again.reason, "ALREADY_SCANNED");
 }
 
 #[tokio::test]
@@ -667,7 +688,7 @@ async fn a_third_party_checks_signature_and_expiry_offline_with_the_jwks_only() 
         .set_licence_status(&licence, LicenceStatus::Revoked)
         .unwrap();
     assert!(gateway::verify_qr::check(&payload, &jwks, now).valid);
-    assert_eq!(w.verify(&payload).await["reason"], "LICENCE_REVOKED");
+    assert_eq!(w.verify(&payload).await.reason, "LICENCE_REVOKED");
 }
 
 #[tokio::test]
@@ -686,7 +707,7 @@ async fn a_province_outage_is_a_503_and_the_scanned_payload_can_be_scanned_again
     let down = w.verify_at(&w.app, &w.verifier, &payload).await;
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE, "{down:?}");
     w.province.clear_faults();
-    assert_eq!(w.verify(&payload).await["verdict"], "VALID");
+    assert_eq!(w.verify(&payload).await.verdict, Verdict::Valid);
     assert!(!captured_logs().contains(&id_no));
 }
 
@@ -709,6 +730,7 @@ async fn the_openapi_document_lists_the_licence_api() {
 
 #[tokio::test]
 async fn the_audit_log_is_append_only_in_the_database() {
+    // Audits the use ledger's append-only guarantee, which only the database can show.
     use sea_orm::ConnectionTrait as _;
     let w = World::new().await;
     let (citizen, _, licence) = w.holder(313, "蒋六").await;

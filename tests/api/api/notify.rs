@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use miniprogram_api::notify::{Messages, SubscribeAction, Subscriptions, TemplateSubscription};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait as _, EntityTrait as _, TransactionTrait as _};
 use serde_json::{Value, json};
@@ -41,7 +42,25 @@ async fn consent(app: &TestApp, citizen: &Citizen, template: &str) {
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
 }
 
-/// A committed change that notifies, as a booking or a case would.
+/// `GET /api/v1/messages`.
+async fn inbox(app: &TestApp, citizen: &Citizen) -> Messages {
+    app.get("/api/v1/messages", Some(&citizen.token)).await.ok()
+}
+
+/// `GET /api/v1/subscriptions`: the template `id`.
+async fn template(app: &TestApp, citizen: &Citizen, id: &str) -> TemplateSubscription {
+    let subs: Subscriptions = app
+        .get("/api/v1/subscriptions", Some(&citizen.token))
+        .await
+        .ok();
+    subs.templates
+        .into_iter()
+        .find(|t| t.template_id == id)
+        .unwrap_or_else(|| panic!("no template {id}"))
+}
+
+/// A committed change that notifies, as a booking or a case would (the service's own
+/// transaction: what the capabilities do, no route does).
 async fn notify(
     app: &TestApp,
     citizen: &Citizen,
@@ -60,7 +79,8 @@ async fn notify(
     created
 }
 
-/// Waits until every notification has left the worker's hands.
+/// Waits until every notification has left the worker's hands. Reads the outbox's delivery
+/// states, which no route shows: they audit exactly-once delivery.
 async fn settled(app: &TestApp) {
     for _ in 0..400 {
         let row = app
@@ -81,6 +101,7 @@ async fn settled(app: &TestApp) {
     panic!("notifications still pending after 20 s");
 }
 
+/// The outbox's delivery states in order (audits exactly-once delivery; no route shows them).
 async fn statuses(app: &TestApp) -> Vec<String> {
     let rows = app
         .db
@@ -146,28 +167,15 @@ async fn one_consent_gives_one_message_and_the_next_goes_to_the_inbox_only() {
     );
     assert_eq!(statuses(&app).await, vec!["SENT", "NO_QUOTA"]);
 
-    let inbox = app.get("/api/v1/messages", Some(&citizen.token)).await;
-    assert_eq!(inbox.status, StatusCode::OK);
-    assert_eq!(inbox.body["total"], 2);
-    assert_eq!(inbox.body["unread"], 2);
-    assert_eq!(inbox.body["messages"][0]["title"], "预约成功");
-    assert!(
-        inbox.body["messages"][0]["body"]
-            .as_str()
-            .unwrap()
-            .contains("B00002"),
-        "newest first"
-    );
+    let inbox = inbox(&app, &citizen).await;
+    assert_eq!(inbox.total, 2);
+    assert_eq!(inbox.unread, 2);
+    assert_eq!(inbox.messages[0].title, "预约成功");
+    assert!(inbox.messages[0].body.contains("B00002"), "newest first");
 
-    let subs = app.get("/api/v1/subscriptions", Some(&citizen.token)).await;
-    let booking_t = subs.body["templates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["templateId"] == BOOKING)
-        .unwrap();
-    assert_eq!(booking_t["remaining"], 0);
-    assert_eq!(booking_t["askAgain"], true);
+    let booking_t = template(&app, &citizen, BOOKING).await;
+    assert_eq!(booking_t.remaining, 0);
+    assert!(booking_t.ask_again);
 }
 
 #[tokio::test]
@@ -209,11 +217,9 @@ async fn a_long_item_name_is_shortened_and_a_time_range_shown_in_shanghai_time()
         "2026年11月24日 09:00~2026年11月24日 09:30"
     );
     assert_eq!(sent.data["character_string4"], "B-00003");
-    let inbox = app.get("/api/v1/messages", Some(&citizen.token)).await;
     assert!(
-        inbox.body["messages"][0]["body"]
-            .as_str()
-            .unwrap()
+        inbox(&app, &citizen).await.messages[0]
+            .body
             .contains(long_name),
         "the inbox keeps the whole name"
     );
@@ -271,10 +277,7 @@ async fn the_same_dedup_key_is_notified_once() {
     );
     settled(&app).await;
     assert_eq!(app.wechat.sent_to(&citizen.openid).len(), 1);
-    assert_eq!(
-        app.get("/api/v1/messages", Some(&citizen.token)).await.body["total"],
-        1
-    );
+    assert_eq!(inbox(&app, &citizen).await.total, 1);
 }
 
 #[tokio::test]
@@ -282,6 +285,7 @@ async fn a_transaction_that_rolls_back_leaves_no_notification() {
     let app = TestApp::spawn_with(fast_retries).await;
     let citizen = app.login().await;
     consent(&app, &citizen, BOOKING).await;
+    // The service's own transaction, rolled back: no route can.
     let txn = app.db.begin().await.unwrap();
     app.notifications
         .notify(
@@ -297,10 +301,7 @@ async fn a_transaction_that_rolls_back_leaves_no_notification() {
     app.notifications.wake().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(statuses(&app).await.is_empty());
-    assert_eq!(
-        app.get("/api/v1/messages", Some(&citizen.token)).await.body["total"],
-        0
-    );
+    assert_eq!(inbox(&app, &citizen).await.total, 0);
     assert!(app.wechat.sent_to(&citizen.openid).is_empty());
     // And the key is free for the change when it does commit.
     assert!(
@@ -337,14 +338,7 @@ async fn wechat_saying_no_quota_empties_the_ledger_without_retrying() {
     settled(&app).await;
     assert_eq!(statuses(&app).await, vec!["NO_QUOTA"]);
     assert_eq!(app.wechat.stats().subscribe_send_calls, 1, "43101 is final");
-    let subs = app.get("/api/v1/subscriptions", Some(&citizen.token)).await;
-    let t = subs.body["templates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["templateId"] == BOOKING)
-        .unwrap();
-    assert_eq!(t["remaining"], 0);
+    assert_eq!(template(&app, &citizen, BOOKING).await.remaining, 0);
 }
 
 #[tokio::test]
@@ -368,18 +362,9 @@ async fn a_ban_stops_messages_and_an_accept_lifts_it() {
     .await;
     settled(&app).await;
     assert_eq!(statuses(&app).await, vec!["NO_QUOTA"]);
-    let subs = app.get("/api/v1/subscriptions", Some(&citizen.token)).await;
-    let t = subs.body["templates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["templateId"] == BOOKING)
-        .unwrap();
-    assert_eq!(
-        t["askAgain"], false,
-        "a banned template is not asked for again"
-    );
-    assert_eq!(t["lastResult"], "ban");
+    let t = template(&app, &citizen, BOOKING).await;
+    assert!(!t.ask_again, "a banned template is not asked for again");
+    assert_eq!(t.last_result.as_deref(), Some("ban"));
     consent(&app, &citizen, BOOKING).await;
     notify(
         &app,
@@ -397,37 +382,32 @@ async fn a_ban_stops_messages_and_an_accept_lifts_it() {
 async fn subscriptions_list_templates_and_refuse_unknown_ones() {
     let app = TestApp::spawn().await;
     let citizen = app.login().await;
-    let subs = app.get("/api/v1/subscriptions", Some(&citizen.token)).await;
-    assert_eq!(subs.status, StatusCode::OK);
-    let templates = subs.body["templates"].as_array().unwrap();
-    let booking_t = templates
-        .iter()
-        .find(|t| t["templateId"] == BOOKING)
-        .unwrap();
-    assert!(
-        booking_t["kinds"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("booking_confirmed"))
-    );
-    assert_eq!(booking_t["askAgain"], true);
-    let case = templates.iter().find(|t| t["templateId"] == CASE).unwrap();
-    assert_eq!(case["longTerm"], true);
+    let subs: Subscriptions = app
+        .get("/api/v1/subscriptions", Some(&citizen.token))
+        .await
+        .ok();
+    let templates = &subs.templates;
+    let booking_t = templates.iter().find(|t| t.template_id == BOOKING).unwrap();
+    assert!(booking_t.kinds.iter().any(|k| k == "booking_confirmed"));
+    assert!(booking_t.ask_again);
+    let case = templates.iter().find(|t| t.template_id == CASE).unwrap();
+    assert!(case.long_term);
     // Which action each template follows from, for the mini-program's prompt before it.
     let actions = |id: &str| {
         templates
             .iter()
-            .find(|t| t["templateId"] == id)
-            .map(|t| t["actions"].clone())
+            .find(|t| t.template_id == id)
+            .map(|t| t.actions.clone())
     };
-    assert_eq!(actions(BOOKING), Some(json!(["booking"])));
-    assert_eq!(actions(CASE), Some(json!(["application"])));
-    assert_eq!(actions("demo-queue-call"), Some(json!(["ticket"])));
+    use SubscribeAction as A;
+    assert_eq!(actions(BOOKING), Some(vec![A::Booking]));
+    assert_eq!(actions(CASE), Some(vec![A::Application]));
+    assert_eq!(actions("demo-queue-call"), Some(vec![A::Ticket]));
     assert_eq!(
         actions("demo-evaluation-invite"),
-        Some(json!(["ticket", "application"]))
+        Some(vec![A::Ticket, A::Application])
     );
-    assert_eq!(actions("demo-licence-use"), Some(json!(["licence"])));
+    assert_eq!(actions("demo-licence-use"), Some(vec![A::Licence]));
 
     let unknown = app
         .post(
@@ -463,12 +443,8 @@ async fn a_citizen_cannot_read_or_mark_anothers_messages() {
         "booking:9",
     )
     .await;
-    let alices = app.get("/api/v1/messages", Some(&alice.token)).await;
-    let id = alices.body["messages"][0]["id"].as_i64().unwrap();
-    assert_eq!(
-        app.get("/api/v1/messages", Some(&bob.token)).await.body["total"],
-        0
-    );
+    let id = inbox(&app, &alice).await.messages[0].id;
+    assert_eq!(inbox(&app, &bob).await.total, 0);
     let theft = app
         .post(
             &format!("/api/v1/messages/{id}/read"),
@@ -478,10 +454,7 @@ async fn a_citizen_cannot_read_or_mark_anothers_messages() {
         .await;
     assert_eq!(theft.status, StatusCode::NOT_FOUND);
     assert_eq!(theft.error_code(), "NOT_FOUND");
-    assert_eq!(
-        app.get("/api/v1/messages", Some(&alice.token)).await.body["unread"],
-        1
-    );
+    assert_eq!(inbox(&app, &alice).await.unread, 1);
     let read = app
         .post(
             &format!("/api/v1/messages/{id}/read"),
@@ -498,9 +471,9 @@ async fn a_citizen_cannot_read_or_mark_anothers_messages() {
         )
         .await;
     assert_eq!(again.status, StatusCode::NO_CONTENT);
-    let after = app.get("/api/v1/messages", Some(&alice.token)).await;
-    assert_eq!(after.body["unread"], 0);
-    assert_eq!(after.body["messages"][0]["read"], true);
+    let after = inbox(&app, &alice).await;
+    assert_eq!(after.unread, 0);
+    assert!(after.messages[0].read);
     let missing = app
         .post(
             "/api/v1/messages/999999/read",
@@ -529,16 +502,12 @@ async fn the_inbox_pages_newest_first_and_refuses_bad_paging() {
         )
         .await;
     }
-    let page = app
+    let page: Messages = app
         .get("/api/v1/messages?page=2&pageSize=2", Some(&citizen.token))
-        .await;
-    assert_eq!(page.body["total"], 5);
-    let ids: Vec<i64> = page.body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect();
+        .await
+        .ok();
+    assert_eq!(page.total, 5);
+    let ids: Vec<i64> = page.messages.iter().map(|m| m.id).collect();
     assert_eq!(ids.len(), 2);
     assert!(ids[0] > ids[1]);
     for bad in ["?page=0", "?pageSize=0", "?pageSize=51", "?page=x"] {
@@ -632,6 +601,7 @@ async fn a_wake_reaches_the_worker_of_another_instance() {
 async fn a_dedup_key_too_long_for_the_database_is_refused_on_every_backend() {
     let app = TestApp::spawn().await;
     let citizen = app.login().await;
+    // The service's own transaction: the dedup key is no route's input.
     let txn = app.db.begin().await.unwrap();
     let long = "k".repeat(201);
     let refused = app
@@ -665,16 +635,8 @@ async fn a_dedup_key_too_long_for_the_database_is_refused_on_every_backend() {
 }
 
 /// The messages of `template` the citizen may still be sent, as the mini-program reads it.
-async fn remaining(app: &TestApp, citizen: &Citizen, template: &str) -> i64 {
-    let subs = app.get("/api/v1/subscriptions", Some(&citizen.token)).await;
-    subs.body["templates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["templateId"] == template)
-        .unwrap()["remaining"]
-        .as_i64()
-        .unwrap()
+async fn remaining(app: &TestApp, citizen: &Citizen, id: &str) -> i64 {
+    i64::from(template(app, citizen, id).await.remaining)
 }
 
 /// 45011 (the minute quota is spent) on `subscribe/send` is a pause, not a refusal: the message
@@ -781,8 +743,7 @@ async fn a_send_whose_answer_times_out_is_not_sent_again() {
     assert_eq!(app.wechat.stats().subscribe_send_calls, 1, "never resent");
     assert_eq!(statuses(&app).await, vec!["PROBABLY_SENT"]);
     assert_eq!(remaining(&app, &citizen, BOOKING).await, 1);
-    let inbox = app.get("/api/v1/messages", Some(&citizen.token)).await;
-    assert_eq!(inbox.body["total"], 1, "kept in the inbox");
+    assert_eq!(inbox(&app, &citizen).await.total, 1, "kept in the inbox");
 }
 
 /// A worker that stalls (or dies) after handing the message to WeChat loses its lease; the
@@ -902,6 +863,8 @@ async fn each_message_refused_for_lack_of_quota_is_logged() {
     .await;
     settled(&app).await;
     assert_eq!(statuses(&app).await, vec!["NO_QUOTA", "NO_QUOTA"]);
+    // Audits that every notification kept for the inbox only is logged: their ids, which no
+    // route shows.
     let ids: Vec<i64> = entities::notification::Entity::find()
         .all(&app.db)
         .await

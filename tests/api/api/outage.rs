@@ -136,7 +136,7 @@ async fn an_unreachable_store_is_a_503_with_retry_after_and_the_session_survives
     }
     let back = back.expect("the store came back within 5 s");
     assert_eq!(
-        back.body["id"],
+        back.ok::<miniprogram_api::me::Me>().id,
         citizen.id(),
         "the same session, no new login"
     );

@@ -1,6 +1,7 @@
 //! Binding a phone number: the getPhoneNumber code (with the shared access token) and the legacy
 //! encrypted data.
 
+use miniprogram_api::me::Me;
 use reqwest::StatusCode;
 use serde_json::json;
 use simulators::wechat::{Endpoint, Fault};
@@ -19,11 +20,11 @@ async fn a_phone_code_binds_the_phone_and_the_profile_shows_it_masked() {
             &json!({ "code": code }),
         )
         .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["phone"], "138****8000");
     assert!(!reply.text.contains("13800138000"));
-    let me = app.get("/api/v1/me", Some(&citizen.token)).await;
-    assert_eq!(me.body["phone"], "138****8000");
+    let bound: Me = reply.ok();
+    assert_eq!(bound.phone.as_deref(), Some("138****8000"));
+    let me: Me = app.get("/api/v1/me", Some(&citizen.token)).await.ok();
+    assert_eq!(me.phone.as_deref(), Some("138****8000"));
 }
 
 #[tokio::test]
@@ -99,8 +100,7 @@ async fn legacy_encrypted_data_binds_the_phone_even_with_plus_turned_to_space() 
             &json!({ "encryptedData": mangled, "iv": iv }),
         )
         .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["phone"], "137****7000");
+    assert_eq!(reply.ok::<Me>().phone.as_deref(), Some("137****7000"));
 }
 
 #[tokio::test]
@@ -163,7 +163,7 @@ async fn a_rejected_access_token_is_dropped_and_the_call_retried_once() {
         2,
         "the call was retried once"
     );
-    assert_eq!(second.body["phone"], "139****9000");
+    assert_eq!(second.ok::<Me>().phone.as_deref(), Some("139****9000"));
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
 //! Staff accounts: password login, sessions apart from citizens', roles scoped to halls.
 
+use miniprogram_api::staff::{
+    StaffList, StaffLoginResponse, StaffMe, StaffMember, StaffRole, StaffRoleGrant,
+};
 use reqwest::StatusCode;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use services::staff::{HallScope, Role};
 
@@ -19,12 +21,24 @@ async fn hall(app: &TestApp, code: &str) -> i64 {
         .id
 }
 
-/// A staff member created through the service, as `gateway create-staff` does.
+/// A staff member with [`PASSWORD`], created by the deployment's administrator
+/// (`POST /staff/v1/staff`).
 async fn staff(app: &TestApp, username: &str, roles: Vec<(Role, HallScope)>) -> i64 {
-    gateway::startup::offline_staff_service(app.db.clone())
-        .create(username, SecretString::from(PASSWORD), "测试人员", roles)
+    let roles: Vec<(StaffRole, Option<i64>)> = roles
+        .into_iter()
+        .map(|(role, scope)| {
+            let hall = match scope {
+                HallScope::All => None,
+                HallScope::Hall(id) => Some(id),
+            };
+            (crate::queue_fixture::wire_role(role), hall)
+        })
+        .collect();
+    app.admin()
         .await
-        .expect("create staff")
+        .create_staff(username, "测试人员", &roles)
+        .await
+        .id
 }
 
 async fn login(app: &TestApp, username: &str, password: &str) -> crate::helpers::Reply {
@@ -37,9 +51,10 @@ async fn login(app: &TestApp, username: &str, password: &str) -> crate::helpers:
 }
 
 async fn token(app: &TestApp, username: &str) -> String {
-    let reply = login(app, username, PASSWORD).await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    reply.body["token"].as_str().unwrap().to_owned()
+    login(app, username, PASSWORD)
+        .await
+        .ok::<StaffLoginResponse>()
+        .token
 }
 
 fn without_request_id(body: &Value) -> Value {
@@ -55,27 +70,29 @@ async fn a_staff_member_logs_in_with_a_password_and_sees_themselves() {
 
     // Usernames are not case-sensitive.
     let reply = login(&app, "chief.ADMIN", PASSWORD).await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    let token = reply.body["token"].as_str().unwrap();
+    assert!(!reply.text.contains(PASSWORD));
+    let login: StaffLoginResponse = reply.ok();
+    let token = login.token.as_str();
     assert!(
         token.starts_with("zst_") && token.len() == 4 + 43,
         "{token}"
     );
-    assert_eq!(reply.body["expiresIn"], 8 * 3600);
+    assert_eq!(login.expires_in, 8 * 3600);
     assert_eq!(
-        reply.body["staff"],
-        json!({
-            "id": id,
-            "username": "chief.admin",
-            "displayName": "测试人员",
-            "roles": [{ "role": "admin", "hallId": null }],
-        })
+        login.staff,
+        StaffMe {
+            id,
+            username: "chief.admin".to_owned(),
+            display_name: "测试人员".to_owned(),
+            roles: vec![StaffRoleGrant {
+                role: StaffRole::Admin,
+                hall_id: None
+            }],
+        }
     );
-    assert!(!reply.text.contains(PASSWORD));
 
-    let me = app.get("/staff/v1/me", Some(token)).await;
-    assert_eq!(me.status, StatusCode::OK);
-    assert_eq!(me.body, reply.body["staff"]);
+    let me: StaffMe = app.get("/staff/v1/me", Some(token)).await.ok();
+    assert_eq!(me, login.staff);
 }
 
 #[tokio::test]
@@ -87,8 +104,9 @@ async fn an_unknown_user_and_a_wrong_password_get_the_same_answer() {
     let unknown = login(&app, "nobody.here", PASSWORD).await;
     for reply in [&wrong, &unknown] {
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(reply.error_code(), "STAFF_LOGIN_FAILED");
-        assert_eq!(reply.body["message"], "用户名或密码错误");
+        let error = reply.error();
+        assert_eq!(error.code, "STAFF_LOGIN_FAILED");
+        assert_eq!(error.message, "用户名或密码错误");
     }
     assert_eq!(
         without_request_id(&wrong.body),
@@ -302,14 +320,17 @@ async fn a_hall_admin_creates_staff_for_their_own_hall_only() {
             &create("clerk.a", "clerk", Some(a)),
         )
         .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-    assert_eq!(created.body["username"], "clerk.a");
-    assert_eq!(created.body["active"], true);
+    let created: StaffMember = created.created();
+    assert_eq!(created.username, "clerk.a");
+    assert!(created.active);
     assert_eq!(
-        created.body["roles"],
-        json!([{ "role": "clerk", "hallId": a }])
+        created.roles,
+        vec![StaffRoleGrant {
+            role: StaffRole::Clerk,
+            hall_id: Some(a)
+        }]
     );
-    assert!(created.body["lastLoginAt"].is_null());
+    assert!(created.last_login_at.is_none());
 
     for body in [
         create("clerk.b", "clerk", Some(b)),
@@ -319,7 +340,7 @@ async fn a_hall_admin_creates_staff_for_their_own_hall_only() {
         let reply = app.post("/staff/v1/staff", Some(&admin_a), &body).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{body}");
         assert_eq!(reply.error_code(), "FORBIDDEN");
-        assert_eq!(reply.body["message"], "无权执行此操作");
+        assert_eq!(reply.error().message, "无权执行此操作");
     }
 
     // A clerk creates no one, not even at their own hall.
@@ -372,8 +393,9 @@ async fn creating_staff_refuses_taken_names_weak_passwords_and_unknown_halls() {
     let bad_name = app
         .post("/staff/v1/staff", Some(&root), &body("a b", PASSWORD, a))
         .await;
-    assert_eq!(bad_name.error_code(), "VALIDATION_FAILED");
-    assert_eq!(bad_name.body["fields"][0]["field"], "username");
+    let error = bad_name.error();
+    assert_eq!(error.code, "VALIDATION_FAILED");
+    assert_eq!(error.fields[0].field, "username");
 
     let unknown_hall = app
         .post(
@@ -405,18 +427,13 @@ async fn admins_list_the_staff_they_manage() {
     staff(&app, "clerk.a", vec![(Role::Clerk, HallScope::Hall(a))]).await;
     staff(&app, "clerk.b", vec![(Role::Clerk, HallScope::Hall(b))]).await;
 
-    let all = app
+    let all: StaffList = app
         .get("/staff/v1/staff", Some(&token(&app, "root").await))
-        .await;
-    assert_eq!(all.status, StatusCode::OK, "{all:?}");
+        .await
+        .ok();
     // The deployment's administrator, who made the halls, first.
-    assert_eq!(all.body["total"], 5);
-    let names: Vec<&str> = all.body["staff"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["username"].as_str().unwrap())
-        .collect();
+    assert_eq!(all.total, 5);
+    let names: Vec<&str> = all.staff.iter().map(|m| m.username.as_str()).collect();
     assert_eq!(names, [ADMIN, "root", "admin.a", "clerk.a", "clerk.b"]);
 
     let at_a = app
@@ -425,10 +442,11 @@ async fn admins_list_the_staff_they_manage() {
             Some(&token(&app, "admin.a").await),
         )
         .await;
-    assert_eq!(at_a.body["total"], 2);
-    assert_eq!(at_a.body["staff"].as_array().unwrap().len(), 1);
-    assert_eq!(at_a.body["staff"][0]["username"], "admin.a");
     assert!(!at_a.text.contains("password"));
+    let at_a: StaffList = at_a.ok();
+    assert_eq!(at_a.total, 2);
+    assert_eq!(at_a.staff.len(), 1);
+    assert_eq!(at_a.staff[0].username, "admin.a");
 }
 
 #[tokio::test]
@@ -637,9 +655,10 @@ async fn admins_reset_passwords_reactivate_and_change_roles_over_http() {
             .status,
         StatusCode::NO_CONTENT
     );
-    let again = login(&app, "clerk.a", NEW).await;
-    assert_eq!(again.status, StatusCode::OK, "{again:?}");
-    let clerk = again.body["token"].as_str().unwrap().to_owned();
+    let clerk = login(&app, "clerk.a", NEW)
+        .await
+        .ok::<StaffLoginResponse>()
+        .token;
 
     // Roles replaced: only ones the admin may give, never empty, never one's own; the member's
     // sessions end and the next login carries the new roles.
@@ -686,17 +705,26 @@ async fn admins_reset_passwords_reactivate_and_change_roles_over_http() {
         json!([{ "role": "verifier", "hallId": a }, { "role": "admin", "hallId": a }]),
     )
     .await;
-    assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
+    let changed: StaffMember = changed.ok();
     assert_eq!(
-        changed.body["roles"],
-        json!([{ "role": "admin", "hallId": a }, { "role": "verifier", "hallId": a }])
+        changed.roles,
+        vec![
+            StaffRoleGrant {
+                role: StaffRole::Admin,
+                hall_id: Some(a)
+            },
+            StaffRoleGrant {
+                role: StaffRole::Verifier,
+                hall_id: Some(a)
+            }
+        ]
     );
     assert_eq!(
         app.get("/staff/v1/me", Some(&clerk)).await.error_code(),
         "SESSION_EXPIRED"
     );
-    let relogged = login(&app, "clerk.a", NEW).await;
-    assert_eq!(relogged.body["staff"]["roles"], changed.body["roles"]);
+    let relogged: StaffLoginResponse = login(&app, "clerk.a", NEW).await.ok();
+    assert_eq!(relogged.staff.roles, changed.roles);
 }
 
 #[tokio::test]

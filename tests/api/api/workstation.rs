@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use futures::{SinkExt as _, StreamExt as _};
+use miniprogram_api::booking::BookingBrief;
+use miniprogram_api::queue::{Board, Workstation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use services::staff::Role;
@@ -130,13 +132,11 @@ async fn each_call_and_recall_has_its_own_increasing_call_id_on_the_socket_and_t
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "increasing: {ids:?}");
 
     // The snapshot (what a board gets on reconnecting) names the same calls by the same ids.
-    let snapshot = app.get(&format!("/api/v1/halls/{HALL}/board"), None).await;
-    let shown: Vec<i64> = snapshot.body["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["callId"].as_i64().unwrap())
-        .collect();
+    let snapshot: Board = app
+        .get(&format!("/api/v1/halls/{HALL}/board"), None)
+        .await
+        .ok();
+    let shown: Vec<i64> = snapshot.calls.iter().map(|c| c.call_id).collect();
     assert_eq!(
         shown,
         ids.iter().rev().copied().collect::<Vec<_>>(),
@@ -153,30 +153,21 @@ async fn a_counter_socket_shows_the_line_of_its_categories_live_to_a_clerk_of_th
     let other_hall = fx.other_hall.id;
     let stranger = staff(&app, "clerk.elsewhere", Role::Clerk, other_hall).await;
     let counter1 = fx.hall.counter(1);
-    let w = app
+    let w: Workstation = app
         .get(
             &format!("/staff/v1/halls/{}/workstation", fx.hall_id),
             Some(&clerk),
         )
-        .await;
-    assert_eq!(w.status, StatusCode::OK, "{w:?}");
-    let serves: Vec<i64> = w.body["counters"]
-        .as_array()
-        .unwrap()
+        .await
+        .ok();
+    let serves: Vec<i64> = w
+        .counters
         .iter()
-        .find(|c| c["id"] == counter1)
-        .unwrap()["categoryIds"]
-        .as_array()
+        .find(|c| c.id == counter1)
         .unwrap()
-        .iter()
-        .map(|v| v.as_i64().unwrap())
-        .collect();
-    let categories: Vec<i64> = w.body["categories"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_i64().unwrap())
-        .collect();
+        .category_ids
+        .clone();
+    let categories: Vec<i64> = w.categories.iter().map(|c| c.id).collect();
     let mine = serves[0];
     let not_mine = *categories
         .iter()
@@ -300,12 +291,12 @@ async fn the_counter_sees_the_booking_holder_masked() {
             Some(&clerk),
         )
         .await;
-    assert_eq!(brief.status, StatusCode::OK, "{brief:?}");
-    assert_eq!(brief.body["holderName"], "张*");
-    assert_eq!(brief.body["phone"], "138****8000");
-    assert_eq!(brief.body["code"], booking["code"]);
-    assert!(!brief.body.to_string().contains("13800138000"));
-    assert!(!brief.body.to_string().contains("张三"));
+    assert!(!brief.text.contains("13800138000"));
+    assert!(!brief.text.contains("张三"));
+    let brief: BookingBrief = brief.ok();
+    assert_eq!(brief.holder_name.as_deref(), Some("张*"));
+    assert_eq!(brief.phone.as_deref(), Some("138****8000"));
+    assert_eq!(Some(brief.code.as_str()), booking["code"].as_str());
 
     // Not of this hall, or not a clerk of it.
     let other_hall = fx.other_hall.id;

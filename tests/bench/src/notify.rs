@@ -393,7 +393,7 @@ async fn create_citizens(
             template_id: Set(template_id.to_owned()),
             remaining: Set(i32::try_from(CONSENTS).unwrap_or(i32::MAX)),
             banned: Set(false),
-            last_result: Set(Some("accept".to_owned())),
+            last_result: Set(Some(entities::status::ConsentResult::Accept)),
             updated_at: Set(now),
         }))
         .exec_without_returning(db)

@@ -5,6 +5,7 @@
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use miniprogram_api::error::ErrorBody;
 use miniprogram_api::staff::{StaffLoginRequest, StaffLoginResponse};
 use reqwest::StatusCode;
 use serde::Serialize;
@@ -58,32 +59,38 @@ impl Reply {
         self.expect(StatusCode::CREATED)
     }
 
-    /// Asserts the error shape and returns the code.
+    /// The answer as the error envelope ([`ErrorBody`]: code, Chinese message, request id,
+    /// field problems); panics when it is not an error, does not parse as one (an unknown code
+    /// included), its message is not Chinese or its `requestId` is not the header's.
     #[track_caller]
-    pub fn error_code(&self) -> &str {
+    pub fn error(&self) -> ErrorBody {
         assert!(
             self.status.is_client_error() || self.status.is_server_error(),
             "{self:?}"
         );
-        let code = self.body["code"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no code in {self:?}"));
-        let message = self.body["message"].as_str().expect("message");
+        let error: ErrorBody = self.json();
         assert!(
-            message
+            error
+                .message
                 .chars()
                 .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
-            "the message is for a Chinese citizen: {message}"
+            "the message is for a Chinese citizen: {}",
+            error.message
         );
-        let request_id = self.body["requestId"].as_str().expect("requestId");
         assert_eq!(
             self.headers
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok()),
-            Some(request_id),
+            Some(error.request_id.as_str()),
             "the body's requestId is the header's"
         );
-        code
+        error
+    }
+
+    /// Asserts the error shape ([`Reply::error`]) and returns the code as the wire writes it.
+    #[track_caller]
+    pub fn error_code(&self) -> &'static str {
+        self.error().code.as_str()
     }
 
     /// Asserts an error answer: status, code and a Chinese message.

@@ -35,6 +35,17 @@ pub fn item(code: &str, name: &str, department: &str, bookable: bool) -> Value {
 /// Publishes `items` on a provincial simulator of their own and syncs the catalogue of the
 /// deployment (`db`, `store`) from it; the simulator stops afterwards.
 pub async fn publish(db: &DatabaseConnection, store: &Arc<dyn Store>, items: Vec<Value>) {
+    publish_with_bundles(db, store, items, Vec::new()).await;
+}
+
+/// As [`publish`], with bundles (一件事) beside the items, as the province publishes them
+/// (province-api.md: `bundleCode`, `items` [{itemCode, required}], `sharedMaterials` …).
+pub async fn publish_with_bundles(
+    db: &DatabaseConnection,
+    store: &Arc<dyn Store>,
+    items: Vec<Value>,
+    bundles: Vec<Value>,
+) {
     let config = ProvinceSimConfig {
         demo_data: false,
         ..ProvinceSimConfig::default()
@@ -44,6 +55,9 @@ pub async fn publish(db: &DatabaseConnection, store: &Arc<dyn Store>, items: Vec
         .expect("start a province simulator for the catalogue");
     for item in items {
         sim.upsert_item(item).expect("publish an item");
+    }
+    for bundle in bundles {
+        sim.upsert_bundle(bundle).expect("publish a bundle");
     }
     let client = ProvinceClient::new(ProvinceConfig {
         base_url: sim.base_url(),
