@@ -216,6 +216,13 @@ impl EvaluationConfig {
             .collect()
     }
 
+    /// Whether `tag` is offered for `grade` ([`Self::tags_for`] without building the list).
+    pub fn offers(&self, grade: u8, tag: &str) -> bool {
+        self.tags
+            .iter()
+            .any(|r| r.grades.contains(&grade) && r.tags.iter().any(|t| t == tag))
+    }
+
     fn window(&self) -> chrono::Duration {
         chrono::Duration::from_std(self.window).unwrap_or_else(|_| chrono::Duration::days(7))
     }

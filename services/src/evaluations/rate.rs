@@ -78,11 +78,13 @@ pub enum FollowUpError {
     Unexpected(#[from] anyhow::Error),
 }
 
+const NOT_A_GRADE: &str = "须为1至5的整数";
+
 fn check_grade(field: &str, grade: i64, problems: &mut Vec<(String, String)>) -> u8 {
     match u8::try_from(grade) {
         Ok(g @ 1..=5) => g,
         _ => {
-            problems.push((field.to_owned(), "须为1至5的整数".to_owned()));
+            problems.push((field.to_owned(), NOT_A_GRADE.to_owned()));
             0
         }
     }
@@ -161,7 +163,7 @@ impl EvaluationService {
     /// rating through the outbox.
     ///
     /// On PostgreSQL a rating that opens no rectification is one statement
-    /// ([`rate_in_one_statement`]); only when it writes nothing are the invitation and the
+    /// (`rate_in_one_statement`); only when it writes nothing are the invitation and the
     /// subject read, to say why. The unique index on the subject stays the last word.
     ///
     /// # Errors
@@ -180,13 +182,15 @@ impl EvaluationService {
         let mut problems = Vec::new();
         let grade = check_grade("grade", new.grade, &mut problems);
         let expected = new.kind.indicators();
-        let mut indicators = BTreeMap::new();
+        // Keyed by the channel's own `&'static str`s, and field names written only for a
+        // problem: a good rating allocates nothing here.
+        let mut indicators: BTreeMap<&'static str, u8> = BTreeMap::new();
         for i in expected {
-            match new.indicators.get(i.key) {
-                Some(v) => {
-                    let v = check_grade(&format!("indicators.{}", i.key), *v, &mut problems);
-                    indicators.insert(i.key.to_owned(), v);
+            match new.indicators.get(i.key).map(|v| u8::try_from(*v)) {
+                Some(Ok(v @ 1..=5)) => {
+                    indicators.insert(i.key, v);
                 }
+                Some(_) => problems.push((format!("indicators.{}", i.key), NOT_A_GRADE.to_owned())),
                 None => problems.push((format!("indicators.{}", i.key), "请评分".to_owned())),
             }
         }
@@ -199,9 +203,8 @@ impl EvaluationService {
             }
         }
         if grade != 0 {
-            let offered = inner.config.tags_for(grade);
             for (n, tag) in new.tags.iter().enumerate() {
-                if !offered.contains(tag) {
+                if !inner.config.offers(grade, tag) {
                     problems.push((format!("tags[{n}]"), "不是该评分可选的标签".to_owned()));
                 }
             }
