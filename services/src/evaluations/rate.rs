@@ -23,6 +23,23 @@ use entities::{
     rectification, ticket,
 };
 
+/// Which way a rating was written, counted in `evaluations_total{path}`: on PostgreSQL every
+/// rating but a real-name 差评 is one statement; SQLite and a 差评 take the transaction.
+#[derive(Debug, Clone, Copy)]
+enum Path {
+    OneStatement,
+    Transaction,
+}
+
+impl Path {
+    fn as_str(self) -> &'static str {
+        match self {
+            Path::OneStatement => "one_statement",
+            Path::Transaction => "transaction",
+        }
+    }
+}
+
 /// A rating as the citizen gives it; checked by [`EvaluationService::rate`].
 #[derive(Debug, Clone)]
 pub struct NewEvaluation {
@@ -240,7 +257,7 @@ impl EvaluationService {
             && rating.comment.is_none()
             && let Some(stored) = rate_in_one_statement(&inner.db, &rating).await?
         {
-            return Ok(self.rated(new.kind, stored, None));
+            return Ok(self.rated(new.kind, Path::OneStatement, stored, None));
         }
         // Nothing written yet: the path below says why (or meets the unique index).
         let invitation = evaluation_invitation::Entity::find()
@@ -283,7 +300,7 @@ impl EvaluationService {
             };
             if one_statement && let Some(stored) = rate_in_one_statement(&inner.db, &rating).await?
             {
-                return Ok(self.rated(new.kind, stored, None));
+                return Ok(self.rated(new.kind, Path::OneStatement, stored, None));
             }
         }
         let real_name = citizen::Entity::find_by_id(citizen_id)
@@ -345,13 +362,19 @@ impl EvaluationService {
         };
         txn.commit().await.context("commit the rating")?;
         // What was just written, as it was written: no second read.
-        Ok(self.rated(new.kind, stored, opened.map(|r| rectify::view(&r, now))))
+        Ok(self.rated(
+            new.kind,
+            Path::Transaction,
+            stored,
+            opened.map(|r| rectify::view(&r, now)),
+        ))
     }
 
     /// After a rating committed: this instance's forwarder woken, the count, the view.
     fn rated(
         &self,
         kind: SubjectKind,
+        path: Path,
         stored: evaluation::Model,
         rectification: Option<super::RectificationView>,
     ) -> EvaluationView {
@@ -362,8 +385,13 @@ impl EvaluationService {
             .and_then(|g| GRADES.get(g))
             .copied()
             .unwrap_or("0");
-        metrics::counter!("evaluations_total", "kind" => kind.as_str(), "grade" => grade)
-            .increment(1);
+        metrics::counter!(
+            "evaluations_total",
+            "kind" => kind.as_str(),
+            "grade" => grade,
+            "path" => path.as_str()
+        )
+        .increment(1);
         view(stored, rectification)
     }
 

@@ -278,6 +278,19 @@ async fn a_served_ticket_is_rated_once_by_its_citizen_and_reaches_the_province()
     assert_eq!(rated.body["defaulted"], false);
     assert!(rated.body.get("rectification").is_none());
     let evaluation_id = rated.body["id"].as_str().unwrap().to_owned();
+    // It took its backend's path: one statement on PostgreSQL, the transaction on SQLite.
+    let path = if support::postgres_admin_url().is_some() {
+        "one_statement"
+    } else {
+        "transaction"
+    };
+    let metrics = app.admin_get("/metrics").await.text;
+    assert!(
+        metrics.lines().any(
+            |l| l.starts_with("evaluations_total{") && l.contains(&format!(r#"path="{path}""#))
+        ),
+        "{metrics}"
+    );
     // WeChat checked the comment as a comment (scene 2) of the citizen's openid.
     let checked = app.wechat.sec_checked();
     assert_eq!(
