@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::status::{LicenceAction, LicenceVerdict};
+
 /// One use of a citizen's licence (append-only): a display, a reveal of a sensitive field, a
 /// presentation (QR) or a verification by staff, with its cause (用证事由).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -9,8 +11,7 @@ pub struct Model {
     pub id: i64,
     pub citizen_id: i64,
     pub licence_id: String,
-    /// `DISPLAY`, `REVEAL`, `PRESENT` or `VERIFY`.
-    pub action: String,
+    pub action: LicenceAction,
     /// `HOLDER_DISPLAY`, `REVEAL:<field>` or `VERIFY:<hall code>`.
     pub cause: String,
     pub staff_id: Option<i64>,
@@ -18,8 +19,8 @@ pub struct Model {
     /// The presentation's unique id: unique, so a payload is verified (or issued) once.
     #[sea_orm(unique)]
     pub jti: Option<String>,
-    /// `VALID` or `INVALID` for a verification.
-    pub verdict: Option<String>,
+    /// For a verification.
+    pub verdict: Option<LicenceVerdict>,
     pub at: DateTimeUtc,
     /// The family member whose licence the account used (`family_members.id`), if any.
     pub member_id: Option<i64>,

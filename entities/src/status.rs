@@ -68,6 +68,24 @@ vocabulary! {
         NoShow = "NO_SHOW",
     }
 
+    /// What was done with a licence (`licence_uses.action`).
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    pub enum LicenceAction {
+        Display = "DISPLAY",
+        Reveal = "REVEAL",
+        Present = "PRESENT",
+        Verify = "VERIFY",
+    }
+
+    /// A licence verification's verdict (`licence_uses.verdict`).
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    pub enum LicenceVerdict {
+        Valid = "VALID",
+        Invalid = "INVALID",
+    }
+
     /// A ticket's state (`tickets.state`); the live hub's events carry it as its stored string.
     #[derive(Serialize, Deserialize)]
     #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

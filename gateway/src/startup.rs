@@ -10,9 +10,7 @@ use actix_web::{App, HttpServer, middleware::from_fn, web};
 use anyhow::Context as _;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use miniprogram_api::ErrorCode;
-use sea_orm::{
-    ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection, TransactionTrait as _,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait as _;
 use secrecy::ExposeSecret as _;
 use services::Deps;
@@ -28,6 +26,7 @@ use services::licences::LicenceService;
 use services::limits::Quota;
 use services::notify::Notifications;
 use services::province::ProvinceClient;
+use services::province::outbox::Forward as _;
 use services::province::{Credentials, Verifier};
 use services::queue::{QueueHub, QueueService};
 use services::sessions::{SessionConfig, Sessions};
@@ -673,26 +672,24 @@ pub fn offline_staff_service(db: DatabaseConnection) -> StaffService {
     )
 }
 
-/// Applies pending migrations. On PostgreSQL, in one transaction holding an advisory lock:
+/// Applies pending migrations, in one transaction that holds the database's migration lock:
 /// instances starting together on a fresh database take turns instead of racing on
-/// `CREATE TABLE`, and the later ones find nothing left to do.
+/// `CREATE TABLE`, and the later ones find nothing left to do. On PostgreSQL the lock is an
+/// advisory lock; on SQLite it is the file's one write lock, taken at `BEGIN IMMEDIATE`
+/// ([`services::db::write`]) and waited for under the pool's busy timeout.
 ///
 /// # Errors
-/// A migration fails (on PostgreSQL nothing of it stays applied).
+/// A migration fails (nothing of it stays applied), or the lock was not free in time.
 pub async fn migrate_up(db: &DatabaseConnection) -> anyhow::Result<()> {
-    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
-        return migrations::Migrator::up(db, None)
-            .await
-            .context("apply database migrations");
-    }
-    let txn = db
-        .begin()
+    let txn = services::db::write(db)
         .await
         .context("begin the migration transaction")?;
-    // The key is arbitrary but fixed: "zsb-migrations".
-    txn.execute_unprepared("SELECT pg_advisory_xact_lock(7263541001)")
-        .await
-        .context("take the migration lock")?;
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        // The key is arbitrary but fixed: "zsb-migrations".
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7263541001)")
+            .await
+            .context("take the migration lock")?;
+    }
     migrations::Migrator::up(&txn, None)
         .await
         .context("apply database migrations")?;

@@ -234,7 +234,7 @@ pub async fn rate(
     };
     let view = state
         .evaluations
-        .rate(session.citizen_id, new)
+        .rate(session.citizen_id, &session.openid, new)
         .await
         .map_err(|e| match e {
             RateError::NotFound => ApiError::new(ErrorCode::EvaluationSubjectNotFound),

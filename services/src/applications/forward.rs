@@ -12,7 +12,6 @@ use sea_orm::{
     QueryFilter as _, QueryOrder as _, QuerySelect as _, RuntimeErr,
 };
 use serde_json::json;
-use tokio::sync::watch;
 
 use super::{
     ApplicationService, Delivery, FieldProblem, MaterialRef, Private, Problem, events,
@@ -163,21 +162,6 @@ impl Forwarder {
             outbox,
             last_reconcile: Arc::new(Mutex::new(tokio::time::Instant::now())),
         }
-    }
-
-    /// Rounds until `stop` turns true: forwards what is due, polls overdue cases, and sleeps
-    /// `every` (or until woken by a submission) when there was nothing to do.
-    pub async fn run(self, every: Duration, stop: watch::Receiver<bool>) {
-        outbox::run(self, every, stop).await;
-    }
-
-    /// One round ([`outbox::round`]): claims a batch of due rows and sends them. Returns how
-    /// many it handled.
-    ///
-    /// # Errors
-    /// The database cannot be reached (nothing is lost: leases return what was claimed).
-    pub async fn forward_once(&self) -> anyhow::Result<usize> {
-        outbox::round(self).await
     }
 }
 

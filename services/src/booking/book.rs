@@ -357,6 +357,25 @@ impl BookingService {
         }
     }
 
+    /// Raises the flags of the other full slots of `slot`'s hall and day, read with the
+    /// ticket taken before `slot` was: at opening time a hall's slots fill together, so the
+    /// refusals that follow are decided from memory rather than one read per slot. Best
+    /// effort: a failed read only leaves them to be found one by one.
+    async fn flag_full_siblings(
+        &self,
+        slot: &entities::slot::Model,
+        ticket: crate::store::FlagTicket,
+    ) {
+        match queries::full_slots_of_day(&self.db, slot.hall_id, slot.day).await {
+            Ok(ids) => {
+                for id in ids {
+                    self.full.raise(id, ticket);
+                }
+            }
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not read the full slots"),
+        }
+    }
+
     pub(super) async fn book_once(
         &self,
         who: Booker,
@@ -440,6 +459,7 @@ impl BookingService {
         if slot.booked >= slot.capacity {
             metrics::counter!("booking_slot_full_total", "decided_by" => "database").increment(1);
             self.full.raise(slot.id, flag_ticket);
+            self.flag_full_siblings(&slot, flag_ticket).await;
             return Err(BookError::SlotFull);
         }
         if let Some(old) = &moving

@@ -156,6 +156,26 @@ pub async fn slot(conn: &impl ConnectionTrait, id: i64) -> anyhow::Result<Option
         .context("read the slot")
 }
 
+/// The open slots of a hall's day whose every seat is taken: at opening time a hall's slots
+/// fill together, so one slot found full flags its full siblings with the same read.
+pub async fn full_slots_of_day(
+    conn: &impl ConnectionTrait,
+    hall_id: i64,
+    day: NaiveDate,
+) -> anyhow::Result<Vec<i64>> {
+    slot::Entity::find()
+        .filter(slot::Column::HallId.eq(hall_id))
+        .filter(slot::Column::Day.eq(day))
+        .filter(slot::Column::Status.eq(SlotStatus::Open))
+        .filter(Expr::col(slot::Column::Booked).gte(Expr::col(slot::Column::Capacity)))
+        .select_only()
+        .column(slot::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await
+        .context("read the full slots of the day")
+}
+
 /// The blind index of the citizen's identity, when it is proven by face verification; why not
 /// otherwise.
 pub async fn identity_index(

@@ -3,8 +3,6 @@
 //! id, the same body on every attempt), and on the answer opens one application per item —
 //! each with its `sblsh` — joined to the bundle (province-api.md, "一件事 bundles").
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -12,7 +10,6 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, FromQueryResult,
     QueryFilter as _,
 };
-use tokio::sync::watch;
 
 use super::{BundleService, Private, bundle_private_context, part_private_context};
 use crate::applications::{Delivery, FieldProblem, MaterialRef, Problem};
@@ -73,20 +70,6 @@ impl BundleForwarder {
             },
         );
         Self { svc, outbox }
-    }
-
-    /// Rounds until `stop` turns true, sleeping `every` (or until a submission wakes it) when
-    /// idle.
-    pub async fn run(self, every: Duration, stop: watch::Receiver<bool>) {
-        outbox::run(self, every, stop).await;
-    }
-
-    /// One round ([`outbox::round`]). Returns how many were handled.
-    ///
-    /// # Errors
-    /// The database failed (leases return what was claimed).
-    pub async fn forward_once(&self) -> anyhow::Result<usize> {
-        outbox::round(self).await
     }
 }
 

@@ -3,12 +3,10 @@
 //! restarts leave one ledger entry each.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use sea_orm::{EntityTrait as _, FromQueryResult};
-use tokio::sync::watch;
 
 use super::{CommentStatus, EvaluationService, SubjectKind};
 use crate::province::outbox::{self, Drain, Forward, Lease, Outbox, Settle};
@@ -52,19 +50,6 @@ impl EvaluationForwarder {
             svc.inner.config.outbox.clone(),
         );
         Self { svc, outbox }
-    }
-
-    /// Rounds until `stop` turns true, sleeping `every` (or until a rating wakes it) when idle.
-    pub async fn run(self, every: Duration, stop: watch::Receiver<bool>) {
-        outbox::run(self, every, stop).await;
-    }
-
-    /// One round ([`outbox::round`]). Returns how many were handled.
-    ///
-    /// # Errors
-    /// The database failed (leases return what was claimed).
-    pub async fn forward_once(&self) -> anyhow::Result<usize> {
-        outbox::round(self).await
     }
 }
 

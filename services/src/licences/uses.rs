@@ -6,43 +6,13 @@ use sea_orm::{
     ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _, QueryFilter as _, QueryOrder as _,
     QuerySelect as _,
 };
-use serde::{Deserialize, Serialize};
 
 use entities::licence_use;
 
 use super::Verdict;
 
-/// What was done with a licence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Action {
-    Display,
-    Reveal,
-    Present,
-    Verify,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Display => "DISPLAY",
-            Action::Reveal => "REVEAL",
-            Action::Present => "PRESENT",
-            Action::Verify => "VERIFY",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        [
-            Action::Display,
-            Action::Reveal,
-            Action::Present,
-            Action::Verify,
-        ]
-        .into_iter()
-        .find(|a| a.as_str() == s)
-    }
-}
+/// What was done with a licence: the stored vocabulary (`licence_uses.action`).
+pub use entities::status::LicenceAction as Action;
 
 /// One row of the audit log, as its holder sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,15 +71,12 @@ pub(super) async fn record(
     let inserted = licence_use::Entity::insert(licence_use::ActiveModel {
         citizen_id: Set(row.citizen_id),
         licence_id: Set(row.licence_id.to_owned()),
-        action: Set(row.action.as_str().to_owned()),
+        action: Set(row.action),
         cause: Set(row.cause.to_owned()),
         staff_id: Set(row.staff_id),
         hall_id: Set(row.hall_id),
         jti: Set(row.jti),
-        verdict: Set(row.verdict.map(|v| match v {
-            Verdict::Valid => "VALID".to_owned(),
-            Verdict::Invalid => "INVALID".to_owned(),
-        })),
+        verdict: Set(row.verdict),
         at: Set(at),
         member_id: Set(row.member_id),
         ..Default::default()
@@ -134,20 +101,14 @@ pub(super) async fn of(
         .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|r| {
-            Some(LicenceUse {
-                id: r.id,
-                action: Action::parse(&r.action)?,
-                cause: r.cause,
-                staff_id: r.staff_id,
-                hall_id: r.hall_id,
-                verdict: r.verdict.as_deref().and_then(|v| match v {
-                    "VALID" => Some(Verdict::Valid),
-                    "INVALID" => Some(Verdict::Invalid),
-                    _ => None,
-                }),
-                at: r.at,
-            })
+        .map(|r| LicenceUse {
+            id: r.id,
+            action: r.action,
+            cause: r.cause,
+            staff_id: r.staff_id,
+            hall_id: r.hall_id,
+            verdict: r.verdict,
+            at: r.at,
         })
         .collect())
 }
@@ -160,7 +121,7 @@ pub(super) async fn presenter(
 ) -> Result<Option<(i64, Option<i64>)>, DbErr> {
     Ok(licence_use::Entity::find()
         .filter(licence_use::Column::LicenceId.eq(licence_id))
-        .filter(licence_use::Column::Action.eq(Action::Present.as_str()))
+        .filter(licence_use::Column::Action.eq(Action::Present))
         .order_by_desc(licence_use::Column::Id)
         .one(db)
         .await?

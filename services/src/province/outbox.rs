@@ -370,6 +370,27 @@ pub trait Forward: Send + Sync {
     fn between_rounds(&self, _every: Duration) -> impl Future<Output = ()> + Send {
         async {}
     }
+
+    /// Rounds until `stop` turns true, sleeping `every` (or until a new row wakes it) when idle:
+    /// [`run`] with this forwarder.
+    fn run(self, every: Duration, stop: watch::Receiver<bool>) -> impl Future<Output = ()> + Send
+    where
+        Self: Sized,
+    {
+        run(self, every, stop)
+    }
+
+    /// One round ([`round`]): claims a batch of due rows and sends them. Returns how many it
+    /// handled.
+    ///
+    /// # Errors
+    /// The database failed (nothing is lost: leases return what was claimed).
+    fn forward_once(&self) -> impl Future<Output = anyhow::Result<usize>> + Send
+    where
+        Self: Sized,
+    {
+        round(self)
+    }
 }
 
 /// One round: claims due rows and sends them, `concurrency` at once. After an outage (the

@@ -123,25 +123,24 @@ impl QueueService {
     }
 
     /// The positions of every waiting ticket of a hall's day: the snapshot of the last second,
-    /// or a fresh one (`fresh`, or none recent). One computation at a time per instance.
+    /// or a fresh one (`fresh`, none recent, or a change made on this instance since). One
+    /// computation at a time per instance.
     pub(crate) async fn positions(
         &self,
         hall_id: i64,
         day: NaiveDate,
         fresh: bool,
     ) -> anyhow::Result<Arc<Positions>> {
-        let mut snapshots = self.snapshots.lock().await;
-        if !fresh
-            && let Some((at, snapshot)) = snapshots.get(&(hall_id, day))
-            && at.elapsed() < SNAPSHOT_FOR
-        {
-            return Ok(Arc::clone(snapshot));
+        if !fresh && let Some(positions) = self.snapshots.recent(hall_id, day) {
+            return Ok(positions);
         }
-        let (snapshot, _) = self.compute_line(hall_id, day).await?;
-        let snapshot = Arc::new(snapshot);
-        snapshots.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(60));
-        snapshots.insert((hall_id, day), (Instant::now(), Arc::clone(&snapshot)));
-        Ok(snapshot)
+        let _computing = self.snapshots.compute.lock().await;
+        // Computed by another caller while this one waited.
+        if !fresh && let Some(positions) = self.snapshots.recent(hall_id, day) {
+            return Ok(positions);
+        }
+        let (positions, _) = self.compute_line(hall_id, day).await?;
+        Ok(positions)
     }
 
     /// The positions of every waiting ticket of a hall's day and the count waiting per
@@ -155,26 +154,27 @@ impl QueueService {
         hall_id: i64,
         day: NaiveDate,
     ) -> anyhow::Result<(Arc<Positions>, BTreeMap<i64, u32>)> {
-        let mut snapshots = self.snapshots.lock().await;
-        let (positions, waiting) = self.compute_line(hall_id, day).await?;
-        let positions = Arc::new(positions);
-        snapshots.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(60));
-        snapshots.insert((hall_id, day), (Instant::now(), Arc::clone(&positions)));
-        Ok((positions, waiting))
+        let _computing = self.snapshots.compute.lock().await;
+        self.compute_line(hall_id, day).await
     }
 
-    pub(super) async fn compute_line(
+    /// Reads the line (one query), computes every position, and keeps the result as this
+    /// instance's snapshot of (hall, day). Called under `snapshots.compute`.
+    async fn compute_line(
         &self,
         hall_id: i64,
         day: NaiveDate,
-    ) -> anyhow::Result<(Positions, BTreeMap<i64, u32>)> {
+    ) -> anyhow::Result<(Arc<Positions>, BTreeMap<i64, u32>)> {
+        let at = Instant::now();
         let line = queries::waiting_line(&self.db, hall_id, day).await?;
         let mut waiting: BTreeMap<i64, u32> = BTreeMap::new();
         let mut out = HashMap::with_capacity(line.len());
+        let mut rows = HashMap::with_capacity(line.len());
         let mut current: Option<i64> = None;
         let mut ahead = 0u32;
         let mut inputs: HashMap<i64, (f64, u32)> = HashMap::new();
-        for (ticket_id, category_id) in line {
+        for t in line {
+            let category_id = t.category_id;
             if current != Some(category_id) {
                 current = Some(category_id);
                 ahead = 0;
@@ -188,24 +188,82 @@ impl QueueService {
                 }
             };
             out.insert(
-                ticket_id,
+                t.id,
                 Position {
                     ahead,
                     wait_minutes: rules::estimate_minutes(ahead, mean, open),
                 },
             );
+            rows.insert(t.id, t);
             ahead += 1;
             *waiting.entry(category_id).or_default() += 1;
         }
-        Ok((out, waiting))
+        let positions = Arc::new(out);
+        self.snapshots
+            .keep(hall_id, day, at, Arc::clone(&positions), Arc::new(rows));
+        self.watch_line(hall_id);
+        Ok((positions, waiting))
     }
 
-    /// Drops this instance's snapshots of a hall after a change made here.
-    pub(super) async fn forget_positions(&self, hall_id: i64) {
-        self.snapshots
-            .lock()
-            .await
-            .retain(|(hall, _), _| *hall != hall_id);
+    /// After a change of `ticket_id` made on this instance: that ticket is no longer answered
+    /// from the snapshot, and the next position computed here reads the line again.
+    pub(super) fn changed_line(&self, hall_id: i64, ticket_id: i64) {
+        self.snapshots.changed(hall_id, ticket_id, true);
+    }
+
+    /// A waiting ticket answered from this instance's snapshot of its line, without a query:
+    /// `None` when the ticket is not in a recent snapshot (taken since, no longer waiting, or
+    /// changed since the snapshot was read). A snapshot that heard of a change since is read
+    /// again in the background, one read at a time.
+    pub(super) fn snapshot_of(&self, ticket_id: i64) -> Option<(ticket::Model, Position)> {
+        let (found, refresh) = self.snapshots.find(ticket_id)?;
+        if let Some((hall_id, day)) = refresh {
+            let service = self.clone();
+            tokio::spawn(async move {
+                let _computing = service.snapshots.compute.lock().await;
+                if let Err(e) = service.compute_line(hall_id, day).await {
+                    tracing::warn!(error = %format!("{e:#}"), hall_id, "could not refresh the line");
+                }
+                service.snapshots.refreshed(hall_id, day);
+            });
+        }
+        Some(found)
+    }
+
+    /// Hears the hall's changes made on other instances (the store's `queue:{hall_id}`
+    /// channel), once per hall and instance, so that a ticket changed elsewhere is no longer
+    /// answered from this instance's snapshot. Missing an event costs at most the snapshot's
+    /// age ([`SNAPSHOT_FOR`]).
+    fn watch_line(&self, hall_id: i64) {
+        if !self.snapshots.watch(hall_id) {
+            return;
+        }
+        let (store, snapshots) = (Arc::clone(&self.store), Arc::downgrade(&self.snapshots));
+        tokio::spawn(async move {
+            // Ends with the service (its snapshots).
+            while snapshots.strong_count() > 0 {
+                match store.subscribe(&channel(hall_id)).await {
+                    Ok(mut stream) => {
+                        while let Some(message) = futures::StreamExt::next(&mut stream).await {
+                            let Some(snapshots) = snapshots.upgrade() else {
+                                return;
+                            };
+                            if let Ok(event) = serde_json::from_slice::<QueueEvent>(&message) {
+                                snapshots.changed(hall_id, event.ticket_id, false);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, hall_id, "could not hear the line's changes");
+                    }
+                }
+                // Every snapshot read before this moment may have missed a change.
+                if let Some(snapshots) = snapshots.upgrade() {
+                    snapshots.forget_hall(hall_id);
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
     }
 
     /// A hall's display board by its code: the latest ten calls and who waits per category.

@@ -187,7 +187,7 @@ impl QueueService {
             version: t.version + 1,
             ..t
         };
-        self.forget_positions(row.hall_id).await;
+        self.changed_line(row.hall_id, row.id);
         let mut event = event_of(&row, Some(&counter), now);
         event.event_id = Some(event_id);
         announce(self.store.as_ref(), &event).await;
@@ -345,7 +345,7 @@ impl QueueService {
             .await?
             .ok_or(TicketError::NotFound)?;
         let at_counter = (to == TicketState::Called).then_some(&counter);
-        self.forget_positions(row.hall_id).await;
+        self.changed_line(row.hall_id, row.id);
         let mut event = event_of(&row, at_counter, now);
         event.event_id = Some(event_id);
         announce(self.store.as_ref(), &event).await;
@@ -419,7 +419,7 @@ impl QueueService {
             txn.commit().await.context("commit returning a ticket")?;
             returned += 1;
             if let Some(row) = queries::ticket(&self.db, t.id).await? {
-                self.forget_positions(row.hall_id).await;
+                self.changed_line(row.hall_id, row.id);
                 announce(self.store.as_ref(), &event_of(&row, None, now)).await;
             }
         }

@@ -20,12 +20,13 @@ mod live;
 mod numbers;
 pub(crate) mod queries;
 pub mod rules;
+mod snapshot;
 mod sweep;
 mod take;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -47,6 +48,7 @@ use crate::time::{Clock, SHANGHAI};
 pub use board::{Board, BoardCall, CategoryStats, CategoryWaiting};
 pub use counter::{CallError, CounterAction};
 pub use live::{HallUpdate, Position, QueueHub};
+pub use snapshot::SNAPSHOT_FOR;
 pub use take::{IssueError, TakeError};
 pub(crate) use take::{briefs_of_bookings, issue_for_booking};
 
@@ -190,10 +192,10 @@ pub struct QueueService {
     halls: HallDirectory,
     /// (hall, category) → (mean service seconds, open counters).
     estimates: TtlCache<(i64, i64), (f64, u32)>,
-    /// (hall, day) → every waiting ticket's position, computed at most once a second per
-    /// instance (and at once after a change): a thousand citizens polling cost one query a
-    /// second, not a thousand.
-    snapshots: Snapshots,
+    /// (hall, day) → every waiting ticket's row and position, read at most once a second per
+    /// instance (and again after a change): a thousand citizens polling cost one query a
+    /// second, not a thousand (see [`snapshot`]).
+    snapshots: Arc<snapshot::Snapshots>,
     /// This instance's blocks of queue numbers.
     numbers: numbers::Numbers,
     /// Active halls' ids by code, items known to the catalogue, and categories an active
@@ -205,11 +207,6 @@ pub struct QueueService {
 
 /// Every waiting ticket's position, by ticket id.
 pub type Positions = HashMap<i64, Position>;
-
-type Snapshots = Arc<tokio::sync::Mutex<HashMap<(i64, NaiveDate), (Instant, Arc<Positions>)>>>;
-
-/// How long a positions snapshot serves polls.
-const SNAPSHOT_FOR: Duration = Duration::from_secs(1);
 
 /// A compare-and-set on a ticket: applies `sets` and `to` only while the ticket still has the
 /// version (and so the state) it was read with. `false`: someone changed it first.
@@ -287,12 +284,7 @@ impl QueueService {
     }
 
     async fn view(&self, t: ticket::Model) -> anyhow::Result<TicketView> {
-        let names = self
-            .names(t.hall_id)
-            .await?
-            .context("a ticket's hall vanished")?;
-        let state = t.state;
-        let position = if state == TicketState::Waiting {
+        let position = if t.state == TicketState::Waiting {
             match self.positions(t.hall_id, t.day, false).await?.get(&t.id) {
                 Some(p) => Some(*p),
                 // Taken after the snapshot: counted on its own.
@@ -305,6 +297,20 @@ impl QueueService {
         } else {
             None
         };
+        self.view_at(t, position).await
+    }
+
+    /// A ticket's view with its position (a waiting ticket's) already known.
+    async fn view_at(
+        &self,
+        t: ticket::Model,
+        position: Option<Position>,
+    ) -> anyhow::Result<TicketView> {
+        let names = self
+            .names(t.hall_id)
+            .await?
+            .context("a ticket's hall vanished")?;
+        let state = t.state;
         let counter = t.counter_id.and_then(|id| names.counters.get(&id));
         Ok(TicketView {
             id: t.id,

@@ -583,12 +583,12 @@ pub async fn ahead_of(conn: &impl ConnectionTrait, t: &ticket::Model) -> anyhow:
         .context("count the people ahead")
 }
 
-/// Every waiting ticket of a hall's day: (id, category) in calling order per category.
+/// Every waiting ticket of a hall's day, in calling order per category.
 pub async fn waiting_line(
     conn: &impl ConnectionTrait,
     hall_id: i64,
     day: NaiveDate,
-) -> anyhow::Result<Vec<(i64, i64)>> {
+) -> anyhow::Result<Vec<ticket::Model>> {
     ticket::Entity::find()
         .filter(ticket::Column::HallId.eq(hall_id))
         .filter(ticket::Column::Day.eq(day))
@@ -597,10 +597,6 @@ pub async fn waiting_line(
         .order_by_asc(ticket::Column::Priority)
         .order_by_asc(ticket::Column::IssuedAt)
         .order_by_asc(ticket::Column::Id)
-        .select_only()
-        .column(ticket::Column::Id)
-        .column(ticket::Column::CategoryId)
-        .into_tuple()
         .all(conn)
         .await
         .context("read the waiting line")

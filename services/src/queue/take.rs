@@ -290,7 +290,7 @@ impl QueueService {
         metrics::counter!("queue_tickets_total", "source" => "walk_in").increment(1);
         // Only a green-channel ticket goes before others (see `take`).
         if green_channel {
-            self.forget_positions(row.hall_id).await;
+            self.changed_line(row.hall_id, row.id);
         }
         announce(self.store.as_ref(), &event_of(&row, None, now)).await;
         Ok(self.view(row).await?)
@@ -397,6 +397,13 @@ impl QueueService {
         citizen_id: i64,
         ticket_id: i64,
     ) -> anyhow::Result<Option<TicketView>> {
+        // A waiting ticket from this instance's snapshot of its line, without a query.
+        if let Some((t, position)) = self.snapshot_of(ticket_id) {
+            if t.citizen_id != Some(citizen_id) {
+                return Ok(None);
+            }
+            return Ok(Some(self.view_at(t, Some(position)).await?));
+        }
         match queries::ticket(&self.db, ticket_id).await? {
             Some(t) if t.citizen_id == Some(citizen_id) => Ok(Some(self.view(t).await?)),
             _ => Ok(None),
@@ -459,7 +466,7 @@ impl QueueService {
         let row = queries::ticket(&self.db, t.id)
             .await?
             .ok_or(TicketError::NotFound)?;
-        self.forget_positions(row.hall_id).await;
+        self.changed_line(row.hall_id, row.id);
         announce(self.store.as_ref(), &event_of(&row, None, now)).await;
         Ok(self.view(row).await?)
     }

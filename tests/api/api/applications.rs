@@ -16,6 +16,7 @@ use reqwest::StatusCode;
 use sea_orm::{ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use services::province::outbox::Forward as _;
 use services::province::{Credentials, sign};
 use simulators::province::{Fault, Group, Phase, ProvinceSim, ProvinceSimConfig};
 

@@ -98,6 +98,38 @@ async fn a_slot_found_full_is_refused_from_memory_with_the_databases_answer() {
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
 }
 
+/// One slot found full in the database flags the other full slots of its hall's day with the
+/// same read, so that at opening time the refusals after the first are decided from memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_found_full_flags_its_full_siblings_of_the_day() {
+    let (one, _two, _) = two_instances().await;
+    let (first, second, third) = (
+        citizen(&one, 1).await,
+        citizen(&one, 2).await,
+        citizen(&one, 3).await,
+    );
+    let day = slots(&one, &first.token, HALL, PASSPORT, "2026-11-17").await;
+    let (slot, sibling) = (id(&day[0]), id(&day[1]));
+    // The sibling fills behind the gateway's back: no instance has found it full yet.
+    set_booked(&one, sibling, slot_row(&one.db, sibling).await.capacity).await;
+    booked(&one, &first.token, slot, PASSPORT).await;
+    let sent = Instant::now();
+    refused(
+        &book(&one, &second.token, slot, PASSPORT).await,
+        StatusCode::CONFLICT,
+        "SLOT_FULL",
+    );
+
+    // The sibling's seat comes back behind the gateway's back: only its flag refuses it now.
+    set_booked(&one, sibling, 0).await;
+    let from_memory = book(&one, &third.token, sibling, PASSPORT).await;
+    if sent.elapsed() < FULL_FLAG_TTL {
+        refused(&from_memory, StatusCode::CONFLICT, "SLOT_FULL");
+    }
+    let reply = until_not_full(&one, &third.token, sibling).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancellation_on_one_instance_lets_the_other_book_the_seat() {
     let (one, two, _) = two_instances().await;

@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use sea_orm::{ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use services::province::outbox::Forward as _;
 use services::staff::Role;
 use simulators::province::{Fault, Group, Phase, ProvinceSim, ProvinceSimConfig};
 use simulators::wechat::{Endpoint, Fault as WxFault};
@@ -316,6 +317,8 @@ async fn a_served_ticket_is_rated_once_by_its_citizen_and_reaches_the_province()
     assert_eq!(world.province.evaluation_submissions(&evaluation_id), 1);
 }
 
+/// Grades 1–5 race on two instances: on PostgreSQL grades 3–5 are the one-statement rating and
+/// 1–2 the transaction of a real-name 差评, so both paths meet each other at the unique index.
 #[tokio::test]
 async fn racing_ratings_of_one_ticket_leave_exactly_one() {
     let world = World::new(crate::booking_fixture::monday_nine(), false).await;
@@ -357,6 +360,107 @@ async fn racing_ratings_of_one_ticket_leave_exactly_one() {
             .unwrap(),
         1,
         "one outbox row: the loser wrote nothing"
+    );
+}
+
+/// The window's edge, on every path a rating takes (on PostgreSQL a rating without comment
+/// is one statement, one with a comment reads the invitation first, a real-name 差评 is a
+/// transaction): a moment before it each is taken, with the invitation's attribution and the
+/// citizen's real-name mark copied; from it on each is refused and nothing is written.
+#[tokio::test]
+async fn a_rating_a_moment_before_the_window_closes_is_taken_and_from_its_edge_refused() {
+    let world = World::new(crate::booking_fixture::monday_nine(), false).await;
+    let app = &world.app;
+    let clerk = world.clerk("clerk.edge").await;
+    let a = citizen(app, 1).await;
+    let mut tickets = Vec::new();
+    for _ in 0..6 {
+        tickets.push(world.ticket(&a, &clerk, true).await);
+    }
+    let pending = app.get("/api/v1/evaluations/pending", Some(&a.token)).await;
+    assert_eq!(pending.status, StatusCode::OK, "{pending:?}");
+    let due = |ticket: i64| -> chrono::DateTime<chrono::Utc> {
+        let entry = pending.body["pending"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["subjectId"].as_str() == Some(ticket.to_string().as_str()))
+            .unwrap_or_else(|| panic!("ticket {ticket} pending: {pending:?}"));
+        entry["dueAt"].as_str().unwrap().parse().unwrap()
+    };
+    let with_comment = |ticket: i64, grade: i64| {
+        let mut body = ticket_rating(ticket, grade);
+        body["comment"] = json!("办得很快");
+        body
+    };
+    let bodies = [
+        ticket_rating(tickets[0], 5),
+        with_comment(tickets[1], 4),
+        ticket_rating(tickets[2], 1),
+    ];
+    // A second before the edge: taken (tickets are done in order, so the clock only moves on).
+    for (ticket, body) in tickets.iter().zip(&bodies) {
+        app.clock.set(due(*ticket) - chrono::Duration::seconds(1));
+        let taken = rate(app, &a, body).await;
+        assert_eq!(taken.status, StatusCode::CREATED, "{ticket}: {taken:?}");
+    }
+    let rows = entities::evaluation::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        assert_eq!(row.hall_id, Some(world.hall_id), "{row:?}");
+        assert_eq!(row.counter_id, Some(clerk.1), "{row:?}");
+        assert!(row.staff_id.is_some(), "{row:?}");
+        assert!(row.real_name, "the citizen proved their identity: {row:?}");
+        assert!(!row.defaulted);
+    }
+    assert_eq!(
+        entities::evaluation_invitation::Entity::find()
+            .filter(entities::evaluation_invitation::Column::Settled.eq(true))
+            .count(&app.db)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        entities::evaluation_outbox::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        3
+    );
+
+    // From the edge on (the test clock lands on it or a few milliseconds past): refused.
+    let late = [
+        ticket_rating(tickets[3], 5),
+        with_comment(tickets[4], 4),
+        ticket_rating(tickets[5], 1),
+    ];
+    for (ticket, body) in tickets[3..].iter().zip(&late) {
+        app.clock.set(due(*ticket));
+        let refused = rate(app, &a, body).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::CONFLICT,
+            "{ticket}: {refused:?}"
+        );
+        assert_eq!(refused.error_code(), "EVALUATION_WINDOW_CLOSED");
+    }
+    assert_eq!(
+        entities::evaluation::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        entities::evaluation_outbox::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        3
     );
 }
 

@@ -538,7 +538,10 @@ mod acting {
             .all(&app.db)
             .await
             .unwrap();
-        for action in ["PRESENT", "VERIFY"] {
+        for action in [
+            entities::status::LicenceAction::Present,
+            entities::status::LicenceAction::Verify,
+        ] {
             assert!(
                 uses.iter().any(|u| u.action == action
                     && u.citizen_id == parent.id()

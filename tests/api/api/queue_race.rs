@@ -411,3 +411,81 @@ async fn twenty_counters_calling_at_once_call_every_ticket_exactly_once_in_order
         }
     }
 }
+
+/// `GET /api/v1/tickets/{id}` as its citizen: 200 and the ticket.
+async fn poll(app: &TestApp, token: &str, ticket: &Value) -> Value {
+    let reply = app
+        .get(&format!("/api/v1/tickets/{}", id(ticket)), Some(token))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    reply.body
+}
+
+/// A poll is answered from each instance's snapshot of the line: a call made on one instance
+/// shows in a poll on the other within `services::queue::SNAPSHOT_FOR` (usually at once, when
+/// the other hears the event), and a ticket the snapshot does not hold (taken since) is read
+/// from the database, never answered wrongly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_on_one_instance_shows_in_a_poll_on_the_other_within_the_bound() {
+    let deployment = Deployment::new().await;
+    let one = deployment.instance(settings).await;
+    let two = deployment.instance(settings).await;
+    let fx = seed(&one).await;
+    one.clock.set(monday_nine());
+    let clerk = staff(&two, "clerk.poll", Role::Clerk, fx.hall_id).await;
+    let counter1 = fx.hall.counter(1);
+    let c = citizen(&one, 30).await;
+    let d = citizen(&one, 31).await;
+    let mine = taken(&one, &c.token, HALL, ID_CARD).await;
+    one.clock.advance(chrono::Duration::seconds(1));
+    let later = taken(&one, &d.token, HALL, ID_CARD).await;
+    // Both polled on instance one: its snapshot of the line now holds them.
+    assert_eq!(poll(&one, &c.token, &mine).await["ahead"], 0);
+    assert_eq!(poll(&one, &d.token, &later).await["ahead"], 1);
+    // Another's ticket is not answered from the snapshot either.
+    let other = one
+        .get(&format!("/api/v1/tickets/{}", id(&mine)), Some(&d.token))
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND, "{other:?}");
+
+    let call = called(&two, &clerk, fx.hall_id, counter1).await;
+    assert_eq!(call["id"], mine["id"]);
+    let called_at = std::time::Instant::now();
+    loop {
+        let polled = poll(&one, &c.token, &mine).await;
+        if polled["state"] == "CALLED" {
+            assert_eq!(polled["counterNumber"], 1, "{polled}");
+            break;
+        }
+        assert_eq!(polled["state"], "WAITING", "{polled}");
+        assert!(
+            called_at.elapsed() <= services::queue::SNAPSHOT_FOR,
+            "a call made on instance two still unseen on instance one after {:?}",
+            called_at.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    loop {
+        let polled = poll(&one, &d.token, &later).await;
+        if polled["ahead"] == 0 {
+            break;
+        }
+        assert!(
+            called_at.elapsed() <= services::queue::SNAPSHOT_FOR * 2,
+            "the next in line still not first after {:?}: {polled}",
+            called_at.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Taken on instance two after the snapshot: read from the database, one behind `later`.
+    let e = citizen(&two, 32).await;
+    one.clock.advance(chrono::Duration::seconds(1));
+    let last = taken(&two, &e.token, HALL, ID_CARD).await;
+    let polled = poll(&one, &e.token, &last).await;
+    assert_eq!(
+        (polled["state"].as_str(), polled["ahead"].as_u64()),
+        (Some("WAITING"), Some(1)),
+        "{polled}"
+    );
+}
