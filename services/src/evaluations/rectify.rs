@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _,
@@ -86,11 +86,10 @@ pub enum RectifyError {
 
 /// The instant a day ends in Asia/Shanghai.
 fn end_of(day: NaiveDate) -> DateTime<Utc> {
-    day.succ_opt()
-        .unwrap_or(day)
-        .and_hms_opt(0, 0, 0)
-        .and_then(|t| t.and_local_timezone(SHANGHAI).single())
-        .map_or_else(Utc::now, |t| t.with_timezone(&Utc))
+    // The next midnight there; a fixed offset maps it to exactly one instant, so no fallback
+    // (the former one read the wall clock).
+    let midnight = day.succ_opt().unwrap_or(day).and_time(NaiveTime::MIN);
+    midnight.and_utc() - chrono::Duration::seconds(i64::from(SHANGHAI.local_minus_utc()))
 }
 
 fn day_of(at: DateTime<Utc>) -> NaiveDate {

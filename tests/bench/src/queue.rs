@@ -169,6 +169,10 @@ async fn measure(
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(256)
+        // Below the gateway's keep-alive (actix's 5 s): a counter idle longer would otherwise
+        // reuse a connection the gateway is closing ("connection closed before message
+        // completed", seen once on call-next).
+        .pool_idle_timeout(Duration::from_secs(2))
         .build()
         .context("build the HTTP client")?;
     let wechat = WechatSim::start(WechatSimConfig::default())
