@@ -124,7 +124,7 @@ impl QueueService {
 
     /// The positions of every waiting ticket of a hall's day: the snapshot of the last second,
     /// or a fresh one (`fresh`, none recent, or a change made on this instance since). One
-    /// computation at a time per instance.
+    /// computation at a time per line and instance.
     pub(crate) async fn positions(
         &self,
         hall_id: i64,
@@ -134,7 +134,7 @@ impl QueueService {
         if !fresh && let Some(positions) = self.snapshots.recent(hall_id, day) {
             return Ok(positions);
         }
-        let _computing = self.snapshots.compute.lock().await;
+        let _computing = self.snapshots.compute(hall_id, day).await;
         // Computed by another caller while this one waited.
         if !fresh && let Some(positions) = self.snapshots.recent(hall_id, day) {
             return Ok(positions);
@@ -154,12 +154,12 @@ impl QueueService {
         hall_id: i64,
         day: NaiveDate,
     ) -> anyhow::Result<(Arc<Positions>, BTreeMap<i64, u32>)> {
-        let _computing = self.snapshots.compute.lock().await;
+        let _computing = self.snapshots.compute(hall_id, day).await;
         self.compute_line(hall_id, day).await
     }
 
     /// Reads the line (one query), computes every position, and keeps the result as this
-    /// instance's snapshot of (hall, day). Called under `snapshots.compute`.
+    /// instance's snapshot of (hall, day). Called under `snapshots.compute(hall_id, day)`.
     async fn compute_line(
         &self,
         hall_id: i64,
@@ -220,7 +220,7 @@ impl QueueService {
         if let Some((hall_id, day)) = refresh {
             let service = self.clone();
             tokio::spawn(async move {
-                let _computing = service.snapshots.compute.lock().await;
+                let _computing = service.snapshots.compute(hall_id, day).await;
                 if let Err(e) = service.compute_line(hall_id, day).await {
                     tracing::warn!(error = %format!("{e:#}"), hall_id, "could not refresh the line");
                 }
@@ -230,38 +230,42 @@ impl QueueService {
         Some(found)
     }
 
-    /// Hears the hall's changes made on other instances (the store's `queue:{hall_id}`
-    /// channel), once per hall and instance, so that a ticket changed elsewhere is no longer
-    /// answered from this instance's snapshot. Missing an event costs at most the snapshot's
-    /// age ([`SNAPSHOT_FOR`]).
+    /// Hears the hall's changes made on other instances through this instance's hub
+    /// ([`QueueHub::events`]: the one store subscription of the hall), once per hall and
+    /// instance, so that a ticket changed elsewhere is no longer answered from this instance's
+    /// snapshot. Events possibly missed (the receiver lagged, or the subscription was lost and
+    /// made again) drop the hall's snapshots; otherwise missing an event costs at most the
+    /// snapshot's age ([`SNAPSHOT_FOR`]).
     fn watch_line(&self, hall_id: i64) {
         if !self.snapshots.watch(hall_id) {
             return;
         }
-        let (store, snapshots) = (Arc::clone(&self.store), Arc::downgrade(&self.snapshots));
+        let (hub, snapshots) = (self.hub(), Arc::clone(&self.snapshots));
+        // Lives as long as the instance, like the hub's forwarding of the hall it reads from.
         tokio::spawn(async move {
-            // Ends with the service (its snapshots).
-            while snapshots.strong_count() > 0 {
-                match store.subscribe(&channel(hall_id)).await {
-                    Ok(mut stream) => {
-                        while let Some(message) = futures::StreamExt::next(&mut stream).await {
-                            let Some(snapshots) = snapshots.upgrade() else {
-                                return;
-                            };
-                            if let Ok(event) = serde_json::from_slice::<QueueEvent>(&message) {
-                                snapshots.changed(hall_id, event.ticket_id, false);
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match hub.events(hall_id).await {
+                    // A snapshot read before this receiver existed may have missed a change.
+                    Ok(mut events) => {
+                        snapshots.forget_hall(hall_id);
+                        loop {
+                            match events.recv().await {
+                                Ok(event) => snapshots.changed(hall_id, event.ticket_id, false),
+                                Err(RecvError::Lagged(_)) => snapshots.forget_hall(hall_id),
+                                Err(RecvError::Closed) => {
+                                    snapshots.forget_hall(hall_id);
+                                    break;
+                                }
                             }
                         }
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, hall_id, "could not hear the line's changes");
+                        snapshots.forget_hall(hall_id);
+                        tokio::time::sleep(Duration::from_millis(500)).await;
                     }
                 }
-                // Every snapshot read before this moment may have missed a change.
-                if let Some(snapshots) = snapshots.upgrade() {
-                    snapshots.forget_hall(hall_id);
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
             }
         });
     }

@@ -196,6 +196,9 @@ pub struct QueueService {
     /// instance (and again after a change): a thousand citizens polling cost one query a
     /// second, not a thousand (see [`snapshot`]).
     snapshots: Arc<snapshot::Snapshots>,
+    /// The halls this instance listens to: one store subscription per hall, whichever hub
+    /// or snapshot listens.
+    hub_halls: live::HubHalls,
     /// This instance's blocks of queue numbers.
     numbers: numbers::Numbers,
     /// Active halls' ids by code, items known to the catalogue, and categories an active
@@ -254,6 +257,7 @@ impl QueueService {
             halls,
             estimates: TtlCache::new(ESTIMATE_FOR, 10_000),
             snapshots: Arc::default(),
+            hub_halls: Arc::default(),
             numbers,
             hall_ids: TtlCache::new(crate::halls::HALL_CACHE_FOR, 10_000),
             items: TtlCache::new(crate::halls::HALL_CACHE_FOR, 10_000),
@@ -265,9 +269,14 @@ impl QueueService {
         &self.clock
     }
 
-    /// The live-update hub of this instance.
+    /// The live-update hub of this instance (every hub of one service shares its halls'
+    /// subscriptions).
     pub fn hub(&self) -> QueueHub {
-        QueueHub::new(self.clone(), Arc::clone(&self.store))
+        QueueHub::new(
+            self.clone(),
+            Arc::clone(&self.store),
+            Arc::clone(&self.hub_halls),
+        )
     }
 
     /// Shares the halls' read models with the other capabilities of this instance (one cache
