@@ -174,14 +174,34 @@ pub struct Booked {
 #[derive(Debug, Clone)]
 pub struct BookRequest {
     pub slot_id: i64,
-    /// The item's code, or the bundle's when `bundle` (see `bundle.rs`).
-    pub item_code: String,
-    pub bundle: bool,
+    /// The item, or the 一件事 bundle (see `bundle.rs`).
+    pub subject: SubjectCode,
     /// The `Idempotency-Key` header, already checked to be 1–64 visible ASCII characters.
     pub idempotency_key: Option<String>,
     /// Booking for a family member rather than for oneself: the booking counts as the member's
     /// (limits, bans, one per item and day) and records both people.
     pub for_member: Option<BookingFor>,
+}
+
+/// What a booking is for, by code, parsed at the route: an item, or a 一件事 bundle (booked as one
+/// subject, its code stored in `bookings.item_code`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubjectCode {
+    Item(crate::catalogue::ItemCode),
+    Bundle(crate::bundles::BundleCode),
+}
+
+impl SubjectCode {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Item(code) => code.as_str(),
+            Self::Bundle(code) => code.as_str(),
+        }
+    }
+
+    pub fn is_bundle(&self) -> bool {
+        matches!(self, Self::Bundle(_))
+    }
 }
 
 /// The family member a booking is for (from `identity::Acting`, where the relation was checked).
@@ -244,8 +264,12 @@ impl BookingService {
         let member = request.for_member.as_ref().map(|m| m.member_id);
         let fingerprint = hex::encode(Sha256::digest(
             match member {
-                None => format!("book\n{}\n{}", request.slot_id, request.item_code),
-                Some(m) => format!("book\n{}\n{}\n{m}", request.slot_id, request.item_code),
+                None => format!("book\n{}\n{}", request.slot_id, request.subject.as_str()),
+                Some(m) => format!(
+                    "book\n{}\n{}\n{m}",
+                    request.slot_id,
+                    request.subject.as_str()
+                ),
             }
             .as_bytes(),
         ));
@@ -282,8 +306,7 @@ impl BookingService {
             .ok_or(BookError::BookingNotFound)?;
         let request = BookRequest {
             slot_id,
-            item_code: old.item_code.clone(),
-            bundle: super::bundle::is_bundle(&self.db, &old.item_code).await?,
+            subject: super::bundle::stored_subject(&self.db, &old.item_code).await?,
             idempotency_key: None,
             // A member's booking moves as the member's.
             for_member: old.member_id.map(|member_id| BookingFor {

@@ -36,7 +36,7 @@ use crate::store::{LocalFlags, Store};
 use crate::time::{Clock, Day};
 
 pub use availability::{AvailabilityError, DayAvailability, MAX_RANGE_DAYS, SlotView};
-pub use book::{BookError, BookRequest, Booked, BookingFor};
+pub use book::{BookError, BookRequest, Booked, BookingFor, SubjectCode};
 pub use cancel::CancelError;
 pub use checkin::CheckInError;
 pub use close_day::CloseDayError;
