@@ -363,6 +363,9 @@ pub struct EvaluationSettings {
     pub retry_base_ms: u64,
     pub retry_cap_secs: u64,
     pub lease_secs: u64,
+    /// One-statement ratings (PostgreSQL) written at once; those arriving meanwhile go
+    /// together in the next statement (group commit). 0: each rating its own statement.
+    pub statements_in_flight: usize,
 }
 
 impl Default for EvaluationSettings {
@@ -378,6 +381,7 @@ impl Default for EvaluationSettings {
             retry_base_ms: 2000,
             retry_cap_secs: 60,
             lease_secs: 60,
+            statements_in_flight: 4,
         }
     }
 }
@@ -427,6 +431,7 @@ impl EvaluationSettings {
                 retry_cap: Duration::from_secs(self.retry_cap_secs.max(1)),
                 park_after: Duration::from_secs(self.park_after_secs),
             },
+            statements_in_flight: self.statements_in_flight,
         })
     }
 }

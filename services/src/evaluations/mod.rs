@@ -13,6 +13,7 @@
 //!   a `review`); `risky` is refused; WeChat down keeps the rating with the comment `UNCHECKED`
 //!   and a worker asks again. The platform gets a comment only once it may be shown.
 
+mod batch;
 mod forward;
 mod inbox;
 mod invite;
@@ -165,6 +166,10 @@ pub struct EvaluationConfig {
     pub tags: Vec<TagRule>,
     /// The forwarder's outbox settings.
     pub outbox: OutboxConfig,
+    /// One-statement ratings (PostgreSQL) in flight at once; those arriving meanwhile wait
+    /// and go together in the next statement (group commit, `batch.rs`). 0: each rating its
+    /// own statement (no group commit).
+    pub statements_in_flight: usize,
 }
 
 impl Default for EvaluationConfig {
@@ -202,6 +207,7 @@ impl Default for EvaluationConfig {
                 retry_cap: Duration::from_secs(60),
                 park_after: Duration::from_secs(24 * 3600),
             },
+            statements_in_flight: 4,
         }
     }
 }
@@ -284,6 +290,8 @@ struct Inner {
     wake: Notify,
     /// The platform's breaker opened since the last delivery ([`crate::province::outbox::round`]).
     breaker_opened: std::sync::atomic::AtomicBool,
+    /// Group commit of one-statement ratings.
+    batcher: batch::Batcher,
 }
 
 impl EvaluationService {
@@ -296,15 +304,22 @@ impl EvaluationService {
                 calendar: deps.calendar.clone(),
                 notifications: deps.notifications.clone(),
                 clock: deps.clock.clone(),
-                config,
                 wake: Notify::new(),
                 breaker_opened: std::sync::atomic::AtomicBool::new(false),
+                batcher: batch::Batcher::new(config.statements_in_flight),
+                config,
             }),
         }
     }
 
     pub fn config(&self) -> &EvaluationConfig {
         &self.inner.config
+    }
+
+    /// Ratings waiting for the next one-statement write (always 0 on SQLite): for tests that
+    /// hold a statement and queue ratings behind it.
+    pub fn ratings_waiting(&self) -> usize {
+        self.inner.batcher.waiting()
     }
 
     /// The forwarder to the platform; run one per instance.

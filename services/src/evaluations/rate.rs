@@ -180,7 +180,8 @@ impl EvaluationService {
     /// rating through the outbox.
     ///
     /// On PostgreSQL a rating that opens no rectification is one statement
-    /// (`rate_in_one_statement`); only when it writes nothing are the invitation and the
+    /// (`rate_in_one_statement`), shared with the ratings arriving at the same moment
+    /// (`batch.rs`, group commit); only when it writes nothing are the invitation and the
     /// subject read, to say why. The unique index on the subject stays the last word.
     ///
     /// # Errors
@@ -234,11 +235,18 @@ impl EvaluationService {
         if !problems.is_empty() {
             return Err(RateError::Invalid(problems));
         }
+        // No subject's id holds a control character; such an id (a NUL the database would
+        // refuse among them) names nothing.
+        if new.subject_id.is_empty() || new.subject_id.chars().any(char::is_control) {
+            return Err(RateError::NotFound);
+        }
         let now = inner.clock.now();
         let mut rating = Rating {
-            id: uuid::Uuid::new_v4().to_string(),
+            // Time-ordered: a new key lands beside the last one in the primary key's index
+            // instead of on a random page of it (fewer pages touched and logged per rating).
+            id: uuid::Uuid::now_v7().to_string(),
             kind: new.kind,
-            subject_id: &new.subject_id,
+            subject_id: new.subject_id.clone(),
             citizen_id,
             grade,
             indicators: serde_json::to_string(&indicators).context("indicators")?,
@@ -255,7 +263,7 @@ impl EvaluationService {
             grade > 2 && inner.db.get_database_backend() == DatabaseBackend::Postgres;
         if one_statement
             && rating.comment.is_none()
-            && let Some(stored) = rate_in_one_statement(&inner.db, &rating).await?
+            && let Some(stored) = self.write_one_statement(&rating).await?
         {
             return Ok(self.rated(new.kind, Path::OneStatement, stored, None));
         }
@@ -298,8 +306,7 @@ impl EvaluationService {
                 Some((Suggest::Pass, label)) => (CommentStatus::Pass, i32::try_from(label).ok()),
                 None => (CommentStatus::Unchecked, None),
             };
-            if one_statement && let Some(stored) = rate_in_one_statement(&inner.db, &rating).await?
-            {
+            if one_statement && let Some(stored) = self.write_one_statement(&rating).await? {
                 return Ok(self.rated(new.kind, Path::OneStatement, stored, None));
             }
         }
@@ -368,6 +375,20 @@ impl EvaluationService {
             stored,
             opened.map(|r| rectify::view(&r, now)),
         ))
+    }
+
+    /// The one statement, with the ratings arriving at the same moment (`batch.rs`), or alone
+    /// when group commit is off (`statements_in_flight` 0).
+    async fn write_one_statement(
+        &self,
+        rating: &Rating,
+    ) -> anyhow::Result<Option<evaluation::Model>> {
+        let inner = &self.inner;
+        if inner.config.statements_in_flight == 0 {
+            rate_in_one_statement(&inner.db, rating).await
+        } else {
+            inner.batcher.rate(&inner.db, rating.clone()).await
+        }
     }
 
     /// After a rating committed: this instance's forwarder woken, the count, the view.
@@ -567,20 +588,21 @@ impl EvaluationService {
 }
 
 /// A citizen's rating, checked, as it is written.
-struct Rating<'a> {
-    id: String,
-    kind: SubjectKind,
-    subject_id: &'a str,
-    citizen_id: i64,
-    grade: u8,
+#[derive(Debug, Clone)]
+pub(super) struct Rating {
+    pub(super) id: String,
+    pub(super) kind: SubjectKind,
+    pub(super) subject_id: String,
+    pub(super) citizen_id: i64,
+    pub(super) grade: u8,
     /// JSON, as stored.
-    indicators: String,
-    tags: String,
-    comment: Option<String>,
-    status: CommentStatus,
-    label: Option<i32>,
-    now: DateTime<Utc>,
-    window: chrono::Duration,
+    pub(super) indicators: String,
+    pub(super) tags: String,
+    pub(super) comment: Option<String>,
+    pub(super) status: CommentStatus,
+    pub(super) label: Option<i32>,
+    pub(super) now: DateTime<Utc>,
+    pub(super) window: chrono::Duration,
 }
 
 /// PostgreSQL only: the whole rating in one autocommitted statement — one round trip where the
@@ -592,9 +614,9 @@ struct Rating<'a> {
 /// row as stored, or `None` when nothing was written: no such open invitation of this citizen,
 /// or rated already (by a racing rating or the window's default, which then won). It must not
 /// be used for a real-name 差评, whose rectification ticket needs the working-day calendar.
-async fn rate_in_one_statement(
+pub(super) async fn rate_in_one_statement(
     db: &DatabaseConnection,
-    r: &Rating<'_>,
+    r: &Rating,
 ) -> anyhow::Result<Option<evaluation::Model>> {
     const SQL: &str = "\
         WITH invitation AS ( \
@@ -630,7 +652,7 @@ async fn rate_in_one_statement(
             SQL,
             [
                 r.kind.as_str().into(),
-                r.subject_id.into(),
+                r.subject_id.as_str().into(),
                 r.citizen_id.into(),
                 (r.now - r.window).into(),
                 r.id.as_str().into(),

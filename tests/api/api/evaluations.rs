@@ -1309,3 +1309,199 @@ async fn an_overdue_rectification_alerts_the_hall_admins_once_across_two_instanc
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.error_code(), "INBOX_ENTRY_NOT_FOUND");
 }
+
+/// Whether a statement of this test's database waits for a lock (PostgreSQL).
+async fn a_statement_waits_for_a_lock(db: &sea_orm::DatabaseConnection) -> bool {
+    use sea_orm::ConnectionTrait as _;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap() > 0
+}
+
+/// Group commit (PostgreSQL, one statement in flight): while a rating's statement is held on
+/// a lock, seven more queue behind it and then go together into one statement — and each gets
+/// its own answer: a second rating of the held ticket 409, two ratings of one ticket in the
+/// same batch one 201 and one 409, a closed window 409, another citizen's ticket 404, the rest
+/// 201, written by that one statement (one transaction id). On SQLite (no group commit) the
+/// same mix, at once, gets the same answers.
+#[tokio::test]
+async fn ratings_written_together_each_get_their_own_answer() {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
+
+    let world = World::new(crate::booking_fixture::monday_nine(), false).await;
+    let clerk = world.clerk("clerk.batch").await;
+    let a = citizen(&world.app, 1).await;
+    let b = citizen(&world.app, 2).await;
+    let mut t = Vec::new();
+    for _ in 0..6 {
+        t.push(world.ticket(&a, &clerk, true).await);
+    }
+    // Ticket 3's window has passed (no worker here: its default is not recorded yet).
+    entities::evaluation_invitation::Entity::update_many()
+        .col_expr(
+            entities::evaluation_invitation::Column::InvitedAt,
+            Expr::value(world.app.clock.now() - chrono::Duration::days(30)),
+        )
+        .filter(entities::evaluation_invitation::Column::SubjectId.eq(t[3].to_string()))
+        .exec(&world.app.db)
+        .await
+        .unwrap();
+    let base = customize(&world.province, false);
+    let one = world
+        .deployment
+        .instance(move |s| {
+            base(s);
+            s.evaluations.statements_in_flight = 1;
+        })
+        .await;
+    let pg = support::postgres_admin_url().is_some();
+    // PostgreSQL: ticket 0's invitation locked, so its rating's statement (which settles it)
+    // waits, holding the one slot.
+    let mut hold = None;
+    if pg {
+        let txn = world.app.db.begin().await.unwrap();
+        txn.execute_unprepared(&format!(
+            "SELECT 1 FROM evaluation_invitations \
+             WHERE subject_kind = 'TICKET' AND subject_id = '{}' FOR UPDATE",
+            t[0]
+        ))
+        .await
+        .unwrap();
+        hold = Some(txn);
+    }
+    let mix = [
+        (&a, ticket_rating(t[0], 4)),
+        (&a, ticket_rating(t[1], 5)),
+        (&a, ticket_rating(t[2], 4)),
+        (&a, ticket_rating(t[2], 3)),
+        (&a, ticket_rating(t[3], 5)),
+        (&b, ticket_rating(t[4], 5)),
+        (&a, ticket_rating(t[5], 4)),
+    ];
+    let held = ticket_rating(t[0], 5);
+    let first = rate(&one, &a, &held);
+    let rest = async {
+        if pg {
+            eventually(
+                "ticket 0's statement waiting for the lock",
+                Duration::from_secs(30),
+                || a_statement_waits_for_a_lock(&world.app.db),
+            )
+            .await;
+        }
+        let replies =
+            futures::future::join_all(mix.iter().map(|(who, body)| rate(&one, who, body)));
+        let release = async {
+            if let Some(txn) = hold.take() {
+                eventually(
+                    "seven ratings queued behind the held statement",
+                    Duration::from_secs(30),
+                    || async { one.evaluations.ratings_waiting() == mix.len() },
+                )
+                .await;
+                txn.rollback().await.unwrap();
+            }
+        };
+        tokio::join!(replies, release).0
+    };
+    let (first, replies) = tokio::join!(first, rest);
+
+    assert_eq!(first.status, StatusCode::CREATED, "{first:?}");
+    let code = |r: &Reply| {
+        if r.status.is_success() {
+            (r.status, String::new())
+        } else {
+            (r.status, r.error_code().to_owned())
+        }
+    };
+    assert_eq!(
+        code(&replies[0]),
+        (StatusCode::CONFLICT, "ALREADY_EVALUATED".to_owned()),
+        "{:?}",
+        replies[0]
+    );
+    assert_eq!(replies[1].status, StatusCode::CREATED, "{:?}", replies[1]);
+    let mut twice = [code(&replies[2]), code(&replies[3])];
+    twice.sort();
+    assert_eq!(
+        twice,
+        [
+            (StatusCode::CREATED, String::new()),
+            (StatusCode::CONFLICT, "ALREADY_EVALUATED".to_owned()),
+        ],
+        "{:?} {:?}",
+        replies[2],
+        replies[3]
+    );
+    assert_eq!(
+        code(&replies[4]),
+        (StatusCode::CONFLICT, "EVALUATION_WINDOW_CLOSED".to_owned()),
+        "{:?}",
+        replies[4]
+    );
+    assert_eq!(
+        code(&replies[5]),
+        (
+            StatusCode::NOT_FOUND,
+            "EVALUATION_SUBJECT_NOT_FOUND".to_owned()
+        ),
+        "{:?}",
+        replies[5]
+    );
+    assert_eq!(replies[6].status, StatusCode::CREATED, "{:?}", replies[6]);
+    // Written: tickets 0, 1, 2 and 5, each once, each with its outbox row and settled
+    // invitation; nothing for the others.
+    let rows = entities::evaluation::Entity::find()
+        .all(&world.app.db)
+        .await
+        .unwrap();
+    let mut subjects: Vec<String> = rows.iter().map(|r| r.subject_id.clone()).collect();
+    subjects.sort();
+    let mut expected: Vec<String> = [t[0], t[1], t[2], t[5]]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    expected.sort();
+    assert_eq!(subjects, expected);
+    assert_eq!(
+        entities::evaluation_outbox::Entity::find()
+            .count(&world.app.db)
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        entities::evaluation_invitation::Entity::find()
+            .filter(entities::evaluation_invitation::Column::Settled.eq(true))
+            .count(&world.app.db)
+            .await
+            .unwrap(),
+        4
+    );
+    if pg {
+        // Tickets 1, 2 and 5 went in one statement: one transaction wrote them.
+        let row = world
+            .app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!(
+                    "SELECT count(DISTINCT xmin::text) FROM evaluations \
+                     WHERE subject_id IN ('{}', '{}', '{}')",
+                    t[1], t[2], t[5]
+                ),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1);
+    }
+}

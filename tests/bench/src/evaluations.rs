@@ -23,8 +23,9 @@
 //!    invitations (written into the database) for `--ratings` / citizens served tickets; all are
 //!    rated through `POST /api/v1/evaluations` with `--concurrency` in flight, without comment,
 //!    grades 5 5 4 5 3 4 5 1 in turn: seven in eight are one statement on PostgreSQL (the
-//!    data-modifying CTE of `services/src/evaluations/rate.rs`), the eighth a real-name 差评
-//!    whose transaction opens its rectification ticket.
+//!    data-modifying CTE of `services/src/evaluations/rate.rs`, shared by the ratings that
+//!    arrive together: group commit, `batch.rs`; `--statements-in-flight 0` turns it off),
+//!    the eighth a real-name 差评 whose transaction opens its rectification ticket.
 //! 4. The booking floor, on the same PostgreSQL in the same run — the yardstick of the issue's
 //!    target (ratings/s ≥ 0.5 × the booking floor's transactions/s): bench rush's bare booking
 //!    transaction (`UPDATE slots … booked < capacity` + `INSERT INTO bookings … RETURNING id`),
@@ -83,6 +84,10 @@ pub struct EvaluationsOptions {
     /// The gateway's (and the floor's) database pool.
     #[arg(long, default_value_t = 32)]
     pub pool: u32,
+    /// The gateway's one-statement ratings in flight at once, the rest waiting to go
+    /// together (group commit); 0 writes each rating in its own statement, as before it.
+    #[arg(long, default_value_t = 4)]
+    pub statements_in_flight: usize,
     /// Append the gateway's output to this file.
     #[arg(long)]
     pub server_log: Option<PathBuf>,
@@ -126,6 +131,7 @@ struct Report {
     floor_took: Duration,
     booking: BookingFloor,
     concurrency: usize,
+    statements_in_flight: usize,
 }
 
 /// The booking floor's run: attempts answered (booked or refused, as bench rush counts them),
@@ -164,6 +170,10 @@ async fn measure(
                 ("APP_EVALUATIONS__WORKER", "false".to_owned()),
                 ("APP_NOTIFICATIONS__WORKER", "false".to_owned()),
                 ("APP_DATABASE__MAX_CONNECTIONS", options.pool.to_string()),
+                (
+                    "APP_EVALUATIONS__STATEMENTS_IN_FLIGHT",
+                    options.statements_in_flight.to_string(),
+                ),
             ],
         )
         .await?;
@@ -335,6 +345,7 @@ async fn measure(
         floor_took,
         booking,
         concurrency: options.concurrency,
+        statements_in_flight: options.statements_in_flight,
     })
 }
 
@@ -701,13 +712,17 @@ impl fmt::Display for Report {
         let floor = rate(self.floor, self.floor_took);
         writeln!(
             f,
-            "  ratings through the gateway: {} of {} accepted, {:.0}/s, p50 {}, p99 {} ({} in flight)",
+            "  ratings through the gateway: {} of {} accepted, {:.0}/s, p50 {}, p99 {} ({} in flight; group commit: {})",
             self.accepted,
             self.ratings,
             gateway,
             ms(percentile(&latencies, 0.5)),
             ms(percentile(&latencies, 0.99)),
-            self.concurrency
+            self.concurrency,
+            match self.statements_in_flight {
+                0 => "off, a statement per rating".to_owned(),
+                n => format!("{n} statements at once"),
+            }
         )?;
         let booking = rate(self.booking.answered, self.booking.took);
         writeln!(
