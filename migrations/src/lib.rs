@@ -22,6 +22,7 @@ mod m20261207_000020_staff_audit_log;
 mod m20261207_000030_bundles;
 mod m20261207_000040_staff_inbox;
 mod m20261207_000050_bundle_consents;
+mod m20261208_000030_book_seat_function;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000030_bundles::Migration),
             Box::new(m20261207_000040_staff_inbox::Migration),
             Box::new(m20261207_000050_bundle_consents::Migration),
+            Box::new(m20261208_000030_book_seat_function::Migration),
         ]
     }
 }

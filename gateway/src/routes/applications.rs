@@ -11,6 +11,7 @@ use services::applications::{
     MAX_MATERIAL_BYTES, Material, MaterialRef, NewApplication, Obtain, Problem, RecordError,
     ReplayError, SupplementError, SupplementView, UploadError,
 };
+use services::catalogue::ItemCode;
 use services::identity::LookupError;
 use services::limits::{LimitError, Quota, RateLimiter};
 use services::province::{CaseEvent, HeaderInput, Phase, PostAddress, VerifyError};
@@ -412,10 +413,8 @@ pub async fn submit(
     )
     .await?;
     let body = body.into_inner();
-    let item_code = body.item_code.trim().to_owned();
-    if item_code.is_empty() || item_code.len() > 64 {
-        return Err(ApiError::new(ErrorCode::ItemNotFound));
-    }
+    let item_code =
+        ItemCode::parse(&body.item_code).map_err(|_| ApiError::new(ErrorCode::ItemNotFound))?;
     let obtain = match (body.obtain_way, body.post_address) {
         (wire::ObtainWay::Collect, _) => Obtain::Collect,
         (wire::ObtainWay::Post, Some(a)) => Obtain::Post(PostAddress {

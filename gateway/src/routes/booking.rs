@@ -5,8 +5,10 @@ use miniprogram_api::booking as wire;
 use miniprogram_api::{ErrorBody, ErrorCode};
 use services::booking::{
     AvailabilityError, BookError, BookRequest, Booker, BookingFor, BookingStatus, BookingView,
-    CancelError, CheckInError, CloseDayError, DayRefusal,
+    CancelError, CheckInError, CloseDayError, DayRefusal, SubjectCode,
 };
+use services::bundles::BundleCode;
+use services::catalogue::ItemCode;
 use services::staff::Role;
 
 use crate::error::ApiError;
@@ -106,16 +108,21 @@ pub fn book_error(e: BookError) -> ApiError {
     }
 }
 
-/// A booking's subject from the request: exactly one of an item and a 一件事 bundle (its code,
-/// and whether it is a bundle). One endpoint for both, because a bundle booking *is* a booking:
-/// the same list, cancel, move, check-in, limits and idempotency.
-fn subject(item_code: Option<&str>, bundle_code: Option<&str>) -> Result<(String, bool), ApiError> {
+/// A booking's subject from the request: exactly one of an item and a 一件事 bundle, its code
+/// parsed here once. One endpoint for both, because a bundle booking *is* a booking: the same
+/// list, cancel, move, check-in, limits and idempotency. A code that cannot name anything stored
+/// (over 64 characters) is ITEM_NOT_FOUND / BUNDLE_NOT_FOUND, as an unknown one.
+fn subject(item_code: Option<&str>, bundle_code: Option<&str>) -> Result<SubjectCode, ApiError> {
     fn code(c: Option<&str>) -> Option<&str> {
         c.map(str::trim).filter(|c| !c.is_empty())
     }
     match (code(item_code), code(bundle_code)) {
-        (Some(item), None) => Ok((item.to_owned(), false)),
-        (None, Some(bundle)) => Ok((bundle.to_owned(), true)),
+        (Some(item), None) => ItemCode::parse(item)
+            .map(SubjectCode::Item)
+            .map_err(|_| ApiError::new(ErrorCode::ItemNotFound)),
+        (None, Some(bundle)) => BundleCode::parse(bundle)
+            .map(SubjectCode::Bundle)
+            .map_err(|_| ApiError::new(ErrorCode::BundleNotFound)),
         (Some(_), Some(_)) => Err(ApiError::new(ErrorCode::ItemOrBundleRequired)
             .with_message("事项和一件事只能选择其一")
             .with_field("bundleCode", "不能与itemCode同时填写")),
@@ -171,7 +178,8 @@ pub async fn availability(
 ) -> Result<web::Json<wire::Availability>, ApiError> {
     let hall_code = path.into_inner();
     let query = query.into_inner();
-    let (code, bundle) = subject(query.item_code.as_deref(), query.bundle_code.as_deref())?;
+    let subject = subject(query.item_code.as_deref(), query.bundle_code.as_deref())?;
+    let bundle = subject.is_bundle();
     let from = day(
         "from",
         query.from.unwrap_or_else(|| state.booking.clock().today()),
@@ -182,7 +190,7 @@ pub async fn availability(
     };
     let days = state
         .booking
-        .availability(&hall_code, &code, bundle, from, to)
+        .availability(&hall_code, &subject, from, to)
         .await
         .map_err(|e| match e {
             AvailabilityError::HallNotFound => ApiError::new(ErrorCode::HallNotFound),
@@ -230,8 +238,8 @@ pub async fn availability(
         .collect();
     Ok(web::Json(wire::Availability {
         hall_code,
-        bundle_code: bundle.then(|| code.clone()),
-        item_code: code,
+        bundle_code: bundle.then(|| subject.as_str().to_owned()),
+        item_code: subject.as_str().to_owned(),
         days,
     }))
 }
@@ -259,14 +267,8 @@ pub async fn book(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
     let body = body.into_inner();
-    let (code, bundle) = subject(body.item_code.as_deref(), body.bundle_code.as_deref())?;
-    if code.len() > 64 {
-        return Err(ApiError::new(if bundle {
-            ErrorCode::BundleNotFound
-        } else {
-            ErrorCode::ItemNotFound
-        }));
-    }
+    let subject = subject(body.item_code.as_deref(), body.bundle_code.as_deref())?;
+    let bundle = subject.is_bundle();
     let booked = state
         .booking
         .book(
@@ -275,8 +277,7 @@ pub async fn book(
             },
             &BookRequest {
                 slot_id: body.slot_id,
-                item_code: code,
-                bundle,
+                subject,
                 idempotency_key: key,
                 for_member: acting.member.as_ref().map(BookingFor::from),
             },
@@ -514,25 +515,28 @@ pub async fn brief(
         .ok_or_else(|| ApiError::new(ErrorCode::BookingNotFound))?;
     let profile = state.identity.masked_profile(citizen_id).await?;
     // A bundle booking: the counter sees the bundle and every item it joins.
-    let bundle = match booking.bundle {
-        false => None,
-        true => state
-            .bundles
-            .guide(&booking.item_code)
-            .await?
-            .map(|g| wire::BookedBundle {
-                bundle_code: g.bundle_code,
-                name: g.name,
-                items: g
-                    .items
-                    .into_iter()
-                    .map(|i| wire::BookedBundleItem {
-                        item_code: i.item_code,
-                        name: i.name,
-                        required: i.required,
-                    })
-                    .collect(),
-            }),
+    // (A stored code always parses: it was parsed when it was booked.)
+    let bundle = match BundleCode::parse(&booking.item_code) {
+        Ok(code) if booking.bundle => {
+            state
+                .bundles
+                .guide(&code)
+                .await?
+                .map(|g| wire::BookedBundle {
+                    bundle_code: g.bundle_code,
+                    name: g.name,
+                    items: g
+                        .items
+                        .into_iter()
+                        .map(|i| wire::BookedBundleItem {
+                            item_code: i.item_code,
+                            name: i.name,
+                            required: i.required,
+                        })
+                        .collect(),
+                })
+        }
+        _ => None,
     };
     Ok(web::Json(wire::BookingBrief {
         booking_id: booking.id,

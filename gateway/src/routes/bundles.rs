@@ -10,7 +10,7 @@ use miniprogram_api::bundles as wire;
 use miniprogram_api::{ErrorBody, ErrorCode};
 use services::applications::{FieldProblem, MaterialRef, Obtain};
 use services::bundles::{
-    BundleApplyError, BundleGuide, BundleState, BundleView, NewBundleApplication,
+    BundleApplyError, BundleCode, BundleGuide, BundleState, BundleView, NewBundleApplication,
 };
 use services::catalogue::SearchError;
 use services::province::PostAddress;
@@ -241,10 +241,8 @@ pub async fn guide(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<web::Json<wire::BundleGuide>, ApiError> {
-    let code = path.into_inner();
-    if code.is_empty() || code.chars().count() > 64 {
-        return Err(ApiError::new(ErrorCode::BundleNotFound));
-    }
+    let code = BundleCode::parse(&path.into_inner())
+        .map_err(|_| ApiError::new(ErrorCode::BundleNotFound))?;
     state
         .bundles
         .guide(&code)
@@ -278,10 +276,8 @@ pub async fn apply(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
     let body = body.into_inner();
-    let bundle_code = body.bundle_code.trim().to_owned();
-    if bundle_code.is_empty() || bundle_code.chars().count() > 64 {
-        return Err(ApiError::new(ErrorCode::BundleNotFound));
-    }
+    let bundle_code = BundleCode::parse(&body.bundle_code)
+        .map_err(|_| ApiError::new(ErrorCode::BundleNotFound))?;
     // 代办 with consent, asked and checked as for an application.
     let consent_of = super::applications::consent_person(&state, body.consent_of.as_ref()).await?;
     if body.materials.len() > 50 || body.optional_items.len() > 50 {

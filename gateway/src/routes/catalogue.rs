@@ -6,7 +6,7 @@
 use actix_web::web;
 use miniprogram_api::catalogue as wire;
 use miniprogram_api::{ErrorBody, ErrorCode};
-use services::catalogue::{ItemGuide, SearchError, SyncError};
+use services::catalogue::{ItemCode, ItemGuide, SearchError, SyncError};
 use services::province::{ItemType, MaterialSpec};
 
 use crate::error::ApiError;
@@ -135,9 +135,11 @@ pub async fn item(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<web::Json<wire::ItemGuide>, ApiError> {
+    let code =
+        ItemCode::parse(&path.into_inner()).map_err(|_| ApiError::new(ErrorCode::ItemNotFound))?;
     let guide = state
         .catalogue
-        .item(&path.into_inner())
+        .item(&code)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::ItemNotFound))?;
     Ok(web::Json(guide_to_wire(guide)))

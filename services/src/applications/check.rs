@@ -130,7 +130,7 @@ pub(super) fn check_materials(
 /// reuse. Personal fields enter only as a digest.
 pub(super) fn fingerprint(new: &NewApplication) -> String {
     let mut h = Sha256::new();
-    h.update(new.item_code.trim().as_bytes());
+    h.update(new.item_code.as_str().as_bytes());
     h.update([0]);
     h.update(serde_json::to_vec(&new.form).unwrap_or_default());
     h.update([0]);

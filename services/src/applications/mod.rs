@@ -137,7 +137,7 @@ pub struct MaterialRef {
 /// What a citizen submits.
 #[derive(Debug, Clone)]
 pub struct NewApplication {
-    pub item_code: String,
+    pub item_code: crate::catalogue::ItemCode,
     pub form: Value,
     pub materials: Vec<MaterialRef>,
     pub obtain: Obtain,

@@ -115,7 +115,7 @@ impl ApplicationService {
             .phone_cipher
             .as_ref()
             .ok_or(ApplyError::PhoneRequired)?;
-        let item = item::Entity::find_by_id(new.item_code.trim())
+        let item = item::Entity::find_by_id(new.item_code.as_str())
             .one(db)
             .await
             .context("find the item")?

@@ -111,12 +111,11 @@ impl BookingService {
     /// [`AvailabilityError::ItemNotBookableHere`] (the item is not bookable, or this hall does
     /// not handle it), [`AvailabilityError::BadRange`] (`to` before `from`, or more than
     /// [`MAX_RANGE_DAYS`] days).
-    #[tracing::instrument(skip_all, fields(hall = hall_code, item = item_code))]
+    #[tracing::instrument(skip_all, fields(hall = hall_code, item = subject.as_str()))]
     pub async fn availability(
         &self,
         hall_code: &str,
-        item_code: &str,
-        bundle: bool,
+        subject: &super::SubjectCode,
         from: Day,
         to: Day,
     ) -> Result<Vec<DayAvailability>, AvailabilityError> {
@@ -132,7 +131,10 @@ impl BookingService {
             .await?
             .ok_or(AvailabilityError::HallNotFound)?;
         // An item, or a 一件事 bundle in the one category that handles all it needs (`bundle.rs`).
-        let category_id = match self.subject_at(&ctx, item_code, bundle).await? {
+        let category_id = match self
+            .subject_at(&ctx, subject.as_str(), subject.is_bundle())
+            .await?
+        {
             super::bundle::AtHall::Unknown => return Err(AvailabilityError::ItemNotFound),
             super::bundle::AtHall::Handled(_, Some(category)) => category,
             _ => return Err(AvailabilityError::ItemNotBookableHere),

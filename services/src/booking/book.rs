@@ -6,7 +6,9 @@ use crate::time::SHANGHAI;
 use anyhow::Context as _;
 use chrono::{DateTime, Datelike as _, NaiveDate, SubsecRound as _, Utc};
 use rand::Rng as _;
-use sea_orm::DbErr;
+use sea_orm::{DbBackend, DbErr};
+
+use super::one_statement::{OneStatement, Path};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
@@ -172,14 +174,34 @@ pub struct Booked {
 #[derive(Debug, Clone)]
 pub struct BookRequest {
     pub slot_id: i64,
-    /// The item's code, or the bundle's when `bundle` (see `bundle.rs`).
-    pub item_code: String,
-    pub bundle: bool,
+    /// The item, or the 一件事 bundle (see `bundle.rs`).
+    pub subject: SubjectCode,
     /// The `Idempotency-Key` header, already checked to be 1–64 visible ASCII characters.
     pub idempotency_key: Option<String>,
     /// Booking for a family member rather than for oneself: the booking counts as the member's
     /// (limits, bans, one per item and day) and records both people.
     pub for_member: Option<BookingFor>,
+}
+
+/// What a booking is for, by code, parsed at the route: an item, or a 一件事 bundle (booked as one
+/// subject, its code stored in `bookings.item_code`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubjectCode {
+    Item(crate::catalogue::ItemCode),
+    Bundle(crate::bundles::BundleCode),
+}
+
+impl SubjectCode {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Item(code) => code.as_str(),
+            Self::Bundle(code) => code.as_str(),
+        }
+    }
+
+    pub fn is_bundle(&self) -> bool {
+        matches!(self, Self::Bundle(_))
+    }
 }
 
 /// The family member a booking is for (from `identity::Acting`, where the relation was checked).
@@ -211,13 +233,13 @@ fn new_code() -> String {
 }
 
 /// Which unique index a violation hit.
-enum Violation {
+pub(super) enum Violation {
     ActiveKey,
     Code,
     IdempotencyKey,
 }
 
-fn violation(err: &DbErr) -> Option<Violation> {
+pub(super) fn violation(err: &DbErr) -> Option<Violation> {
     if !crate::db::unique_violation(err, None) {
         None
     } else if crate::db::unique_violation(err, Some("active_key")) {
@@ -242,8 +264,12 @@ impl BookingService {
         let member = request.for_member.as_ref().map(|m| m.member_id);
         let fingerprint = hex::encode(Sha256::digest(
             match member {
-                None => format!("book\n{}\n{}", request.slot_id, request.item_code),
-                Some(m) => format!("book\n{}\n{}\n{m}", request.slot_id, request.item_code),
+                None => format!("book\n{}\n{}", request.slot_id, request.subject.as_str()),
+                Some(m) => format!(
+                    "book\n{}\n{}\n{m}",
+                    request.slot_id,
+                    request.subject.as_str()
+                ),
             }
             .as_bytes(),
         ));
@@ -280,8 +306,7 @@ impl BookingService {
             .ok_or(BookError::BookingNotFound)?;
         let request = BookRequest {
             slot_id,
-            item_code: old.item_code.clone(),
-            bundle: super::bundle::is_bundle(&self.db, &old.item_code).await?,
+            subject: super::bundle::stored_subject(&self.db, &old.item_code).await?,
             idempotency_key: None,
             // A member's booking moves as the member's.
             for_member: old.member_id.map(|member_id| BookingFor {
@@ -357,25 +382,6 @@ impl BookingService {
         }
     }
 
-    /// Raises the flags of the other full slots of `slot`'s hall and day, read with the
-    /// ticket taken before `slot` was: at opening time a hall's slots fill together, so the
-    /// refusals that follow are decided from memory rather than one read per slot. Best
-    /// effort: a failed read only leaves them to be found one by one.
-    async fn flag_full_siblings(
-        &self,
-        slot: &entities::slot::Model,
-        ticket: crate::store::FlagTicket,
-    ) {
-        match queries::full_slots_of_day(&self.db, slot.hall_id, slot.day).await {
-            Ok(ids) => {
-                for id in ids {
-                    self.full.raise(id, ticket);
-                }
-            }
-            Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not read the full slots"),
-        }
-    }
-
     pub(super) async fn book_once(
         &self,
         who: Booker,
@@ -384,13 +390,29 @@ impl BookingService {
         moving: Option<entities::booking::Model>,
     ) -> Result<Booked, BookError> {
         // A slot this instance found full a moment ago is refused from memory, before any
-        // round trip; the ticket, taken before the reads below, keeps a seat given back
-        // meanwhile from being flagged full again by them.
+        // round trip.
         if self.full.is_raised(request.slot_id) {
             metrics::counter!("booking_slot_full_total", "decided_by" => "memory").increment(1);
             return Err(BookError::SlotFull);
         }
+        // Otherwise the slot is read with its whole day, one read shared by every booking of
+        // the day in flight (which flags the full ones), and a full slot is refused at once:
+        // nothing else (the identity, the rules, the person's limits) is needed to refuse it.
+        // The ticket, taken after that read began, keeps a seat given back meanwhile from being
+        // flagged full again by the reads below.
+        let day = self
+            .days
+            .day_of(&self.db, &self.full, request.slot_id)
+            .await?;
         let flag_ticket = self.full.ticket();
+        let slot = day
+            .get(&request.slot_id)
+            .cloned()
+            .ok_or(BookError::SlotNotFound)?;
+        if day_read::is_full(&slot) {
+            metrics::counter!("booking_slot_full_total", "decided_by" => "database").increment(1);
+            return Err(BookError::SlotFull);
+        }
         let identity = match &request.for_member {
             Some(member) => member.index.clone(),
             None => match queries::identity_index(&self.db, who.citizen_id).await? {
@@ -415,9 +437,6 @@ impl BookingService {
                 return Err(BookError::NotChangeable);
             }
         }
-        let slot = queries::slot(&self.db, request.slot_id)
-            .await?
-            .ok_or(BookError::SlotNotFound)?;
         let ctx = self
             .hall(slot.hall_id)
             .await?
@@ -456,12 +475,6 @@ impl BookingService {
         if slot.status != SlotStatus::Open {
             return Err(BookError::HallClosed);
         }
-        if slot.booked >= slot.capacity {
-            metrics::counter!("booking_slot_full_total", "decided_by" => "database").increment(1);
-            self.full.raise(slot.id, flag_ticket);
-            self.flag_full_siblings(&slot, flag_ticket).await;
-            return Err(BookError::SlotFull);
-        }
         if let Some(old) = &moving
             && old.slot_id == slot.id
         {
@@ -469,116 +482,148 @@ impl BookingService {
         }
 
         let today = now.with_timezone(&SHANGHAI).date_naive();
-        let txn = crate::db::write(&self.db)
-            .await
-            .context("begin the booking")?;
-        // Serialises this person's bookings (and, on SQLite, takes the write lock first).
-        queries::lock_holder(&txn, &identity).await?;
-        if let Some(until) = queries::banned_until(&txn, &identity, today).await? {
-            return Err(BookError::Banned { until });
-        }
-        let except = moving.as_ref().map(|b| b.id);
         let (monday, sunday) = rules::week_of(slot.day);
         let (first, last) = rules::month_of(slot.day);
-        // One read for both limits: the person's counted days around the slot's day.
-        let days =
-            queries::counted_days(&txn, &identity, monday.min(first), sunday.max(last), except)
-                .await?;
-        let within = |from, to| days.iter().filter(|&&d| from <= d && d <= to).count();
         let (weekly, monthly) = (rules::n(rules.weekly_limit), rules::n(rules.monthly_limit));
-        if within(monday, sunday) >= weekly as usize {
-            return Err(BookError::WeeklyLimit { limit: weekly });
-        }
-        if within(first, last) >= monthly as usize {
-            return Err(BookError::MonthlyLimit { limit: monthly });
-        }
-        // Seats in slot-id order, so two people moving between the same two slots in opposite
-        // directions cannot deadlock; and slot rows before booking rows, as in every
-        // transaction that touches both (a hall closing a day locks its slots, then its
-        // bookings). Should the old booking turn out no longer live, the rollback undoes it all.
-        let give_back = moving.as_ref().map(|b| b.slot_id);
-        if let Some(old_slot) = give_back.filter(|&o| o < slot.id) {
-            queries::release_seat(&txn, old_slot).await?;
-        }
-        if !queries::take_seat(&txn, slot.id).await? {
-            drop(txn);
-            // The hall may have closed the day since the slot was read.
-            if queries::slot(&self.db, slot.id)
-                .await?
-                .is_some_and(|s| s.status != SlotStatus::Open)
-            {
-                return Err(BookError::HallClosed);
-            }
-            metrics::counter!("booking_slot_full_total", "decided_by" => "database").increment(1);
-            self.full.raise(slot.id, flag_ticket);
-            return Err(BookError::SlotFull);
-        }
-        if let Some(old_slot) = give_back.filter(|&o| o > slot.id) {
-            queries::release_seat(&txn, old_slot).await?;
-        }
-        if let Some(old) = &moving
-            && !queries::retire(&txn, old.id, BookingStatus::Rescheduled, now, None).await?
-        {
-            return Err(BookError::NotChangeable);
-        }
         let code = new_code();
-        let inserted = queries::insert_booking(
-            &txn,
-            queries::NewBooking {
-                code: &code,
-                citizen_id: who.citizen_id,
-                member_id: request.for_member.as_ref().map(|m| m.member_id),
-                identity_index: &identity,
-                slot: &slot,
-                item_code: &item.code,
-                now,
-            },
-        )
-        .await;
-        let id = match inserted {
-            Ok(id) => id,
-            Err(e) => {
-                return Err(match violation(&e) {
-                    Some(Violation::ActiveKey) => BookError::AlreadyBooked,
-                    _ => anyhow::Error::new(e).context("insert the booking").into(),
-                });
+        // PostgreSQL decides a new booking in one round trip (`book_seat`, migration 000030);
+        // a move, and SQLite, take the transaction (a move touches two slots and two bookings).
+        let id = if moving.is_none() && self.db.get_database_backend() == DbBackend::Postgres {
+            self.paths.count(Path::OneStatement);
+            let decided = self
+                .decide_in_one_statement(OneStatement {
+                    who,
+                    request,
+                    fingerprint,
+                    identity: &identity,
+                    slot: &slot,
+                    hall_name: &ctx.hall.name,
+                    item: &item,
+                    code: &code,
+                    now,
+                    today,
+                    week: (monday, sunday, weekly),
+                    month: (first, last, monthly),
+                })
+                .await;
+            if matches!(decided, Err(BookError::SlotFull)) {
+                metrics::counter!("booking_slot_full_total", "decided_by" => "database")
+                    .increment(1);
+                self.full.raise(slot.id, flag_ticket);
             }
-        };
-        if let Some(old) = &moving {
-            queries::set_rescheduled_to(&txn, old.id, id).await?;
-        }
-        if let Some(key) = &request.idempotency_key {
-            let kept =
-                queries::remember_booking(&txn, who.citizen_id, key, fingerprint, id, now).await;
-            if let Err(e) = kept {
-                return Err(match violation(&e) {
-                    Some(Violation::IdempotencyKey) => {
-                        anyhow::anyhow!("the idempotency key was taken meanwhile").into()
-                    }
-                    _ => anyhow::Error::new(e)
-                        .context("keep the idempotency key")
-                        .into(),
-                });
+            decided?
+        } else {
+            self.paths.count(Path::Transaction);
+            let txn = crate::db::write(&self.db)
+                .await
+                .context("begin the booking")?;
+            // Serialises this person's bookings (and, on SQLite, takes the write lock first).
+            queries::lock_holder(&txn, &identity).await?;
+            if let Some(until) = queries::banned_until(&txn, &identity, today).await? {
+                return Err(BookError::Banned { until });
             }
-        }
-        let payload = json!({
-            "booking_id": id,
-            "booking_code": code,
-            "hall_name": ctx.hall.name,
-            "item_name": item.name,
-            "slot_start": slot.starts_at.to_rfc3339(),
-        });
-        self.notifications
-            .notify(
+            let except = moving.as_ref().map(|b| b.id);
+            // One read for both limits: the person's counted days around the slot's day.
+            let days =
+                queries::counted_days(&txn, &identity, monday.min(first), sunday.max(last), except)
+                    .await?;
+            let within = |from, to| days.iter().filter(|&&d| from <= d && d <= to).count();
+            if within(monday, sunday) >= weekly as usize {
+                return Err(BookError::WeeklyLimit { limit: weekly });
+            }
+            if within(first, last) >= monthly as usize {
+                return Err(BookError::MonthlyLimit { limit: monthly });
+            }
+            // Seats in slot-id order, so two people moving between the same two slots in opposite
+            // directions cannot deadlock; and slot rows before booking rows, as in every
+            // transaction that touches both (a hall closing a day locks its slots, then its
+            // bookings). Should the old booking turn out no longer live, the rollback undoes it all.
+            let give_back = moving.as_ref().map(|b| b.slot_id);
+            if let Some(old_slot) = give_back.filter(|&o| o < slot.id) {
+                queries::release_seat(&txn, old_slot).await?;
+            }
+            if !queries::take_seat(&txn, slot.id).await? {
+                drop(txn);
+                // The hall may have closed the day since the slot was read.
+                if queries::slot(&self.db, slot.id)
+                    .await?
+                    .is_some_and(|s| s.status != SlotStatus::Open)
+                {
+                    return Err(BookError::HallClosed);
+                }
+                metrics::counter!("booking_slot_full_total", "decided_by" => "database")
+                    .increment(1);
+                self.full.raise(slot.id, flag_ticket);
+                return Err(BookError::SlotFull);
+            }
+            if let Some(old_slot) = give_back.filter(|&o| o > slot.id) {
+                queries::release_seat(&txn, old_slot).await?;
+            }
+            if let Some(old) = &moving
+                && !queries::retire(&txn, old.id, BookingStatus::Rescheduled, now, None).await?
+            {
+                return Err(BookError::NotChangeable);
+            }
+            let inserted = queries::insert_booking(
                 &txn,
-                who.citizen_id,
-                NotificationKind::BookingConfirmed,
-                &payload,
-                &format!("booking-confirmed:{id}"),
+                queries::NewBooking {
+                    code: &code,
+                    citizen_id: who.citizen_id,
+                    member_id: request.for_member.as_ref().map(|m| m.member_id),
+                    identity_index: &identity,
+                    slot: &slot,
+                    item_code: &item.code,
+                    now,
+                },
             )
-            .await
-            .context("notify the booking")?;
-        txn.commit().await.context("commit the booking")?;
+            .await;
+            let id = match inserted {
+                Ok(id) => id,
+                Err(e) => {
+                    return Err(match violation(&e) {
+                        Some(Violation::ActiveKey) => BookError::AlreadyBooked,
+                        _ => anyhow::Error::new(e).context("insert the booking").into(),
+                    });
+                }
+            };
+            if let Some(old) = &moving {
+                queries::set_rescheduled_to(&txn, old.id, id).await?;
+            }
+            if let Some(key) = &request.idempotency_key {
+                let kept =
+                    queries::remember_booking(&txn, who.citizen_id, key, fingerprint, id, now)
+                        .await;
+                if let Err(e) = kept {
+                    return Err(match violation(&e) {
+                        Some(Violation::IdempotencyKey) => {
+                            anyhow::anyhow!("the idempotency key was taken meanwhile").into()
+                        }
+                        _ => anyhow::Error::new(e)
+                            .context("keep the idempotency key")
+                            .into(),
+                    });
+                }
+            }
+            let payload = json!({
+                "booking_id": id,
+                "booking_code": code,
+                "hall_name": ctx.hall.name,
+                "item_name": item.name,
+                "slot_start": slot.starts_at.to_rfc3339(),
+            });
+            self.notifications
+                .notify(
+                    &txn,
+                    who.citizen_id,
+                    NotificationKind::BookingConfirmed,
+                    &payload,
+                    &format!("booking-confirmed:{id}"),
+                )
+                .await
+                .context("notify the booking")?;
+            txn.commit().await.context("commit the booking")?;
+            id
+        };
         metrics::counter!("bookings_total", "kind" => if moving.is_some() { "moved" } else { "new" })
             .increment(1);
         self.notifications.wake().await;

@@ -86,7 +86,7 @@ impl BookingService {
         category_id: i64,
     ) -> Result<Subject, BookError> {
         match self
-            .subject_at(ctx, &request.item_code, request.bundle)
+            .subject_at(ctx, request.subject.as_str(), request.subject.is_bundle())
             .await?
         {
             AtHall::Unknown => Err(BookError::ItemNotFound),
@@ -97,15 +97,23 @@ impl BookingService {
     }
 }
 
-/// Whether a booked subject's code is a bundle's (for moving a booking as what it was).
-pub(super) async fn is_bundle(
+/// A booked subject's code as what it was, an item's or a bundle's (for moving a booking).
+pub(super) async fn stored_subject(
     conn: &impl sea_orm::ConnectionTrait,
     code: &str,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<SubjectCode> {
     if crate::catalogue::queries::item(conn, code).await?.is_some() {
-        return Ok(false);
+        return Ok(SubjectCode::Item(crate::catalogue::ItemCode::from_stored(
+            code,
+        )));
     }
-    Ok(crate::bundles::booking_terms(conn, code).await?.is_some())
+    let bundle = crate::bundles::booking_terms(conn, code).await?.is_some();
+    Ok(if bundle {
+        SubjectCode::Bundle(crate::bundles::BundleCode::from_stored(code))
+    } else {
+        // Neither (the item left the catalogue): booked as an item, refused as unknown.
+        SubjectCode::Item(crate::catalogue::ItemCode::from_stored(code))
+    })
 }
 
 /// The name of a booked subject, for a notice: the item's, else the bundle's.

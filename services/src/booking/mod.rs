@@ -18,6 +18,8 @@ mod bundle;
 mod cancel;
 mod checkin;
 mod close_day;
+mod day_read;
+mod one_statement;
 pub(crate) mod queries;
 pub mod rules;
 mod worker;
@@ -34,10 +36,11 @@ use crate::store::{LocalFlags, Store};
 use crate::time::{Clock, Day};
 
 pub use availability::{AvailabilityError, DayAvailability, MAX_RANGE_DAYS, SlotView};
-pub use book::{BookError, BookRequest, Booked, BookingFor};
+pub use book::{BookError, BookRequest, Booked, BookingFor, SubjectCode};
 pub use cancel::CancelError;
 pub use checkin::CheckInError;
 pub use close_day::CloseDayError;
+pub use one_statement::Path;
 pub use rules::DayRefusal;
 pub use worker::{BookingWorker, WorkerReport};
 
@@ -116,6 +119,10 @@ pub struct BookingService {
     reminder_minute: u32,
     /// Slots this instance found full a moment ago (see [`FULL_FLAG_TTL`]).
     full: LocalFlags,
+    /// Reads of a hall's day of slots, shared by the bookings in flight (`day_read.rs`).
+    days: day_read::DayReads,
+    /// This instance's decisions by path.
+    paths: one_statement::Paths,
 }
 
 /// How long an instance believes, without asking the database, that a slot it found full is
@@ -152,6 +159,8 @@ impl BookingService {
             items: TtlCache::new(HALL_CACHE_FOR, 10_000),
             reminder_minute: DEFAULT_REMINDER_MINUTE,
             full,
+            days: day_read::DayReads::default(),
+            paths: one_statement::Paths::default(),
         }
     }
 
@@ -192,6 +201,23 @@ impl BookingService {
         let item = Arc::new(item);
         self.items.put(code.to_owned(), Arc::clone(&item));
         Ok(Some(item))
+    }
+
+    /// How many reads of a hall's day of slots this instance made for bookings (shared by the
+    /// bookings in flight at the same time): a test hook.
+    pub fn day_reads(&self) -> u64 {
+        self.days.reads()
+    }
+
+    /// How many bookings this instance decided by `path` (a test hook: PostgreSQL must take the
+    /// one statement for a new booking).
+    pub fn decisions(&self, path: Path) -> u64 {
+        self.paths.get(path)
+    }
+
+    /// Whether this instance keeps full flags yet (it is subscribed to their clears).
+    pub fn full_flags_live(&self) -> bool {
+        self.full.is_live()
     }
 
     pub fn clock(&self) -> &Clock {

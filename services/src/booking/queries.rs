@@ -156,24 +156,42 @@ pub async fn slot(conn: &impl ConnectionTrait, id: i64) -> anyhow::Result<Option
         .context("read the slot")
 }
 
-/// The open slots of a hall's day whose every seat is taken: at opening time a hall's slots
-/// fill together, so one slot found full flags its full siblings with the same read.
-pub async fn full_slots_of_day(
+/// Every slot of a hall's day: at opening time a hall's slots fill together, so one read
+/// answers every booking of the day in flight and flags the full ones (`day_read.rs`).
+pub async fn slots_of_day(
     conn: &impl ConnectionTrait,
     hall_id: i64,
     day: NaiveDate,
-) -> anyhow::Result<Vec<i64>> {
+) -> anyhow::Result<Vec<slot::Model>> {
     slot::Entity::find()
         .filter(slot::Column::HallId.eq(hall_id))
         .filter(slot::Column::Day.eq(day))
-        .filter(slot::Column::Status.eq(SlotStatus::Open))
-        .filter(Expr::col(slot::Column::Booked).gte(Expr::col(slot::Column::Capacity)))
-        .select_only()
-        .column(slot::Column::Id)
-        .into_tuple()
         .all(conn)
         .await
-        .context("read the full slots of the day")
+        .context("read the slots of the day")
+}
+
+/// Every slot of the hall's day of slot `slot_id` (none when there is no such slot): the read of
+/// a slot whose day this instance does not know yet.
+pub async fn slots_of_day_of(
+    conn: &impl ConnectionTrait,
+    slot_id: i64,
+) -> anyhow::Result<Vec<slot::Model>> {
+    let of = |column: slot::Column| {
+        Expr::col(column).in_subquery(
+            sea_orm::sea_query::Query::select()
+                .column(column)
+                .from(slot::Entity)
+                .and_where(Expr::col(slot::Column::Id).eq(slot_id))
+                .to_owned(),
+        )
+    };
+    slot::Entity::find()
+        .filter(of(slot::Column::HallId))
+        .filter(of(slot::Column::Day))
+        .all(conn)
+        .await
+        .context("read the slots of the slot's day")
 }
 
 /// The blind index of the citizen's identity, when it is proven by face verification; why not

@@ -446,9 +446,12 @@ impl BundleService {
     ///
     /// # Errors
     /// The database cannot be read, or what is stored is not what the sync wrote.
-    pub async fn guide(&self, bundle_code: &str) -> anyhow::Result<Option<BundleGuide>> {
+    pub async fn guide(
+        &self,
+        bundle_code: &super::BundleCode,
+    ) -> anyhow::Result<Option<BundleGuide>> {
         let db = &self.inner.db;
-        let Some(row) = bundle::Entity::find_by_id(bundle_code.to_owned())
+        let Some(row) = bundle::Entity::find_by_id(bundle_code.as_str().to_owned())
             .one(db)
             .await
             .context("read the bundle")?

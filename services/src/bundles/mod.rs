@@ -38,6 +38,38 @@ use crate::notify::Notifications;
 use crate::province::{Agent, Applicant, PostAddress, ProvinceClient};
 use crate::time::Clock;
 
+/// A 一件事 bundle's code as a citizen sends it: trimmed, 1 to 64 characters (the item codes'
+/// rule, [`crate::catalogue::ItemCode`]), parsed once at the route.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BundleCode(String);
+
+impl BundleCode {
+    /// # Errors
+    /// Empty after trimming, or longer than 64 characters.
+    pub fn parse(raw: &str) -> Result<Self, crate::catalogue::InvalidCode> {
+        crate::catalogue::code(raw).map(Self)
+    }
+
+    /// A code read back from a row this service wrote (already parsed once when it came in).
+    pub(crate) fn from_stored(code: &str) -> Self {
+        Self(code.to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for BundleCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The snapshot of personal information sent with every attempt, stored encrypted; the same
 /// shape the applications keep, so each part's row holds it too.
 #[derive(Clone, Serialize, Deserialize)]

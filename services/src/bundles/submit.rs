@@ -27,8 +27,9 @@ use entities::{bundle, bundle_application, bundle_outbox, item, material};
 /// What a citizen submits for a bundle.
 #[derive(Debug, Clone)]
 pub struct NewBundleApplication {
-    pub bundle_code: String,
-    /// The optional items chosen (the required ones are always applied for).
+    pub bundle_code: super::BundleCode,
+    /// The optional items chosen (the required ones are always applied for). Plain strings: each
+    /// is checked against the bundle's own items, with a message naming the field at fault.
     pub optional_items: Vec<String>,
     /// One form for the whole bundle.
     pub form: Value,
@@ -211,7 +212,7 @@ pub(super) fn check_materials(
 /// What identifies a request under an idempotency key.
 fn fingerprint(new: &NewBundleApplication) -> String {
     let mut h = Sha256::new();
-    h.update(new.bundle_code.trim().as_bytes());
+    h.update(new.bundle_code.as_str().as_bytes());
     h.update([0]);
     let mut optional = new.optional_items.clone();
     optional.sort();
@@ -277,7 +278,7 @@ impl BundleService {
             .phone_cipher
             .as_ref()
             .ok_or(BundleApplyError::PhoneRequired)?;
-        let row = bundle::Entity::find_by_id(new.bundle_code.trim().to_owned())
+        let row = bundle::Entity::find_by_id(new.bundle_code.as_str().to_owned())
             .one(db)
             .await
             .context("find the bundle")?

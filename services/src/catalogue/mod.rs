@@ -7,11 +7,14 @@
 //! a sync is fetched again next time. One sync runs at a time across every instance (a lock in
 //! the shared store); a failed sync keeps the old watermark and records its error.
 
+mod code;
 pub mod queries;
 mod search;
 mod service;
 mod worker;
 
+pub(crate) use self::code::code;
+pub use self::code::{InvalidCode, ItemCode, MAX_CODE_CHARS};
 pub use self::search::{
     ItemPage, ItemSummary, MAX_KEYWORD_CHARS, MAX_PAGE, MAX_PAGE_SIZE, SearchError,
 };

@@ -287,7 +287,8 @@ impl CatalogueService {
     /// # Errors
     /// The database cannot be read, or the stored materials or halls are not the JSON this
     /// service wrote.
-    pub async fn item(&self, item_code: &str) -> anyhow::Result<Option<ItemGuide>> {
+    pub async fn item(&self, item_code: &super::ItemCode) -> anyhow::Result<Option<ItemGuide>> {
+        let item_code = item_code.as_str();
         let Some(row) = item::Entity::find_by_id(item_code.to_owned())
             .one(&self.db)
             .await

@@ -52,6 +52,51 @@ impl Notifications {
         if dedup_key.is_empty() || dedup_key.chars().count() > MAX_DEDUP_KEY {
             return Err(NotifyError::BadDedupKey);
         }
+        let Rendered {
+            title,
+            body,
+            page,
+            template_id,
+            data,
+            status,
+            now,
+        } = self.render(kind, payload)?;
+        let inserted = notification::Entity::insert(notification::ActiveModel {
+            citizen_id: Set(citizen_id),
+            kind: Set(kind.as_str().to_owned()),
+            dedup_key: Set(dedup_key.to_owned()),
+            title: Set(title),
+            body: Set(body),
+            page: Set(page),
+            template_id: Set(template_id),
+            data: Set(data),
+            status: Set(status),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            created_at: Set(now),
+            ..Default::default()
+        })
+        .on_conflict(
+            OnConflict::column(notification::Column::DedupKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+        Ok(inserted == 1)
+    }
+
+    /// What [`Notifications::notify`] writes for `kind` and `payload`, without writing it: for a
+    /// caller that writes the row inside a statement of its own (the booking's one statement on
+    /// PostgreSQL).
+    ///
+    /// # Errors
+    /// [`NotifyError::UnknownKind`] if the kind is not configured.
+    pub(crate) fn render(
+        &self,
+        kind: NotificationKind,
+        payload: &Value,
+    ) -> Result<Rendered, NotifyError> {
         let config = &self.inner.config;
         let shown = config
             .kind(kind)
@@ -88,30 +133,29 @@ impl Notifications {
         } else {
             Status::InboxOnly
         };
-        let inserted = notification::Entity::insert(notification::ActiveModel {
-            citizen_id: Set(citizen_id),
-            kind: Set(kind.as_str().to_owned()),
-            dedup_key: Set(dedup_key.to_owned()),
-            title: Set(title),
-            body: Set(body),
-            page: Set(page),
-            template_id: Set(template_id),
-            data: Set(serde_json::to_string(&data).unwrap_or_else(|_| "{}".into())),
-            status: Set(status),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            created_at: Set(now),
-            ..Default::default()
+        Ok(Rendered {
+            title,
+            body,
+            page,
+            template_id,
+            data: serde_json::to_string(&data).unwrap_or_else(|_| "{}".into()),
+            status,
+            now,
         })
-        .on_conflict(
-            OnConflict::column(notification::Column::DedupKey)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await?;
-        Ok(inserted == 1)
     }
+}
+
+/// A notification's row as rendered, before it is written.
+#[derive(Debug, Clone)]
+pub(crate) struct Rendered {
+    pub title: String,
+    pub body: String,
+    pub page: Option<String>,
+    pub template_id: Option<String>,
+    /// The subscribe message's `data` (JSON).
+    pub data: String,
+    pub status: Status,
+    pub now: DateTime<Utc>,
 }
 
 /// A claimed notification, as the worker needs it.

@@ -134,8 +134,9 @@ impl QueueService {
         citizen_id: i64,
         for_member: Option<i64>,
         hall_code: &str,
-        item_code: &str,
+        item_code: &crate::catalogue::ItemCode,
     ) -> Result<TicketView, TakeError> {
+        let item_code = item_code.as_str();
         // The hall, the item and the category's counters as read a moment ago (at most
         // `HALL_CACHE_FOR`): the opening minute reads them a thousand times a second.
         let hall = self

@@ -125,6 +125,17 @@ impl LocalFlags {
         }
     }
 
+    /// Whether no clear came since `ticket` was taken: a read begun with it may still be
+    /// believed (and shared with a request that comes later).
+    pub fn is_current(&self, ticket: FlagTicket) -> bool {
+        self.inner.epoch.load(Ordering::Acquire) == ticket.epoch
+    }
+
+    /// Whether flags are kept at all (the instance is subscribed to the clears).
+    pub fn is_live(&self) -> bool {
+        self.inner.live.load(Ordering::Acquire)
+    }
+
     /// Raises `id`'s flag as a read taken with `ticket` found it, unless a clear came since.
     pub fn raise(&self, id: i64, ticket: FlagTicket) {
         if !self.inner.live.load(Ordering::Acquire) {

@@ -319,6 +319,44 @@ async fn a_booking_is_201_with_a_code_its_checkin_qr_and_a_confirmation() {
     assert_eq!(message_kinds(&app, &c.token).await, ["booking_confirmed"]);
 }
 
+/// A new booking takes its backend's path: PostgreSQL's one statement (`book_seat`), SQLite's
+/// transaction; so a dead one-statement path fails here. Its confirmation, rendered before the
+/// booking's id is known on the one statement, points at the booking.
+#[tokio::test]
+async fn a_new_booking_takes_its_backends_path_and_its_confirmation_points_at_it() {
+    use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
+    use services::booking::Path;
+    let (app, _) = start().await;
+    let c = citizen(&app, 1).await;
+    let slot = id(&slots(&app, &c.token, HALL, ID_CARD, "2026-11-17").await[0]);
+
+    let b = booked(&app, &c.token, slot, ID_CARD).await;
+
+    let (taken, other) = if support::postgres_admin_url().is_some() {
+        (Path::OneStatement, Path::Transaction)
+    } else {
+        (Path::Transaction, Path::OneStatement)
+    };
+    assert_eq!(app.booking.decisions(taken), 1, "{taken:?}");
+    assert_eq!(app.booking.decisions(other), 0, "{other:?}");
+    // The outbox row as written (no route shows a message's page): the id is the booking's.
+    let id = id(&b);
+    let told = entities::notification::Entity::find()
+        .filter(entities::notification::Column::DedupKey.eq(format!("booking-confirmed:{id}")))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(
+        told[0].page.as_deref(),
+        Some(format!("pages/booking/detail?id={id}").as_str())
+    );
+    assert!(
+        told[0].body.contains(b["code"].as_str().unwrap()),
+        "{told:?}"
+    );
+}
+
 #[tokio::test]
 async fn booking_needs_a_bound_identity() {
     let (app, _) = start().await;

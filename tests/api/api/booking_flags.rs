@@ -181,3 +181,44 @@ async fn a_day_closed_on_one_instance_is_closed_not_full_on_the_other() {
     let reply = until_not_full(&two, &token, slot).await;
     refused(&reply, StatusCode::UNPROCESSABLE_ENTITY, "HALL_CLOSED");
 }
+
+/// Waits until `app` keeps full flags (it subscribes to their clears as it starts).
+async fn flags_live(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !app.booking.full_flags_live() {
+        assert!(Instant::now() < deadline, "never subscribed to the clears");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The first refusals of a full slot arrive together (on a fresh instance, or when a flag
+/// lapsed): they share one read of the slot's day, decided before the citizen, the rules or the
+/// limits are looked at, and every later one is answered from the flag that read raised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_bookings_of_a_full_slot_on_a_fresh_instance_share_one_read() {
+    let deployment = Deployment::new().await;
+    let one = deployment.instance(settings).await;
+    seed(&one).await;
+    one.clock.set(monday_nine());
+    let first = citizen(&one, 1).await;
+    let slot = id(&slots(&one, &first.token, HALL, PASSPORT, "2026-11-17").await[0]);
+    booked(&one, &first.token, slot, PASSPORT).await;
+    let second = citizen(&one, 2).await;
+    // A fresh instance: it has read nothing of that day yet.
+    let fresh = deployment.instance(settings).await;
+    flags_live(&fresh).await;
+    assert_eq!(fresh.booking.day_reads(), 0);
+
+    let replies =
+        futures::future::join_all((0..64).map(|_| book(&fresh, &second.token, slot, PASSPORT)))
+            .await;
+
+    for reply in &replies {
+        refused(reply, StatusCode::CONFLICT, "SLOT_FULL");
+    }
+    assert_eq!(
+        fresh.booking.day_reads(),
+        1,
+        "64 concurrent refusals of one full slot made one read of its day"
+    );
+}

@@ -1083,6 +1083,9 @@ impl FloorTarget {
 struct SlotFull {
     store: u64,
     database: u64,
+    /// `booking_day_reads_total`: reads of a hall's day of slots, each shared by the bookings
+    /// of the day in flight at the time.
+    day_reads: u64,
 }
 
 impl SlotFull {
@@ -1090,6 +1093,7 @@ impl SlotFull {
         Self {
             store: self.store.saturating_sub(before.store),
             database: self.database.saturating_sub(before.database),
+            day_reads: self.day_reads.saturating_sub(before.day_reads),
         }
     }
 
@@ -1108,6 +1112,10 @@ impl SlotFull {
     fn parse(text: &str) -> Self {
         let mut counts = Self::default();
         for line in text.lines() {
+            if let Some(value) = line.strip_prefix("booking_day_reads_total ") {
+                counts.day_reads = value.trim().parse::<f64>().unwrap_or(0.0) as u64;
+                continue;
+            }
             let Some((labels, value)) = line
                 .strip_prefix("booking_slot_full_total{")
                 .and_then(|rest| rest.split_once('}'))
@@ -1671,13 +1679,15 @@ impl fmt::Display for Report {
                 writeln!(
                     f,
                     "once sold out ({} attempts, {} refused): SLOT_FULL {} — {} ({:.0}%) decided \
-                     from memory (the full-slot flag), {} by the database",
+                     from memory (the full-slot flag), {} by the database in {} shared reads of \
+                     the day",
                     s.phase.answers.len(),
                     refused,
                     s.slot_full.total(),
                     s.slot_full.store,
                     share * 100.0,
                     s.slot_full.database,
+                    s.slot_full.day_reads,
                 )?;
                 // Only the tables with something to say (at least 0.005 per attempt).
                 let list = |pick: fn(&(&str, f64, f64)) -> f64| {
@@ -1834,9 +1844,13 @@ mod tests {
         let text = "# TYPE booking_slot_full_total counter\n\
                     booking_slot_full_total{decided_by=\"store\"} 1500\n\
                     booking_slot_full_total{decided_by=\"database\"} 12\n\
-                    bookings_total{kind=\"new\"} 3\n";
+                    bookings_total{kind=\"new\"} 3\n\
+                    booking_day_reads_total 4\n";
         let split = SlotFull::parse(text);
-        assert_eq!((split.store, split.database), (1500, 12));
+        assert_eq!(
+            (split.store, split.database, split.day_reads),
+            (1500, 12, 4)
+        );
         assert!((split.store_share() - 1500.0 / 1512.0).abs() < 1e-9);
     }
 

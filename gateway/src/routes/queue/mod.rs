@@ -15,6 +15,7 @@ pub use self::live::*;
 use actix_web::{HttpResponse, web};
 use miniprogram_api::queue as wire;
 use miniprogram_api::{ErrorBody, ErrorCode};
+use services::catalogue::ItemCode;
 use services::ids::{CounterId, HallId, StaffId};
 use services::queue::{
     Board, CallError, CategoryStats, CounterAction, IssueError, TakeError, TicketError,
@@ -160,17 +161,15 @@ pub async fn take(
     path: web::Path<String>,
     body: web::Json<wire::TakeTicket>,
 ) -> Result<HttpResponse, ApiError> {
-    let item_code = body.item_code.trim();
-    if item_code.is_empty() || item_code.len() > 64 {
-        return Err(ApiError::new(ErrorCode::ItemNotFound));
-    }
+    let item_code =
+        ItemCode::parse(&body.item_code).map_err(|_| ApiError::new(ErrorCode::ItemNotFound))?;
     let ticket = state
         .queue
         .take(
             acting.citizen_id,
             acting.member_id(),
             &path.into_inner(),
-            item_code,
+            &item_code,
         )
         .await
         .map_err(|e| match e {
