@@ -14,6 +14,7 @@ pub mod deps;
 pub mod evaluations;
 pub mod halls;
 pub mod identity;
+pub mod ids;
 pub mod licences;
 pub mod limits;
 pub mod notify;

@@ -30,17 +30,19 @@ pub struct HallModel {
     items: HashMap<String, i64>,
     /// Seats per slot of each category, by category id.
     seats: Vec<(i64, i32)>,
+    /// The categories each counter serves, with their weights, by category id.
+    serves: HashMap<i64, Vec<(i64, i32)>>,
 }
 
 impl HallModel {
-    /// `serving`: `(counter id, category id)` of the hall's counters. A category without its
-    /// own seats per slot gets as many as active counters serve it.
+    /// `serving`: `(counter id, category id, weight)` of the hall's counters. A category
+    /// without its own seats per slot gets as many as active counters serve it.
     pub(crate) fn new(
         hall: hall::Model,
         schedule: Schedule,
         categories: HashMap<i64, category::Model>,
         counters: HashMap<i64, counter::Model>,
-        serving: &[(i64, i64)],
+        serving: &[(i64, i64, i32)],
         items: HashMap<String, i64>,
     ) -> Self {
         let mut seats: Vec<(i64, i32)> = categories
@@ -48,7 +50,7 @@ impl HallModel {
             .map(|c| {
                 let active = serving
                     .iter()
-                    .filter(|(counter, cat)| {
+                    .filter(|(counter, cat, _)| {
                         *cat == c.id && counters.get(counter).is_some_and(|k| k.active)
                     })
                     .count();
@@ -57,6 +59,13 @@ impl HallModel {
             })
             .collect();
         seats.sort_unstable();
+        let mut serves: HashMap<i64, Vec<(i64, i32)>> = HashMap::new();
+        for &(counter, category, weight) in serving {
+            serves.entry(counter).or_default().push((category, weight));
+        }
+        for categories in serves.values_mut() {
+            categories.sort_unstable();
+        }
         Self {
             rules: HallRules::of(&hall),
             hall,
@@ -65,7 +74,14 @@ impl HallModel {
             counters,
             items,
             seats,
+            serves,
         }
+    }
+
+    /// The categories a counter of this hall serves, with their weights, by category id
+    /// (empty for a counter that serves none or is not of this hall).
+    pub fn serves(&self, counter_id: i64) -> &[(i64, i32)] {
+        self.serves.get(&counter_id).map_or(&[], Vec::as_slice)
     }
 
     /// The hours the hall keeps on `day`, if it opens.

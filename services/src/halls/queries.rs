@@ -151,13 +151,13 @@ async fn model_of(conn: &impl ConnectionTrait, hall: hall::Model) -> anyhow::Res
         .map(|c| (c.id, c))
         .collect();
     let ids: Vec<i64> = counters.keys().copied().collect();
-    let serving: Vec<(i64, i64)> = counter_category::Entity::find()
+    let serving: Vec<(i64, i64, i32)> = counter_category::Entity::find()
         .filter(counter_category::Column::CounterId.is_in(ids))
         .all(conn)
         .await
         .context("read which counters serve which categories")?
         .into_iter()
-        .map(|s| (s.counter_id, s.category_id))
+        .map(|s| (s.counter_id, s.category_id, s.weight))
         .collect();
     let items = hall_item::Entity::find()
         .filter(hall_item::Column::HallId.eq(hall.id))

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use entities::ticket;
 
+use crate::ids::{CounterId, HallId, StaffId};
 use crate::notify::NotificationKind;
 use crate::time::SHANGHAI;
 
@@ -52,37 +53,31 @@ impl QueueService {
     /// [`CallError::CounterNotFound`] (not of this hall), [`CallError::CounterInactive`],
     /// [`CallError::CounterBusy`] (it holds a called or serving ticket),
     /// [`CallError::NoTicketWaiting`].
-    #[tracing::instrument(skip_all, fields(hall_id = hall_id, counter_id = counter_id))]
+    #[tracing::instrument(skip_all, fields(hall_id = %hall_id, counter_id = %counter_id))]
     pub async fn call_next(
         &self,
-        hall_id: i64,
-        counter_id: i64,
-        staff_id: i64,
+        hall_id: HallId,
+        counter_id: CounterId,
+        staff_id: StaffId,
     ) -> Result<TicketView, CallError> {
-        let counter = queries::counter(&self.db, counter_id)
-            .await?
-            .filter(|c| c.hall_id == hall_id)
-            .ok_or(CallError::CounterNotFound)?;
+        let (hall_id, counter_id, staff_id) = (hall_id.get(), counter_id.get(), staff_id.get());
+        let (counter, serves) = self.counter_of(hall_id, counter_id).await?;
         if !counter.active {
             return Err(CallError::CounterInactive);
         }
-        let serves = queries::counter_categories(&self.db, counter_id).await?;
         if serves.is_empty() {
             return Err(CallError::NoTicketWaiting);
         }
         let now = self.clock.now();
         let day = now.with_timezone(&SHANGHAI).date_naive();
         let txn = crate::db::write(&self.db).await.context("begin calling")?;
-        if !queries::claim_desk(&txn, counter_id, hall_id, now).await? {
+        let Some(desk) = queries::claim_desk(&txn, counter_id, hall_id, now).await? else {
             drop(txn);
             let holding = queries::desk(&self.db, counter_id)
                 .await?
                 .and_then(|d| d.ticket_id);
             return Err(CallError::CounterBusy { ticket_id: holding });
-        }
-        let desk = queries::desk(&txn, counter_id)
-            .await?
-            .context("the desk just claimed vanished")?;
+        };
         let mut wrr = rules::Wrr::parse(&desk.wrr);
         let summary =
             queries::waiting_summary(&txn, hall_id, day, serves.iter().map(|&(c, _)| c).collect())
@@ -173,18 +168,13 @@ impl QueueService {
                 .await
                 .context("notify the call")?;
         }
+        // In the call's transaction, as the cancel path does: no second BEGIN/COMMIT per call.
+        // The head is read without locks and the untold are locked with SKIP LOCKED, so this
+        // waits on no other counter; each near ticket's mark makes it once whoever tells it.
+        self.tell_the_near(&txn, hall_id, day, t.category_id, now)
+            .await?;
         txn.commit().await.context("commit the call")?;
         metrics::counter!("queue_calls_total").increment(1);
-        // After the call's commit, in a transaction of its own, so that the call holds its
-        // desk and ticket locks no longer than it must. Each near ticket's mark makes it once
-        // whoever tells it; a telling lost here (an error, a crash) is made by the category's
-        // next call, which tells the untold among the first four.
-        if let Err(e) = self
-            .tell_the_near_now(hall_id, day, t.category_id, now)
-            .await
-        {
-            tracing::warn!(error = %format!("{e:#}"), hall_id, "could not tell the near tickets");
-        }
         self.notifications.wake().await;
         let row = ticket::Model {
             state: TicketState::Called,
@@ -202,6 +192,30 @@ impl QueueService {
         Ok(self.view(row).await?)
     }
 
+    /// A counter of the hall and the categories it serves (with their weights), from the
+    /// hall's read model ([`crate::halls::HallDirectory`], trusted for
+    /// [`crate::halls::HALL_CACHE_FOR`]: an administrator's change made on another instance
+    /// reaches calls here within it, as it reaches bookings). A counter the model does not
+    /// know, or knows inactive, is read from the database, so a counter just made or
+    /// activated calls at once.
+    async fn counter_of(
+        &self,
+        hall_id: i64,
+        counter_id: i64,
+    ) -> Result<(entities::counter::Model, Vec<(i64, i32)>), CallError> {
+        if let Some(model) = self.names(hall_id).await?
+            && let Some(counter) = model.counters.get(&counter_id).filter(|c| c.active)
+        {
+            return Ok((counter.clone(), model.serves(counter_id).to_vec()));
+        }
+        let counter = queries::counter(&self.db, counter_id)
+            .await?
+            .filter(|c| c.hall_id == hall_id)
+            .ok_or(CallError::CounterNotFound)?;
+        let serves = queries::counter_categories(&self.db, counter_id).await?;
+        Ok((counter, serves))
+    }
+
     /// A change of the ticket a counter holds: recall (at most two more calls), start serving,
     /// done, no-show, or transfer to another category of the hall (back to waiting, keeping its
     /// original time and number).
@@ -211,15 +225,16 @@ impl QueueService {
     /// [`TicketError::StateChanged`] (not in a state for the change, or not at this counter,
     /// or changed meanwhile), [`TicketError::RecallLimit`],
     /// [`TicketError::CategoryNotFound`] (a transfer to a category not of this hall).
-    #[tracing::instrument(skip_all, fields(hall_id = hall_id, counter_id = counter_id, ticket_id = ticket_id))]
+    #[tracing::instrument(skip_all, fields(hall_id = %hall_id, counter_id = %counter_id, ticket_id = ticket_id))]
     pub async fn at_counter(
         &self,
-        hall_id: i64,
-        counter_id: i64,
+        hall_id: HallId,
+        counter_id: CounterId,
         ticket_id: i64,
-        staff_id: i64,
+        staff_id: StaffId,
         action: CounterAction,
     ) -> Result<TicketView, TicketError> {
+        let (hall_id, counter_id, staff_id) = (hall_id.get(), counter_id.get(), staff_id.get());
         let counter = queries::counter(&self.db, counter_id)
             .await?
             .filter(|c| c.hall_id == hall_id)
@@ -446,9 +461,10 @@ impl QueueService {
     /// [`TicketError::CounterNotFound`].
     pub async fn held_by(
         &self,
-        hall_id: i64,
-        counter_id: i64,
+        hall_id: HallId,
+        counter_id: CounterId,
     ) -> Result<Option<TicketView>, TicketError> {
+        let (hall_id, counter_id) = (hall_id.get(), counter_id.get());
         queries::counter(&self.db, counter_id)
             .await?
             .filter(|c| c.hall_id == hall_id)

@@ -14,6 +14,8 @@ use sea_orm::{
 
 use entities::ticket;
 
+use crate::ids::{CounterId, HallId};
+
 use super::{QueueService, TicketError, TicketSource, TicketState, queries};
 
 /// At most this many waiting tickets are listed to a counter (its next ones).
@@ -97,9 +99,10 @@ impl QueueService {
     /// [`TicketError::CounterNotFound`] for a counter not of this hall.
     pub async fn counter_line(
         &self,
-        hall_id: i64,
-        counter_id: i64,
+        hall_id: HallId,
+        counter_id: CounterId,
     ) -> Result<Vec<LineTicket>, TicketError> {
+        let (hall_id, counter_id) = (hall_id.get(), counter_id.get());
         queries::counter(&self.db, counter_id)
             .await?
             .filter(|c| c.hall_id == hall_id)

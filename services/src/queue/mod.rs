@@ -201,11 +201,10 @@ pub struct QueueService {
     hub_halls: live::HubHalls,
     /// This instance's blocks of queue numbers.
     numbers: numbers::Numbers,
-    /// Active halls' ids by code, items known to the catalogue, and categories an active
-    /// counter serves, as read a moment ago (`HALL_CACHE_FOR`): what a take checks.
+    /// Active halls' ids by code and items known to the catalogue, as read a moment ago
+    /// (`HALL_CACHE_FOR`): what a take checks besides the hall's read model.
     hall_ids: TtlCache<String, i64>,
     items: TtlCache<String, ()>,
-    served: TtlCache<i64, ()>,
 }
 
 /// Every waiting ticket's position, by ticket id.
@@ -261,7 +260,6 @@ impl QueueService {
             numbers,
             hall_ids: TtlCache::new(crate::halls::HALL_CACHE_FOR, 10_000),
             items: TtlCache::new(crate::halls::HALL_CACHE_FOR, 10_000),
-            served: TtlCache::new(crate::halls::HALL_CACHE_FOR, 10_000),
         }
     }
 

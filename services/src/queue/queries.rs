@@ -331,17 +331,18 @@ pub async fn tickets_of_citizen(
         .context("read the citizen's tickets")
 }
 
-/// Makes sure the counter has a desk row, then claims it if it holds no ticket. The claim is a
-/// write: it takes SQLite's write lock at the start of the transaction (no stale reads before
-/// it), and on PostgreSQL it locks the desk row, so one counter's calls happen one at a time.
-/// `false`: the counter holds a ticket already.
+/// Claims the counter's desk if it holds no ticket, making its row the first time, in one
+/// statement (`INSERT … ON CONFLICT DO UPDATE … WHERE ticket_id IS NULL RETURNING`), and
+/// returns the desk as claimed. The claim is a write: it takes SQLite's write lock at the start
+/// of the transaction (no stale reads before it), and on PostgreSQL it locks the desk row, so
+/// one counter's calls happen one at a time. `None`: the counter holds a ticket already.
 pub async fn claim_desk(
     conn: &impl ConnectionTrait,
     counter_id: i64,
     hall_id: i64,
     now: DateTime<Utc>,
-) -> anyhow::Result<bool> {
-    counter_desk::Entity::insert(counter_desk::ActiveModel {
+) -> anyhow::Result<Option<counter_desk::Model>> {
+    let claimed = counter_desk::Entity::insert(counter_desk::ActiveModel {
         counter_id: Set(counter_id),
         hall_id: Set(hall_id),
         ticket_id: Set(None),
@@ -350,20 +351,16 @@ pub async fn claim_desk(
     })
     .on_conflict(
         OnConflict::column(counter_desk::Column::CounterId)
-            .do_nothing()
+            .update_column(counter_desk::Column::UpdatedAt)
+            .action_and_where(
+                Expr::col((counter_desk::Entity, counter_desk::Column::TicketId)).is_null(),
+            )
             .to_owned(),
     )
-    .exec_without_returning(conn)
+    .exec_with_returning_many(conn)
     .await
-    .context("open the counter's desk")?;
-    let claimed = counter_desk::Entity::update_many()
-        .col_expr(counter_desk::Column::UpdatedAt, Expr::value(now))
-        .filter(counter_desk::Column::CounterId.eq(counter_id))
-        .filter(counter_desk::Column::TicketId.is_null())
-        .exec(conn)
-        .await
-        .context("claim the counter's desk")?;
-    Ok(claimed.rows_affected == 1)
+    .context("claim the counter's desk")?;
+    Ok(claimed.into_iter().next())
 }
 
 pub async fn desk(

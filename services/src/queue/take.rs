@@ -154,7 +154,7 @@ impl QueueService {
             .get(&category_id)
             .cloned()
             .ok_or(TakeError::CategoryNotForItem)?;
-        if !self.has_counter(category_id).await? {
+        if !self.has_counter(&hall, category_id).await? {
             return Err(TakeError::NoCounterOpen);
         }
         let ctx = &hall;
@@ -334,18 +334,26 @@ impl QueueService {
         Ok(found)
     }
 
-    /// Whether an active counter serves the category (a yes is kept for `HALL_CACHE_FOR`).
-    async fn has_counter(&self, category_id: i64) -> anyhow::Result<bool> {
-        if self.served.get(&category_id).is_some() {
+    /// Whether an active counter serves the category: yes from the hall's read model, no only
+    /// from the database (a counter activated on another instance serves at once).
+    async fn has_counter(
+        &self,
+        hall: &crate::halls::HallModel,
+        category_id: i64,
+    ) -> anyhow::Result<bool> {
+        let in_model = hall.counters.values().any(|c| {
+            c.active
+                && hall
+                    .serves(c.id)
+                    .iter()
+                    .any(|&(category, _)| category == category_id)
+        });
+        if in_model {
             return Ok(true);
         }
-        let served = !queries::counters_of_category(&self.db, category_id)
+        Ok(!queries::counters_of_category(&self.db, category_id)
             .await?
-            .is_empty();
-        if served {
-            self.served.put(category_id, Arc::new(()));
-        }
-        Ok(served)
+            .is_empty())
     }
 
     pub(super) async fn redeem_citizen_code(
@@ -475,24 +483,6 @@ impl QueueService {
     /// Tells the first people of a category's line, once each, that about three are ahead of
     /// them; in the caller's transaction, marked on the ticket with a compare-and-set so two
     /// instances never tell the same ticket twice.
-    /// [`Self::tell_the_near`] in a write transaction of its own.
-    pub(super) async fn tell_the_near_now(
-        &self,
-        hall_id: i64,
-        day: NaiveDate,
-        category_id: i64,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
-        let txn = crate::db::write(&self.db)
-            .await
-            .context("begin telling the near tickets")?;
-        self.tell_the_near(&txn, hall_id, day, category_id, now)
-            .await?;
-        txn.commit()
-            .await
-            .context("commit telling the near tickets")
-    }
-
     pub(super) async fn tell_the_near(
         &self,
         txn: &impl ConnectionTrait,

@@ -17,7 +17,9 @@ use crate::booking_fixture::{
     monday_nine, refused, seed, settings, shanghai, slots, start,
 };
 use crate::helpers::{Deployment, redis_url};
-use crate::queue_fixture::{act, call_next, called, counter, number, staff, take, taken, walk_in};
+use crate::queue_fixture::{
+    act, call_next, called, number, set_counter_active, staff, take, taken, walk_in,
+};
 
 #[tokio::test]
 async fn numbers_run_per_prefix_and_day_and_restart_only_at_midnight_in_shanghai() {
@@ -971,33 +973,6 @@ async fn a_walk_in_becomes_a_citizens_by_the_code_they_show() {
 }
 
 /// Sets a counter active or not through the hall administrator's API, keeping what it serves.
-async fn set_counter_active(
-    app: &crate::helpers::TestApp,
-    admin: &str,
-    hall_id: i64,
-    number: i32,
-    categories: &[i64],
-    active: bool,
-) {
-    let id = counter(app, hall_id, number).await;
-    let reply = app
-        .put(
-            &format!("/staff/v1/halls/{hall_id}/counters/{id}"),
-            Some(admin),
-            &json!({
-                "number": number,
-                "name": format!("{number}号窗口"),
-                "active": active,
-                "categories": categories
-                    .iter()
-                    .map(|c| json!({ "categoryId": c, "weight": 1 }))
-                    .collect::<Vec<_>>(),
-            }),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-}
-
 #[tokio::test]
 async fn an_inactive_counter_says_so_when_it_calls() {
     let (app, fx) = start().await;

@@ -109,3 +109,31 @@ pub async fn act(
 pub fn number(v: &Value) -> &str {
     v["number"].as_str().unwrap()
 }
+
+/// Sets a counter of the hall (by number) active or not, serving `categories` at weight 1.
+pub async fn set_counter_active(
+    app: &crate::helpers::TestApp,
+    admin: &str,
+    hall_id: i64,
+    number: i32,
+    categories: &[i64],
+    active: bool,
+) {
+    let id = counter(app, hall_id, number).await;
+    let reply = app
+        .put(
+            &format!("/staff/v1/halls/{hall_id}/counters/{id}"),
+            Some(admin),
+            &json!({
+                "number": number,
+                "name": format!("{number}号窗口"),
+                "active": active,
+                "categories": categories
+                    .iter()
+                    .map(|c| json!({ "categoryId": c, "weight": 1 }))
+                    .collect::<Vec<_>>(),
+            }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+}

@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::booking_fixture::{HALL, ID_CARD, citizen, id, monday_nine, seed, settings};
 use crate::helpers::{Deployment, TestApp, postgres_admin_url};
-use crate::queue_fixture::{act, call_next, called, staff, taken, walk_in};
+use crate::queue_fixture::{act, call_next, called, set_counter_active, staff, taken, walk_in};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -501,4 +501,29 @@ async fn a_call_on_one_instance_shows_in_a_poll_on_the_other_within_the_bound() 
         (Some("WAITING"), Some(1)),
         "{polled}"
     );
+}
+
+/// A call reads its counter from the hall's read model, trusted for a few seconds; a counter
+/// the model knows as inactive is read again, so one activated on another instance calls at
+/// once (the bound applies only to a deactivation made elsewhere).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_counter_activated_on_one_instance_calls_at_once_on_the_other() {
+    let deployment = Deployment::new().await;
+    let one = deployment.instance(settings).await;
+    let two = deployment.instance(settings).await;
+    let fx = seed(&one).await;
+    one.clock.set(monday_nine());
+    let admin = staff(&one, "admin.reactivate", Role::Admin, fx.hall_id).await;
+    let a = fx.hall.category("A");
+    let counter1 = fx.hall.counter(1);
+    set_counter_active(&one, &admin, fx.hall_id, 1, &[a], false).await;
+    // Instance two reads (and keeps) the hall's model with counter 1 inactive.
+    let waiting = walk_in(&two, &admin, fx.hall_id, a, false).await;
+    let reply = call_next(&two, &admin, fx.hall_id, counter1).await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{reply:?}");
+    assert_eq!(reply.error_code(), "COUNTER_INACTIVE", "{reply:?}");
+
+    set_counter_active(&one, &admin, fx.hall_id, 1, &[a], true).await;
+    let first = called(&two, &admin, fx.hall_id, counter1).await;
+    assert_eq!(first["id"], waiting["id"]);
 }

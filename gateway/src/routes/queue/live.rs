@@ -11,6 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message};
 use miniprogram_api::queue as wire;
 use miniprogram_api::{ErrorBody, ErrorCode};
+use services::ids::{CounterId, HallId};
 use services::sessions::AuthError;
 use services::staff::Role;
 use tokio::sync::broadcast::error::RecvError;
@@ -298,7 +299,7 @@ pub async fn counter_live(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Payload,
-    path: web::Path<(i64, i64)>,
+    path: web::Path<(HallId, CounterId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (hall_id, counter_id) = path.into_inner();
     // The counter exists (a 404 before the upgrade); who asks is checked once upgraded.
@@ -320,7 +321,7 @@ pub async fn counter_live(
             let _ = ws.close(Some(refused)).await;
             return;
         };
-        if !session.allows(Role::Clerk, hall_id) {
+        if !session.allows(Role::Clerk, hall_id.get()) {
             let _ = ws
                 .close(Some(CloseReason {
                     code: CloseCode::Policy,
@@ -329,7 +330,7 @@ pub async fn counter_live(
                 .await;
             return;
         }
-        let Ok(mut updates) = state.queue_hub.listen(hall_id).await else {
+        let Ok(mut updates) = state.queue_hub.listen(hall_id.get()).await else {
             let _ = ws.close(Some(CloseReason::from(CloseCode::Restart))).await;
             return;
         };

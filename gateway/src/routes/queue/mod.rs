@@ -16,6 +16,7 @@ use actix_web::{HttpResponse, web};
 use miniprogram_api::queue as wire;
 use miniprogram_api::{ErrorBody, ErrorCode};
 use services::catalogue::ItemCode;
+use services::ids::{CounterId, HallId, StaffId};
 use services::queue::{
     Board, CallError, CategoryStats, CounterAction, IssueError, TakeError, TicketError,
     TicketSource, TicketState, TicketView,
@@ -447,10 +448,10 @@ pub async fn issue(
 pub async fn desk(
     state: web::Data<AppState>,
     staff: CurrentStaff,
-    path: web::Path<(i64, i64)>,
+    path: web::Path<(HallId, CounterId)>,
 ) -> Result<web::Json<wire::CounterState>, ApiError> {
     let (hall_id, counter_id) = path.into_inner();
-    staff.require(Role::Clerk, hall_id)?;
+    staff.require(Role::Clerk, hall_id.get())?;
     let ticket = state
         .queue
         .held_by(hall_id, counter_id)
@@ -476,13 +477,13 @@ pub async fn desk(
 pub async fn call_next(
     state: web::Data<AppState>,
     staff: CurrentStaff,
-    path: web::Path<(i64, i64)>,
+    path: web::Path<(HallId, CounterId)>,
 ) -> Result<web::Json<wire::Ticket>, ApiError> {
     let (hall_id, counter_id) = path.into_inner();
-    staff.require(Role::Clerk, hall_id)?;
+    staff.require(Role::Clerk, hall_id.get())?;
     let ticket = state
         .queue
-        .call_next(hall_id, counter_id, staff.0.staff_id)
+        .call_next(hall_id, counter_id, StaffId::new(staff.0.staff_id))
         .await
         .map_err(|e| match e {
             CallError::CounterNotFound => ApiError::new(ErrorCode::CounterNotFound),
@@ -514,11 +515,11 @@ pub async fn call_next(
 pub async fn act(
     state: web::Data<AppState>,
     staff: CurrentStaff,
-    path: web::Path<(i64, i64, i64, String)>,
+    path: web::Path<(HallId, CounterId, i64, String)>,
     body: Option<web::Json<wire::Transfer>>,
 ) -> Result<web::Json<wire::Ticket>, ApiError> {
     let (hall_id, counter_id, ticket_id, action) = path.into_inner();
-    staff.require(Role::Clerk, hall_id)?;
+    staff.require(Role::Clerk, hall_id.get())?;
     let action = match action.as_str() {
         "recall" => CounterAction::Recall,
         "serve" => CounterAction::Serve,
@@ -538,7 +539,13 @@ pub async fn act(
     };
     let ticket = state
         .queue
-        .at_counter(hall_id, counter_id, ticket_id, staff.0.staff_id, action)
+        .at_counter(
+            hall_id,
+            counter_id,
+            ticket_id,
+            StaffId::new(staff.0.staff_id),
+            action,
+        )
         .await
         .map_err(ticket_error)?;
     Ok(web::Json(to_wire(ticket)))
