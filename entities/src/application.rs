@@ -21,7 +21,7 @@ pub struct Model {
     pub private_cipher: String,
     pub on_behalf: bool,
     pub status: crate::status::Delivery,
-    pub phase: Option<String>,
+    pub phase: Option<crate::status::CasePhase>,
     pub case_version: i64,
     #[sea_orm(unique)]
     pub sblsh: Option<String>,

@@ -11,7 +11,7 @@ pub struct Model {
     pub event_id: String,
     pub sblsh: String,
     pub version: i64,
-    pub phase: String,
+    pub phase: crate::status::CasePhase,
     pub at: DateTimeUtc,
     pub handler: String,
     pub detail: String,

@@ -9,7 +9,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
-    pub subject_kind: String,
+    pub subject_kind: crate::status::SubjectKind,
     pub subject_id: String,
     pub invitation_id: i64,
     pub citizen_id: i64,

@@ -8,7 +8,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub subject_kind: String,
+    pub subject_kind: crate::status::SubjectKind,
     pub subject_id: String,
     pub citizen_id: i64,
     pub channel: String,

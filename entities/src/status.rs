@@ -229,6 +229,29 @@ vocabulary! {
         Contacted = "CONTACTED",
         Rectified = "RECTIFIED",
     }
+
+    /// What an evaluation rates (`evaluations.subject_kind`, `evaluation_invitations.subject_kind`).
+    pub enum SubjectKind {
+        /// A served queue ticket (现场, 一次一评).
+        Ticket = "TICKET",
+        /// A concluded or rejected application (网上, 一事一评).
+        Case = "CASE",
+    }
+
+    /// A case's phase as stored (`applications.phase`, `case_events.phase`): the platform's own
+    /// words for it (province-api.md, "Case events"), mapped from the client's wire enum in
+    /// `services::applications::events`.
+    pub enum CasePhase {
+        PreAccepted = "PRE_ACCEPTED",
+        Accepted = "ACCEPTED",
+        Rejected = "REJECTED",
+        InReview = "IN_REVIEW",
+        SupplementRequired = "SUPPLEMENT_REQUIRED",
+        Supplemented = "SUPPLEMENTED",
+        SpecialProcedure = "SPECIAL_PROCEDURE",
+        Concluded = "CONCLUDED",
+        Delivered = "DELIVERED",
+    }
 }
 
 impl TicketState {
@@ -306,6 +329,8 @@ mod tests {
             RectificationStatus::as_str,
             RectificationStatus::parse,
         );
+        round_trips(SubjectKind::ALL, SubjectKind::as_str, SubjectKind::parse);
+        round_trips(CasePhase::ALL, CasePhase::as_str, CasePhase::parse);
     }
 
     /// The strings are the ones the migrations and the stored rows use: a rename here would
@@ -320,5 +345,10 @@ mod tests {
         assert_eq!(OutboxStatus::Parked.as_str(), "PARKED");
         assert_eq!(NotificationStatus::ProbablySent.as_str(), "PROBABLY_SENT");
         assert_eq!(CommentStatus::Unchecked.as_str(), "UNCHECKED");
+        assert_eq!(SubjectKind::Ticket.as_str(), "TICKET");
+        assert_eq!(
+            CasePhase::SupplementRequired.as_str(),
+            "SUPPLEMENT_REQUIRED"
+        );
     }
 }

@@ -6,9 +6,9 @@ use actix_web::{HttpResponse, web};
 use miniprogram_api::evaluations as wire;
 use miniprogram_api::{ErrorBody, ErrorCode};
 use services::evaluations::{
-    CommentStatus, EvaluationView, FollowUpError, GroupBy, InboxEntry, InboxError, InboxScope,
-    NewEvaluation, RateError, RectificationView, RectifyError, RectifyFilter, StatsScope,
-    SubjectKind, grade_text,
+    Channel, CommentStatus, EvaluationView, FollowUpError, GroupBy, InboxEntry, InboxError,
+    InboxScope, NewEvaluation, RateError, RectificationView, RectifyError, RectifyFilter,
+    StatsScope, SubjectKind, grade_text,
 };
 use services::staff::{HallScope, Role};
 

@@ -16,6 +16,7 @@ use super::{ApplicationService, Deadline, SupplementRequestView, TimelineEntry, 
 use crate::calendar::WorkingCalendar;
 use crate::notify::NotificationKind;
 use crate::province::{CaseEvent, Phase};
+use entities::status::CasePhase;
 use entities::{application, case_event, case_number_dispute, item};
 
 /// Whether a case has ended for good, so it is not polled any more: rejected, delivered, or
@@ -64,21 +65,41 @@ pub struct RecordOutcome {
     pub duplicates: usize,
 }
 
-pub(super) fn phase_name(phase: Phase) -> String {
-    serde_json::to_value(phase)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+/// A phase as stored: the platform's word for it, one to one with the wire's (the match is
+/// exhaustive both ways, so a phase added to one side does not compile until the other has it).
+pub(super) fn stored_phase(phase: Phase) -> CasePhase {
+    match phase {
+        Phase::PreAccepted => CasePhase::PreAccepted,
+        Phase::Accepted => CasePhase::Accepted,
+        Phase::Rejected => CasePhase::Rejected,
+        Phase::InReview => CasePhase::InReview,
+        Phase::SupplementRequired => CasePhase::SupplementRequired,
+        Phase::Supplemented => CasePhase::Supplemented,
+        Phase::SpecialProcedure => CasePhase::SpecialProcedure,
+        Phase::Concluded => CasePhase::Concluded,
+        Phase::Delivered => CasePhase::Delivered,
+    }
 }
 
-pub(super) fn parse_phase(name: &str) -> Option<Phase> {
-    serde_json::from_value(Value::String(name.to_owned())).ok()
+/// The wire's phase of a stored one.
+pub(super) fn phase_of(stored: CasePhase) -> Phase {
+    match stored {
+        CasePhase::PreAccepted => Phase::PreAccepted,
+        CasePhase::Accepted => Phase::Accepted,
+        CasePhase::Rejected => Phase::Rejected,
+        CasePhase::InReview => Phase::InReview,
+        CasePhase::SupplementRequired => Phase::SupplementRequired,
+        CasePhase::Supplemented => Phase::Supplemented,
+        CasePhase::SpecialProcedure => Phase::SpecialProcedure,
+        CasePhase::Concluded => Phase::Concluded,
+        CasePhase::Delivered => Phase::Delivered,
+    }
 }
 
 pub(super) fn to_entry(row: &case_event::Model) -> Option<TimelineEntry> {
     Some(TimelineEntry {
         version: u64::try_from(row.version).ok()?,
-        phase: parse_phase(&row.phase)?,
+        phase: phase_of(row.phase),
         at: row.at,
         handler: row.handler.clone(),
         detail: serde_json::from_str(&row.detail).unwrap_or(Value::Null),
@@ -137,7 +158,7 @@ pub(super) async fn record(
             event_id: Set(event.event_id.clone()),
             sblsh: Set(event.sblsh.clone()),
             version: Set(i64::try_from(event.version).unwrap_or(i64::MAX)),
-            phase: Set(phase_name(event.phase)),
+            phase: Set(stored_phase(event.phase)),
             at: Set(event.at),
             handler: Set(handler),
             detail: Set(serde_json::to_string(&event.detail).context("encode detail")?),
@@ -239,7 +260,7 @@ pub(super) async fn project(
         application::Entity::update_many()
             .col_expr(
                 application::Column::Phase,
-                Expr::value(phase_name(newest.phase)),
+                Expr::value(stored_phase(newest.phase).as_str()),
             )
             .col_expr(
                 application::Column::CaseVersion,
@@ -473,6 +494,17 @@ pub(super) fn deadline(
 mod tests {
     use super::*;
     use chrono::TimeZone as _;
+
+    /// The stored word of each phase is the one the platform sends (what was stored before the
+    /// column was typed), and the two mappings are inverse.
+    #[test]
+    fn a_stored_phase_is_the_platforms_word_and_maps_back() {
+        for &stored in CasePhase::ALL {
+            let wire = phase_of(stored);
+            assert_eq!(serde_json::to_value(wire).unwrap(), json!(stored.as_str()));
+            assert_eq!(stored_phase(wire), stored);
+        }
+    }
 
     fn at(day: u32) -> DateTime<Utc> {
         // 10:00 Shanghai on 2026-11-<day>.

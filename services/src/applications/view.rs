@@ -25,7 +25,7 @@ pub(super) fn to_material(row: material::Model) -> Material {
 pub(super) fn plain_view(row: application::Model) -> ApplicationView {
     ApplicationView {
         status: row.status,
-        phase: row.phase.as_deref().and_then(events::parse_phase),
+        phase: row.phase.map(events::phase_of),
         problem: row
             .problem
             .as_deref()

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use sea_orm::{EntityTrait as _, FromQueryResult};
 
-use super::{CommentStatus, EvaluationService, SubjectKind};
+use super::{Channel, CommentStatus, EvaluationService};
 use crate::province::outbox::{self, Drain, Forward, Lease, Outbox, Settle};
 use crate::province::{EvaluationRequest, ProvinceError};
 use crate::report::causes;
@@ -122,7 +122,7 @@ impl EvaluationForwarder {
             .one(&inner.db)
             .await
             .context("read the invitation")?;
-        let kind = SubjectKind::parse(&e.subject_kind).unwrap_or(SubjectKind::Ticket);
+        let kind = e.subject_kind;
         let values: BTreeMap<String, u8> = serde_json::from_str(&e.indicators).unwrap_or_default();
         let indicators: serde_json::Map<String, serde_json::Value> = kind
             .indicators()

@@ -41,7 +41,7 @@ pub async fn invite_ticket(
         None => None,
     };
     let row = evaluation_invitation::ActiveModel {
-        subject_kind: Set(SubjectKind::Ticket.as_str().to_owned()),
+        subject_kind: Set(SubjectKind::Ticket),
         subject_id: Set(t.id.to_string()),
         citizen_id: Set(citizen_id),
         channel: Set("OFFLINE".to_owned()),
@@ -94,7 +94,7 @@ pub async fn invite_case(
         .context("read the case's item")?;
     let department = item.as_ref().map(|i| i.department.clone());
     let row = evaluation_invitation::ActiveModel {
-        subject_kind: Set(SubjectKind::Case.as_str().to_owned()),
+        subject_kind: Set(SubjectKind::Case),
         subject_id: Set(app.id.clone()),
         citizen_id: Set(app.citizen_id),
         channel: Set("ONLINE".to_owned()),

@@ -49,33 +49,17 @@ use crate::wechat::WechatClient;
 /// The longest comment, in characters.
 pub const MAX_COMMENT_CHARS: usize = 500;
 
-/// What is rated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SubjectKind {
-    /// A served queue ticket (现场, 一次一评).
-    Ticket,
-    /// A concluded or rejected application (网上, 一事一评).
-    Case,
+/// What is rated: the stored vocabulary (`entities::status`), so a row's kind is read typed.
+pub use entities::status::SubjectKind;
+
+/// A subject kind's rating channel.
+pub trait Channel {
+    /// The channel's indicators (domain-rules.md): offline for a ticket, online for a case.
+    fn indicators(self) -> &'static [Indicator];
 }
 
-impl SubjectKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ticket => "TICKET",
-            Self::Case => "CASE",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "TICKET" => Some(Self::Ticket),
-            "CASE" => Some(Self::Case),
-            _ => None,
-        }
-    }
-
-    /// The channel's indicators (domain-rules.md): offline for a ticket, online for a case.
-    pub fn indicators(self) -> &'static [Indicator] {
+impl Channel for SubjectKind {
+    fn indicators(self) -> &'static [Indicator] {
         match self {
             Self::Ticket => OFFLINE,
             Self::Case => ONLINE,

@@ -13,8 +13,8 @@ use sea_orm::{
 };
 
 use super::{
-    CommentStatus, EvaluationService, EvaluationView, FollowUp, MAX_COMMENT_CHARS, Pending,
-    SubjectKind, rectify,
+    Channel, CommentStatus, EvaluationService, EvaluationView, FollowUp, MAX_COMMENT_CHARS,
+    Pending, SubjectKind, rectify,
 };
 use crate::province::outbox::OutboxStatus;
 use crate::wechat::security::{SCENE_COMMENT, Suggest};
@@ -157,18 +157,16 @@ impl EvaluationService {
         };
         Ok(rows
             .into_iter()
-            .filter_map(|r| {
-                Some(Pending {
-                    kind: SubjectKind::parse(&r.subject_kind)?,
-                    place: r
-                        .hall_id
-                        .and_then(|id| halls.get(&id).cloned())
-                        .or(r.department),
-                    subject_id: r.subject_id,
-                    item_name: r.item_name,
-                    invited_at: r.invited_at,
-                    due_at: r.invited_at + window,
-                })
+            .map(|r| Pending {
+                kind: r.subject_kind,
+                place: r
+                    .hall_id
+                    .and_then(|id| halls.get(&id).cloned())
+                    .or(r.department),
+                subject_id: r.subject_id,
+                item_name: r.item_name,
+                invited_at: r.invited_at,
+                due_at: r.invited_at + window,
             })
             .collect())
     }
@@ -321,7 +319,7 @@ impl EvaluationService {
             .is_some();
         let row = evaluation::ActiveModel {
             id: Set(rating.id.clone()),
-            subject_kind: Set(invitation.subject_kind.clone()),
+            subject_kind: Set(invitation.subject_kind),
             subject_id: Set(invitation.subject_id.clone()),
             invitation_id: Set(invitation.id),
             citizen_id: Set(citizen_id),
@@ -720,7 +718,7 @@ fn view(r: evaluation::Model, rectification: Option<super::RectificationView>) -
         _ => None,
     };
     EvaluationView {
-        kind: SubjectKind::parse(&r.subject_kind).unwrap_or(SubjectKind::Ticket),
+        kind: r.subject_kind,
         subject_id: r.subject_id,
         grade: u8::try_from(r.grade).unwrap_or(3),
         indicators: serde_json::from_str(&r.indicators).unwrap_or_default(),

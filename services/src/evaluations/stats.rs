@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use chrono::{NaiveDate, Utc};
 use sea_orm::{ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _, QuerySelect as _};
 
-use super::{EvaluationService, SubjectKind};
+use super::{Channel, EvaluationService, SubjectKind};
 use crate::time::SHANGHAI;
 use entities::{category, counter, evaluation, hall, item, rectification, staff};
 
@@ -138,7 +138,7 @@ impl EvaluationService {
             StatsScope::Online => (
                 Condition::all()
                     .add(evaluation::Column::HallId.is_null())
-                    .add(evaluation::Column::SubjectKind.eq(SubjectKind::Case.as_str())),
+                    .add(evaluation::Column::SubjectKind.eq(SubjectKind::Case)),
                 Condition::all().add(rectification::Column::HallId.is_null()),
             ),
         };

@@ -82,15 +82,16 @@ impl EvaluationWorker {
         for invitation in due {
             let id = uuid::Uuid::new_v4().to_string();
             let indicators: std::collections::BTreeMap<&str, u8> =
-                super::SubjectKind::parse(&invitation.subject_kind)
-                    .map(|k| k.indicators().iter().map(|i| (i.key, 3u8)).collect())
-                    .unwrap_or_default();
+                super::Channel::indicators(invitation.subject_kind)
+                    .iter()
+                    .map(|i| (i.key, 3u8))
+                    .collect();
             let txn = crate::db::write(&inner.db)
                 .await
                 .context("begin a default")?;
             let inserted = evaluation::Entity::insert(evaluation::ActiveModel {
                 id: Set(id.clone()),
-                subject_kind: Set(invitation.subject_kind.clone()),
+                subject_kind: Set(invitation.subject_kind),
                 subject_id: Set(invitation.subject_id.clone()),
                 invitation_id: Set(invitation.id),
                 citizen_id: Set(invitation.citizen_id),
