@@ -1412,7 +1412,14 @@ async fn ratings_written_together_each_get_their_own_answer() {
         };
         tokio::join!(replies, release).0
     };
-    let (first, replies) = tokio::join!(first, rest);
+    // On SQLite nothing holds ticket 0's first rating: it goes alone, before the mix (as it is
+    // the first arrival on PostgreSQL), or it would race the mix's rating of the same ticket.
+    let (first, replies) = if pg {
+        tokio::join!(first, rest)
+    } else {
+        let first = first.await;
+        (first, rest.await)
+    };
 
     assert_eq!(first.status, StatusCode::CREATED, "{first:?}");
     let code = |r: &Reply| {
